@@ -1,0 +1,1 @@
+//! TCP stream reassembly with bounded buffering and gap detection.

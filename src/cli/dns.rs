@@ -1,0 +1,11 @@
+//! `tracetail dns`.
+
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let _ = args;
+    anyhow::bail!("`tracetail dns` is not implemented yet")
+}

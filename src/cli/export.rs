@@ -1,0 +1,11 @@
+//! `tracetail export`.
+
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let _ = args;
+    anyhow::bail!("`tracetail export` is not implemented yet")
+}

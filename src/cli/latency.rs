@@ -1,0 +1,11 @@
+//! `tracetail latency`.
+
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let _ = args;
+    anyhow::bail!("`tracetail latency` is not implemented yet")
+}

@@ -1,0 +1,13 @@
+//! One module per subcommand: its arguments (`Args`) and `run`.
+
+pub mod dns;
+pub mod export;
+pub mod http;
+pub mod latency;
+pub mod merge;
+pub mod plot;
+pub mod report;
+pub mod sessions;
+pub mod stats;
+pub mod summary;
+pub mod synth;

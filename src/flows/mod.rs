@@ -1,0 +1,1 @@
+//! Packets -> protocol counts, bidirectional conversations and Scapy session keys.

@@ -1,0 +1,1 @@
+//! One pass over a capture, wiring capture -> decode -> flows -> analyzers.

@@ -1,0 +1,4 @@
+//! Presenting results: plots (SVG/PNG), terminal views and the self-contained HTML report.
+
+pub mod plot;
+pub mod terminal;

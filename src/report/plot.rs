@@ -1,0 +1,1 @@
+//! Plots of latency distributions, rendered to SVG or PNG with an embedded font.

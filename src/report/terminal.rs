@@ -1,0 +1,1 @@
+//! Terminal views: aligned tables and compact histograms.

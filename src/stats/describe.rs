@@ -1,0 +1,1 @@
+//! Descriptive statistics and least-squares regression for any numeric data (`tracetail stats`).

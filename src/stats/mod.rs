@@ -1,0 +1,8 @@
+//! Statistics: exact percentiles (definition stated and selectable), descriptive statistics
+//! and regression for any numeric data, and mergeable HdrHistogram summaries.
+
+pub mod describe;
+pub mod hdr;
+pub mod percentile;
+
+pub use percentile::{PercentileMethod, STANDARD_PERCENTILES};

@@ -1,0 +1,1 @@
+//! Synthetic HTTP/DNS captures with a ground truth of every transaction's timestamps.
