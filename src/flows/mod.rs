@@ -1,1 +1,42 @@
 //! Packets -> protocol counts, bidirectional conversations and Scapy session keys.
+
+use serde::Serialize;
+use std::net::IpAddr;
+
+/// One bidirectional conversation (like Zeek's conn.log or tshark's `-z conv`), one row per
+/// connection. The client (originator) is the side that sent the first packet, or the SYN.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FlowRecord {
+    /// Index of the flow in order of its first packet, from 0 (matches `connection_id` of HTTP rows).
+    pub flow_id: u64,
+    /// `tcp`, `udp`, `icmp`, `icmpv6`, or `ip-<protocol number>`.
+    pub protocol: String,
+    pub client_ip: IpAddr,
+    pub client_port: u16,
+    pub server_ip: IpAddr,
+    pub server_port: u16,
+    pub first_ns: i64,
+    pub last_ns: i64,
+    pub client_packets: u64,
+    /// Frame bytes on the wire (original length), like tshark's conversation table.
+    pub client_bytes: u64,
+    pub client_payload_bytes: u64,
+    pub server_packets: u64,
+    pub server_bytes: u64,
+    pub server_payload_bytes: u64,
+    /// Zeek-style connection state for TCP (`S0`, `S1`, `SF`, `REJ`, `RSTO`, `OTH`, ...).
+    pub tcp_state: Option<String>,
+    /// SYN -> SYN/ACK and SYN/ACK -> ACK times of the handshake, when seen.
+    pub syn_to_synack_ns: Option<i64>,
+    pub synack_to_ack_ns: Option<i64>,
+}
+
+impl FlowRecord {
+    pub fn duration_ns(&self) -> i64 {
+        self.last_ns - self.first_ns
+    }
+    /// Handshake round trip seen from the capture point (SYN -> final ACK).
+    pub fn handshake_ns(&self) -> Option<i64> {
+        Some(self.syn_to_synack_ns? + self.synack_to_ack_ns?)
+    }
+}
