@@ -2,8 +2,11 @@
 
 use std::net::IpAddr;
 
-/// One HTTP request and its response. Timestamps are the capture times of the first and
-/// last byte of each message, in nanoseconds since the epoch.
+/// One HTTP request and its response, in nanoseconds since the epoch.
+///
+/// `*_first_ns` is the capture time of the earliest packet that carried any byte of the
+/// message; `*_last_ns` the capture time of the packet that completed it (the moment all its
+/// bytes had been seen, so a late retransmission that fills a hole sets it).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct HttpTransaction {
     /// Index of the TCP connection in the capture (order of first packet), as in `sessions`.

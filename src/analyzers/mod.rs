@@ -78,8 +78,22 @@ impl TransactionAnalyzer {
     }
 
     /// Feeds one packet (in capture order); finished transactions are pushed to `out`.
-    pub fn on_packet(&mut self, timestamp_ns: i64, packet: &Decoded<'_>, out: &mut Vec<Event>) {
-        let _ = (timestamp_ns, packet, out, &self.config);
+    /// `flow_id` is the conversation the flow table assigned to this packet: state is kept per
+    /// flow id, so a reused 5-tuple (new SYN after a close) starts a new connection, and HTTP
+    /// rows carry the same id as `sessions`.
+    pub fn on_packet(
+        &mut self,
+        timestamp_ns: i64,
+        flow_id: u64,
+        packet: &Decoded<'_>,
+        out: &mut Vec<Event>,
+    ) {
+        let _ = (timestamp_ns, flow_id, packet, out, &self.config);
+    }
+
+    /// The flow table dropped this flow (closed or idle): flush its state.
+    pub fn on_flow_end(&mut self, flow_id: u64, out: &mut Vec<Event>) {
+        let _ = (flow_id, out);
     }
 
     /// Smallest `request_first_ns` / query time of any transaction still in progress, so a
