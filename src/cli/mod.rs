@@ -1,5 +1,6 @@
 //! One module per subcommand: its arguments (`Args`) and `run`.
 
+pub mod common;
 pub mod dns;
 pub mod export;
 pub mod http;

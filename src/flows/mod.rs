@@ -40,3 +40,10 @@ impl FlowRecord {
         Some(self.syn_to_synack_ns? + self.synack_to_ack_ns?)
     }
 }
+
+pub mod counts;
+pub mod scapy;
+pub mod table;
+
+pub use counts::ProtocolCounts;
+pub use table::{FlowTable, FlowUpdate};

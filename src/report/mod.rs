@@ -1,4 +1,5 @@
 //! Presenting results: plots (SVG/PNG), terminal views and the self-contained HTML report.
 
 pub mod plot;
+pub mod progress;
 pub mod terminal;

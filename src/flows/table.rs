@@ -1,0 +1,305 @@
+//! The conversation table: one entry per bidirectional flow, keyed by protocol and the two
+//! endpoints in canonical order, with per-direction counters and TCP state.
+
+use super::FlowRecord;
+use crate::capture::Packet;
+use crate::decode::{Decoded, Network, TcpFlags, Transport};
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct FlowKey {
+    protocol: u8,
+    low: (IpAddr, u16),
+    high: (IpAddr, u16),
+}
+
+/// What the table says about one packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowUpdate {
+    pub flow_id: u64,
+    /// The packet travels from the flow's client (originator) to its server.
+    pub from_client: bool,
+    /// This packet opened the flow.
+    pub is_new: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+struct TcpState {
+    client_syn: bool,
+    server_synack: bool,
+    client_fin: bool,
+    server_fin: bool,
+    client_rst: bool,
+    server_rst: bool,
+    client_data: bool,
+    server_data: bool,
+    syn_ns: Option<i64>,
+    synack_ns: Option<i64>,
+    ack_ns: Option<i64>,
+}
+
+impl TcpState {
+    fn closed(&self) -> bool {
+        self.client_rst || self.server_rst || (self.client_fin && self.server_fin)
+    }
+
+    /// Zeek's `conn_state` codes, from the flags seen.
+    fn zeek_state(&self) -> &'static str {
+        let established = self.client_syn && self.server_synack;
+        if !self.client_syn && !self.server_synack {
+            return "OTH";
+        }
+        if self.client_syn && !self.server_synack {
+            if self.server_rst {
+                return "REJ";
+            }
+            if self.client_rst {
+                return "RSTOS0";
+            }
+            if self.client_fin {
+                return "SH";
+            }
+            return "S0";
+        }
+        if !self.client_syn {
+            if self.server_rst {
+                return "RSTRH";
+            }
+            if self.server_fin {
+                return "SHR";
+            }
+            return "OTH";
+        }
+        debug_assert!(established);
+        if self.client_rst {
+            "RSTO"
+        } else if self.server_rst {
+            "RSTR"
+        } else if self.client_fin && self.server_fin {
+            "SF"
+        } else if self.client_fin {
+            "S2"
+        } else if self.server_fin {
+            "S3"
+        } else {
+            "S1"
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct FlowState {
+    record: FlowRecord,
+    tcp: Option<TcpState>,
+}
+
+/// Tracks every flow; `finish` returns them in order of first packet.
+pub struct FlowTable {
+    flows: HashMap<FlowKey, FlowState>,
+    ended: Vec<FlowRecord>,
+    next_id: u64,
+    keep_records: bool,
+}
+
+impl Default for FlowTable {
+    fn default() -> Self {
+        Self::new(true)
+    }
+}
+
+impl FlowTable {
+    /// `keep_records`: keep ended flows for [`FlowTable::finish`] (the `sessions` view). Without
+    /// it, ended flows are only handed out by [`FlowTable::evict`], so memory follows open flows.
+    pub fn new(keep_records: bool) -> Self {
+        FlowTable { flows: HashMap::new(), ended: Vec::new(), next_id: 0, keep_records }
+    }
+
+    /// Accounts one packet. Returns `None` for packets that belong to no IP flow (ARP, non-IP).
+    pub fn on_packet(&mut self, packet: &Packet<'_>, decoded: &Decoded<'_>) -> Option<FlowUpdate> {
+        let (src, dst) = decoded.ip_endpoints()?;
+        let (protocol, sport, dport, tcp) = match decoded.transport {
+            Transport::Tcp(t) => (6u8, t.src_port, t.dst_port, Some((t.flags, t.payload.len() + t.payload_missing as usize))),
+            Transport::Udp(u) => (17, u.src_port, u.dst_port, None),
+            Transport::Icmp { .. } => (1, 0, 0, None),
+            Transport::Icmpv6 { .. } => (58, 0, 0, None),
+            Transport::Other { protocol } => (protocol, 0, 0, None),
+            Transport::None => (innermost_protocol(decoded), 0, 0, None),
+        };
+        let (low, high) = if (src, sport) <= (dst, dport) { ((src, sport), (dst, dport)) } else { ((dst, dport), (src, sport)) };
+        let key = FlowKey { protocol, low, high };
+        let ts = packet.timestamp_ns;
+        let wire = u64::from(packet.original_len.max(packet.data.len() as u32));
+        let payload = match decoded.transport {
+            Transport::Tcp(t) => t.payload.len() as u64 + u64::from(t.payload_missing),
+            Transport::Udp(u) => u.payload.len() as u64 + u64::from(u.payload_missing),
+            _ => 0,
+        };
+
+        // A fresh SYN on a flow that already closed starts a new connection (port reuse).
+        if let (Some(state), Some((flags, _))) = (self.flows.get(&key), tcp) {
+            let reopened = flags.syn() && !flags.ack() && state.tcp.as_ref().is_some_and(TcpState::closed);
+            if reopened {
+                let old = self.flows.remove(&key).expect("present");
+                self.end(old);
+            }
+        }
+
+        let mut is_new = false;
+        let next_id = &mut self.next_id;
+        let state = self.flows.entry(key).or_insert_with(|| {
+            is_new = true;
+            let id = *next_id;
+            *next_id += 1;
+            // The originator is the sender of the first packet, except that a SYN/ACK seen
+            // first (handshake start missed) points the other way.
+            let reversed = matches!(tcp, Some((f, _)) if f.syn() && f.ack());
+            let ((cip, cport), (sip, sport_)) = if reversed { ((dst, dport), (src, sport)) } else { ((src, sport), (dst, dport)) };
+            FlowState {
+                record: FlowRecord {
+                    flow_id: id,
+                    protocol: protocol_name(protocol),
+                    client_ip: cip,
+                    client_port: cport,
+                    server_ip: sip,
+                    server_port: sport_,
+                    first_ns: ts,
+                    last_ns: ts,
+                    client_packets: 0,
+                    client_bytes: 0,
+                    client_payload_bytes: 0,
+                    server_packets: 0,
+                    server_bytes: 0,
+                    server_payload_bytes: 0,
+                    tcp_state: None,
+                    syn_to_synack_ns: None,
+                    synack_to_ack_ns: None,
+                },
+                tcp: tcp.map(|_| TcpState::default()),
+            }
+        });
+        let r = &mut state.record;
+        let from_client = (src, sport) == (r.client_ip, r.client_port) && (dst, dport) == (r.server_ip, r.server_port);
+        r.first_ns = r.first_ns.min(ts);
+        r.last_ns = r.last_ns.max(ts);
+        if from_client {
+            r.client_packets += 1;
+            r.client_bytes += wire;
+            r.client_payload_bytes += payload;
+        } else {
+            r.server_packets += 1;
+            r.server_bytes += wire;
+            r.server_payload_bytes += payload;
+        }
+        if let (Some(t), Some((flags, len))) = (state.tcp.as_mut(), tcp) {
+            track_tcp(t, flags, len, from_client, ts);
+        }
+        Some(FlowUpdate { flow_id: state.record.flow_id, from_client, is_new })
+    }
+
+    fn end(&mut self, mut state: FlowState) -> FlowRecord {
+        finalize(&mut state);
+        if self.keep_records {
+            self.ended.push(state.record.clone());
+        }
+        state.record
+    }
+
+    /// Removes flows that are closed (and quiet for `linger_ns`) or idle for `idle_ns`, as of
+    /// capture time `now_ns`, and returns them. Keeps memory bounded on long captures.
+    pub fn evict(&mut self, now_ns: i64, linger_ns: i64, idle_ns: i64) -> Vec<FlowRecord> {
+        let done: Vec<FlowKey> = self
+            .flows
+            .iter()
+            .filter(|(_, s)| {
+                let quiet = now_ns - s.record.last_ns;
+                quiet > idle_ns || (quiet > linger_ns && s.tcp.as_ref().is_some_and(TcpState::closed))
+            })
+            .map(|(k, _)| *k)
+            .collect();
+        let mut out = Vec::with_capacity(done.len());
+        for key in done {
+            if let Some(state) = self.flows.remove(&key) {
+                out.push(self.end(state));
+            }
+        }
+        out
+    }
+
+    /// Number of flows currently open.
+    pub fn open_flows(&self) -> usize {
+        self.flows.len()
+    }
+
+    /// Ends the flows still open and returns them (streaming mode's last step).
+    pub fn finish_open(&mut self) -> Vec<FlowRecord> {
+        let open: Vec<FlowState> = self.flows.drain().map(|(_, s)| s).collect();
+        open.into_iter().map(|s| self.end(s)).collect()
+    }
+
+    /// Ends every flow; returns all kept records in order of first packet.
+    pub fn finish(&mut self) -> Vec<FlowRecord> {
+        let open: Vec<FlowState> = self.flows.drain().map(|(_, s)| s).collect();
+        for state in open {
+            self.end(state);
+        }
+        let mut all = std::mem::take(&mut self.ended);
+        all.sort_by_key(|r| r.flow_id);
+        all
+    }
+}
+
+fn track_tcp(t: &mut TcpState, flags: TcpFlags, payload_len: usize, from_client: bool, ts: i64) {
+    if from_client {
+        if flags.syn() && !flags.ack() {
+            t.client_syn = true;
+            t.syn_ns.get_or_insert(ts);
+        }
+        if flags.ack() && !flags.syn() && t.synack_ns.is_some() && t.ack_ns.is_none() {
+            t.ack_ns = Some(ts);
+        }
+        t.client_fin |= flags.fin();
+        t.client_rst |= flags.rst();
+        t.client_data |= payload_len > 0;
+    } else {
+        if flags.syn() && flags.ack() {
+            t.server_synack = true;
+            if t.syn_ns.is_some() {
+                t.synack_ns.get_or_insert(ts);
+            }
+        }
+        t.server_fin |= flags.fin();
+        t.server_rst |= flags.rst();
+        t.server_data |= payload_len > 0;
+    }
+}
+
+fn finalize(state: &mut FlowState) {
+    if let Some(t) = &state.tcp {
+        state.record.tcp_state = Some(t.zeek_state().to_string());
+        if let (Some(syn), Some(synack)) = (t.syn_ns, t.synack_ns) {
+            state.record.syn_to_synack_ns = Some(synack - syn);
+            if let Some(ack) = t.ack_ns {
+                state.record.synack_to_ack_ns = Some(ack - synack);
+            }
+        }
+    }
+}
+
+fn innermost_protocol(decoded: &Decoded<'_>) -> u8 {
+    match decoded.inner_network.unwrap_or(decoded.network) {
+        Network::Ipv4(ip) => ip.protocol,
+        Network::Ipv6(ip) => ip.transport_protocol,
+        _ => 255,
+    }
+}
+
+fn protocol_name(protocol: u8) -> String {
+    match protocol {
+        6 => "tcp".into(),
+        17 => "udp".into(),
+        1 => "icmp".into(),
+        58 => "icmpv6".into(),
+        n => format!("ip-{n}"),
+    }
+}
