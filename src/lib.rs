@@ -20,6 +20,7 @@ pub mod decode;
 pub mod flows;
 pub mod pipeline;
 pub mod report;
+pub mod samples;
 pub mod stats;
 pub mod synth;
 pub mod units;
