@@ -1,0 +1,32 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+/// The shared capture corpus: `$TRACETAIL_CORPUS`, else `../shared/corpus` beside the repo.
+/// `None` (and a clear SKIPPED line) when absent, so the tests run anywhere.
+pub fn corpus_dir(test: &str) -> Option<PathBuf> {
+    let dir = std::env::var_os("TRACETAIL_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"));
+    if dir.join("oracle").is_dir() {
+        Some(dir)
+    } else {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{test}: corpus {} not found, but CI must run corpus tests", dir.display());
+        }
+        eprintln!("SKIPPED {test}: ../shared/corpus not found (set TRACETAIL_CORPUS to run it)");
+        None
+    }
+}
+
+/// Reads a tab-separated file with a header into rows of (column -> value).
+pub fn read_tsv(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut lines = text.lines();
+    let header: Vec<String> = lines.next().unwrap_or("").split('\t').map(str::to_string).collect();
+    lines
+        .filter(|l| !l.is_empty())
+        .map(|line| header.iter().cloned().zip(line.split('\t').map(str::to_string).chain(std::iter::repeat(String::new()))).collect())
+        .collect()
+}
