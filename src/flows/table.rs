@@ -303,3 +303,109 @@ fn protocol_name(protocol: u8) -> String {
         n => format!("ip-{n}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::LinkType;
+    use crate::decode::{Ipv4Info, TcpInfo};
+    use std::net::Ipv4Addr;
+
+    const C: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+    const S: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+
+    fn tcp(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16, flags: u8, payload: &'static [u8]) -> Decoded<'static> {
+        Decoded {
+            network: Network::Ipv4(Ipv4Info {
+                src,
+                dst,
+                protocol: 6,
+                ttl: 64,
+                header_len: 20,
+                total_len: 40 + payload.len() as u16,
+                identification: 0,
+                is_fragment: false,
+                fragment_offset: 0,
+                has_options: false,
+            }),
+            transport: Transport::Tcp(TcpInfo {
+                src_port: sport,
+                dst_port: dport,
+                seq: 0,
+                ack: 0,
+                flags: TcpFlags(flags),
+                window: 1000,
+                payload,
+                payload_missing: 0,
+            }),
+            ..Default::default()
+        }
+    }
+
+    fn feed(table: &mut FlowTable, ts: i64, d: &Decoded<'_>) -> FlowUpdate {
+        let frame = [0u8; 60];
+        let packet = Packet { timestamp_ns: ts, link_type: LinkType::ETHERNET, original_len: 60, interface_id: 0, data: &frame };
+        table.on_packet(&packet, d).expect("an IP flow")
+    }
+
+    const SYN: u8 = TcpFlags::SYN;
+    const SYNACK: u8 = TcpFlags::SYN | TcpFlags::ACK;
+    const ACK: u8 = TcpFlags::ACK;
+    const FINACK: u8 = TcpFlags::FIN | TcpFlags::ACK;
+
+    #[test]
+    fn handshake_state_and_counters() {
+        let mut t = FlowTable::new(true);
+        let first = feed(&mut t, 1_000, &tcp(C, 40000, S, 80, SYN, b""));
+        assert!(first.is_new && first.from_client);
+        let back = feed(&mut t, 1_500, &tcp(S, 80, C, 40000, SYNACK, b""));
+        assert!(!back.is_new && !back.from_client && back.flow_id == first.flow_id);
+        feed(&mut t, 1_600, &tcp(C, 40000, S, 80, ACK, b""));
+        feed(&mut t, 1_700, &tcp(C, 40000, S, 80, ACK, b"GET / HTTP/1.1\r\n\r\n"));
+        feed(&mut t, 2_000, &tcp(S, 80, C, 40000, FINACK, b""));
+        feed(&mut t, 2_100, &tcp(C, 40000, S, 80, FINACK, b""));
+        let flows = t.finish();
+        assert_eq!(flows.len(), 1);
+        let f = &flows[0];
+        assert_eq!((f.client_ip, f.client_port, f.server_port), (std::net::IpAddr::V4(C), 40000, 80));
+        assert_eq!((f.client_packets, f.server_packets), (4, 2));
+        assert_eq!(f.client_payload_bytes, 18);
+        assert_eq!(f.tcp_state.as_deref(), Some("SF"));
+        assert_eq!((f.syn_to_synack_ns, f.synack_to_ack_ns, f.handshake_ns()), (Some(500), Some(100), Some(600)));
+        assert_eq!(f.duration_ns(), 1_100);
+    }
+
+    #[test]
+    fn synack_first_points_to_the_real_client() {
+        let mut t = FlowTable::new(true);
+        feed(&mut t, 10, &tcp(S, 80, C, 40000, SYNACK, b""));
+        let flows = t.finish();
+        assert_eq!(flows[0].client_ip, std::net::IpAddr::V4(C));
+        assert_eq!(flows[0].tcp_state.as_deref(), Some("OTH"));
+    }
+
+    #[test]
+    fn port_reuse_after_close_is_a_new_flow() {
+        let mut t = FlowTable::new(true);
+        let a = feed(&mut t, 1, &tcp(C, 40000, S, 80, SYN, b""));
+        feed(&mut t, 2, &tcp(S, 80, C, 40000, TcpFlags::RST | TcpFlags::ACK, b""));
+        let b = feed(&mut t, 3, &tcp(C, 40000, S, 80, SYN, b""));
+        assert!(b.is_new && b.flow_id != a.flow_id);
+        let flows = t.finish();
+        assert_eq!(flows.iter().map(|f| f.tcp_state.clone().unwrap()).collect::<Vec<_>>(), vec!["REJ", "S0"]);
+    }
+
+    #[test]
+    fn eviction_returns_closed_and_idle_flows_only() {
+        let mut t = FlowTable::new(false);
+        feed(&mut t, 0, &tcp(C, 1, S, 80, SYN, b""));
+        feed(&mut t, 0, &tcp(C, 2, S, 80, SYN, b""));
+        feed(&mut t, 1, &tcp(S, 80, C, 2, TcpFlags::RST, b""));
+        let gone = t.evict(100, 50, 1_000);
+        assert_eq!(gone.len(), 1);
+        assert_eq!(gone[0].client_port, 2);
+        assert_eq!(t.open_flows(), 1);
+        assert_eq!(t.evict(2_000, 50, 1_000).len(), 1);
+        assert!(t.finish().is_empty(), "streaming mode keeps nothing");
+    }
+}
