@@ -102,7 +102,7 @@ pub fn analyze_file(path: &Path, options: &PassOptions, emit: &mut dyn FnMut(Rec
                 }
             }
         }
-        if packets % EVICT_EVERY_PACKETS == 0 {
+        if packets.is_multiple_of(EVICT_EVERY_PACKETS) {
             if want_flows {
                 report.peak_open_flows = report.peak_open_flows.max(flows.open_flows());
                 let idle = options.analyzer.idle_timeout_ns;
@@ -119,7 +119,7 @@ pub fn analyze_file(path: &Path, options: &PassOptions, emit: &mut dyn FnMut(Rec
                 bar.set_position(reader.position());
             }
         }
-        if !events.is_empty() || (analyzer.is_some() && packets % 1024 == 0) {
+        if !events.is_empty() || (analyzer.is_some() && packets.is_multiple_of(1024)) {
             ordered.extend(events.drain(..));
             let watermark = analyzer.as_ref().and_then(|a| a.low_watermark_ns()).unwrap_or(i64::MAX).min(now_ns);
             ordered.release(watermark, emit);
