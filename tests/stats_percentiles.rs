@@ -4,14 +4,21 @@
 use tracetail::stats::percentile::{percentile, percentile_f64, summarize, PercentileMethod};
 
 fn cases() -> Vec<serde_json::Value> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/numpy_percentiles.json");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/numpy_percentiles.json"
+    );
     let text = std::fs::read_to_string(path).expect("numpy_percentiles.json present");
     let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
     doc["cases"].as_array().unwrap().clone()
 }
 
 fn floats(v: &serde_json::Value) -> Vec<f64> {
-    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap())
+        .collect()
 }
 
 fn close(a: f64, b: f64) -> bool {
@@ -32,7 +39,11 @@ fn nearest_rank_and_linear_match_numpy() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|v| v.as_i64().map(|i| i as f64).unwrap_or_else(|| v.as_f64().unwrap()))
+            .map(|v| {
+                v.as_i64()
+                    .map(|i| i as f64)
+                    .unwrap_or_else(|| v.as_f64().unwrap())
+            })
             .collect();
         let (got_nearest, got_linear): (Vec<f64>, Vec<f64>) = if case["kind"] == "int" {
             let mut x: Vec<i64> = case["samples"]

@@ -56,8 +56,16 @@ fn numpy_position(n: usize, p: f64, method: PercentileMethod) -> (usize, usize, 
             // numpy `_inverted_cdf`: index n·q − 1; take it if whole, else the next one up.
             let index = n as f64 * q - 1.0;
             let below = index.floor();
-            let chosen = if index - below == 0.0 { below } else { below + 1.0 };
-            let chosen = if chosen < 0.0 { 0 } else { (chosen as usize).min(last) };
+            let chosen = if index - below == 0.0 {
+                below
+            } else {
+                below + 1.0
+            };
+            let chosen = if chosen < 0.0 {
+                0
+            } else {
+                (chosen as usize).min(last)
+            };
             (chosen, chosen, 0.0)
         }
         PercentileMethod::Linear => {
