@@ -514,7 +514,11 @@ impl CaptureReader {
             let (offset, message) = match self.warnings.len() > warnings_before {
                 true => {
                     let warning = self.warnings.pop().expect("checked");
-                    (warning.offset, warning.message)
+                    let message = match warning.message.strip_suffix("; reading stops") {
+                        Some(cause) => cause.to_string(),
+                        None => warning.message,
+                    };
+                    (warning.offset, message)
                 }
                 false => (0, "file ends inside the first section header block".to_string()),
             };

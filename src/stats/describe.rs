@@ -1,1 +1,177 @@
 //! Descriptive statistics and least-squares regression for any numeric data (`tracetail stats`).
+//!
+//! Anscombe's quartet is built in: four data sets with the same mean, variance, correlation
+//! and regression line that look nothing alike, the classic reason to plot before trusting
+//! a summary.
+
+use super::percentile::{percentile_f64, PercentileMethod};
+
+/// Summary of one numeric column.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Description {
+    pub count: usize,
+    pub mean: f64,
+    /// Sample variance (divisor n−1); NaN for fewer than two values.
+    pub variance: f64,
+    pub stddev: f64,
+    pub min: f64,
+    pub max: f64,
+    pub method: PercentileMethod,
+    /// (percentile in 0..=100, value) in the order requested.
+    pub percentiles: Vec<(f64, f64)>,
+}
+
+/// Describes `data` (NaNs must be removed by the caller). `None` when empty.
+pub fn describe(
+    data: &[f64],
+    method: PercentileMethod,
+    percentiles: &[f64],
+) -> Option<Description> {
+    if data.is_empty() {
+        return None;
+    }
+    let n = data.len();
+    let mean = mean(data);
+    let variance = sample_variance(data, mean);
+    let mut sorted = data.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    Some(Description {
+        count: n,
+        mean,
+        variance,
+        stddev: variance.sqrt(),
+        min: sorted[0],
+        max: sorted[n - 1],
+        method,
+        percentiles: percentiles
+            .iter()
+            .map(|&p| (p, percentile_f64(&sorted, p, method)))
+            .collect(),
+    })
+}
+
+fn mean(data: &[f64]) -> f64 {
+    data.iter().sum::<f64>() / data.len() as f64
+}
+
+/// Two-pass sample variance: sum of squared deviations from the mean over n−1.
+fn sample_variance(data: &[f64], mean: f64) -> f64 {
+    if data.len() < 2 {
+        return f64::NAN;
+    }
+    data.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (data.len() - 1) as f64
+}
+
+/// Correlation and the least-squares line y = intercept + slope·x.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Regression {
+    pub count: usize,
+    /// Pearson's correlation coefficient r.
+    pub pearson_r: f64,
+    pub intercept: f64,
+    pub slope: f64,
+    /// Coefficient of determination (r² for a simple linear fit).
+    pub r_squared: f64,
+}
+
+/// Least-squares fit of `y` on `x` (pairs at the same index). `None` with fewer than two
+/// pairs, unequal lengths, or no spread in x.
+pub fn regress(x: &[f64], y: &[f64]) -> Option<Regression> {
+    if x.len() != y.len() || x.len() < 2 {
+        return None;
+    }
+    let (mx, my) = (mean(x), mean(y));
+    let (mut sxx, mut syy, mut sxy) = (0.0, 0.0, 0.0);
+    for (a, b) in x.iter().zip(y) {
+        let (dx, dy) = (a - mx, b - my);
+        sxx += dx * dx;
+        syy += dy * dy;
+        sxy += dx * dy;
+    }
+    if sxx == 0.0 {
+        return None;
+    }
+    let slope = sxy / sxx;
+    let pearson_r = sxy / (sxx * syy).sqrt();
+    Some(Regression {
+        count: x.len(),
+        pearson_r,
+        intercept: my - slope * mx,
+        slope,
+        r_squared: pearson_r * pearson_r,
+    })
+}
+
+/// One of Anscombe's four data sets (F. J. Anscombe, "Graphs in Statistical Analysis",
+/// The American Statistician 27(1), 1973).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnscombeSet {
+    pub name: &'static str,
+    pub x: [f64; 11],
+    pub y: [f64; 11],
+}
+
+const ANSCOMBE_X123: [f64; 11] = [10.0, 8.0, 13.0, 9.0, 11.0, 14.0, 6.0, 4.0, 12.0, 7.0, 5.0];
+
+/// Anscombe's quartet as published.
+pub fn anscombe_quartet() -> [AnscombeSet; 4] {
+    [
+        AnscombeSet {
+            name: "I",
+            x: ANSCOMBE_X123,
+            y: [
+                8.04, 6.95, 7.58, 8.81, 8.33, 9.96, 7.24, 4.26, 10.84, 4.82, 5.68,
+            ],
+        },
+        AnscombeSet {
+            name: "II",
+            x: ANSCOMBE_X123,
+            y: [
+                9.14, 8.14, 8.74, 8.77, 9.26, 8.10, 6.13, 3.10, 9.13, 7.26, 4.74,
+            ],
+        },
+        AnscombeSet {
+            name: "III",
+            x: ANSCOMBE_X123,
+            y: [
+                7.46, 6.77, 12.74, 7.11, 7.81, 8.84, 6.08, 5.39, 8.15, 6.42, 5.73,
+            ],
+        },
+        AnscombeSet {
+            name: "IV",
+            x: [8.0, 8.0, 8.0, 8.0, 8.0, 8.0, 8.0, 19.0, 8.0, 8.0, 8.0],
+            y: [
+                6.58, 5.76, 7.71, 8.84, 8.47, 7.04, 5.25, 12.50, 5.56, 7.91, 6.89,
+            ],
+        },
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn variance_is_sample_variance() {
+        let d = describe(
+            &[2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0],
+            PercentileMethod::Linear,
+            &[50.0],
+        )
+        .unwrap();
+        assert_eq!(d.mean, 5.0);
+        assert!((d.variance - 32.0 / 7.0).abs() < 1e-12);
+        assert_eq!(d.percentiles, vec![(50.0, 4.5)]);
+        assert!(describe(&[], PercentileMethod::Linear, &[]).is_none());
+    }
+
+    #[test]
+    fn exact_line_has_r_one() {
+        let x = [1.0, 2.0, 3.0, 4.0];
+        let y = [3.0, 5.0, 7.0, 9.0];
+        let r = regress(&x, &y).unwrap();
+        assert!((r.slope - 2.0).abs() < 1e-12 && (r.intercept - 1.0).abs() < 1e-12);
+        assert!((r.pearson_r - 1.0).abs() < 1e-12);
+        assert!(regress(&[1.0, 1.0], &[2.0, 3.0]).is_none());
+    }
+}

@@ -5,4 +5,6 @@ pub mod describe;
 pub mod hdr;
 pub mod percentile;
 
-pub use percentile::{PercentileMethod, STANDARD_PERCENTILES};
+pub use percentile::{
+    percentile, summarize, LatencySummary, PercentileMethod, STANDARD_PERCENTILES,
+};
