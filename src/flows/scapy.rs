@@ -18,7 +18,9 @@ pub fn session_key(decoded: &Decoded<'_>) -> String {
     if !decoded.link.has_ethernet {
         return "Other".into();
     }
-    let layers = ip_layers(decoded);
+    // Scapy does not load its MPLS layer by default: everything behind an MPLS label is Raw.
+    let behind_mpls = decoded.layers.as_slice().contains(&"mpls");
+    let layers = if behind_mpls { IpLayers::default() } else { ip_layers(decoded) };
     if layers.v4.is_none() && layers.v6.is_none() {
         return match decoded.network {
             Network::Arp(arp) => format!("ARP {} > {}", opt_ip(arp.sender_ip), opt_ip(arp.target_ip)),
@@ -40,11 +42,8 @@ pub fn session_key(decoded: &Decoded<'_>) -> String {
         Transport::Tcp(t) => format!("TCP {src}:{} > {dst}:{}", t.src_port, t.dst_port),
         Transport::Udp(u) => format!("UDP {src}:{} > {dst}:{}", u.src_port, u.dst_port),
         Transport::Icmp { icmp_type, code, identifier } => {
-            let id = match identifier {
-                Some(id) => format!("{id:#x}"),
-                None => "??".into(),
-            };
-            format!("ICMP {src} > {dst} type={icmp_type} code={code} id={id}")
+            // Scapy reads the field's default (0) when the type has no identifier.
+            format!("ICMP {src} > {dst} type={icmp_type} code={code} id={:#x}", identifier.unwrap_or(0))
         }
         _ => match layers.v6_next_header {
             Some(nh) => format!("IPv6 {src} > {dst} nh={}", ipv6_next_header_name(nh)),
@@ -53,6 +52,7 @@ pub fn session_key(decoded: &Decoded<'_>) -> String {
     }
 }
 
+#[derive(Default)]
 struct IpLayers {
     v4: Option<(IpAddr, IpAddr)>,
     v4_protocol: Option<u8>,
