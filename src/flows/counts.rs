@@ -157,8 +157,9 @@ impl ProtocolCounts {
 /// Whether a frame has a TCP / UDP header anywhere, the way tshark's `tcp` and `udp` display
 /// filters match (that is what the corpus oracle counts).
 fn has_tcp_udp_anywhere(decoded: &Decoded<'_>) -> (bool, bool) {
+    let quoted = decoded.icmp_quoted_protocol;
     (
-        matches!(decoded.transport, Transport::Tcp(_)),
-        matches!(decoded.transport, Transport::Udp(_)),
+        matches!(decoded.transport, Transport::Tcp(_)) || quoted == Some(6),
+        matches!(decoded.transport, Transport::Udp(_)) || quoted == Some(17),
     )
 }
