@@ -102,6 +102,8 @@ struct ZstdStream<R> {
     source: PeekOne<R>,
     decoder: FrameDecoder,
     in_frame: bool,
+    /// A decoding error held back until the bytes decoded before it were handed out.
+    pending_error: Option<io::Error>,
 }
 
 impl<R: Read> ZstdStream<R> {
@@ -113,6 +115,7 @@ impl<R: Read> ZstdStream<R> {
             },
             decoder: FrameDecoder::new(),
             in_frame: false,
+            pending_error: None,
         }
     }
 }
@@ -150,11 +153,23 @@ impl<R: Read> Read for ZstdStream<R> {
                     Err(e) => return Err(zstd_error(e)),
                 }
             }
+            if let Some(e) = self.pending_error.take() {
+                return Err(e);
+            }
             while self.decoder.can_collect() < out.len() && !self.decoder.is_finished() {
                 let wanted = out.len() - self.decoder.can_collect();
-                self.decoder
-                    .decode_blocks(&mut self.source, BlockDecodingStrategy::UptoBytes(wanted))
-                    .map_err(zstd_error)?;
+                let decoded = self
+                    .decoder
+                    .decode_blocks(&mut self.source, BlockDecodingStrategy::UptoBytes(wanted));
+                if let Err(e) = decoded {
+                    // Hand out what is collectable first. ruzstd keeps the last window of
+                    // an unfinished frame uncollectable, so that part is lost on damage.
+                    if self.decoder.can_collect() == 0 {
+                        return Err(zstd_error(e));
+                    }
+                    self.pending_error = Some(zstd_error(e));
+                    break;
+                }
             }
             let n = self.decoder.read(out)?;
             if n > 0 {

@@ -85,7 +85,6 @@ pub struct CaptureError {
     pub message: String,
 }
 
-
 /// Largest pcapng block accepted: a maximal packet plus generous room for its options.
 const MAX_BLOCK_LEN: usize = MAX_RECORD_LEN + 64 * 1024;
 
@@ -272,7 +271,11 @@ impl CaptureReader {
             } => format!(
                 "pcap{} ({}, {})",
                 if self.modified_pcap { " modified" } else { "" },
-                if big_endian { "big-endian" } else { "little-endian" },
+                if big_endian {
+                    "big-endian"
+                } else {
+                    "little-endian"
+                },
                 if nanosecond { "ns" } else { "µs" }
             ),
             CaptureFormat::PcapNg => "pcapng".to_string(),
@@ -354,13 +357,15 @@ impl CaptureReader {
             self.end -= self.start;
             self.start = 0;
         }
-        if n > self.buf.len() {
-            let grown = (self.buf.len() * 2).min(MAX_BLOCK_LEN).max(n);
-            self.buf.resize(grown, 0);
-        }
         while self.end - self.start < n {
             if self.input_ended {
                 return Ok(false);
+            }
+            if self.end == self.buf.len() {
+                // A record bigger than the buffer: grow by doubling as its bytes actually
+                // arrive, so a damaged length field costs no more memory than the data.
+                let grown = (self.buf.len() * 2).min(n);
+                self.buf.resize(grown, 0);
             }
             match self.input.read(&mut self.buf[self.end..]) {
                 Ok(0) => self.input_ended = true,
@@ -520,7 +525,10 @@ impl CaptureReader {
                     };
                     (warning.offset, message)
                 }
-                false => (0, "file ends inside the first section header block".to_string()),
+                false => (
+                    0,
+                    "file ends inside the first section header block".to_string(),
+                ),
             };
             return Err(CaptureError {
                 file: self.name.clone(),

@@ -1,11 +1,316 @@
-//! `tracetail synth`.
+//! `tracetail synth`: write a synthetic HTTP/DNS capture and its ground truth.
 
+use anyhow::{bail, Context};
+use clap::ValueEnum;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
+use tracetail::synth::latency::LatencyModel;
+use tracetail::synth::traffic::TrafficMix;
+use tracetail::synth::{generate, OutputFormat, SynthConfig, Target};
 
-#[derive(clap::Args)]
-pub struct Args {}
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LatencyKind {
+    /// Always --latency-ms.
+    Constant,
+    /// Pareto type I: xm * U^(-1/a) = (numpy.random.pareto(a) + 1) * xm, with
+    /// a = --pareto-shape and xm = --pareto-xm-ms. Mean a*xm/(a-1), median xm*2^(1/a).
+    Pareto,
+    /// exp(mu + sigma*N(0,1)) ms with --lognormal-mu and --lognormal-sigma (parameters of
+    /// the underlying normal of the value in ms). Median exp(mu) ms.
+    Lognormal,
+}
+
+/// Writes a capture of overlapping keep-alive HTTP/1.1 connections (IPv4 and IPv6, ports 80,
+/// 8080, 8000, 3000, 9090; pipelining, chunked bodies, header splits, lost/duplicated/
+/// reordered segments) and DNS lookups, plus CSV ground truth of every transaction's
+/// timestamps. Server latency (response first byte − request last byte, as captured at the
+/// server) follows --latency. The output is pcapng when the name ends in .pcapng (or
+/// .pcapng.gz), pcap otherwise; a .gz suffix compresses it with gzip.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Output capture file.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Number of HTTP transactions to write (default 10000 unless --bytes is given).
+    #[arg(long, conflicts_with = "bytes")]
+    pub requests: Option<u64>,
+    /// Approximate capture size instead: e.g. 500M, 1G (K/M/G/T = powers of 1024;
+    /// KB/MB/GB/TB = powers of 1000). Connections in flight still finish.
+    #[arg(long, value_parser = parse_size)]
+    pub bytes: Option<u64>,
+    /// Random seed; the same seed and options give the same bytes.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Server latency distribution.
+    #[arg(long, value_enum, default_value_t = LatencyKind::Lognormal)]
+    pub latency: LatencyKind,
+    /// Latency of --latency constant, in ms.
+    #[arg(long, default_value_t = 20.0)]
+    pub latency_ms: f64,
+    /// Shape a of --latency pareto.
+    #[arg(long, default_value_t = 2.5)]
+    pub pareto_shape: f64,
+    /// Scale (minimum) xm of --latency pareto, in ms.
+    #[arg(long, default_value_t = 10.0)]
+    pub pareto_xm_ms: f64,
+    /// mu of --latency lognormal (ln of the median in ms; 3.0 ≈ 20 ms).
+    #[arg(long, default_value_t = 3.0, allow_negative_numbers = true)]
+    pub lognormal_mu: f64,
+    /// sigma of --latency lognormal.
+    #[arg(long, default_value_t = 0.8)]
+    pub lognormal_sigma: f64,
+    /// Connections open at the same time.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// Number of client hosts.
+    #[arg(long, default_value_t = 400)]
+    pub clients: usize,
+    /// Number of server hosts.
+    #[arg(long, default_value_t = 24)]
+    pub servers: usize,
+    /// Share of clients and servers on IPv6.
+    #[arg(long, default_value_t = 0.1)]
+    pub ipv6_fraction: f64,
+    /// Most requests per keep-alive connection.
+    #[arg(long, default_value_t = 8)]
+    pub max_requests_per_connection: u32,
+    /// Chance that a group of 2-4 requests is pipelined.
+    #[arg(long, default_value_t = 0.1)]
+    pub pipeline_prob: f64,
+    /// Chance per data segment of a duplicate (spurious) retransmission.
+    #[arg(long, default_value_t = 0.01)]
+    pub retransmit_prob: f64,
+    /// Chance per client data segment that the original is lost (only the retransmission is captured).
+    #[arg(long, default_value_t = 0.005)]
+    pub loss_prob: f64,
+    /// Chance per burst of segments that two neighbours are swapped.
+    #[arg(long, default_value_t = 0.02)]
+    pub reorder_prob: f64,
+    /// Chance that a connection is preceded by a DNS lookup.
+    #[arg(long, default_value_t = 0.3)]
+    pub dns_prob: f64,
+    /// Chance that a DNS lookup gets no answer.
+    #[arg(long, default_value_t = 0.03)]
+    pub dns_unanswered_prob: f64,
+    /// Chance that a message head is cut into small segments.
+    #[arg(long, default_value_t = 0.1)]
+    pub header_split_prob: f64,
+    /// Chance that a response body uses chunked encoding.
+    #[arg(long, default_value_t = 0.2)]
+    pub chunked_prob: f64,
+    /// Capture start, Unix seconds.
+    #[arg(long, default_value_t = 1_700_000_000)]
+    pub start: i64,
+    /// Write classic pcap with microsecond timestamps (the default is the nanosecond magic).
+    /// All timestamps, and so the truth, are then whole microseconds.
+    #[arg(long)]
+    pub microsecond: bool,
+    /// pcapng if_tsresol (a power of ten, 0-9); only for .pcapng output.
+    #[arg(long, default_value_t = 9)]
+    pub tsresol: u8,
+    /// HTTP ground truth CSV [default: <output>.truth.csv].
+    #[arg(long)]
+    pub truth: Option<PathBuf>,
+    /// DNS ground truth CSV [default: <output>.dns.truth.csv].
+    #[arg(long)]
+    pub dns_truth: Option<PathBuf>,
+}
+
+/// `1G`, `500M`, `64k`, `10MB`, `12345` -> bytes.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("not a size: {text:?} (try 500M or 1G)"))?;
+    let multiplier: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kib" => 1024.0,
+        "m" | "mib" => 1024.0 * 1024.0,
+        "g" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        "t" | "tib" => 1024f64.powi(4),
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        "tb" => 1e12,
+        _ => return Err(format!("unknown size unit in {text:?} (use K, M, G, T)")),
+    };
+    let bytes = value * multiplier;
+    if !bytes.is_finite() || bytes < 1.0 || bytes > 1e15 {
+        return Err(format!("size out of range: {text:?}"));
+    }
+    Ok(bytes as u64)
+}
+
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+fn check_probability(name: &str, p: f64) -> anyhow::Result<()> {
+    if !(0.0..=1.0).contains(&p) {
+        bail!("--{name} must be between 0 and 1, got {p}");
+    }
+    Ok(())
+}
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let _ = args;
-    anyhow::bail!("`tracetail synth` is not implemented yet")
+    for (name, p) in [
+        ("pipeline-prob", args.pipeline_prob),
+        ("retransmit-prob", args.retransmit_prob),
+        ("loss-prob", args.loss_prob),
+        ("reorder-prob", args.reorder_prob),
+        ("dns-prob", args.dns_prob),
+        ("dns-unanswered-prob", args.dns_unanswered_prob),
+        ("header-split-prob", args.header_split_prob),
+        ("chunked-prob", args.chunked_prob),
+        ("ipv6-fraction", args.ipv6_fraction),
+    ] {
+        check_probability(name, p)?;
+    }
+    let latency = match args.latency {
+        LatencyKind::Constant => LatencyModel::Constant {
+            ms: args.latency_ms,
+        },
+        LatencyKind::Pareto => LatencyModel::Pareto {
+            shape: args.pareto_shape,
+            xm_ms: args.pareto_xm_ms,
+        },
+        LatencyKind::Lognormal => LatencyModel::LogNormal {
+            mu: args.lognormal_mu,
+            sigma: args.lognormal_sigma,
+        },
+    };
+    latency.validate().map_err(anyhow::Error::msg)?;
+    let name = args.output.to_string_lossy().to_ascii_lowercase();
+    let gzip = name.ends_with(".gz");
+    let base = name.strip_suffix(".gz").unwrap_or(&name);
+    let format = if base.ends_with(".pcapng") {
+        if args.tsresol > 9 {
+            bail!("--tsresol must be 0..=9 (a power of ten) for synth");
+        }
+        OutputFormat::PcapNg {
+            tsresol: args.tsresol,
+        }
+    } else {
+        OutputFormat::Pcap {
+            nanosecond: !args.microsecond,
+        }
+    };
+    let target = match (args.requests, args.bytes) {
+        (Some(n), _) => Target::Requests(n),
+        (None, Some(b)) => Target::Bytes(b),
+        (None, None) => Target::Requests(10_000),
+    };
+    let config = SynthConfig {
+        seed: args.seed,
+        target,
+        latency,
+        mix: TrafficMix {
+            pipeline_prob: args.pipeline_prob,
+            duplicate_prob: args.retransmit_prob,
+            loss_prob: args.loss_prob,
+            reorder_prob: args.reorder_prob,
+            dns_prob: args.dns_prob,
+            dns_unanswered_prob: args.dns_unanswered_prob,
+            header_split_prob: args.header_split_prob,
+            chunked_prob: args.chunked_prob,
+            max_requests_per_connection: args.max_requests_per_connection.max(1),
+        },
+        concurrency: args.concurrency.max(1),
+        clients: args.clients.max(1),
+        servers: args.servers.max(2),
+        ipv6_fraction: args.ipv6_fraction,
+        start_ns: args
+            .start
+            .checked_mul(1_000_000_000)
+            .filter(|&ns| ns >= 0)
+            .context("--start out of range")?,
+        format,
+    };
+    let truth_path = args
+        .truth
+        .clone()
+        .unwrap_or_else(|| with_suffix(&args.output, ".truth.csv"));
+    let dns_truth_path = args
+        .dns_truth
+        .clone()
+        .unwrap_or_else(|| with_suffix(&args.output, ".dns.truth.csv"));
+    let create = |path: &Path| -> anyhow::Result<BufWriter<File>> {
+        let file =
+            File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+        Ok(BufWriter::with_capacity(1 << 20, file))
+    };
+    let capture_file = create(&args.output)?;
+    let capture: Box<dyn Write> = if gzip {
+        Box::new(flate2::write::GzEncoder::new(
+            capture_file,
+            flate2::Compression::fast(),
+        ))
+    } else {
+        Box::new(capture_file)
+    };
+    let started = Instant::now();
+    let (summary, capture) = generate(
+        &config,
+        capture,
+        create(&truth_path)?,
+        create(&dns_truth_path)?,
+    )
+    .with_context(|| format!("writing {}", args.output.display()))?;
+    drop(capture); // flushes the gzip trailer and the file
+    let seconds = started.elapsed().as_secs_f64();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    writeln!(
+        out,
+        "wrote {} packets, {} bytes ({:.1} MB/s) in {:.2} s",
+        summary.packets,
+        summary.capture_bytes,
+        summary.capture_bytes as f64 / 1e6 / seconds.max(1e-9),
+        seconds
+    )?;
+    writeln!(
+        out,
+        "{} HTTP transactions on {} TCP connections; {} DNS queries ({} unanswered); latency {}",
+        summary.http_transactions,
+        summary.tcp_connections,
+        summary.dns_queries,
+        summary.dns_unanswered,
+        config.latency
+    )?;
+    writeln!(
+        out,
+        "capture time {} .. {}",
+        tracetail::units::epoch_ns_to_string(summary.first_ns),
+        tracetail::units::epoch_ns_to_string(summary.last_ns)
+    )?;
+    writeln!(out, "capture:   {}", args.output.display())?;
+    writeln!(out, "truth:     {}", truth_path.display())?;
+    writeln!(out, "dns truth: {}", dns_truth_path.display())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_size;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert_eq!(parse_size("500M"), Ok(500 << 20));
+        assert_eq!(parse_size("10MB"), Ok(10_000_000));
+        assert_eq!(parse_size("1.5k"), Ok(1536));
+        assert_eq!(parse_size("123"), Ok(123));
+        assert!(parse_size("abc").is_err());
+        assert!(parse_size("5Q").is_err());
+        assert!(parse_size("0").is_err());
+    }
 }
