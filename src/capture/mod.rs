@@ -654,7 +654,7 @@ impl CaptureReader {
         }
         let block_type = read_u32(head, 0, big_endian);
         let total_len = read_u32(head, 4, big_endian) as usize;
-        if total_len < MIN_BLOCK_LEN || total_len % 4 != 0 || total_len > MAX_BLOCK_LEN {
+        if total_len < MIN_BLOCK_LEN || !total_len.is_multiple_of(4) || total_len > MAX_BLOCK_LEN {
             self.stop(
                 at,
                 format!(
