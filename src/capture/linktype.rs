@@ -21,18 +21,48 @@ impl LinkType {
         let known = match self.0 {
             0 => "NULL",
             1 => "ETHERNET",
+            8 => "SLIP",
+            9 => "PPP",
             12 | 14 | 101 => "RAW",
+            50 => "PPP_HDLC",
+            51 => "PPP_ETHER",
+            104 => "C_HDLC",
             105 => "IEEE802_11",
             108 => "LOOP",
             113 => "LINUX_SLL",
+            117 => "PFLOG",
+            119 => "IEEE802_11_PRISM",
             127 => "IEEE802_11_RADIOTAP",
+            163 => "IEEE802_11_AVS",
+            182 => "MFR",
+            189 => "USB_LINUX",
             192 => "PPI",
+            220 => "USB_LINUX_MMAPPED",
+            226 => "IPNET",
             228 => "IPV4",
             229 => "IPV6",
             239 => "NFLOG",
+            242 => "IPOIB",
+            249 => "USBPCAP",
+            252 => "WIRESHARK_UPPER_PDU",
+            258 => "PKTAP",
+            274 => "ETHERNET_MPACKET",
             276 => "LINUX_SLL2",
             _ => return format!("LINKTYPE_{}", self.0),
         };
         format!("{known}({})", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LinkType;
+
+    #[test]
+    fn names() {
+        assert_eq!(LinkType::ETHERNET.name(), "ETHERNET(1)");
+        assert_eq!(LinkType::RAW_14.name(), "RAW(14)");
+        assert_eq!(LinkType(182).name(), "MFR(182)");
+        assert_eq!(LinkType(4242).name(), "LINKTYPE_4242");
     }
 }

@@ -4,7 +4,21 @@
 //! sections and interfaces, `if_tsresol`/`if_tsoffset`), gzip and zstd compression (by
 //! magic, never by extension) and stdin (`-`). Memory stays bounded: a frame is a slice into
 //! a reusable buffer and no length field can trigger an allocation larger than
-//! [`MAX_RECORD_LEN`].
+//! [`MAX_RECORD_LEN`] (the buffer grows only as a big record's bytes actually arrive).
+//!
+//! Error policy: a file whose header cannot be read is a [`CaptureError`] (file name, byte
+//! offset, what was expected). After the header, damage never loses the packets before it:
+//! a truncated record, a damaged pcapng block, an unsupported later section or a broken
+//! compressed stream ends the stream with a [`CaptureWarning`]; a packet on an undefined
+//! interface is skipped with a warning and reading goes on. Offsets are positions in the
+//! decompressed capture stream.
+//!
+//! Format notes: the pcap link type is the low 16 bits of the header field (the upper bits
+//! may carry FCS information); pcapng `if_tsresol` may be a power of 10 or of 2 and is
+//! converted exactly (floor below 1 ns), `if_tsoffset` is added in whole seconds; a Simple
+//! Packet Block has no timestamp and gets the last one seen in its section. zstd input is
+//! decoded by ruzstd, which cannot hand out the last window of a damaged frame, so a
+//! truncated `.zst` loses up to one window of packets before the damage (gzip loses none).
 
 mod input;
 mod linktype;
@@ -34,7 +48,8 @@ pub struct Packet<'a> {
     pub timestamp_ns: i64,
     /// Link type of the interface the frame was captured on.
     pub link_type: LinkType,
-    /// Length of the frame on the wire (may exceed `data.len()` when the snapshot was cut).
+    /// Length of the frame on the wire (may exceed `data.len()` when the snapshot was cut;
+    /// never smaller: a smaller stored value is raised to `data.len()`).
     pub original_len: u32,
     /// pcapng interface index within its section (0 for classic pcap).
     pub interface_id: u32,
@@ -463,6 +478,14 @@ impl CaptureReader {
 
     fn read_pcap_header(&mut self, inside: &str) -> Result<(), CaptureError> {
         if !self.fill(pcap::FILE_HEADER_LEN)? {
+            if self.stream_damaged {
+                let warning = self.warnings.pop().expect("damage was reported");
+                return Err(CaptureError {
+                    file: warning.file,
+                    offset: warning.offset,
+                    message: warning.message,
+                });
+            }
             return Err(CaptureError {
                 file: self.name.clone(),
                 offset: 0,
@@ -654,7 +677,7 @@ impl CaptureReader {
         }
         let block_type = read_u32(head, 0, big_endian);
         let total_len = read_u32(head, 4, big_endian) as usize;
-        if total_len < MIN_BLOCK_LEN || total_len % 4 != 0 || total_len > MAX_BLOCK_LEN {
+        if total_len < MIN_BLOCK_LEN || !total_len.is_multiple_of(4) || total_len > MAX_BLOCK_LEN {
             self.stop(
                 at,
                 format!(

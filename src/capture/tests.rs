@@ -44,7 +44,7 @@ fn pcap_record(be: bool, sec: u32, frac: u32, orig: u32, data: &[u8]) -> Vec<u8>
 /// A pcapng block: body padded to 4, both lengths filled in.
 fn block(be: bool, block_type: u32, body: &[u8]) -> Vec<u8> {
     let mut padded = body.to_vec();
-    while padded.len() % 4 != 0 {
+    while !padded.len().is_multiple_of(4) {
         padded.push(0);
     }
     let total = (padded.len() + 12) as u32;
@@ -70,7 +70,7 @@ fn option(be: bool, code: u16, value: &[u8]) -> Vec<u8> {
     out.extend(u16b(code, be));
     out.extend(u16b(value.len() as u16, be));
     out.extend(value);
-    while out.len() % 4 != 0 {
+    while !out.len().is_multiple_of(4) {
         out.push(0);
     }
     out
