@@ -23,8 +23,14 @@ fn manifest_counts(dir: &Path) -> HashMap<String, String> {
     let text = std::fs::read_to_string(dir.join("MANIFEST.tsv")).expect("MANIFEST.tsv");
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().expect("header").split('\t').collect();
-    let file_col = header.iter().position(|c| *c == "file").expect("file column");
-    let packets_col = header.iter().position(|c| *c == "packets").expect("packets column");
+    let file_col = header
+        .iter()
+        .position(|c| *c == "file")
+        .expect("file column");
+    let packets_col = header
+        .iter()
+        .position(|c| *c == "packets")
+        .expect("packets column");
     lines
         .filter(|l| !l.is_empty())
         .map(|l| {
@@ -154,7 +160,10 @@ fn check(
     if let Some(partial) = expect.strip_suffix(" (partial)") {
         let at_least: u64 = partial.parse().expect("partial count");
         if outcome.packets < at_least {
-            return Some(format!("read {} packets, capinfos read {at_least} before its error", outcome.packets));
+            return Some(format!(
+                "read {} packets, capinfos read {at_least} before its error",
+                outcome.packets
+            ));
         }
         if outcome.warnings.is_empty() {
             return Some("partial file read without a warning".into());
@@ -166,11 +175,19 @@ fn check(
             if outcome.warnings.is_empty() {
                 None
             } else {
-                Some(format!("complete file gave warnings {:?}", outcome.warnings))
+                Some(format!(
+                    "complete file gave warnings {:?}",
+                    outcome.warnings
+                ))
             }
         }
-        Ok(n) => Some(format!("read {} packets, capinfos counts {n}", outcome.packets)),
-        Err(_) => Some(format!("no plain count in MANIFEST ({expect:?}); add an explicit case")),
+        Ok(n) => Some(format!(
+            "read {} packets, capinfos counts {n}",
+            outcome.packets
+        )),
+        Err(_) => Some(format!(
+            "no plain count in MANIFEST ({expect:?}); add an explicit case"
+        )),
     }
 }
 
@@ -195,7 +212,12 @@ fn timestamps_match_tshark_oracle() {
         .expect("oracle dir")
         .map(|e| e.expect("entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "tsv"))
-        .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with("counts"))
+        .filter(|p| {
+            !p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("counts")
+        })
         .collect();
     tables.sort();
     let mut checked_frames = 0;
@@ -212,12 +234,18 @@ fn timestamps_match_tshark_oracle() {
         let mut lines = text.lines();
         let header: Vec<&str> = lines.next().expect("header").split('\t').collect();
         let number_col = header.iter().position(|c| *c == "frame.number").unwrap();
-        let time_col = header.iter().position(|c| *c == "frame.time_epoch").unwrap();
+        let time_col = header
+            .iter()
+            .position(|c| *c == "frame.time_epoch")
+            .unwrap();
         let mut wanted: Vec<(u64, i64)> = lines
             .filter(|l| !l.is_empty())
             .map(|l| {
                 let cols: Vec<&str> = l.split('\t').collect();
-                (cols[number_col].parse().unwrap(), epoch_to_ns(cols[time_col]))
+                (
+                    cols[number_col].parse().unwrap(),
+                    epoch_to_ns(cols[time_col]),
+                )
             })
             .collect();
         wanted.sort();
@@ -238,10 +266,16 @@ fn timestamps_match_tshark_oracle() {
                 next.next();
             }
         }
-        assert!(next.peek().is_none(), "{capture}: frames missing for {table_name}");
+        assert!(
+            next.peek().is_none(),
+            "{capture}: frames missing for {table_name}"
+        );
         checked_files.insert(capture);
     }
-    println!("checked {checked_frames} frame timestamps in {} captures", checked_files.len());
+    println!(
+        "checked {checked_frames} frame timestamps in {} captures",
+        checked_files.len()
+    );
     assert!(checked_frames > 1000);
     for must in [
         "tcpdump__time_2106_overflow.pcapng",
@@ -250,6 +284,9 @@ fn timestamps_match_tshark_oracle() {
         "ndpi__fuzz-2006-09-29-28586.pcap",
         "zeek__1000-requests-one-dropped-response.pcap.gz",
     ] {
-        assert!(checked_files.contains(must), "oracle has no table for {must}");
+        assert!(
+            checked_files.contains(must),
+            "oracle has no table for {must}"
+        );
     }
 }

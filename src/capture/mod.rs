@@ -85,7 +85,6 @@ pub struct CaptureError {
     pub message: String,
 }
 
-
 /// Largest pcapng block accepted: a maximal packet plus generous room for its options.
 const MAX_BLOCK_LEN: usize = MAX_RECORD_LEN + 64 * 1024;
 
@@ -272,7 +271,11 @@ impl CaptureReader {
             } => format!(
                 "pcap{} ({}, {})",
                 if self.modified_pcap { " modified" } else { "" },
-                if big_endian { "big-endian" } else { "little-endian" },
+                if big_endian {
+                    "big-endian"
+                } else {
+                    "little-endian"
+                },
                 if nanosecond { "ns" } else { "µs" }
             ),
             CaptureFormat::PcapNg => "pcapng".to_string(),
@@ -520,7 +523,10 @@ impl CaptureReader {
                     };
                     (warning.offset, message)
                 }
-                false => (0, "file ends inside the first section header block".to_string()),
+                false => (
+                    0,
+                    "file ends inside the first section header block".to_string(),
+                ),
             };
             return Err(CaptureError {
                 file: self.name.clone(),

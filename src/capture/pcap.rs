@@ -48,8 +48,12 @@ impl PcapHeader {
     /// Parses the header; `Err` carries a message for the caller's `CaptureError`.
     pub fn parse(bytes: &[u8; FILE_HEADER_LEN]) -> Result<PcapHeader, String> {
         let first4 = [bytes[0], bytes[1], bytes[2], bytes[3]];
-        let (big_endian, nanosecond, modified) = Self::classify_magic(first4)
-            .ok_or_else(|| format!("not a pcap file (magic 0x{:08x})", u32::from_be_bytes(first4)))?;
+        let (big_endian, nanosecond, modified) = Self::classify_magic(first4).ok_or_else(|| {
+            format!(
+                "not a pcap file (magic 0x{:08x})",
+                u32::from_be_bytes(first4)
+            )
+        })?;
         let u16_at = |at: usize| read_u16(bytes, at, big_endian);
         let u32_at = |at: usize| read_u32(bytes, at, big_endian);
         let version = (u16_at(4), u16_at(6));
