@@ -16,6 +16,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once per run, so the size difference between variants does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Packet and byte counts per protocol, link types, time span, undecodable packets.
