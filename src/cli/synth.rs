@@ -98,6 +98,9 @@ pub struct Args {
     /// Chance that a message head is cut into small segments.
     #[arg(long, default_value_t = 0.1)]
     pub header_split_prob: f64,
+    /// Multiplies all body sizes (median response body ~3 KB at 1.0; 0.01 makes tiny bodies).
+    #[arg(long, default_value_t = 1.0)]
+    pub body_scale: f64,
     /// Chance that a response body uses chunked encoding.
     #[arg(long, default_value_t = 0.2)]
     pub chunked_prob: f64,
@@ -189,6 +192,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         },
     };
     latency.validate().map_err(anyhow::Error::msg)?;
+    if !(args.body_scale.is_finite() && args.body_scale >= 0.0 && args.body_scale <= 1000.0) {
+        bail!("--body-scale must be between 0 and 1000");
+    }
     let name = args.output.to_string_lossy().to_ascii_lowercase();
     let gzip = name.ends_with(".gz");
     let base = name.strip_suffix(".gz").unwrap_or(&name);
@@ -223,6 +229,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             header_split_prob: args.header_split_prob,
             chunked_prob: args.chunked_prob,
             max_requests_per_connection: args.max_requests_per_connection.max(1),
+            body_scale: args.body_scale,
         },
         concurrency: args.concurrency.max(1),
         clients: args.clients.max(1),
