@@ -26,7 +26,10 @@ fn samples() -> Vec<(i64, Vec<u8>)> {
         .collect()
 }
 
-fn read_all(bytes: Vec<u8>) -> (CaptureFormat, Vec<(i64, Vec<u8>, u32, LinkType)>) {
+/// (timestamp ns, bytes, original length, link type) of each packet read.
+type ReadPacket = (i64, Vec<u8>, u32, LinkType);
+
+fn read_all(bytes: Vec<u8>) -> (CaptureFormat, Vec<ReadPacket>) {
     let mut reader = CaptureReader::from_read("roundtrip", Box::new(Cursor::new(bytes))).unwrap();
     let mut out = Vec::new();
     while let Some(p) = reader.next_packet().unwrap() {
@@ -115,7 +118,7 @@ fn pcapng_round_trips_decimal_and_binary_resolutions() {
 
 #[test]
 fn synth_captures_read_back_identically_in_every_format() {
-    let mut reference: Option<Vec<(i64, Vec<u8>, u32, LinkType)>> = None;
+    let mut reference: Option<Vec<ReadPacket>> = None;
     for format in [
         OutputFormat::Pcap { nanosecond: true },
         OutputFormat::PcapNg { tsresol: 9 },

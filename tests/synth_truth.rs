@@ -96,6 +96,9 @@ fn parse_pcap(bytes: &[u8]) -> Vec<Frame> {
 /// (capture time, offset in the stream, bytes), in capture order.
 type Segments = Vec<(i64, u64, Vec<u8>)>;
 
+/// Unordered 5-tuple: (lower ip, port, higher ip, port, protocol).
+type FlowKey = (IpAddr, u16, IpAddr, u16, u8);
+
 fn tcp_streams(frames: &[Frame]) -> HashMap<(IpAddr, u16), [Segments; 2]> {
     let mut isn: HashMap<(IpAddr, u16), [u32; 2]> = HashMap::new();
     let mut streams: HashMap<(IpAddr, u16), [Segments; 2]> = HashMap::new();
@@ -200,6 +203,38 @@ fn check_against_packets(frames: &[Frame], rows: &[HttpTruthRow]) {
             .entry((ip, row.client_port))
             .or_default()
             .push(row);
+    }
+    // Flows in order of first packet, by unordered 5-tuple; TCP connections among them.
+    let mut flows: HashMap<FlowKey, (u64, u64)> = HashMap::new();
+    let mut tcp_count = 0;
+    for f in frames {
+        let key = if (f.src, f.src_port) < (f.dst, f.dst_port) {
+            (f.src, f.src_port, f.dst, f.dst_port, f.protocol)
+        } else {
+            (f.dst, f.dst_port, f.src, f.src_port, f.protocol)
+        };
+        let next = flows.len() as u64;
+        flows.entry(key).or_insert_with(|| {
+            let tcp_index = tcp_count;
+            if f.protocol == 6 {
+                tcp_count += 1;
+            }
+            (next, tcp_index)
+        });
+    }
+    for row in rows {
+        let c: IpAddr = row.client_ip.parse().unwrap();
+        let s: IpAddr = row.server_ip.parse().unwrap();
+        let key = if (c, row.client_port) < (s, row.server_port) {
+            (c, row.client_port, s, row.server_port, 6)
+        } else {
+            (s, row.server_port, c, row.client_port, 6)
+        };
+        assert_eq!(
+            flows[&key],
+            (row.flow_index, row.connection_index),
+            "{row:?}"
+        );
     }
     let mut connection_indexes: Vec<u64> = Vec::new();
     for (key, mut txs) in by_connection {
