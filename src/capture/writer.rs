@@ -237,15 +237,12 @@ impl<W: Write> PcapNgWriter<W> {
         data: &[u8],
         original_len: u32,
     ) -> io::Result<()> {
-        let &(snaplen, tsresol) = self
-            .interfaces
-            .get(interface_id as usize)
-            .ok_or_else(|| {
-                io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!("interface {interface_id} was not added"),
-                )
-            })?;
+        let &(snaplen, tsresol) = self.interfaces.get(interface_id as usize).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("interface {interface_id} was not added"),
+            )
+        })?;
         let units = timestamp_to_units(timestamp_ns, tsresol);
         // snaplen 0 means "no limit" in pcapng.
         let captured = if snaplen == 0 {

@@ -30,6 +30,18 @@ pub enum LatencyKind {
 /// server) follows --latency. The output is pcapng when the name ends in .pcapng (or
 /// .pcapng.gz), pcap otherwise; a .gz suffix compresses it with gzip.
 #[derive(clap::Args, Debug)]
+#[command(after_help = "\
+Traffic: overlapping keep-alive HTTP/1.1 connections (IPv4 10.x and IPv6 clients; server ports 80, 8080, \
+8000, 3000, 9090), pipelining, chunked bodies with trailers, small header splits, lost, duplicated and \
+reordered segments, FIN close; DNS A/AAAA lookups over UDP (some unanswered). The tap is next to the \
+servers, so response_first - request_last is exactly the drawn server latency (for requests that are not \
+pipelined behind a slower response).
+Output: pcapng if the name ends in .pcapng[.gz], else pcap (ns magic unless --microsecond); .gz = gzip.
+Truth CSV, one row per transaction in request_first order: connection_index, client_ip, client_port, \
+server_ip, server_port, method, host, uri, status, request_bytes, response_bytes, request_first_ns, \
+request_last_ns, response_first_ns, response_last_ns, pipelined, chunked, retransmitted, reordered, depth, \
+flow_index, drawn_latency_ns. *_first_ns = capture time of the earliest packet carrying a byte of the \
+message; *_last_ns = capture time of the packet after which all its bytes had been seen.")]
 pub struct Args {
     /// Output capture file.
     #[arg(short, long)]
@@ -62,6 +74,30 @@ pub struct Args {
     /// sigma of --latency lognormal.
     #[arg(long, default_value_t = 0.8)]
     pub lognormal_sigma: f64,
+    /// Traffic mix (kept in a box: the subcommand enum stays small).
+    #[command(flatten)]
+    pub traffic: Box<TrafficArgs>,
+    /// Capture start, Unix seconds.
+    #[arg(long, default_value_t = 1_700_000_000)]
+    pub start: i64,
+    /// Write classic pcap with microsecond timestamps (the default is the nanosecond magic).
+    /// All timestamps, and so the truth, are then whole microseconds.
+    #[arg(long)]
+    pub microsecond: bool,
+    /// pcapng if_tsresol (a power of ten, 0-9); only for .pcapng output.
+    #[arg(long, default_value_t = 9)]
+    pub tsresol: u8,
+    /// HTTP ground truth CSV [default: <output>.truth.csv].
+    #[arg(long)]
+    pub truth: Option<PathBuf>,
+    /// DNS ground truth CSV [default: <output>.dns.truth.csv].
+    #[arg(long)]
+    pub dns_truth: Option<PathBuf>,
+}
+
+/// Hosts and the probabilities of each feature of the traffic.
+#[derive(clap::Args, Debug)]
+pub struct TrafficArgs {
     /// Connections open at the same time.
     #[arg(long, default_value_t = 64)]
     pub concurrency: usize,
@@ -98,25 +134,12 @@ pub struct Args {
     /// Chance that a message head is cut into small segments.
     #[arg(long, default_value_t = 0.1)]
     pub header_split_prob: f64,
+    /// Multiplies all body sizes (median response body ~3 KB at 1.0; 0.01 makes tiny bodies).
+    #[arg(long, default_value_t = 1.0)]
+    pub body_scale: f64,
     /// Chance that a response body uses chunked encoding.
     #[arg(long, default_value_t = 0.2)]
     pub chunked_prob: f64,
-    /// Capture start, Unix seconds.
-    #[arg(long, default_value_t = 1_700_000_000)]
-    pub start: i64,
-    /// Write classic pcap with microsecond timestamps (the default is the nanosecond magic).
-    /// All timestamps, and so the truth, are then whole microseconds.
-    #[arg(long)]
-    pub microsecond: bool,
-    /// pcapng if_tsresol (a power of ten, 0-9); only for .pcapng output.
-    #[arg(long, default_value_t = 9)]
-    pub tsresol: u8,
-    /// HTTP ground truth CSV [default: <output>.truth.csv].
-    #[arg(long)]
-    pub truth: Option<PathBuf>,
-    /// DNS ground truth CSV [default: <output>.dns.truth.csv].
-    #[arg(long)]
-    pub dns_truth: Option<PathBuf>,
 }
 
 /// `1G`, `500M`, `64k`, `10MB`, `12345` -> bytes.
@@ -142,7 +165,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         _ => return Err(format!("unknown size unit in {text:?} (use K, M, G, T)")),
     };
     let bytes = value * multiplier;
-    if !bytes.is_finite() || bytes < 1.0 || bytes > 1e15 {
+    if !bytes.is_finite() || !(1.0..=1e15).contains(&bytes) {
         return Err(format!("size out of range: {text:?}"));
     }
     Ok(bytes as u64)
@@ -163,15 +186,15 @@ fn check_probability(name: &str, p: f64) -> anyhow::Result<()> {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     for (name, p) in [
-        ("pipeline-prob", args.pipeline_prob),
-        ("retransmit-prob", args.retransmit_prob),
-        ("loss-prob", args.loss_prob),
-        ("reorder-prob", args.reorder_prob),
-        ("dns-prob", args.dns_prob),
-        ("dns-unanswered-prob", args.dns_unanswered_prob),
-        ("header-split-prob", args.header_split_prob),
-        ("chunked-prob", args.chunked_prob),
-        ("ipv6-fraction", args.ipv6_fraction),
+        ("pipeline-prob", args.traffic.pipeline_prob),
+        ("retransmit-prob", args.traffic.retransmit_prob),
+        ("loss-prob", args.traffic.loss_prob),
+        ("reorder-prob", args.traffic.reorder_prob),
+        ("dns-prob", args.traffic.dns_prob),
+        ("dns-unanswered-prob", args.traffic.dns_unanswered_prob),
+        ("header-split-prob", args.traffic.header_split_prob),
+        ("chunked-prob", args.traffic.chunked_prob),
+        ("ipv6-fraction", args.traffic.ipv6_fraction),
     ] {
         check_probability(name, p)?;
     }
@@ -189,6 +212,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         },
     };
     latency.validate().map_err(anyhow::Error::msg)?;
+    if !(args.traffic.body_scale.is_finite()
+        && args.traffic.body_scale >= 0.0
+        && args.traffic.body_scale <= 1000.0)
+    {
+        bail!("--body-scale must be between 0 and 1000");
+    }
     let name = args.output.to_string_lossy().to_ascii_lowercase();
     let gzip = name.ends_with(".gz");
     let base = name.strip_suffix(".gz").unwrap_or(&name);
@@ -214,20 +243,21 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         target,
         latency,
         mix: TrafficMix {
-            pipeline_prob: args.pipeline_prob,
-            duplicate_prob: args.retransmit_prob,
-            loss_prob: args.loss_prob,
-            reorder_prob: args.reorder_prob,
-            dns_prob: args.dns_prob,
-            dns_unanswered_prob: args.dns_unanswered_prob,
-            header_split_prob: args.header_split_prob,
-            chunked_prob: args.chunked_prob,
-            max_requests_per_connection: args.max_requests_per_connection.max(1),
+            pipeline_prob: args.traffic.pipeline_prob,
+            duplicate_prob: args.traffic.retransmit_prob,
+            loss_prob: args.traffic.loss_prob,
+            reorder_prob: args.traffic.reorder_prob,
+            dns_prob: args.traffic.dns_prob,
+            dns_unanswered_prob: args.traffic.dns_unanswered_prob,
+            header_split_prob: args.traffic.header_split_prob,
+            chunked_prob: args.traffic.chunked_prob,
+            max_requests_per_connection: args.traffic.max_requests_per_connection.max(1),
+            body_scale: args.traffic.body_scale,
         },
-        concurrency: args.concurrency.max(1),
-        clients: args.clients.max(1),
-        servers: args.servers.max(2),
-        ipv6_fraction: args.ipv6_fraction,
+        concurrency: args.traffic.concurrency.max(1),
+        clients: args.traffic.clients.max(1),
+        servers: args.traffic.servers.max(2),
+        ipv6_fraction: args.traffic.ipv6_fraction,
         start_ns: args
             .start
             .checked_mul(1_000_000_000)

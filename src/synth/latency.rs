@@ -108,19 +108,36 @@ mod tests {
         let mut rng = Rng::new(9);
         let n = 400_000;
         for model in [
-            LatencyModel::Pareto { shape: 3.0, xm_ms: 10.0 },
-            LatencyModel::LogNormal { mu: 2.0, sigma: 0.5 },
+            LatencyModel::Pareto {
+                shape: 3.0,
+                xm_ms: 10.0,
+            },
+            LatencyModel::LogNormal {
+                mu: 2.0,
+                sigma: 0.5,
+            },
         ] {
-            let mut xs: Vec<f64> = (0..n).map(|_| model.sample_ns(&mut rng) as f64 / 1e6).collect();
+            let mut xs: Vec<f64> = (0..n)
+                .map(|_| model.sample_ns(&mut rng) as f64 / 1e6)
+                .collect();
             xs.sort_by(f64::total_cmp);
             let mean = xs.iter().sum::<f64>() / n as f64;
             let median = xs[n / 2];
             let want_mean = model.mean_ms().unwrap();
-            assert!((mean / want_mean - 1.0).abs() < 0.01, "{model}: mean {mean} vs {want_mean}");
-            assert!((median / model.median_ms() - 1.0).abs() < 0.01, "{model}: median {median}");
+            assert!(
+                (mean / want_mean - 1.0).abs() < 0.01,
+                "{model}: mean {mean} vs {want_mean}"
+            );
+            assert!(
+                (median / model.median_ms() - 1.0).abs() < 0.01,
+                "{model}: median {median}"
+            );
         }
         // Pareto never goes below its scale.
-        let p = LatencyModel::Pareto { shape: 1.5, xm_ms: 4.0 };
+        let p = LatencyModel::Pareto {
+            shape: 1.5,
+            xm_ms: 4.0,
+        };
         assert!((0..10_000).all(|_| p.sample_ns(&mut rng) >= 4_000_000));
     }
 }

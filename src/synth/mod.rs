@@ -40,9 +40,13 @@ pub enum Target {
 /// Container and timestamp resolution of the output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {
-    Pcap { nanosecond: bool },
+    Pcap {
+        nanosecond: bool,
+    },
     /// pcapng with one Ethernet interface; `tsresol` is a power of ten from 0 to 9.
-    PcapNg { tsresol: u8 },
+    PcapNg {
+        tsresol: u8,
+    },
 }
 
 impl OutputFormat {
@@ -313,7 +317,12 @@ pub fn generate<W: Write, T: Write, D: Write>(
         }
     }
     let mut rng = Rng::new(config.seed);
-    let world = World::new(&mut rng, config.clients, config.servers, config.ipv6_fraction);
+    let world = World::new(
+        &mut rng,
+        config.clients,
+        config.servers,
+        config.ipv6_fraction,
+    );
     let mut g = Generator {
         config,
         rng,
@@ -435,9 +444,7 @@ impl<W: Write, T: Write, D: Write> Generator<'_, W, T, D> {
                     active.dns_row = Some((slot, flow, ts));
                 }
                 let ends = if query { dns.ends } else { dns.ends.reversed() };
-                let frame = self
-                    .builder
-                    .udp(&ends, |out| write_dns(out, dns, !query));
+                let frame = self.builder.udp(&ends, |out| write_dns(out, dns, !query));
                 let bytes = self.sink.write(ts, frame)?;
                 self.summary.capture_bytes += bytes;
                 let (slot, flow, query_ns) = active.dns_row.expect("query came first");
@@ -487,7 +494,16 @@ impl<W: Write, T: Write, D: Write> Generator<'_, W, T, D> {
                 retransmission,
                 reordered,
             } => {
-                track_data(active, ts, from_client, start, end, retransmission, reordered, &mut self.http_rows);
+                track_data(
+                    active,
+                    ts,
+                    from_client,
+                    start,
+                    end,
+                    retransmission,
+                    reordered,
+                    &mut self.http_rows,
+                );
                 let conn = &active.conn;
                 let flags = packet::tcp_flags::ACK | packet::tcp_flags::PSH;
                 let (ends, fields) = tcp_header(conn, from_client, flags, 1 + start, ack);
@@ -624,7 +640,11 @@ fn tcp_header(
 /// A DNS query (RD set) or its answer (one A/AAAA record, name compressed to the question).
 fn write_dns(out: &mut Vec<u8>, dns: &traffic::DnsPlan, response: bool) {
     out.extend_from_slice(&dns.id.to_be_bytes());
-    out.extend_from_slice(if response { &[0x81, 0x80] } else { &[0x01, 0x00] });
+    out.extend_from_slice(if response {
+        &[0x81, 0x80]
+    } else {
+        &[0x01, 0x00]
+    });
     out.extend_from_slice(&[0, 1, 0, u8::from(response), 0, 0, 0, 0]);
     for label in dns.name.split('.') {
         out.push(label.len() as u8);

@@ -266,7 +266,9 @@ mod tests {
             &[0x45, 0, 0, 40, 0, 1, 0x40, 0, 64, 6, 0x26, 0xcd],
             &[10, 0, 0, 1, 10, 0, 0, 2],
             // TCP
-            &[0x9c, 0x40, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff],
+            &[
+                0x9c, 0x40, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff,
+            ],
             &[0xff, 0x4e, 0, 0], // checksum (scapy agrees), urgent
         ]
         .concat();
@@ -300,13 +302,13 @@ mod tests {
             let (ip_len, pseudo) = match (ends.src_ip, ends.dst_ip) {
                 (IpAddr::V4(s), IpAddr::V4(d)) => {
                     assert!(verifies(0, &frame[14..34]), "IPv4 header checksum");
-                    let p = ones_complement_sum(&s.octets(), 0)
-                        + ones_complement_sum(&d.octets(), 0);
+                    let p =
+                        ones_complement_sum(&s.octets(), 0) + ones_complement_sum(&d.octets(), 0);
                     (20, p)
                 }
                 (IpAddr::V6(s), IpAddr::V6(d)) => {
-                    let p = ones_complement_sum(&s.octets(), 0)
-                        + ones_complement_sum(&d.octets(), 0);
+                    let p =
+                        ones_complement_sum(&s.octets(), 0) + ones_complement_sum(&d.octets(), 0);
                     (40, p)
                 }
                 _ => unreachable!(),

@@ -43,6 +43,8 @@ pub struct TrafficMix {
     pub chunked_prob: f64,
     /// Most requests on one connection.
     pub max_requests_per_connection: u32,
+    /// Multiplies every body size (1.0 = the built-in mix, median response body ~3 KB).
+    pub body_scale: f64,
 }
 
 impl Default for TrafficMix {
@@ -57,6 +59,7 @@ impl Default for TrafficMix {
             header_split_prob: 0.1,
             chunked_prob: 0.2,
             max_requests_per_connection: 8,
+            body_scale: 1.0,
         }
     }
 }
@@ -112,12 +115,20 @@ impl World {
                     let host = format!(
                         "{}{}.{}",
                         HOST_WORDS[i % HOST_WORDS.len()],
-                        if v6 { "6-" } else { "" }.to_string() + &(i / HOST_WORDS.len()).to_string(),
+                        if v6 { "6-" } else { "" }.to_string()
+                            + &(i / HOST_WORDS.len()).to_string(),
                         DOMAINS[rng.index(DOMAINS.len())]
                     );
                     Server {
                         ip,
-                        mac: [0x02, 0x5e, if v6 { 6 } else { 4 }, 0, (i >> 8) as u8, i as u8],
+                        mac: [
+                            0x02,
+                            0x5e,
+                            if v6 { 6 } else { 4 },
+                            0,
+                            (i >> 8) as u8,
+                            i as u8,
+                        ],
                         port: SERVER_PORTS[rng.index(SERVER_PORTS.len())],
                         host,
                     }
@@ -130,13 +141,34 @@ impl World {
             .map(|i| {
                 let v6 = rng.chance(ipv6_fraction);
                 let ip = if v6 {
-                    IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0x10, 0, 0, (i >> 16) as u16, i as u16))
+                    IpAddr::V6(Ipv6Addr::new(
+                        0xfd00,
+                        0,
+                        0,
+                        0x10,
+                        0,
+                        0,
+                        (i >> 16) as u16,
+                        i as u16,
+                    ))
                 } else {
-                    IpAddr::V4(Ipv4Addr::new(10, 1 + (i >> 16) as u8, (i >> 8) as u8, i as u8))
+                    IpAddr::V4(Ipv4Addr::new(
+                        10,
+                        1 + (i >> 16) as u8,
+                        (i >> 8) as u8,
+                        i as u8,
+                    ))
                 };
                 Client {
                     ip,
-                    mac: [0x02, 0xc1, (i >> 24) as u8, (i >> 16) as u8, (i >> 8) as u8, i as u8],
+                    mac: [
+                        0x02,
+                        0xc1,
+                        (i >> 24) as u8,
+                        (i >> 16) as u8,
+                        (i >> 8) as u8,
+                        i as u8,
+                    ],
                     rtt_ns: (rng.log_uniform(0.1, 50.0) * 1e6) as i64,
                     next_port: rng.range(32768, 60999) as u16,
                 }
@@ -146,7 +178,10 @@ impl World {
             clients,
             servers_v4,
             servers_v6,
-            resolver_v4: (IpAddr::V4(Ipv4Addr::new(10, 0, 0, 53)), [0x02, 0x53, 0, 0, 0, 4]),
+            resolver_v4: (
+                IpAddr::V4(Ipv4Addr::new(10, 0, 0, 53)),
+                [0x02, 0x53, 0, 0, 0, 4],
+            ),
             resolver_v6: (
                 IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 0x53)),
                 [0x02, 0x53, 0, 0, 0, 6],
@@ -403,8 +438,8 @@ fn pick_uri(rng: &mut Rng, method: &str) -> String {
 }
 
 /// Lognormal size with a median and a spread, clamped.
-fn size(rng: &mut Rng, median: f64, sigma: f64, max: u64) -> u64 {
-    (rng.lognormal(median.ln(), sigma) as u64).min(max)
+fn size(rng: &mut Rng, median: f64, sigma: f64, max: u64, scale: f64) -> u64 {
+    ((rng.lognormal(median.ln(), sigma) * scale) as u64).min(max)
 }
 
 /// `Date:` header value (RFC 9110 IMF-fixdate) for a Unix time.
@@ -440,6 +475,7 @@ fn http_date(unix_seconds: i64) -> String {
 /// Appends one request to the stream; returns (head range end, method, uri).
 fn build_request(
     rng: &mut Rng,
+    mix: &TrafficMix,
     stream: &mut ByteStream,
     host_header: &str,
     head: &mut String,
@@ -460,14 +496,12 @@ fn build_request(
         head.push_str("\r\n");
     }
     let body = match method {
-        "POST" | "PUT" | "PATCH" => {
-            if rng.chance(0.1) {
-                size(rng, 30_000.0, 1.0, 256 << 10)
-            } else {
-                size(rng, 400.0, 1.0, 16 << 10)
-            }
-            .max(1)
+        "POST" | "PUT" | "PATCH" => if rng.chance(0.1) {
+            size(rng, 30_000.0, 1.0, 256 << 10, mix.body_scale)
+        } else {
+            size(rng, 400.0, 1.0, 16 << 10, mix.body_scale)
         }
+        .max(1),
         _ => 0,
     };
     if body > 0 {
@@ -515,11 +549,11 @@ fn build_response(
     let body = if !body_allowed {
         0
     } else if status == 200 && rng.chance(0.05) {
-        size(rng, 200_000.0, 1.0, 2 << 20)
+        size(rng, 200_000.0, 1.0, 2 << 20, mix.body_scale)
     } else if status == 200 {
-        size(rng, 3_000.0, 1.3, 512 << 10)
+        size(rng, 3_000.0, 1.3, 512 << 10, mix.body_scale)
     } else {
-        size(rng, 300.0, 0.5, 4 << 10)
+        size(rng, 300.0, 0.5, 4 << 10, mix.body_scale)
     };
     let chunked = body_allowed && method != "HEAD" && body > 0 && rng.chance(mix.chunked_prob);
     let trailer = chunked && rng.chance(0.3);
@@ -545,7 +579,11 @@ fn build_response(
         }
     }
     if rng.chance(0.2) {
-        let _ = write!(head, "Set-Cookie: id={:x}; Path=/; HttpOnly\r\n", rng.next_u64());
+        let _ = write!(
+            head,
+            "Set-Cookie: id={:x}; Path=/; HttpOnly\r\n",
+            rng.next_u64()
+        );
     }
     head.push_str("\r\n");
     stream.push_literal(head.as_bytes());
@@ -729,8 +767,13 @@ pub fn plan_connection(
         let mut batch_txs = Vec::new();
         for _ in 0..batch {
             let a = client_stream.len();
-            let (method, uri) =
-                build_request(planner.rng, &mut client_stream, &host_header, &mut head);
+            let (method, uri) = build_request(
+                planner.rng,
+                mix,
+                &mut client_stream,
+                &host_header,
+                &mut head,
+            );
             heads.push((a, a + head.len() as u64));
             batch_txs.push((method, uri, (a, client_stream.len())));
         }
