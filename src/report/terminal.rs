@@ -83,8 +83,9 @@ const EIGHTHS: [char; 8] = ['▏', '▎', '▍', '▌', '▋', '▊', '▉', '�
 fn bar(fraction: f64, width: usize) -> String {
     let eighths = (fraction.clamp(0.0, 1.0) * width as f64 * 8.0).round() as usize;
     let mut s = "█".repeat(eighths / 8);
-    if eighths % 8 > 0 {
-        s.push(EIGHTHS[eighths % 8 - 1]);
+    let partial = eighths % 8;
+    if partial != 0 {
+        s.push(EIGHTHS[partial - 1]);
     }
     s
 }
