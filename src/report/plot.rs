@@ -330,14 +330,22 @@ fn sorted_values(series: &[&Series]) -> Vec<Vec<i64>> {
         .collect()
 }
 
-/// The unit for all series: from the largest median, so the body reads naturally.
-fn unit_for(sorted: &[Vec<i64>]) -> DurationUnit {
-    let typical = sorted
+/// The unit for a linear axis: from the largest value, so tick labels stay short.
+fn unit_linear(sorted: &[Vec<i64>]) -> DurationUnit {
+    let max = sorted
         .iter()
-        .filter(|v| !v.is_empty())
-        .map(|v| v[v.len() / 2] as f64)
-        .fold(0.0, f64::max);
-    DurationUnit::for_ns(typical)
+        .filter_map(|v| v.last())
+        .map(|&v| v.abs())
+        .max()
+        .unwrap_or(0);
+    DurationUnit::for_ns(max as f64)
+}
+
+/// The unit for a log axis: from the geometric middle of the positive range, so that both
+/// the body and the tail read as modest numbers (0.5 … 35000 ms, not 3.5e7 µs).
+fn unit_log(sorted: &[Vec<i64>]) -> DurationUnit {
+    let (lo, hi) = positive_extent(sorted);
+    DurationUnit::for_ns((lo * hi).sqrt())
 }
 
 /// Smallest positive value over all series (log axes cannot show 0), and the largest.
@@ -457,7 +465,11 @@ where
     DB::ErrorType: 'static,
 {
     let sorted = sorted_values(series);
-    let unit = unit_for(&sorted);
+    let unit = if opts.log_bins {
+        unit_log(&sorted)
+    } else {
+        unit_linear(&sorted)
+    };
     let bins = opts.bins.max(1);
     let x_desc = format!("{} ({})", opts.metric, unit.symbol);
     let y_desc = "requests per bin";
@@ -565,7 +577,7 @@ where
     DB::ErrorType: 'static,
 {
     let sorted = sorted_values(series);
-    let unit = unit_for(&sorted);
+    let unit = unit_log(&sorted);
     let (lo, hi) = positive_extent(&sorted);
     let (x0, x1) = log_bounds(lo / unit.ns, hi / unit.ns);
     let x_desc = format!("{} ({}, log scale)", opts.metric, unit.symbol);
@@ -681,14 +693,15 @@ where
     DB::ErrorType: 'static,
 {
     let sorted = sorted_values(series);
-    let unit = unit_for(&sorted);
+    let unit = unit_linear(&sorted);
     let n_max = sorted.iter().map(|v| v.len()).max().unwrap_or(1);
     // Show out to the percentile the data supports: 1/(1−p) up to n (at least 99 %).
     let x_hi = (n_max as f64).max(100.0);
     let y_hi = sorted.iter().map(|v| *v.last().unwrap()).max().unwrap_or(1) as f64 / unit.ns;
     let y_lo = sorted.iter().map(|v| v[0]).min().unwrap_or(0).min(0) as f64 / unit.ns;
     let title = title_of(PlotKind::Spectrum, opts);
-    let area = root.margin(10, 10, 10, 20);
+    // Extra right margin: the last label ("99.9999%") is centred on the axis end.
+    let area = root.margin(10, 10, 10, 45);
     let mut chart = ChartBuilder::on(&area)
         .caption(&title, title_font())
         .x_label_area_size(55)
@@ -770,7 +783,6 @@ where
     DB::ErrorType: 'static,
 {
     let sorted = sorted_values(series);
-    let unit = unit_for(&sorted);
     let t0 = series
         .iter()
         .flat_map(|s| s.points.iter().map(|p| p.0))
@@ -793,6 +805,11 @@ where
         .unwrap_or(1)
         .max(1) as f64;
     let log_y = hi / median > 10.0;
+    let unit = if log_y {
+        unit_log(&sorted)
+    } else {
+        unit_linear(&sorted)
+    };
     let title = title_of(PlotKind::Timeline, opts);
     let x_desc = format!("time since capture start ({})", time_unit.symbol);
     let y_desc = format!(
@@ -808,6 +825,7 @@ where
         p50: Vec<(f64, f64)>,
         p99: Vec<(f64, f64)>,
         window: usize,
+        note: String,
     }
     let prepared: Vec<Prepared> = series
         .iter()
@@ -819,25 +837,29 @@ where
                 .collect();
             by_time.sort_by(|a, b| a.0.total_cmp(&b.0));
             let n = by_time.len();
-            // Drawing 10 M dots is slow and unreadable: a stride sample plus every value in
-            // the top 0.1 % (the tail must survive thinning).
+            // Drawing 10 M dots is slow and unreadable: an even stride sample keeps the
+            // density honest, and the slowest requests are always drawn (the tail must
+            // survive thinning).
             let max_dots = 40_000;
-            let mut dots: Vec<(f64, f64)> = if n > max_dots {
+            let keep_slowest = 100;
+            let (mut dots, note): (Vec<(f64, f64)>, String) = if n > max_dots {
                 let stride = n / max_dots;
                 let mut vals: Vec<i64> = by_time.iter().map(|t| t.1).collect();
-                let cut = n - n / 1000 - 1;
-                let threshold = *vals.select_nth_unstable(cut).1;
-                by_time
+                let threshold = *vals.select_nth_unstable(n - keep_slowest - 1).1;
+                let dots: Vec<(f64, f64)> = by_time
                     .iter()
                     .enumerate()
                     .filter(|(i, t)| i % stride == 0 || t.1 > threshold)
                     .map(|(_, t)| (t.0, t.1 as f64 / unit.ns))
-                    .collect()
+                    .collect();
+                let note = format!("every {stride}th request + {keep_slowest} slowest");
+                (dots, note)
             } else {
-                by_time
+                let dots = by_time
                     .iter()
                     .map(|t| (t.0, t.1 as f64 / unit.ns))
-                    .collect()
+                    .collect();
+                (dots, "each request".to_string())
             };
             if log_y {
                 dots.retain(|d| d.1 > 0.0);
@@ -849,6 +871,7 @@ where
                 p50: scale(rolling_percentile(&by_time, window, 400, 50.0, opts.method)),
                 p99: scale(rolling_percentile(&by_time, window, 400, 99.0, opts.method)),
                 window,
+                note,
             }
         })
         .collect();
@@ -870,7 +893,7 @@ where
                             .iter()
                             .map(|&d| Circle::new(d, 2, dot_col.mix(0.35).filled())),
                     )?
-                    .label(format!("{} (each request)", series[si].name))
+                    .label(format!("{} ({})", series[si].name, p.note))
                     .legend(move |(x, y)| Circle::new((x + 10, y), 4, dot_col.filled()));
                 let (c50, c99) = if single {
                     (RGBColor(20, 60, 160), RGBColor(200, 30, 30))
@@ -935,7 +958,7 @@ where
     DB::ErrorType: 'static,
 {
     let sorted = sorted_values(series);
-    let unit = unit_for(&sorted);
+    let unit = unit_log(&sorted);
     let boxes: Vec<BoxStats> = sorted
         .iter()
         .map(|v| {
