@@ -1153,3 +1153,67 @@ fn parse_chunk_size(line: &[u8]) -> Option<u64> {
     let size = u64::from_str_radix(text, 16).ok()?;
     (size < MAX_CHUNK_SIZE).then_some(size)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classify_request_and_status_lines() {
+        assert_eq!(classify(b"GET / HTTP/1.1\r\n"), Looks::Request);
+        assert_eq!(classify(b"M-SEARCH * HTTP/1.1\n"), Looks::Request);
+        assert_eq!(classify(b"PATCH /x?y=1 HTTP/1.0\r\nHost"), Looks::Request);
+        assert_eq!(classify(b"HTTP/1.1 200 OK\r\n"), Looks::Response);
+        assert_eq!(classify(b"HTTP/1.0 404\r\n"), Looks::Response);
+        for prefix in [&b"G"[..], b"GET", b"GET ", b"GET /a", b"GET /a HTTP/1", b"GET /a HTTP/1.1\r", b"HTTP/1.", b"HTTP/1.1 20"] {
+            assert_eq!(classify(prefix), Looks::NeedMore, "{prefix:?}");
+        }
+        for no in [
+            &b"\x16\x03\x01"[..],
+            b"GET  / HTTP/1.1\r\n",
+            b"GET / HTTP/2.0\r\n",
+            b"PRI * HTTP/2.0\r\n",
+            b"SSH-2.0-OpenSSH\r\n",
+            b"HTTP/1.1 2000 OK",
+            b"HTTP/2 200\r\n",
+            b"GET /a\x01 HTTP/1.1",
+        ] {
+            assert_eq!(classify(no), Looks::No, "{no:?}");
+        }
+    }
+
+    #[test]
+    fn chunk_sizes() {
+        assert_eq!(parse_chunk_size(b"1a\r\n"), Some(26));
+        assert_eq!(parse_chunk_size(b"0\r\n"), Some(0));
+        assert_eq!(parse_chunk_size(b"A;name=value\r\n"), Some(10));
+        assert_eq!(parse_chunk_size(b"fffffffffffffff\r\n"), Some((1 << 60) - 1));
+        assert_eq!(parse_chunk_size(b"1000000000000000\r\n"), None, "2^60 and above");
+        assert_eq!(parse_chunk_size(b"ffffffffffffffffffff\r\n"), None);
+        assert_eq!(parse_chunk_size(b"\r\n"), None);
+        assert_eq!(parse_chunk_size(b"zz\r\n"), None);
+    }
+
+    #[test]
+    fn head_parsing_with_many_headers_and_bad_lengths() {
+        let mut req = b"GET / HTTP/1.1\r\n".to_vec();
+        for i in 0..100 {
+            req.extend_from_slice(format!("X-H{i}: v\r\n").as_bytes());
+        }
+        req.extend_from_slice(b"Host: many\r\n\r\n");
+        match parse_head(&req, true) {
+            HeadResult::Complete(h) => {
+                assert_eq!(h.len, req.len());
+                assert_eq!(h.host.as_deref(), Some("many"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let conflicting = b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n";
+        match parse_head(conflicting, false) {
+            HeadResult::Complete(h) => assert!(h.bad_length),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(parse_head(b"GET / HTTP/1.1\r\nHost: x\r\n", true), HeadResult::Partial));
+        assert!(matches!(parse_head(b"GET / HTTP/1.1\r\nBad Header\r\n\r\n", true), HeadResult::Invalid));
+    }
+}

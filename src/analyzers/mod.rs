@@ -101,10 +101,6 @@ impl Watermark {
     pub(crate) fn min(&self) -> Option<i64> {
         self.counts.keys().next().copied()
     }
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.counts.values().map(|&c| c as usize).sum()
-    }
 }
 
 /// What the analyzers share while handling one packet.

@@ -70,8 +70,8 @@ impl Piece {
 #[derive(Debug)]
 pub struct StreamReassembler {
     max_buffer_bytes: usize,
-    /// Sequence number of the byte at stream offset `delivered`, once known.
-    next_seq: Option<u32>,
+    /// Sequence number of stream offset 0, once known.
+    base_seq: Option<u32>,
     /// Stream offset of the next byte to deliver.
     delivered: i64,
     /// Out-of-order pieces keyed by stream offset; never overlapping each other.
@@ -89,7 +89,7 @@ impl StreamReassembler {
     pub fn new(max_buffer_bytes: usize) -> Self {
         StreamReassembler {
             max_buffer_bytes,
-            next_seq: None,
+            base_seq: None,
             delivered: 0,
             pending: BTreeMap::new(),
             buffered_cost: 0,
@@ -136,12 +136,14 @@ impl StreamReassembler {
             seg.seq
         };
         let span = seg.payload.len() as i64 + seg.missing as i64;
-        if self.next_seq.is_none() && (seg.syn || span > 0 || seg.fin) {
-            self.next_seq = Some(data_seq);
+        if self.base_seq.is_none() && (seg.syn || span > 0 || seg.fin) {
+            self.base_seq = Some(data_seq);
         }
-        let Some(next_seq) = self.next_seq else {
+        let Some(base_seq) = self.base_seq else {
             return;
         };
+        // Sequence number of the next byte to deliver (offsets beyond 4 GiB wrap like seq).
+        let next_seq = base_seq.wrapping_add(self.delivered as u32);
         // Signed distance in sequence space: handles wrap-around.
         let start = self.delivered + data_seq.wrapping_sub(next_seq) as i32 as i64;
         if span > 0 {
