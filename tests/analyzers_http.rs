@@ -86,25 +86,55 @@ impl Conn {
     fn handshake(&mut self, a: &mut TransactionAnalyzer, t: i64, out: &mut Vec<Event>) {
         let (c, s) = self.ends(0);
         a.on_packet(t, self.flow, &packet(c, s, self.seq[0], SYN, b"", 0), out);
-        a.on_packet(t + 1, self.flow, &packet(s, c, self.seq[1], SYN | ACK, b"", 0), out);
+        a.on_packet(
+            t + 1,
+            self.flow,
+            &packet(s, c, self.seq[1], SYN | ACK, b"", 0),
+            out,
+        );
         self.seq[0] += 1;
         self.seq[1] += 1;
-        a.on_packet(t + 2, self.flow, &packet(c, s, self.seq[0], ACK, b"", 0), out);
+        a.on_packet(
+            t + 2,
+            self.flow,
+            &packet(c, s, self.seq[0], ACK, b"", 0),
+            out,
+        );
     }
     /// Sends `data` from `side` in order at time `t`.
-    fn send(&mut self, a: &mut TransactionAnalyzer, side: usize, t: i64, data: &[u8], out: &mut Vec<Event>) {
+    fn send(
+        &mut self,
+        a: &mut TransactionAnalyzer,
+        side: usize,
+        t: i64,
+        data: &[u8],
+        out: &mut Vec<Event>,
+    ) {
         let seq = self.seq[side];
         self.send_at(a, side, t, seq, data, out);
         self.seq[side] = seq.wrapping_add(data.len() as u32);
     }
     /// Sends `data` at an explicit sequence number (for reordering); does not advance.
-    fn send_at(&self, a: &mut TransactionAnalyzer, side: usize, t: i64, seq: u32, data: &[u8], out: &mut Vec<Event>) {
+    fn send_at(
+        &self,
+        a: &mut TransactionAnalyzer,
+        side: usize,
+        t: i64,
+        seq: u32,
+        data: &[u8],
+        out: &mut Vec<Event>,
+    ) {
         let (src, dst) = self.ends(side);
         a.on_packet(t, self.flow, &packet(src, dst, seq, PSH, data, 0), out);
     }
     fn fin(&mut self, a: &mut TransactionAnalyzer, side: usize, t: i64, out: &mut Vec<Event>) {
         let (src, dst) = self.ends(side);
-        a.on_packet(t, self.flow, &packet(src, dst, self.seq[side], FIN, b"", 0), out);
+        a.on_packet(
+            t,
+            self.flow,
+            &packet(src, dst, self.seq[side], FIN, b"", 0),
+            out,
+        );
         self.seq[side] = self.seq[side].wrapping_add(1);
     }
 }
@@ -159,7 +189,10 @@ fn simple_get_in_order_with_exact_fields() {
     assert_eq!(t.tshark_ns(), Some(2_000));
     assert_eq!(a.low_watermark_ns(), None);
     let s = a.stats();
-    assert_eq!((s.tcp_connections, s.http_connections, s.http_transactions), (1, 1, 1));
+    assert_eq!(
+        (s.tcp_connections, s.http_connections, s.http_transactions),
+        (1, 1, 1)
+    );
 }
 
 #[test]
@@ -172,7 +205,11 @@ fn out_of_order_request_times_use_first_arrival_and_completing_packet() {
     let base = c.seq[0];
     // The second half arrives first (t=10), the first half at t=30.
     c.send_at(&mut a, 0, 10, base + head.len() as u32, tail, &mut out);
-    assert_eq!(a.low_watermark_ns(), Some(10), "buffered bytes hold the watermark");
+    assert_eq!(
+        a.low_watermark_ns(),
+        Some(10),
+        "buffered bytes hold the watermark"
+    );
     c.send_at(&mut a, 0, 30, base, head, &mut out);
     c.seq[0] = base + GET.len() as u32;
     // Response in two segments, reversed as well: body (t=50) before head (t=60).
@@ -205,10 +242,19 @@ fn retransmissions_do_not_change_timing_or_content() {
     let txs = http(&out);
     assert_eq!(txs.len(), 1);
     let t = &txs[0];
-    assert_eq!((t.request_first_ns, t.request_last_ns), (Some(10), Some(10)));
-    assert_eq!((t.response_first_ns, t.response_last_ns), (Some(30), Some(32)));
+    assert_eq!(
+        (t.request_first_ns, t.request_last_ns),
+        (Some(10), Some(10))
+    );
+    assert_eq!(
+        (t.response_first_ns, t.response_last_ns),
+        (Some(30), Some(32))
+    );
     assert_eq!(t.response_body_bytes, 5);
-    assert_eq!(a.stats().tcp_retransmitted_bytes, (GET.len() + 5 + OK5.len()) as u64);
+    assert_eq!(
+        a.stats().tcp_retransmitted_bytes,
+        (GET.len() + 5 + OK5.len()) as u64
+    );
 }
 
 #[test]
@@ -248,7 +294,13 @@ fn gap_in_body_is_flagged_and_the_connection_stays_in_sync() {
     // 300 body bytes lost, then the rest arrives.
     let lost_from = c.seq[1];
     c.seq[1] += 300;
-    c.send(&mut a, 1, 21, &resp[head_len + 400..head_len + 700], &mut out);
+    c.send(
+        &mut a,
+        1,
+        21,
+        &resp[head_len + 400..head_len + 700],
+        &mut out,
+    );
     c.send(&mut a, 1, 22, &resp[head_len + 700..], &mut out);
     // Next transaction on the same connection is clean.
     c.send(&mut a, 0, 30, GET, &mut out);
@@ -328,11 +380,27 @@ fn pipelining_three_requests_one_segment_responses_one_segment() {
     c.send(&mut a, 0, 10, &pipelined_requests(), &mut out);
     c.send(&mut a, 1, 20, &[RA, RB, RC].concat(), &mut out);
     let txs = http(&out);
-    let got: Vec<_> = txs.iter().map(|t| (t.uri.as_str(), t.status, t.depth)).collect();
-    assert_eq!(got, vec![("/a", Some(200), 1), ("/b", Some(404), 2), ("/c", Some(201), 3)]);
+    let got: Vec<_> = txs
+        .iter()
+        .map(|t| (t.uri.as_str(), t.status, t.depth))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("/a", Some(200), 1),
+            ("/b", Some(404), 2),
+            ("/c", Some(201), 3)
+        ]
+    );
     for t in &txs {
-        assert_eq!((t.request_first_ns, t.request_last_ns), (Some(10), Some(10)));
-        assert_eq!((t.response_first_ns, t.response_last_ns), (Some(20), Some(20)));
+        assert_eq!(
+            (t.request_first_ns, t.request_last_ns),
+            (Some(10), Some(10))
+        );
+        assert_eq!(
+            (t.response_first_ns, t.response_last_ns),
+            (Some(20), Some(20))
+        );
         assert!(t.flags.is_empty());
     }
 }
@@ -349,13 +417,23 @@ fn pipelining_responses_over_several_segments() {
     let cut1 = RA.len() + 10;
     let cut2 = RA.len() + RB.len() + 5;
     c.send(&mut a, 1, 20, &all[..cut1], &mut out);
-    assert_eq!(http(&out).len(), 1, "first response complete after segment 1");
+    assert_eq!(
+        http(&out).len(),
+        1,
+        "first response complete after segment 1"
+    );
     c.send(&mut a, 1, 25, &all[cut1..cut2], &mut out);
     c.send(&mut a, 1, 27, &all[cut2..], &mut out);
     let txs = http(&out);
     let times: Vec<_> = txs
         .iter()
-        .map(|t| (t.uri.as_str(), t.response_first_ns.unwrap(), t.response_last_ns.unwrap()))
+        .map(|t| {
+            (
+                t.uri.as_str(),
+                t.response_first_ns.unwrap(),
+                t.response_last_ns.unwrap(),
+            )
+        })
         .collect();
     assert_eq!(times, vec![("/a", 20, 20), ("/b", 20, 25), ("/c", 25, 27)]);
     assert_eq!(txs[2].response_body_bytes, 3);
@@ -375,8 +453,14 @@ fn split_headers_over_three_segments() {
     c.send(&mut a, 1, 21, &OK5[18..], &mut out);
     let t = &http(&out)[0];
     assert_eq!(t.host.as_deref(), Some("example.org"));
-    assert_eq!((t.request_first_ns, t.request_last_ns), (Some(10), Some(12)));
-    assert_eq!((t.response_first_ns, t.response_last_ns), (Some(20), Some(21)));
+    assert_eq!(
+        (t.request_first_ns, t.request_last_ns),
+        (Some(10), Some(12))
+    );
+    assert_eq!(
+        (t.response_first_ns, t.response_last_ns),
+        (Some(20), Some(21))
+    );
     assert_eq!(t.request_bytes, GET.len() as u64);
 }
 
@@ -411,7 +495,8 @@ fn chunked_request_body() {
     let mut out = Vec::new();
     let mut c = Conn::new(1, 80);
     c.handshake(&mut a, 0, &mut out);
-    let req = b"POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
+    let req =
+        b"POST /up HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n";
     c.send(&mut a, 0, 10, &req[..50], &mut out);
     c.send(&mut a, 0, 12, &req[50..], &mut out);
     c.send(&mut a, 1, 20, OK5, &mut out);
@@ -445,7 +530,12 @@ fn bodiless_responses_head_204_304_and_1xx() {
         .collect();
     assert_eq!(
         got,
-        vec![("HEAD", Some(200), 0), ("DELETE", Some(204), 0), ("GET", Some(304), 0), ("GET", Some(200), 5)]
+        vec![
+            ("HEAD", Some(200), 0),
+            ("DELETE", Some(204), 0),
+            ("GET", Some(304), 0),
+            ("GET", Some(200), 5)
+        ]
     );
     assert!(txs.iter().all(|t| t.flags.is_empty()), "{txs:#?}");
 }
@@ -465,14 +555,26 @@ fn expect_100_continue() {
     );
     c.send(&mut a, 1, 20, b"HTTP/1.1 100 Continue\r\n\r\n", &mut out);
     c.send(&mut a, 0, 30, b"data", &mut out);
-    c.send(&mut a, 1, 40, b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n", &mut out);
+    c.send(
+        &mut a,
+        1,
+        40,
+        b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n",
+        &mut out,
+    );
     let txs = http(&out);
     assert_eq!(txs.len(), 1);
     let t = &txs[0];
     assert_eq!(t.flags, vec!["continue"]);
     assert_eq!(t.status, Some(201));
-    assert_eq!((t.request_first_ns, t.request_last_ns), (Some(10), Some(30)));
-    assert_eq!((t.response_first_ns, t.response_last_ns), (Some(40), Some(40)));
+    assert_eq!(
+        (t.request_first_ns, t.request_last_ns),
+        (Some(10), Some(30))
+    );
+    assert_eq!(
+        (t.response_first_ns, t.response_last_ns),
+        (Some(40), Some(40))
+    );
     assert_eq!(t.request_body_bytes, 4);
 }
 
@@ -483,7 +585,13 @@ fn response_until_close() {
     let mut c = Conn::new(1, 80);
     c.handshake(&mut a, 0, &mut out);
     c.send(&mut a, 0, 10, b"GET / HTTP/1.0\r\n\r\n", &mut out);
-    c.send(&mut a, 1, 20, b"HTTP/1.0 200 OK\r\nServer: x\r\n\r\nfirst ", &mut out);
+    c.send(
+        &mut a,
+        1,
+        20,
+        b"HTTP/1.0 200 OK\r\nServer: x\r\n\r\nfirst ",
+        &mut out,
+    );
     c.send(&mut a, 1, 21, b"second", &mut out);
     assert!(http(&out).is_empty());
     c.fin(&mut a, 1, 25, &mut out);
@@ -530,7 +638,9 @@ fn unanswered_requests_at_finish_and_flow_end_is_per_flow() {
     a.finish(&mut out);
     let txs = http(&out);
     assert_eq!(txs.len(), 4);
-    assert!(txs[2..].iter().all(|t| t.flags == vec!["unanswered"] && t.connection_id == 2));
+    assert!(txs[2..]
+        .iter()
+        .all(|t| t.flags == vec!["unanswered"] && t.connection_id == 2));
     assert_eq!(a.stats().http_unanswered, 3);
     assert_eq!(a.low_watermark_ns(), None);
 }
@@ -559,10 +669,28 @@ fn any_port_any_method_ipv6() {
     c.server.0 = IpAddr::V6(Ipv6Addr::LOCALHOST);
     c.server.1 = 12345;
     c.handshake(&mut a, 0, &mut out);
-    c.send(&mut a, 0, 10, b"PATCH /p HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}", &mut out);
-    c.send(&mut a, 1, 20, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", &mut out);
+    c.send(
+        &mut a,
+        0,
+        10,
+        b"PATCH /p HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}",
+        &mut out,
+    );
+    c.send(
+        &mut a,
+        1,
+        20,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+        &mut out,
+    );
     c.send(&mut a, 0, 30, b"X-CUSTOM_VERB * HTTP/1.1\r\n\r\n", &mut out);
-    c.send(&mut a, 1, 40, b"HTTP/1.1 405 Nope\r\nContent-Length: 0\r\n\r\n", &mut out);
+    c.send(
+        &mut a,
+        1,
+        40,
+        b"HTTP/1.1 405 Nope\r\nContent-Length: 0\r\n\r\n",
+        &mut out,
+    );
     let txs = http(&out);
     assert_eq!(txs.len(), 2);
     assert_eq!(txs[0].method, "PATCH");
@@ -576,7 +704,13 @@ fn non_http_connection_is_ignored() {
     let mut out = Vec::new();
     let mut c = Conn::new(1, 443);
     c.handshake(&mut a, 0, &mut out);
-    c.send(&mut a, 0, 10, &[0x16, 0x03, 0x01, 0x02, 0x00, 0x01], &mut out);
+    c.send(
+        &mut a,
+        0,
+        10,
+        &[0x16, 0x03, 0x01, 0x02, 0x00, 0x01],
+        &mut out,
+    );
     c.send(&mut a, 1, 20, OK5, &mut out);
     a.finish(&mut out);
     assert!(out.is_empty());
@@ -592,12 +726,27 @@ fn garbage_request_gets_placeholder_and_parsing_resyncs() {
     c.handshake(&mut a, 0, &mut out);
     c.send(&mut a, 0, 10, GET, &mut out);
     c.send(&mut a, 1, 15, OK5, &mut out);
-    c.send(&mut a, 0, 20, b"\x00\x01\x02 garbage\r\nmore: garbage\r\n", &mut out);
+    c.send(
+        &mut a,
+        0,
+        20,
+        b"\x00\x01\x02 garbage\r\nmore: garbage\r\n",
+        &mut out,
+    );
     c.send(&mut a, 0, 21, b"GET /after HTTP/1.1\r\n\r\n", &mut out);
-    c.send(&mut a, 1, 30, b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n", &mut out);
+    c.send(
+        &mut a,
+        1,
+        30,
+        b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n",
+        &mut out,
+    );
     c.send(&mut a, 1, 31, OK5, &mut out);
     let txs = http(&out);
-    let got: Vec<_> = txs.iter().map(|t| (t.uri.as_str(), t.status, t.flags.clone())).collect();
+    let got: Vec<_> = txs
+        .iter()
+        .map(|t| (t.uri.as_str(), t.status, t.flags.clone()))
+        .collect();
     assert_eq!(
         got,
         vec![
@@ -624,13 +773,28 @@ fn never_ending_header_is_bounded_and_malformed() {
         c.send(&mut a, 0, 11 + i, line, &mut out);
     }
     c.send(&mut a, 0, 300, b"\r\nGET /ok HTTP/1.1\r\n\r\n", &mut out);
-    c.send(&mut a, 1, 400, b"HTTP/1.1 431 Too Large\r\nContent-Length: 0\r\n\r\n", &mut out);
+    c.send(
+        &mut a,
+        1,
+        400,
+        b"HTTP/1.1 431 Too Large\r\nContent-Length: 0\r\n\r\n",
+        &mut out,
+    );
     c.send(&mut a, 1, 401, OK5, &mut out);
     a.finish(&mut out);
     let txs = http(&out);
     assert_eq!(a.stats().http_parse_errors, 1);
-    let got: Vec<_> = txs.iter().map(|t| (t.uri.as_str(), t.status, t.flags.clone())).collect();
-    assert_eq!(got, vec![("", Some(431), vec!["malformed"]), ("/ok", Some(200), vec![])]);
+    let got: Vec<_> = txs
+        .iter()
+        .map(|t| (t.uri.as_str(), t.status, t.flags.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("", Some(431), vec!["malformed"]),
+            ("/ok", Some(200), vec![])
+        ]
+    );
 }
 
 #[test]
@@ -673,8 +837,14 @@ fn rst_ends_connection_and_reused_tuple_is_new_flow() {
     c2.send(&mut a, 1, 50, OK5, &mut out);
     let txs = http(&out);
     assert_eq!(txs.len(), 2);
-    assert_eq!((txs[0].connection_id, txs[0].flags.clone()), (1, vec!["unanswered"]));
-    assert_eq!((txs[1].connection_id, txs[1].depth, txs[1].status), (2, 1, Some(200)));
+    assert_eq!(
+        (txs[0].connection_id, txs[0].flags.clone()),
+        (1, vec!["unanswered"])
+    );
+    assert_eq!(
+        (txs[1].connection_id, txs[1].depth, txs[1].status),
+        (2, 1, Some(200))
+    );
 }
 
 #[test]
@@ -689,7 +859,10 @@ fn excessive_pipelining_reports_oldest_unanswered() {
     c.send(&mut a, 0, 10, &pipelined_requests(), &mut out);
     let txs = http(&out);
     assert_eq!(txs.len(), 1);
-    assert_eq!((txs[0].uri.as_str(), txs[0].flags.clone()), ("/a", vec!["unanswered"]));
+    assert_eq!(
+        (txs[0].uri.as_str(), txs[0].flags.clone()),
+        ("/a", vec!["unanswered"])
+    );
 }
 
 #[test]
@@ -698,14 +871,29 @@ fn connect_tunnel_stops_parsing() {
     let mut out = Vec::new();
     let mut c = Conn::new(1, 3128);
     c.handshake(&mut a, 0, &mut out);
-    c.send(&mut a, 0, 10, b"CONNECT example.org:443 HTTP/1.1\r\nHost: example.org:443\r\n\r\n", &mut out);
-    c.send(&mut a, 1, 20, b"HTTP/1.1 200 Connection established\r\n\r\n", &mut out);
+    c.send(
+        &mut a,
+        0,
+        10,
+        b"CONNECT example.org:443 HTTP/1.1\r\nHost: example.org:443\r\n\r\n",
+        &mut out,
+    );
+    c.send(
+        &mut a,
+        1,
+        20,
+        b"HTTP/1.1 200 Connection established\r\n\r\n",
+        &mut out,
+    );
     c.send(&mut a, 0, 30, &[0x16, 3, 1, 0, 5, 1, 2, 3, 4, 5], &mut out);
     c.send(&mut a, 1, 40, &[0x16, 3, 3, 0, 1, 0], &mut out);
     a.finish(&mut out);
     let txs = http(&out);
     assert_eq!(txs.len(), 1);
-    assert_eq!((txs[0].method.as_str(), txs[0].status), ("CONNECT", Some(200)));
+    assert_eq!(
+        (txs[0].method.as_str(), txs[0].status),
+        ("CONNECT", Some(200))
+    );
     assert!(txs[0].flags.is_empty());
     assert_eq!(a.stats().http_parse_errors, 0);
 }
@@ -736,11 +924,20 @@ fn random_bytes_never_panic() {
             let len = (next() % 300) as usize;
             let mut data: Vec<u8> = (0..len).map(|_| next() as u8).collect();
             if next() % 4 == 0 {
-                let snippets: [&[u8]; 5] =
-                    [b"\r\n", b"HTTP/1.1 200 OK\r\n", b"Transfer-Encoding: chunked\r\n\r\n", b"\r\n\r\n", b"GET / HTTP/1.1\r\n"];
+                let snippets: [&[u8]; 5] = [
+                    b"\r\n",
+                    b"HTTP/1.1 200 OK\r\n",
+                    b"Transfer-Encoding: chunked\r\n\r\n",
+                    b"\r\n\r\n",
+                    b"GET / HTTP/1.1\r\n",
+                ];
                 data.extend_from_slice(snippets[(next() % 5) as usize]);
             }
-            let jump = if next() % 8 == 0 { (next() % 5000) as u32 } else { 0 };
+            let jump = if next() % 8 == 0 {
+                (next() % 5000) as u32
+            } else {
+                0
+            };
             let seq = c.seq[side].wrapping_add(jump);
             c.send_at(&mut a, side, 2 + i, seq, &data, &mut out);
             c.seq[side] = seq.wrapping_add(data.len() as u32);
@@ -749,4 +946,3 @@ fn random_bytes_never_panic() {
     a.finish(&mut out);
     assert_eq!(a.low_watermark_ns(), None);
 }
-

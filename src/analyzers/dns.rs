@@ -466,8 +466,14 @@ mod tests {
         msg.extend_from_slice(b"\x03www\x07example\x03com\x00");
         let mail_at = msg.len();
         msg.extend_from_slice(b"\x04mail\xc0\x10");
-        assert_eq!(read_name(&msg, 12), Ok(("www.example.com".to_string(), mail_at)));
-        assert_eq!(read_name(&msg, mail_at), Ok(("mail.example.com".to_string(), msg.len())));
+        assert_eq!(
+            read_name(&msg, 12),
+            Ok(("www.example.com".to_string(), mail_at))
+        );
+        assert_eq!(
+            read_name(&msg, mail_at),
+            Ok(("mail.example.com".to_string(), msg.len()))
+        );
     }
 
     #[test]
@@ -480,11 +486,14 @@ mod tests {
         assert_eq!(read_name(&two, 12), Err(DnsError::PointerLoop));
         assert_eq!(read_name(b"\x05ab", 0), Err(DnsError::Truncated));
         assert_eq!(read_name(b"\x41ab", 0), Err(DnsError::BadLabel));
-        let long: Vec<u8> = std::iter::repeat_n(&b"\x3faaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"[..], 5)
-            .flatten()
-            .copied()
-            .chain([0])
-            .collect();
+        let long: Vec<u8> = std::iter::repeat_n(
+            &b"\x3faaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"[..],
+            5,
+        )
+        .flatten()
+        .copied()
+        .chain([0])
+        .collect();
         assert_eq!(read_name(&long, 0), Err(DnsError::NameTooLong));
         assert_eq!(read_name(b"\x02a.\x00", 0), Ok(("a\\046".to_string(), 4)));
     }

@@ -149,10 +149,7 @@ pub(crate) fn classify(buf: &[u8]) -> Looks {
         return Looks::No;
     }
     let rest = &buf[method_len + 1..];
-    let target_len = rest
-        .iter()
-        .take_while(|&&b| b > b' ' && b != 0x7f)
-        .count();
+    let target_len = rest.iter().take_while(|&&b| b > b' ' && b != 0x7f).count();
     if target_len == rest.len() {
         return Looks::NeedMore;
     }
@@ -423,7 +420,11 @@ impl HttpConn {
                 }
             }
             Looks::Request | Looks::Response => {
-                let client = if looks == Looks::Request { dir } else { 1 - dir };
+                let client = if looks == Looks::Request {
+                    dir
+                } else {
+                    1 - dir
+                };
                 self.client_dir = Some(client);
                 ctx.stats.http_connections += 1;
                 for d in [1 - dir, dir] {
@@ -440,7 +441,14 @@ impl HttpConn {
     }
 
     /// Processes bytes; resyncing can hand back owned bytes to process again.
-    fn feed(&mut self, dir: usize, bytes: &[u8], arrival_ns: i64, ready_ns: i64, ctx: &mut Ctx<'_>) {
+    fn feed(
+        &mut self,
+        dir: usize,
+        bytes: &[u8],
+        arrival_ns: i64,
+        ready_ns: i64,
+        ctx: &mut Ctx<'_>,
+    ) {
         let mut again = self.feed_slice(dir, bytes, arrival_ns, ready_ns, ctx);
         while let Some((owned, arrival)) = again {
             again = self.feed_slice(dir, &owned, arrival, ready_ns, ctx);
@@ -1165,7 +1173,16 @@ mod tests {
         assert_eq!(classify(b"PATCH /x?y=1 HTTP/1.0\r\nHost"), Looks::Request);
         assert_eq!(classify(b"HTTP/1.1 200 OK\r\n"), Looks::Response);
         assert_eq!(classify(b"HTTP/1.0 404\r\n"), Looks::Response);
-        for prefix in [&b"G"[..], b"GET", b"GET ", b"GET /a", b"GET /a HTTP/1", b"GET /a HTTP/1.1\r", b"HTTP/1.", b"HTTP/1.1 20"] {
+        for prefix in [
+            &b"G"[..],
+            b"GET",
+            b"GET ",
+            b"GET /a",
+            b"GET /a HTTP/1",
+            b"GET /a HTTP/1.1\r",
+            b"HTTP/1.",
+            b"HTTP/1.1 20",
+        ] {
             assert_eq!(classify(prefix), Looks::NeedMore, "{prefix:?}");
         }
         for no in [
@@ -1187,8 +1204,15 @@ mod tests {
         assert_eq!(parse_chunk_size(b"1a\r\n"), Some(26));
         assert_eq!(parse_chunk_size(b"0\r\n"), Some(0));
         assert_eq!(parse_chunk_size(b"A;name=value\r\n"), Some(10));
-        assert_eq!(parse_chunk_size(b"fffffffffffffff\r\n"), Some((1 << 60) - 1));
-        assert_eq!(parse_chunk_size(b"1000000000000000\r\n"), None, "2^60 and above");
+        assert_eq!(
+            parse_chunk_size(b"fffffffffffffff\r\n"),
+            Some((1 << 60) - 1)
+        );
+        assert_eq!(
+            parse_chunk_size(b"1000000000000000\r\n"),
+            None,
+            "2^60 and above"
+        );
         assert_eq!(parse_chunk_size(b"ffffffffffffffffffff\r\n"), None);
         assert_eq!(parse_chunk_size(b"\r\n"), None);
         assert_eq!(parse_chunk_size(b"zz\r\n"), None);
@@ -1213,7 +1237,13 @@ mod tests {
             HeadResult::Complete(h) => assert!(h.bad_length),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(parse_head(b"GET / HTTP/1.1\r\nHost: x\r\n", true), HeadResult::Partial));
-        assert!(matches!(parse_head(b"GET / HTTP/1.1\r\nBad Header\r\n\r\n", true), HeadResult::Invalid));
+        assert!(matches!(
+            parse_head(b"GET / HTTP/1.1\r\nHost: x\r\n", true),
+            HeadResult::Partial
+        ));
+        assert!(matches!(
+            parse_head(b"GET / HTTP/1.1\r\nBad Header\r\n\r\n", true),
+            HeadResult::Invalid
+        ));
     }
 }
