@@ -1,0 +1,279 @@
+//! Reads every capture of the shared corpus and compares packet counts with capinfos
+//! (MANIFEST.tsv, column `packets`).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use tracetail::capture::CaptureReader;
+
+fn corpus_dir() -> Option<PathBuf> {
+    let dir = match std::env::var("TRACETAIL_CORPUS") {
+        Ok(dir) => PathBuf::from(dir),
+        Err(_) => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"),
+    };
+    if dir.join("MANIFEST.tsv").is_file() {
+        Some(dir)
+    } else {
+        println!("SKIPPED: ../shared/corpus not found");
+        None
+    }
+}
+
+/// file -> `packets` column.
+fn manifest_counts(dir: &Path) -> HashMap<String, String> {
+    let text = std::fs::read_to_string(dir.join("MANIFEST.tsv")).expect("MANIFEST.tsv");
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("header").split('\t').collect();
+    let file_col = header
+        .iter()
+        .position(|c| *c == "file")
+        .expect("file column");
+    let packets_col = header
+        .iter()
+        .position(|c| *c == "packets")
+        .expect("packets column");
+    lines
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let cols: Vec<&str> = l.split('\t').collect();
+            (cols[file_col].to_string(), cols[packets_col].to_string())
+        })
+        .collect()
+}
+
+/// Outcome of reading one file to the end.
+struct Outcome {
+    packets: u64,
+    warnings: Vec<String>,
+}
+
+fn read_all(reader: &mut CaptureReader) -> Outcome {
+    let mut packets = 0;
+    while let Some(packet) = reader.next_packet().expect("no I/O error") {
+        packets += 1;
+        assert!(packet.original_len as usize >= packet.data.len());
+    }
+    Outcome {
+        packets,
+        warnings: reader.warnings().iter().map(|w| w.to_string()).collect(),
+    }
+}
+
+fn capture_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .expect("corpus dir")
+        .map(|e| e.expect("dir entry").path())
+        .filter(|p| p.is_file())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name != "MANIFEST.tsv" && name != "README.md"
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn every_corpus_file_matches_capinfos_counts() {
+    let Some(dir) = corpus_dir() else { return };
+    let expected = manifest_counts(&dir);
+    let files = capture_files(&dir);
+    assert!(files.len() >= 100, "corpus has {} files", files.len());
+    let mut failures = Vec::new();
+    for path in &files {
+        let name = path.file_name().unwrap().to_string_lossy().to_string();
+        let result = CaptureReader::open(path).map(|mut r| read_all(&mut r));
+        let expect = expected.get(&name).map(String::as_str).unwrap_or("?");
+        match &result {
+            Ok(o) => println!("{name}\tok\t{}\t{expect}\t{:?}", o.packets, o.warnings),
+            Err(e) => println!("{name}\terror\t{e}\t{expect}"),
+        }
+        let problem = check(&name, expect, &result);
+        if let Some(problem) = problem {
+            failures.push(format!("{name}: {problem}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+fn check(
+    name: &str,
+    expect: &str,
+    result: &Result<Outcome, tracetail::capture::CaptureError>,
+) -> Option<String> {
+    // Files capinfos cannot read ("-"): our behaviour, file by file.
+    match name {
+        "libpcap__pcap-invalid-version-1.pcap" => {
+            // Major version 1 is not a format libpcap ever wrote; refuse like tshark.
+            return match result {
+                Err(e) if e.message.contains("version 1.4") => None,
+                _ => Some("expected an unsupported-version error".into()),
+            };
+        }
+        "libpcap__pcapng-invalid-vers-1.pcapng" => {
+            return match result {
+                Err(e) if e.message.contains("version 0.1") => None,
+                _ => Some("expected an unsupported-version error".into()),
+            };
+        }
+        "libpcap__shb-option-too-long.pcapng" => {
+            // The SHB's length field (52) points into garbage: its trailing copy differs.
+            return match result {
+                Err(e) if e.message.contains("trailing length") => None,
+                _ => Some("expected a damaged-block error".into()),
+            };
+        }
+        "tcpdump__kday6.pcap" => {
+            // capinfos refuses link type 182 (MFR); `tcpdump -r` prints exactly 1 packet.
+            return match result {
+                Ok(o) if o.packets == 1 && o.warnings.is_empty() => None,
+                _ => Some("expected 1 packet, as tcpdump reads".into()),
+            };
+        }
+        "libpcap__linktype-reserved-field-not-zero.pcap" => {
+            // Header only; we read the low 16 bits as link type and warn about the rest.
+            return match result {
+                Ok(o) if o.packets == 0 && o.warnings.iter().any(|w| w.contains("reserved")) => {
+                    None
+                }
+                _ => Some("expected 0 packets and a reserved-bits warning".into()),
+            };
+        }
+        _ => {}
+    }
+    let outcome = match result {
+        Ok(o) => o,
+        Err(e) => return Some(format!("unexpected error: {e}")),
+    };
+    if let Some(partial) = expect.strip_suffix(" (partial)") {
+        let at_least: u64 = partial.parse().expect("partial count");
+        if outcome.packets < at_least {
+            return Some(format!(
+                "read {} packets, capinfos read {at_least} before its error",
+                outcome.packets
+            ));
+        }
+        if outcome.warnings.is_empty() {
+            return Some("partial file read without a warning".into());
+        }
+        return None;
+    }
+    match expect.parse::<u64>() {
+        Ok(n) if n == outcome.packets => {
+            if outcome.warnings.is_empty() {
+                None
+            } else {
+                Some(format!(
+                    "complete file gave warnings {:?}",
+                    outcome.warnings
+                ))
+            }
+        }
+        Ok(n) => Some(format!(
+            "read {} packets, capinfos counts {n}",
+            outcome.packets
+        )),
+        Err(_) => Some(format!(
+            "no plain count in MANIFEST ({expect:?}); add an explicit case"
+        )),
+    }
+}
+
+/// Parses tshark's `frame.time_epoch` ("1490971523.854549000") into ns.
+fn epoch_to_ns(text: &str) -> i64 {
+    let (secs, frac) = text.split_once('.').unwrap_or((text, "0"));
+    let mut frac = frac.to_string();
+    assert!(frac.len() <= 9, "{text}");
+    while frac.len() < 9 {
+        frac.push('0');
+    }
+    let secs: i64 = secs.parse().expect("seconds");
+    assert!(secs >= 0, "negative epoch in oracle: {text}");
+    secs * 1_000_000_000 + frac.parse::<i64>().expect("fraction")
+}
+
+#[test]
+fn timestamps_match_tshark_oracle() {
+    let Some(dir) = corpus_dir() else { return };
+    let oracle = dir.join("oracle");
+    let mut tables: Vec<PathBuf> = std::fs::read_dir(&oracle)
+        .expect("oracle dir")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "tsv"))
+        .filter(|p| {
+            !p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("counts")
+        })
+        .collect();
+    tables.sort();
+    let mut checked_frames = 0;
+    let mut checked_files = std::collections::BTreeSet::new();
+    for table in tables {
+        let table_name = table.file_name().unwrap().to_string_lossy().to_string();
+        // "<capture>.<kind>.tsv": the capture name is everything before the kind.
+        let capture = table_name
+            .rsplitn(3, '.')
+            .nth(2)
+            .expect("capture name")
+            .to_string();
+        let text = std::fs::read_to_string(&table).expect("oracle table");
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().expect("header").split('\t').collect();
+        let number_col = header.iter().position(|c| *c == "frame.number").unwrap();
+        let time_col = header
+            .iter()
+            .position(|c| *c == "frame.time_epoch")
+            .unwrap();
+        let mut wanted: Vec<(u64, i64)> = lines
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let cols: Vec<&str> = l.split('\t').collect();
+                (
+                    cols[number_col].parse().unwrap(),
+                    epoch_to_ns(cols[time_col]),
+                )
+            })
+            .collect();
+        wanted.sort();
+        let mut reader = CaptureReader::open(&dir.join(&capture)).expect("readable capture");
+        let mut frame_number = 0u64;
+        let mut next = wanted.iter().peekable();
+        while let Some(packet) = reader.next_packet().expect("no I/O error") {
+            frame_number += 1;
+            while let Some((number, ns)) = next.peek() {
+                if *number != frame_number {
+                    break;
+                }
+                assert_eq!(
+                    packet.timestamp_ns, *ns,
+                    "{capture} frame {frame_number}: ours vs tshark ({table_name})"
+                );
+                checked_frames += 1;
+                next.next();
+            }
+        }
+        assert!(
+            next.peek().is_none(),
+            "{capture}: frames missing for {table_name}"
+        );
+        checked_files.insert(capture);
+    }
+    println!(
+        "checked {checked_frames} frame timestamps in {} captures",
+        checked_files.len()
+    );
+    assert!(checked_frames > 1000);
+    for must in [
+        "tcpdump__time_2106_overflow.pcapng",
+        "zeek__pcapng-multi-interface.pcapng",
+        "pcapparser__wireshark_samples-test.pcapng",
+        "ndpi__fuzz-2006-09-29-28586.pcap",
+        "zeek__1000-requests-one-dropped-response.pcap.gz",
+    ] {
+        assert!(
+            checked_files.contains(must),
+            "oracle has no table for {must}"
+        );
+    }
+}
