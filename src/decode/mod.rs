@@ -8,6 +8,8 @@
 
 pub mod wire;
 
+mod walk;
+
 use crate::capture::LinkType;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -25,6 +27,10 @@ pub struct Decoded<'a> {
     pub layers: LayerPath,
     /// Why decoding stopped early, if it did (the packet is counted as malformed).
     pub problem: Option<DecodeProblem>,
+    /// The protocol of the IP header quoted inside an ICMP / ICMPv6 error, when at least one
+    /// byte of that quoted transport header was captured. tshark's `tcp` / `udp` display
+    /// filters match such quoted headers, so "frames with TCP anywhere" needs this.
+    pub icmp_quoted_protocol: Option<u8>,
 }
 
 /// Link layer facts (Scapy's session keys depend on whether an Ethernet layer exists).
@@ -41,6 +47,10 @@ pub struct LinkInfo {
     pub src_mac: Option<[u8; 6]>,
     pub dst_mac: Option<[u8; 6]>,
 }
+
+/// `Network::Other { ethertype: ETHERTYPE_802_3 }` marks an 802.3 (length, LLC) frame, which
+/// has no EtherType.
+pub const ETHERTYPE_802_3: u16 = 0;
 
 /// The network layer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -70,6 +80,7 @@ pub struct Ipv4Info {
     /// More-fragments set or a non-zero offset: the transport header is not parsed
     /// unless this is the first fragment.
     pub is_fragment: bool,
+    /// Fragment offset in bytes (the header field times 8).
     pub fragment_offset: u16,
     pub has_options: bool,
 }
@@ -205,6 +216,19 @@ impl LayerPath {
 }
 
 impl Decoded<'_> {
+    /// Does the frame carry a TCP header anywhere (the innermost transport, or quoted in an
+    /// ICMP error)? This is what tshark's `tcp` display filter matches.
+    pub fn has_tcp_anywhere(&self) -> bool {
+        matches!(self.transport, Transport::Tcp(_))
+            || self.icmp_quoted_protocol == Some(wire::ip_protocol::TCP)
+    }
+
+    /// Like [`Self::has_tcp_anywhere`] for UDP.
+    pub fn has_udp_anywhere(&self) -> bool {
+        matches!(self.transport, Transport::Udp(_))
+            || self.icmp_quoted_protocol == Some(wire::ip_protocol::UDP)
+    }
+
     /// Source and destination of the innermost IP header, if any.
     pub fn ip_endpoints(&self) -> Option<(IpAddr, IpAddr)> {
         match self.inner_network.unwrap_or(self.network) {
@@ -216,10 +240,9 @@ impl Decoded<'_> {
 }
 
 /// Decodes one frame of the given link type. Never panics, never allocates.
+///
+/// Headers are walked outermost first; the first problem met stops the walk and is recorded
+/// in [`Decoded::problem`], keeping everything decoded before it.
 pub fn decode(link_type: LinkType, frame: &[u8]) -> Decoded<'_> {
-    let _ = (link_type, frame);
-    Decoded {
-        problem: Some(DecodeProblem::UnsupportedLinkType),
-        ..Default::default()
-    }
+    walk::decode_frame(link_type, frame)
 }

@@ -1,0 +1,662 @@
+//! The header walk behind [`super::decode`]: one function per protocol, each reading its header
+//! through a `wire` view and handing the payload to the next one.
+//!
+//! Tunnels (GRE, IP-in-IP, MPLS, ...) make the walk recursive; `depth` counts nested tunnels
+//! and stops at [`MAX_TUNNEL_DEPTH`], so a crafted frame cannot recurse without bound.
+
+use super::wire::{
+    ethertype, icmpv4_has_identifier, icmpv4_is_error, icmpv6_is_error, ip_protocol, ArpPacket,
+    AuthHeader, ErspanHeader, EthernetFrame, GreHeader, IcmpPacket, IpoibHeader, Ipv4Packet,
+    Ipv6ExtHeader, Ipv6FragmentHeader, Ipv6Packet, LoopbackFamily, LoopbackHeader, MplsLabel,
+    NflogHeader, PppFrame, PppoeHeader, Sll2Header, SllHeader, TcpPacket, UdpPacket, VlanTag,
+    WireError,
+};
+use super::{
+    ArpInfo, DecodeProblem, Decoded, Ipv4Info, Ipv6Info, Network, TcpFlags, TcpInfo, Transport,
+    UdpInfo, ETHERTYPE_802_3,
+};
+use crate::capture::LinkType;
+
+/// Nested tunnels followed before giving up (real traffic rarely exceeds 2 or 3).
+const MAX_TUNNEL_DEPTH: u8 = 8;
+
+const LINKTYPE_NFLOG: LinkType = LinkType(239);
+const LINKTYPE_IPOIB: LinkType = LinkType(242);
+
+/// PPP protocol numbers.
+const PPP_IPV4: u16 = 0x0021;
+const PPP_IPV6: u16 = 0x0057;
+const PPP_MPLS: u16 = 0x0281;
+
+pub(super) fn decode_frame(link_type: LinkType, frame: &[u8]) -> Decoded<'_> {
+    let mut walk = Walk {
+        d: Decoded::default(),
+    };
+    match link_type {
+        LinkType::ETHERNET => walk.ethernet(frame, 0, true),
+        LinkType::NULL => walk.loopback(frame, false),
+        LinkType::LOOP => walk.loopback(frame, true),
+        LinkType::RAW | LinkType::RAW_12 | LinkType::RAW_14 => {
+            walk.d.layers.push("raw");
+            walk.ip_by_version(frame, 0);
+        }
+        LinkType::IPV4 => walk.ipv4(frame, 0),
+        LinkType::IPV6 => walk.ipv6(frame, 0),
+        LinkType::LINUX_SLL => walk.sll(frame),
+        LinkType::LINUX_SLL2 => walk.sll2(frame),
+        LINKTYPE_NFLOG => walk.nflog(frame),
+        LINKTYPE_IPOIB => walk.ipoib(frame),
+        _ => walk.d.problem = Some(DecodeProblem::UnsupportedLinkType),
+    }
+    walk.d
+}
+
+struct Walk<'a> {
+    d: Decoded<'a>,
+}
+
+impl<'a> Walk<'a> {
+    /// Records the first problem only: later ones are consequences of it.
+    #[inline]
+    fn problem(&mut self, problem: DecodeProblem) {
+        if self.d.problem.is_none() {
+            self.d.problem = Some(problem);
+        }
+    }
+
+    #[inline]
+    fn wire_problem(&mut self, error: WireError, what: &'static str) {
+        self.problem(match error {
+            WireError::Truncated => DecodeProblem::Truncated(what),
+            WireError::Malformed(field) => DecodeProblem::Malformed(field),
+        });
+    }
+
+    /// The outermost IP header becomes `network`, any later one `inner_network`; a new IP
+    /// header also resets the transport, which must be the one after the innermost IP.
+    #[inline]
+    fn ip_found(&mut self, network: Network) {
+        match self.d.network {
+            Network::None | Network::Other { .. } => self.d.network = network,
+            _ => self.d.inner_network = Some(network),
+        }
+        self.d.transport = Transport::None;
+    }
+
+    /// Marks a non-IP network protocol unless an IP header was already found.
+    #[inline]
+    fn other_network(&mut self, ethertype: u16) {
+        if self.d.network == Network::None {
+            self.d.network = Network::Other { ethertype };
+        }
+    }
+
+    // ---- link layers ----
+
+    /// An Ethernet frame; `outer` fills [`super::LinkInfo`] (inner frames of GRE/ERSPAN don't).
+    fn ethernet(&mut self, bytes: &'a [u8], depth: u8, outer: bool) {
+        let eth = match EthernetFrame::new_checked(bytes) {
+            Ok(eth) => eth,
+            Err(e) => return self.wire_problem(e, "ethernet header"),
+        };
+        self.d.layers.push("eth");
+        let first_type = eth.ethertype();
+        if outer {
+            self.d.link.src_mac = Some(eth.src_addr());
+            self.d.link.dst_mac = Some(eth.dst_addr());
+        }
+        if eth.is_802_3() {
+            self.d.layers.push("llc");
+            self.other_network(ETHERTYPE_802_3);
+            return;
+        }
+        if outer {
+            self.d.link.has_ethernet = true;
+            self.d.link.outer_ethertype = Some(first_type);
+        }
+        let Some((ethertype, payload, tags)) = self.vlan_tags(first_type, eth.payload()) else {
+            return;
+        };
+        if outer {
+            self.d.link.ethertype = Some(ethertype);
+            self.d.link.vlan_depth = tags;
+        }
+        self.ethertype(ethertype, payload, depth);
+    }
+
+    /// Walks 802.1Q / 802.1ad tags; returns the carried EtherType, its payload and the tag count.
+    #[inline]
+    fn vlan_tags(
+        &mut self,
+        mut ethertype: u16,
+        mut payload: &'a [u8],
+    ) -> Option<(u16, &'a [u8], u8)> {
+        let mut tags = 0u8;
+        while ethertype::is_vlan(ethertype) {
+            let tag = match VlanTag::new_checked(payload) {
+                Ok(tag) => tag,
+                Err(e) => {
+                    self.wire_problem(e, "vlan tag");
+                    return None;
+                }
+            };
+            self.d.layers.push("vlan");
+            tags = tags.saturating_add(1);
+            ethertype = tag.ethertype();
+            payload = tag.payload();
+        }
+        Some((ethertype, payload, tags))
+    }
+
+    fn loopback(&mut self, bytes: &'a [u8], network_order: bool) {
+        let header = match LoopbackHeader::new_checked(bytes) {
+            Ok(header) => header,
+            Err(e) => return self.wire_problem(e, "loopback header"),
+        };
+        self.d.layers.push("null");
+        let family = if network_order {
+            header.family_network_order()
+        } else {
+            header.family_host_order()
+        };
+        match family {
+            LoopbackFamily::Ipv4 => self.ipv4(header.payload(), 0),
+            LoopbackFamily::Ipv6 => self.ipv6(header.payload(), 0),
+            LoopbackFamily::Other(_) => self.d.layers.push("data"),
+        }
+    }
+
+    fn sll(&mut self, bytes: &'a [u8]) {
+        match SllHeader::new_checked(bytes) {
+            Ok(sll) => self.cooked(sll.protocol(), sll.payload()),
+            Err(e) => self.wire_problem(e, "sll header"),
+        }
+    }
+
+    fn sll2(&mut self, bytes: &'a [u8]) {
+        match Sll2Header::new_checked(bytes) {
+            Ok(sll) => self.cooked(sll.protocol(), sll.payload()),
+            Err(e) => self.wire_problem(e, "sll2 header"),
+        }
+    }
+
+    fn nflog(&mut self, bytes: &'a [u8]) {
+        let nflog = match NflogHeader::new_checked(bytes) {
+            Ok(nflog) => nflog,
+            Err(e) => return self.wire_problem(e, "nflog header"),
+        };
+        self.d.layers.push("nflog");
+        match nflog.packet() {
+            Some(packet) => self.ip_by_version(packet, 0),
+            None => self.problem(DecodeProblem::Truncated("nflog payload")),
+        }
+    }
+
+    fn ipoib(&mut self, bytes: &'a [u8]) {
+        match IpoibHeader::new_checked(bytes) {
+            Ok(ipoib) => {
+                self.d.layers.push("ipoib");
+                self.d.link.ethertype = Some(ipoib.ethertype());
+                self.ethertype(ipoib.ethertype(), ipoib.payload(), 0)
+            }
+            Err(e) => self.wire_problem(e, "ipoib header"),
+        }
+    }
+
+    /// The common part of SLL and SLL2: `protocol` is an EtherType for Ethernet-like devices.
+    fn cooked(&mut self, protocol: u16, payload: &'a [u8]) {
+        self.d.layers.push("sll");
+        // Values <= 1500 are Linux ETH_P_* pseudo protocols (802.2 LLC, 802.3, CAN, ...).
+        if protocol <= ethertype::MAX_802_3_LENGTH {
+            self.d.link.ethertype = Some(protocol);
+            self.other_network(protocol);
+            self.d.layers.push("data");
+            return;
+        }
+        let Some((ethertype, payload, tags)) = self.vlan_tags(protocol, payload) else {
+            return;
+        };
+        self.d.link.ethertype = Some(ethertype);
+        self.d.link.vlan_depth = tags;
+        self.ethertype(ethertype, payload, 0);
+    }
+
+    /// Dispatches on an EtherType (after VLAN tags).
+    fn ethertype(&mut self, ethertype: u16, payload: &'a [u8], depth: u8) {
+        match ethertype {
+            ethertype::IPV4 => self.ipv4(payload, depth),
+            ethertype::IPV6 => self.ipv6(payload, depth),
+            ethertype::ARP => self.arp(payload),
+            ethertype::PPPOE_SESSION => self.pppoe(payload, depth),
+            ethertype::PPPOE_DISCOVERY => {
+                self.other_network(ethertype);
+                self.d.layers.push("pppoed");
+            }
+            ethertype::MPLS_UNICAST | ethertype::MPLS_MULTICAST => {
+                self.other_network(ethertype);
+                self.mpls(payload, depth)
+            }
+            _ => {
+                self.other_network(ethertype);
+                if !payload.is_empty() {
+                    self.d.layers.push("data");
+                }
+            }
+        }
+    }
+
+    fn arp(&mut self, bytes: &'a [u8]) {
+        let arp = match ArpPacket::new_checked(bytes) {
+            Ok(arp) => arp,
+            Err(e) => return self.wire_problem(e, "arp"),
+        };
+        self.d.layers.push("arp");
+        if matches!(self.d.network, Network::None | Network::Other { .. }) {
+            self.d.network = Network::Arp(ArpInfo {
+                operation: arp.operation(),
+                sender_ip: arp.sender_ipv4(),
+                target_ip: arp.target_ipv4(),
+            });
+        }
+    }
+
+    fn pppoe(&mut self, bytes: &'a [u8], depth: u8) {
+        self.other_network(ethertype::PPPOE_SESSION);
+        let pppoe = match PppoeHeader::new_checked(bytes) {
+            Ok(pppoe) => pppoe,
+            Err(e) => return self.wire_problem(e, "pppoe header"),
+        };
+        self.d.layers.push("pppoes");
+        self.ppp(pppoe.payload(), depth);
+    }
+
+    fn ppp(&mut self, bytes: &'a [u8], depth: u8) {
+        let ppp = match PppFrame::new_checked(bytes) {
+            Ok(ppp) => ppp,
+            Err(e) => return self.wire_problem(e, "ppp header"),
+        };
+        self.d.layers.push("ppp");
+        match ppp.protocol() {
+            PPP_IPV4 => self.ipv4(ppp.payload(), depth),
+            PPP_IPV6 => self.ipv6(ppp.payload(), depth),
+            PPP_MPLS => self.mpls(ppp.payload(), depth),
+            0xc021 => self.d.layers.push("lcp"),
+            0x8021 => self.d.layers.push("ipcp"),
+            0x8057 => self.d.layers.push("ipv6cp"),
+            0xc023 => self.d.layers.push("pap"),
+            0xc223 => self.d.layers.push("chap"),
+            _ => self.d.layers.push("data"),
+        }
+    }
+
+    /// Pops MPLS labels to the bottom of the stack, then guesses the payload from its first
+    /// nibble as routers and tshark do: 4 = IPv4, 6 = IPv6, 0 = pseudowire control word
+    /// followed by Ethernet.
+    fn mpls(&mut self, mut bytes: &'a [u8], depth: u8) {
+        self.d.layers.push("mpls");
+        loop {
+            let label = match MplsLabel::new_checked(bytes) {
+                Ok(label) => label,
+                Err(e) => return self.wire_problem(e, "mpls label"),
+            };
+            bytes = label.payload();
+            if label.bottom_of_stack() {
+                break;
+            }
+        }
+        match bytes.first().map(|b| b >> 4) {
+            Some(4) => self.ipv4(bytes, depth + 1),
+            Some(6) => self.ipv6(bytes, depth + 1),
+            Some(0) if bytes.len() >= 4 + EthernetFrame::<&[u8]>::HEADER_LEN => {
+                self.d.layers.push("pwethcw");
+                self.ethernet(&bytes[4..], depth + 1, false)
+            }
+            Some(_) => self.d.layers.push("data"),
+            None => {}
+        }
+    }
+
+    // ---- network layers ----
+
+    /// Raw IP link types: the version nibble says which IP.
+    fn ip_by_version(&mut self, bytes: &'a [u8], depth: u8) {
+        match bytes.first().map(|b| b >> 4) {
+            Some(4) => self.ipv4(bytes, depth),
+            Some(6) => self.ipv6(bytes, depth),
+            Some(_) => self.problem(DecodeProblem::Malformed("ip version")),
+            None => self.problem(DecodeProblem::Truncated("ip header")),
+        }
+    }
+
+    fn ipv4(&mut self, bytes: &'a [u8], depth: u8) {
+        if depth > MAX_TUNNEL_DEPTH {
+            return self.problem(DecodeProblem::Malformed("tunnel depth"));
+        }
+        let ip = match Ipv4Packet::new_checked(bytes) {
+            Ok(ip) => ip,
+            Err(e) => return self.wire_problem(e, "ipv4 header"),
+        };
+        self.d.layers.push("ip");
+        let info = Ipv4Info {
+            src: ip.src_addr(),
+            dst: ip.dst_addr(),
+            protocol: ip.protocol(),
+            ttl: ip.hop_limit(),
+            header_len: ip.header_len(),
+            total_len: ip.total_len(),
+            identification: ip.ident(),
+            is_fragment: ip.is_fragment(),
+            fragment_offset: ip.frag_offset(),
+            has_options: ip.header_len() > 20,
+        };
+        self.ip_found(Network::Ipv4(info));
+        // A later fragment starts mid-payload: there is no transport header to read.
+        if info.fragment_offset != 0 {
+            return;
+        }
+        self.ip_payload(
+            info.protocol,
+            ip.payload(),
+            ip.payload_missing(),
+            depth,
+            false,
+        );
+    }
+
+    fn ipv6(&mut self, bytes: &'a [u8], depth: u8) {
+        if depth > MAX_TUNNEL_DEPTH {
+            return self.problem(DecodeProblem::Malformed("tunnel depth"));
+        }
+        let ip = match Ipv6Packet::new_checked(bytes) {
+            Ok(ip) => ip,
+            Err(e) => return self.wire_problem(e, "ipv6 header"),
+        };
+        self.d.layers.push("ipv6");
+        let walked = walk_ipv6_extensions(ip.next_header(), ip.payload());
+        if walked.auth_header {
+            self.d.layers.push("ah");
+        }
+        self.ip_found(Network::Ipv6(Ipv6Info {
+            src: ip.src_addr(),
+            dst: ip.dst_addr(),
+            next_header: ip.next_header(),
+            transport_protocol: walked.protocol,
+            payload_len: ip.payload_len(),
+            hop_limit: ip.hop_limit(),
+            is_fragment: walked.fragment_offset.is_some(),
+        }));
+        if let Some(problem) = walked.problem {
+            return self.problem(problem);
+        }
+        if walked.fragment_offset.unwrap_or(0) != 0 {
+            return;
+        }
+        self.ip_payload(
+            walked.protocol,
+            walked.payload,
+            ip.payload_missing(),
+            depth,
+            true,
+        );
+    }
+
+    /// Dispatches the payload of an IP header. `missing` = payload bytes cut by the snapshot.
+    fn ip_payload(&mut self, protocol: u8, payload: &'a [u8], missing: usize, depth: u8, v6: bool) {
+        match protocol {
+            ip_protocol::TCP => self.tcp(payload, missing),
+            ip_protocol::UDP => self.udp(payload, missing),
+            ip_protocol::ICMP if !v6 => self.icmpv4(payload),
+            ip_protocol::ICMPV6 if v6 => self.icmpv6(payload),
+            ip_protocol::GRE => self.gre(payload, depth),
+            ip_protocol::IPV4_IN_IP => self.ipv4(payload, depth + 1),
+            ip_protocol::IPV6_IN_IP => self.ipv6(payload, depth + 1),
+            // IPv6 walks AH with its other extension headers; IPv4 meets it here.
+            ip_protocol::AUTH if !v6 => match AuthHeader::new_checked(payload) {
+                Ok(ah) => {
+                    self.d.layers.push("ah");
+                    self.ip_payload(ah.next_header(), ah.payload(), missing, depth + 1, v6)
+                }
+                Err(e) => self.wire_problem(e, "ah header"),
+            },
+            _ => {
+                self.d.transport = Transport::Other { protocol };
+                let name = match protocol {
+                    ip_protocol::ESP => "esp",
+                    ip_protocol::IGMP => "igmp",
+                    ip_protocol::SCTP => "sctp",
+                    ip_protocol::NO_NEXT_HEADER => return,
+                    _ => "data",
+                };
+                if !payload.is_empty() {
+                    self.d.layers.push(name);
+                }
+            }
+        }
+    }
+
+    fn gre(&mut self, bytes: &'a [u8], depth: u8) {
+        self.d.transport = Transport::Other {
+            protocol: ip_protocol::GRE,
+        };
+        let gre = match GreHeader::new_checked(bytes) {
+            Ok(gre) => gre,
+            Err(e) => return self.wire_problem(e, "gre header"),
+        };
+        self.d.layers.push("gre");
+        let payload = gre.payload();
+        let depth = depth + 1;
+        match gre.protocol_type() {
+            ethertype::IPV4 => self.ipv4(payload, depth),
+            ethertype::IPV6 => self.ipv6(payload, depth),
+            ethertype::TRANSPARENT_ETHERNET => self.ethernet(payload, depth, false),
+            ethertype::MPLS_UNICAST | ethertype::MPLS_MULTICAST => self.mpls(payload, depth),
+            ethertype::PPP => self.ppp(payload, depth),
+            // Type I has no ERSPAN header; it is told apart by the absent GRE sequence number.
+            ethertype::ERSPAN_II if !gre.sequence_present() => {
+                self.d.layers.push("erspan");
+                self.ethernet(payload, depth, false)
+            }
+            ethertype::ERSPAN_II | ethertype::ERSPAN_III => {
+                match ErspanHeader::new_checked(payload) {
+                    Ok(erspan) => {
+                        self.d.layers.push("erspan");
+                        self.ethernet(erspan.payload(), depth, false)
+                    }
+                    Err(e) => self.wire_problem(e, "erspan header"),
+                }
+            }
+            _ => {
+                if !payload.is_empty() {
+                    self.d.layers.push("data");
+                }
+            }
+        }
+    }
+
+    // ---- transport layers ----
+
+    fn tcp(&mut self, bytes: &'a [u8], missing: usize) {
+        let tcp = match TcpPacket::new_checked(bytes) {
+            Ok(tcp) => tcp,
+            Err(e) => return self.wire_problem(e, "tcp header"),
+        };
+        self.d.layers.push("tcp");
+        if !tcp.is_header_complete() {
+            self.problem(DecodeProblem::Truncated("tcp header"));
+        }
+        let payload = tcp.payload();
+        let on_wire = (bytes.len() + missing).saturating_sub(tcp.header_len() as usize);
+        self.d.transport = Transport::Tcp(TcpInfo {
+            src_port: tcp.src_port(),
+            dst_port: tcp.dst_port(),
+            seq: tcp.seq_number(),
+            ack: tcp.ack_number(),
+            flags: TcpFlags(tcp.flags()),
+            window: tcp.window_len(),
+            payload,
+            payload_missing: saturating_u32(on_wire.saturating_sub(payload.len())),
+        });
+    }
+
+    fn udp(&mut self, bytes: &'a [u8], missing: usize) {
+        let udp = match UdpPacket::new_checked(bytes) {
+            Ok(udp) => udp,
+            Err(e) => return self.wire_problem(e, "udp header"),
+        };
+        self.d.layers.push("udp");
+        let ip_payload_len = bytes.len() + missing;
+        let payload = udp.payload(ip_payload_len);
+        let on_wire = udp.declared_len(ip_payload_len) - UdpPacket::<&[u8]>::HEADER_LEN;
+        self.d.transport = Transport::Udp(UdpInfo {
+            src_port: udp.src_port(),
+            dst_port: udp.dst_port(),
+            payload,
+            payload_missing: saturating_u32(on_wire.saturating_sub(payload.len())),
+        });
+    }
+
+    fn icmpv4(&mut self, bytes: &'a [u8]) {
+        let icmp = match IcmpPacket::new_checked(bytes) {
+            Ok(icmp) => icmp,
+            Err(e) => return self.wire_problem(e, "icmp header"),
+        };
+        self.d.layers.push("icmp");
+        let icmp_type = icmp.msg_type();
+        self.d.transport = Transport::Icmp {
+            icmp_type,
+            code: icmp.msg_code(),
+            identifier: if icmpv4_has_identifier(icmp_type) {
+                icmp.identifier()
+            } else {
+                None
+            },
+        };
+        if !icmp.is_header_complete() {
+            return self.problem(DecodeProblem::Truncated("icmp header"));
+        }
+        if icmpv4_is_error(icmp_type) {
+            self.quoted_ipv4(icmp.payload());
+        }
+    }
+
+    fn icmpv6(&mut self, bytes: &'a [u8]) {
+        let icmp = match IcmpPacket::new_checked(bytes) {
+            Ok(icmp) => icmp,
+            Err(e) => return self.wire_problem(e, "icmpv6 header"),
+        };
+        self.d.layers.push("icmpv6");
+        let icmp_type = icmp.msg_type();
+        self.d.transport = Transport::Icmpv6 {
+            icmp_type,
+            code: icmp.msg_code(),
+        };
+        if icmpv6_is_error(icmp_type) && icmp.is_header_complete() {
+            self.quoted_ipv6(icmp.payload());
+        }
+    }
+
+    /// The IPv4 header (+ 8 or more bytes) quoted by an ICMP error. It does not change
+    /// `network` or `transport`; a bad quote is not a problem of this packet.
+    fn quoted_ipv4(&mut self, quote: &'a [u8]) {
+        let Ok(ip) = Ipv4Packet::new_checked(quote) else {
+            return;
+        };
+        self.d.layers.push("ip");
+        if ip.frag_offset() == 0 {
+            self.quoted_transport(ip.protocol(), ip.payload());
+        }
+    }
+
+    fn quoted_ipv6(&mut self, quote: &'a [u8]) {
+        let Ok(ip) = Ipv6Packet::new_checked(quote) else {
+            return;
+        };
+        self.d.layers.push("ipv6");
+        let walked = walk_ipv6_extensions(ip.next_header(), ip.payload());
+        if walked.problem.is_none() && walked.fragment_offset.unwrap_or(0) == 0 {
+            self.quoted_transport(walked.protocol, walked.payload);
+        }
+    }
+
+    fn quoted_transport(&mut self, protocol: u8, payload: &[u8]) {
+        if payload.is_empty() {
+            return;
+        }
+        self.d.icmp_quoted_protocol = Some(protocol);
+        match protocol {
+            ip_protocol::TCP => self.d.layers.push("tcp"),
+            ip_protocol::UDP => self.d.layers.push("udp"),
+            ip_protocol::ICMP => self.d.layers.push("icmp"),
+            ip_protocol::ICMPV6 => self.d.layers.push("icmpv6"),
+            _ => {}
+        }
+    }
+}
+
+/// Where an IPv6 extension-header walk ended.
+struct Ipv6Walk<'a> {
+    /// The first protocol that is not an extension header we walk (or the fragmented one).
+    protocol: u8,
+    payload: &'a [u8],
+    /// Offset in bytes when a fragment header was met.
+    fragment_offset: Option<u16>,
+    auth_header: bool,
+    problem: Option<DecodeProblem>,
+}
+
+fn walk_ipv6_extensions(mut next_header: u8, mut payload: &[u8]) -> Ipv6Walk<'_> {
+    let mut walk = Ipv6Walk {
+        protocol: next_header,
+        payload,
+        fragment_offset: None,
+        auth_header: false,
+        problem: None,
+    };
+    // No count limit is needed: every extension header is at least 8 bytes long, so the walk
+    // ends within payload.len() / 8 steps (tshark decodes chains of 100+ headers).
+    loop {
+        let step = match next_header {
+            ip_protocol::HOP_BY_HOP
+            | ip_protocol::ROUTING
+            | ip_protocol::DESTINATION_OPTIONS
+            | ip_protocol::MOBILITY
+            | ip_protocol::HIP
+            | ip_protocol::SHIM6 => {
+                Ipv6ExtHeader::new_checked(payload).map(|h| (h.next_header(), h.payload()))
+            }
+            ip_protocol::FRAGMENT => Ipv6FragmentHeader::new_checked(payload).map(|h| {
+                walk.fragment_offset = Some(h.frag_offset());
+                (h.next_header(), h.payload())
+            }),
+            ip_protocol::AUTH => AuthHeader::new_checked(payload).map(|h| {
+                walk.auth_header = true;
+                (h.next_header(), h.payload())
+            }),
+            _ => return walk,
+        };
+        match step {
+            Ok((next, rest)) => {
+                next_header = next;
+                payload = rest;
+                walk.protocol = next;
+                walk.payload = rest;
+                // Past a non-first fragment the bytes are mid-datagram, not headers.
+                if walk.fragment_offset.unwrap_or(0) != 0 {
+                    return walk;
+                }
+            }
+            Err(WireError::Truncated) => {
+                walk.problem = Some(DecodeProblem::Truncated("ipv6 extension header"));
+                return walk;
+            }
+            Err(WireError::Malformed(field)) => {
+                walk.problem = Some(DecodeProblem::Malformed(field));
+                return walk;
+            }
+        }
+    }
+}
+
+fn saturating_u32(value: usize) -> u32 {
+    u32::try_from(value).unwrap_or(u32::MAX)
+}

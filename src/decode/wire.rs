@@ -1,1 +1,0 @@
-//! Zero-copy header views (filled in by the decode work).
