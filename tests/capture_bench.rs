@@ -21,7 +21,12 @@ fn write_pcap(path: &Path) {
     out.write_all(&header).unwrap();
     let frame = [0x42u8; FRAME_LEN];
     for i in 0..PACKETS {
-        for v in [1_700_000_000 + i / 1000, (i % 1000) * 1000, FRAME_LEN as u32, 1514] {
+        for v in [
+            1_700_000_000 + i / 1000,
+            (i % 1000) * 1000,
+            FRAME_LEN as u32,
+            1514,
+        ] {
             out.write_all(&v.to_le_bytes()).unwrap();
         }
         out.write_all(&frame).unwrap();
@@ -37,14 +42,25 @@ fn write_pcapng(path: &Path) {
         }
         out.write_all(tail).unwrap();
     };
-    put(&[0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0xffff_ffff, 0xffff_ffff, 28], &[]);
+    put(
+        &[0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0xffff_ffff, 0xffff_ffff, 28],
+        &[],
+    );
     put(&[1, 20, 1, 0, 20], &[]);
     let total = (32 + FRAME_LEN) as u32; // FRAME_LEN is a multiple of 4
     let frame = [0x42u8; FRAME_LEN];
     for i in 0..PACKETS {
         let ts = 1_700_000_000_000_000u64 + u64::from(i) * 1000;
         put(
-            &[6, total, 0, (ts >> 32) as u32, ts as u32, FRAME_LEN as u32, 1514],
+            &[
+                6,
+                total,
+                0,
+                (ts >> 32) as u32,
+                ts as u32,
+                FRAME_LEN as u32,
+                1514,
+            ],
             &frame,
         );
         put(&[total], &[]);

@@ -305,6 +305,10 @@ struct Msg {
     /// An interim (1xx) response: not paired, not counted.
     interim: bool,
     trailer_bytes: usize,
+    /// Stream offset of the first byte.
+    start_offset: u64,
+    /// What the sender had acknowledged of the other direction when the message started.
+    peer_ack: Option<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -329,6 +333,8 @@ struct PendingTx {
     response_done: bool,
     /// Key this transaction holds in the low watermark.
     mark: Option<i64>,
+    /// Server-stream offset the client had acknowledged when it sent the request.
+    request_peer_ack: Option<u64>,
 }
 
 /// Whether the connection carries HTTP.
@@ -350,6 +356,10 @@ pub(crate) struct HttpConn {
     not_http: bool,
     /// After `101 Switching Protocols` or a successful CONNECT the bytes are not HTTP.
     tunnel: bool,
+    /// Stream offset just past the last byte (or gap) delivered, per direction.
+    stream_end: [u64; 2],
+    /// ACK (as an offset of the other direction) of the packet being processed, per sender.
+    peer_ack: [Option<u64>; 2],
 }
 
 impl HttpConn {
@@ -363,7 +373,14 @@ impl HttpConn {
             next_depth: 1,
             not_http: false,
             tunnel: false,
+            stream_end: [0; 2],
+            peer_ack: [None; 2],
         }
+    }
+
+    /// Records the acknowledgment carried by the packet `sender` is sending now.
+    pub(crate) fn set_peer_ack(&mut self, sender: usize, acked: Option<u64>) {
+        self.peer_ack[sender] = acked;
     }
 
     pub(crate) fn verdict(&self) -> Verdict {
@@ -387,6 +404,7 @@ impl HttpConn {
         ready_ns: i64,
         ctx: &mut Ctx<'_>,
     ) {
+        self.stream_end[dir] += bytes.len() as u64;
         if self.not_http || self.tunnel || bytes.is_empty() {
             return;
         }
@@ -545,7 +563,7 @@ impl HttpConn {
         if n == 0 {
             return;
         }
-        self.start_msg(dir, arrival_ns, ctx);
+        self.start_msg(dir, arrival_ns, self.stream_end[dir], ctx);
         let Some(msg) = self.dirs[dir].msg.as_mut() else {
             return;
         };
@@ -560,7 +578,8 @@ impl HttpConn {
         }
     }
 
-    fn start_msg(&mut self, dir: usize, arrival_ns: i64, ctx: &mut Ctx<'_>) {
+    fn start_msg(&mut self, dir: usize, arrival_ns: i64, start_offset: u64, ctx: &mut Ctx<'_>) {
+        let peer_ack = self.peer_ack[dir];
         let d = &mut self.dirs[dir];
         if d.msg.is_none() {
             ctx.marks.add(arrival_ns);
@@ -573,6 +592,8 @@ impl HttpConn {
                 tx: None,
                 interim: false,
                 trailer_bytes: 0,
+                start_offset,
+                peer_ack,
             });
         }
     }
@@ -600,7 +621,8 @@ impl HttpConn {
             }
         }
         let old_len = d.buf.len();
-        self.start_msg(dir, arrival_ns, ctx);
+        let offset = self.stream_end[dir] - input.len() as u64;
+        self.start_msg(dir, arrival_ns, offset, ctx);
         let d = &mut self.dirs[dir];
         let parsed = if old_len == 0 {
             parse_head(input, request)
@@ -647,9 +669,11 @@ impl HttpConn {
         let depth = self.next_depth;
         self.next_depth += 1;
         let mut tx = self.new_tx(dir, depth);
+        let mut request_peer_ack = None;
         if let Some(msg) = self.dirs[dir].msg.as_mut() {
             msg.tx = Some(depth);
             tx.request_first_ns = Some(msg.first_ns);
+            request_peer_ack = msg.peer_ack;
         }
         tx.method = head.method;
         tx.uri = head.uri;
@@ -661,6 +685,7 @@ impl HttpConn {
             response_started: false,
             response_done: false,
             mark: None,
+            request_peer_ack,
         });
         self.evict_excess(ctx);
         self.dirs[dir].state = if head.chunked {
@@ -738,6 +763,9 @@ impl HttpConn {
             self.complete_msg(dir, ctx);
             return;
         }
+        if self.dirs[dir].msg.as_ref().is_some_and(|m| m.gap) {
+            self.realign_after_gap(dir, ctx);
+        }
         let method = match self.txs.iter_mut().find(|p| !p.response_started) {
             Some(p) => {
                 p.response_started = true;
@@ -766,6 +794,7 @@ impl HttpConn {
                     response_started: true,
                     response_done: false,
                     mark: None,
+                    request_peer_ack: None,
                 });
                 String::new()
             }
@@ -790,6 +819,52 @@ impl HttpConn {
         };
         if self.dirs[dir].state == State::Head {
             self.complete_msg(dir, ctx);
+        }
+    }
+
+    /// A response head follows a server-side gap that may have swallowed whole responses.
+    /// The response to request k starts at or after the server offset the client had
+    /// acknowledged when sending k (the server sent those bytes before it got request k). So
+    /// the response found at offset O answers, among waiting requests with ack ≤ O, the first
+    /// of those with the largest ack; the waiting requests before it were answered inside the
+    /// gap and are emitted with the flag `gap` and no response. With pipelined requests sent
+    /// back to back (equal acks) this keeps plain FIFO order.
+    fn realign_after_gap(&mut self, dir: usize, ctx: &mut Ctx<'_>) {
+        let Some(offset) = self.dirs[dir].msg.as_ref().map(|m| m.start_offset) else {
+            return;
+        };
+        let waiting: Vec<(usize, u64)> = self
+            .txs
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| !p.response_started)
+            .map(|(i, p)| (i, p.request_peer_ack.unwrap_or(0)))
+            .collect();
+        let Some(best_ack) = waiting
+            .iter()
+            .map(|&(_, ack)| ack)
+            .filter(|&ack| ack <= offset)
+            .max()
+        else {
+            return;
+        };
+        let Some(&(chosen, _)) = waiting.iter().find(|&&(_, ack)| ack == best_ack) else {
+            return;
+        };
+        for &(i, _) in waiting.iter().take_while(|&&(i, _)| i < chosen) {
+            let p = &mut self.txs[i];
+            p.response_started = true;
+            p.response_done = true;
+            add_flag(&mut p.tx.flags, "gap");
+        }
+        while self
+            .txs
+            .front()
+            .is_some_and(|p| p.request_done && p.response_done)
+        {
+            if let Some(p) = self.txs.pop_front() {
+                emit(p, ctx);
+            }
         }
     }
 
@@ -878,12 +953,17 @@ impl HttpConn {
                     response_started: false,
                     response_done: false,
                     mark: None,
+                    request_peer_ack: msg.peer_ack,
                 });
-                self.dirs[dir].msg.as_mut().unwrap().tx = Some(depth);
+                if let Some(m) = self.dirs[dir].msg.as_mut() {
+                    m.tx = Some(depth);
+                }
             } else if let Some(p) = self.txs.iter_mut().find(|p| !p.response_started) {
                 p.response_started = true;
                 p.tx.response_first_ns = Some(msg.first_ns);
-                self.dirs[dir].msg.as_mut().unwrap().tx = Some(p.tx.depth);
+                if let Some(m) = self.dirs[dir].msg.as_mut() {
+                    m.tx = Some(p.tx.depth);
+                }
             }
         }
         let incomplete = if self.is_client(dir) {
@@ -1031,6 +1111,7 @@ impl HttpConn {
 
     /// `len` bytes of direction `dir` were lost.
     pub(crate) fn on_gap(&mut self, dir: usize, len: u64, ctx: &mut Ctx<'_>) {
+        self.stream_end[dir] += len;
         if self.not_http || self.tunnel {
             return;
         }

@@ -270,6 +270,20 @@ impl TransactionAnalyzer {
                         conn.streams[d].flush(timestamp_ns, true, &mut sink);
                     }
                 } else {
+                    if tcp.flags.ack() {
+                        let peer = 1 - dir;
+                        let acked = conn.streams[peer].offset_of(tcp.ack);
+                        if let App::Http(h) = &mut conn.app {
+                            h.set_peer_ack(dir, acked);
+                        }
+                        let mut sink = AppSink {
+                            app: &mut conn.app,
+                            dns: &mut self.dns,
+                            ctx: &mut ctx,
+                            dir: peer,
+                        };
+                        conn.streams[peer].on_peer_ack(tcp.ack, timestamp_ns, &mut sink);
+                    }
                     let mut sink = AppSink {
                         app: &mut conn.app,
                         dns: &mut self.dns,

@@ -120,6 +120,38 @@ impl StreamReassembler {
         self.buffered_cost
     }
 
+    /// Stream offset of a sequence number of this direction (e.g. the peer's ACK), if the
+    /// stream has started; within ±2 GiB of the delivery point.
+    pub fn offset_of(&self, seq: u32) -> Option<u64> {
+        let base = self.base_seq?;
+        let next_seq = base.wrapping_add(self.delivered as u32);
+        let offset = self.delivered + seq.wrapping_sub(next_seq) as i32 as i64;
+        u64::try_from(offset).ok()
+    }
+
+    /// The peer acknowledged everything before `ack`: bytes below it that were not captured
+    /// will never be retransmitted, so holes below it are gaps now (what Zeek calls "ack above
+    /// hole"). Buffered bytes above the hole are delivered.
+    pub fn on_peer_ack(&mut self, ack: u32, ts_ns: i64, sink: &mut dyn StreamSink) {
+        if self.ended {
+            return;
+        }
+        let Some(acked) = self.offset_of(ack).map(|o| o as i64) else {
+            return;
+        };
+        // Only holes with buffered data after them are closed here: an ACK for bytes not
+        // captured yet at the stream end may just precede them in the capture (queue skew).
+        while let Some((&first, _)) = self.pending.first_key_value() {
+            if first > acked || first <= self.delivered {
+                break;
+            }
+            sink.gap((first - self.delivered) as u64, ts_ns);
+            self.delivered = first;
+            self.drain(ts_ns, sink);
+        }
+        self.check_fin(ts_ns, sink);
+    }
+
     /// Processes one segment of this direction.
     pub fn push(&mut self, seg: &Segment<'_>, sink: &mut dyn StreamSink) {
         if self.ended {
@@ -458,6 +490,21 @@ mod tests {
         r.push(&seg(10, b"k", 2), &mut rec);
         assert_eq!(rec.bytes, b"abck");
         assert_eq!(rec.gaps, vec![7]);
+    }
+
+    #[test]
+    fn peer_ack_above_hole_declares_gap() {
+        let mut r = StreamReassembler::new(1 << 20);
+        let mut rec = Recorder::default();
+        r.push(&seg(100, b"ab", 1), &mut rec);
+        r.push(&seg(105, b"fg", 2), &mut rec);
+        r.on_peer_ack(104, 3, &mut rec); // hole not fully acked: wait
+        assert!(rec.gaps.is_empty());
+        r.on_peer_ack(107, 4, &mut rec);
+        assert_eq!(rec.gaps, vec![3]);
+        assert_eq!(rec.bytes, b"abfg");
+        assert_eq!(r.offset_of(107), Some(7));
+        assert_eq!(r.offset_of(99), None);
     }
 
     #[test]
