@@ -5,7 +5,7 @@
 //!   frame) against our `tshark_ns()` = response_last − request_last, for the transaction
 //!   whose `response_last_ns` is that frame's time and whose status is the frame's code;
 //! * `http.time` of `*_headers_only.tsv` (frame completing the response head) against
-//!   `server_ns()` = response_first − request_last, matched on `response_first_ns`;
+//!   `tshark_head_ns()` = response_head − request_last, matched on `response_head_ns`;
 //! * `dns.time` against `latency_ns()`, matched on response time and id.
 //!
 //! tshark is a reference, not ground truth (it mis-pairs pipelined requests, see
@@ -48,11 +48,14 @@ fn parse_ns(text: &str) -> Option<i64> {
     Some(secs * 1_000_000_000 + frac.parse::<i64>().ok()?)
 }
 
+/// Canonical bidirectional 5-tuple.
+type FlowKey = (IpAddr, u16, IpAddr, u16, u8);
+
 /// Runs one capture; a bidirectional 5-tuple is one flow, a new SYN after data starts a new one.
 fn analyze(path: &Path) -> (Vec<HttpTransaction>, Vec<DnsTransaction>) {
     let mut reader = CaptureReader::open(path).expect("readable capture");
     let mut analyzer = TransactionAnalyzer::new(AnalyzerConfig::default());
-    let mut flows: HashMap<(IpAddr, u16, IpAddr, u16, u8), (u64, bool)> = HashMap::new();
+    let mut flows: HashMap<FlowKey, (u64, bool)> = HashMap::new();
     let mut next_id = 0u64;
     let mut out = Vec::new();
     while let Ok(Some(packet)) = reader.next_packet() {
@@ -147,7 +150,7 @@ impl Tally {
     }
 }
 
-/// Compares one HTTP responses TSV. `first` selects response_first (headers-only oracle).
+/// Compares one HTTP responses TSV. `first` selects response_head (headers-only oracle).
 fn compare_http(
     rows: &[HashMap<String, String>],
     txs: &[HttpTransaction],
@@ -168,14 +171,20 @@ fn compare_http(
             .iter()
             .filter(|x| {
                 let at = if first {
-                    x.response_first_ns
+                    x.response_head_ns
                 } else {
                     x.response_last_ns
                 };
                 at == Some(frame_ns) && x.status == status
             })
             .collect();
-        let ours = |x: &HttpTransaction| if first { x.server_ns() } else { x.tshark_ns() };
+        let ours = |x: &HttpTransaction| {
+            if first {
+                x.tshark_head_ns()
+            } else {
+                x.tshark_ns()
+            }
+        };
         match parse_ns(&row["http.time"]) {
             None => {
                 if candidates.iter().any(|x| ours(x).is_some()) {

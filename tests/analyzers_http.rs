@@ -711,11 +711,58 @@ fn non_http_connection_is_ignored() {
         &[0x16, 0x03, 0x01, 0x02, 0x00, 0x01],
         &mut out,
     );
-    c.send(&mut a, 1, 20, OK5, &mut out);
+    c.send(
+        &mut a,
+        1,
+        20,
+        &[0x16, 0x03, 0x03, 0x00, 0x01, 0x02],
+        &mut out,
+    );
+    c.send(&mut a, 0, 30, GET, &mut out);
+    c.send(&mut a, 1, 40, OK5, &mut out);
     a.finish(&mut out);
     assert!(out.is_empty());
     assert_eq!(a.stats().tcp_other_connections, 1);
     assert_eq!(a.stats().http_connections, 0);
+}
+
+#[test]
+fn malformed_first_request_is_recognised_by_the_status_line() {
+    // As in zeek's methods.pcap: request lines without a target or version.
+    let mut a = analyzer();
+    let mut out = Vec::new();
+    let mut c = Conn::new(1, 80);
+    c.handshake(&mut a, 0, &mut out);
+    c.send(
+        &mut a,
+        0,
+        10,
+        b"GET /HTTP/1.1\r\nHost: www.example.com\r\n\r\n",
+        &mut out,
+    );
+    c.send(
+        &mut a,
+        1,
+        20,
+        b"HTTP/1.0 400 Bad Request\r\nContent-Length: 3\r\n\r\nbad",
+        &mut out,
+    );
+    c.send(&mut a, 0, 30, GET, &mut out);
+    c.send(&mut a, 1, 40, OK5, &mut out);
+    let txs = http(&out);
+    let got: Vec<_> = txs
+        .iter()
+        .map(|t| (t.uri.as_str(), t.status, t.flags.clone()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("", Some(400), vec!["malformed"]),
+            ("/index.html", Some(200), vec![])
+        ]
+    );
+    assert_eq!(txs[0].tshark_ns(), Some(10));
+    assert_eq!(a.stats().http_parse_errors, 1);
 }
 
 #[test]

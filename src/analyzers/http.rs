@@ -57,6 +57,9 @@ pub struct HttpTransaction {
     pub request_last_ns: Option<i64>,
     pub response_first_ns: Option<i64>,
     pub response_last_ns: Option<i64>,
+    /// Capture time of the packet that completed the response head (status line and
+    /// headers): tshark's response frame with `http.desegment_body:FALSE`.
+    pub response_head_ns: Option<i64>,
     /// Problems, as short stable words: `gap`, `unanswered`, `orphan_response`,
     /// `request_incomplete`, `response_incomplete`, `malformed`, `continue` (a 100 Continue came first).
     pub flags: Vec<&'static str>,
@@ -78,6 +81,11 @@ impl HttpTransaction {
     pub fn server_ns(&self) -> Option<i64> {
         Self::diff(self.response_first_ns, self.request_last_ns)
     }
+    /// tshark's `http.time` with `http.desegment_body:FALSE`: response head complete −
+    /// request last.
+    pub fn tshark_head_ns(&self) -> Option<i64> {
+        Self::diff(self.response_head_ns, self.request_last_ns)
+    }
     /// tshark's `http.time`: response last − request last.
     pub fn tshark_ns(&self) -> Option<i64> {
         Self::diff(self.response_last_ns, self.request_last_ns)
@@ -88,6 +96,8 @@ impl HttpTransaction {
 const MAX_CHUNK_LINE: usize = 4096;
 /// Chunk sizes at or above this are treated as an overflow (malformed), not a length.
 const MAX_CHUNK_SIZE: u64 = 1 << 60;
+/// Bytes held from a direction whose start is not HTTP while the other side decides.
+const MAX_REJECTED_HELD: usize = 8 << 10;
 /// Longest method token accepted when recognising a request line.
 const MAX_METHOD_LEN: usize = 32;
 
@@ -323,6 +333,9 @@ struct DirParser {
     resync_at_start: bool,
     /// The next message follows a gap: flag it.
     gap_before_next: bool,
+    /// Detection: this direction's first bytes are neither a request nor a status line.
+    /// The other direction decides (a status line there makes these bytes a malformed request).
+    rejected: bool,
 }
 
 #[derive(Debug)]
@@ -412,8 +425,11 @@ impl HttpConn {
             self.feed(dir, bytes, arrival_ns, ready_ns, ctx);
             return;
         }
+        let other_rejected = self.dirs[1 - dir].rejected;
         let d = &mut self.dirs[dir];
-        let looks = if d.buf.is_empty() {
+        let looks = if d.rejected {
+            Looks::No
+        } else if d.buf.is_empty() {
             classify(bytes)
         } else {
             let mut joined = d.buf.clone();
@@ -421,6 +437,16 @@ impl HttpConn {
             classify(&joined)
         };
         match looks {
+            Looks::No if !other_rejected => {
+                // Keep a bounded prefix: enough to resync after the malformed head.
+                if !d.rejected && d.buf.is_empty() {
+                    d.buf_first_ns = arrival_ns;
+                }
+                d.rejected = true;
+                d.buf_ready_ns = ready_ns;
+                let room = MAX_REJECTED_HELD.saturating_sub(d.buf.len());
+                d.buf.extend_from_slice(&bytes[..bytes.len().min(room)]);
+            }
             Looks::No => {
                 self.not_http = true;
                 self.dirs = [DirParser::default(), DirParser::default()];
@@ -744,6 +770,7 @@ impl HttpConn {
             request_last_ns: None,
             response_first_ns: None,
             response_last_ns: None,
+            response_head_ns: None,
             flags: Vec::new(),
         }
     }
@@ -751,6 +778,7 @@ impl HttpConn {
     fn on_response_head(&mut self, dir: usize, head: Head, ctx: &mut Ctx<'_>) {
         let status = head.status;
         let first_ns = self.dirs[dir].msg.as_ref().map_or(0, |m| m.first_ns);
+        let head_ns = self.dirs[dir].msg.as_ref().map(|m| m.last_ns);
         if (100..200).contains(&status) && status != 101 {
             if let Some(p) = self.txs.iter_mut().find(|p| !p.response_started) {
                 if status == 100 {
@@ -771,6 +799,7 @@ impl HttpConn {
                 p.response_started = true;
                 p.tx.status = Some(status);
                 p.tx.response_first_ns = Some(first_ns);
+                p.tx.response_head_ns = head_ns;
                 if let Some(msg) = self.dirs[dir].msg.as_mut() {
                     msg.tx = Some(p.tx.depth);
                 }
@@ -783,6 +812,7 @@ impl HttpConn {
                 tx.status = Some(status);
                 tx.version = head.version.clone();
                 tx.response_first_ns = Some(first_ns);
+                tx.response_head_ns = head_ns;
                 tx.flags.push("orphan_response");
                 ctx.stats.http_orphan_responses += 1;
                 if let Some(msg) = self.dirs[dir].msg.as_mut() {
