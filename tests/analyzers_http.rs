@@ -993,3 +993,20 @@ fn random_bytes_never_panic() {
     a.finish(&mut out);
     assert_eq!(a.low_watermark_ns(), None);
 }
+
+#[test]
+fn capture_starting_with_keepalive_byte() {
+    // No handshake; the first client segment is a 1-byte keep-alive (as in scapy's
+    // http_chunk.pcap), the request follows at the next sequence number.
+    let mut a = analyzer();
+    let mut out = Vec::new();
+    let mut c = Conn::new(1, 80);
+    c.send(&mut a, 0, 5, b"\0", &mut out);
+    c.send(&mut a, 0, 10, GET, &mut out);
+    c.send(&mut a, 1, 20, OK5, &mut out);
+    let txs = http(&out);
+    assert_eq!(txs.len(), 1);
+    assert_eq!((txs[0].uri.as_str(), txs[0].status), ("/index.html", Some(200)));
+    assert_eq!(txs[0].request_first_ns, Some(10));
+    assert!(txs[0].flags.is_empty());
+}

@@ -333,6 +333,8 @@ struct DirParser {
     resync_at_start: bool,
     /// The next message follows a gap: flag it.
     gap_before_next: bool,
+    /// Detection: whether skipping one leading keep-alive byte was considered.
+    first_byte_checked: bool,
     /// Detection: this direction's first bytes are neither a request nor a status line.
     /// The other direction decides (a status line there makes these bytes a malformed request).
     rejected: bool,
@@ -427,7 +429,8 @@ impl HttpConn {
         }
         let other_rejected = self.dirs[1 - dir].rejected;
         let d = &mut self.dirs[dir];
-        let looks = if d.rejected {
+        let mut bytes = bytes;
+        let mut looks = if d.rejected {
             Looks::No
         } else if d.buf.is_empty() {
             classify(bytes)
@@ -436,6 +439,26 @@ impl HttpConn {
             joined.extend_from_slice(bytes);
             classify(&joined)
         };
+        if looks == Looks::No && !d.rejected && !d.first_byte_checked {
+            // A capture that starts mid-connection often begins with a TCP keep-alive: one
+            // old byte (seq = next - 1) that looks like data. Allow skipping it once.
+            if d.buf.len() + bytes.len() == 1 {
+                looks = Looks::NeedMore;
+            } else {
+                d.first_byte_checked = true;
+                let mut rest = d.buf.clone();
+                rest.extend_from_slice(bytes);
+                let without = classify(&rest[1..]);
+                if without != Looks::No {
+                    if d.buf.is_empty() {
+                        bytes = &bytes[1..];
+                    } else {
+                        d.buf.remove(0);
+                    }
+                    looks = without;
+                }
+            }
+        }
         match looks {
             Looks::No if !other_rejected => {
                 // Keep a bounded prefix: enough to resync after the malformed head.
