@@ -5,7 +5,7 @@
 //!   frame) against our `tshark_ns()` = response_last − request_last, for the transaction
 //!   whose `response_last_ns` is that frame's time and whose status is the frame's code;
 //! * `http.time` of `*_headers_only.tsv` (frame completing the response head) against
-//!   `tshark_head_ns()` = response_head − request_last, matched on `response_head_ns`;
+//!   `tshark_head_ns()` = response_head − request_head, matched on `response_head_ns`;
 //! * `dns.time` against `latency_ns()`, matched on response time and id.
 //!
 //! tshark is a reference, not ground truth (it mis-pairs pipelined requests, see

@@ -1006,7 +1006,10 @@ fn capture_starting_with_keepalive_byte() {
     c.send(&mut a, 1, 20, OK5, &mut out);
     let txs = http(&out);
     assert_eq!(txs.len(), 1);
-    assert_eq!((txs[0].uri.as_str(), txs[0].status), ("/index.html", Some(200)));
+    assert_eq!(
+        (txs[0].uri.as_str(), txs[0].status),
+        ("/index.html", Some(200))
+    );
     assert_eq!(txs[0].request_first_ns, Some(10));
     assert!(txs[0].flags.is_empty());
 }

@@ -55,6 +55,9 @@ pub struct HttpTransaction {
     pub response_body_bytes: u64,
     pub request_first_ns: Option<i64>,
     pub request_last_ns: Option<i64>,
+    /// Capture time of the packet that completed the request head (request line and
+    /// headers); equals `request_last_ns` for a request without body.
+    pub request_head_ns: Option<i64>,
     pub response_first_ns: Option<i64>,
     pub response_last_ns: Option<i64>,
     /// Capture time of the packet that completed the response head (status line and
@@ -81,10 +84,10 @@ impl HttpTransaction {
     pub fn server_ns(&self) -> Option<i64> {
         Self::diff(self.response_first_ns, self.request_last_ns)
     }
-    /// tshark's `http.time` with `http.desegment_body:FALSE`: response head complete −
-    /// request last.
+    /// tshark's `http.time` with `http.desegment_body:FALSE` (bodies not reassembled, so
+    /// both messages are dated by their heads): response head − request head.
     pub fn tshark_head_ns(&self) -> Option<i64> {
-        Self::diff(self.response_head_ns, self.request_last_ns)
+        Self::diff(self.response_head_ns, self.request_head_ns)
     }
     /// tshark's `http.time`: response last − request last.
     pub fn tshark_ns(&self) -> Option<i64> {
@@ -683,7 +686,7 @@ impl HttpConn {
             HeadResult::Partial => {
                 let total = old_len + input.len();
                 if total > ctx.config.max_header_bytes {
-                    let again = self.malformed(dir, input, ctx);
+                    let again = self.malformed(dir, if old_len == 0 { input } else { &[] }, ctx);
                     return (&[], again.map(|v| (v, arrival_ns)));
                 }
                 if old_len == 0 {
@@ -693,7 +696,7 @@ impl HttpConn {
                 (&[], None)
             }
             HeadResult::Invalid => {
-                let again = self.malformed(dir, input, ctx);
+                let again = self.malformed(dir, if old_len == 0 { input } else { &[] }, ctx);
                 (&[], again.map(|v| (v, arrival_ns)))
             }
             HeadResult::Complete(head) => {
@@ -722,6 +725,7 @@ impl HttpConn {
         if let Some(msg) = self.dirs[dir].msg.as_mut() {
             msg.tx = Some(depth);
             tx.request_first_ns = Some(msg.first_ns);
+            tx.request_head_ns = Some(msg.last_ns);
             request_peer_ack = msg.peer_ack;
         }
         tx.method = head.method;
@@ -791,6 +795,7 @@ impl HttpConn {
             response_body_bytes: 0,
             request_first_ns: None,
             request_last_ns: None,
+            request_head_ns: None,
             response_first_ns: None,
             response_last_ns: None,
             response_head_ns: None,
@@ -975,12 +980,17 @@ impl HttpConn {
     /// Returns bytes to re-process in resync state.
     fn malformed(&mut self, dir: usize, rest: &[u8], ctx: &mut Ctx<'_>) -> Option<Vec<u8>> {
         ctx.stats.http_parse_errors += 1;
-        self.break_msg(dir, "malformed", ctx);
+        let mut held = std::mem::take(&mut self.dirs[dir].buf);
+        held.extend_from_slice(rest);
+        // Keep the method of a bad request line: a HEAD still means no response body.
+        let method_len = held.iter().take_while(|&&b| is_token_byte(b)).count();
+        let method =
+            (method_len > 0 && method_len <= MAX_METHOD_LEN && held.get(method_len) == Some(&b' '))
+                .then(|| String::from_utf8_lossy(&held[..method_len]).into_owned());
+        self.break_msg(dir, "malformed", method, ctx);
         let d = &mut self.dirs[dir];
         d.state = State::Resync;
         d.resync_at_start = false;
-        let mut held = std::mem::take(&mut d.buf);
-        held.extend_from_slice(rest);
         if held.is_empty() {
             None
         } else {
@@ -989,7 +999,13 @@ impl HttpConn {
     }
 
     /// Ends the message in progress abnormally with `flag`, keeping the FIFO aligned.
-    fn break_msg(&mut self, dir: usize, flag: &'static str, ctx: &mut Ctx<'_>) {
+    fn break_msg(
+        &mut self,
+        dir: usize,
+        flag: &'static str,
+        method: Option<String>,
+        ctx: &mut Ctx<'_>,
+    ) {
         let Some(msg) = self.dirs[dir].msg.clone() else {
             return;
         };
@@ -1000,6 +1016,7 @@ impl HttpConn {
                 self.next_depth += 1;
                 let mut tx = self.new_tx(dir, depth);
                 tx.request_first_ns = Some(msg.first_ns);
+                tx.method = method.unwrap_or_default();
                 self.txs.push_back(PendingTx {
                     tx,
                     request_done: false,
@@ -1055,6 +1072,7 @@ impl HttpConn {
             add_flag(&mut p.tx.flags, "gap");
         }
         if is_request {
+            p.tx.request_head_ns = p.tx.request_head_ns.or(Some(msg.last_ns));
             p.tx.request_first_ns = Some(msg.first_ns);
             p.tx.request_last_ns = Some(msg.last_ns);
             p.tx.request_bytes = msg.bytes;
@@ -1208,7 +1226,7 @@ impl HttpConn {
                 if let Some(m) = d.msg.as_mut() {
                     m.gap = true;
                 }
-                self.break_msg(dir, "gap", ctx);
+                self.break_msg(dir, "gap", None, ctx);
                 resync_after(&mut self.dirs[dir]);
             }
         }
@@ -1223,7 +1241,7 @@ impl HttpConn {
         match d.state {
             State::UntilClose => {
                 if !clean {
-                    self.break_msg(dir, "response_incomplete", ctx);
+                    self.break_msg(dir, "response_incomplete", None, ctx);
                 } else {
                     self.complete_msg(dir, ctx);
                 }
@@ -1235,7 +1253,7 @@ impl HttpConn {
                 } else {
                     "response_incomplete"
                 };
-                self.break_msg(dir, flag, ctx);
+                self.break_msg(dir, flag, None, ctx);
             }
         }
         self.dirs[dir].state = State::Dead;
