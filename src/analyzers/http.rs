@@ -101,6 +101,8 @@ const MAX_CHUNK_LINE: usize = 4096;
 const MAX_CHUNK_SIZE: u64 = 1 << 60;
 /// Bytes held from a direction whose start is not HTTP while the other side decides.
 const MAX_REJECTED_HELD: usize = 8 << 10;
+/// While resyncing, bytes kept in case they begin a request line whose ` HTTP/1.` is still to come.
+const MAX_REQUEST_LINE_HELD: usize = 8 << 10;
 /// Longest method token accepted when recognising a request line.
 const MAX_METHOD_LEN: usize = 32;
 
@@ -332,8 +334,8 @@ struct DirParser {
     buf_first_ns: i64,
     buf_ready_ns: i64,
     msg: Option<Msg>,
-    /// In `Resync`, whether offset 0 of `buf` is a line start (true after a gap).
-    resync_at_start: bool,
+    /// In `Resync` after a malformed head: drop bytes through the next newline first.
+    resync_skip_line: bool,
     /// The next message follows a gap: flag it.
     gap_before_next: bool,
     /// Detection: whether skipping one leading keep-alive byte was considered.
@@ -990,7 +992,7 @@ impl HttpConn {
         self.break_msg(dir, "malformed", method, ctx);
         let d = &mut self.dirs[dir];
         d.state = State::Resync;
-        d.resync_at_start = false;
+        d.resync_skip_line = true;
         if held.is_empty() {
             None
         } else {
@@ -1121,63 +1123,46 @@ impl HttpConn {
             Looks::Response
         };
         let d = &mut self.dirs[dir];
-        let old_len = d.buf.len();
-        if old_len == 0 {
+        if d.buf.is_empty() {
             d.buf_first_ns = arrival_ns;
         }
         d.buf.extend_from_slice(input);
-        let starts = d.resync_at_start.then_some(0).into_iter().chain(
-            d.buf
-                .iter()
-                .enumerate()
-                .filter(|(_, &b)| b == b'\n')
-                .map(|(i, _)| i + 1),
-        );
-        let mut keep_from = None;
-        for start in starts {
-            if start >= d.buf.len() {
-                keep_from = Some(start);
-                break;
-            }
-            match classify(&d.buf[start..]) {
-                l if l == want => {
-                    let rest = d.buf.split_off(start);
+        if d.resync_skip_line {
+            // The line that failed to parse must not be found again.
+            match d.buf.iter().position(|&b| b == b'\n') {
+                Some(nl) => {
+                    d.buf.drain(..=nl);
+                    d.resync_skip_line = false;
+                }
+                None => {
                     d.buf.clear();
-                    d.state = State::Head;
-                    let arrival = if start >= old_len {
-                        arrival_ns
-                    } else {
-                        d.buf_first_ns
-                    };
-                    return Some((rest, arrival));
+                    return None;
                 }
-                Looks::NeedMore => {
-                    keep_from = Some(start);
-                    break;
-                }
-                _ => {}
             }
         }
-        match keep_from {
-            Some(start) => {
-                d.buf.drain(..start);
-                d.resync_at_start = true;
-                if start >= old_len {
+        let old_len = d.buf.len() - input.len().min(d.buf.len());
+        match find_message_start(&d.buf, want) {
+            Ok(start) => {
+                let rest = d.buf.split_off(start);
+                d.buf.clear();
+                d.state = State::Head;
+                let arrival = if start >= old_len {
+                    arrival_ns
+                } else {
+                    d.buf_first_ns
+                };
+                Some((rest, arrival))
+            }
+            Err(keep_from) => {
+                let keep_from =
+                    keep_from.max(d.buf.len().saturating_sub(ctx.config.max_header_bytes));
+                d.buf.drain(..keep_from);
+                if keep_from >= old_len {
                     d.buf_first_ns = arrival_ns;
                 }
-            }
-            None => {
-                if let Some(nl) = d.buf.iter().rposition(|&b| b == b'\n') {
-                    d.buf.drain(..=nl);
-                    d.resync_at_start = true;
-                }
+                None
             }
         }
-        if d.buf.len() > ctx.config.max_header_bytes {
-            d.buf.clear();
-            d.resync_at_start = false;
-        }
-        None
     }
 
     /// `len` bytes of direction `dir` were lost.
@@ -1194,7 +1179,7 @@ impl HttpConn {
         let d = &mut self.dirs[dir];
         let resync_after = |d: &mut DirParser| {
             d.state = State::Resync;
-            d.resync_at_start = true;
+            d.resync_skip_line = false;
             d.gap_before_next = true;
             d.buf.clear();
         };
@@ -1298,6 +1283,61 @@ fn emit(p: PendingTx, ctx: &mut Ctx<'_>) {
     ctx.out.push(Event::Http(p.tx));
 }
 
+/// Where a message of the wanted kind starts in `buf` (after garbage or a gap), found by its
+/// anchor: `HTTP/1.` for a status line, ` HTTP/1.` preceded by `token SP target` for a request
+/// line. Not restricted to line starts, since the bytes before may be the tail of a binary body.
+/// `Err(keep_from)`: no complete candidate; bytes from `keep_from` may still start one.
+fn find_message_start(buf: &[u8], want: Looks) -> Result<usize, usize> {
+    let anchor: &[u8] = if want == Looks::Response {
+        b"HTTP/1."
+    } else {
+        b" HTTP/1."
+    };
+    let mut from = 0;
+    while let Some(found) = buf[from..].windows(anchor.len()).position(|w| w == anchor) {
+        let at = from + found;
+        from = at + 1;
+        let start = if want == Looks::Response {
+            at
+        } else {
+            // Walk back over the target, its separating space and the method token.
+            let target_start = buf[..at]
+                .iter()
+                .rposition(|&b| b <= b' ' || b == 0x7f)
+                .map_or(0, |i| i + 1);
+            if target_start == 0 || target_start == at || buf[target_start - 1] != b' ' {
+                continue;
+            }
+            let method_end = target_start - 1;
+            let method_len = buf[..method_end]
+                .iter()
+                .rev()
+                .take(MAX_METHOD_LEN + 1)
+                .take_while(|&&b| is_token_byte(b))
+                .count();
+            if method_len == 0 || method_len > MAX_METHOD_LEN {
+                continue;
+            }
+            method_end - method_len
+        };
+        match classify(&buf[start..]) {
+            l if l == want => return Ok(start),
+            Looks::NeedMore => return Err(start),
+            _ => {}
+        }
+    }
+    // Keep what could be the beginning of a message whose anchor has not arrived yet.
+    let keep = if want == Looks::Response {
+        buf.len().saturating_sub(anchor.len() - 1)
+    } else {
+        buf.iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |nl| nl + 1)
+            .max(buf.len().saturating_sub(MAX_REQUEST_LINE_HELD))
+    };
+    Err(keep)
+}
+
 /// Parses a chunk-size line (`1a;ext=1\r\n`); `None` for garbage or a size ≥ 2^60.
 fn parse_chunk_size(line: &[u8]) -> Option<u64> {
     let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
@@ -1349,6 +1389,29 @@ mod tests {
         ] {
             assert_eq!(classify(no), Looks::No, "{no:?}");
         }
+    }
+
+    #[test]
+    fn message_starts_found_after_binary_garbage() {
+        let resp = b"\xff\xd9HTTP/1.1 200 OK\r\n";
+        assert_eq!(find_message_start(resp, Looks::Response), Ok(2));
+        let req = b"junk\x00\x01GET /a?b=1 HTTP/1.1\r\nHost: x\r\n";
+        assert_eq!(find_message_start(req, Looks::Request), Ok(6));
+        // "HTTP/1." inside a header value is not a status line.
+        assert_eq!(
+            find_message_start(b"X-Via: HTTP/1.1 proxy\r\n", Looks::Response),
+            Err(17)
+        );
+        // A request line still arriving is kept from its start.
+        assert_eq!(find_message_start(b"zz\nGET /long", Looks::Request), Err(3));
+        assert_eq!(
+            find_message_start(b"\xffGET / HTTP/1", Looks::Request),
+            Err(0)
+        );
+        assert_eq!(
+            find_message_start(b"xx HTTP/1.1\r\n", Looks::Request),
+            Err(0)
+        );
     }
 
     #[test]
