@@ -9,7 +9,7 @@ use crate::pipeline::Record;
 use std::collections::HashMap;
 
 /// The latency a table or plot is about. Names and meanings are documented in the README.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, clap::ValueEnum, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Metric {
     /// HTTP response first byte − request first byte.
