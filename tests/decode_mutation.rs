@@ -8,7 +8,7 @@ use decode_fixtures::{hex, ALL};
 use tracetail::capture::LinkType;
 use tracetail::decode::{decode, Decoded, Transport};
 
-const LINK_TYPES: [u16; 10] = [0, 1, 12, 14, 101, 108, 113, 228, 229, 276];
+const LINK_TYPES: [u16; 12] = [0, 1, 12, 14, 101, 108, 113, 228, 229, 239, 242, 276];
 
 struct XorShift(u64);
 

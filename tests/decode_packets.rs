@@ -609,3 +609,43 @@ fn tunnel_recursion_is_bounded() {
     assert_eq!(d.layers.as_slice().len(), 10);
     assert!(d.layers.as_slice()[1..].iter().all(|&name| name == "ip"));
 }
+
+#[test]
+fn nflog_payload_tlv_in_either_byte_order() {
+    let ip = hex(RAW_IPV4_TCP);
+    // Header (AF_INET, version 0, resource 0), a 4-byte TLV of type 1, then NFULA_PAYLOAD.
+    let mut little = vec![2, 0, 0, 0, 8, 0, 1, 0, 0, 0, 0, 0];
+    little.extend_from_slice(&((4 + ip.len()) as u16).to_le_bytes());
+    little.extend_from_slice(&9u16.to_le_bytes());
+    little.extend_from_slice(&ip);
+    let d = decode(LinkType(239), &little);
+    assert_eq!(d.problem, None);
+    assert_eq!(ipv4_of(d.network).src, v4("1.2.3.4"));
+    assert_eq!(d.layers.as_slice(), ["nflog", "ip", "tcp"]);
+
+    let mut big = vec![2, 0, 0, 0, 0, 8, 0, 1, 0, 0, 0, 0];
+    big.extend_from_slice(&((4 + ip.len()) as u16).to_be_bytes());
+    big.extend_from_slice(&9u16.to_be_bytes());
+    big.extend_from_slice(&ip);
+    assert!(matches!(
+        decode(LinkType(239), &big).transport,
+        Transport::Tcp(_)
+    ));
+
+    // Without a payload TLV nothing is decoded, and that is reported.
+    let d = decode(LinkType(239), &little[..12]);
+    assert_eq!(d.problem, Some(DecodeProblem::Truncated("nflog payload")));
+}
+
+#[test]
+fn ip_over_infiniband() {
+    let mut frame = vec![0u8; 40];
+    frame.extend_from_slice(&[0x08, 0x00, 0x00, 0x00]);
+    frame.extend_from_slice(&hex(RAW_IPV4_TCP));
+    let d = decode(LinkType(242), &frame);
+    assert_eq!(d.problem, None);
+    assert!(!d.link.has_ethernet);
+    assert_eq!(d.link.ethertype, Some(0x0800));
+    assert_eq!(tcp_of(d.transport).src_port, 1);
+    assert_eq!(d.layers.as_slice(), ["ipoib", "ip", "tcp"]);
+}

@@ -1,5 +1,24 @@
 //! DNS query/response matching over UDP and TCP.
+//!
+//! UDP datagrams are DNS when they parse as DNS and either port is 53, 5353 (mDNS) or 5355
+//! (LLMNR); on other ports a query is tracked tentatively (strict shape: one question,
+//! nothing else but an optional EDNS OPT record) and only reported if answered. TCP DNS
+//! (port 53) uses the 2-byte length prefix over the reassembled stream; a TCP message's time is
+//! the capture time of the packet that completed it.
+//!
+//! Pairing key: (client ip, client port, server ip, server port, transport, id). A query
+//! repeated with the same key while the first is unanswered is a retransmission: the
+//! transaction keeps the FIRST query's time and gets the flag `retransmitted_query`. This
+//! matches tshark 4.0, whose `dns.response_to` / `dns.time` on the response point at the
+//! first query frame of the id in the conversation. Further responses with a key that was
+//! answered recently are counted (`dns_duplicate_responses`) and not emitted, so each query
+//! contributes one latency sample.
+//!
+//! Names are decoded with compression pointers, at most [`MAX_POINTERS`] jumps and 255 bytes,
+//! so pointer loops end in an error instead of a hang.
 
+use super::{Ctx, Event};
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 
 /// One DNS query and its response.
@@ -28,5 +47,454 @@ impl DnsTransaction {
     /// Response time − query time.
     pub fn latency_ns(&self) -> Option<i64> {
         Some(self.response_ns? - self.query_ns?)
+    }
+}
+
+/// Ports where a DNS-shaped payload is taken as DNS without further evidence.
+pub const DNS_PORTS: [u16; 3] = [53, 5353, 5355];
+/// Compression pointers followed in one name before it is declared a loop.
+pub const MAX_POINTERS: usize = 64;
+/// Queries waiting for an answer; beyond this the oldest is reported unanswered.
+pub const MAX_PENDING_QUERIES: usize = 1 << 16;
+/// Answered keys remembered to recognise duplicate responses.
+const RECENT_ANSWERED: usize = 4096;
+
+/// Why a payload is not a DNS message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DnsError {
+    Truncated,
+    BadLabel,
+    PointerLoop,
+    NameTooLong,
+}
+
+/// The parts of a DNS message tracetail uses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsMessage {
+    pub id: u16,
+    pub is_response: bool,
+    pub opcode: u8,
+    pub rcode: u8,
+    pub qdcount: u16,
+    pub ancount: u16,
+    pub nscount: u16,
+    pub arcount: u16,
+    /// First question: name and type.
+    pub question: Option<(String, u16)>,
+    /// Offset just past the first question (12 when there is none).
+    pub question_end: usize,
+}
+
+fn u16_at(msg: &[u8], at: usize) -> Result<u16, DnsError> {
+    let bytes = msg.get(at..at + 2).ok_or(DnsError::Truncated)?;
+    Ok(u16::from_be_bytes([bytes[0], bytes[1]]))
+}
+
+/// Decodes the name at `start`; returns it (dotted, no trailing dot, `\DDD` escapes for
+/// unprintable bytes) and the offset after the name at its original position.
+pub fn read_name(msg: &[u8], start: usize) -> Result<(String, usize), DnsError> {
+    let mut name = String::new();
+    let mut pos = start;
+    let mut end_after: Option<usize> = None;
+    let mut pointers = 0;
+    let mut wire_len = 0usize;
+    loop {
+        let len = *msg.get(pos).ok_or(DnsError::Truncated)?;
+        match len & 0xc0 {
+            0x00 => {
+                if len == 0 {
+                    return Ok((name, end_after.unwrap_or(pos + 1)));
+                }
+                let label = msg
+                    .get(pos + 1..pos + 1 + len as usize)
+                    .ok_or(DnsError::Truncated)?;
+                wire_len += 1 + len as usize;
+                if wire_len > 255 {
+                    return Err(DnsError::NameTooLong);
+                }
+                if !name.is_empty() {
+                    name.push('.');
+                }
+                for &b in label {
+                    if b.is_ascii_graphic() && b != b'.' && b != b'\\' {
+                        name.push(b as char);
+                    } else {
+                        name.push_str(&format!("\\{b:03}"));
+                    }
+                }
+                pos += 1 + len as usize;
+            }
+            0xc0 => {
+                let low = *msg.get(pos + 1).ok_or(DnsError::Truncated)?;
+                pointers += 1;
+                if pointers > MAX_POINTERS {
+                    return Err(DnsError::PointerLoop);
+                }
+                if end_after.is_none() {
+                    end_after = Some(pos + 2);
+                }
+                pos = (((len & 0x3f) as usize) << 8) | low as usize;
+            }
+            _ => return Err(DnsError::BadLabel),
+        }
+    }
+}
+
+/// Parses the header and the first question.
+pub fn parse_message(msg: &[u8]) -> Result<DnsMessage, DnsError> {
+    if msg.len() < 12 {
+        return Err(DnsError::Truncated);
+    }
+    let flags = u16_at(msg, 2)?;
+    let qdcount = u16_at(msg, 4)?;
+    let (question, question_end) = if qdcount > 0 {
+        let (name, after) = read_name(msg, 12)?;
+        let qtype = u16_at(msg, after)?;
+        u16_at(msg, after + 2)?; // class
+        (Some((name, qtype)), after + 4)
+    } else {
+        (None, 12)
+    };
+    Ok(DnsMessage {
+        id: u16_at(msg, 0)?,
+        is_response: flags & 0x8000 != 0,
+        opcode: ((flags >> 11) & 0xf) as u8,
+        rcode: (flags & 0xf) as u8,
+        qdcount,
+        ancount: u16_at(msg, 6)?,
+        nscount: u16_at(msg, 8)?,
+        arcount: u16_at(msg, 10)?,
+        question,
+        question_end,
+    })
+}
+
+/// A query that looks like what a resolver sends: one question, at most an EDNS OPT record.
+fn is_plain_query(m: &DnsMessage, len: usize, msg: &[u8]) -> bool {
+    if m.opcode != 0 || m.qdcount != 1 || m.ancount != 0 || m.nscount != 0 {
+        return false;
+    }
+    match m.arcount {
+        0 => m.question_end == len,
+        1 => msg.get(m.question_end..m.question_end + 3) == Some(&[0, 0, 41][..]),
+        _ => false,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct DnsKey {
+    client: (IpAddr, u16),
+    server: (IpAddr, u16),
+    tcp: bool,
+    id: u16,
+}
+
+#[derive(Debug)]
+struct PendingQuery {
+    tx: DnsTransaction,
+    /// On a non-DNS port: reported only if answered.
+    tentative: bool,
+}
+
+/// Matches queries and responses of all transports.
+#[derive(Debug, Default)]
+pub(crate) struct DnsTracker {
+    pending: HashMap<DnsKey, PendingQuery>,
+    /// Pending keys in query order, for timeouts (entries may be stale).
+    order: VecDeque<(i64, DnsKey)>,
+    recent: HashMap<DnsKey, i64>,
+    recent_order: VecDeque<DnsKey>,
+}
+
+impl DnsTracker {
+    /// Whether a UDP datagram between these ports should be looked at.
+    pub(crate) fn wants_udp(&self, src: (IpAddr, u16), dst: (IpAddr, u16), payload: &[u8]) -> bool {
+        if DNS_PORTS.contains(&src.1) || DNS_PORTS.contains(&dst.1) {
+            return true;
+        }
+        if payload.len() < 12 {
+            return false;
+        }
+        if payload[2] & 0x80 != 0 {
+            let id = u16::from_be_bytes([payload[0], payload[1]]);
+            let key = DnsKey {
+                client: dst,
+                server: src,
+                tcp: false,
+                id,
+            };
+            return self.pending.contains_key(&key);
+        }
+        true
+    }
+
+    /// One DNS message (a UDP payload or a TCP length-delimited message) seen at `ts_ns`.
+    pub(crate) fn on_message(
+        &mut self,
+        tcp: bool,
+        src: (IpAddr, u16),
+        dst: (IpAddr, u16),
+        payload: &[u8],
+        ts_ns: i64,
+        ctx: &mut Ctx<'_>,
+    ) {
+        let standard = tcp || DNS_PORTS.contains(&src.1) || DNS_PORTS.contains(&dst.1);
+        let m = match parse_message(payload) {
+            Ok(m) => m,
+            Err(_) => {
+                if standard {
+                    ctx.stats.dns_parse_errors += 1;
+                }
+                return;
+            }
+        };
+        if !m.is_response {
+            if !standard && !is_plain_query(&m, payload.len(), payload) {
+                return;
+            }
+            let key = DnsKey {
+                client: src,
+                server: dst,
+                tcp,
+                id: m.id,
+            };
+            if let Some(p) = self.pending.get_mut(&key) {
+                add_flag(&mut p.tx.flags, "retransmitted_query");
+                return;
+            }
+            let (query_name, query_type) = m.question.unwrap_or_default();
+            let tx = DnsTransaction {
+                client_ip: src.0,
+                client_port: src.1,
+                server_ip: dst.0,
+                server_port: dst.1,
+                transport: if tcp { "tcp" } else { "udp" },
+                id: m.id,
+                query_name,
+                query_type,
+                rcode: None,
+                answers: 0,
+                query_ns: Some(ts_ns),
+                response_ns: None,
+                flags: Vec::new(),
+            };
+            ctx.marks.add(ts_ns);
+            self.pending.insert(
+                key,
+                PendingQuery {
+                    tx,
+                    tentative: !standard,
+                },
+            );
+            self.order.push_back((ts_ns, key));
+            if self.pending.len() > MAX_PENDING_QUERIES {
+                self.expire(i64::MIN, true, ctx);
+            }
+            return;
+        }
+        let key = DnsKey {
+            client: dst,
+            server: src,
+            tcp,
+            id: m.id,
+        };
+        if let Some(mut p) = self.pending.remove(&key) {
+            if let Some(q) = p.tx.query_ns {
+                ctx.marks.remove(q);
+            }
+            p.tx.rcode = Some(m.rcode);
+            p.tx.answers = m.ancount;
+            p.tx.response_ns = Some(ts_ns);
+            if p.tx.query_name.is_empty() {
+                if let Some((name, qtype)) = m.question {
+                    p.tx.query_name = name;
+                    p.tx.query_type = qtype;
+                }
+            }
+            self.remember(key);
+            ctx.stats.dns_queries += 1;
+            ctx.out.push(Event::Dns(p.tx));
+        } else if self.recent.contains_key(&key) {
+            ctx.stats.dns_duplicate_responses += 1;
+        } else if standard {
+            let (query_name, query_type) = m.question.unwrap_or_default();
+            ctx.stats.dns_orphan_responses += 1;
+            ctx.out.push(Event::Dns(DnsTransaction {
+                client_ip: dst.0,
+                client_port: dst.1,
+                server_ip: src.0,
+                server_port: src.1,
+                transport: if tcp { "tcp" } else { "udp" },
+                id: m.id,
+                query_name,
+                query_type,
+                rcode: Some(m.rcode),
+                answers: m.ancount,
+                query_ns: None,
+                response_ns: Some(ts_ns),
+                flags: vec!["orphan_response"],
+            }));
+        }
+    }
+
+    fn remember(&mut self, key: DnsKey) {
+        if self.recent.insert(key, 0).is_none() {
+            self.recent_order.push_back(key);
+        }
+        while self.recent_order.len() > RECENT_ANSWERED {
+            if let Some(old) = self.recent_order.pop_front() {
+                self.recent.remove(&old);
+            }
+        }
+    }
+
+    /// Reports queries older than `before_ns` (or, with `one`, just the oldest) unanswered.
+    pub(crate) fn expire(&mut self, before_ns: i64, one: bool, ctx: &mut Ctx<'_>) {
+        while let Some(&(t, key)) = self.order.front() {
+            if !one && t >= before_ns {
+                break;
+            }
+            self.order.pop_front();
+            let live = self
+                .pending
+                .get(&key)
+                .is_some_and(|p| p.tx.query_ns == Some(t));
+            if !live {
+                continue;
+            }
+            let mut p = self.pending.remove(&key).expect("checked above");
+            ctx.marks.remove(t);
+            if !p.tentative {
+                p.tx.flags.push("unanswered");
+                ctx.stats.dns_queries += 1;
+                ctx.stats.dns_unanswered += 1;
+                ctx.out.push(Event::Dns(p.tx));
+            }
+            if one {
+                break;
+            }
+        }
+    }
+
+    /// End of capture: every pending query is unanswered.
+    pub(crate) fn finish(&mut self, ctx: &mut Ctx<'_>) {
+        self.expire(i64::MAX, false, ctx);
+    }
+}
+
+fn add_flag(flags: &mut Vec<&'static str>, flag: &'static str) {
+    if !flags.contains(&flag) {
+        flags.push(flag);
+    }
+}
+
+/// DNS over one TCP connection: 2-byte length prefix framing per direction.
+#[derive(Debug)]
+pub(crate) struct DnsTcpConn {
+    senders: [(IpAddr, u16); 2],
+    bufs: [Vec<u8>; 2],
+    dead: [bool; 2],
+}
+
+impl DnsTcpConn {
+    pub(crate) fn new(senders: [(IpAddr, u16); 2]) -> Self {
+        DnsTcpConn {
+            senders,
+            bufs: [Vec::new(), Vec::new()],
+            dead: [false; 2],
+        }
+    }
+
+    pub(crate) fn on_data(
+        &mut self,
+        dir: usize,
+        bytes: &[u8],
+        ready_ns: i64,
+        tracker: &mut DnsTracker,
+        ctx: &mut Ctx<'_>,
+    ) {
+        if self.dead[dir] {
+            return;
+        }
+        // Buffer at most one message (2 + 65535 bytes) beyond what is parsed.
+        let buf = &mut self.bufs[dir];
+        buf.extend_from_slice(bytes);
+        let mut at = 0;
+        while buf.len() - at >= 2 {
+            let len = u16::from_be_bytes([buf[at], buf[at + 1]]) as usize;
+            if len < 12 {
+                ctx.stats.dns_parse_errors += 1;
+                self.dead[dir] = true;
+                buf.clear();
+                return;
+            }
+            if buf.len() - at < 2 + len {
+                break;
+            }
+            let msg = &buf[at + 2..at + 2 + len];
+            tracker.on_message(
+                true,
+                self.senders[dir],
+                self.senders[1 - dir],
+                msg,
+                ready_ns,
+                ctx,
+            );
+            at += 2 + len;
+        }
+        buf.drain(..at);
+    }
+
+    /// Framing is lost after a gap: stop parsing this direction.
+    pub(crate) fn on_gap(&mut self, dir: usize, ctx: &mut Ctx<'_>) {
+        if !self.dead[dir] {
+            ctx.stats.dns_parse_errors += 1;
+        }
+        self.dead[dir] = true;
+        self.bufs[dir] = Vec::new();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_with_compression() {
+        // Header (12 bytes), then "www.example.com" at 12, then "mail" + pointer to "example.com".
+        let mut msg = vec![0u8; 12];
+        msg.extend_from_slice(b"\x03www\x07example\x03com\x00");
+        let mail_at = msg.len();
+        msg.extend_from_slice(b"\x04mail\xc0\x10");
+        assert_eq!(
+            read_name(&msg, 12),
+            Ok(("www.example.com".to_string(), mail_at))
+        );
+        assert_eq!(
+            read_name(&msg, mail_at),
+            Ok(("mail.example.com".to_string(), msg.len()))
+        );
+    }
+
+    #[test]
+    fn pointer_loops_and_bad_names_are_errors() {
+        let mut msg = vec![0u8; 12];
+        msg.extend_from_slice(b"\xc0\x0c"); // points at itself
+        assert_eq!(read_name(&msg, 12), Err(DnsError::PointerLoop));
+        let mut two = vec![0u8; 12];
+        two.extend_from_slice(b"\x01a\xc0\x10\x01b\xc0\x0c"); // a -> b -> a ...
+        assert_eq!(read_name(&two, 12), Err(DnsError::PointerLoop));
+        assert_eq!(read_name(b"\x05ab", 0), Err(DnsError::Truncated));
+        assert_eq!(read_name(b"\x41ab", 0), Err(DnsError::BadLabel));
+        let long: Vec<u8> = std::iter::repeat_n(
+            &b"\x3faaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"[..],
+            5,
+        )
+        .flatten()
+        .copied()
+        .chain([0])
+        .collect();
+        assert_eq!(read_name(&long, 0), Err(DnsError::NameTooLong));
+        assert_eq!(read_name(b"\x02a.\x00", 0), Ok(("a\\046".to_string(), 4)));
     }
 }

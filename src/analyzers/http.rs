@@ -1,5 +1,30 @@
 //! HTTP/1.x message parsing and request/response pairing (pipelining-aware).
+//!
+//! Works on the reassembled byte streams of one TCP connection ([`HttpConn`]), on any port:
+//! the direction whose first bytes look like a request line (`token SP target SP HTTP/1.x`)
+//! is the client, a direction starting with `HTTP/1.x NNN` is the server. Heads are parsed
+//! with `httparse` (64 header slots, retried with 1024 on `TooManyHeaders`). Bodies follow
+//! RFC 9112 framing: no body for HEAD responses, 1xx, 204 and 304; chunked (trailers
+//! included); Content-Length; otherwise, for responses, until the connection closes.
+//!
+//! Pairing: requests enter a FIFO per connection and each final response answers the oldest
+//! request without one, which is what pipelining requires (tshark 4.0 gets this wrong).
+//! Interim `1xx` responses (except 101) are skipped; `100` sets the flag `continue`.
+//!
+//! Robustness: a head longer than `max_header_bytes`, a head httparse rejects, or a chunk
+//! size that does not fit in 60 bits counts as `http_parse_errors`; the message gets the
+//! flag `malformed` (a placeholder transaction for a bad request, so the FIFO stays aligned
+//! with the server's error response) and the direction resyncs at the next line that looks
+//! like a request (client) or a status line (server). A TCP gap inside a body of known length
+//! is skipped exactly; elsewhere the message spanning it is flagged `gap` and the direction
+//! resyncs. Buffers are bounded by `max_header_bytes` (heads, trailers, resync) and 4 KiB
+//! (chunk-size lines).
+//!
+//! Known limit: when a server-side gap swallows whole responses, later responses are paired
+//! with the oldest unanswered requests (the first one after the gap carries the flag `gap`).
 
+use super::{AnalyzerStats, Ctx, Event};
+use std::collections::VecDeque;
 use std::net::IpAddr;
 
 /// One HTTP request and its response, in nanoseconds since the epoch.
@@ -32,6 +57,9 @@ pub struct HttpTransaction {
     pub request_last_ns: Option<i64>,
     pub response_first_ns: Option<i64>,
     pub response_last_ns: Option<i64>,
+    /// Capture time of the packet that completed the response head (status line and
+    /// headers): tshark's response frame with `http.desegment_body:FALSE`.
+    pub response_head_ns: Option<i64>,
     /// Problems, as short stable words: `gap`, `unanswered`, `orphan_response`,
     /// `request_incomplete`, `response_incomplete`, `malformed`, `continue` (a 100 Continue came first).
     pub flags: Vec<&'static str>,
@@ -53,8 +81,1303 @@ impl HttpTransaction {
     pub fn server_ns(&self) -> Option<i64> {
         Self::diff(self.response_first_ns, self.request_last_ns)
     }
+    /// tshark's `http.time` with `http.desegment_body:FALSE`: response head complete −
+    /// request last.
+    pub fn tshark_head_ns(&self) -> Option<i64> {
+        Self::diff(self.response_head_ns, self.request_last_ns)
+    }
     /// tshark's `http.time`: response last − request last.
     pub fn tshark_ns(&self) -> Option<i64> {
         Self::diff(self.response_last_ns, self.request_last_ns)
+    }
+}
+
+/// Longest chunk-size line (size + extensions) accepted.
+const MAX_CHUNK_LINE: usize = 4096;
+/// Chunk sizes at or above this are treated as an overflow (malformed), not a length.
+const MAX_CHUNK_SIZE: u64 = 1 << 60;
+/// Bytes held from a direction whose start is not HTTP while the other side decides.
+const MAX_REJECTED_HELD: usize = 8 << 10;
+/// Longest method token accepted when recognising a request line.
+const MAX_METHOD_LEN: usize = 32;
+
+fn add_flag(flags: &mut Vec<&'static str>, flag: &'static str) {
+    if !flags.contains(&flag) {
+        flags.push(flag);
+    }
+}
+
+/// What the first bytes of a direction look like.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Looks {
+    Request,
+    Response,
+    NeedMore,
+    No,
+}
+
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// Classifies the start of a stream: a request line, a status line, or neither.
+/// `NeedMore` means the bytes so far are a prefix of one of them.
+pub(crate) fn classify(buf: &[u8]) -> Looks {
+    const VERSION: &[u8] = b"HTTP/1.";
+    // Status line: "HTTP/1.x NNN".
+    let prefix_len = buf.len().min(VERSION.len());
+    if buf[..prefix_len] == VERSION[..prefix_len] {
+        if buf.len() < 13 {
+            // "HTTP/1.1 200" needs 12 bytes plus the byte after the code.
+            let ok = buf
+                .iter()
+                .enumerate()
+                .skip(VERSION.len())
+                .all(|(i, &b)| match i {
+                    7 => b == b'0' || b == b'1',
+                    8 => b == b' ',
+                    _ => b.is_ascii_digit(),
+                });
+            return if ok { Looks::NeedMore } else { Looks::No };
+        }
+        let ok = (buf[7] == b'0' || buf[7] == b'1')
+            && buf[8] == b' '
+            && buf[9..12].iter().all(u8::is_ascii_digit)
+            && matches!(buf[12], b' ' | b'\r' | b'\n');
+        return if ok { Looks::Response } else { Looks::No };
+    }
+    // Request line: token SP target SP HTTP/1.x CRLF.
+    let method_len = buf.iter().take_while(|&&b| is_token_byte(b)).count();
+    if method_len == buf.len() {
+        return if method_len <= MAX_METHOD_LEN {
+            Looks::NeedMore
+        } else {
+            Looks::No
+        };
+    }
+    if method_len == 0 || method_len > MAX_METHOD_LEN || buf[method_len] != b' ' {
+        return Looks::No;
+    }
+    let rest = &buf[method_len + 1..];
+    let target_len = rest.iter().take_while(|&&b| b > b' ' && b != 0x7f).count();
+    if target_len == rest.len() {
+        return Looks::NeedMore;
+    }
+    if target_len == 0 || rest[target_len] != b' ' {
+        return Looks::No;
+    }
+    let version = &rest[target_len + 1..];
+    let n = version.len().min(VERSION.len());
+    if version[..n] != VERSION[..n] {
+        return Looks::No;
+    }
+    match (version.get(7), version.get(8), version.get(9)) {
+        (None, _, _) => Looks::NeedMore,
+        (Some(b'0' | b'1'), None, _) => Looks::NeedMore,
+        (Some(b'0' | b'1'), Some(b'\n'), _) => Looks::Request,
+        (Some(b'0' | b'1'), Some(b'\r'), None) => Looks::NeedMore,
+        (Some(b'0' | b'1'), Some(b'\r'), Some(b'\n')) => Looks::Request,
+        _ => Looks::No,
+    }
+}
+
+/// The parts of a message head tracetail keeps.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Head {
+    len: usize,
+    method: String,
+    uri: String,
+    version: String,
+    status: u16,
+    host: Option<String>,
+    content_length: Option<u64>,
+    chunked: bool,
+    /// Conflicting or unparsable Content-Length.
+    bad_length: bool,
+}
+
+#[derive(Debug)]
+pub(crate) enum HeadResult {
+    Complete(Head),
+    Partial,
+    Invalid,
+}
+
+fn head_from_headers(len: usize, headers: &[httparse::Header<'_>], head: &mut Head) {
+    head.len = len;
+    for h in headers {
+        if h.name.eq_ignore_ascii_case("host") {
+            if head.host.is_none() {
+                head.host = Some(String::from_utf8_lossy(h.value).trim().to_string());
+            }
+        } else if h.name.eq_ignore_ascii_case("content-length") {
+            let parsed = std::str::from_utf8(h.value)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            match (parsed, head.content_length) {
+                (Some(v), None) => head.content_length = Some(v),
+                (Some(v), Some(old)) if v == old => {}
+                _ => head.bad_length = true,
+            }
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            // Chunked counts when it is the final coding.
+            let value = String::from_utf8_lossy(h.value);
+            head.chunked = value
+                .rsplit(',')
+                .next()
+                .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
+        }
+    }
+}
+
+fn parse_head_with<'b>(
+    buf: &'b [u8],
+    request: bool,
+    headers: &mut [httparse::Header<'b>],
+) -> Result<HeadResult, httparse::Error> {
+    let mut head = Head::default();
+    if request {
+        let mut req = httparse::Request::new(headers);
+        match req.parse(buf)? {
+            httparse::Status::Partial => return Ok(HeadResult::Partial),
+            httparse::Status::Complete(n) => {
+                head.method = req.method.unwrap_or_default().to_string();
+                head.uri = req.path.unwrap_or_default().to_string();
+                head.version = format!("1.{}", req.version.unwrap_or(1));
+                head_from_headers(n, req.headers, &mut head);
+            }
+        }
+    } else {
+        let mut resp = httparse::Response::new(headers);
+        let status = httparse::ParserConfig::default()
+            .allow_spaces_after_header_name_in_responses(true)
+            .allow_obsolete_multiline_headers_in_responses(true)
+            .allow_multiple_spaces_in_response_status_delimiters(true)
+            .parse_response(&mut resp, buf)?;
+        match status {
+            httparse::Status::Partial => return Ok(HeadResult::Partial),
+            httparse::Status::Complete(n) => {
+                head.status = resp.code.unwrap_or(0);
+                head.version = format!("1.{}", resp.version.unwrap_or(1));
+                head_from_headers(n, resp.headers, &mut head);
+            }
+        }
+    }
+    Ok(HeadResult::Complete(head))
+}
+
+/// Parses a request or response head; retries with more header slots when 64 are not enough.
+pub(crate) fn parse_head(buf: &[u8], request: bool) -> HeadResult {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    match parse_head_with(buf, request, &mut headers) {
+        Ok(r) => r,
+        Err(httparse::Error::TooManyHeaders) => {
+            let mut many = vec![httparse::EMPTY_HEADER; 1024];
+            parse_head_with(buf, request, &mut many).unwrap_or(HeadResult::Invalid)
+        }
+        Err(_) => HeadResult::Invalid,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum State {
+    /// Roles not known yet; bytes wait in `buf`.
+    #[default]
+    Detect,
+    Head,
+    Body {
+        remaining: u64,
+    },
+    ChunkSize,
+    ChunkData {
+        remaining: u64,
+    },
+    /// The CRLF after chunk data.
+    ChunkDataEnd,
+    Trailers,
+    UntilClose,
+    /// Looking for the next message start after garbage or a gap.
+    Resync,
+    /// Nothing more is parsed in this direction.
+    Dead,
+}
+
+/// A message being received.
+#[derive(Debug, Clone)]
+struct Msg {
+    first_ns: i64,
+    last_ns: i64,
+    bytes: u64,
+    body_bytes: u64,
+    gap: bool,
+    /// `depth` of the transaction this message belongs to, once its head is parsed.
+    tx: Option<u32>,
+    /// An interim (1xx) response: not paired, not counted.
+    interim: bool,
+    trailer_bytes: usize,
+    /// Stream offset of the first byte.
+    start_offset: u64,
+    /// What the sender had acknowledged of the other direction when the message started.
+    peer_ack: Option<u64>,
+}
+
+#[derive(Debug, Default)]
+struct DirParser {
+    state: State,
+    buf: Vec<u8>,
+    /// Earliest arrival of the bytes in `buf` (detection and resync only).
+    buf_first_ns: i64,
+    buf_ready_ns: i64,
+    msg: Option<Msg>,
+    /// In `Resync`, whether offset 0 of `buf` is a line start (true after a gap).
+    resync_at_start: bool,
+    /// The next message follows a gap: flag it.
+    gap_before_next: bool,
+    /// Detection: whether skipping one leading keep-alive byte was considered.
+    first_byte_checked: bool,
+    /// Detection: this direction's first bytes are neither a request nor a status line.
+    /// The other direction decides (a status line there makes these bytes a malformed request).
+    rejected: bool,
+}
+
+#[derive(Debug)]
+struct PendingTx {
+    tx: HttpTransaction,
+    request_done: bool,
+    response_started: bool,
+    response_done: bool,
+    /// Key this transaction holds in the low watermark.
+    mark: Option<i64>,
+    /// Server-stream offset the client had acknowledged when it sent the request.
+    request_peer_ack: Option<u64>,
+}
+
+/// Whether the connection carries HTTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    Http,
+    NotHttp,
+}
+
+/// HTTP state of one TCP connection; direction `d` is sent by `senders[d]`.
+#[derive(Debug)]
+pub(crate) struct HttpConn {
+    connection_id: u64,
+    senders: [(IpAddr, u16); 2],
+    client_dir: Option<usize>,
+    dirs: [DirParser; 2],
+    txs: VecDeque<PendingTx>,
+    next_depth: u32,
+    not_http: bool,
+    /// After `101 Switching Protocols` or a successful CONNECT the bytes are not HTTP.
+    tunnel: bool,
+    /// Stream offset just past the last byte (or gap) delivered, per direction.
+    stream_end: [u64; 2],
+    /// ACK (as an offset of the other direction) of the packet being processed, per sender.
+    peer_ack: [Option<u64>; 2],
+}
+
+impl HttpConn {
+    pub(crate) fn new(connection_id: u64, senders: [(IpAddr, u16); 2]) -> Self {
+        HttpConn {
+            connection_id,
+            senders,
+            client_dir: None,
+            dirs: [DirParser::default(), DirParser::default()],
+            txs: VecDeque::new(),
+            next_depth: 1,
+            not_http: false,
+            tunnel: false,
+            stream_end: [0; 2],
+            peer_ack: [None; 2],
+        }
+    }
+
+    /// Records the acknowledgment carried by the packet `sender` is sending now.
+    pub(crate) fn set_peer_ack(&mut self, sender: usize, acked: Option<u64>) {
+        self.peer_ack[sender] = acked;
+    }
+
+    pub(crate) fn verdict(&self) -> Verdict {
+        if self.not_http {
+            Verdict::NotHttp
+        } else {
+            Verdict::Http
+        }
+    }
+
+    fn is_client(&self, dir: usize) -> bool {
+        self.client_dir == Some(dir)
+    }
+
+    /// In-order bytes of direction `dir`.
+    pub(crate) fn on_data(
+        &mut self,
+        dir: usize,
+        bytes: &[u8],
+        arrival_ns: i64,
+        ready_ns: i64,
+        ctx: &mut Ctx<'_>,
+    ) {
+        self.stream_end[dir] += bytes.len() as u64;
+        if self.not_http || self.tunnel || bytes.is_empty() {
+            return;
+        }
+        if self.client_dir.is_some() {
+            self.feed(dir, bytes, arrival_ns, ready_ns, ctx);
+            return;
+        }
+        let other_rejected = self.dirs[1 - dir].rejected;
+        let d = &mut self.dirs[dir];
+        let mut bytes = bytes;
+        let mut looks = if d.rejected {
+            Looks::No
+        } else if d.buf.is_empty() {
+            classify(bytes)
+        } else {
+            let mut joined = d.buf.clone();
+            joined.extend_from_slice(bytes);
+            classify(&joined)
+        };
+        if looks == Looks::No && !d.rejected && !d.first_byte_checked {
+            // A capture that starts mid-connection often begins with a TCP keep-alive: one
+            // old byte (seq = next - 1) that looks like data. Allow skipping it once.
+            if d.buf.len() + bytes.len() == 1 {
+                looks = Looks::NeedMore;
+            } else {
+                d.first_byte_checked = true;
+                let mut rest = d.buf.clone();
+                rest.extend_from_slice(bytes);
+                let without = classify(&rest[1..]);
+                if without != Looks::No {
+                    if d.buf.is_empty() {
+                        bytes = &bytes[1..];
+                    } else {
+                        d.buf.remove(0);
+                    }
+                    looks = without;
+                }
+            }
+        }
+        match looks {
+            Looks::No if !other_rejected => {
+                // Keep a bounded prefix: enough to resync after the malformed head.
+                if !d.rejected && d.buf.is_empty() {
+                    d.buf_first_ns = arrival_ns;
+                }
+                d.rejected = true;
+                d.buf_ready_ns = ready_ns;
+                let room = MAX_REJECTED_HELD.saturating_sub(d.buf.len());
+                d.buf.extend_from_slice(&bytes[..bytes.len().min(room)]);
+            }
+            Looks::No => {
+                self.not_http = true;
+                self.dirs = [DirParser::default(), DirParser::default()];
+            }
+            Looks::NeedMore => {
+                if d.buf.is_empty() {
+                    d.buf_first_ns = arrival_ns;
+                }
+                d.buf_first_ns = d.buf_first_ns.min(arrival_ns);
+                d.buf_ready_ns = ready_ns;
+                d.buf.extend_from_slice(bytes);
+                if d.buf.len() > ctx.config.max_header_bytes {
+                    self.not_http = true;
+                    self.dirs = [DirParser::default(), DirParser::default()];
+                }
+            }
+            Looks::Request | Looks::Response => {
+                let client = if looks == Looks::Request {
+                    dir
+                } else {
+                    1 - dir
+                };
+                self.client_dir = Some(client);
+                ctx.stats.http_connections += 1;
+                for d in [1 - dir, dir] {
+                    self.dirs[d].state = State::Head;
+                    let held = std::mem::take(&mut self.dirs[d].buf);
+                    if !held.is_empty() {
+                        let (first, ready) = (self.dirs[d].buf_first_ns, self.dirs[d].buf_ready_ns);
+                        self.feed(d, &held, first, ready, ctx);
+                    }
+                }
+                self.feed(dir, bytes, arrival_ns, ready_ns, ctx);
+            }
+        }
+    }
+
+    /// Processes bytes; resyncing can hand back owned bytes to process again.
+    fn feed(
+        &mut self,
+        dir: usize,
+        bytes: &[u8],
+        arrival_ns: i64,
+        ready_ns: i64,
+        ctx: &mut Ctx<'_>,
+    ) {
+        let mut again = self.feed_slice(dir, bytes, arrival_ns, ready_ns, ctx);
+        while let Some((owned, arrival)) = again {
+            again = self.feed_slice(dir, &owned, arrival, ready_ns, ctx);
+        }
+    }
+
+    fn feed_slice(
+        &mut self,
+        dir: usize,
+        mut input: &[u8],
+        arrival_ns: i64,
+        ready_ns: i64,
+        ctx: &mut Ctx<'_>,
+    ) -> Option<(Vec<u8>, i64)> {
+        while !input.is_empty() {
+            if self.tunnel {
+                return None;
+            }
+            match self.dirs[dir].state {
+                State::Detect | State::Dead => return None,
+                State::Resync => return self.resync(dir, input, arrival_ns, ctx),
+                State::Head => {
+                    let (rest, again) = self.head(dir, input, arrival_ns, ready_ns, ctx);
+                    if again.is_some() {
+                        return again;
+                    }
+                    input = rest;
+                }
+                State::Body { remaining } => {
+                    let n = remaining.min(input.len() as u64);
+                    self.consume(dir, n as usize, arrival_ns, ready_ns, true, ctx);
+                    input = &input[n as usize..];
+                    if n == remaining {
+                        self.complete_msg(dir, ctx);
+                    } else {
+                        self.dirs[dir].state = State::Body {
+                            remaining: remaining - n,
+                        };
+                    }
+                }
+                State::ChunkData { remaining } => {
+                    let n = remaining.min(input.len() as u64);
+                    self.consume(dir, n as usize, arrival_ns, ready_ns, true, ctx);
+                    input = &input[n as usize..];
+                    self.dirs[dir].state = if n == remaining {
+                        State::ChunkDataEnd
+                    } else {
+                        State::ChunkData {
+                            remaining: remaining - n,
+                        }
+                    };
+                }
+                State::ChunkDataEnd => {
+                    let b = input[0];
+                    self.consume(dir, 1, arrival_ns, ready_ns, false, ctx);
+                    input = &input[1..];
+                    match b {
+                        b'\r' => {}
+                        b'\n' => self.dirs[dir].state = State::ChunkSize,
+                        _ => {
+                            if let Some(rest) = self.malformed(dir, input, ctx) {
+                                return Some((rest, arrival_ns));
+                            }
+                            return None;
+                        }
+                    }
+                }
+                State::ChunkSize | State::Trailers => {
+                    let (rest, again) = self.chunk_line(dir, input, arrival_ns, ready_ns, ctx);
+                    if again.is_some() {
+                        return again.map(|v| (v, arrival_ns));
+                    }
+                    input = rest;
+                }
+                State::UntilClose => {
+                    self.consume(dir, input.len(), arrival_ns, ready_ns, true, ctx);
+                    input = &[];
+                }
+            }
+        }
+        None
+    }
+
+    /// Counts `n` bytes of the current message.
+    fn consume(
+        &mut self,
+        dir: usize,
+        n: usize,
+        arrival_ns: i64,
+        ready_ns: i64,
+        body: bool,
+        ctx: &mut Ctx<'_>,
+    ) {
+        if n == 0 {
+            return;
+        }
+        self.start_msg(dir, arrival_ns, self.stream_end[dir], ctx);
+        let Some(msg) = self.dirs[dir].msg.as_mut() else {
+            return;
+        };
+        if arrival_ns < msg.first_ns {
+            ctx.marks.replace(msg.first_ns, arrival_ns);
+            msg.first_ns = arrival_ns;
+        }
+        msg.last_ns = ready_ns;
+        msg.bytes += n as u64;
+        if body {
+            msg.body_bytes += n as u64;
+        }
+    }
+
+    fn start_msg(&mut self, dir: usize, arrival_ns: i64, start_offset: u64, ctx: &mut Ctx<'_>) {
+        let peer_ack = self.peer_ack[dir];
+        let d = &mut self.dirs[dir];
+        if d.msg.is_none() {
+            ctx.marks.add(arrival_ns);
+            d.msg = Some(Msg {
+                first_ns: arrival_ns,
+                last_ns: arrival_ns,
+                bytes: 0,
+                body_bytes: 0,
+                gap: std::mem::take(&mut d.gap_before_next),
+                tx: None,
+                interim: false,
+                trailer_bytes: 0,
+                start_offset,
+                peer_ack,
+            });
+        }
+    }
+
+    /// Head state: returns the unconsumed input, or bytes to re-process after a switch to resync.
+    fn head<'i>(
+        &mut self,
+        dir: usize,
+        mut input: &'i [u8],
+        arrival_ns: i64,
+        ready_ns: i64,
+        ctx: &mut Ctx<'_>,
+    ) -> (&'i [u8], Option<(Vec<u8>, i64)>) {
+        let request = self.is_client(dir);
+        let d = &mut self.dirs[dir];
+        if d.buf.is_empty() && d.msg.is_none() {
+            // Empty lines between messages are allowed and belong to no message.
+            let skip = input
+                .iter()
+                .take_while(|&&b| b == b'\r' || b == b'\n')
+                .count();
+            input = &input[skip..];
+            if input.is_empty() {
+                return (input, None);
+            }
+        }
+        let old_len = d.buf.len();
+        let offset = self.stream_end[dir] - input.len() as u64;
+        self.start_msg(dir, arrival_ns, offset, ctx);
+        let d = &mut self.dirs[dir];
+        let parsed = if old_len == 0 {
+            parse_head(input, request)
+        } else {
+            d.buf.extend_from_slice(input);
+            parse_head(&d.buf, request)
+        };
+        match parsed {
+            HeadResult::Partial => {
+                let total = old_len + input.len();
+                if total > ctx.config.max_header_bytes {
+                    let again = self.malformed(dir, input, ctx);
+                    return (&[], again.map(|v| (v, arrival_ns)));
+                }
+                if old_len == 0 {
+                    self.dirs[dir].buf.extend_from_slice(input);
+                }
+                self.consume(dir, input.len(), arrival_ns, ready_ns, false, ctx);
+                (&[], None)
+            }
+            HeadResult::Invalid => {
+                let again = self.malformed(dir, input, ctx);
+                (&[], again.map(|v| (v, arrival_ns)))
+            }
+            HeadResult::Complete(head) => {
+                let used = head.len.saturating_sub(old_len).min(input.len());
+                self.consume(dir, used, arrival_ns, ready_ns, false, ctx);
+                self.dirs[dir].buf.clear();
+                if head.bad_length {
+                    let again = self.malformed(dir, &input[used..], ctx);
+                    return (&[], again.map(|v| (v, arrival_ns)));
+                }
+                if request {
+                    self.on_request_head(dir, head, ctx);
+                } else {
+                    self.on_response_head(dir, head, ctx);
+                }
+                (&input[used..], None)
+            }
+        }
+    }
+
+    fn on_request_head(&mut self, dir: usize, head: Head, ctx: &mut Ctx<'_>) {
+        let depth = self.next_depth;
+        self.next_depth += 1;
+        let mut tx = self.new_tx(dir, depth);
+        let mut request_peer_ack = None;
+        if let Some(msg) = self.dirs[dir].msg.as_mut() {
+            msg.tx = Some(depth);
+            tx.request_first_ns = Some(msg.first_ns);
+            request_peer_ack = msg.peer_ack;
+        }
+        tx.method = head.method;
+        tx.uri = head.uri;
+        tx.host = head.host;
+        tx.version = head.version;
+        self.txs.push_back(PendingTx {
+            tx,
+            request_done: false,
+            response_started: false,
+            response_done: false,
+            mark: None,
+            request_peer_ack,
+        });
+        self.evict_excess(ctx);
+        self.dirs[dir].state = if head.chunked {
+            State::ChunkSize
+        } else {
+            match head.content_length {
+                Some(n) if n > 0 => State::Body { remaining: n },
+                _ => State::Head,
+            }
+        };
+        if self.dirs[dir].state == State::Head {
+            self.complete_msg(dir, ctx);
+        }
+    }
+
+    /// Keeps at most `max_pending_requests` requests waiting for a response.
+    fn evict_excess(&mut self, ctx: &mut Ctx<'_>) {
+        let waiting = self.txs.iter().filter(|p| !p.response_started).count();
+        if waiting <= ctx.config.max_pending_requests {
+            return;
+        }
+        if let Some(i) = self.txs.iter().position(|p| !p.response_started) {
+            if let Some(mut p) = self.txs.remove(i) {
+                add_flag(&mut p.tx.flags, "unanswered");
+                if !p.request_done {
+                    add_flag(&mut p.tx.flags, "request_incomplete");
+                }
+                emit(p, ctx);
+            }
+        }
+    }
+
+    fn new_tx(&self, sender_dir: usize, depth: u32) -> HttpTransaction {
+        let (client, server) = if self.is_client(sender_dir) {
+            (self.senders[sender_dir], self.senders[1 - sender_dir])
+        } else {
+            (self.senders[1 - sender_dir], self.senders[sender_dir])
+        };
+        HttpTransaction {
+            connection_id: self.connection_id,
+            depth,
+            client_ip: client.0,
+            client_port: client.1,
+            server_ip: server.0,
+            server_port: server.1,
+            method: String::new(),
+            host: None,
+            uri: String::new(),
+            version: String::new(),
+            status: None,
+            request_bytes: 0,
+            response_bytes: 0,
+            request_body_bytes: 0,
+            response_body_bytes: 0,
+            request_first_ns: None,
+            request_last_ns: None,
+            response_first_ns: None,
+            response_last_ns: None,
+            response_head_ns: None,
+            flags: Vec::new(),
+        }
+    }
+
+    fn on_response_head(&mut self, dir: usize, head: Head, ctx: &mut Ctx<'_>) {
+        let status = head.status;
+        let first_ns = self.dirs[dir].msg.as_ref().map_or(0, |m| m.first_ns);
+        let head_ns = self.dirs[dir].msg.as_ref().map(|m| m.last_ns);
+        if (100..200).contains(&status) && status != 101 {
+            if let Some(p) = self.txs.iter_mut().find(|p| !p.response_started) {
+                if status == 100 {
+                    add_flag(&mut p.tx.flags, "continue");
+                }
+            }
+            if let Some(msg) = self.dirs[dir].msg.as_mut() {
+                msg.interim = true;
+            }
+            self.complete_msg(dir, ctx);
+            return;
+        }
+        if self.dirs[dir].msg.as_ref().is_some_and(|m| m.gap) {
+            self.realign_after_gap(dir, ctx);
+        }
+        let method = match self.txs.iter_mut().find(|p| !p.response_started) {
+            Some(p) => {
+                p.response_started = true;
+                p.tx.status = Some(status);
+                p.tx.response_first_ns = Some(first_ns);
+                p.tx.response_head_ns = head_ns;
+                if let Some(msg) = self.dirs[dir].msg.as_mut() {
+                    msg.tx = Some(p.tx.depth);
+                }
+                p.tx.method.clone()
+            }
+            None => {
+                let depth = self.next_depth;
+                self.next_depth += 1;
+                let mut tx = self.new_tx(dir, depth);
+                tx.status = Some(status);
+                tx.version = head.version.clone();
+                tx.response_first_ns = Some(first_ns);
+                tx.response_head_ns = head_ns;
+                tx.flags.push("orphan_response");
+                ctx.stats.http_orphan_responses += 1;
+                if let Some(msg) = self.dirs[dir].msg.as_mut() {
+                    msg.tx = Some(depth);
+                }
+                self.txs.push_back(PendingTx {
+                    tx,
+                    request_done: true,
+                    response_started: true,
+                    response_done: false,
+                    mark: None,
+                    request_peer_ack: None,
+                });
+                String::new()
+            }
+        };
+        let success = (200..300).contains(&status);
+        if status == 101 || (method == "CONNECT" && success) {
+            self.complete_msg(dir, ctx);
+            self.tunnel = true;
+            return;
+        }
+        let no_body = method == "HEAD" || status == 204 || status == 304;
+        self.dirs[dir].state = if no_body {
+            State::Head
+        } else if head.chunked {
+            State::ChunkSize
+        } else {
+            match head.content_length {
+                Some(0) => State::Head,
+                Some(n) => State::Body { remaining: n },
+                None => State::UntilClose,
+            }
+        };
+        if self.dirs[dir].state == State::Head {
+            self.complete_msg(dir, ctx);
+        }
+    }
+
+    /// A response head follows a server-side gap that may have swallowed whole responses.
+    /// The response to request k starts at or after the server offset the client had
+    /// acknowledged when sending k (the server sent those bytes before it got request k). So
+    /// the response found at offset O answers, among waiting requests with ack ≤ O, the first
+    /// of those with the largest ack; the waiting requests before it were answered inside the
+    /// gap and are emitted with the flag `gap` and no response. With pipelined requests sent
+    /// back to back (equal acks) this keeps plain FIFO order.
+    fn realign_after_gap(&mut self, dir: usize, ctx: &mut Ctx<'_>) {
+        let Some(offset) = self.dirs[dir].msg.as_ref().map(|m| m.start_offset) else {
+            return;
+        };
+        let waiting: Vec<(usize, u64)> = self
+            .txs
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| !p.response_started)
+            .map(|(i, p)| (i, p.request_peer_ack.unwrap_or(0)))
+            .collect();
+        let Some(best_ack) = waiting
+            .iter()
+            .map(|&(_, ack)| ack)
+            .filter(|&ack| ack <= offset)
+            .max()
+        else {
+            return;
+        };
+        let Some(&(chosen, _)) = waiting.iter().find(|&&(_, ack)| ack == best_ack) else {
+            return;
+        };
+        for &(i, _) in waiting.iter().take_while(|&&(i, _)| i < chosen) {
+            let p = &mut self.txs[i];
+            p.response_started = true;
+            p.response_done = true;
+            add_flag(&mut p.tx.flags, "gap");
+        }
+        while self
+            .txs
+            .front()
+            .is_some_and(|p| p.request_done && p.response_done)
+        {
+            if let Some(p) = self.txs.pop_front() {
+                emit(p, ctx);
+            }
+        }
+    }
+
+    /// Chunk-size line or trailer lines.
+    fn chunk_line<'i>(
+        &mut self,
+        dir: usize,
+        input: &'i [u8],
+        arrival_ns: i64,
+        ready_ns: i64,
+        ctx: &mut Ctx<'_>,
+    ) -> (&'i [u8], Option<Vec<u8>>) {
+        let newline = input.iter().position(|&b| b == b'\n');
+        let take = newline.map_or(input.len(), |i| i + 1);
+        self.consume(dir, take, arrival_ns, ready_ns, false, ctx);
+        let trailers = self.dirs[dir].state == State::Trailers;
+        let d = &mut self.dirs[dir];
+        d.buf.extend_from_slice(&input[..take]);
+        let limit = if trailers {
+            ctx.config.max_header_bytes
+        } else {
+            MAX_CHUNK_LINE
+        };
+        let used_so_far = d.buf.len() + d.msg.as_ref().map_or(0, |m| m.trailer_bytes);
+        if newline.is_none() {
+            if used_so_far > limit {
+                return (&[], self.malformed(dir, &[], ctx));
+            }
+            return (&[], None);
+        }
+        let line = std::mem::take(&mut d.buf);
+        let rest = &input[take..];
+        if trailers {
+            if line == b"\r\n" || line == b"\n" {
+                self.complete_msg(dir, ctx);
+            } else {
+                if let Some(msg) = d.msg.as_mut() {
+                    msg.trailer_bytes += line.len();
+                }
+                if used_so_far > limit {
+                    return (&[], self.malformed(dir, rest, ctx));
+                }
+            }
+            return (rest, None);
+        }
+        match parse_chunk_size(&line) {
+            Some(0) => d.state = State::Trailers,
+            Some(n) => d.state = State::ChunkData { remaining: n },
+            None => return (&[], self.malformed(dir, rest, ctx)),
+        }
+        (rest, None)
+    }
+
+    /// The message in progress is broken: count it, flag it, and resync on the bytes after it.
+    /// Returns bytes to re-process in resync state.
+    fn malformed(&mut self, dir: usize, rest: &[u8], ctx: &mut Ctx<'_>) -> Option<Vec<u8>> {
+        ctx.stats.http_parse_errors += 1;
+        self.break_msg(dir, "malformed", ctx);
+        let d = &mut self.dirs[dir];
+        d.state = State::Resync;
+        d.resync_at_start = false;
+        let mut held = std::mem::take(&mut d.buf);
+        held.extend_from_slice(rest);
+        if held.is_empty() {
+            None
+        } else {
+            Some(held)
+        }
+    }
+
+    /// Ends the message in progress abnormally with `flag`, keeping the FIFO aligned.
+    fn break_msg(&mut self, dir: usize, flag: &'static str, ctx: &mut Ctx<'_>) {
+        let Some(msg) = self.dirs[dir].msg.clone() else {
+            return;
+        };
+        if msg.tx.is_none() && !msg.interim {
+            // The head was never parsed: create what the other side will answer.
+            if self.is_client(dir) {
+                let depth = self.next_depth;
+                self.next_depth += 1;
+                let mut tx = self.new_tx(dir, depth);
+                tx.request_first_ns = Some(msg.first_ns);
+                self.txs.push_back(PendingTx {
+                    tx,
+                    request_done: false,
+                    response_started: false,
+                    response_done: false,
+                    mark: None,
+                    request_peer_ack: msg.peer_ack,
+                });
+                if let Some(m) = self.dirs[dir].msg.as_mut() {
+                    m.tx = Some(depth);
+                }
+            } else if let Some(p) = self.txs.iter_mut().find(|p| !p.response_started) {
+                p.response_started = true;
+                p.tx.response_first_ns = Some(msg.first_ns);
+                if let Some(m) = self.dirs[dir].msg.as_mut() {
+                    m.tx = Some(p.tx.depth);
+                }
+            }
+        }
+        let incomplete = if self.is_client(dir) {
+            "request_incomplete"
+        } else {
+            "response_incomplete"
+        };
+        if let Some(depth) = self.dirs[dir].msg.as_ref().and_then(|m| m.tx) {
+            if let Some(p) = self.txs.iter_mut().find(|p| p.tx.depth == depth) {
+                add_flag(&mut p.tx.flags, flag);
+                if flag != "malformed" && flag != incomplete {
+                    add_flag(&mut p.tx.flags, incomplete);
+                }
+            }
+        }
+        self.complete_msg(dir, ctx);
+    }
+
+    /// The current message is complete (or given up): fill its transaction.
+    fn complete_msg(&mut self, dir: usize, ctx: &mut Ctx<'_>) {
+        let is_request = self.is_client(dir);
+        let d = &mut self.dirs[dir];
+        d.state = State::Head;
+        d.buf.clear();
+        let Some(msg) = d.msg.take() else {
+            return;
+        };
+        ctx.marks.remove(msg.first_ns);
+        let Some(depth) = msg.tx else {
+            return;
+        };
+        let Some(p) = self.txs.iter_mut().find(|p| p.tx.depth == depth) else {
+            return;
+        };
+        if msg.gap {
+            add_flag(&mut p.tx.flags, "gap");
+        }
+        if is_request {
+            p.tx.request_first_ns = Some(msg.first_ns);
+            p.tx.request_last_ns = Some(msg.last_ns);
+            p.tx.request_bytes = msg.bytes;
+            p.tx.request_body_bytes = msg.body_bytes;
+            p.request_done = true;
+        } else {
+            p.tx.response_first_ns = Some(msg.first_ns);
+            p.tx.response_last_ns = Some(msg.last_ns);
+            p.tx.response_bytes = msg.bytes;
+            p.tx.response_body_bytes = msg.body_bytes;
+            p.response_done = true;
+        }
+        let key = p.tx.request_first_ns.or(p.tx.response_first_ns);
+        if p.mark.is_none() {
+            if let Some(k) = key {
+                ctx.marks.add(k);
+                p.mark = Some(k);
+            }
+        } else if p.mark != key {
+            if let (Some(old), Some(new)) = (p.mark, key) {
+                ctx.marks.replace(old, new);
+                p.mark = Some(new);
+            }
+        }
+        while self
+            .txs
+            .front()
+            .is_some_and(|p| p.request_done && p.response_done)
+        {
+            let p = self.txs.pop_front().unwrap();
+            emit(p, ctx);
+        }
+    }
+
+    /// Resync state: look for a line that starts a message of this direction.
+    fn resync(
+        &mut self,
+        dir: usize,
+        input: &[u8],
+        arrival_ns: i64,
+        ctx: &mut Ctx<'_>,
+    ) -> Option<(Vec<u8>, i64)> {
+        let want = if self.is_client(dir) {
+            Looks::Request
+        } else {
+            Looks::Response
+        };
+        let d = &mut self.dirs[dir];
+        let old_len = d.buf.len();
+        if old_len == 0 {
+            d.buf_first_ns = arrival_ns;
+        }
+        d.buf.extend_from_slice(input);
+        let starts = d.resync_at_start.then_some(0).into_iter().chain(
+            d.buf
+                .iter()
+                .enumerate()
+                .filter(|(_, &b)| b == b'\n')
+                .map(|(i, _)| i + 1),
+        );
+        let mut keep_from = None;
+        for start in starts {
+            if start >= d.buf.len() {
+                keep_from = Some(start);
+                break;
+            }
+            match classify(&d.buf[start..]) {
+                l if l == want => {
+                    let rest = d.buf.split_off(start);
+                    d.buf.clear();
+                    d.state = State::Head;
+                    let arrival = if start >= old_len {
+                        arrival_ns
+                    } else {
+                        d.buf_first_ns
+                    };
+                    return Some((rest, arrival));
+                }
+                Looks::NeedMore => {
+                    keep_from = Some(start);
+                    break;
+                }
+                _ => {}
+            }
+        }
+        match keep_from {
+            Some(start) => {
+                d.buf.drain(..start);
+                d.resync_at_start = true;
+                if start >= old_len {
+                    d.buf_first_ns = arrival_ns;
+                }
+            }
+            None => {
+                if let Some(nl) = d.buf.iter().rposition(|&b| b == b'\n') {
+                    d.buf.drain(..=nl);
+                    d.resync_at_start = true;
+                }
+            }
+        }
+        if d.buf.len() > ctx.config.max_header_bytes {
+            d.buf.clear();
+            d.resync_at_start = false;
+        }
+        None
+    }
+
+    /// `len` bytes of direction `dir` were lost.
+    pub(crate) fn on_gap(&mut self, dir: usize, len: u64, ctx: &mut Ctx<'_>) {
+        self.stream_end[dir] += len;
+        if self.not_http || self.tunnel {
+            return;
+        }
+        if self.client_dir.is_none() {
+            // Start over: detection needs the first bytes of a message.
+            self.dirs[dir].buf.clear();
+            return;
+        }
+        let d = &mut self.dirs[dir];
+        let resync_after = |d: &mut DirParser| {
+            d.state = State::Resync;
+            d.resync_at_start = true;
+            d.gap_before_next = true;
+            d.buf.clear();
+        };
+        match d.state {
+            State::Detect | State::Dead => {}
+            State::Resync => resync_after(d),
+            State::UntilClose => {
+                if let Some(m) = d.msg.as_mut() {
+                    m.gap = true;
+                }
+            }
+            State::Body { remaining } | State::ChunkData { remaining } if len <= remaining => {
+                if let Some(m) = d.msg.as_mut() {
+                    m.gap = true;
+                }
+                let left = remaining - len;
+                d.state = match (d.state, left) {
+                    (State::Body { .. }, 0) => State::Head,
+                    (State::Body { .. }, _) => State::Body { remaining: left },
+                    (_, 0) => State::ChunkDataEnd,
+                    _ => State::ChunkData { remaining: left },
+                };
+                if d.state == State::Head {
+                    self.complete_msg(dir, ctx);
+                }
+            }
+            State::Head if d.msg.is_none() => resync_after(d),
+            _ => {
+                if let Some(m) = d.msg.as_mut() {
+                    m.gap = true;
+                }
+                self.break_msg(dir, "gap", ctx);
+                resync_after(&mut self.dirs[dir]);
+            }
+        }
+    }
+
+    /// The direction's stream ended (`clean`: FIN or RST seen, not a flush).
+    pub(crate) fn on_end(&mut self, dir: usize, clean: bool, ctx: &mut Ctx<'_>) {
+        if self.client_dir.is_none() || self.not_http {
+            return;
+        }
+        let d = &mut self.dirs[dir];
+        match d.state {
+            State::UntilClose => {
+                if !clean {
+                    self.break_msg(dir, "response_incomplete", ctx);
+                } else {
+                    self.complete_msg(dir, ctx);
+                }
+            }
+            State::Head | State::Resync | State::Detect | State::Dead if d.msg.is_none() => {}
+            _ => {
+                let flag = if self.is_client(dir) {
+                    "request_incomplete"
+                } else {
+                    "response_incomplete"
+                };
+                self.break_msg(dir, flag, ctx);
+            }
+        }
+        self.dirs[dir].state = State::Dead;
+    }
+
+    /// Emits every transaction still held (after both directions ended).
+    pub(crate) fn flush(&mut self, ctx: &mut Ctx<'_>) {
+        for dir in 0..2 {
+            if self.dirs[dir].msg.is_some() {
+                self.on_end(dir, false, ctx);
+            }
+            if let Some(msg) = self.dirs[dir].msg.take() {
+                ctx.marks.remove(msg.first_ns);
+            }
+        }
+        while let Some(mut p) = self.txs.pop_front() {
+            if !p.response_started {
+                add_flag(&mut p.tx.flags, "unanswered");
+            } else if !p.response_done {
+                add_flag(&mut p.tx.flags, "response_incomplete");
+            }
+            if !p.request_done {
+                add_flag(&mut p.tx.flags, "request_incomplete");
+            }
+            emit(p, ctx);
+        }
+    }
+}
+
+fn emit(p: PendingTx, ctx: &mut Ctx<'_>) {
+    if let Some(k) = p.mark {
+        ctx.marks.remove(k);
+    }
+    let stats: &mut AnalyzerStats = ctx.stats;
+    stats.http_transactions += 1;
+    if p.tx.flags.contains(&"gap") {
+        stats.http_transactions_with_gaps += 1;
+    }
+    if p.tx.flags.contains(&"unanswered") {
+        stats.http_unanswered += 1;
+    }
+    ctx.out.push(Event::Http(p.tx));
+}
+
+/// Parses a chunk-size line (`1a;ext=1\r\n`); `None` for garbage or a size ≥ 2^60.
+fn parse_chunk_size(line: &[u8]) -> Option<u64> {
+    let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    if digits == 0 || digits > 15 {
+        return None;
+    }
+    let after = &line[digits..];
+    let ok_after = matches!(after.first(), Some(b';' | b'\r' | b'\n' | b' ' | b'\t'));
+    if !ok_after {
+        return None;
+    }
+    let text = std::str::from_utf8(&line[..digits]).ok()?;
+    let size = u64::from_str_radix(text, 16).ok()?;
+    (size < MAX_CHUNK_SIZE).then_some(size)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classify_request_and_status_lines() {
+        assert_eq!(classify(b"GET / HTTP/1.1\r\n"), Looks::Request);
+        assert_eq!(classify(b"M-SEARCH * HTTP/1.1\n"), Looks::Request);
+        assert_eq!(classify(b"PATCH /x?y=1 HTTP/1.0\r\nHost"), Looks::Request);
+        assert_eq!(classify(b"HTTP/1.1 200 OK\r\n"), Looks::Response);
+        assert_eq!(classify(b"HTTP/1.0 404\r\n"), Looks::Response);
+        for prefix in [
+            &b"G"[..],
+            b"GET",
+            b"GET ",
+            b"GET /a",
+            b"GET /a HTTP/1",
+            b"GET /a HTTP/1.1\r",
+            b"HTTP/1.",
+            b"HTTP/1.1 20",
+        ] {
+            assert_eq!(classify(prefix), Looks::NeedMore, "{prefix:?}");
+        }
+        for no in [
+            &b"\x16\x03\x01"[..],
+            b"GET  / HTTP/1.1\r\n",
+            b"GET / HTTP/2.0\r\n",
+            b"PRI * HTTP/2.0\r\n",
+            b"SSH-2.0-OpenSSH\r\n",
+            b"HTTP/1.1 2000 OK",
+            b"HTTP/2 200\r\n",
+            b"GET /a\x01 HTTP/1.1",
+        ] {
+            assert_eq!(classify(no), Looks::No, "{no:?}");
+        }
+    }
+
+    #[test]
+    fn chunk_sizes() {
+        assert_eq!(parse_chunk_size(b"1a\r\n"), Some(26));
+        assert_eq!(parse_chunk_size(b"0\r\n"), Some(0));
+        assert_eq!(parse_chunk_size(b"A;name=value\r\n"), Some(10));
+        assert_eq!(
+            parse_chunk_size(b"fffffffffffffff\r\n"),
+            Some((1 << 60) - 1)
+        );
+        assert_eq!(
+            parse_chunk_size(b"1000000000000000\r\n"),
+            None,
+            "2^60 and above"
+        );
+        assert_eq!(parse_chunk_size(b"ffffffffffffffffffff\r\n"), None);
+        assert_eq!(parse_chunk_size(b"\r\n"), None);
+        assert_eq!(parse_chunk_size(b"zz\r\n"), None);
+    }
+
+    #[test]
+    fn head_parsing_with_many_headers_and_bad_lengths() {
+        let mut req = b"GET / HTTP/1.1\r\n".to_vec();
+        for i in 0..100 {
+            req.extend_from_slice(format!("X-H{i}: v\r\n").as_bytes());
+        }
+        req.extend_from_slice(b"Host: many\r\n\r\n");
+        match parse_head(&req, true) {
+            HeadResult::Complete(h) => {
+                assert_eq!(h.len, req.len());
+                assert_eq!(h.host.as_deref(), Some("many"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let conflicting = b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n";
+        match parse_head(conflicting, false) {
+            HeadResult::Complete(h) => assert!(h.bad_length),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            parse_head(b"GET / HTTP/1.1\r\nHost: x\r\n", true),
+            HeadResult::Partial
+        ));
+        assert!(matches!(
+            parse_head(b"GET / HTTP/1.1\r\nBad Header\r\n\r\n", true),
+            HeadResult::Invalid
+        ));
     }
 }

@@ -12,7 +12,12 @@ pub mod reassembly;
 pub use dns::DnsTransaction;
 pub use http::HttpTransaction;
 
-use crate::decode::Decoded;
+use crate::decode::{Decoded, Transport};
+use dns::{DnsTcpConn, DnsTracker};
+use http::{HttpConn, Verdict};
+use reassembly::{Segment, StreamReassembler, StreamSink};
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
 
 /// Limits that keep per-connection memory bounded.
 #[derive(Debug, Clone)]
@@ -61,12 +66,122 @@ pub struct AnalyzerStats {
     pub dns_queries: u64,
     pub dns_unanswered: u64,
     pub dns_parse_errors: u64,
+    /// DNS responses whose query was answered already (not emitted again).
+    pub dns_duplicate_responses: u64,
+    /// DNS responses with no matching query (emitted with flag `orphan_response`).
+    pub dns_orphan_responses: u64,
+    /// TCP connections carrying data that is neither HTTP/1.x nor DNS (not analysed further).
+    pub tcp_other_connections: u64,
+}
+
+/// Multiset of start times of everything in progress; its minimum is the low watermark.
+#[derive(Debug, Default)]
+pub(crate) struct Watermark {
+    counts: BTreeMap<i64, u32>,
+}
+
+impl Watermark {
+    pub(crate) fn add(&mut self, t: i64) {
+        *self.counts.entry(t).or_insert(0) += 1;
+    }
+    pub(crate) fn remove(&mut self, t: i64) {
+        if let Some(c) = self.counts.get_mut(&t) {
+            *c -= 1;
+            if *c == 0 {
+                self.counts.remove(&t);
+            }
+        }
+    }
+    pub(crate) fn replace(&mut self, old: i64, new: i64) {
+        if old != new {
+            self.remove(old);
+            self.add(new);
+        }
+    }
+    pub(crate) fn min(&self) -> Option<i64> {
+        self.counts.keys().next().copied()
+    }
+}
+
+/// What the analyzers share while handling one packet.
+pub(crate) struct Ctx<'a> {
+    pub config: &'a AnalyzerConfig,
+    pub stats: &'a mut AnalyzerStats,
+    pub marks: &'a mut Watermark,
+    pub out: &'a mut Vec<Event>,
+}
+
+#[derive(Debug)]
+enum App {
+    /// No payload yet.
+    Undecided,
+    Http(Box<HttpConn>),
+    Dns(DnsTcpConn),
+    /// Not HTTP or DNS: packets are ignored until the flow ends.
+    Ignored,
+}
+
+#[derive(Debug)]
+struct TcpConn {
+    /// Sender of each direction; direction 0 sent the first packet seen.
+    senders: [(IpAddr, u16); 2],
+    streams: [StreamReassembler; 2],
+    /// The earliest out-of-order arrival registered in the watermark, per direction.
+    marked: [Option<i64>; 2],
+    app: App,
+    last_ns: i64,
+}
+
+/// Delivers one direction's reassembled stream to the connection's application parser.
+struct AppSink<'s, 'c> {
+    app: &'s mut App,
+    dns: &'s mut DnsTracker,
+    ctx: &'s mut Ctx<'c>,
+    dir: usize,
+}
+
+impl StreamSink for AppSink<'_, '_> {
+    fn data(&mut self, bytes: &[u8], arrival_ns: i64, ready_ns: i64) {
+        match self.app {
+            App::Http(h) => {
+                h.on_data(self.dir, bytes, arrival_ns, ready_ns, self.ctx);
+                if h.verdict() == Verdict::NotHttp {
+                    self.ctx.stats.tcp_other_connections += 1;
+                    *self.app = App::Ignored;
+                }
+            }
+            App::Dns(d) => d.on_data(self.dir, bytes, ready_ns, self.dns, self.ctx),
+            App::Undecided | App::Ignored => {}
+        }
+    }
+    fn gap(&mut self, len: u64, _ready_ns: i64) {
+        self.ctx.stats.tcp_gaps += 1;
+        self.ctx.stats.tcp_gap_bytes += len;
+        match self.app {
+            App::Http(h) => h.on_gap(self.dir, len, self.ctx),
+            App::Dns(d) => d.on_gap(self.dir, self.ctx),
+            App::Undecided | App::Ignored => {}
+        }
+    }
+    fn end(&mut self, _ts_ns: i64, clean: bool) {
+        if let App::Http(h) = self.app {
+            h.on_end(self.dir, clean, self.ctx);
+        }
+    }
 }
 
 /// Reassembles TCP, parses HTTP and DNS, and emits [`Event`]s.
+///
+/// Connections are flushed by [`on_flow_end`](Self::on_flow_end), by
+/// [`finish`](Self::finish), or when idle longer than `idle_timeout_ns` (capture time, checked
+/// every quarter of the timeout); DNS queries unanswered after `idle_timeout_ns` are reported.
 pub struct TransactionAnalyzer {
     config: AnalyzerConfig,
     stats: AnalyzerStats,
+    marks: Watermark,
+    conns: HashMap<u64, TcpConn>,
+    dns: DnsTracker,
+    next_sweep_ns: Option<i64>,
 }
 
 impl TransactionAnalyzer {
@@ -74,6 +189,10 @@ impl TransactionAnalyzer {
         TransactionAnalyzer {
             config,
             stats: AnalyzerStats::default(),
+            marks: Watermark::default(),
+            conns: HashMap::new(),
+            dns: DnsTracker::default(),
+            next_sweep_ns: None,
         }
     }
 
@@ -88,26 +207,216 @@ impl TransactionAnalyzer {
         packet: &Decoded<'_>,
         out: &mut Vec<Event>,
     ) {
-        let _ = (timestamp_ns, flow_id, packet, out, &self.config);
+        self.sweep(timestamp_ns, out);
+        let Some((src_ip, dst_ip)) = packet.ip_endpoints() else {
+            return;
+        };
+        match packet.transport {
+            Transport::Tcp(tcp) => {
+                let src = (src_ip, tcp.src_port);
+                let dst = (dst_ip, tcp.dst_port);
+                let max_reorder = self.config.max_reorder_bytes;
+                let stats = &mut self.stats;
+                let conn = self.conns.entry(flow_id).or_insert_with(|| {
+                    stats.tcp_connections += 1;
+                    TcpConn {
+                        senders: [src, dst],
+                        streams: [
+                            StreamReassembler::new(max_reorder),
+                            StreamReassembler::new(max_reorder),
+                        ],
+                        marked: [None, None],
+                        app: App::Undecided,
+                        last_ns: timestamp_ns,
+                    }
+                });
+                conn.last_ns = timestamp_ns;
+                if matches!(conn.app, App::Ignored) {
+                    return;
+                }
+                let dir = if src == conn.senders[0] { 0 } else { 1 };
+                if matches!(conn.app, App::Undecided) && !tcp.payload.is_empty() {
+                    conn.app = if src.1 == 53 || dst.1 == 53 {
+                        App::Dns(DnsTcpConn::new(conn.senders))
+                    } else {
+                        App::Http(Box::new(HttpConn::new(flow_id, conn.senders)))
+                    };
+                }
+                let segment = Segment {
+                    seq: tcp.seq,
+                    payload: tcp.payload,
+                    missing: tcp.payload_missing,
+                    syn: tcp.flags.syn(),
+                    fin: tcp.flags.fin(),
+                    rst: tcp.flags.rst(),
+                    ts_ns: timestamp_ns,
+                };
+                let mut ctx = Ctx {
+                    config: &self.config,
+                    stats: &mut self.stats,
+                    marks: &mut self.marks,
+                    out,
+                };
+                let before = conn.streams[dir].retransmitted_bytes;
+                if segment.rst {
+                    // A reset ends both directions.
+                    for d in [dir, 1 - dir] {
+                        let mut sink = AppSink {
+                            app: &mut conn.app,
+                            dns: &mut self.dns,
+                            ctx: &mut ctx,
+                            dir: d,
+                        };
+                        conn.streams[d].flush(timestamp_ns, true, &mut sink);
+                    }
+                } else {
+                    if tcp.flags.ack() {
+                        let peer = 1 - dir;
+                        let acked = conn.streams[peer].offset_of(tcp.ack);
+                        if let App::Http(h) = &mut conn.app {
+                            h.set_peer_ack(dir, acked);
+                        }
+                        let mut sink = AppSink {
+                            app: &mut conn.app,
+                            dns: &mut self.dns,
+                            ctx: &mut ctx,
+                            dir: peer,
+                        };
+                        conn.streams[peer].on_peer_ack(tcp.ack, timestamp_ns, &mut sink);
+                    }
+                    let mut sink = AppSink {
+                        app: &mut conn.app,
+                        dns: &mut self.dns,
+                        ctx: &mut ctx,
+                        dir,
+                    };
+                    conn.streams[dir].push(&segment, &mut sink);
+                }
+                ctx.stats.tcp_retransmitted_bytes += conn.streams[dir].retransmitted_bytes - before;
+                if matches!(conn.app, App::Ignored) {
+                    // Free the buffers; nothing more is parsed on this connection.
+                    for d in 0..2 {
+                        conn.streams[d] = StreamReassembler::new(0);
+                    }
+                }
+                for d in 0..2 {
+                    sync_mark(conn, d, ctx.marks);
+                }
+            }
+            Transport::Udp(udp) => {
+                let src = (src_ip, udp.src_port);
+                let dst = (dst_ip, udp.dst_port);
+                if self.dns.wants_udp(src, dst, udp.payload) {
+                    let mut ctx = Ctx {
+                        config: &self.config,
+                        stats: &mut self.stats,
+                        marks: &mut self.marks,
+                        out,
+                    };
+                    self.dns
+                        .on_message(false, src, dst, udp.payload, timestamp_ns, &mut ctx);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Flushes idle connections and times out DNS queries, at most every quarter timeout.
+    fn sweep(&mut self, now_ns: i64, out: &mut Vec<Event>) {
+        let timeout = self.config.idle_timeout_ns.max(1);
+        let next = *self.next_sweep_ns.get_or_insert(now_ns + timeout / 4);
+        if now_ns < next {
+            return;
+        }
+        self.next_sweep_ns = Some(now_ns + (timeout / 4).max(1));
+        let idle: Vec<u64> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| now_ns - c.last_ns > timeout)
+            .map(|(&id, _)| id)
+            .collect();
+        for id in idle {
+            self.on_flow_end(id, out);
+        }
+        let mut ctx = Ctx {
+            config: &self.config,
+            stats: &mut self.stats,
+            marks: &mut self.marks,
+            out,
+        };
+        self.dns.expire(now_ns - timeout, false, &mut ctx);
     }
 
     /// The flow table dropped this flow (closed or idle): flush its state.
     pub fn on_flow_end(&mut self, flow_id: u64, out: &mut Vec<Event>) {
-        let _ = (flow_id, out);
+        let Some(mut conn) = self.conns.remove(&flow_id) else {
+            return;
+        };
+        let mut ctx = Ctx {
+            config: &self.config,
+            stats: &mut self.stats,
+            marks: &mut self.marks,
+            out,
+        };
+        for d in 0..2 {
+            let mut sink = AppSink {
+                app: &mut conn.app,
+                dns: &mut self.dns,
+                ctx: &mut ctx,
+                dir: d,
+            };
+            conn.streams[d].flush(conn.last_ns, false, &mut sink);
+        }
+        for d in 0..2 {
+            if let Some(t) = conn.marked[d].take() {
+                ctx.marks.remove(t);
+            }
+        }
+        if let App::Http(h) = &mut conn.app {
+            h.flush(&mut ctx);
+        }
     }
 
     /// Smallest `request_first_ns` / query time of any transaction still in progress, so a
     /// caller can release finished ones in time order without holding them all.
+    ///
+    /// Also covers messages whose head is still incomplete and bytes held out of order by the
+    /// reassembler (their arrival time may become a `request_first_ns`).
     pub fn low_watermark_ns(&self) -> Option<i64> {
-        None
+        self.marks.min()
     }
 
     /// Ends the capture: incomplete and unanswered transactions are emitted as such.
     pub fn finish(&mut self, out: &mut Vec<Event>) {
-        let _ = out;
+        let mut ids: Vec<u64> = self.conns.keys().copied().collect();
+        ids.sort_unstable();
+        for id in ids {
+            self.on_flow_end(id, out);
+        }
+        let mut ctx = Ctx {
+            config: &self.config,
+            stats: &mut self.stats,
+            marks: &mut self.marks,
+            out,
+        };
+        self.dns.finish(&mut ctx);
     }
 
     pub fn stats(&self) -> &AnalyzerStats {
         &self.stats
+    }
+}
+
+/// Keeps the watermark entry for a direction's out-of-order bytes current.
+fn sync_mark(conn: &mut TcpConn, dir: usize, marks: &mut Watermark) {
+    let now = conn.streams[dir].min_pending_arrival();
+    if now != conn.marked[dir] {
+        if let Some(old) = conn.marked[dir] {
+            marks.remove(old);
+        }
+        if let Some(new) = now {
+            marks.add(new);
+        }
+        conn.marked[dir] = now;
     }
 }

@@ -6,9 +6,10 @@
 
 use super::wire::{
     ethertype, icmpv4_has_identifier, icmpv4_is_error, icmpv6_is_error, ip_protocol, ArpPacket,
-    AuthHeader, ErspanHeader, EthernetFrame, GreHeader, IcmpPacket, Ipv4Packet, Ipv6ExtHeader,
-    Ipv6FragmentHeader, Ipv6Packet, LoopbackFamily, LoopbackHeader, MplsLabel, PppFrame,
-    PppoeHeader, Sll2Header, SllHeader, TcpPacket, UdpPacket, VlanTag, WireError,
+    AuthHeader, ErspanHeader, EthernetFrame, GreHeader, IcmpPacket, IpoibHeader, Ipv4Packet,
+    Ipv6ExtHeader, Ipv6FragmentHeader, Ipv6Packet, LoopbackFamily, LoopbackHeader, MplsLabel,
+    NflogHeader, PppFrame, PppoeHeader, Sll2Header, SllHeader, TcpPacket, UdpPacket, VlanTag,
+    WireError,
 };
 use super::{
     ArpInfo, DecodeProblem, Decoded, Ipv4Info, Ipv6Info, Network, TcpFlags, TcpInfo, Transport,
@@ -19,8 +20,8 @@ use crate::capture::LinkType;
 /// Nested tunnels followed before giving up (real traffic rarely exceeds 2 or 3).
 const MAX_TUNNEL_DEPTH: u8 = 8;
 
-/// Extension headers walked per IPv6 header before giving up.
-const MAX_IPV6_EXTENSIONS: usize = 16;
+const LINKTYPE_NFLOG: LinkType = LinkType(239);
+const LINKTYPE_IPOIB: LinkType = LinkType(242);
 
 /// PPP protocol numbers.
 const PPP_IPV4: u16 = 0x0021;
@@ -43,6 +44,8 @@ pub(super) fn decode_frame(link_type: LinkType, frame: &[u8]) -> Decoded<'_> {
         LinkType::IPV6 => walk.ipv6(frame, 0),
         LinkType::LINUX_SLL => walk.sll(frame),
         LinkType::LINUX_SLL2 => walk.sll2(frame),
+        LINKTYPE_NFLOG => walk.nflog(frame),
+        LINKTYPE_IPOIB => walk.ipoib(frame),
         _ => walk.d.problem = Some(DecodeProblem::UnsupportedLinkType),
     }
     walk.d
@@ -174,6 +177,29 @@ impl<'a> Walk<'a> {
         match Sll2Header::new_checked(bytes) {
             Ok(sll) => self.cooked(sll.protocol(), sll.payload()),
             Err(e) => self.wire_problem(e, "sll2 header"),
+        }
+    }
+
+    fn nflog(&mut self, bytes: &'a [u8]) {
+        let nflog = match NflogHeader::new_checked(bytes) {
+            Ok(nflog) => nflog,
+            Err(e) => return self.wire_problem(e, "nflog header"),
+        };
+        self.d.layers.push("nflog");
+        match nflog.packet() {
+            Some(packet) => self.ip_by_version(packet, 0),
+            None => self.problem(DecodeProblem::Truncated("nflog payload")),
+        }
+    }
+
+    fn ipoib(&mut self, bytes: &'a [u8]) {
+        match IpoibHeader::new_checked(bytes) {
+            Ok(ipoib) => {
+                self.d.layers.push("ipoib");
+                self.d.link.ethertype = Some(ipoib.ethertype());
+                self.ethertype(ipoib.ethertype(), ipoib.payload(), 0)
+            }
+            Err(e) => self.wire_problem(e, "ipoib header"),
         }
     }
 
@@ -586,7 +612,9 @@ fn walk_ipv6_extensions(mut next_header: u8, mut payload: &[u8]) -> Ipv6Walk<'_>
         auth_header: false,
         problem: None,
     };
-    for _ in 0..MAX_IPV6_EXTENSIONS {
+    // No count limit is needed: every extension header is at least 8 bytes long, so the walk
+    // ends within payload.len() / 8 steps (tshark decodes chains of 100+ headers).
+    loop {
         let step = match next_header {
             ip_protocol::HOP_BY_HOP
             | ip_protocol::ROUTING
@@ -627,8 +655,6 @@ fn walk_ipv6_extensions(mut next_header: u8, mut payload: &[u8]) -> Ipv6Walk<'_>
             }
         }
     }
-    walk.problem = Some(DecodeProblem::Malformed("ipv6 extension chain"));
-    walk
 }
 
 fn saturating_u32(value: usize) -> u32 {
