@@ -243,6 +243,9 @@ impl Decoded<'_> {
 ///
 /// Headers are walked outermost first; the first problem met stops the walk and is recorded
 /// in [`Decoded::problem`], keeping everything decoded before it.
+#[inline]
 pub fn decode(link_type: LinkType, frame: &[u8]) -> Decoded<'_> {
-    walk::decode_frame(link_type, frame)
+    let mut decoded = Decoded::default();
+    walk::decode_into(link_type, frame, &mut decoded);
+    decoded
 }
