@@ -6,8 +6,10 @@
 //! time order of their first byte: finished transactions wait in a small heap until no
 //! transaction still in progress can start earlier.
 
-use crate::analyzers::{AnalyzerConfig, AnalyzerStats, DnsTransaction, Event, HttpTransaction, TransactionAnalyzer};
-use crate::capture::{CaptureError, CaptureReader, Compression, CaptureFormat};
+use crate::analyzers::{
+    AnalyzerConfig, AnalyzerStats, DnsTransaction, Event, HttpTransaction, TransactionAnalyzer,
+};
+use crate::capture::{CaptureError, CaptureFormat, CaptureReader, Compression};
 use crate::decode::decode;
 use crate::flows::{scapy, FlowRecord, FlowTable, ProtocolCounts};
 use std::cmp::Reverse;
@@ -59,7 +61,11 @@ const EVICT_EVERY_PACKETS: u64 = 1 << 16;
 
 /// Reads one capture and streams its records to `emit`. An unreadable file is an `Err`;
 /// damage later in the file ends the pass early with a warning in the report.
-pub fn analyze_file(path: &Path, options: &PassOptions, emit: &mut dyn FnMut(Record)) -> Result<FileReport, CaptureError> {
+pub fn analyze_file(
+    path: &Path,
+    options: &PassOptions,
+    emit: &mut dyn FnMut(Record),
+) -> Result<FileReport, CaptureError> {
     let mut reader = CaptureReader::open(path)?;
     let mut report = FileReport {
         file: reader.name().to_string(),
@@ -67,12 +73,17 @@ pub fn analyze_file(path: &Path, options: &PassOptions, emit: &mut dyn FnMut(Rec
         compression: Some(reader.compression()),
         ..Default::default()
     };
-    let progress = options.progress.then(|| crate::report::progress::bar_for(path)).flatten();
+    let progress = options
+        .progress
+        .then(|| crate::report::progress::bar_for(path))
+        .flatten();
 
     // Flows are needed for transactions too (they assign connection ids).
     let want_flows = options.flows || options.transactions;
     let mut flows = FlowTable::new(false);
-    let mut analyzer = options.transactions.then(|| TransactionAnalyzer::new(options.analyzer.clone()));
+    let mut analyzer = options
+        .transactions
+        .then(|| TransactionAnalyzer::new(options.analyzer.clone()));
     let mut events: Vec<Event> = Vec::new();
     let mut ordered = TimeOrderedQueue::default();
     let mut packets: u64 = 0;
@@ -121,7 +132,11 @@ pub fn analyze_file(path: &Path, options: &PassOptions, emit: &mut dyn FnMut(Rec
         }
         if !events.is_empty() || (analyzer.is_some() && packets.is_multiple_of(1024)) {
             ordered.extend(events.drain(..));
-            let watermark = analyzer.as_ref().and_then(|a| a.low_watermark_ns()).unwrap_or(i64::MAX).min(now_ns);
+            let watermark = analyzer
+                .as_ref()
+                .and_then(|a| a.low_watermark_ns())
+                .unwrap_or(i64::MAX)
+                .min(now_ns);
             ordered.release(watermark, emit);
         }
     }
@@ -143,7 +158,9 @@ pub fn analyze_file(path: &Path, options: &PassOptions, emit: &mut dyn FnMut(Rec
     }
     ordered.extend(events.drain(..));
     ordered.release(i64::MAX, emit);
-    report.warnings.extend(reader.warnings().iter().map(|w| w.to_string()));
+    report
+        .warnings
+        .extend(reader.warnings().iter().map(|w| w.to_string()));
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
@@ -197,7 +214,10 @@ impl TimeOrderedQueue {
 
 fn event_start_ns(event: &Event) -> i64 {
     match event {
-        Event::Http(t) => t.request_first_ns.or(t.response_first_ns).unwrap_or(i64::MIN),
+        Event::Http(t) => t
+            .request_first_ns
+            .or(t.response_first_ns)
+            .unwrap_or(i64::MIN),
         Event::Dns(t) => t.query_ns.or(t.response_ns).unwrap_or(i64::MIN),
     }
 }

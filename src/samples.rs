@@ -9,7 +9,9 @@ use crate::pipeline::Record;
 use std::collections::HashMap;
 
 /// The latency a table or plot is about. Names and meanings are documented in the README.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, clap::ValueEnum, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, clap::ValueEnum, serde::Serialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Metric {
     /// HTTP response first byte − request first byte.
@@ -39,13 +41,27 @@ impl Metric {
         }
     }
 
-    /// What the metric measures, for titles and table headers.
+    /// A short name for plot titles and axis labels.
+    pub fn label(self) -> &'static str {
+        match self {
+            Metric::Ttfb => "HTTP time to first byte",
+            Metric::Total => "HTTP total time",
+            Metric::Server => "HTTP server time",
+            Metric::Tshark => "HTTP time (tshark http.time)",
+            Metric::Dns => "DNS response time",
+            Metric::Handshake => "TCP handshake time",
+        }
+    }
+
+    /// What the metric measures, with its definition.
     pub fn describe(self) -> &'static str {
         match self {
             Metric::Ttfb => "HTTP time to first byte (response first byte − request first byte)",
             Metric::Total => "HTTP total time (response last byte − request first byte)",
             Metric::Server => "HTTP server time (response first byte − request last byte)",
-            Metric::Tshark => "HTTP time as tshark's http.time (response last byte − request last byte)",
+            Metric::Tshark => {
+                "HTTP time as tshark's http.time (response last byte − request last byte)"
+            }
             Metric::Dns => "DNS response time (response − query)",
             Metric::Handshake => "TCP handshake time (SYN → final ACK)",
         }
@@ -110,7 +126,14 @@ fn endpoint(ip: std::net::IpAddr, port: u16) -> String {
 
 impl SampleSet {
     pub fn new(metric: Metric, by: Option<GroupBy>) -> Self {
-        let mut set = SampleSet { metric, by, groups: Vec::new(), index: HashMap::new(), samples: Vec::new(), missing: 0 };
+        let mut set = SampleSet {
+            metric,
+            by,
+            groups: Vec::new(),
+            index: HashMap::new(),
+            samples: Vec::new(),
+            missing: 0,
+        };
         if by.is_none() {
             set.group_index("all");
         }
@@ -154,9 +177,17 @@ impl SampleSet {
             Some(GroupBy::Host) => self.group_index(t.host.as_deref().unwrap_or("(no host)")),
             Some(GroupBy::Uri) => self.group_index(&t.uri),
             Some(GroupBy::Client) => self.group_index(&t.client_ip.to_string()),
-            Some(GroupBy::Status) => self.group_index(&t.status.map(|s| s.to_string()).unwrap_or_else(|| "-".into())),
+            Some(GroupBy::Status) => self.group_index(
+                &t.status
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "-".into()),
+            ),
         };
-        self.samples.push(Sample { timestamp_ns: ts, value_ns: value, group });
+        self.samples.push(Sample {
+            timestamp_ns: ts,
+            value_ns: value,
+            group,
+        });
     }
 
     pub fn add_dns(&mut self, t: &DnsTransaction) {
@@ -172,9 +203,15 @@ impl SampleSet {
             Some(GroupBy::Server) => self.group_index(&endpoint(t.server_ip, t.server_port)),
             Some(GroupBy::Host) | Some(GroupBy::Uri) => self.group_index(&t.query_name),
             Some(GroupBy::Client) => self.group_index(&t.client_ip.to_string()),
-            Some(GroupBy::Status) => self.group_index(&t.rcode.map(|r| r.to_string()).unwrap_or_else(|| "-".into())),
+            Some(GroupBy::Status) => {
+                self.group_index(&t.rcode.map(|r| r.to_string()).unwrap_or_else(|| "-".into()))
+            }
         };
-        self.samples.push(Sample { timestamp_ns: ts, value_ns: value, group });
+        self.samples.push(Sample {
+            timestamp_ns: ts,
+            value_ns: value,
+            group,
+        });
     }
 
     pub fn add_flow(&mut self, f: &FlowRecord) {
@@ -187,15 +224,25 @@ impl SampleSet {
         };
         let group = match self.by {
             None => 0,
-            Some(GroupBy::Server) | Some(GroupBy::Host) | Some(GroupBy::Uri) => self.group_index(&endpoint(f.server_ip, f.server_port)),
+            Some(GroupBy::Server) | Some(GroupBy::Host) | Some(GroupBy::Uri) => {
+                self.group_index(&endpoint(f.server_ip, f.server_port))
+            }
             Some(GroupBy::Client) => self.group_index(&f.client_ip.to_string()),
             Some(GroupBy::Status) => self.group_index(f.tcp_state.as_deref().unwrap_or("-")),
         };
-        self.samples.push(Sample { timestamp_ns: f.first_ns, value_ns: value, group });
+        self.samples.push(Sample {
+            timestamp_ns: f.first_ns,
+            value_ns: value,
+            group,
+        });
     }
 
     /// All values, or those of one group.
     pub fn values(&self, group: Option<u32>) -> Vec<i64> {
-        self.samples.iter().filter(|s| group.is_none_or(|g| s.group == g)).map(|s| s.value_ns).collect()
+        self.samples
+            .iter()
+            .filter(|s| group.is_none_or(|g| s.group == g))
+            .map(|s| s.value_ns)
+            .collect()
     }
 }

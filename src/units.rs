@@ -52,7 +52,12 @@ pub fn epoch_ns_to_rfc3339(ns: i64) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{frac:09}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{frac:09}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }
 
 /// Days since 1970-01-01 -> (year, month, day), proleptic Gregorian (Howard Hinnant's method).
@@ -105,10 +110,19 @@ mod calendar_tests {
     #[test]
     fn rfc3339_matches_known_instants() {
         assert_eq!(epoch_ns_to_rfc3339(0), "1970-01-01T00:00:00.000000000Z");
-        assert_eq!(epoch_ns_to_rfc3339(1_700_000_000_123_456_789), "2023-11-14T22:13:20.123456789Z");
+        assert_eq!(
+            epoch_ns_to_rfc3339(1_700_000_000_123_456_789),
+            "2023-11-14T22:13:20.123456789Z"
+        );
         // After 2106 (pcap's 32-bit seconds overflow) and a leap day.
-        assert_eq!(epoch_ns_to_rfc3339(4_354_819_200_000_000_000), "2108-01-01T00:00:00.000000000Z");
-        assert_eq!(epoch_ns_to_rfc3339(951_782_400_000_000_000), "2000-02-29T00:00:00.000000000Z");
+        assert_eq!(
+            epoch_ns_to_rfc3339(4_354_819_200_000_000_000),
+            "2108-01-01T00:00:00.000000000Z"
+        );
+        assert_eq!(
+            epoch_ns_to_rfc3339(951_782_400_000_000_000),
+            "2000-02-29T00:00:00.000000000Z"
+        );
     }
 
     #[test]

@@ -37,23 +37,99 @@ fn small_capture(name: &str) -> (PathBuf, u64, u64, u64) {
     let server = client.reversed();
     let mut b = PacketBuilder::new();
     let path = scratch(name);
-    let mut w = PcapWriter::new(std::fs::File::create(&path).unwrap(), LinkType::ETHERNET, 65535, true).unwrap();
+    let mut w = PcapWriter::new(
+        std::fs::File::create(&path).unwrap(),
+        LinkType::ETHERNET,
+        65535,
+        true,
+    )
+    .unwrap();
     let t0: i64 = 1_700_000_000_000_000_000;
     let req = b"GET /index.html HTTP/1.1\r\nHost: example.test\r\n\r\n";
     let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
     let frames: Vec<(i64, Vec<u8>)> = vec![
-        (t0, b.tcp(&client, TcpFields { seq: 100, ack: 0, flags: SYN, window: 1000 }, |_| {}).to_vec()),
-        (t0 + 1_000_000, b.tcp(&server, TcpFields { seq: 500, ack: 101, flags: SYN_ACK, window: 1000 }, |_| {}).to_vec()),
-        (t0 + 1_100_000, b.tcp(&client, TcpFields { seq: 101, ack: 501, flags: ACK, window: 1000 }, |_| {}).to_vec()),
-        (t0 + 1_200_000, b.tcp(&client, TcpFields { seq: 101, ack: 501, flags: PSH_ACK, window: 1000 }, |v| v.extend_from_slice(req)).to_vec()),
+        (
+            t0,
+            b.tcp(
+                &client,
+                TcpFields {
+                    seq: 100,
+                    ack: 0,
+                    flags: SYN,
+                    window: 1000,
+                },
+                |_| {},
+            )
+            .to_vec(),
+        ),
+        (
+            t0 + 1_000_000,
+            b.tcp(
+                &server,
+                TcpFields {
+                    seq: 500,
+                    ack: 101,
+                    flags: SYN_ACK,
+                    window: 1000,
+                },
+                |_| {},
+            )
+            .to_vec(),
+        ),
+        (
+            t0 + 1_100_000,
+            b.tcp(
+                &client,
+                TcpFields {
+                    seq: 101,
+                    ack: 501,
+                    flags: ACK,
+                    window: 1000,
+                },
+                |_| {},
+            )
+            .to_vec(),
+        ),
+        (
+            t0 + 1_200_000,
+            b.tcp(
+                &client,
+                TcpFields {
+                    seq: 101,
+                    ack: 501,
+                    flags: PSH_ACK,
+                    window: 1000,
+                },
+                |v| v.extend_from_slice(req),
+            )
+            .to_vec(),
+        ),
         (
             t0 + 5_200_000,
-            b.tcp(&server, TcpFields { seq: 501, ack: 101 + req.len() as u32, flags: PSH_ACK, window: 1000 }, |v| v.extend_from_slice(resp)).to_vec(),
+            b.tcp(
+                &server,
+                TcpFields {
+                    seq: 501,
+                    ack: 101 + req.len() as u32,
+                    flags: PSH_ACK,
+                    window: 1000,
+                },
+                |v| v.extend_from_slice(resp),
+            )
+            .to_vec(),
         ),
     ];
-    let dns_client = Endpoints { src_port: 5353, dst_port: 53, ..client };
+    let dns_client = Endpoints {
+        src_port: 5353,
+        dst_port: 53,
+        ..client
+    };
     let mut all = frames;
-    all.push((t0 + 6_000_000, b.udp(&dns_client, |v| v.extend_from_slice(&dns_query())).to_vec()));
+    all.push((
+        t0 + 6_000_000,
+        b.udp(&dns_client, |v| v.extend_from_slice(&dns_query()))
+            .to_vec(),
+    ));
     for (ts, frame) in &all {
         w.write_packet(*ts, frame, frame.len() as u32).unwrap();
     }
@@ -76,14 +152,19 @@ fn run(cmd: &mut Command) -> Output {
 }
 
 fn json(out: &Output) -> serde_json::Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 #[test]
 fn summary_json_has_the_contract_keys() {
     let (path, packets, tcp, udp) = small_capture("small.pcap");
     let out = run(bin().args(["summary", "--json"]).arg(&path));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v = json(&out);
     assert_eq!(v["packets"], packets);
     assert_eq!(v["tcp"], tcp);
@@ -94,8 +175,18 @@ fn summary_json_has_the_contract_keys() {
 #[test]
 fn stdin_is_read_with_a_dash() {
     let (path, packets, _, _) = small_capture("stdin.pcap");
-    let mut child = bin().args(["summary", "--json", "-"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
-    child.stdin.take().unwrap().write_all(&std::fs::read(&path).unwrap()).unwrap();
+    let mut child = bin()
+        .args(["summary", "--json", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&std::fs::read(&path).unwrap())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
     assert_eq!(json(&out)["packets"], packets);
@@ -111,7 +202,10 @@ fn a_cut_file_is_analysed_up_to_the_cut_with_a_warning() {
     assert!(out.status.success());
     assert_eq!(json(&out)["packets"], packets - 1);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("warning") && stderr.contains("cut.pcap") && stderr.contains("offset"), "{stderr}");
+    assert!(
+        stderr.contains("warning") && stderr.contains("cut.pcap") && stderr.contains("offset"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -122,7 +216,10 @@ fn a_file_that_is_not_a_capture_is_one_clear_error_and_exit_1() {
     let out = run(bin().args(["summary", "--json"]).arg(&bad).arg(&good));
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("notes.txt") && stderr.contains("byte offset 0"), "{stderr}");
+    assert!(
+        stderr.contains("notes.txt") && stderr.contains("byte offset 0"),
+        "{stderr}"
+    );
     assert_eq!(stderr.matches("error:").count(), 1, "{stderr}");
     // The readable file is still reported.
     assert_eq!(json(&out)["packets"], packets);
@@ -151,10 +248,19 @@ fn sessions_are_bidirectional_with_handshake_time() {
     let (path, _, _, _) = small_capture("conv.pcap");
     let out = run(bin().args(["sessions", "--json"]).arg(&path));
     assert!(out.status.success());
-    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(rows.len(), 2);
     let tcp = rows.iter().find(|r| r["protocol"] == "tcp").unwrap();
-    assert_eq!((tcp["client_packets"].as_u64(), tcp["server_packets"].as_u64()), (Some(3), Some(2)));
+    assert_eq!(
+        (
+            tcp["client_packets"].as_u64(),
+            tcp["server_packets"].as_u64()
+        ),
+        (Some(3), Some(2))
+    );
     assert_eq!(tcp["syn_to_synack_ns"], 1_000_000);
     assert_eq!(tcp["synack_to_ack_ns"], 100_000);
     assert_eq!(tcp["tcp_state"], "S1");

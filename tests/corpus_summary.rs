@@ -12,29 +12,61 @@ fn known_differences() -> BTreeMap<&'static str, &'static str> {
     BTreeMap::from([
         // tshark 4.0 numbers pcapng Custom Blocks as frames (no timestamp, protocol `data`);
         // they are not packets, and capinfos agrees with us.
-        ("pcapngtest__le__test018.pcapng", "custom blocks are counted as frames by tshark"),
-        ("pcapngtest__be__test102.pcapng", "custom blocks are counted as frames by tshark"),
-        ("pcapngtest__le__test102.pcapng", "custom blocks are counted as frames by tshark"),
-        ("pcapngtest__le__test202.pcapng", "custom blocks are counted as frames by tshark"),
+        (
+            "pcapngtest__le__test018.pcapng",
+            "custom blocks are counted as frames by tshark",
+        ),
+        (
+            "pcapngtest__be__test102.pcapng",
+            "custom blocks are counted as frames by tshark",
+        ),
+        (
+            "pcapngtest__le__test102.pcapng",
+            "custom blocks are counted as frames by tshark",
+        ),
+        (
+            "pcapngtest__le__test202.pcapng",
+            "custom blocks are counted as frames by tshark",
+        ),
         // tshark reassembles IPv4 fragments and shows the UDP header on the frame that completes
         // the datagram; we count the frame that actually carries the UDP header (the first).
         // Same datagram, same count of UDP datagrams, one frame apart.
-        ("zeek__fragmented-1.pcap", "tshark counts UDP on the reassembling fragment, we on the first fragment"),
+        (
+            "zeek__fragmented-1.pcap",
+            "tshark counts UDP on the reassembling fragment, we on the first fragment",
+        ),
         // tshark also dissects the packet headers sampled inside sFlow datagrams.
-        ("sv__filestore-5408__input.pcap", "tshark decodes headers sampled inside sFlow"),
+        (
+            "sv__filestore-5408__input.pcap",
+            "tshark decodes headers sampled inside sFlow",
+        ),
         // Fuzzed TCP headers shorter than 20 bytes: tshark still calls them TCP, we call them malformed.
-        ("ndpi__fuzz-2006-06-26-2594.pcap", "fuzzed short TCP headers, and one first fragment"),
-        ("ndpi__fuzz-2006-09-29-28586.pcap", "fuzzed short TCP headers"),
+        (
+            "ndpi__fuzz-2006-06-26-2594.pcap",
+            "fuzzed short TCP headers, and one first fragment",
+        ),
+        (
+            "ndpi__fuzz-2006-09-29-28586.pcap",
+            "fuzzed short TCP headers",
+        ),
         // Link types not decoded yet (counted as unsupported).
         ("libpcap__http_PPI.pcap", "PPI link type not decoded"),
-        ("tcpdump__LINKTYPE_PKTAP.pcap", "PKTAP link type not decoded"),
-        ("zeek__radiotap.pcap", "radiotap/802.11 link type not decoded"),
+        (
+            "tcpdump__LINKTYPE_PKTAP.pcap",
+            "PKTAP link type not decoded",
+        ),
+        (
+            "zeek__radiotap.pcap",
+            "radiotap/802.11 link type not decoded",
+        ),
     ])
 }
 
 #[test]
 fn summary_counts_match_tshark() {
-    let Some(corpus) = common::corpus_dir("summary_counts_match_tshark") else { return };
+    let Some(corpus) = common::corpus_dir("summary_counts_match_tshark") else {
+        return;
+    };
     let rows = common::read_tsv(&corpus.join("oracle/counts.tsv"));
     let known = known_differences();
     let mut unexpected = Vec::new();
@@ -55,23 +87,48 @@ fn summary_counts_match_tshark() {
         compared += 1;
         let c = &report.counts;
         let ours = (c.packets, c.tcp, c.udp);
-        let theirs: (u64, u64, u64) = (row["frames"].parse().unwrap(), row["tcp_frames"].parse().unwrap(), row["udp_frames"].parse().unwrap());
+        let theirs: (u64, u64, u64) = (
+            row["frames"].parse().unwrap(),
+            row["tcp_frames"].parse().unwrap(),
+            row["udp_frames"].parse().unwrap(),
+        );
         let differs = ours != theirs;
         match (differs, known.get(file)) {
-            (true, None) => unexpected.push(format!("{file}: (packets, tcp, udp) ours {ours:?} tshark {theirs:?}")),
-            (false, Some(reason)) => stale.push(format!("{file}: now matches, drop the note '{reason}'")),
+            (true, None) => unexpected.push(format!(
+                "{file}: (packets, tcp, udp) ours {ours:?} tshark {theirs:?}"
+            )),
+            (false, Some(reason)) => {
+                stale.push(format!("{file}: now matches, drop the note '{reason}'"))
+            }
             _ => {}
         }
     }
     assert!(compared > 80, "only {compared} files compared");
-    assert!(unexpected.is_empty() && stale.is_empty(), "unexpected differences:\n{}\nstale notes:\n{}", unexpected.join("\n"), stale.join("\n"));
+    assert!(
+        unexpected.is_empty() && stale.is_empty(),
+        "unexpected differences:\n{}\nstale notes:\n{}",
+        unexpected.join("\n"),
+        stale.join("\n")
+    );
 }
 
 #[test]
 fn every_corpus_file_is_survived() {
-    let Some(corpus) = common::corpus_dir("every_corpus_file_is_survived") else { return };
-    let options = PassOptions { flows: true, transactions: true, scapy_keys: true, ..Default::default() };
-    let mut files: Vec<_> = std::fs::read_dir(&corpus).unwrap().filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_file()).collect();
+    let Some(corpus) = common::corpus_dir("every_corpus_file_is_survived") else {
+        return;
+    };
+    let options = PassOptions {
+        flows: true,
+        transactions: true,
+        scapy_keys: true,
+        ..Default::default()
+    };
+    let mut files: Vec<_> = std::fs::read_dir(&corpus)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
     files.sort();
     let mut read = 0;
     for path in &files {
@@ -81,7 +138,10 @@ fn every_corpus_file_is_survived() {
         // Any outcome but a panic is acceptable here; errors must name the file.
         match analyze_file(path, &options, &mut |_| {}) {
             Ok(_) => read += 1,
-            Err(e) => assert!(e.to_string().contains(&path.display().to_string()), "error does not name the file: {e}"),
+            Err(e) => assert!(
+                e.to_string().contains(&path.display().to_string()),
+                "error does not name the file: {e}"
+            ),
         }
     }
     assert!(read > 90, "only {read} of {} files read", files.len());

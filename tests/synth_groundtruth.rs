@@ -20,11 +20,23 @@ fn scratch(name: &str) -> PathBuf {
 fn read_csv(path: &Path) -> Vec<HashMap<String, String>> {
     let mut reader = csv::Reader::from_path(path).unwrap();
     let headers = reader.headers().unwrap().clone();
-    reader.records().map(|r| headers.iter().map(str::to_string).zip(r.unwrap().iter().map(str::to_string)).collect()).collect()
+    reader
+        .records()
+        .map(|r| {
+            headers
+                .iter()
+                .map(str::to_string)
+                .zip(r.unwrap().iter().map(str::to_string))
+                .collect()
+        })
+        .collect()
 }
 
 fn json_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
-    String::from_utf8_lossy(stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 fn field(v: &serde_json::Value) -> String {
@@ -38,17 +50,40 @@ fn field(v: &serde_json::Value) -> String {
 /// Generates a capture with `extra` synth flags and checks `http` and `dns` against its truth.
 fn check(name: &str, extra: &[&str]) {
     let capture = scratch(name);
-    let out = bin().args(["synth", "-o"]).arg(&capture).args(extra).output().unwrap();
-    assert!(out.status.success(), "synth failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = bin()
+        .args(["synth", "-o"])
+        .arg(&capture)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "synth failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let truth = read_csv(Path::new(&format!("{}.truth.csv", capture.display())));
-    assert!(truth.len() >= 200, "{name}: only {} transactions generated", truth.len());
+    assert!(
+        truth.len() >= 200,
+        "{name}: only {} transactions generated",
+        truth.len()
+    );
 
-    let out = bin().args(["http", "--json"]).arg(&capture).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = bin()
+        .args(["http", "--json"])
+        .arg(&capture)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let rows = json_lines(&out.stdout);
     assert_eq!(rows.len(), truth.len(), "{name}: transaction count");
-    let by_key: HashMap<(String, String), &serde_json::Value> =
-        rows.iter().map(|r| ((field(&r["connection_id"]), field(&r["depth"])), r)).collect();
+    let by_key: HashMap<(String, String), &serde_json::Value> = rows
+        .iter()
+        .map(|r| ((field(&r["connection_id"]), field(&r["depth"])), r))
+        .collect();
     let mut mismatches = Vec::new();
     for t in &truth {
         let key = (t["flow_index"].clone(), t["depth"].clone());
@@ -57,57 +92,156 @@ fn check(name: &str, extra: &[&str]) {
             continue;
         };
         for column in [
-            "client_ip", "client_port", "server_ip", "server_port", "method", "uri", "status", "request_bytes", "response_bytes",
-            "request_first_ns", "request_last_ns", "response_first_ns", "response_last_ns",
+            "client_ip",
+            "client_port",
+            "server_ip",
+            "server_port",
+            "method",
+            "uri",
+            "status",
+            "request_bytes",
+            "response_bytes",
+            "request_first_ns",
+            "request_last_ns",
+            "response_first_ns",
+            "response_last_ns",
         ] {
             if field(&ours[column]) != t[column] {
-                mismatches.push(format!("flow {} depth {}: {column} ours {} truth {}", key.0, key.1, field(&ours[column]), t[column]));
+                mismatches.push(format!(
+                    "flow {} depth {}: {column} ours {} truth {}",
+                    key.0,
+                    key.1,
+                    field(&ours[column]),
+                    t[column]
+                ));
             }
         }
         let flags = ours["flags"].as_array().unwrap();
         if !flags.is_empty() {
-            mismatches.push(format!("flow {} depth {}: unexpected flags {flags:?}", key.0, key.1));
+            mismatches.push(format!(
+                "flow {} depth {}: unexpected flags {flags:?}",
+                key.0, key.1
+            ));
         }
     }
-    assert!(mismatches.is_empty(), "{name}: {} mismatches, first ones:\n{}", mismatches.len(), mismatches[..mismatches.len().min(15)].join("\n"));
+    assert!(
+        mismatches.is_empty(),
+        "{name}: {} mismatches, first ones:\n{}",
+        mismatches.len(),
+        mismatches[..mismatches.len().min(15)].join("\n")
+    );
     // Output is in time order of the request's first byte.
-    let starts: Vec<i64> = rows.iter().map(|r| r["request_first_ns"].as_i64().unwrap()).collect();
-    assert!(starts.windows(2).all(|w| w[0] <= w[1]), "{name}: rows not in time order");
+    let starts: Vec<i64> = rows
+        .iter()
+        .map(|r| r["request_first_ns"].as_i64().unwrap())
+        .collect();
+    assert!(
+        starts.windows(2).all(|w| w[0] <= w[1]),
+        "{name}: rows not in time order"
+    );
 
     let dns_truth = read_csv(Path::new(&format!("{}.dns.truth.csv", capture.display())));
-    let out = bin().args(["dns", "--json"]).arg(&capture).output().unwrap();
+    let out = bin()
+        .args(["dns", "--json"])
+        .arg(&capture)
+        .output()
+        .unwrap();
     let dns = json_lines(&out.stdout);
     assert_eq!(dns.len(), dns_truth.len(), "{name}: DNS query count");
-    let ours: HashMap<(String, String), &serde_json::Value> =
-        dns.iter().map(|r| ((field(&r["client_port"]), field(&r["id"])), r)).collect();
+    let ours: HashMap<(String, String), &serde_json::Value> = dns
+        .iter()
+        .map(|r| ((field(&r["client_port"]), field(&r["id"])), r))
+        .collect();
     for t in &dns_truth {
         let Some(r) = ours.get(&(t["client_port"].clone(), t["id"].clone())) else {
             panic!("{name}: DNS query {:?} not found", t);
         };
-        assert_eq!(field(&r["query_ns"]), t["query_ns"], "{name}: DNS query time");
-        assert_eq!(field(&r["response_ns"]), t["response_ns"], "{name}: DNS response time");
+        assert_eq!(
+            field(&r["query_ns"]),
+            t["query_ns"],
+            "{name}: DNS query time"
+        );
+        assert_eq!(
+            field(&r["response_ns"]),
+            t["response_ns"],
+            "{name}: DNS response time"
+        );
     }
 }
 
 #[test]
 fn plain_keepalive_traffic() {
-    check("plain.pcap", &["--requests", "400", "--seed", "1", "--retransmit-prob", "0", "--loss-prob", "0", "--reorder-prob", "0"]);
+    check(
+        "plain.pcap",
+        &[
+            "--requests",
+            "400",
+            "--seed",
+            "1",
+            "--retransmit-prob",
+            "0",
+            "--loss-prob",
+            "0",
+            "--reorder-prob",
+            "0",
+        ],
+    );
 }
 
 #[test]
 fn reordering_retransmission_and_loss() {
-    check("messy.pcap", &["--requests", "600", "--seed", "7", "--retransmit-prob", "0.05", "--loss-prob", "0.03", "--reorder-prob", "0.08"]);
+    check(
+        "messy.pcap",
+        &[
+            "--requests",
+            "600",
+            "--seed",
+            "7",
+            "--retransmit-prob",
+            "0.05",
+            "--loss-prob",
+            "0.03",
+            "--reorder-prob",
+            "0.08",
+        ],
+    );
 }
 
 #[test]
 fn pipelining_and_chunked_bodies() {
-    check("pipelined.pcapng", &["--requests", "600", "--seed", "11", "--pipeline-prob", "0.6", "--chunked-prob", "0.6", "--header-split-prob", "0.5"]);
+    check(
+        "pipelined.pcapng",
+        &[
+            "--requests",
+            "600",
+            "--seed",
+            "11",
+            "--pipeline-prob",
+            "0.6",
+            "--chunked-prob",
+            "0.6",
+            "--header-split-prob",
+            "0.5",
+        ],
+    );
 }
 
 #[test]
 fn pareto_latency_ipv6_microsecond_gzip() {
     check(
         "pareto.pcap.gz",
-        &["--requests", "500", "--seed", "99", "--latency", "pareto", "--pareto-shape", "1.5", "--ipv6-fraction", "0.5", "--microsecond"],
+        &[
+            "--requests",
+            "500",
+            "--seed",
+            "99",
+            "--latency",
+            "pareto",
+            "--pareto-shape",
+            "1.5",
+            "--ipv6-fraction",
+            "0.5",
+            "--microsecond",
+        ],
     );
 }

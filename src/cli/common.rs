@@ -33,8 +33,15 @@ impl Run {
 
 /// Runs `options` over every file, streaming records to `emit(file_index, record)`.
 /// Errors and warnings go to stderr as they happen, each naming the file and offset.
-pub fn run_pass(files: &[PathBuf], options: &PassOptions, emit: &mut dyn FnMut(&Path, Record) -> io::Result<()>) -> anyhow::Result<Run> {
-    let mut run = Run { reports: Vec::new(), failed: 0 };
+pub fn run_pass(
+    files: &[PathBuf],
+    options: &PassOptions,
+    emit: &mut dyn FnMut(&Path, Record) -> io::Result<()>,
+) -> anyhow::Result<Run> {
+    let mut run = Run {
+        reports: Vec::new(),
+        failed: 0,
+    };
     let mut io_error: Option<io::Error> = None;
     for path in files {
         let mut sink = |record: Record| {

@@ -21,8 +21,21 @@ pub struct Args {
 }
 
 pub const COLUMNS: [&str; 15] = [
-    "capture", "client_ip", "client_port", "server_ip", "server_port", "transport", "id", "query_name", "query_type", "rcode",
-    "answers", "query_ns", "response_ns", "latency_ns", "flags",
+    "capture",
+    "client_ip",
+    "client_port",
+    "server_ip",
+    "server_port",
+    "transport",
+    "id",
+    "query_name",
+    "query_type",
+    "rcode",
+    "answers",
+    "query_ns",
+    "response_ns",
+    "latency_ns",
+    "flags",
 ];
 
 pub fn to_json(capture: &str, t: &DnsTransaction) -> serde_json::Value {
@@ -67,7 +80,11 @@ fn csv_row(capture: &str, t: &DnsTransaction) -> Vec<String> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let options = PassOptions { transactions: true, progress: common::progress_wanted(), ..Default::default() };
+    let options = PassOptions {
+        transactions: true,
+        progress: common::progress_wanted(),
+        ..Default::default()
+    };
     let mut out = common::stdout();
     let mut csv_writer = args.csv.then(|| csv::Writer::from_writer(common::stdout()));
     if let Some(w) = csv_writer.as_mut() {
@@ -75,17 +92,31 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let mut count = 0u64;
     let run = common::run_pass(&args.inputs.files, &options, &mut |path, record| {
-        let Record::Dns(t) = record else { return Ok(()) };
+        let Record::Dns(t) = record else {
+            return Ok(());
+        };
         count += 1;
         let capture = path.display().to_string();
         if args.json {
             common::write_json_line(&mut out, &to_json(&capture, &t))
         } else if let Some(w) = csv_writer.as_mut() {
-            w.write_record(csv_row(&capture, &t)).map_err(std::io::Error::other)
+            w.write_record(csv_row(&capture, &t))
+                .map_err(std::io::Error::other)
         } else {
-            let when = t.query_ns.or(t.response_ns).map(epoch_ns_to_string).unwrap_or_default();
-            let latency = t.latency_ns().map(|ns| duration_ns_to_human(ns as f64)).unwrap_or_else(|| "-".into());
-            let flags = if t.flags.is_empty() { String::new() } else { format!("  [{}]", t.flags.join(",")) };
+            let when = t
+                .query_ns
+                .or(t.response_ns)
+                .map(epoch_ns_to_string)
+                .unwrap_or_default();
+            let latency = t
+                .latency_ns()
+                .map(|ns| duration_ns_to_human(ns as f64))
+                .unwrap_or_else(|| "-".into());
+            let flags = if t.flags.is_empty() {
+                String::new()
+            } else {
+                format!("  [{}]", t.flags.join(","))
+            };
             writeln!(
                 out,
                 "DNS query at {when} {}:{} -> {}:{} {} id={:#06x} {} type={} rcode={} answers={} latency {latency}{flags}",

@@ -22,9 +22,31 @@ pub struct Args {
 
 /// Column names of `--json` and `--csv`, in order. A contract with users' scripts: extend only.
 pub const COLUMNS: [&str; 26] = [
-    "capture", "connection_id", "depth", "client_ip", "client_port", "server_ip", "server_port", "method", "host", "uri",
-    "version", "status", "request_bytes", "response_bytes", "request_body_bytes", "response_body_bytes", "request_first_ns",
-    "request_last_ns", "response_first_ns", "response_last_ns", "ttfb_ns", "total_ns", "server_ns", "tshark_ns", "flags",
+    "capture",
+    "connection_id",
+    "depth",
+    "client_ip",
+    "client_port",
+    "server_ip",
+    "server_port",
+    "method",
+    "host",
+    "uri",
+    "version",
+    "status",
+    "request_bytes",
+    "response_bytes",
+    "request_body_bytes",
+    "response_body_bytes",
+    "request_first_ns",
+    "request_last_ns",
+    "response_first_ns",
+    "response_last_ns",
+    "ttfb_ns",
+    "total_ns",
+    "server_ns",
+    "tshark_ns",
+    "flags",
     "gap",
 ];
 
@@ -92,15 +114,29 @@ fn csv_row(capture: &str, t: &HttpTransaction) -> Vec<String> {
 }
 
 fn text_line(t: &HttpTransaction) -> String {
-    let when = t.request_first_ns.or(t.response_first_ns).map(epoch_ns_to_string).unwrap_or_else(|| "?".into());
+    let when = t
+        .request_first_ns
+        .or(t.response_first_ns)
+        .map(epoch_ns_to_string)
+        .unwrap_or_else(|| "?".into());
     let server = match t.server_ip {
         std::net::IpAddr::V6(ip) => format!("[{ip}]:{}", t.server_port),
         ip => format!("{ip}:{}", t.server_port),
     };
-    let latency = |v: Option<i64>| v.map(|ns| duration_ns_to_human(ns as f64)).unwrap_or_else(|| "-".into());
+    let latency = |v: Option<i64>| {
+        v.map(|ns| duration_ns_to_human(ns as f64))
+            .unwrap_or_else(|| "-".into())
+    };
     let method = if t.method.is_empty() { "?" } else { &t.method };
-    let status = t.status.map(|s| s.to_string()).unwrap_or_else(|| "---".into());
-    let flags = if t.flags.is_empty() { String::new() } else { format!("  [{}]", t.flags.join(",")) };
+    let status = t
+        .status
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| "---".into());
+    let flags = if t.flags.is_empty() {
+        String::new()
+    } else {
+        format!("  [{}]", t.flags.join(","))
+    };
     format!(
         "HTTP request at {when} for server {server}  {method} {}{} -> {status}  ttfb {} total {}{flags}",
         t.host.as_deref().unwrap_or(""),
@@ -111,7 +147,11 @@ fn text_line(t: &HttpTransaction) -> String {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let options = PassOptions { transactions: true, progress: common::progress_wanted(), ..Default::default() };
+    let options = PassOptions {
+        transactions: true,
+        progress: common::progress_wanted(),
+        ..Default::default()
+    };
     let mut out = common::stdout();
     let mut csv_writer = args.csv.then(|| csv::Writer::from_writer(common::stdout()));
     if let Some(w) = csv_writer.as_mut() {
@@ -119,13 +159,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let mut count = 0u64;
     let run = common::run_pass(&args.inputs.files, &options, &mut |path, record| {
-        let Record::Http(t) = record else { return Ok(()) };
+        let Record::Http(t) = record else {
+            return Ok(());
+        };
         count += 1;
         let capture = path.display().to_string();
         if args.json {
             common::write_json_line(&mut out, &to_json(&capture, &t))
         } else if let Some(w) = csv_writer.as_mut() {
-            w.write_record(csv_row(&capture, &t)).map_err(std::io::Error::other)
+            w.write_record(csv_row(&capture, &t))
+                .map_err(std::io::Error::other)
         } else {
             writeln!(out, "{}", text_line(&t))
         }

@@ -64,7 +64,10 @@ pub fn collect(inputs: &Inputs, select: &Selection) -> anyhow::Result<(SampleSet
 }
 
 /// Summaries: overall, then each group (largest first).
-pub fn summaries(set: &SampleSet, method: PercentileMethod) -> (Option<LatencySummary>, Vec<(String, LatencySummary)>) {
+pub fn summaries(
+    set: &SampleSet,
+    method: PercentileMethod,
+) -> (Option<LatencySummary>, Vec<(String, LatencySummary)>) {
     let mut all = set.values(None);
     let overall = summarize(&mut all, method, &STANDARD_PERCENTILES);
     let mut groups = Vec::new();
@@ -92,7 +95,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.save_hdr {
         let h = hdr::from_samples(&set.values(None));
         hdr::save(&h.histogram, path)?;
-        eprintln!("saved HdrHistogram of {} samples to {}", h.histogram.len(), path.display());
+        eprintln!(
+            "saved HdrHistogram of {} samples to {}",
+            h.histogram.len(),
+            path.display()
+        );
     }
 
     if args.json {
@@ -104,11 +111,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         v["definition"] = json!(set.metric.describe());
         v["method"] = json!(method.name());
         v["method_definition"] = json!(method.describe());
-        v["overall"] = overall.as_ref().map(|s| s.to_json()).unwrap_or_else(|| json!({"count": 0, "percentiles": {}}));
+        v["overall"] = overall
+            .as_ref()
+            .map(|s| s.to_json())
+            .unwrap_or_else(|| json!({"count": 0, "percentiles": {}}));
         v["missing"] = json!(set.missing);
         if let Some(by) = set.by {
             v["by"] = json!(by.name());
-            let g: serde_json::Map<String, serde_json::Value> = groups.iter().map(|(name, s)| (name.clone(), s.to_json())).collect();
+            let g: serde_json::Map<String, serde_json::Value> = groups
+                .iter()
+                .map(|(name, s)| (name.clone(), s.to_json()))
+                .collect();
             v["groups"] = serde_json::Value::Object(g);
         }
         common::write_json_line(&mut out, &v)?;
@@ -118,13 +131,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     if args.hdr {
         let h = hdr::from_samples(&set.values(None));
-        write!(out, "{}", hdr::format_percentile_distribution(&h.histogram, 5, hdr::DisplayUnit::Ms))?;
+        write!(
+            out,
+            "{}",
+            hdr::format_percentile_distribution(&h.histogram, 5, hdr::DisplayUnit::Ms)
+        )?;
         out.flush()?;
         return Ok(run.exit_code());
     }
 
     let Some(overall) = overall else {
-        writeln!(out, "no samples of {} in the input ({} transactions had no value for it)", set.metric.describe(), set.missing)?;
+        writeln!(
+            out,
+            "no samples of {} in the input ({} transactions had no value for it)",
+            set.metric.describe(),
+            set.missing
+        )?;
         out.flush()?;
         return Ok(run.exit_code());
     };
@@ -139,10 +161,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     rows.extend(groups.iter().take(shown).cloned());
     write!(out, "{}", terminal::latency_table(&rows))?;
     if groups.len() > shown {
-        writeln!(out, "… {} more groups (use --top or --json)", groups.len() - shown)?;
+        writeln!(
+            out,
+            "… {} more groups (use --top or --json)",
+            groups.len() - shown
+        )?;
     }
     writeln!(out)?;
-    write!(out, "{}", terminal::unicode_histogram(&set.values(None), 12, 50))?;
+    write!(
+        out,
+        "{}",
+        terminal::unicode_histogram(&set.values(None), 12, 50)
+    )?;
     out.flush()?;
     Ok(run.exit_code())
 }

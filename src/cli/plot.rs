@@ -39,12 +39,26 @@ pub struct Args {
 
 /// One series per group, largest groups first, at most `top`.
 pub fn series_of(set: &SampleSet, top: usize) -> Vec<Series> {
-    let mut series: Vec<Series> = set.groups.iter().map(|g| Series { name: g.clone(), points: Vec::new() }).collect();
+    let mut series: Vec<Series> = set
+        .groups
+        .iter()
+        .map(|g| Series {
+            name: g.clone(),
+            points: Vec::new(),
+        })
+        .collect();
     for s in &set.samples {
-        series[s.group as usize].points.push((s.timestamp_ns, s.value_ns));
+        series[s.group as usize]
+            .points
+            .push((s.timestamp_ns, s.value_ns));
     }
     series.retain(|s| !s.points.is_empty());
-    series.sort_by(|a, b| b.points.len().cmp(&a.points.len()).then(a.name.cmp(&b.name)));
+    series.sort_by(|a, b| {
+        b.points
+            .len()
+            .cmp(&a.points.len())
+            .then(a.name.cmp(&b.name))
+    });
     series.truncate(top.max(1));
     series
 }
@@ -57,12 +71,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let (set, run) = collect(&args.inputs, &select)?;
     if set.samples.is_empty() {
-        anyhow::bail!("no samples of {} in the input, nothing to plot", set.metric.describe());
+        anyhow::bail!(
+            "no samples of {} in the input, nothing to plot",
+            set.metric.describe()
+        );
     }
     let series = series_of(&set, args.top);
     let opts = PlotOptions {
         title: args.title.clone(),
-        metric: set.metric.describe().to_string(),
+        metric: set.metric.label().to_string(),
         width: args.width,
         height: args.height,
         bins: args.bins,
@@ -70,6 +87,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         method: select.method,
     };
     plot::render(args.kind, &series, &opts, &args.output)?;
-    eprintln!("wrote {} ({} samples)", args.output.display(), set.samples.len());
+    eprintln!(
+        "wrote {} ({} samples)",
+        args.output.display(),
+        set.samples.len()
+    );
     Ok(run.exit_code())
 }

@@ -51,7 +51,10 @@ fn flow_bytes(f: &FlowRecord) -> u64 {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut g = Gathered {
-        http: [Metric::Ttfb, Metric::Total, Metric::Server, Metric::Tshark].into_iter().map(|m| (m, SampleSet::new(m, None))).collect(),
+        http: [Metric::Ttfb, Metric::Total, Metric::Server, Metric::Tshark]
+            .into_iter()
+            .map(|m| (m, SampleSet::new(m, None)))
+            .collect(),
         ttfb_by_server: SampleSet::new(Metric::Ttfb, Some(GroupBy::Server)),
         dns: SampleSet::new(Metric::Dns, Some(GroupBy::Server)),
         handshake: SampleSet::new(Metric::Handshake, None),
@@ -60,7 +63,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         top_flows: Vec::new(),
         flows_total: 0,
     };
-    let options = PassOptions { flows: true, transactions: true, progress: common::progress_wanted(), ..Default::default() };
+    let options = PassOptions {
+        flows: true,
+        transactions: true,
+        progress: common::progress_wanted(),
+        ..Default::default()
+    };
     let top = args.top_sessions;
     let run = common::run_pass(&args.inputs.files, &options, &mut |_, record| {
         match &record {
@@ -69,9 +77,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     set.add_http(t);
                 }
                 g.ttfb_by_server.add_http(t);
-                let status = t.status.map(|s| s.to_string()).unwrap_or_else(|| "no response".into());
+                let status = t
+                    .status
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "no response".into());
                 *g.statuses.entry(status).or_default() += 1;
-                let method = if t.method.is_empty() { "(no request)".to_string() } else { t.method.clone() };
+                let method = if t.method.is_empty() {
+                    "(no request)".to_string()
+                } else {
+                    t.method.clone()
+                };
                 *g.methods.entry(method).or_default() += 1;
             }
             Record::Dns(t) => g.dns.add_dns(t),
@@ -81,47 +96,74 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 // Keep only the largest flows: memory stays bounded on long captures.
                 g.top_flows.push(f.clone());
                 if g.top_flows.len() > top * 4 {
-                    g.top_flows.sort_by_key(|f| std::cmp::Reverse(flow_bytes(f)));
+                    g.top_flows
+                        .sort_by_key(|f| std::cmp::Reverse(flow_bytes(f)));
                     g.top_flows.truncate(top);
                 }
             }
         }
         Ok(())
     })?;
-    g.top_flows.sort_by_key(|f| std::cmp::Reverse(flow_bytes(f)));
+    g.top_flows
+        .sort_by_key(|f| std::cmp::Reverse(flow_bytes(f)));
     g.top_flows.truncate(top);
 
     let html = build_page(&args, &run, &g)?;
-    std::fs::write(&args.output, html).map_err(|e| anyhow::anyhow!("{}: cannot write the report: {e}", args.output.display()))?;
+    std::fs::write(&args.output, html)
+        .map_err(|e| anyhow::anyhow!("{}: cannot write the report: {e}", args.output.display()))?;
     eprintln!("wrote {}", args.output.display());
     Ok(run.exit_code())
 }
 
 fn summary_row(name: &str, s: &LatencySummary) -> Vec<String> {
-    let mut row = vec![name.to_string(), thousands(s.count), duration_ns_to_human(s.min as f64), duration_ns_to_human(s.mean)];
+    let mut row = vec![
+        name.to_string(),
+        thousands(s.count),
+        duration_ns_to_human(s.min as f64),
+        duration_ns_to_human(s.mean),
+    ];
     row.push(duration_ns_to_human(s.stddev));
-    row.extend(STANDARD_PERCENTILES.iter().map(|p| s.at(*p).map(duration_ns_to_human).unwrap_or_default()));
+    row.extend(
+        STANDARD_PERCENTILES
+            .iter()
+            .map(|p| s.at(*p).map(duration_ns_to_human).unwrap_or_default()),
+    );
     row.push(duration_ns_to_human(s.max as f64));
     row
 }
 
-const SUMMARY_HEADERS: [&str; 12] = ["", "count", "min", "mean", "stddev", "p50", "p90", "p95", "p99", "p99.9", "p99.99", "max"];
+const SUMMARY_HEADERS: [&str; 12] = [
+    "", "count", "min", "mean", "stddev", "p50", "p90", "p95", "p99", "p99.9", "p99.99", "max",
+];
 
-fn plots_for(set: &SampleSet, kinds: &[PlotKind], method: PercentileMethod, top: usize) -> Vec<String> {
+fn plots_for(
+    set: &SampleSet,
+    kinds: &[PlotKind],
+    method: PercentileMethod,
+    top: usize,
+) -> Vec<String> {
     let series = series_of(set, top);
     if series.is_empty() {
         return Vec::new();
     }
-    let opts = PlotOptions { metric: set.metric.describe().to_string(), width: 620, height: 400, method, ..Default::default() };
+    let opts = PlotOptions {
+        metric: set.metric.label().to_string(),
+        width: 560,
+        height: 380,
+        method,
+        ..Default::default()
+    };
     kinds
         .iter()
-        .filter_map(|kind| match plot::render_svg_string(*kind, &series, &opts) {
-            Ok(svg) => Some(svg),
-            Err(e) => {
-                eprintln!("warning: {kind:?} plot left out of the report: {e}");
-                None
-            }
-        })
+        .filter_map(
+            |kind| match plot::render_svg_string(*kind, &series, &opts) {
+                Ok(svg) => Some(svg),
+                Err(e) => {
+                    eprintln!("warning: {kind:?} plot left out of the report: {e}");
+                    None
+                }
+            },
+        )
         .collect()
 }
 
@@ -151,7 +193,12 @@ fn build_page(args: &Args, run: &common::Run, g: &Gathered) -> anyhow::Result<St
         .iter()
         .map(|r| r.counts.clone())
         .chain(std::iter::once(total.clone()))
-        .zip(names.iter().cloned().chain(std::iter::once("total".to_string())))
+        .zip(
+            names
+                .iter()
+                .cloned()
+                .chain(std::iter::once("total".to_string())),
+        )
         .map(|(c, name)| {
             vec![
                 name,
@@ -168,15 +215,38 @@ fn build_page(args: &Args, run: &common::Run, g: &Gathered) -> anyhow::Result<St
             ]
         })
         .collect();
-    let shown = if run.reports.len() == 1 { &rows[..1] } else { &rows[..] };
-    page.table(&["file", "packets", "on the wire", "first packet (UTC)", "duration", "TCP", "UDP", "ICMP", "ARP", "other", "undecodable"], shown, 1);
+    let shown = if run.reports.len() == 1 {
+        &rows[..1]
+    } else {
+        &rows[..]
+    };
+    page.table(
+        &[
+            "file",
+            "packets",
+            "on the wire",
+            "first packet (UTC)",
+            "duration",
+            "TCP",
+            "UDP",
+            "ICMP",
+            "ARP",
+            "other",
+            "undecodable",
+        ],
+        shown,
+        1,
+    );
     for r in &run.reports {
         for w in &r.warnings {
             page.warning(w);
         }
     }
     if run.failed > 0 {
-        page.warning(&format!("{} input file(s) could not be read; see the command's error output.", run.failed));
+        page.warning(&format!(
+            "{} input file(s) could not be read; see the command's error output.",
+            run.failed
+        ));
     }
     page.subheading("Protocol hierarchy");
     let hierarchy: Vec<Vec<String>> = total
@@ -184,14 +254,26 @@ fn build_page(args: &Args, run: &common::Run, g: &Gathered) -> anyhow::Result<St
         .iter()
         .map(|(path, (frames, bytes))| {
             let depth = path.matches(':').count();
-            vec![format!("{}{}", "\u{a0}\u{a0}\u{a0}".repeat(depth), path.rsplit(':').next().unwrap_or(path)), thousands(*frames), bytes_human(*bytes)]
+            vec![
+                format!(
+                    "{}{}",
+                    "\u{a0}\u{a0}\u{a0}".repeat(depth),
+                    path.rsplit(':').next().unwrap_or(path)
+                ),
+                thousands(*frames),
+                bytes_human(*bytes),
+            ]
         })
         .collect();
     page.table(&["protocol", "frames", "bytes"], &hierarchy, 1);
 
     // 2. Sessions.
     page.section("Top sessions");
-    page.paragraph(&format!("{} conversations in all; the {} largest by bytes:", thousands(g.flows_total), g.top_flows.len()));
+    page.paragraph(&format!(
+        "{} conversations in all; the {} largest by bytes:",
+        thousands(g.flows_total),
+        g.top_flows.len()
+    ));
     let flow_rows: Vec<Vec<String>> = g
         .top_flows
         .iter()
@@ -206,11 +288,28 @@ fn build_page(args: &Args, run: &common::Run, g: &Gathered) -> anyhow::Result<St
                 thousands(f.server_packets),
                 bytes_human(f.server_bytes),
                 f.tcp_state.clone().unwrap_or_default(),
-                f.handshake_ns().map(|h| duration_ns_to_human(h as f64)).unwrap_or_default(),
+                f.handshake_ns()
+                    .map(|h| duration_ns_to_human(h as f64))
+                    .unwrap_or_default(),
             ]
         })
         .collect();
-    page.table(&["proto", "client", "server", "duration", "pkts →", "bytes →", "pkts ←", "bytes ←", "state", "handshake"], &flow_rows, 3);
+    page.table(
+        &[
+            "proto",
+            "client",
+            "server",
+            "duration",
+            "pkts →",
+            "bytes →",
+            "pkts ←",
+            "bytes ←",
+            "state",
+            "handshake",
+        ],
+        &flow_rows,
+        3,
+    );
 
     // 3. HTTP.
     page.section("HTTP transactions");
@@ -226,7 +325,11 @@ fn build_page(args: &Args, run: &common::Run, g: &Gathered) -> anyhow::Result<St
         bytes_human(analyzer.tcp_gap_bytes),
         bytes_human(analyzer.tcp_retransmitted_bytes),
     ));
-    let counts = |m: &BTreeMap<String, u64>| m.iter().map(|(k, v)| vec![k.clone(), thousands(*v)]).collect::<Vec<_>>();
+    let counts = |m: &BTreeMap<String, u64>| {
+        m.iter()
+            .map(|(k, v)| vec![k.clone(), thousands(*v)])
+            .collect::<Vec<_>>()
+    };
     page.subheading("Status codes and methods");
     page.table(&["status", "transactions"], &counts(&g.statuses), 1);
     page.table(&["method", "transactions"], &counts(&g.methods), 1);
@@ -235,32 +338,68 @@ fn build_page(args: &Args, run: &common::Run, g: &Gathered) -> anyhow::Result<St
     let mut latency_rows = Vec::new();
     for (metric, set) in &g.http {
         if let (Some(s), _) = summaries(set, args.method) {
-            latency_rows.push(summary_row(metric.describe(), &s));
+            latency_rows.push(summary_row(metric.label(), &s));
         }
     }
     page.table(&SUMMARY_HEADERS, &latency_rows, 1);
+    page.paragraph("Definitions of the metrics are at the end of the report.");
     let (_, by_server) = summaries(&g.ttfb_by_server, args.method);
     if !by_server.is_empty() {
         page.subheading("Time to first byte by server");
-        let rows: Vec<Vec<String>> = by_server.iter().take(30).map(|(name, s)| summary_row(name, s)).collect();
+        let rows: Vec<Vec<String>> = by_server
+            .iter()
+            .take(30)
+            .map(|(name, s)| summary_row(name, s))
+            .collect();
         page.table(&SUMMARY_HEADERS, &rows, 1);
     }
     let ttfb = &g.http[&Metric::Ttfb];
-    page.subheading("Pictures of the time to first byte (always plot: summary numbers alone mislead)");
-    page.plots(&plots_for(ttfb, &[PlotKind::Hist, PlotKind::Ccdf, PlotKind::Timeline], args.method, 1));
-    page.plots(&plots_for(&g.ttfb_by_server, &[PlotKind::Spectrum, PlotKind::Compare, PlotKind::Cdf], args.method, 8));
+    page.subheading(
+        "Pictures of the time to first byte (always plot: summary numbers alone mislead)",
+    );
+    page.plots(&plots_for(
+        ttfb,
+        &[PlotKind::Hist, PlotKind::Ccdf, PlotKind::Timeline],
+        args.method,
+        1,
+    ));
+    page.plots(&plots_for(
+        &g.ttfb_by_server,
+        &[PlotKind::Spectrum, PlotKind::Compare, PlotKind::Cdf],
+        args.method,
+        8,
+    ));
 
     // 4. DNS.
     page.section("DNS");
     let (dns_all, dns_by_server) = summaries(&g.dns, args.method);
-    page.paragraph(&format!("{} answered queries, {} unanswered.", thousands(g.dns.samples.len() as u64), thousands(analyzer.dns_unanswered)));
+    page.paragraph(&format!(
+        "{} answered queries, {} unanswered.",
+        thousands(g.dns.samples.len() as u64),
+        thousands(analyzer.dns_unanswered)
+    ));
     if let Some(all) = dns_all {
         let mut rows = vec![summary_row("all", &all)];
-        rows.extend(dns_by_server.iter().take(20).map(|(n, s)| summary_row(n, s)));
+        rows.extend(
+            dns_by_server
+                .iter()
+                .take(20)
+                .map(|(n, s)| summary_row(n, s)),
+        );
         page.table(&SUMMARY_HEADERS, &rows, 1);
         let mut dns_all_set = SampleSet::new(Metric::Dns, None);
-        dns_all_set.samples = g.dns.samples.iter().map(|s| tracetail::samples::Sample { group: 0, ..*s }).collect();
-        page.plots(&plots_for(&dns_all_set, &[PlotKind::Hist, PlotKind::Ccdf], args.method, 1));
+        dns_all_set.samples = g
+            .dns
+            .samples
+            .iter()
+            .map(|s| tracetail::samples::Sample { group: 0, ..*s })
+            .collect();
+        page.plots(&plots_for(
+            &dns_all_set,
+            &[PlotKind::Hist, PlotKind::Ccdf],
+            args.method,
+            1,
+        ));
     }
 
     // 5. TCP handshakes.
@@ -274,15 +413,29 @@ fn build_page(args: &Args, run: &common::Run, g: &Gathered) -> anyhow::Result<St
 
     // 6. Definitions.
     page.section("How to read this report");
-    let defs: Vec<Vec<String>> = [Metric::Ttfb, Metric::Total, Metric::Server, Metric::Tshark, Metric::Dns, Metric::Handshake]
-        .iter()
-        .map(|m| vec![m.name().to_string(), m.describe().to_string()])
-        .collect();
+    let defs: Vec<Vec<String>> = [
+        Metric::Ttfb,
+        Metric::Total,
+        Metric::Server,
+        Metric::Tshark,
+        Metric::Dns,
+        Metric::Handshake,
+    ]
+    .iter()
+    .map(|m| vec![m.name().to_string(), m.describe().to_string()])
+    .collect();
     page.table(&["metric", "definition"], &defs, 2);
     page.paragraph(
         "Each HTTP transaction keeps the capture times of the first and last byte of the request and of the response. \
          Times are those of the capture point: where it sits (client, server, middle) decides what the latencies include.",
     );
-    page.paragraph(&format!("Percentiles are exact, computed from every sample: {}.", args.method.describe()));
-    Ok(page.render(&format!("made by tracetail {} from {} file(s)", env!("CARGO_PKG_VERSION"), names.len())))
+    page.paragraph(&format!(
+        "Percentiles are exact, computed from every sample: {}.",
+        args.method.describe()
+    ));
+    Ok(page.render(&format!(
+        "made by tracetail {} from {} file(s)",
+        env!("CARGO_PKG_VERSION"),
+        names.len()
+    )))
 }

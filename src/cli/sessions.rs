@@ -30,7 +30,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.scapy {
         return run_scapy(args);
     }
-    let options = PassOptions { flows: true, progress: common::progress_wanted(), ..Default::default() };
+    let options = PassOptions {
+        flows: true,
+        progress: common::progress_wanted(),
+        ..Default::default()
+    };
     let mut out = common::stdout();
     let multi = args.inputs.files.len() > 1;
     let mut rows: Vec<(String, FlowRecord)> = Vec::new();
@@ -39,7 +43,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         w.write_record(CSV_COLUMNS)?;
     }
     let run = common::run_pass(&args.inputs.files, &options, &mut |path, record| {
-        let Record::Flow(flow) = record else { return Ok(()) };
+        let Record::Flow(flow) = record else {
+            return Ok(());
+        };
         let file = path.display().to_string();
         if args.json {
             let mut v = serde_json::to_value(&flow).map_err(std::io::Error::other)?;
@@ -48,7 +54,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             v["handshake_ns"] = json!(flow.handshake_ns());
             common::write_json_line(&mut out, &v)
         } else if let Some(w) = csv_writer.as_mut() {
-            w.write_record(csv_row(&file, &flow)).map_err(std::io::Error::other)
+            w.write_record(csv_row(&file, &flow))
+                .map_err(std::io::Error::other)
         } else {
             rows.push((file, flow));
             Ok(())
@@ -67,9 +74,25 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 const CSV_COLUMNS: [&str; 19] = [
-    "capture", "flow_id", "protocol", "client_ip", "client_port", "server_ip", "server_port", "first_ns", "last_ns",
-    "duration_ns", "client_packets", "client_bytes", "server_packets", "server_bytes", "client_payload_bytes",
-    "server_payload_bytes", "tcp_state", "syn_to_synack_ns", "synack_to_ack_ns",
+    "capture",
+    "flow_id",
+    "protocol",
+    "client_ip",
+    "client_port",
+    "server_ip",
+    "server_port",
+    "first_ns",
+    "last_ns",
+    "duration_ns",
+    "client_packets",
+    "client_bytes",
+    "server_packets",
+    "server_bytes",
+    "client_payload_bytes",
+    "server_payload_bytes",
+    "tcp_state",
+    "syn_to_synack_ns",
+    "synack_to_ack_ns",
 ];
 
 fn csv_row(file: &str, f: &FlowRecord) -> Vec<String> {
@@ -106,11 +129,24 @@ fn endpoint(ip: std::net::IpAddr, port: u16, protocol: &str) -> String {
     }
 }
 
-fn print_table(out: &mut impl Write, rows: &[(String, FlowRecord)], multi: bool) -> std::io::Result<()> {
+fn print_table(
+    out: &mut impl Write,
+    rows: &[(String, FlowRecord)],
+    multi: bool,
+) -> std::io::Result<()> {
     writeln!(
         out,
         "{:>5} {:<6} {:<45} {:>10} {:>9} {:>10} {:>9} {:>10} {:>6} {:>10}",
-        "id", "proto", "client -> server", "duration", "pkts →", "bytes →", "pkts ←", "bytes ←", "state", "handshake"
+        "id",
+        "proto",
+        "client -> server",
+        "duration",
+        "pkts →",
+        "bytes →",
+        "pkts ←",
+        "bytes ←",
+        "state",
+        "handshake"
     )?;
     let mut current_file = "";
     for (file, f) in rows {
@@ -118,7 +154,11 @@ fn print_table(out: &mut impl Write, rows: &[(String, FlowRecord)], multi: bool)
             writeln!(out, "# {file}")?;
             current_file = file;
         }
-        let pair = format!("{} -> {}", endpoint(f.client_ip, f.client_port, &f.protocol), endpoint(f.server_ip, f.server_port, &f.protocol));
+        let pair = format!(
+            "{} -> {}",
+            endpoint(f.client_ip, f.client_port, &f.protocol),
+            endpoint(f.server_ip, f.server_port, &f.protocol)
+        );
         writeln!(
             out,
             "{:>5} {:<6} {:<45} {:>10} {:>9} {:>10} {:>9} {:>10} {:>6} {:>10}",
@@ -131,14 +171,20 @@ fn print_table(out: &mut impl Write, rows: &[(String, FlowRecord)], multi: bool)
             thousands(f.server_packets),
             bytes_human(f.server_bytes),
             f.tcp_state.as_deref().unwrap_or("-"),
-            f.handshake_ns().map(|h| duration_ns_to_human(h as f64)).unwrap_or_else(|| "-".into()),
+            f.handshake_ns()
+                .map(|h| duration_ns_to_human(h as f64))
+                .unwrap_or_else(|| "-".into()),
         )?;
     }
     writeln!(out, "{} conversations", thousands(rows.len() as u64))
 }
 
 fn run_scapy(args: Args) -> anyhow::Result<ExitCode> {
-    let options = PassOptions { scapy_keys: true, progress: common::progress_wanted(), ..Default::default() };
+    let options = PassOptions {
+        scapy_keys: true,
+        progress: common::progress_wanted(),
+        ..Default::default()
+    };
     let run = common::run_pass(&args.inputs.files, &options, &mut |_, _| Ok(()))?;
     // Several files behave like one PacketList holding all of them.
     let mut sessions: BTreeMap<String, u64> = BTreeMap::new();
@@ -151,7 +197,11 @@ fn run_scapy(args: Args) -> anyhow::Result<ExitCode> {
     if args.json {
         common::write_json_line(&mut out, &sessions)?;
     } else {
-        let width = sessions.keys().map(|k| k.chars().count()).max().unwrap_or(0);
+        let width = sessions
+            .keys()
+            .map(|k| k.chars().count())
+            .max()
+            .unwrap_or(0);
         for (key, n) in &sessions {
             writeln!(out, "{key:<width$}  {n}")?;
         }

@@ -18,7 +18,10 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let options = PassOptions { progress: common::progress_wanted(), ..Default::default() };
+    let options = PassOptions {
+        progress: common::progress_wanted(),
+        ..Default::default()
+    };
     let run = common::run_pass(&args.inputs.files, &options, &mut |_, _| Ok(()))?;
     let mut total = ProtocolCounts::default();
     for report in &run.reports {
@@ -64,7 +67,11 @@ fn counts_json(c: &ProtocolCounts) -> serde_json::Value {
     })
 }
 
-fn summary_json(reports: &[FileReport], total: &ProtocolCounts, failed: usize) -> serde_json::Value {
+fn summary_json(
+    reports: &[FileReport],
+    total: &ProtocolCounts,
+    failed: usize,
+) -> serde_json::Value {
     let mut top = counts_json(total);
     let files: Vec<serde_json::Value> = reports
         .iter()
@@ -82,12 +89,24 @@ fn summary_json(reports: &[FileReport], total: &ProtocolCounts, failed: usize) -
     top
 }
 
-fn print_counts(out: &mut impl Write, title: &str, report: Option<&FileReport>, c: &ProtocolCounts) -> std::io::Result<()> {
+fn print_counts(
+    out: &mut impl Write,
+    title: &str,
+    report: Option<&FileReport>,
+    c: &ProtocolCounts,
+) -> std::io::Result<()> {
     writeln!(out, "{title}")?;
     if let Some(r) = report {
         let format = match r.format {
-            Some(tracetail::capture::CaptureFormat::Pcap { big_endian, nanosecond }) => {
-                format!("pcap, {}-endian, {}", if big_endian { "big" } else { "little" }, if nanosecond { "ns" } else { "µs" })
+            Some(tracetail::capture::CaptureFormat::Pcap {
+                big_endian,
+                nanosecond,
+            }) => {
+                format!(
+                    "pcap, {}-endian, {}",
+                    if big_endian { "big" } else { "little" },
+                    if nanosecond { "ns" } else { "µs" }
+                )
             }
             Some(tracetail::capture::CaptureFormat::PcapNg) => "pcapng".to_string(),
             None => "?".into(),
@@ -99,8 +118,20 @@ fn print_counts(out: &mut impl Write, title: &str, report: Option<&FileReport>, 
         };
         writeln!(out, "  format       {format}{compression}")?;
     }
-    let link_types: Vec<String> = c.link_types.iter().map(|(k, v)| format!("{k} ×{}", thousands(*v))).collect();
-    writeln!(out, "  link types   {}", if link_types.is_empty() { "-".into() } else { link_types.join(", ") })?;
+    let link_types: Vec<String> = c
+        .link_types
+        .iter()
+        .map(|(k, v)| format!("{k} ×{}", thousands(*v)))
+        .collect();
+    writeln!(
+        out,
+        "  link types   {}",
+        if link_types.is_empty() {
+            "-".into()
+        } else {
+            link_types.join(", ")
+        }
+    )?;
     writeln!(
         out,
         "  packets      {}   captured {}   on the wire {}",
@@ -111,7 +142,11 @@ fn print_counts(out: &mut impl Write, title: &str, report: Option<&FileReport>, 
     if let (Some(first), Some(last)) = (c.first_ns, c.last_ns) {
         writeln!(out, "  first        {}", epoch_ns_to_rfc3339(first))?;
         writeln!(out, "  last         {}", epoch_ns_to_rfc3339(last))?;
-        writeln!(out, "  duration     {}", duration_ns_to_human((last - first) as f64))?;
+        writeln!(
+            out,
+            "  duration     {}",
+            duration_ns_to_human((last - first) as f64)
+        )?;
     }
     writeln!(
         out,
@@ -124,11 +159,26 @@ fn print_counts(out: &mut impl Write, title: &str, report: Option<&FileReport>, 
         thousands(c.other_ip),
         thousands(c.non_ip)
     )?;
-    writeln!(out, "  IP           IPv4 {}  IPv6 {}  fragments {}", thousands(c.ipv4), thousands(c.ipv6), thousands(c.ip_fragments))?;
+    writeln!(
+        out,
+        "  IP           IPv4 {}  IPv6 {}  fragments {}",
+        thousands(c.ipv4),
+        thousands(c.ipv6),
+        thousands(c.ip_fragments)
+    )?;
     let bad: u64 = c.undecodable.values().sum();
     if bad > 0 {
-        let reasons: Vec<String> = c.undecodable.iter().map(|(k, v)| format!("{k}: {}", thousands(*v))).collect();
-        writeln!(out, "  undecodable  {} ({})", thousands(bad), reasons.join(", "))?;
+        let reasons: Vec<String> = c
+            .undecodable
+            .iter()
+            .map(|(k, v)| format!("{k}: {}", thousands(*v)))
+            .collect();
+        writeln!(
+            out,
+            "  undecodable  {} ({})",
+            thousands(bad),
+            reasons.join(", ")
+        )?;
     } else {
         writeln!(out, "  undecodable  0")?;
     }
@@ -138,7 +188,12 @@ fn print_counts(out: &mut impl Write, title: &str, report: Option<&FileReport>, 
             let depth = path.matches(':').count();
             let name = path.rsplit(':').next().unwrap_or(path);
             let label = format!("{}{}", "  ".repeat(depth), name);
-            writeln!(out, "    {label:<28} {:>12}  {:>12}", thousands(*frames), thousands(*bytes))?;
+            writeln!(
+                out,
+                "    {label:<28} {:>12}  {:>12}",
+                thousands(*frames),
+                thousands(*bytes)
+            )?;
         }
     }
     writeln!(out)

@@ -78,7 +78,10 @@ impl ProtocolCounts {
         if let Some(problem) = decoded.problem {
             *self.undecodable.entry(problem.describe()).or_default() += 1;
         }
-        self.count_hierarchy(decoded.layers.as_slice(), u64::from(packet.original_len.max(packet.data.len() as u32)));
+        self.count_hierarchy(
+            decoded.layers.as_slice(),
+            u64::from(packet.original_len.max(packet.data.len() as u32)),
+        );
     }
 
     fn count_link_type(&mut self, link_type: LinkType) {

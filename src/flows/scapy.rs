@@ -20,11 +20,20 @@ pub fn session_key(decoded: &Decoded<'_>) -> String {
     }
     // Scapy does not load its MPLS layer by default: everything behind an MPLS label is Raw.
     let behind_mpls = decoded.layers.as_slice().contains(&"mpls");
-    let layers = if behind_mpls { IpLayers::default() } else { ip_layers(decoded) };
+    let layers = if behind_mpls {
+        IpLayers::default()
+    } else {
+        ip_layers(decoded)
+    };
     if layers.v4.is_none() && layers.v6.is_none() {
         return match decoded.network {
-            Network::Arp(arp) => format!("ARP {} > {}", opt_ip(arp.sender_ip), opt_ip(arp.target_ip)),
-            _ => format!("Ethernet type={:04x}", decoded.link.outer_ethertype.unwrap_or(0)),
+            Network::Arp(arp) => {
+                format!("ARP {} > {}", opt_ip(arp.sender_ip), opt_ip(arp.target_ip))
+            }
+            _ => format!(
+                "Ethernet type={:04x}",
+                decoded.link.outer_ethertype.unwrap_or(0)
+            ),
         };
     }
     // "{IP:%IP.src%}{IPv6:%IPv6.src%}": the first IPv4 layer's address, then the first IPv6's.
@@ -41,13 +50,23 @@ pub fn session_key(decoded: &Decoded<'_>) -> String {
     match decoded.transport {
         Transport::Tcp(t) => format!("TCP {src}:{} > {dst}:{}", t.src_port, t.dst_port),
         Transport::Udp(u) => format!("UDP {src}:{} > {dst}:{}", u.src_port, u.dst_port),
-        Transport::Icmp { icmp_type, code, identifier } => {
+        Transport::Icmp {
+            icmp_type,
+            code,
+            identifier,
+        } => {
             // Scapy reads the field's default (0) when the type has no identifier.
-            format!("ICMP {src} > {dst} type={icmp_type} code={code} id={:#x}", identifier.unwrap_or(0))
+            format!(
+                "ICMP {src} > {dst} type={icmp_type} code={code} id={:#x}",
+                identifier.unwrap_or(0)
+            )
         }
         _ => match layers.v6_next_header {
             Some(nh) => format!("IPv6 {src} > {dst} nh={}", ipv6_next_header_name(nh)),
-            None => format!("IP {src} > {dst} proto={}", ip_protocol_name(layers.v4_protocol.unwrap_or(0))),
+            None => format!(
+                "IP {src} > {dst} proto={}",
+                ip_protocol_name(layers.v4_protocol.unwrap_or(0))
+            ),
         },
     }
 }
@@ -61,8 +80,16 @@ struct IpLayers {
 }
 
 fn ip_layers(decoded: &Decoded<'_>) -> IpLayers {
-    let mut layers = IpLayers { v4: None, v4_protocol: None, v6: None, v6_next_header: None };
-    for net in [Some(decoded.network), decoded.inner_network].into_iter().flatten() {
+    let mut layers = IpLayers {
+        v4: None,
+        v4_protocol: None,
+        v6: None,
+        v6_next_header: None,
+    };
+    for net in [Some(decoded.network), decoded.inner_network]
+        .into_iter()
+        .flatten()
+    {
         match net {
             Network::Ipv4(ip) if layers.v4.is_none() => {
                 layers.v4 = Some((IpAddr::V4(ip.src), IpAddr::V4(ip.dst)));
@@ -110,8 +137,15 @@ fn ipv6_next_header_name(nh: u8) -> String {
 /// Scapy's `fixname` does), or the number when the file does not name it.
 fn ip_protocol_name(protocol: u8) -> String {
     static NAMES: OnceLock<HashMap<u8, String>> = OnceLock::new();
-    let names = NAMES.get_or_init(|| std::fs::read_to_string("/etc/protocols").map(|t| parse_protocols(&t)).unwrap_or_default());
-    names.get(&protocol).cloned().unwrap_or_else(|| protocol.to_string())
+    let names = NAMES.get_or_init(|| {
+        std::fs::read_to_string("/etc/protocols")
+            .map(|t| parse_protocols(&t))
+            .unwrap_or_default()
+    });
+    names
+        .get(&protocol)
+        .cloned()
+        .unwrap_or_else(|| protocol.to_string())
 }
 
 fn parse_protocols(text: &str) -> HashMap<u8, String> {
@@ -119,9 +153,16 @@ fn parse_protocols(text: &str) -> HashMap<u8, String> {
     for line in text.lines() {
         let line = line.split('#').next().unwrap_or("").trim();
         let mut fields = line.split_whitespace();
-        let (Some(name), Some(number)) = (fields.next(), fields.next()) else { continue };
-        let Ok(number) = number.parse::<u8>() else { continue };
-        let mut fixed: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+        let (Some(name), Some(number)) = (fields.next(), fields.next()) else {
+            continue;
+        };
+        let Ok(number) = number.parse::<u8>() else {
+            continue;
+        };
+        let mut fixed: String = name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
         if fixed.starts_with(|c: char| c.is_ascii_digit()) {
             fixed.insert_str(0, "n_");
         }
@@ -137,7 +178,9 @@ mod tests {
 
     #[test]
     fn protocols_file_is_parsed_like_scapy() {
-        let names = parse_protocols("ip 0 IP # comment\nhopopt 0 HOPOPT\nipv6-icmp 58 IPv6-ICMP\nax.25 93\n3pc 34\n");
+        let names = parse_protocols(
+            "ip 0 IP # comment\nhopopt 0 HOPOPT\nipv6-icmp 58 IPv6-ICMP\nax.25 93\n3pc 34\n",
+        );
         assert_eq!(names[&0], "hopopt");
         assert_eq!(names[&58], "ipv6_icmp");
         assert_eq!(names[&93], "ax_25");

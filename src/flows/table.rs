@@ -112,22 +112,40 @@ impl FlowTable {
     /// `keep_records`: keep ended flows for [`FlowTable::finish`] (the `sessions` view). Without
     /// it, ended flows are only handed out by [`FlowTable::evict`], so memory follows open flows.
     pub fn new(keep_records: bool) -> Self {
-        FlowTable { flows: HashMap::new(), ended: Vec::new(), next_id: 0, keep_records }
+        FlowTable {
+            flows: HashMap::new(),
+            ended: Vec::new(),
+            next_id: 0,
+            keep_records,
+        }
     }
 
     /// Accounts one packet. Returns `None` for packets that belong to no IP flow (ARP, non-IP).
     pub fn on_packet(&mut self, packet: &Packet<'_>, decoded: &Decoded<'_>) -> Option<FlowUpdate> {
         let (src, dst) = decoded.ip_endpoints()?;
         let (protocol, sport, dport, tcp) = match decoded.transport {
-            Transport::Tcp(t) => (6u8, t.src_port, t.dst_port, Some((t.flags, t.payload.len() + t.payload_missing as usize))),
+            Transport::Tcp(t) => (
+                6u8,
+                t.src_port,
+                t.dst_port,
+                Some((t.flags, t.payload.len() + t.payload_missing as usize)),
+            ),
             Transport::Udp(u) => (17, u.src_port, u.dst_port, None),
             Transport::Icmp { .. } => (1, 0, 0, None),
             Transport::Icmpv6 { .. } => (58, 0, 0, None),
             Transport::Other { protocol } => (protocol, 0, 0, None),
             Transport::None => (innermost_protocol(decoded), 0, 0, None),
         };
-        let (low, high) = if (src, sport) <= (dst, dport) { ((src, sport), (dst, dport)) } else { ((dst, dport), (src, sport)) };
-        let key = FlowKey { protocol, low, high };
+        let (low, high) = if (src, sport) <= (dst, dport) {
+            ((src, sport), (dst, dport))
+        } else {
+            ((dst, dport), (src, sport))
+        };
+        let key = FlowKey {
+            protocol,
+            low,
+            high,
+        };
         let ts = packet.timestamp_ns;
         let wire = u64::from(packet.original_len.max(packet.data.len() as u32));
         let payload = match decoded.transport {
@@ -138,7 +156,8 @@ impl FlowTable {
 
         // A fresh SYN on a flow that already closed starts a new connection (port reuse).
         if let (Some(state), Some((flags, _))) = (self.flows.get(&key), tcp) {
-            let reopened = flags.syn() && !flags.ack() && state.tcp.as_ref().is_some_and(TcpState::closed);
+            let reopened =
+                flags.syn() && !flags.ack() && state.tcp.as_ref().is_some_and(TcpState::closed);
             if reopened {
                 let old = self.flows.remove(&key).expect("present");
                 self.end(old);
@@ -154,7 +173,11 @@ impl FlowTable {
             // The originator is the sender of the first packet, except that a SYN/ACK seen
             // first (handshake start missed) points the other way.
             let reversed = matches!(tcp, Some((f, _)) if f.syn() && f.ack());
-            let ((cip, cport), (sip, sport_)) = if reversed { ((dst, dport), (src, sport)) } else { ((src, sport), (dst, dport)) };
+            let ((cip, cport), (sip, sport_)) = if reversed {
+                ((dst, dport), (src, sport))
+            } else {
+                ((src, sport), (dst, dport))
+            };
             FlowState {
                 record: FlowRecord {
                     flow_id: id,
@@ -179,7 +202,8 @@ impl FlowTable {
             }
         });
         let r = &mut state.record;
-        let from_client = (src, sport) == (r.client_ip, r.client_port) && (dst, dport) == (r.server_ip, r.server_port);
+        let from_client = (src, sport) == (r.client_ip, r.client_port)
+            && (dst, dport) == (r.server_ip, r.server_port);
         r.first_ns = r.first_ns.min(ts);
         r.last_ns = r.last_ns.max(ts);
         if from_client {
@@ -194,7 +218,11 @@ impl FlowTable {
         if let (Some(t), Some((flags, len))) = (state.tcp.as_mut(), tcp) {
             track_tcp(t, flags, len, from_client, ts);
         }
-        Some(FlowUpdate { flow_id: state.record.flow_id, from_client, is_new })
+        Some(FlowUpdate {
+            flow_id: state.record.flow_id,
+            from_client,
+            is_new,
+        })
     }
 
     fn end(&mut self, mut state: FlowState) -> FlowRecord {
@@ -213,7 +241,8 @@ impl FlowTable {
             .iter()
             .filter(|(_, s)| {
                 let quiet = now_ns - s.record.last_ns;
-                quiet > idle_ns || (quiet > linger_ns && s.tcp.as_ref().is_some_and(TcpState::closed))
+                quiet > idle_ns
+                    || (quiet > linger_ns && s.tcp.as_ref().is_some_and(TcpState::closed))
             })
             .map(|(k, _)| *k)
             .collect();
@@ -314,7 +343,14 @@ mod tests {
     const C: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
     const S: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 
-    fn tcp(src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16, flags: u8, payload: &'static [u8]) -> Decoded<'static> {
+    fn tcp(
+        src: Ipv4Addr,
+        sport: u16,
+        dst: Ipv4Addr,
+        dport: u16,
+        flags: u8,
+        payload: &'static [u8],
+    ) -> Decoded<'static> {
         Decoded {
             network: Network::Ipv4(Ipv4Info {
                 src,
@@ -344,7 +380,13 @@ mod tests {
 
     fn feed(table: &mut FlowTable, ts: i64, d: &Decoded<'_>) -> FlowUpdate {
         let frame = [0u8; 60];
-        let packet = Packet { timestamp_ns: ts, link_type: LinkType::ETHERNET, original_len: 60, interface_id: 0, data: &frame };
+        let packet = Packet {
+            timestamp_ns: ts,
+            link_type: LinkType::ETHERNET,
+            original_len: 60,
+            interface_id: 0,
+            data: &frame,
+        };
         table.on_packet(&packet, d).expect("an IP flow")
     }
 
@@ -361,17 +403,27 @@ mod tests {
         let back = feed(&mut t, 1_500, &tcp(S, 80, C, 40000, SYNACK, b""));
         assert!(!back.is_new && !back.from_client && back.flow_id == first.flow_id);
         feed(&mut t, 1_600, &tcp(C, 40000, S, 80, ACK, b""));
-        feed(&mut t, 1_700, &tcp(C, 40000, S, 80, ACK, b"GET / HTTP/1.1\r\n\r\n"));
+        feed(
+            &mut t,
+            1_700,
+            &tcp(C, 40000, S, 80, ACK, b"GET / HTTP/1.1\r\n\r\n"),
+        );
         feed(&mut t, 2_000, &tcp(S, 80, C, 40000, FINACK, b""));
         feed(&mut t, 2_100, &tcp(C, 40000, S, 80, FINACK, b""));
         let flows = t.finish();
         assert_eq!(flows.len(), 1);
         let f = &flows[0];
-        assert_eq!((f.client_ip, f.client_port, f.server_port), (std::net::IpAddr::V4(C), 40000, 80));
+        assert_eq!(
+            (f.client_ip, f.client_port, f.server_port),
+            (std::net::IpAddr::V4(C), 40000, 80)
+        );
         assert_eq!((f.client_packets, f.server_packets), (4, 2));
         assert_eq!(f.client_payload_bytes, 18);
         assert_eq!(f.tcp_state.as_deref(), Some("SF"));
-        assert_eq!((f.syn_to_synack_ns, f.synack_to_ack_ns, f.handshake_ns()), (Some(500), Some(100), Some(600)));
+        assert_eq!(
+            (f.syn_to_synack_ns, f.synack_to_ack_ns, f.handshake_ns()),
+            (Some(500), Some(100), Some(600))
+        );
         assert_eq!(f.duration_ns(), 1_100);
     }
 
@@ -388,11 +440,21 @@ mod tests {
     fn port_reuse_after_close_is_a_new_flow() {
         let mut t = FlowTable::new(true);
         let a = feed(&mut t, 1, &tcp(C, 40000, S, 80, SYN, b""));
-        feed(&mut t, 2, &tcp(S, 80, C, 40000, TcpFlags::RST | TcpFlags::ACK, b""));
+        feed(
+            &mut t,
+            2,
+            &tcp(S, 80, C, 40000, TcpFlags::RST | TcpFlags::ACK, b""),
+        );
         let b = feed(&mut t, 3, &tcp(C, 40000, S, 80, SYN, b""));
         assert!(b.is_new && b.flow_id != a.flow_id);
         let flows = t.finish();
-        assert_eq!(flows.iter().map(|f| f.tcp_state.clone().unwrap()).collect::<Vec<_>>(), vec!["REJ", "S0"]);
+        assert_eq!(
+            flows
+                .iter()
+                .map(|f| f.tcp_state.clone().unwrap())
+                .collect::<Vec<_>>(),
+            vec!["REJ", "S0"]
+        );
     }
 
     #[test]

@@ -49,7 +49,11 @@ td.l, th.l { text-align: left; }
 
 impl Page {
     pub fn new(title: &str) -> Self {
-        Page { title: title.to_string(), body: String::new(), toc: Vec::new() }
+        Page {
+            title: title.to_string(),
+            body: String::new(),
+            toc: Vec::new(),
+        }
     }
 
     /// Starts a section with a heading; returns its anchor.
@@ -59,7 +63,11 @@ impl Page {
         }
         let anchor = format!("s{}", self.toc.len() + 1);
         self.toc.push((anchor.clone(), heading.to_string()));
-        let _ = writeln!(self.body, "<section id=\"{anchor}\"><h2>{}</h2>", escape(heading));
+        let _ = writeln!(
+            self.body,
+            "<section id=\"{anchor}\"><h2>{}</h2>",
+            escape(heading)
+        );
         anchor
     }
 
@@ -134,13 +142,22 @@ mod tests {
     fn page_is_self_contained_and_escaped() {
         let mut page = Page::new("t <1>");
         page.section("Summary");
-        page.table(&["name", "value"], &[vec!["<script>".into(), "1".into()]], 1);
-        page.plots(&["<?xml version=\"1.0\"?><svg xmlns=\"http://www.w3.org/2000/svg\"></svg>".into()]);
+        page.table(
+            &["name", "value"],
+            &[vec!["<script>".into(), "1".into()]],
+            1,
+        );
+        page.plots(&[
+            "<?xml version=\"1.0\"?><svg xmlns=\"http://www.w3.org/2000/svg\"></svg>".into(),
+        ]);
         let html = page.render("sub");
         assert!(html.contains("&lt;script&gt;"));
         assert!(!html.contains("<script"));
         assert!(!html.contains("<?xml"));
-        assert!(!html.contains("http://") || html.matches("http://").count() == 1, "only the SVG namespace URI may appear");
+        assert!(
+            !html.contains("http://") || html.matches("http://").count() == 1,
+            "only the SVG namespace URI may appear"
+        );
         assert!(html.contains("<a href=\"#s1\">Summary</a>"));
     }
 }

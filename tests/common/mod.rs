@@ -13,7 +13,10 @@ pub fn corpus_dir(test: &str) -> Option<PathBuf> {
         Some(dir)
     } else {
         if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("{test}: corpus {} not found, but CI must run corpus tests", dir.display());
+            panic!(
+                "{test}: corpus {} not found, but CI must run corpus tests",
+                dir.display()
+            );
         }
         eprintln!("SKIPPED {test}: ../shared/corpus not found (set TRACETAIL_CORPUS to run it)");
         None
@@ -24,9 +27,24 @@ pub fn corpus_dir(test: &str) -> Option<PathBuf> {
 pub fn read_tsv(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let mut lines = text.lines();
-    let header: Vec<String> = lines.next().unwrap_or("").split('\t').map(str::to_string).collect();
+    let header: Vec<String> = lines
+        .next()
+        .unwrap_or("")
+        .split('\t')
+        .map(str::to_string)
+        .collect();
     lines
         .filter(|l| !l.is_empty())
-        .map(|line| header.iter().cloned().zip(line.split('\t').map(str::to_string).chain(std::iter::repeat(String::new()))).collect())
+        .map(|line| {
+            header
+                .iter()
+                .cloned()
+                .zip(
+                    line.split('\t')
+                        .map(str::to_string)
+                        .chain(std::iter::repeat(String::new())),
+                )
+                .collect()
+        })
         .collect()
 }
