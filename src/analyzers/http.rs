@@ -1410,7 +1410,7 @@ mod tests {
         );
         assert_eq!(
             find_message_start(b"xx HTTP/1.1\r\n", Looks::Request),
-            Err(0)
+            Err(13)
         );
     }
 
