@@ -215,6 +215,17 @@ impl TransactionAnalyzer {
             Transport::Tcp(tcp) => {
                 let src = (src_ip, tcp.src_port);
                 let dst = (dst_ip, tcp.dst_port);
+                // A new SYN on a connection that was reset or closed: the flow table kept the
+                // flow id (e.g. port reuse soon after), so start the connection over.
+                if tcp.flags.syn() && !tcp.flags.ack() {
+                    let closed = self.conns.get(&flow_id).is_some_and(|c| {
+                        c.streams.iter().any(StreamReassembler::is_ended)
+                            || matches!(c.app, App::Ignored)
+                    });
+                    if closed {
+                        self.on_flow_end(flow_id, out);
+                    }
+                }
                 let max_reorder = self.config.max_reorder_bytes;
                 let stats = &mut self.stats;
                 let conn = self.conns.entry(flow_id).or_insert_with(|| {
