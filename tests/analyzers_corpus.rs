@@ -263,6 +263,40 @@ fn compare_dns(rows: &[HashMap<String, String>], txs: &[DnsTransaction], file: &
     t
 }
 
+/// Files where tshark and we disagree for an understood reason. Every other file must agree
+/// on every comparable row (no `differ`, no `missing`).
+const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
+    (
+        "sv__filestore-5408__input.pcap",
+        "tshark dates 6 requests by the copy of their last segment quoted in an ICMP \
+         'fragmentation needed' error (and its retransmission); we by the first capture of the bytes",
+    ),
+    (
+        "zeek__erspan.pcap",
+        "the outer (GRE/ERSPAN) IP packets are fragmented; decode does not reassemble IP \
+         fragments, so segments are partial and responses end in gaps",
+    ),
+    (
+        "zeek__100-continue.pcap",
+        "headers-only: tshark pairs the interim 100 Continue with the request; we pair the final response",
+    ),
+    ("zeek__http-body-match.pcap", "headers-only: tshark pairs interim 100 Continue responses"),
+    ("ndpi__1kxun.pcap", "headers-only: tshark pairs interim 100 Continue responses"),
+    ("ndpi__fuzz-2006-09-29-28586.pcap", "headers-only: tshark pairs an interim 100 Continue"),
+    (
+        "ndpi__fuzz-2006-06-26-2594.pcap",
+        "a fuzzed IPv4 total length cuts a DNS query to 9 bytes; tshark reads the UDP length",
+    ),
+    (
+        "zeek__dns-edns-ecs.pcap",
+        "two DNS responses are IP-fragmented; without defragmentation we date them by the \
+         first fragment",
+    ),
+    ("zeek__ipv6-fragmented-dns.pcap", "IPv6-fragmented DNS response (no defragmentation)"),
+    ("libpcap__http_PPI.pcap", "link type PPI is not decoded"),
+    ("zeek__radiotap.pcap", "802.11 radiotap frames: the DNS response is not decoded"),
+];
+
 #[test]
 fn corpus_http_and_dns_timings_against_tshark() {
     let Some(dir) = corpus_dir() else {
@@ -271,6 +305,7 @@ fn corpus_http_and_dns_timings_against_tshark() {
     let counts = read_tsv(&dir.join("oracle/counts.tsv")).expect("counts.tsv");
     let mut totals = [Tally::default(); 3];
     let mut files = 0;
+    let mut unexplained = Vec::new();
     for row in &counts {
         let file = &row["file"];
         if row["tshark_status"].starts_with("unreadable") {
@@ -305,6 +340,11 @@ fn corpus_http_and_dns_timings_against_tshark() {
                 tallies[2]
             );
         }
+        let disagree = tallies.iter().any(|t| t.differ + t.missing > 0);
+        let known = KNOWN_DIFFERENCES.iter().any(|(f, _)| f == file);
+        if disagree && !known {
+            unexplained.push(format!("{file}: {tallies:?}"));
+        }
         for (total, t) in totals.iter_mut().zip(tallies) {
             total.add(t);
         }
@@ -316,10 +356,26 @@ fn corpus_http_and_dns_timings_against_tshark() {
     {
         println!("TOTAL {name}: {t:?}");
     }
-    // Thresholds: see the module doc; differences are listed above for review.
-    for t in &totals {
-        assert!(t.rows > 0);
-    }
+    assert!(
+        unexplained.is_empty(),
+        "unexplained differences:\n{}",
+        unexplained.join("\n")
+    );
+    // Measured: http full 1556/1567, headers-only 1556/1577, dns 194/200 exact; the rest is
+    // in KNOWN_DIFFERENCES. Allow a little slack for other modules' changes (e.g. decode).
+    let [full, head, dns] = totals;
+    assert!(
+        full.rows >= 1500 && full.exact * 100 >= full.rows * 99,
+        "{full:?}"
+    );
+    assert!(
+        head.rows >= 1500 && head.exact * 100 >= head.rows * 98,
+        "{head:?}"
+    );
+    assert!(
+        dns.rows >= 190 && dns.exact * 100 >= dns.rows * 96,
+        "{dns:?}"
+    );
 }
 
 /// Debug aid: `TRACETAIL_DUMP=<file> cargo test --test analyzers_corpus dump -- --ignored --nocapture`.
