@@ -58,6 +58,7 @@ fn analyze(path: &Path) -> (Vec<HttpTransaction>, Vec<DnsTransaction>) {
     let mut flows: HashMap<FlowKey, (u64, bool)> = HashMap::new();
     let mut next_id = 0u64;
     let mut out = Vec::new();
+    let (mut monotonic, mut last_ts) = (true, i64::MIN);
     while let Ok(Some(packet)) = reader.next_packet() {
         let ts = packet.timestamp_ns;
         let decoded = decode(packet.link_type, packet.data);
@@ -91,9 +92,34 @@ fn analyze(path: &Path) -> (Vec<HttpTransaction>, Vec<DnsTransaction>) {
         }
         entry.1 |= has_data;
         let id = entry.0;
+        // The watermark promise: nothing emitted later starts before it. (Only checkable
+        // while capture time does not go backwards.)
+        monotonic &= ts >= last_ts;
+        last_ts = ts;
+        let watermark = analyzer.low_watermark_ns();
+        let emitted_before = out.len();
         analyzer.on_packet(ts, id, &decoded, &mut out);
+        if let (Some(w), true) = (watermark, monotonic) {
+            for event in &out[emitted_before..] {
+                let key = match event {
+                    Event::Http(t) => t.request_first_ns.or(t.response_first_ns),
+                    Event::Dns(t) => t.query_ns.or(t.response_ns),
+                };
+                assert!(
+                    key >= Some(w),
+                    "{}: {event:?} starts before watermark {w}",
+                    path.display()
+                );
+            }
+        }
     }
     analyzer.finish(&mut out);
+    assert_eq!(
+        analyzer.low_watermark_ns(),
+        None,
+        "{}: state left after finish",
+        path.display()
+    );
     let mut http = Vec::new();
     let mut dns = Vec::new();
     for e in out {

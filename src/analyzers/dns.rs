@@ -319,6 +319,13 @@ impl DnsTracker {
             if self.pending.len() > MAX_PENDING_QUERIES {
                 self.expire(i64::MIN, true, ctx);
             }
+            // Answered queries leave stale entries behind; drop them once they dominate, so
+            // the queue follows the pending queries, not the query rate times the timeout.
+            if self.order.len() > 2 * self.pending.len() + 1024 {
+                let pending = &self.pending;
+                self.order
+                    .retain(|(t, k)| pending.get(k).is_some_and(|p| p.tx.query_ns == Some(*t)));
+            }
             return;
         }
         let key = DnsKey {
