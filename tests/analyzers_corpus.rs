@@ -434,3 +434,46 @@ fn dump() {
         println!("{t:?}");
     }
 }
+
+/// Every readable corpus capture goes through the analyzer without panicking and leaves no
+/// state behind (fuzzed and truncated files included).
+#[test]
+fn corpus_all_captures_analyze_cleanly() {
+    let Some(dir) = corpus_dir() else {
+        return;
+    };
+    let mut files = 0;
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .expect("corpus dir")
+        .flatten()
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        if !(name.contains(".pcap") || name.ends_with(".cap"))
+            || CaptureReader::open(&path).is_err()
+        {
+            continue;
+        }
+        files += 1;
+        let (http, dns) = analyze(&path);
+        for t in &http {
+            for (a, b) in [
+                (t.request_first_ns, t.request_last_ns),
+                (t.response_first_ns, t.response_last_ns),
+            ] {
+                if let (Some(a), Some(b)) = (a, b) {
+                    assert!(a <= b, "{name}: first after last in {t:?}");
+                }
+            }
+        }
+        let _ = dns;
+    }
+    println!("analyzed {files} captures");
+    assert!(files > 50);
+}

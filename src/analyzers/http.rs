@@ -675,7 +675,7 @@ impl HttpConn {
             }
         }
         let old_len = d.buf.len();
-        let offset = self.stream_end[dir] - input.len() as u64;
+        let offset = self.stream_end[dir].saturating_sub(input.len() as u64);
         self.start_msg(dir, arrival_ns, offset, ctx);
         let d = &mut self.dirs[dir];
         let parsed = if old_len == 0 {
