@@ -1,6 +1,6 @@
 //! HTTP/1.x message parsing and request/response pairing (pipelining-aware).
 //!
-//! Works on the reassembled byte streams of one TCP connection ([`HttpConn`]), on any port:
+//! Works on the reassembled byte streams of one TCP connection (`HttpConn`), on any port:
 //! the direction whose first bytes look like a request line (`token SP target SP HTTP/1.x`)
 //! is the client, a direction starting with `HTTP/1.x NNN` is the server. Heads are parsed
 //! with `httparse` (64 header slots, retried with 1024 on `TooManyHeaders`). Bodies follow
