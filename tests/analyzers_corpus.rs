@@ -58,6 +58,7 @@ fn analyze(path: &Path) -> (Vec<HttpTransaction>, Vec<DnsTransaction>) {
     let mut flows: HashMap<FlowKey, (u64, bool)> = HashMap::new();
     let mut next_id = 0u64;
     let mut out = Vec::new();
+    let (mut monotonic, mut last_ts) = (true, i64::MIN);
     while let Ok(Some(packet)) = reader.next_packet() {
         let ts = packet.timestamp_ns;
         let decoded = decode(packet.link_type, packet.data);
@@ -91,9 +92,34 @@ fn analyze(path: &Path) -> (Vec<HttpTransaction>, Vec<DnsTransaction>) {
         }
         entry.1 |= has_data;
         let id = entry.0;
+        // The watermark promise: nothing emitted later starts before it. (Only checkable
+        // while capture time does not go backwards.)
+        monotonic &= ts >= last_ts;
+        last_ts = ts;
+        let watermark = analyzer.low_watermark_ns();
+        let emitted_before = out.len();
         analyzer.on_packet(ts, id, &decoded, &mut out);
+        if let (Some(w), true) = (watermark, monotonic) {
+            for event in &out[emitted_before..] {
+                let key = match event {
+                    Event::Http(t) => t.request_first_ns.or(t.response_first_ns),
+                    Event::Dns(t) => t.query_ns.or(t.response_ns),
+                };
+                assert!(
+                    key >= Some(w),
+                    "{}: {event:?} starts before watermark {w}",
+                    path.display()
+                );
+            }
+        }
     }
     analyzer.finish(&mut out);
+    assert_eq!(
+        analyzer.low_watermark_ns(),
+        None,
+        "{}: state left after finish",
+        path.display()
+    );
     let mut http = Vec::new();
     let mut dns = Vec::new();
     for e in out {
@@ -263,6 +289,40 @@ fn compare_dns(rows: &[HashMap<String, String>], txs: &[DnsTransaction], file: &
     t
 }
 
+/// Files where tshark and we disagree for an understood reason. Every other file must agree
+/// on every comparable row (no `differ`, no `missing`).
+const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
+    (
+        "sv__filestore-5408__input.pcap",
+        "tshark dates 6 requests by the copy of their last segment quoted in an ICMP \
+         'fragmentation needed' error (and its retransmission); we by the first capture of the bytes",
+    ),
+    (
+        "zeek__erspan.pcap",
+        "the outer (GRE/ERSPAN) IP packets are fragmented; decode does not reassemble IP \
+         fragments, so segments are partial and responses end in gaps",
+    ),
+    (
+        "zeek__100-continue.pcap",
+        "headers-only: tshark pairs the interim 100 Continue with the request; we pair the final response",
+    ),
+    ("zeek__http-body-match.pcap", "headers-only: tshark pairs interim 100 Continue responses"),
+    ("ndpi__1kxun.pcap", "headers-only: tshark pairs interim 100 Continue responses"),
+    ("ndpi__fuzz-2006-09-29-28586.pcap", "headers-only: tshark pairs an interim 100 Continue"),
+    (
+        "ndpi__fuzz-2006-06-26-2594.pcap",
+        "a fuzzed IPv4 total length cuts a DNS query to 9 bytes; tshark reads the UDP length",
+    ),
+    (
+        "zeek__dns-edns-ecs.pcap",
+        "two DNS responses are IP-fragmented; without defragmentation we date them by the \
+         first fragment",
+    ),
+    ("zeek__ipv6-fragmented-dns.pcap", "IPv6-fragmented DNS response (no defragmentation)"),
+    ("libpcap__http_PPI.pcap", "link type PPI is not decoded"),
+    ("zeek__radiotap.pcap", "802.11 radiotap frames: the DNS response is not decoded"),
+];
+
 #[test]
 fn corpus_http_and_dns_timings_against_tshark() {
     let Some(dir) = corpus_dir() else {
@@ -271,6 +331,7 @@ fn corpus_http_and_dns_timings_against_tshark() {
     let counts = read_tsv(&dir.join("oracle/counts.tsv")).expect("counts.tsv");
     let mut totals = [Tally::default(); 3];
     let mut files = 0;
+    let mut unexplained = Vec::new();
     for row in &counts {
         let file = &row["file"];
         if row["tshark_status"].starts_with("unreadable") {
@@ -305,6 +366,11 @@ fn corpus_http_and_dns_timings_against_tshark() {
                 tallies[2]
             );
         }
+        let disagree = tallies.iter().any(|t| t.differ + t.missing > 0);
+        let known = KNOWN_DIFFERENCES.iter().any(|(f, _)| f == file);
+        if disagree && !known {
+            unexplained.push(format!("{file}: {tallies:?}"));
+        }
         for (total, t) in totals.iter_mut().zip(tallies) {
             total.add(t);
         }
@@ -316,10 +382,26 @@ fn corpus_http_and_dns_timings_against_tshark() {
     {
         println!("TOTAL {name}: {t:?}");
     }
-    // Thresholds: see the module doc; differences are listed above for review.
-    for t in &totals {
-        assert!(t.rows > 0);
-    }
+    assert!(
+        unexplained.is_empty(),
+        "unexplained differences:\n{}",
+        unexplained.join("\n")
+    );
+    // Measured: http full 1556/1567, headers-only 1556/1577, dns 194/200 exact; the rest is
+    // in KNOWN_DIFFERENCES. Allow a little slack for other modules' changes (e.g. decode).
+    let [full, head, dns] = totals;
+    assert!(
+        full.rows >= 1500 && full.exact * 100 >= full.rows * 99,
+        "{full:?}"
+    );
+    assert!(
+        head.rows >= 1500 && head.exact * 100 >= head.rows * 98,
+        "{head:?}"
+    );
+    assert!(
+        dns.rows >= 190 && dns.exact * 100 >= dns.rows * 96,
+        "{dns:?}"
+    );
 }
 
 /// Debug aid: `TRACETAIL_DUMP=<file> cargo test --test analyzers_corpus dump -- --ignored --nocapture`.
@@ -351,4 +433,47 @@ fn dump() {
     for t in &dns {
         println!("{t:?}");
     }
+}
+
+/// Every readable corpus capture goes through the analyzer without panicking and leaves no
+/// state behind (fuzzed and truncated files included).
+#[test]
+fn corpus_all_captures_analyze_cleanly() {
+    let Some(dir) = corpus_dir() else {
+        return;
+    };
+    let mut files = 0;
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .expect("corpus dir")
+        .flatten()
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        if !(name.contains(".pcap") || name.ends_with(".cap"))
+            || CaptureReader::open(&path).is_err()
+        {
+            continue;
+        }
+        files += 1;
+        let (http, dns) = analyze(&path);
+        for t in &http {
+            for (a, b) in [
+                (t.request_first_ns, t.request_last_ns),
+                (t.response_first_ns, t.response_last_ns),
+            ] {
+                if let (Some(a), Some(b)) = (a, b) {
+                    assert!(a <= b, "{name}: first after last in {t:?}");
+                }
+            }
+        }
+        let _ = dns;
+    }
+    println!("analyzed {files} captures");
+    assert!(files > 50);
 }

@@ -309,20 +309,45 @@ fn nonstandard_port_needs_an_answer() {
 }
 
 #[test]
-fn compression_loop_in_response_is_a_parse_error() {
+fn compression_loop_is_a_parse_error_but_the_id_still_pairs() {
     let mut a = analyzer();
     let mut out = Vec::new();
-    let mut evil = vec![0, 1, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0];
-    evil.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1]);
-    a.on_packet(10, 1, &udp((SERVER, 53), (CLIENT, 1234), &evil), &mut out);
+    // Question name = pointer to itself.
+    let mut evil_response = vec![0, 1, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0];
+    evil_response.extend_from_slice(&[0xc0, 0x0c, 0, 1, 0, 1]);
+    let mut evil_query = evil_response.clone();
+    evil_query[2] = 0x01;
+    evil_query[3] = 0x00;
+    a.on_packet(
+        5,
+        1,
+        &udp((CLIENT, 1234), (SERVER, 53), &evil_query),
+        &mut out,
+    );
+    a.on_packet(
+        10,
+        1,
+        &udp((SERVER, 53), (CLIENT, 1234), &evil_response),
+        &mut out,
+    );
+    // Too short for a header: counted, nothing emitted.
     a.on_packet(
         11,
         1,
-        &udp((SERVER, 53), (CLIENT, 1234), &evil[..5]),
+        &udp((SERVER, 53), (CLIENT, 1234), &evil_response[..5]),
         &mut out,
     );
-    assert!(out.is_empty());
-    assert_eq!(a.stats().dns_parse_errors, 2);
+    let txs = dns(&out);
+    assert_eq!(txs.len(), 1);
+    assert_eq!(
+        (
+            txs[0].latency_ns(),
+            txs[0].flags.clone(),
+            txs[0].query_name.as_str()
+        ),
+        (Some(5), vec!["malformed"], "")
+    );
+    assert_eq!(a.stats().dns_parse_errors, 3);
 }
 
 #[test]

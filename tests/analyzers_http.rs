@@ -1013,3 +1013,25 @@ fn capture_starting_with_keepalive_byte() {
     assert_eq!(txs[0].request_first_ns, Some(10));
     assert!(txs[0].flags.is_empty());
 }
+
+#[test]
+fn syn_after_reset_on_the_same_flow_id_starts_over() {
+    // The flow table may keep one id for a reused tuple; the analyzer restarts on the SYN.
+    let mut a = analyzer();
+    let mut out = Vec::new();
+    let mut c = Conn::new(1, 80);
+    c.handshake(&mut a, 0, &mut out);
+    let (s, d) = c.ends(0);
+    a.on_packet(5, 1, &packet(s, d, c.seq[0], RST, b"", 0), &mut out);
+    c.seq = [70_000, 90_000];
+    c.handshake(&mut a, 10, &mut out);
+    c.send(&mut a, 0, 20, GET, &mut out);
+    c.send(&mut a, 1, 30, OK5, &mut out);
+    let txs = http(&out);
+    assert_eq!(txs.len(), 1);
+    assert_eq!(
+        (txs[0].depth, txs[0].status, txs[0].tshark_ns()),
+        (1, Some(200), Some(10))
+    );
+    assert_eq!(a.stats().tcp_connections, 2);
+}

@@ -169,6 +169,23 @@ pub fn parse_message(msg: &[u8]) -> Result<DnsMessage, DnsError> {
     })
 }
 
+/// The fixed header alone (for messages whose question does not parse).
+fn parse_header(msg: &[u8]) -> Option<DnsMessage> {
+    let flags = u16_at(msg, 2).ok()?;
+    Some(DnsMessage {
+        id: u16_at(msg, 0).ok()?,
+        is_response: flags & 0x8000 != 0,
+        opcode: ((flags >> 11) & 0xf) as u8,
+        rcode: (flags & 0xf) as u8,
+        qdcount: u16_at(msg, 4).ok()?,
+        ancount: u16_at(msg, 6).ok()?,
+        nscount: u16_at(msg, 8).ok()?,
+        arcount: u16_at(msg, 10).ok()?,
+        question: None,
+        question_end: 12,
+    })
+}
+
 /// A query that looks like what a resolver sends: one question, at most an EDNS OPT record.
 fn is_plain_query(m: &DnsMessage, len: usize, msg: &[u8]) -> bool {
     if m.opcode != 0 || m.qdcount != 1 || m.ancount != 0 || m.nscount != 0 {
@@ -239,13 +256,20 @@ impl DnsTracker {
         ctx: &mut Ctx<'_>,
     ) {
         let standard = tcp || DNS_PORTS.contains(&src.1) || DNS_PORTS.contains(&dst.1);
+        let mut malformed = false;
         let m = match parse_message(payload) {
             Ok(m) => m,
+            Err(_) if !standard => return,
             Err(_) => {
-                if standard {
-                    ctx.stats.dns_parse_errors += 1;
+                ctx.stats.dns_parse_errors += 1;
+                // A bad question still leaves an id to pair on (tshark pairs these too).
+                match parse_header(payload) {
+                    Some(m) => {
+                        malformed = true;
+                        m
+                    }
+                    None => return,
                 }
-                return;
             }
         };
         if !m.is_response {
@@ -263,6 +287,11 @@ impl DnsTracker {
                 return;
             }
             let (query_name, query_type) = m.question.unwrap_or_default();
+            let flags = if malformed {
+                vec!["malformed"]
+            } else {
+                Vec::new()
+            };
             let tx = DnsTransaction {
                 client_ip: src.0,
                 client_port: src.1,
@@ -276,7 +305,7 @@ impl DnsTracker {
                 answers: 0,
                 query_ns: Some(ts_ns),
                 response_ns: None,
-                flags: Vec::new(),
+                flags,
             };
             ctx.marks.add(ts_ns);
             self.pending.insert(
@@ -289,6 +318,13 @@ impl DnsTracker {
             self.order.push_back((ts_ns, key));
             if self.pending.len() > MAX_PENDING_QUERIES {
                 self.expire(i64::MIN, true, ctx);
+            }
+            // Answered queries leave stale entries behind; drop them once they dominate, so
+            // the queue follows the pending queries, not the query rate times the timeout.
+            if self.order.len() > 2 * self.pending.len() + 1024 {
+                let pending = &self.pending;
+                self.order
+                    .retain(|(t, k)| pending.get(k).is_some_and(|p| p.tx.query_ns == Some(*t)));
             }
             return;
         }
@@ -304,6 +340,9 @@ impl DnsTracker {
             }
             p.tx.rcode = Some(m.rcode);
             p.tx.answers = m.ancount;
+            if malformed {
+                add_flag(&mut p.tx.flags, "malformed");
+            }
             p.tx.response_ns = Some(ts_ns);
             if p.tx.query_name.is_empty() {
                 if let Some((name, qtype)) = m.question {
@@ -332,7 +371,11 @@ impl DnsTracker {
                 answers: m.ancount,
                 query_ns: None,
                 response_ns: Some(ts_ns),
-                flags: vec!["orphan_response"],
+                flags: if malformed {
+                    vec!["orphan_response", "malformed"]
+                } else {
+                    vec!["orphan_response"]
+                },
             }));
         }
     }

@@ -1,6 +1,6 @@
 //! HTTP/1.x message parsing and request/response pairing (pipelining-aware).
 //!
-//! Works on the reassembled byte streams of one TCP connection ([`HttpConn`]), on any port:
+//! Works on the reassembled byte streams of one TCP connection (`HttpConn`), on any port:
 //! the direction whose first bytes look like a request line (`token SP target SP HTTP/1.x`)
 //! is the client, a direction starting with `HTTP/1.x NNN` is the server. Heads are parsed
 //! with `httparse` (64 header slots, retried with 1024 on `TooManyHeaders`). Bodies follow
@@ -675,7 +675,7 @@ impl HttpConn {
             }
         }
         let old_len = d.buf.len();
-        let offset = self.stream_end[dir] - input.len() as u64;
+        let offset = self.stream_end[dir].saturating_sub(input.len() as u64);
         self.start_msg(dir, arrival_ns, offset, ctx);
         let d = &mut self.dirs[dir];
         let parsed = if old_len == 0 {
@@ -1410,7 +1410,7 @@ mod tests {
         );
         assert_eq!(
             find_message_start(b"xx HTTP/1.1\r\n", Looks::Request),
-            Err(0)
+            Err(13)
         );
     }
 

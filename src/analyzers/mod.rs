@@ -4,6 +4,25 @@
 //! transactions. Per-connection state is bounded ([`AnalyzerConfig`]) and dropped when a
 //! connection closes or idles out, so memory follows the connections open at once, not the
 //! size of the file.
+//!
+//! Timing (shared with the ground-truth generator): a message's `*_first_ns` is the capture
+//! time of the earliest packet that carried any of its bytes (first copy: retransmissions do
+//! not move it); `*_last_ns` the capture time at which all its bytes had been seen, i.e. the
+//! packet carrying its last byte or the late segment that filled a hole before it. Bytes after
+//! a hole declared a gap count as seen when they arrived. `*_head_ns` is the same for the end
+//! of the head, which is what tshark reports with `http.desegment_body:FALSE`. Measured on the
+//! corpus (tests/analyzers_corpus.rs): `tshark_ns()` equals tshark's `http.time` to the
+//! nanosecond for 1556 of 1567 responses, `dns.time` for 194 of 200; the rest are listed
+//! there with the reason.
+//!
+//! Holes: a hole is a gap when the peer's ACK covers it and data follows (the receiver got
+//! bytes the capture missed: they will never be retransmitted), when more than
+//! `max_reorder_bytes` wait behind it, or when the stream is flushed (RST, flow end, idle,
+//! capture end). Bytes cut by the snapshot length are gaps immediately.
+//!
+//! Memory per TCP connection: up to `max_reorder_bytes` (+64 bytes per piece) per direction of
+//! out-of-order data, a head / resync buffer of `max_header_bytes` per direction, at most
+//! `max_pending_requests` waiting transactions; DNS: at most 65536 pending queries.
 
 pub mod dns;
 pub mod http;
@@ -215,6 +234,17 @@ impl TransactionAnalyzer {
             Transport::Tcp(tcp) => {
                 let src = (src_ip, tcp.src_port);
                 let dst = (dst_ip, tcp.dst_port);
+                // A new SYN on a connection that was reset or closed: the flow table kept the
+                // flow id (e.g. port reuse soon after), so start the connection over.
+                if tcp.flags.syn() && !tcp.flags.ack() {
+                    let closed = self.conns.get(&flow_id).is_some_and(|c| {
+                        c.streams.iter().any(StreamReassembler::is_ended)
+                            || matches!(c.app, App::Ignored)
+                    });
+                    if closed {
+                        self.on_flow_end(flow_id, out);
+                    }
+                }
                 let max_reorder = self.config.max_reorder_bytes;
                 let stats = &mut self.stats;
                 let conn = self.conns.entry(flow_id).or_insert_with(|| {
@@ -378,10 +408,13 @@ impl TransactionAnalyzer {
     }
 
     /// Smallest `request_first_ns` / query time of any transaction still in progress, so a
-    /// caller can release finished ones in time order without holding them all.
+    /// caller can release finished ones in time order without holding them all: every event
+    /// emitted later has `request_first_ns` (or, for an orphan response, `response_first_ns`;
+    /// for DNS `query_ns`, else `response_ns`) at or after this value.
     ///
     /// Also covers messages whose head is still incomplete and bytes held out of order by the
-    /// reassembler (their arrival time may become a `request_first_ns`).
+    /// reassembler (their arrival time may become a `request_first_ns`). An unanswered request
+    /// or query holds it back until its connection ends or `idle_timeout_ns` passes.
     pub fn low_watermark_ns(&self) -> Option<i64> {
         self.marks.min()
     }

@@ -15,8 +15,10 @@
 //!   cut by the snapshot length (`payload_missing`) are gaps as well.
 //!
 //! Timing: each delivered piece carries `arrival_ns` (capture time of the packet that
-//! carried it first) and `ready_ns` (capture time at which it became deliverable, i.e. the
-//! packet that filled the last hole before it). A consumer that wants "first byte seen" takes
+//! carried it first) and `ready_ns`: the capture time at which it and every byte before it
+//! (back to the last gap) had been seen, i.e. the packet that filled the last hole before it,
+//! or its own arrival. A hole declared a gap fills nothing, so bytes after it are ready at
+//! their arrival even if they were delivered later. A consumer that wants "first byte seen" takes
 //! the minimum `arrival_ns` over a message, and "message complete" is the `ready_ns` of the
 //! piece holding its last byte.
 //!
@@ -80,6 +82,8 @@ pub struct StreamReassembler {
     /// Multiset of the arrival times of `pending`, for the analyzer's low watermark.
     pending_arrivals: BTreeMap<i64, u32>,
     fin_offset: Option<i64>,
+    /// Highest offset the peer has acknowledged: holes below it are never filled.
+    peer_acked: i64,
     ended: bool,
     /// Bytes received more than once (retransmissions and overlaps), running total.
     pub retransmitted_bytes: u64,
@@ -95,6 +99,7 @@ impl StreamReassembler {
             buffered_cost: 0,
             pending_arrivals: BTreeMap::new(),
             fin_offset: None,
+            peer_acked: 0,
             ended: false,
             retransmitted_bytes: 0,
         }
@@ -139,17 +144,22 @@ impl StreamReassembler {
         let Some(acked) = self.offset_of(ack).map(|o| o as i64) else {
             return;
         };
-        // Only holes with buffered data after them are closed here: an ACK for bytes not
-        // captured yet at the stream end may just precede them in the capture (queue skew).
+        self.peer_acked = self.peer_acked.max(acked);
+        self.skip_acked_holes(ts_ns, sink);
+        self.check_fin(ts_ns, sink);
+    }
+
+    /// Holes followed by buffered data and acknowledged by the peer are gaps. (A hole at the
+    /// stream end waits for the next data: that ACK may just precede the bytes in the capture.)
+    fn skip_acked_holes(&mut self, ts_ns: i64, sink: &mut dyn StreamSink) {
         while let Some((&first, _)) = self.pending.first_key_value() {
-            if first > acked || first <= self.delivered {
+            if first > self.peer_acked || first <= self.delivered {
                 break;
             }
             sink.gap((first - self.delivered) as u64, ts_ns);
             self.delivered = first;
-            self.drain(ts_ns, sink);
+            self.drain(i64::MIN, sink);
         }
-        self.check_fin(ts_ns, sink);
     }
 
     /// Processes one segment of this direction.
@@ -184,6 +194,7 @@ impl StreamReassembler {
         if seg.fin && self.fin_offset.is_none() {
             self.fin_offset = Some(start + span);
         }
+        self.skip_acked_holes(seg.ts_ns, sink);
         while self.buffered_cost > self.max_buffer_bytes {
             self.skip_first_hole(seg.ts_ns, sink);
         }
@@ -230,11 +241,15 @@ impl StreamReassembler {
             sink.gap((first - self.delivered) as u64, ts_ns);
             self.delivered = first;
         }
-        self.drain(ts_ns, sink);
+        self.drain(i64::MIN, sink);
     }
 
-    /// Delivers buffered pieces that are now contiguous with the stream.
-    fn drain(&mut self, ts_ns: i64, sink: &mut dyn StreamSink) {
+    /// Delivers buffered pieces that are now contiguous with the stream. A piece is ready when
+    /// it and everything before it had been seen: the latest arrival in the run, at least
+    /// `ready_floor` (the time of the segment that filled the hole; `i64::MIN` after a gap,
+    /// where nothing was filled and bytes count as seen when they arrived).
+    fn drain(&mut self, ready_floor: i64, sink: &mut dyn StreamSink) {
+        let mut ready_ns = ready_floor;
         while let Some(entry) = self.pending.first_entry() {
             if *entry.key() != self.delivered {
                 break;
@@ -243,11 +258,12 @@ impl StreamReassembler {
             self.forget_arrival(piece.arrival_ns);
             self.buffered_cost -= piece.data.len() + PIECE_OVERHEAD;
             self.delivered += piece.span();
+            ready_ns = ready_ns.max(piece.arrival_ns);
             if !piece.data.is_empty() {
-                sink.data(&piece.data, piece.arrival_ns, ts_ns);
+                sink.data(&piece.data, piece.arrival_ns, ready_ns);
             }
             if piece.missing > 0 {
-                sink.gap(piece.missing, ts_ns);
+                sink.gap(piece.missing, ready_ns);
             }
         }
     }
@@ -505,6 +521,13 @@ mod tests {
         assert_eq!(rec.bytes, b"abfg");
         assert_eq!(r.offset_of(107), Some(7));
         assert_eq!(r.offset_of(99), None);
+        // The peer acknowledges bytes never captured; data after them arrives later.
+        r.on_peer_ack(120, 5, &mut rec);
+        assert_eq!(rec.gaps, vec![3]);
+        r.push(&seg(115, b"pq", 6), &mut rec);
+        assert_eq!(rec.gaps, vec![3, 8]);
+        assert_eq!(rec.bytes, b"abfgpq");
+        assert_eq!(rec.pieces.last(), Some(&(b"pq".to_vec(), 6, 6)));
     }
 
     #[test]
