@@ -20,7 +20,7 @@ pub enum ColumnType {
     Int64,
     /// Timestamp(Nanosecond, "UTC"): Parquet `INT64 TIMESTAMP(NANOS, isAdjustedToUTC=true)`.
     TimestampNsUtc,
-    /// List<Utf8> with non-null items.
+    /// `List<Utf8>` with non-null items.
     Utf8List,
 }
 
@@ -350,7 +350,7 @@ pub fn schema_markdown() -> String {
         ));
         for c in table.columns() {
             out.push_str(&format!(
-                "| `{}` | {} | {} | {} |\n",
+                "| `{}` | `{}` | {} | {} |\n",
                 c.name,
                 c.ty.doc_name(),
                 if c.nullable { "yes" } else { "no" },
