@@ -17,6 +17,8 @@
 pub mod analyzers;
 pub mod capture;
 pub mod decode;
+#[cfg(feature = "parquet")]
+pub mod export;
 pub mod flows;
 pub mod pipeline;
 pub mod report;
