@@ -30,6 +30,7 @@ fn nearest_rank_and_linear_match_numpy() {
     let cases = cases();
     assert!(cases.len() >= 15);
     let mut checked = 0;
+    let mut numpy_float_rounding = 0;
     for case in &cases {
         let name = case["name"].as_str().unwrap();
         let qs = floats(&case["q"]);
@@ -73,12 +74,19 @@ fn nearest_rank_and_linear_match_numpy() {
                 })
                 .unzip()
         };
+        let n = case["samples"].as_array().unwrap().len();
         for i in 0..qs.len() {
-            assert_eq!(
-                got_nearest[i], nearest[i],
-                "{name}: nearest-rank p{} differs from numpy inverted_cdf",
-                qs[i]
-            );
+            if got_nearest[i] != nearest[i] {
+                // Our rank is exact; numpy computes n·q − 1 in floating point, and where p·n/100
+                // is a whole number the rounding can push it one rank up (p99.9 of 1000 samples).
+                // Only that case may differ, and then numpy's value is the next rank's.
+                let exact = n as f64 * qs[i] / 100.0;
+                let boundary = (exact - exact.round()).abs() < 1e-6;
+                assert!(boundary, "{name}: nearest-rank p{} ours {} numpy {} (not a float-rounding boundary)", qs[i], got_nearest[i], nearest[i]);
+                assert!(nearest[i] >= got_nearest[i], "{name}: p{}: numpy below the exact rank", qs[i]);
+                numpy_float_rounding += 1;
+                eprintln!("{name} (n={n}): p{} exact rank gives {}, numpy's float rank gives {}", qs[i], got_nearest[i], nearest[i]);
+            }
             assert!(
                 close(got_linear[i], linear[i]),
                 "{name}: linear p{}: ours {} numpy {}",
@@ -90,6 +98,23 @@ fn nearest_rank_and_linear_match_numpy() {
         }
     }
     assert!(checked >= 150);
+    eprintln!("{numpy_float_rounding} of {checked} nearest-rank values differ from numpy only by its float rounding");
+}
+
+#[test]
+fn nearest_rank_is_exact_at_boundaries() {
+    use tracetail::stats::percentile::nearest_rank;
+    assert_eq!(nearest_rank(1000, 99.9), 999);
+    assert_eq!(nearest_rank(10_000, 99.99), 9999);
+    assert_eq!(nearest_rank(1000, 99.99), 1000);
+    assert_eq!(nearest_rank(10, 90.0), 9);
+    assert_eq!(nearest_rank(10, 91.0), 10);
+    assert_eq!(nearest_rank(3, 50.0), 2);
+    assert_eq!(nearest_rank(5, 0.0), 1);
+    assert_eq!(nearest_rank(5, 100.0), 5);
+    assert_eq!(nearest_rank(1, 50.0), 1);
+    let samples: Vec<i64> = (1..=1000).collect();
+    assert_eq!(percentile(&samples, 99.9, PercentileMethod::NearestRank), 999.0);
 }
 
 #[test]
@@ -109,8 +134,9 @@ fn summarize_sorts_and_reports_requested_percentiles() {
     assert_eq!(s.count, 5000);
     assert_eq!(s.min as f64, floats(&case["inverted_cdf"])[0]);
     assert_eq!(s.max as f64, *floats(&case["inverted_cdf"]).last().unwrap());
-    for ((p, v), want) in s.percentiles.iter().zip(floats(&case["inverted_cdf"])) {
-        assert_eq!(*v, want, "p{p}");
-    }
     assert!(x.windows(2).all(|w| w[0] <= w[1]));
+    for (p, v) in &s.percentiles {
+        let rank = tracetail::stats::percentile::nearest_rank(x.len(), *p);
+        assert_eq!(*v, x[rank - 1] as f64, "p{p}");
+    }
 }

@@ -1,11 +1,82 @@
-//! `tracetail export`.
+//! `tracetail export`: Parquet tables `flows`, `http`, `dns` (schema in src/export/schema.md),
+//! one file per capture in a folder per table, for Spark, DuckDB and pyarrow.
 
+use super::common::Inputs;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    #[command(flatten)]
+    inputs: Inputs,
+    /// Output folder: DIR/flows/<capture>.parquet, DIR/http/..., DIR/dns/...
+    #[arg(short, long)]
+    output: PathBuf,
+}
 
+#[cfg(not(feature = "parquet"))]
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let _ = args;
-    anyhow::bail!("`tracetail export` is not implemented yet")
+    let _ = (args.inputs, args.output);
+    eprintln!(
+        "error: this tracetail was built without Parquet support; rebuild with \
+         'cargo build --release --features parquet' (or 'cargo install tracetail --features parquet')"
+    );
+    Ok(ExitCode::from(2))
+}
+
+#[cfg(feature = "parquet")]
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    use std::collections::HashMap;
+    use tracetail::export::{capture_stem, TableWriters};
+    use tracetail::pipeline::{analyze_file, PassOptions, Record};
+
+    // Two captures with the same stem would write the same files: refuse before writing.
+    let mut stems: HashMap<String, &PathBuf> = HashMap::new();
+    for path in &args.inputs.files {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "stdin".into());
+        if let Some(other) = stems.insert(capture_stem(&name), path) {
+            anyhow::bail!("{} and {} would both be exported as '{}'; rename one of them", other.display(), path.display(), capture_stem(&name));
+        }
+    }
+    std::fs::create_dir_all(&args.output).map_err(|e| anyhow::anyhow!("{}: {e}", args.output.display()))?;
+    let options = PassOptions { flows: true, transactions: true, progress: super::common::progress_wanted(), ..Default::default() };
+    let mut failed = 0;
+    for path in &args.inputs.files {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "stdin".into());
+        let mut writers = TableWriters::create(&args.output, &name)?;
+        let mut write_error = None;
+        let result = analyze_file(path, &options, &mut |record| {
+            if write_error.is_some() {
+                return;
+            }
+            let pushed = match &record {
+                Record::Flow(f) => writers.push_flow(f),
+                Record::Http(t) => writers.push_http(t),
+                Record::Dns(t) => writers.push_dns(t),
+            };
+            if let Err(e) = pushed {
+                write_error = Some(e);
+            }
+        });
+        if let Some(e) = write_error {
+            return Err(anyhow::anyhow!("{}: writing Parquet failed: {e}", path.display()));
+        }
+        match result {
+            Ok(report) => {
+                for warning in &report.warnings {
+                    eprintln!("warning: {warning} (exported the data before this point)");
+                }
+                let summary = writers.finish()?;
+                let tables: Vec<String> = summary.tables.iter().map(|t| format!("{} {} rows -> {}", t.table.dir_name(), t.rows, t.path.display())).collect();
+                eprintln!("{}: {}", path.display(), tables.join(", "));
+            }
+            Err(e) => {
+                // Dropping the writers removes their unfinished files.
+                drop(writers);
+                eprintln!("error: {e}");
+                failed += 1;
+            }
+        }
+    }
+    Ok(if failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }

@@ -53,20 +53,11 @@ fn numpy_position(n: usize, p: f64, method: PercentileMethod) -> (usize, usize, 
     let last = n - 1;
     match method {
         PercentileMethod::NearestRank => {
-            // numpy `_inverted_cdf`: index n·q − 1; take it if whole, else the next one up.
-            let index = n as f64 * q - 1.0;
-            let below = index.floor();
-            let chosen = if index - below == 0.0 {
-                below
-            } else {
-                below + 1.0
-            };
-            let chosen = if chosen < 0.0 {
-                0
-            } else {
-                (chosen as usize).min(last)
-            };
-            (chosen, chosen, 0.0)
+            // The rank ⌈p·n/100⌉ computed exactly: in floating point, p99.9 of 1000 samples
+            // gives 999.0000000000001 and lands one rank too high (numpy does this).
+            let index = nearest_rank(n, p).saturating_sub(1).min(last);
+            let _ = q;
+            (index, index, 0.0)
         }
         PercentileMethod::Linear => {
             let index = (n - 1) as f64 * q;
@@ -80,6 +71,21 @@ fn numpy_position(n: usize, p: f64, method: PercentileMethod) -> (usize, usize, 
             (below as usize, below as usize + 1, index - below)
         }
     }
+}
+
+/// The 1-based nearest rank ⌈p·n/100⌉ (at least 1), exact for any p written with up to 12
+/// decimals: p is read back as the shortest decimal that prints it ("99.9" -> 999/10).
+pub fn nearest_rank(n: usize, p: f64) -> usize {
+    let p = p.clamp(0.0, 100.0);
+    let text = format!("{p}");
+    let (whole, frac) = text.split_once('.').unwrap_or((&text, ""));
+    let frac = &frac[..frac.len().min(12)];
+    let scale = 10u128.pow(frac.len() as u32);
+    let mantissa: u128 = format!("{whole}{frac}").parse().unwrap_or(0);
+    let numerator = mantissa * n as u128;
+    let denominator = 100 * scale;
+    let rank = numerator.div_ceil(denominator);
+    (rank as usize).clamp(1, n.max(1))
 }
 
 /// numpy's `_lerp`: from the nearer end, so that t = 1 returns `b` exactly.
