@@ -25,10 +25,6 @@ fn known_differences() -> BTreeMap<&'static str, &'static str> {
         // Fuzzed TCP headers shorter than 20 bytes: tshark still calls them TCP, we call them malformed.
         ("ndpi__fuzz-2006-06-26-2594.pcap", "fuzzed short TCP headers, and one first fragment"),
         ("ndpi__fuzz-2006-09-29-28586.pcap", "fuzzed short TCP headers"),
-        // Link types not decoded yet (counted as unsupported).
-        ("libpcap__http_PPI.pcap", "PPI link type not decoded"),
-        ("tcpdump__LINKTYPE_PKTAP.pcap", "PKTAP link type not decoded"),
-        ("zeek__radiotap.pcap", "radiotap/802.11 link type not decoded"),
     ])
 }
 

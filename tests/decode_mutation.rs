@@ -8,7 +8,9 @@ use decode_fixtures::{hex, ALL};
 use tracetail::capture::LinkType;
 use tracetail::decode::{decode, Decoded, Transport};
 
-const LINK_TYPES: [u16; 12] = [0, 1, 12, 14, 101, 108, 113, 228, 229, 239, 242, 276];
+const LINK_TYPES: [u16; 19] = [
+    0, 1, 9, 12, 14, 50, 101, 105, 108, 113, 127, 192, 226, 228, 229, 239, 242, 258, 276,
+];
 
 struct XorShift(u64);
 
