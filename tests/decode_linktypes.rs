@@ -26,15 +26,22 @@ fn radiotap_qos_data_with_fcs() {
     let frame = hex(RADIOTAP_QOS_IPV4_UDP_FCS);
     let d = decode(LinkType(127), &frame);
     assert_eq!(d.problem, None);
-    assert_eq!(d.layers.as_slice(), ["radiotap", "wlan", "llc", "ip", "udp"]);
+    assert_eq!(
+        d.layers.as_slice(),
+        ["radiotap", "wlan", "llc", "ip", "udp"]
+    );
     assert!(!d.link.has_ethernet);
     assert_eq!(d.link.ethertype, Some(0x0800));
     // To-DS: addr2 is the source, addr3 the destination.
     assert_eq!(d.link.src_mac, Some([0x00, 0x14, 0xa5, 0xcb, 0x6e, 0x1a]));
     assert_eq!(d.link.dst_mac, Some([0x00, 0x01, 0x02, 0x27, 0xf9, 0xb2]));
-    let Network::Ipv4(ip) = d.network else { panic!("{:?}", d.network) };
+    let Network::Ipv4(ip) = d.network else {
+        panic!("{:?}", d.network)
+    };
     assert_eq!((ip.src, ip.dst), (v4("192.168.1.132"), v4("192.168.1.1")));
-    let Transport::Udp(udp) = d.transport else { panic!("{:?}", d.transport) };
+    let Transport::Udp(udp) = d.transport else {
+        panic!("{:?}", d.transport)
+    };
     assert_eq!((udp.src_port, udp.dst_port), (1031, 53));
     assert_eq!(udp.payload, b"abcd");
     assert_eq!(udp.payload_missing, 0);
@@ -56,7 +63,12 @@ fn radiotap_fcs_is_trimmed_from_the_frame() {
     frame[8] = 0;
     let d = decode(LinkType(127), &frame);
     assert_eq!(d.layers.as_slice(), ["radiotap", "wlan", "llc"]);
-    assert_eq!(d.network, Network::Other { ethertype: ETHERTYPE_802_3 });
+    assert_eq!(
+        d.network,
+        Network::Other {
+            ethertype: ETHERTYPE_802_3
+        }
+    );
 }
 
 #[test]
@@ -80,9 +92,13 @@ fn four_address_data_frame_ipv6_tcp() {
     assert_eq!(d.layers.as_slice(), ["wlan", "llc", "ipv6", "tcp"]);
     assert_eq!(d.link.src_mac, mac(4));
     assert_eq!(d.link.dst_mac, mac(3));
-    let Network::Ipv6(ip) = d.network else { panic!() };
+    let Network::Ipv6(ip) = d.network else {
+        panic!()
+    };
     assert_eq!((ip.src, ip.dst), (v6("2001:db8::1"), v6("2001:db8::2")));
-    let Transport::Tcp(tcp) = d.transport else { panic!() };
+    let Transport::Tcp(tcp) = d.transport else {
+        panic!()
+    };
     assert_eq!((tcp.src_port, tcp.dst_port, tcp.seq), (40000, 443, 1000));
     assert!(tcp.flags.syn());
 }
@@ -96,7 +112,9 @@ fn qos_data_with_ht_control_carries_arp() {
     // From-DS: addr1 is the destination, addr3 the source.
     assert_eq!(d.link.src_mac, mac(3));
     assert_eq!(d.link.dst_mac, mac(1));
-    let Network::Arp(arp) = d.network else { panic!("{:?}", d.network) };
+    let Network::Arp(arp) = d.network else {
+        panic!("{:?}", d.network)
+    };
     assert_eq!(arp.operation, 1);
     assert_eq!(arp.sender_ip, Some(v4("10.0.0.1")));
     assert_eq!(arp.target_ip, Some(v4("10.0.0.254")));
@@ -144,7 +162,12 @@ fn plain_llc_and_a_msdu() {
     frame.extend_from_slice(&[0x42, 0x42, 0x03, 0, 0]);
     let d = decode(LinkType(105), &frame);
     assert_eq!(d.problem, None);
-    assert_eq!(d.network, Network::Other { ethertype: ETHERTYPE_802_3 });
+    assert_eq!(
+        d.network,
+        Network::Other {
+            ethertype: ETHERTYPE_802_3
+        }
+    );
     assert_eq!(d.layers.as_slice(), ["wlan", "llc"]);
 
     // A QoS frame with the A-MSDU bit: one subframe (DA, SA, length) holding LLC/SNAP/IP/TCP.
@@ -168,7 +191,9 @@ fn ppi_802_11_with_fcs() {
     assert_eq!(d.problem, None);
     assert_eq!(d.layers.as_slice(), ["ppi", "wlan", "llc", "ip", "tcp"]);
     assert!(!d.link.has_ethernet);
-    let Transport::Tcp(tcp) = d.transport else { panic!() };
+    let Transport::Tcp(tcp) = d.transport else {
+        panic!()
+    };
     assert_eq!((tcp.src_port, tcp.dst_port), (1032, 80));
     assert_eq!(tcp.payload, b"GET / HTTP/1.0\r\n\r\n");
 }
@@ -182,7 +207,9 @@ fn ppi_ethernet_is_scapy_ethernet() {
     // Scapy decodes PPI / Ether, so its session key uses the IP layer.
     assert!(d.link.has_ethernet);
     assert_eq!(d.link.src_mac, Some([0x00, 0x11, 0x22, 0x33, 0x44, 0x55]));
-    let Transport::Udp(udp) = d.transport else { panic!() };
+    let Transport::Udp(udp) = d.transport else {
+        panic!()
+    };
     assert_eq!((udp.src_port, udp.dst_port), (5353, 53));
     assert_eq!(udp.payload, b"xy");
 }
@@ -196,9 +223,13 @@ fn pktap_ethernet_is_not_scapy_ethernet() {
     // Scapy has no PKTAP layer: the frame is Raw and its session key `Other`.
     assert!(!d.link.has_ethernet);
     assert_eq!(d.link.ethertype, Some(0x0800));
-    let Network::Ipv4(ip) = d.network else { panic!() };
+    let Network::Ipv4(ip) = d.network else {
+        panic!()
+    };
     assert_eq!((ip.src, ip.dst), (v4("10.32.4.27"), v4("10.32.100.15")));
-    let Transport::Udp(udp) = d.transport else { panic!() };
+    let Transport::Udp(udp) = d.transport else {
+        panic!()
+    };
     assert_eq!((udp.src_port, udp.dst_port), (63538, 53));
 }
 
@@ -208,17 +239,29 @@ fn pseudo_headers_do_not_nest_and_check_lengths() {
     let mut frame = hex(PKTAP_ETH_IPV4_UDP);
     frame[8..12].copy_from_slice(&258u32.to_le_bytes());
     let d = decode(LinkType(258), &frame);
-    assert_eq!(d.problem, Some(DecodeProblem::Malformed("nested pseudo-header")));
+    assert_eq!(
+        d.problem,
+        Some(DecodeProblem::Malformed("nested pseudo-header"))
+    );
     // PKTAP length past the frame, and below the minimum.
     let mut frame = hex(PKTAP_ETH_IPV4_UDP);
     frame[0..4].copy_from_slice(&1000u32.to_le_bytes());
-    assert_eq!(decode(LinkType(258), &frame).problem, Some(DecodeProblem::Truncated("pktap header")));
+    assert_eq!(
+        decode(LinkType(258), &frame).problem,
+        Some(DecodeProblem::Truncated("pktap header"))
+    );
     frame[0..4].copy_from_slice(&20u32.to_le_bytes());
-    assert_eq!(decode(LinkType(258), &frame).problem, Some(DecodeProblem::Malformed("pktap length")));
+    assert_eq!(
+        decode(LinkType(258), &frame).problem,
+        Some(DecodeProblem::Malformed("pktap length"))
+    );
     // PPI naming PPI, and an unknown DLT.
     let mut frame = hex(PPI_ETH_IPV4_UDP);
     frame[4] = 192;
-    assert_eq!(decode(LinkType(192), &frame).problem, Some(DecodeProblem::Malformed("nested pseudo-header")));
+    assert_eq!(
+        decode(LinkType(192), &frame).problem,
+        Some(DecodeProblem::Malformed("nested pseudo-header"))
+    );
     frame[4..8].copy_from_slice(&0x0001_0000u32.to_le_bytes());
     let d = decode(LinkType(192), &frame);
     assert_eq!(d.problem, Some(DecodeProblem::UnsupportedLinkType));
@@ -231,7 +274,9 @@ fn ppp_links() {
     let d = decode(LinkType(50), &frame);
     assert_eq!(d.problem, None);
     assert_eq!(d.layers.as_slice(), ["ppp", "ip", "udp"]);
-    let Transport::Udp(udp) = d.transport else { panic!() };
+    let Transport::Udp(udp) = d.transport else {
+        panic!()
+    };
     assert_eq!((udp.src_port, udp.dst_port), (1024, 53));
     assert_eq!(udp.payload, b"dns");
 
@@ -239,7 +284,9 @@ fn ppp_links() {
     let d = decode(LinkType(9), &frame);
     assert_eq!(d.problem, None);
     assert_eq!(d.layers.as_slice(), ["ppp", "ipv6", "tcp"]);
-    let Transport::Tcp(tcp) = d.transport else { panic!() };
+    let Transport::Tcp(tcp) = d.transport else {
+        panic!()
+    };
     assert_eq!((tcp.src_port, tcp.dst_port), (2000, 22));
 
     // Address 0xff with a control byte other than 0x03 (as in tcpdump's fuzzed
@@ -256,8 +303,12 @@ fn ipnet_ipv6_udp() {
     let d = decode(LinkType(226), &frame);
     assert_eq!(d.problem, None);
     assert_eq!(d.layers.as_slice(), ["ipnet", "ipv6", "udp"]);
-    let Network::Ipv6(ip) = d.network else { panic!() };
+    let Network::Ipv6(ip) = d.network else {
+        panic!()
+    };
     assert_eq!((ip.src, ip.dst), (v6("fe80::1"), v6("ff02::1")));
-    let Transport::Udp(udp) = d.transport else { panic!() };
+    let Transport::Udp(udp) = d.transport else {
+        panic!()
+    };
     assert_eq!((udp.src_port, udp.dst_port), (546, 547));
 }

@@ -80,11 +80,11 @@ fn pseudo_random_byte_flips() {
             mutated[at] ^= (rng.next() as u8) | 1;
         }
         // Sometimes also cut the frame.
-        if rng.next() % 4 == 0 {
+        if rng.next().is_multiple_of(4) {
             let len = (rng.next() % (mutated.len() as u64 + 1)) as usize;
             mutated.truncate(len);
         }
-        let link = if rng.next() % 8 == 0 {
+        let link = if rng.next().is_multiple_of(8) {
             LINK_TYPES[(rng.next() % LINK_TYPES.len() as u64) as usize]
         } else {
             *link

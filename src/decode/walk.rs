@@ -5,12 +5,12 @@
 //! and stops at [`MAX_TUNNEL_DEPTH`], so a crafted frame cannot recurse without bound.
 
 use super::wire::{
-    ethertype, icmpv4_has_identifier, icmpv4_is_error, icmpv6_is_error, ip_protocol,
-    AmsduSubframe, ArpPacket, AuthHeader, ErspanHeader, EthernetFrame, FrameType, GreHeader,
-    IcmpPacket, Ieee80211Frame, IpnetFamily, IpnetHeader, IpoibHeader, Ipv4Packet,
-    Ipv6ExtHeader, Ipv6FragmentHeader, Ipv6Packet, LlcHeader, LoopbackFamily, LoopbackHeader,
-    MplsLabel, NflogHeader, PktapHeader, PpiHeader, PppFrame, PppoeHeader, RadiotapHeader,
-    Sll2Header, SllHeader, TcpPacket, UdpPacket, VlanTag, WireError,
+    ethertype, icmpv4_has_identifier, icmpv4_is_error, icmpv6_is_error, ip_protocol, AmsduSubframe,
+    ArpPacket, AuthHeader, ErspanHeader, EthernetFrame, FrameType, GreHeader, IcmpPacket,
+    Ieee80211Frame, IpnetFamily, IpnetHeader, IpoibHeader, Ipv4Packet, Ipv6ExtHeader,
+    Ipv6FragmentHeader, Ipv6Packet, LlcHeader, LoopbackFamily, LoopbackHeader, MplsLabel,
+    NflogHeader, PktapHeader, PpiHeader, PppFrame, PppoeHeader, RadiotapHeader, Sll2Header,
+    SllHeader, TcpPacket, UdpPacket, VlanTag, WireError,
 };
 use super::{
     ArpInfo, DecodeProblem, Decoded, Ipv4Info, Ipv6Info, Network, TcpFlags, TcpInfo, Transport,
@@ -125,6 +125,7 @@ impl<'a> Walk<'_, 'a> {
         }
     }
 
+    /// tshark's pseudo layers (`wlan_radio`, `pcap_pktdata`) are not pushed, like `ethertype`.
     fn radiotap(&mut self, bytes: &'a [u8]) {
         match RadiotapHeader::new_checked(bytes) {
             Ok(radiotap) => {

@@ -283,7 +283,9 @@ mod tests {
         let len_of = |fc0: u8, fc1: u8, bytes: &mut [u8; 40]| {
             bytes[0] = fc0;
             bytes[1] = fc1;
-            Ieee80211Frame::new_checked(&bytes[..]).unwrap().header_len()
+            Ieee80211Frame::new_checked(&bytes[..])
+                .unwrap()
+                .header_len()
         };
         assert_eq!(len_of(0x08, 0x00, &mut bytes), 24); // data
         assert_eq!(len_of(0x08, 0x03, &mut bytes), 30); // data, 4 addresses
@@ -310,9 +312,15 @@ mod tests {
     #[test]
     fn snap_ethertype_needs_an_encapsulation_oui() {
         let rfc1042 = [0xaau8, 0xaa, 0x03, 0, 0, 0, 0x08, 0x00];
-        assert_eq!(LlcHeader::new_checked(&rfc1042[..]).unwrap().ethertype(), Some(0x0800));
+        assert_eq!(
+            LlcHeader::new_checked(&rfc1042[..]).unwrap().ethertype(),
+            Some(0x0800)
+        );
         let cisco = [0xaau8, 0xaa, 0x03, 0, 0, 0x0c, 0x20, 0x00];
-        assert_eq!(LlcHeader::new_checked(&cisco[..]).unwrap().ethertype(), None);
+        assert_eq!(
+            LlcHeader::new_checked(&cisco[..]).unwrap().ethertype(),
+            None
+        );
         let stp = [0x42u8, 0x42, 0x03];
         let llc = LlcHeader::new_checked(&stp[..]).unwrap();
         assert!(!llc.is_snap());

@@ -118,9 +118,15 @@ mod tests {
     #[test]
     fn bad_headers() {
         let short = [0u8, 0, 8, 0, 1, 0, 0];
-        assert_eq!(PpiHeader::new_checked(&short[..]).err(), Some(WireError::Truncated));
+        assert_eq!(
+            PpiHeader::new_checked(&short[..]).err(),
+            Some(WireError::Truncated)
+        );
         let past_end = [0u8, 0, 9, 0, 1, 0, 0, 0];
-        assert_eq!(PpiHeader::new_checked(&past_end[..]).err(), Some(WireError::Truncated));
+        assert_eq!(
+            PpiHeader::new_checked(&past_end[..]).err(),
+            Some(WireError::Truncated)
+        );
         let too_small = [0u8, 0, 7, 0, 1, 0, 0, 0];
         assert_eq!(
             PpiHeader::new_checked(&too_small[..]).err(),

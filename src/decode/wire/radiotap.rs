@@ -141,15 +141,24 @@ mod tests {
         assert!(!header.has_fcs());
         assert_eq!(header.payload(), &[0x08, 0x00]);
         let no_flags = [0u8, 0, 8, 0, 0x04, 0, 0, 0, 0x10];
-        assert_eq!(RadiotapHeader::new_checked(&no_flags[..]).unwrap().flags(), None);
+        assert_eq!(
+            RadiotapHeader::new_checked(&no_flags[..]).unwrap().flags(),
+            None
+        );
     }
 
     #[test]
     fn bad_headers() {
         let short = [0u8, 0, 8, 0, 0];
-        assert_eq!(RadiotapHeader::new_checked(&short[..]).err(), Some(WireError::Truncated));
+        assert_eq!(
+            RadiotapHeader::new_checked(&short[..]).err(),
+            Some(WireError::Truncated)
+        );
         let past_end = [0u8, 0, 12, 0, 0, 0, 0, 0, 0];
-        assert_eq!(RadiotapHeader::new_checked(&past_end[..]).err(), Some(WireError::Truncated));
+        assert_eq!(
+            RadiotapHeader::new_checked(&past_end[..]).err(),
+            Some(WireError::Truncated)
+        );
         let too_small = [0u8, 0, 4, 0, 0, 0, 0, 0];
         assert_eq!(
             RadiotapHeader::new_checked(&too_small[..]).err(),
@@ -161,7 +170,9 @@ mod tests {
             Some(WireError::Malformed("radiotap version"))
         );
         // A present chain that never ends stays inside it_len; Flags past it_len are ignored.
-        let endless = [0u8, 0, 12, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff];
+        let endless = [
+            0u8, 0, 12, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        ];
         let header = RadiotapHeader::new_checked(&endless[..]).unwrap();
         assert_eq!(header.flags(), None);
         assert_eq!(header.payload(), &[] as &[u8]);
