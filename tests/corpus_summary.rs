@@ -49,16 +49,6 @@ fn known_differences() -> BTreeMap<&'static str, &'static str> {
             "ndpi__fuzz-2006-09-29-28586.pcap",
             "fuzzed short TCP headers",
         ),
-        // Link types not decoded yet (counted as unsupported).
-        ("libpcap__http_PPI.pcap", "PPI link type not decoded"),
-        (
-            "tcpdump__LINKTYPE_PKTAP.pcap",
-            "PKTAP link type not decoded",
-        ),
-        (
-            "zeek__radiotap.pcap",
-            "radiotap/802.11 link type not decoded",
-        ),
     ])
 }
 

@@ -26,24 +26,6 @@ fn corpus_dir() -> Option<PathBuf> {
 /// (file, our tcp_frames, our udp_frames, why tshark counts differently).
 const KNOWN_DIFFERENCES: &[(&str, u64, u64, &str)] = &[
     (
-        "libpcap__http_PPI.pcap",
-        0,
-        0,
-        "link type PPI (192) is not decoded (counted as unsupported)",
-    ),
-    (
-        "tcpdump__LINKTYPE_PKTAP.pcap",
-        0,
-        0,
-        "link type PKTAP (258) is not decoded (counted as unsupported)",
-    ),
-    (
-        "zeek__radiotap.pcap",
-        0,
-        0,
-        "link type 802.11 radiotap (127) is not decoded (counted as unsupported)",
-    ),
-    (
         "sv__filestore-5408__input.pcap",
         131,
         2,

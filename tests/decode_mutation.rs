@@ -8,7 +8,9 @@ use decode_fixtures::{hex, ALL};
 use tracetail::capture::LinkType;
 use tracetail::decode::{decode, Decoded, Transport};
 
-const LINK_TYPES: [u16; 12] = [0, 1, 12, 14, 101, 108, 113, 228, 229, 239, 242, 276];
+const LINK_TYPES: [u16; 19] = [
+    0, 1, 9, 12, 14, 50, 101, 105, 108, 113, 127, 192, 226, 228, 229, 239, 242, 258, 276,
+];
 
 struct XorShift(u64);
 
@@ -78,11 +80,11 @@ fn pseudo_random_byte_flips() {
             mutated[at] ^= (rng.next() as u8) | 1;
         }
         // Sometimes also cut the frame.
-        if rng.next() % 4 == 0 {
+        if rng.next().is_multiple_of(4) {
             let len = (rng.next() % (mutated.len() as u64 + 1)) as usize;
             mutated.truncate(len);
         }
-        let link = if rng.next() % 8 == 0 {
+        let link = if rng.next().is_multiple_of(8) {
             LINK_TYPES[(rng.next() % LINK_TYPES.len() as u64) as usize]
         } else {
             *link

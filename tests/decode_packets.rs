@@ -428,7 +428,7 @@ fn ieee_802_3_frame_is_not_ethernet_ii() {
 #[test]
 fn unsupported_link_type_is_counted_not_decoded() {
     let frame = hex(ETH_IPV4_TCP_SYN);
-    let d = decode(LinkType(105), &frame);
+    let d = decode(LinkType(147), &frame);
     assert_eq!(d.problem, Some(DecodeProblem::UnsupportedLinkType));
     assert_eq!(d.network, Network::None);
     assert!(d.layers.as_slice().is_empty());

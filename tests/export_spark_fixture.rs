@@ -97,6 +97,8 @@ fn write_spark_fixture() {
                 request_last_ns: Some(now + request_time),
                 response_first_ns: answered.then_some(now + request_time.max(ttfb)),
                 response_last_ns: answered.then_some(now + request_time.max(ttfb) + transfer),
+                request_head_ns: None,
+                response_head_ns: None,
                 flags: if answered { vec![] } else { vec!["unanswered"] },
             };
             writers.push_http(&t).unwrap();

@@ -82,10 +82,21 @@ fn nearest_rank_and_linear_match_numpy() {
                 // Only that case may differ, and then numpy's value is the next rank's.
                 let exact = n as f64 * qs[i] / 100.0;
                 let boundary = (exact - exact.round()).abs() < 1e-6;
-                assert!(boundary, "{name}: nearest-rank p{} ours {} numpy {} (not a float-rounding boundary)", qs[i], got_nearest[i], nearest[i]);
-                assert!(nearest[i] >= got_nearest[i], "{name}: p{}: numpy below the exact rank", qs[i]);
+                assert!(
+                    boundary,
+                    "{name}: nearest-rank p{} ours {} numpy {} (not a float-rounding boundary)",
+                    qs[i], got_nearest[i], nearest[i]
+                );
+                assert!(
+                    nearest[i] >= got_nearest[i],
+                    "{name}: p{}: numpy below the exact rank",
+                    qs[i]
+                );
                 numpy_float_rounding += 1;
-                eprintln!("{name} (n={n}): p{} exact rank gives {}, numpy's float rank gives {}", qs[i], got_nearest[i], nearest[i]);
+                eprintln!(
+                    "{name} (n={n}): p{} exact rank gives {}, numpy's float rank gives {}",
+                    qs[i], got_nearest[i], nearest[i]
+                );
             }
             assert!(
                 close(got_linear[i], linear[i]),
@@ -114,7 +125,10 @@ fn nearest_rank_is_exact_at_boundaries() {
     assert_eq!(nearest_rank(5, 100.0), 5);
     assert_eq!(nearest_rank(1, 50.0), 1);
     let samples: Vec<i64> = (1..=1000).collect();
-    assert_eq!(percentile(&samples, 99.9, PercentileMethod::NearestRank), 999.0);
+    assert_eq!(
+        percentile(&samples, 99.9, PercentileMethod::NearestRank),
+        999.0
+    );
 }
 
 #[test]

@@ -33,16 +33,33 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // Two captures with the same stem would write the same files: refuse before writing.
     let mut stems: HashMap<String, &PathBuf> = HashMap::new();
     for path in &args.inputs.files {
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "stdin".into());
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "stdin".into());
         if let Some(other) = stems.insert(capture_stem(&name), path) {
-            anyhow::bail!("{} and {} would both be exported as '{}'; rename one of them", other.display(), path.display(), capture_stem(&name));
+            anyhow::bail!(
+                "{} and {} would both be exported as '{}'; rename one of them",
+                other.display(),
+                path.display(),
+                capture_stem(&name)
+            );
         }
     }
-    std::fs::create_dir_all(&args.output).map_err(|e| anyhow::anyhow!("{}: {e}", args.output.display()))?;
-    let options = PassOptions { flows: true, transactions: true, progress: super::common::progress_wanted(), ..Default::default() };
+    std::fs::create_dir_all(&args.output)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.output.display()))?;
+    let options = PassOptions {
+        flows: true,
+        transactions: true,
+        progress: super::common::progress_wanted(),
+        ..Default::default()
+    };
     let mut failed = 0;
     for path in &args.inputs.files {
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "stdin".into());
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "stdin".into());
         let mut writers = TableWriters::create(&args.output, &name)?;
         let mut write_error = None;
         let result = analyze_file(path, &options, &mut |record| {
@@ -59,7 +76,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         });
         if let Some(e) = write_error {
-            return Err(anyhow::anyhow!("{}: writing Parquet failed: {e}", path.display()));
+            return Err(anyhow::anyhow!(
+                "{}: writing Parquet failed: {e}",
+                path.display()
+            ));
         }
         match result {
             Ok(report) => {
@@ -67,7 +87,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     eprintln!("warning: {warning} (exported the data before this point)");
                 }
                 let summary = writers.finish()?;
-                let tables: Vec<String> = summary.tables.iter().map(|t| format!("{} {} rows -> {}", t.table.dir_name(), t.rows, t.path.display())).collect();
+                let tables: Vec<String> = summary
+                    .tables
+                    .iter()
+                    .map(|t| {
+                        format!(
+                            "{} {} rows -> {}",
+                            t.table.dir_name(),
+                            t.rows,
+                            t.path.display()
+                        )
+                    })
+                    .collect();
                 eprintln!("{}: {}", path.display(), tables.join(", "));
             }
             Err(e) => {
@@ -78,5 +109,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(if failed > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -36,7 +36,9 @@ pub struct Decoded<'a> {
 /// Link layer facts (Scapy's session keys depend on whether an Ethernet layer exists).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LinkInfo {
-    /// An Ethernet II header was decoded (link type Ethernet with an EtherType, not 802.3 length).
+    /// An Ethernet II header was decoded (link type Ethernet with an EtherType, not 802.3
+    /// length), as Scapy would find it: also inside PPI (Scapy decodes PPI), not inside PKTAP
+    /// (Scapy has no PKTAP layer and sees raw bytes).
     pub has_ethernet: bool,
     /// The EtherType of the outermost Ethernet header (Scapy's `Ether.type`), before VLAN tags.
     pub outer_ethertype: Option<u16>,
@@ -44,6 +46,8 @@ pub struct LinkInfo {
     pub ethertype: Option<u16>,
     /// Number of 802.1Q/802.1ad tags walked.
     pub vlan_depth: u8,
+    /// Source and destination MAC addresses; for 802.11 data frames the original source and
+    /// final destination (tshark's `wlan.sa` / `wlan.da`), whichever address fields hold them.
     pub src_mac: Option<[u8; 6]>,
     pub dst_mac: Option<[u8; 6]>,
 }

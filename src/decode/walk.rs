@@ -5,11 +5,12 @@
 //! and stops at [`MAX_TUNNEL_DEPTH`], so a crafted frame cannot recurse without bound.
 
 use super::wire::{
-    ethertype, icmpv4_has_identifier, icmpv4_is_error, icmpv6_is_error, ip_protocol, ArpPacket,
-    AuthHeader, ErspanHeader, EthernetFrame, GreHeader, IcmpPacket, IpoibHeader, Ipv4Packet,
-    Ipv6ExtHeader, Ipv6FragmentHeader, Ipv6Packet, LoopbackFamily, LoopbackHeader, MplsLabel,
-    NflogHeader, PppFrame, PppoeHeader, Sll2Header, SllHeader, TcpPacket, UdpPacket, VlanTag,
-    WireError,
+    ethertype, icmpv4_has_identifier, icmpv4_is_error, icmpv6_is_error, ip_protocol, AmsduSubframe,
+    ArpPacket, AuthHeader, ErspanHeader, EthernetFrame, FrameType, GreHeader, IcmpPacket,
+    Ieee80211Frame, IpnetFamily, IpnetHeader, IpoibHeader, Ipv4Packet, Ipv6ExtHeader,
+    Ipv6FragmentHeader, Ipv6Packet, LlcHeader, LoopbackFamily, LoopbackHeader, MplsLabel,
+    NflogHeader, PktapHeader, PpiHeader, PppFrame, PppoeHeader, RadiotapHeader, Sll2Header,
+    SllHeader, TcpPacket, UdpPacket, VlanTag, WireError,
 };
 use super::{
     ArpInfo, DecodeProblem, Decoded, Ipv4Info, Ipv6Info, Network, TcpFlags, TcpInfo, Transport,
@@ -20,8 +21,15 @@ use crate::capture::LinkType;
 /// Nested tunnels followed before giving up (real traffic rarely exceeds 2 or 3).
 const MAX_TUNNEL_DEPTH: u8 = 8;
 
+const LINKTYPE_PPP: LinkType = LinkType(9);
+const LINKTYPE_PPP_HDLC: LinkType = LinkType(50);
+const LINKTYPE_IEEE802_11: LinkType = LinkType(105);
+const LINKTYPE_RADIOTAP: LinkType = LinkType(127);
+const LINKTYPE_PPI: LinkType = LinkType(192);
+const LINKTYPE_IPNET: LinkType = LinkType(226);
 const LINKTYPE_NFLOG: LinkType = LinkType(239);
 const LINKTYPE_IPOIB: LinkType = LinkType(242);
+const LINKTYPE_PKTAP: LinkType = LinkType(258);
 
 /// PPP protocol numbers.
 const PPP_IPV4: u16 = 0x0021;
@@ -32,23 +40,7 @@ const PPP_MPLS: u16 = 0x0281;
 /// returning a `Walk` by value saves copying the ~380-byte summary on every packet.
 #[inline]
 pub(super) fn decode_into<'a>(link_type: LinkType, frame: &'a [u8], d: &mut Decoded<'a>) {
-    let mut walk = Walk { d };
-    match link_type {
-        LinkType::ETHERNET => walk.ethernet(frame, 0, true),
-        LinkType::NULL => walk.loopback(frame, false),
-        LinkType::LOOP => walk.loopback(frame, true),
-        LinkType::RAW | LinkType::RAW_12 | LinkType::RAW_14 => {
-            walk.d.layers.push("raw");
-            walk.ip_by_version(frame, 0);
-        }
-        LinkType::IPV4 => walk.ipv4(frame, 0),
-        LinkType::IPV6 => walk.ipv6(frame, 0),
-        LinkType::LINUX_SLL => walk.sll(frame),
-        LinkType::LINUX_SLL2 => walk.sll2(frame),
-        LINKTYPE_NFLOG => walk.nflog(frame),
-        LINKTYPE_IPOIB => walk.ipoib(frame),
-        _ => walk.d.problem = Some(DecodeProblem::UnsupportedLinkType),
-    }
+    Walk { d }.link(link_type, frame, false);
 }
 
 struct Walk<'w, 'a> {
@@ -92,6 +84,154 @@ impl<'a> Walk<'_, 'a> {
     }
 
     // ---- link layers ----
+
+    /// Dispatches on the link type. `nested` is set for the frame inside a PPI or PKTAP
+    /// pseudo-header, which may not hold another pseudo-header (no unbounded recursion).
+    #[inline]
+    fn link(&mut self, link_type: LinkType, frame: &'a [u8], nested: bool) {
+        match link_type {
+            LinkType::ETHERNET => self.ethernet(frame, 0, true),
+            LinkType::NULL => self.loopback(frame, false),
+            LinkType::LOOP => self.loopback(frame, true),
+            LinkType::RAW | LinkType::RAW_12 | LinkType::RAW_14 => {
+                self.d.layers.push("raw");
+                self.ip_by_version(frame, 0);
+            }
+            LinkType::IPV4 => self.ipv4(frame, 0),
+            LinkType::IPV6 => self.ipv6(frame, 0),
+            LinkType::LINUX_SLL => self.sll(frame),
+            LinkType::LINUX_SLL2 => self.sll2(frame),
+            LINKTYPE_NFLOG => self.nflog(frame),
+            LINKTYPE_IPOIB => self.ipoib(frame),
+            LINKTYPE_IEEE802_11 => self.ieee80211(frame, false),
+            LINKTYPE_RADIOTAP => self.radiotap(frame),
+            LINKTYPE_PPP | LINKTYPE_PPP_HDLC => self.ppp(frame, 0),
+            LINKTYPE_IPNET => self.ipnet(frame),
+            LINKTYPE_PPI if !nested => self.ppi(frame),
+            LINKTYPE_PKTAP if !nested => self.pktap(frame),
+            LINKTYPE_PPI | LINKTYPE_PKTAP => {
+                self.problem(DecodeProblem::Malformed("nested pseudo-header"))
+            }
+            _ => self.problem(DecodeProblem::UnsupportedLinkType),
+        }
+    }
+
+    /// The link type named by a PPI or PKTAP header (a DLT, equal to the LINKTYPE for every
+    /// type we decode).
+    fn inner_link(&mut self, dlt: u32, frame: &'a [u8]) {
+        match u16::try_from(dlt) {
+            Ok(link_type) => self.link(LinkType(link_type), frame, true),
+            Err(_) => self.problem(DecodeProblem::UnsupportedLinkType),
+        }
+    }
+
+    /// tshark's pseudo layers (`wlan_radio`, `pcap_pktdata`) are not pushed, like `ethertype`.
+    fn radiotap(&mut self, bytes: &'a [u8]) {
+        match RadiotapHeader::new_checked(bytes) {
+            Ok(radiotap) => {
+                self.d.layers.push("radiotap");
+                self.ieee80211(radiotap.payload(), radiotap.data_pad())
+            }
+            Err(e) => self.wire_problem(e, "radiotap header"),
+        }
+    }
+
+    fn ppi(&mut self, bytes: &'a [u8]) {
+        let ppi = match PpiHeader::new_checked(bytes) {
+            Ok(ppi) => ppi,
+            Err(e) => return self.wire_problem(e, "ppi header"),
+        };
+        self.d.layers.push("ppi");
+        let mut frame = ppi.payload();
+        if ppi.dlt() == u32::from(LINKTYPE_IEEE802_11.0) && ppi.has_fcs() {
+            frame = &frame[..frame.len().saturating_sub(4)];
+        }
+        // Scapy decodes PPI and the frame inside it, so an inner Ethernet header counts as
+        // Scapy's `Ether` layer (unlike PKTAP's).
+        self.inner_link(ppi.dlt(), frame);
+    }
+
+    fn pktap(&mut self, bytes: &'a [u8]) {
+        let pktap = match PktapHeader::new_checked(bytes) {
+            Ok(pktap) => pktap,
+            Err(e) => return self.wire_problem(e, "pktap header"),
+        };
+        self.d.layers.push("pktap");
+        if !pktap.is_packet() {
+            return;
+        }
+        self.inner_link(pktap.dlt(), pktap.payload());
+        // Scapy has no PKTAP layer: the whole frame is Raw to it, so its session key is
+        // `Other` even when the inner frame is Ethernet.
+        self.d.link.has_ethernet = false;
+    }
+
+    fn ipnet(&mut self, bytes: &'a [u8]) {
+        let ipnet = match IpnetHeader::new_checked(bytes) {
+            Ok(ipnet) => ipnet,
+            Err(e) => return self.wire_problem(e, "ipnet header"),
+        };
+        self.d.layers.push("ipnet");
+        match ipnet.family() {
+            IpnetFamily::Ipv4 => self.ipv4(ipnet.payload(), 0),
+            IpnetFamily::Ipv6 => self.ipv6(ipnet.payload(), 0),
+            IpnetFamily::Other(_) => self.d.layers.push("data"),
+        }
+    }
+
+    /// An 802.11 frame (FCS already removed). Only unprotected data frames reach the network
+    /// layer; management, control and encrypted frames end at `wlan` without a problem.
+    /// `padded`: the MAC header is padded to 4 bytes (radiotap data-pad flag).
+    fn ieee80211(&mut self, bytes: &'a [u8], padded: bool) {
+        let wlan = match Ieee80211Frame::new_checked(bytes) {
+            Ok(wlan) => wlan,
+            Err(e) => return self.wire_problem(e, "wlan header"),
+        };
+        self.d.layers.push("wlan");
+        if wlan.protocol_version() != 0 || wlan.frame_type() != FrameType::Data {
+            return;
+        }
+        self.d.link.src_mac = Some(wlan.source());
+        self.d.link.dst_mac = Some(wlan.destination());
+        if !wlan.data_has_body() {
+            return;
+        }
+        let body = wlan.payload(padded);
+        if wlan.protected() {
+            if !body.is_empty() {
+                self.d.layers.push("data");
+            }
+            return;
+        }
+        if wlan.amsdu_present() {
+            // Each A-MSDU subframe is a whole MSDU; the first one stands for the frame.
+            match AmsduSubframe::new_checked(body) {
+                Ok(subframe) => self.llc(subframe.payload()),
+                Err(e) => self.wire_problem(e, "a-msdu subframe"),
+            }
+            return;
+        }
+        self.llc(body);
+    }
+
+    /// An 802.2 LLC header; SNAP headers with an EtherType continue into the EtherType walk.
+    fn llc(&mut self, bytes: &'a [u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        let llc = match LlcHeader::new_checked(bytes) {
+            Ok(llc) => llc,
+            Err(e) => return self.wire_problem(e, "llc header"),
+        };
+        self.d.layers.push("llc");
+        match llc.ethertype() {
+            Some(ethertype) => {
+                self.d.link.ethertype = Some(ethertype);
+                self.ethertype(ethertype, llc.snap_payload(), 0)
+            }
+            None => self.other_network(ETHERTYPE_802_3),
+        }
+    }
 
     /// An Ethernet frame; `outer` fills [`super::LinkInfo`] (inner frames of GRE/ERSPAN don't).
     fn ethernet(&mut self, bytes: &'a [u8], depth: u8, outer: bool) {

@@ -14,13 +14,18 @@ mod arp;
 mod ethernet;
 mod gre;
 mod icmp;
+mod ieee80211;
+mod ipnet;
 mod ipoib;
 mod ipv4;
 mod ipv6;
 mod loopback;
 mod mpls;
 mod nflog;
+mod pktap;
+mod ppi;
 mod pppoe;
+mod radiotap;
 mod sll;
 mod tcp;
 mod udp;
@@ -29,13 +34,18 @@ pub use arp::ArpPacket;
 pub use ethernet::{EthernetFrame, VlanTag};
 pub use gre::{ErspanHeader, GreHeader};
 pub use icmp::{icmpv4_has_identifier, icmpv4_is_error, icmpv6_is_error, IcmpPacket};
+pub use ieee80211::{AmsduSubframe, FrameType, Ieee80211Frame, LlcHeader};
+pub use ipnet::{IpnetFamily, IpnetHeader};
 pub use ipoib::IpoibHeader;
 pub use ipv4::Ipv4Packet;
 pub use ipv6::{AuthHeader, Ipv6ExtHeader, Ipv6FragmentHeader, Ipv6Packet};
 pub use loopback::{LoopbackFamily, LoopbackHeader};
 pub use mpls::MplsLabel;
 pub use nflog::NflogHeader;
+pub use pktap::PktapHeader;
+pub use ppi::PpiHeader;
 pub use pppoe::{PppFrame, PppoeHeader};
+pub use radiotap::RadiotapHeader;
 pub use sll::{Sll2Header, SllHeader};
 pub use tcp::TcpPacket;
 pub use udp::UdpPacket;
@@ -120,6 +130,24 @@ pub(crate) fn be16(bytes: &[u8], at: usize) -> u16 {
 pub(crate) fn be32(bytes: &[u8], at: usize) -> u32 {
     match bytes.get(at..at.wrapping_add(4)) {
         Some(&[a, b, c, d]) => u32::from_be_bytes([a, b, c, d]),
+        _ => 0,
+    }
+}
+
+/// Reads a little-endian u16 at `at`, or 0 if the buffer is too short (radiotap, PPI, PKTAP).
+#[inline(always)]
+pub(crate) fn le16(bytes: &[u8], at: usize) -> u16 {
+    match bytes.get(at..at.wrapping_add(2)) {
+        Some(&[a, b]) => u16::from_le_bytes([a, b]),
+        _ => 0,
+    }
+}
+
+/// Reads a little-endian u32 at `at`, or 0 if the buffer is too short.
+#[inline(always)]
+pub(crate) fn le32(bytes: &[u8], at: usize) -> u32 {
+    match bytes.get(at..at.wrapping_add(4)) {
+        Some(&[a, b, c, d]) => u32::from_le_bytes([a, b, c, d]),
         _ => 0,
     }
 }

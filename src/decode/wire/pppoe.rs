@@ -51,8 +51,8 @@ impl<'a> PppoeHeader<&'a [u8]> {
     }
 }
 
-/// A PPP frame as carried by PPPoE or GRE: optional address/control bytes `ff 03`, then a
-/// 1-byte (compressed, odd) or 2-byte protocol number.
+/// A PPP frame as carried by PPPoE, GRE or a PPP link: optional address/control bytes
+/// `ff 03`, then a 1-byte (compressed, odd) or 2-byte protocol number.
 #[derive(Debug, Clone, Copy)]
 pub struct PppFrame<T: AsRef<[u8]>> {
     buffer: T,
@@ -67,9 +67,12 @@ impl<T: AsRef<[u8]>> PppFrame<T> {
         Ok(frame)
     }
 
+    /// An HDLC-like frame starts with the all-stations address 0xff and a control byte
+    /// (0x03, unnumbered information). No protocol number starts with 0xff (the first byte
+    /// of an uncompressed protocol is even; 0xff as a compressed one is unassigned), so 0xff
+    /// always means the address is there, whatever the control byte says (tshark agrees).
     fn protocol_at(&self) -> usize {
-        let bytes = self.buffer.as_ref();
-        if byte(bytes, 0) == 0xff && byte(bytes, 1) == 0x03 {
+        if byte(self.buffer.as_ref(), 0) == 0xff {
             2
         } else {
             0
