@@ -151,6 +151,8 @@ fn http(depth: u32, answered: bool) -> HttpTransaction {
         request_last_ns: Some(T0 + 30),
         response_first_ns: answered.then_some(T0 + 2_000_010),
         response_last_ns: answered.then_some(T0 + 5_000_000),
+        request_head_ns: None,
+        response_head_ns: None,
         flags: if answered {
             vec![]
         } else {
