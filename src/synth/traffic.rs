@@ -7,6 +7,10 @@
 //! shows between a server packet and the client's answer. Client-to-server segments can be
 //! lost before the tap (only their retransmission is captured) or reordered; server segments
 //! can be reordered or retransmitted spuriously (a duplicate).
+//!
+//! ACK numbers are those of a real receiver ([`plan_connection`] rewrites them last): never
+//! above a hole it has not received (a lost client segment is not acknowledged before its
+//! retransmission is captured), cumulative and never decreasing.
 
 use super::latency::LatencyModel;
 use super::packet::{tcp_flags, Endpoints};
