@@ -405,6 +405,63 @@ fn pipelining_three_requests_one_segment_responses_one_segment() {
     }
 }
 
+/// Pipelined requests, the middle segment late (reordered or lost and retransmitted): a
+/// request whose bytes all arrived ahead of the hole was complete at its own arrival; the
+/// hole delays only the request it is in (found by synth ground truth, seed 11 flow 0).
+#[test]
+fn pipelined_request_after_a_hole_is_complete_at_its_own_arrival() {
+    let mut a = analyzer();
+    let mut out = Vec::new();
+    let mut c = Conn::new(1, 80);
+    c.handshake(&mut a, 0, &mut out);
+    let reqs = pipelined_requests();
+    let one = reqs.len() / 3;
+    let base = c.seq[0];
+    // Segments: [0, one+5) at 10, [one+10, end) at 20, the hole [one+5, one+10) at 30.
+    c.send_at(&mut a, 0, 10, base, &reqs[..one + 5], &mut out);
+    c.send_at(
+        &mut a,
+        0,
+        20,
+        base + one as u32 + 10,
+        &reqs[one + 10..],
+        &mut out,
+    );
+    c.send_at(
+        &mut a,
+        0,
+        30,
+        base + one as u32 + 5,
+        &reqs[one + 5..one + 10],
+        &mut out,
+    );
+    // A duplicate of the last request's bytes changes nothing.
+    c.send_at(
+        &mut a,
+        0,
+        35,
+        base + 2 * one as u32,
+        &reqs[2 * one..],
+        &mut out,
+    );
+    c.seq[0] = base + reqs.len() as u32;
+    c.send(&mut a, 1, 40, &[RA, RB, RC].concat(), &mut out);
+    let txs = http(&out);
+    let times: Vec<_> = txs
+        .iter()
+        .map(|t| (t.uri.as_str(), t.request_first_ns, t.request_last_ns))
+        .collect();
+    assert_eq!(
+        times,
+        vec![
+            ("/a", Some(10), Some(10)),
+            ("/b", Some(10), Some(30)),
+            ("/c", Some(20), Some(20)),
+        ]
+    );
+    assert!(txs.iter().all(|t| t.flags.is_empty()));
+}
+
 #[test]
 fn pipelining_responses_over_several_segments() {
     let mut a = analyzer();

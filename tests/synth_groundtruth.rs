@@ -1,7 +1,7 @@
 //! The whole pipeline against generated ground truth: for synthetic captures of several seeds
-//! and shapes (reordering, retransmission, loss, pipelining, chunked bodies, IPv6), every HTTP
-//! transaction is found and its four timestamps equal the truth to the nanosecond; every DNS
-//! query likewise.
+//! and shapes (reordering, retransmission, loss, pipelining, chunked bodies, IPv6, and all of
+//! them at once), every HTTP transaction is found and its four timestamps equal the truth to
+//! the nanosecond; every DNS query likewise.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -47,8 +47,9 @@ fn field(v: &serde_json::Value) -> String {
     }
 }
 
-/// Generates a capture with `extra` synth flags and checks `http` and `dns` against its truth.
-fn check(name: &str, extra: &[&str]) {
+/// Generates a capture with `extra` synth flags and checks `http` and `dns` against its truth;
+/// returns the HTTP truth rows.
+fn check(name: &str, extra: &[&str]) -> Vec<HashMap<String, String>> {
     let capture = scratch(name);
     let out = bin()
         .args(["synth", "-o"])
@@ -167,6 +168,28 @@ fn check(name: &str, extra: &[&str]) {
             "{name}: DNS response time"
         );
     }
+    truth
+}
+
+/// Rows of the truth where `column` is "true".
+fn count_true(truth: &[HashMap<String, String>], column: &str) -> usize {
+    truth.iter().filter(|t| t[column] == "true").count()
+}
+
+/// The mixed shapes really contain every kind of trouble, on both IP versions.
+fn assert_everything_present(truth: &[HashMap<String, String>]) {
+    for column in ["pipelined", "chunked", "retransmitted", "reordered"] {
+        assert!(count_true(truth, column) >= 20, "few {column} rows");
+    }
+    let messy_pipelined = truth
+        .iter()
+        .filter(|t| {
+            t["pipelined"] == "true" && (t["retransmitted"] == "true" || t["reordered"] == "true")
+        })
+        .count();
+    assert!(messy_pipelined >= 10, "{messy_pipelined}");
+    assert!(truth.iter().any(|t| t["client_ip"].contains(':')));
+    assert!(truth.iter().any(|t| t["client_ip"].contains('.')));
 }
 
 #[test]
@@ -244,4 +267,55 @@ fn pareto_latency_ipv6_microsecond_gzip() {
             "--microsecond",
         ],
     );
+}
+
+/// Every messiness option at once: pipelining, chunked bodies, header splits, duplicate
+/// retransmissions, client losses recovered late, reordering, half IPv6, unanswered DNS,
+/// pcapng with microsecond timestamps (so packets share times and the truth is floored).
+const EVERYTHING: &[&str] = &[
+    "--pipeline-prob",
+    "0.6",
+    "--chunked-prob",
+    "0.6",
+    "--header-split-prob",
+    "0.5",
+    "--retransmit-prob",
+    "0.05",
+    "--loss-prob",
+    "0.05",
+    "--reorder-prob",
+    "0.1",
+    "--ipv6-fraction",
+    "0.5",
+    "--dns-unanswered-prob",
+    "0.2",
+    "--tsresol",
+    "6",
+];
+
+#[test]
+fn everything_at_once_seed_21() {
+    let args = [&["--requests", "800", "--seed", "21"][..], EVERYTHING].concat();
+    assert_everything_present(&check("everything21.pcapng", &args));
+}
+
+#[test]
+fn everything_at_once_seed_33_pareto_high_concurrency() {
+    let args = [
+        &[
+            "--requests",
+            "800",
+            "--seed",
+            "33",
+            "--latency",
+            "pareto",
+            "--pareto-shape",
+            "1.5",
+            "--concurrency",
+            "128",
+        ][..],
+        EVERYTHING,
+    ]
+    .concat();
+    assert_everything_present(&check("everything33.pcapng", &args));
 }

@@ -330,9 +330,9 @@ struct Msg {
 struct DirParser {
     state: State,
     buf: Vec<u8>,
-    /// Earliest arrival of the bytes in `buf` (detection and resync only).
+    /// Earliest and latest arrival of the bytes in `buf` (detection and resync only).
     buf_first_ns: i64,
-    buf_ready_ns: i64,
+    buf_last_ns: i64,
     msg: Option<Msg>,
     /// In `Resync` after a malformed head: drop bytes through the next newline first.
     resync_skip_line: bool,
@@ -415,13 +415,17 @@ impl HttpConn {
         self.client_dir == Some(dir)
     }
 
-    /// In-order bytes of direction `dir`.
+    /// In-order bytes of direction `dir`; `arrival_ns` and `last_arrival_ns` are the earliest
+    /// and latest capture times at which any of them was first seen. A message is complete
+    /// when its own bytes have all been seen (the latest arrival among them), not when the
+    /// stream before it is: a pipelined request that arrived whole ahead of a hole in the
+    /// previous one was complete at its own arrival.
     pub(crate) fn on_data(
         &mut self,
         dir: usize,
         bytes: &[u8],
         arrival_ns: i64,
-        ready_ns: i64,
+        last_arrival_ns: i64,
         ctx: &mut Ctx<'_>,
     ) {
         self.stream_end[dir] += bytes.len() as u64;
@@ -429,7 +433,7 @@ impl HttpConn {
             return;
         }
         if self.client_dir.is_some() {
-            self.feed(dir, bytes, arrival_ns, ready_ns, ctx);
+            self.feed(dir, bytes, arrival_ns, last_arrival_ns, ctx);
             return;
         }
         let other_rejected = self.dirs[1 - dir].rejected;
@@ -469,9 +473,10 @@ impl HttpConn {
                 // Keep a bounded prefix: enough to resync after the malformed head.
                 if !d.rejected && d.buf.is_empty() {
                     d.buf_first_ns = arrival_ns;
+                    d.buf_last_ns = last_arrival_ns;
                 }
                 d.rejected = true;
-                d.buf_ready_ns = ready_ns;
+                d.buf_last_ns = d.buf_last_ns.max(last_arrival_ns);
                 let room = MAX_REJECTED_HELD.saturating_sub(d.buf.len());
                 d.buf.extend_from_slice(&bytes[..bytes.len().min(room)]);
             }
@@ -482,9 +487,10 @@ impl HttpConn {
             Looks::NeedMore => {
                 if d.buf.is_empty() {
                     d.buf_first_ns = arrival_ns;
+                    d.buf_last_ns = last_arrival_ns;
                 }
                 d.buf_first_ns = d.buf_first_ns.min(arrival_ns);
-                d.buf_ready_ns = ready_ns;
+                d.buf_last_ns = d.buf_last_ns.max(last_arrival_ns);
                 d.buf.extend_from_slice(bytes);
                 if d.buf.len() > ctx.config.max_header_bytes {
                     self.not_http = true;
@@ -503,11 +509,11 @@ impl HttpConn {
                     self.dirs[d].state = State::Head;
                     let held = std::mem::take(&mut self.dirs[d].buf);
                     if !held.is_empty() {
-                        let (first, ready) = (self.dirs[d].buf_first_ns, self.dirs[d].buf_ready_ns);
-                        self.feed(d, &held, first, ready, ctx);
+                        let (first, last) = (self.dirs[d].buf_first_ns, self.dirs[d].buf_last_ns);
+                        self.feed(d, &held, first, last, ctx);
                     }
                 }
-                self.feed(dir, bytes, arrival_ns, ready_ns, ctx);
+                self.feed(dir, bytes, arrival_ns, last_arrival_ns, ctx);
             }
         }
     }
@@ -518,12 +524,12 @@ impl HttpConn {
         dir: usize,
         bytes: &[u8],
         arrival_ns: i64,
-        ready_ns: i64,
+        last_arrival_ns: i64,
         ctx: &mut Ctx<'_>,
     ) {
-        let mut again = self.feed_slice(dir, bytes, arrival_ns, ready_ns, ctx);
+        let mut again = self.feed_slice(dir, bytes, arrival_ns, last_arrival_ns, ctx);
         while let Some((owned, arrival)) = again {
-            again = self.feed_slice(dir, &owned, arrival, ready_ns, ctx);
+            again = self.feed_slice(dir, &owned, arrival, last_arrival_ns, ctx);
         }
     }
 
@@ -532,7 +538,7 @@ impl HttpConn {
         dir: usize,
         mut input: &[u8],
         arrival_ns: i64,
-        ready_ns: i64,
+        last_arrival_ns: i64,
         ctx: &mut Ctx<'_>,
     ) -> Option<(Vec<u8>, i64)> {
         while !input.is_empty() {
@@ -543,7 +549,7 @@ impl HttpConn {
                 State::Detect | State::Dead => return None,
                 State::Resync => return self.resync(dir, input, arrival_ns, ctx),
                 State::Head => {
-                    let (rest, again) = self.head(dir, input, arrival_ns, ready_ns, ctx);
+                    let (rest, again) = self.head(dir, input, arrival_ns, last_arrival_ns, ctx);
                     if again.is_some() {
                         return again;
                     }
@@ -551,7 +557,7 @@ impl HttpConn {
                 }
                 State::Body { remaining } => {
                     let n = remaining.min(input.len() as u64);
-                    self.consume(dir, n as usize, arrival_ns, ready_ns, true, ctx);
+                    self.consume(dir, n as usize, arrival_ns, last_arrival_ns, true, ctx);
                     input = &input[n as usize..];
                     if n == remaining {
                         self.complete_msg(dir, ctx);
@@ -563,7 +569,7 @@ impl HttpConn {
                 }
                 State::ChunkData { remaining } => {
                     let n = remaining.min(input.len() as u64);
-                    self.consume(dir, n as usize, arrival_ns, ready_ns, true, ctx);
+                    self.consume(dir, n as usize, arrival_ns, last_arrival_ns, true, ctx);
                     input = &input[n as usize..];
                     self.dirs[dir].state = if n == remaining {
                         State::ChunkDataEnd
@@ -575,7 +581,7 @@ impl HttpConn {
                 }
                 State::ChunkDataEnd => {
                     let b = input[0];
-                    self.consume(dir, 1, arrival_ns, ready_ns, false, ctx);
+                    self.consume(dir, 1, arrival_ns, last_arrival_ns, false, ctx);
                     input = &input[1..];
                     match b {
                         b'\r' => {}
@@ -589,14 +595,15 @@ impl HttpConn {
                     }
                 }
                 State::ChunkSize | State::Trailers => {
-                    let (rest, again) = self.chunk_line(dir, input, arrival_ns, ready_ns, ctx);
+                    let (rest, again) =
+                        self.chunk_line(dir, input, arrival_ns, last_arrival_ns, ctx);
                     if again.is_some() {
                         return again.map(|v| (v, arrival_ns));
                     }
                     input = rest;
                 }
                 State::UntilClose => {
-                    self.consume(dir, input.len(), arrival_ns, ready_ns, true, ctx);
+                    self.consume(dir, input.len(), arrival_ns, last_arrival_ns, true, ctx);
                     input = &[];
                 }
             }
@@ -610,7 +617,7 @@ impl HttpConn {
         dir: usize,
         n: usize,
         arrival_ns: i64,
-        ready_ns: i64,
+        last_arrival_ns: i64,
         body: bool,
         ctx: &mut Ctx<'_>,
     ) {
@@ -625,7 +632,7 @@ impl HttpConn {
             ctx.marks.replace(msg.first_ns, arrival_ns);
             msg.first_ns = arrival_ns;
         }
-        msg.last_ns = ready_ns;
+        msg.last_ns = msg.last_ns.max(last_arrival_ns);
         msg.bytes += n as u64;
         if body {
             msg.body_bytes += n as u64;
@@ -658,7 +665,7 @@ impl HttpConn {
         dir: usize,
         mut input: &'i [u8],
         arrival_ns: i64,
-        ready_ns: i64,
+        last_arrival_ns: i64,
         ctx: &mut Ctx<'_>,
     ) -> (&'i [u8], Option<(Vec<u8>, i64)>) {
         let request = self.is_client(dir);
@@ -694,7 +701,7 @@ impl HttpConn {
                 if old_len == 0 {
                     self.dirs[dir].buf.extend_from_slice(input);
                 }
-                self.consume(dir, input.len(), arrival_ns, ready_ns, false, ctx);
+                self.consume(dir, input.len(), arrival_ns, last_arrival_ns, false, ctx);
                 (&[], None)
             }
             HeadResult::Invalid => {
@@ -703,7 +710,7 @@ impl HttpConn {
             }
             HeadResult::Complete(head) => {
                 let used = head.len.saturating_sub(old_len).min(input.len());
-                self.consume(dir, used, arrival_ns, ready_ns, false, ctx);
+                self.consume(dir, used, arrival_ns, last_arrival_ns, false, ctx);
                 self.dirs[dir].buf.clear();
                 if head.bad_length {
                     let again = self.malformed(dir, &input[used..], ctx);
@@ -934,12 +941,12 @@ impl HttpConn {
         dir: usize,
         input: &'i [u8],
         arrival_ns: i64,
-        ready_ns: i64,
+        last_arrival_ns: i64,
         ctx: &mut Ctx<'_>,
     ) -> (&'i [u8], Option<Vec<u8>>) {
         let newline = input.iter().position(|&b| b == b'\n');
         let take = newline.map_or(input.len(), |i| i + 1);
-        self.consume(dir, take, arrival_ns, ready_ns, false, ctx);
+        self.consume(dir, take, arrival_ns, last_arrival_ns, false, ctx);
         let trailers = self.dirs[dir].state == State::Trailers;
         let d = &mut self.dirs[dir];
         d.buf.extend_from_slice(&input[..take]);

@@ -19,8 +19,9 @@
 //! (back to the last gap) had been seen, i.e. the packet that filled the last hole before it,
 //! or its own arrival. A hole declared a gap fills nothing, so bytes after it are ready at
 //! their arrival even if they were delivered later. A consumer that wants "first byte seen" takes
-//! the minimum `arrival_ns` over a message, and "message complete" is the `ready_ns` of the
-//! piece holding its last byte.
+//! the minimum `arrival_ns` over a message and "all of its bytes seen" the maximum (HTTP does);
+//! "delivered in order" (how tshark dates a reassembled PDU; DNS over TCP uses it) is the
+//! `ready_ns` of the piece holding its last byte.
 //!
 //! Memory bound: buffered pieces cost their length plus [`PIECE_OVERHEAD`] bytes each, and the
 //! total per direction never exceeds `max_buffer_bytes` after a segment has been processed.

@@ -7,6 +7,10 @@
 //! shows between a server packet and the client's answer. Client-to-server segments can be
 //! lost before the tap (only their retransmission is captured) or reordered; server segments
 //! can be reordered or retransmitted spuriously (a duplicate).
+//!
+//! ACK numbers are those of a real receiver ([`plan_connection`] rewrites them last): never
+//! above a hole it has not received (a lost client segment is not acknowledged before its
+//! retransmission is captured), cumulative and never decreasing.
 
 use super::latency::LatencyModel;
 use super::packet::{tcp_flags, Endpoints};
@@ -819,11 +823,14 @@ pub fn plan_connection(
             let times = planner.burst_times(&resp_segments, response_first);
             let send_end = *times.last().unwrap_or(&response_first);
             let resp_arrival = planner.data_burst(false, &resp_segments, times, 1 + batch_end);
-            // The client acknowledges every second segment and the last, one RTT later.
+            // The client acknowledges every second segment and the last, one RTT after the
+            // tap saw every byte up to it (a reordered segment delays the ACK of the next).
+            let mut received_through = i64::MIN;
             for (k, &(_, end)) in resp_segments.iter().enumerate() {
+                received_through = received_through.max(resp_arrival[k]);
                 if k % 2 == 1 || k + 1 == resp_segments.len() {
                     planner.push(
-                        resp_arrival[k] + rtt,
+                        received_through + rtt,
                         PlannedKind::Control {
                             from_client: true,
                             flags: ACK,
@@ -885,6 +892,7 @@ pub fn plan_connection(
     );
     let mut packets = planner.packets;
     packets.sort_by_key(|p| p.ts); // stable: equal times keep planning order
+    make_acks_real(&mut packets, rtt);
     let client_isn = planner.rng.next_u64() as u32;
     let server_isn = planner.rng.next_u64() as u32;
     Connection {
@@ -897,6 +905,105 @@ pub fn plan_connection(
         packets: packets.into(),
         transactions,
         dns,
+    }
+}
+
+/// Sequence space one side has received in order (relative: SYN = 0, stream byte `o` =
+/// `1 + o`, FIN after the last byte); `next` is what its cumulative ACK may say.
+#[derive(Debug, Default)]
+struct InOrder {
+    next: u64,
+    /// Ranges received beyond a hole.
+    ahead: Vec<Range>,
+}
+
+impl InOrder {
+    fn add(&mut self, start: u64, end: u64) {
+        if end <= self.next {
+            return;
+        }
+        self.ahead.push((start, end));
+        let mut next = self.next;
+        loop {
+            let before = next;
+            self.ahead.retain(|&(a, b)| {
+                if a <= next {
+                    next = next.max(b);
+                    false
+                } else {
+                    true
+                }
+            });
+            if next == before {
+                break;
+            }
+        }
+        self.next = next;
+    }
+}
+
+/// Rewrites every planned ACK number (packets in capture order) into one a real TCP receiver
+/// would send: cumulative, never decreasing, and never covering sequence space it had not
+/// received in order. The server sits at the tap, so it has received what was captured before
+/// its packet; the client receives a server packet half a round trip after the tap saw it
+/// and its ACK reaches the tap half a round trip later. An ACK above a hole would tell an
+/// analyzer the bytes were received but missed by the capture (a gap), which a lost segment
+/// that is retransmitted later is not.
+fn make_acks_real(packets: &mut [Planned], rtt: i64) {
+    // Client sequence space as the server has it, and server sequence space as the tap saw
+    // it, with the capture time at which each in-order point was reached.
+    let mut at_server = InOrder::default();
+    let mut server_sent = InOrder::default();
+    let mut server_sent_history: Vec<(i64, u64)> = Vec::new();
+    let mut last_ack = [0u64; 2]; // by the client, by the server
+    for p in packets.iter_mut() {
+        let (from_client, range, ack) = match &mut p.kind {
+            PlannedKind::Data {
+                from_client,
+                start,
+                end,
+                ack,
+                ..
+            } => (*from_client, Some((1 + *start, 1 + *end)), Some(ack)),
+            PlannedKind::Control {
+                from_client,
+                flags,
+                seq,
+                ack,
+            } => {
+                let range =
+                    (*flags & (tcp_flags::SYN | tcp_flags::FIN) != 0).then_some((*seq, *seq + 1));
+                (
+                    *from_client,
+                    range,
+                    (*flags & tcp_flags::ACK != 0).then_some(ack),
+                )
+            }
+            PlannedKind::DnsQuery | PlannedKind::DnsResponse => continue,
+        };
+        if let Some(ack) = ack {
+            let limit = if from_client {
+                let seen_by = p.ts - rtt;
+                let i = server_sent_history.partition_point(|&(ts, _)| ts <= seen_by);
+                i.checked_sub(1).map_or(0, |i| server_sent_history[i].1)
+            } else {
+                at_server.next
+            };
+            let last = &mut last_ack[usize::from(!from_client)];
+            *ack = (*ack).min(limit).max(*last);
+            *last = *ack;
+        }
+        if let Some((start, end)) = range {
+            if from_client {
+                at_server.add(start, end);
+            } else {
+                let before = server_sent.next;
+                server_sent.add(start, end);
+                if server_sent.next != before {
+                    server_sent_history.push((p.ts, server_sent.next));
+                }
+            }
+        }
     }
 }
 
@@ -918,6 +1025,104 @@ mod tests {
         assert_eq!(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
         assert_eq!(http_date(1_700_000_000), "Tue, 14 Nov 2023 22:13:20 GMT");
         assert_eq!(http_date(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
+    }
+
+    /// Whether `ranges` cover `[0, end)` of a sequence space.
+    fn covers(ranges: &mut [Range], end: u64) -> bool {
+        ranges.sort_unstable();
+        let mut next = 0;
+        for &(a, b) in ranges.iter() {
+            if a > next {
+                break;
+            }
+            next = next.max(b);
+        }
+        next >= end
+    }
+
+    /// A receiver never acknowledges sequence space it has not received in order: the server
+    /// (at the tap) what was captured before its packet, the client what the tap saw at least
+    /// one RTT earlier. With lost client segments the old planner let the server ACK the
+    /// whole batch, which an analyzer rightly reads as bytes the capture missed (a gap).
+    #[test]
+    fn acks_never_cover_bytes_not_yet_received() {
+        let mut rng = Rng::new(7);
+        let mut world = World::new(&mut rng, 20, 4, 0.3);
+        let mix = TrafficMix {
+            loss_prob: 0.2,
+            duplicate_prob: 0.1,
+            reorder_prob: 0.5,
+            pipeline_prob: 0.7,
+            header_split_prob: 0.5,
+            ..TrafficMix::default()
+        };
+        let latency = LatencyModel::LogNormal {
+            mu: 2.0,
+            sigma: 0.5,
+        };
+        let mut client_retransmissions = 0;
+        for _ in 0..40 {
+            let conn = plan_connection(&mut rng, &mut world, &mix, &latency, 0, 6);
+            let rtt = world
+                .clients
+                .iter()
+                .find(|c| c.ip == conn.ends.src_ip)
+                .unwrap()
+                .rtt_ns;
+            // Sequence ranges sent so far: (capture time, range), per sender.
+            let mut sent: [Vec<(i64, Range)>; 2] = [Vec::new(), Vec::new()];
+            let mut last_ack = [0u64; 2];
+            for p in &conn.packets {
+                let (from_client, range, ack) = match p.kind {
+                    PlannedKind::Data {
+                        from_client,
+                        start,
+                        end,
+                        ack,
+                        retransmission,
+                        ..
+                    } => {
+                        client_retransmissions += usize::from(from_client && retransmission);
+                        (from_client, Some((1 + start, 1 + end)), Some(ack))
+                    }
+                    PlannedKind::Control {
+                        from_client,
+                        flags,
+                        seq,
+                        ack,
+                    } => (
+                        from_client,
+                        (flags & (tcp_flags::SYN | tcp_flags::FIN) != 0).then_some((seq, seq + 1)),
+                        (flags & tcp_flags::ACK != 0).then_some(ack),
+                    ),
+                    _ => continue,
+                };
+                let side = usize::from(!from_client);
+                if let Some(ack) = ack {
+                    let seen_by = if from_client { p.ts - rtt } else { p.ts };
+                    let mut received: Vec<Range> = sent[1 - side]
+                        .iter()
+                        .filter(|&&(ts, _)| ts <= seen_by)
+                        .map(|&(_, r)| r)
+                        .collect();
+                    assert!(
+                        covers(&mut received, ack),
+                        "{} ACK {ack} at {} covers bytes not received",
+                        if from_client { "client" } else { "server" },
+                        p.ts
+                    );
+                    assert!(ack >= last_ack[side], "ACK went backwards");
+                    last_ack[side] = ack;
+                }
+                if let Some(r) = range {
+                    sent[side].push((p.ts, r));
+                }
+            }
+            // Everything, FINs included, is acknowledged in the end.
+            assert_eq!(last_ack[0], 2 + conn.server_stream.len());
+            assert_eq!(last_ack[1], 2 + conn.client_stream.len());
+        }
+        assert!(client_retransmissions > 10, "{client_retransmissions}");
     }
 
     #[test]
