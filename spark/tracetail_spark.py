@@ -217,7 +217,7 @@ def needed_ranks(n: int, quantiles) -> set[int]:
     ranks = set()
     for q in quantiles:
         r = nearest_rank(n, q)
-        ranks.update((r, min(r + 1, n)))
+        ranks.update((max(r - 1, 1), r, min(r + 1, n)))
         lo, hi, _ = linear_ranks(n, q)
         ranks.update((lo, hi))
     return ranks
@@ -250,6 +250,7 @@ def summarize(n, vmin, vmax, total, total_sq, values_at, percentiles, primary, d
             ranks[key] = {
                 "nearest_rank": r,
                 "next_value": values_at[min(r + 1, n)],
+                "previous_value": values_at[max(r - 1, 1)],
                 "linear_lo_rank": lo,
                 "linear_exact": f"{exact.numerator}/{exact.denominator}",
             }
@@ -382,7 +383,13 @@ def exact_table(spark, df, value_col, group, percentiles, primary, detail):
         num, den = q.numerator, q.denominator
         nr = f"greatest(1, (n * {num} + {den - 1}) div {den})"
         lo = f"(((n - 1) * {num}) div {den} + 1)"
-        conds += [f"rank = {nr}", f"rank = least({nr} + 1, n)", f"rank = {lo}", f"rank = least({lo} + 1, n)"]
+        conds += [
+            f"rank = {nr}",
+            f"rank = least({nr} + 1, n)",
+            f"rank = greatest({nr} - 1, 1)",
+            f"rank = {lo}",
+            f"rank = least({lo} + 1, n)",
+        ]
     picked = (
         indexed.join(F.broadcast(stats.select("g", "offset", "n")), "g")
         .withColumn("rank", F.col("idx") - F.col("offset") + 1)

@@ -201,7 +201,7 @@ impl DecodeProblem {
 }
 
 /// Up to 12 protocol names, outermost first; static strings so decoding never allocates.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct LayerPath {
     names: [&'static str; 12],
     len: u8,

@@ -2,9 +2,9 @@
 //! hierarchy in the spirit of `tshark -z io,phs`.
 
 use crate::capture::{LinkType, Packet};
-use crate::decode::{Decoded, Network, Transport};
+use crate::decode::{Decoded, LayerPath, Network, Transport};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Counts for one capture (or the total over several). Merge with [`ProtocolCounts::merge`].
 #[derive(Debug, Clone, Default, Serialize)]
@@ -38,6 +38,19 @@ pub struct ProtocolCounts {
     pub undecodable: BTreeMap<String, u64>,
     /// Protocol hierarchy: path `eth:ip:tcp` -> (frames, bytes).
     pub hierarchy: BTreeMap<String, (u64, u64)>,
+    /// Per-packet tallies kept in cheap forms (no string work per packet); folded into
+    /// `link_types`, `undecodable` and `hierarchy` by [`ProtocolCounts::finalize`].
+    #[serde(skip)]
+    pending: PendingTallies,
+}
+
+#[derive(Debug, Clone, Default)]
+struct PendingTallies {
+    link_types: Vec<(LinkType, u64)>,
+    paths: HashMap<LayerPath, (u64, u64)>,
+    /// Consecutive packets usually share one path: count them here before touching the map.
+    run: Option<(LayerPath, u64, u64)>,
+    problems: Vec<(crate::decode::DecodeProblem, u64)>,
 }
 
 impl ProtocolCounts {
@@ -76,41 +89,74 @@ impl ProtocolCounts {
             self.other_ip += 1;
         }
         if let Some(problem) = decoded.problem {
-            *self.undecodable.entry(problem.describe()).or_default() += 1;
+            let problems = &mut self.pending.problems;
+            match problems.iter_mut().find(|(p, _)| *p == problem) {
+                Some((_, n)) => *n += 1,
+                None => problems.push((problem, 1)),
+            }
         }
-        self.count_hierarchy(
-            decoded.layers.as_slice(),
-            u64::from(packet.original_len.max(packet.data.len() as u32)),
-        );
+        let bytes = u64::from(packet.original_len.max(packet.data.len() as u32));
+        match &mut self.pending.run {
+            Some((path, frames, total)) if *path == decoded.layers => {
+                *frames += 1;
+                *total += bytes;
+            }
+            run => {
+                if let Some((path, frames, total)) = run.take() {
+                    let entry = self.pending.paths.entry(path).or_default();
+                    entry.0 += frames;
+                    entry.1 += total;
+                }
+                *run = Some((decoded.layers, 1, bytes));
+            }
+        }
     }
 
     fn count_link_type(&mut self, link_type: LinkType) {
-        // Avoid allocating a name per packet for the common case of one link type.
-        if let Some(n) = self.link_types.get_mut(link_type.name().as_str()) {
-            *n += 1;
-        } else {
-            self.link_types.insert(link_type.name(), 1);
+        let types = &mut self.pending.link_types;
+        match types.iter_mut().find(|(t, _)| *t == link_type) {
+            Some((_, n)) => *n += 1,
+            None => types.push((link_type, 1)),
         }
     }
 
-    fn count_hierarchy(&mut self, layers: &[&'static str], bytes: u64) {
-        let mut path = String::with_capacity(48);
-        for name in layers {
-            if !path.is_empty() {
-                path.push(':');
-            }
-            path.push_str(name);
-            if let Some(entry) = self.hierarchy.get_mut(path.as_str()) {
-                entry.0 += 1;
+    /// Folds the per-packet tallies into the named maps. Call once a file is read (the
+    /// pipeline does); calling it again is harmless.
+    pub fn finalize(&mut self) {
+        let pending = std::mem::take(&mut self.pending);
+        for (link_type, n) in pending.link_types {
+            *self.link_types.entry(link_type.name()).or_default() += n;
+        }
+        for (problem, n) in pending.problems {
+            *self.undecodable.entry(problem.describe()).or_default() += n;
+        }
+        let mut paths = pending.paths;
+        if let Some((path, frames, bytes)) = pending.run {
+            let entry = paths.entry(path).or_default();
+            entry.0 += frames;
+            entry.1 += bytes;
+        }
+        for (path, (frames, bytes)) in paths {
+            // Every prefix of a path is a level of the hierarchy (`eth`, `eth:ip`, `eth:ip:tcp`).
+            let mut name = String::with_capacity(48);
+            for layer in path.as_slice() {
+                if !name.is_empty() {
+                    name.push(':');
+                }
+                name.push_str(layer);
+                let entry = self.hierarchy.entry(name.clone()).or_default();
+                entry.0 += frames;
                 entry.1 += bytes;
-            } else {
-                self.hierarchy.insert(path.clone(), (1, bytes));
             }
         }
     }
 
     /// Adds another file's counts into this total.
     pub fn merge(&mut self, other: &ProtocolCounts) {
+        self.finalize();
+        let mut other = other.clone();
+        other.finalize();
+        let other = &other;
         self.packets += other.packets;
         self.captured_bytes += other.captured_bytes;
         self.wire_bytes += other.wire_bytes;
