@@ -18,7 +18,8 @@
 //! so pointer loops end in an error instead of a hang.
 
 use super::{Ctx, Event};
-use std::collections::{HashMap, VecDeque};
+use rustc_hash::FxHashMap;
+use std::collections::VecDeque;
 use std::net::IpAddr;
 
 /// One DNS query and its response.
@@ -216,10 +217,10 @@ struct PendingQuery {
 /// Matches queries and responses of all transports.
 #[derive(Debug, Default)]
 pub(crate) struct DnsTracker {
-    pending: HashMap<DnsKey, PendingQuery>,
+    pending: FxHashMap<DnsKey, PendingQuery>,
     /// Pending keys in query order, for timeouts (entries may be stale).
     order: VecDeque<(i64, DnsKey)>,
-    recent: HashMap<DnsKey, i64>,
+    recent: FxHashMap<DnsKey, i64>,
     recent_order: VecDeque<DnsKey>,
 }
 

@@ -39,7 +39,8 @@ use crate::decode::{Decoded, Transport};
 use dns::{DnsTcpConn, DnsTracker};
 use http::{HttpConn, Verdict};
 use reassembly::{Segment, StreamReassembler, StreamSink};
-use std::collections::{BTreeMap, HashMap};
+use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 /// Limits that keep per-connection memory bounded.
@@ -53,6 +54,10 @@ pub struct AnalyzerConfig {
     pub max_pending_requests: usize,
     /// A connection with no packet for this long (capture time) is flushed (default 300 s).
     pub idle_timeout_ns: i64,
+    /// A DNS query without a response for this long (capture time) is reported unanswered
+    /// (default 10 s: resolvers retry after a few seconds). Until then it holds back the
+    /// time-ordered output, so this also bounds how much finished output waits in memory.
+    pub dns_timeout_ns: i64,
 }
 
 impl Default for AnalyzerConfig {
@@ -62,6 +67,7 @@ impl Default for AnalyzerConfig {
             max_header_bytes: 64 << 10,
             max_pending_requests: 100,
             idle_timeout_ns: 300_000_000_000,
+            dns_timeout_ns: 10_000_000_000,
         }
     }
 }
@@ -199,12 +205,12 @@ impl StreamSink for AppSink<'_, '_> {
 ///
 /// Connections are flushed by [`on_flow_end`](Self::on_flow_end), by
 /// [`finish`](Self::finish), or when idle longer than `idle_timeout_ns` (capture time, checked
-/// every quarter of the timeout); DNS queries unanswered after `idle_timeout_ns` are reported.
+/// every quarter of the timeout); DNS queries unanswered after `dns_timeout_ns` are reported.
 pub struct TransactionAnalyzer {
     config: AnalyzerConfig,
     stats: AnalyzerStats,
     marks: Watermark,
-    conns: HashMap<u64, TcpConn>,
+    conns: FxHashMap<u64, TcpConn>,
     dns: DnsTracker,
     next_sweep_ns: Option<i64>,
 }
@@ -215,7 +221,7 @@ impl TransactionAnalyzer {
             config,
             stats: AnalyzerStats::default(),
             marks: Watermark::default(),
-            conns: HashMap::new(),
+            conns: FxHashMap::default(),
             dns: DnsTracker::default(),
             next_sweep_ns: None,
         }
@@ -357,14 +363,17 @@ impl TransactionAnalyzer {
         }
     }
 
-    /// Flushes idle connections and times out DNS queries, at most every quarter timeout.
+    /// Flushes idle connections and times out DNS queries, at most every quarter of the
+    /// shorter timeout.
     fn sweep(&mut self, now_ns: i64, out: &mut Vec<Event>) {
         let timeout = self.config.idle_timeout_ns.max(1);
-        let next = *self.next_sweep_ns.get_or_insert(now_ns + timeout / 4);
+        let dns_timeout = self.config.dns_timeout_ns.max(1);
+        let period = (timeout.min(dns_timeout) / 4).max(1);
+        let next = *self.next_sweep_ns.get_or_insert(now_ns + period);
         if now_ns < next {
             return;
         }
-        self.next_sweep_ns = Some(now_ns + (timeout / 4).max(1));
+        self.next_sweep_ns = Some(now_ns + period);
         let idle: Vec<u64> = self
             .conns
             .iter()
@@ -380,7 +389,7 @@ impl TransactionAnalyzer {
             marks: &mut self.marks,
             out,
         };
-        self.dns.expire(now_ns - timeout, false, &mut ctx);
+        self.dns.expire(now_ns - dns_timeout, false, &mut ctx);
     }
 
     /// The flow table dropped this flow (closed or idle): flush its state.
@@ -420,7 +429,7 @@ impl TransactionAnalyzer {
     ///
     /// Also covers messages whose head is still incomplete and bytes held out of order by the
     /// reassembler (their arrival time may become a `request_first_ns`). An unanswered request
-    /// or query holds it back until its connection ends or `idle_timeout_ns` passes.
+    /// or query holds it back until its connection ends or `idle_timeout_ns` (`dns_timeout_ns` for DNS) passes.
     pub fn low_watermark_ns(&self) -> Option<i64> {
         self.marks.min()
     }

@@ -48,8 +48,8 @@ pub struct ProtocolCounts {
 struct PendingTallies {
     link_types: Vec<(LinkType, u64)>,
     paths: HashMap<LayerPath, (u64, u64)>,
-    /// Consecutive packets usually share one path: count them here before touching the map.
-    run: Option<(LayerPath, u64, u64)>,
+    /// The first distinct paths seen, counted without hashing (the map takes the rest).
+    recent: Vec<(LayerPath, u64, u64)>,
     problems: Vec<(crate::decode::DecodeProblem, u64)>,
 }
 
@@ -96,19 +96,20 @@ impl ProtocolCounts {
             }
         }
         let bytes = u64::from(packet.original_len.max(packet.data.len() as u32));
-        match &mut self.pending.run {
-            Some((path, frames, total)) if *path == decoded.layers => {
-                *frames += 1;
-                *total += bytes;
-            }
-            run => {
-                if let Some((path, frames, total)) = run.take() {
-                    let entry = self.pending.paths.entry(path).or_default();
-                    entry.0 += frames;
-                    entry.1 += total;
-                }
-                *run = Some((decoded.layers, 1, bytes));
-            }
+        // Few distinct paths occur in practice: find this one among them by pointer identity.
+        let recent = &mut self.pending.recent;
+        if let Some(entry) = recent
+            .iter_mut()
+            .find(|(path, _, _)| same_path(path, &decoded.layers))
+        {
+            entry.1 += 1;
+            entry.2 += bytes;
+        } else if recent.len() < 32 {
+            recent.push((decoded.layers, 1, bytes));
+        } else {
+            let entry = self.pending.paths.entry(decoded.layers).or_default();
+            entry.0 += 1;
+            entry.1 += bytes;
         }
     }
 
@@ -131,7 +132,7 @@ impl ProtocolCounts {
             *self.undecodable.entry(problem.describe()).or_default() += n;
         }
         let mut paths = pending.paths;
-        if let Some((path, frames, bytes)) = pending.run {
+        for (path, frames, bytes) in pending.recent {
             let entry = paths.entry(path).or_default();
             entry.0 += frames;
             entry.1 += bytes;
@@ -211,4 +212,14 @@ fn has_tcp_udp_anywhere(decoded: &Decoded<'_>) -> (bool, bool) {
         matches!(decoded.transport, Transport::Tcp(_)) || quoted == Some(6),
         matches!(decoded.transport, Transport::Udp(_)) || quoted == Some(17),
     )
+}
+
+/// Path identity by the addresses of the static layer names: one comparison per layer, no
+/// string compare. A false "different" only costs a map update, never a wrong count.
+fn same_path(a: &LayerPath, b: &LayerPath) -> bool {
+    let (a, b) = (a.as_slice(), b.as_slice());
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| std::ptr::eq(x.as_ptr(), y.as_ptr()) && x.len() == y.len())
 }

@@ -4,7 +4,7 @@
 use super::FlowRecord;
 use crate::capture::Packet;
 use crate::decode::{Decoded, Network, TcpFlags, Transport};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::net::IpAddr;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -96,7 +96,7 @@ struct FlowState {
 
 /// Tracks every flow; `finish` returns them in order of first packet.
 pub struct FlowTable {
-    flows: HashMap<FlowKey, FlowState>,
+    flows: FxHashMap<FlowKey, FlowState>,
     ended: Vec<FlowRecord>,
     next_id: u64,
     keep_records: bool,
@@ -113,7 +113,7 @@ impl FlowTable {
     /// it, ended flows are only handed out by [`FlowTable::evict`], so memory follows open flows.
     pub fn new(keep_records: bool) -> Self {
         FlowTable {
-            flows: HashMap::new(),
+            flows: FxHashMap::default(),
             ended: Vec::new(),
             next_id: 0,
             keep_records,
