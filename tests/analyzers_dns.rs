@@ -248,7 +248,7 @@ fn unanswered_and_orphan() {
 #[test]
 fn unanswered_query_times_out_while_capture_continues() {
     let mut a = TransactionAnalyzer::new(AnalyzerConfig {
-        idle_timeout_ns: 1_000,
+        dns_timeout_ns: 1_000,
         ..AnalyzerConfig::default()
     });
     let mut out = Vec::new();
