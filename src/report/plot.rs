@@ -542,7 +542,7 @@ where
                 outline.push((edges[bins], 0.0));
                 let total: u64 = c.iter().sum();
                 chart
-                    .draw_series(LineSeries::new(outline, col.stroke_width(2)))?
+                    .draw_series(segments(outline, col.stroke_width(2)))?
                     .label(format!("{} (n = {total})", series[si].name))
                     .legend(move |(x, y)| {
                         Rectangle::new([(x, y - 6), (x + 18, y + 6)], col.mix(0.6).filled())
@@ -630,7 +630,7 @@ where
         for (si, curve) in curves.into_iter().enumerate() {
             let col = color(si);
             chart
-                .draw_series(LineSeries::new(curve, col.stroke_width(2)))?
+                .draw_series(segments(curve, col.stroke_width(2)))?
                 .label(series[si].name.clone())
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 20, y)], col.stroke_width(3))
@@ -650,7 +650,7 @@ where
         for (si, curve) in curves.into_iter().enumerate() {
             let col = color(si);
             chart
-                .draw_series(LineSeries::new(curve, col.stroke_width(2)))?
+                .draw_series(segments(curve, col.stroke_width(2)))?
                 .label(series[si].name.clone())
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 20, y)], col.stroke_width(3))
@@ -731,7 +731,7 @@ where
             .collect();
         let col = color(si);
         chart
-            .draw_series(LineSeries::new(curve, col.stroke_width(2)))?
+            .draw_series(segments(curve, col.stroke_width(2)))?
             .label(format!("{} (n = {})", series[si].name, values.len()))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], col.stroke_width(3)));
     }
@@ -901,7 +901,7 @@ where
                     (col, col)
                 };
                 chart
-                    .draw_series(LineSeries::new(p.p50.clone(), c50.stroke_width(2)))?
+                    .draw_series(segments(p.p50.clone(), c50.stroke_width(2)))?
                     .label(format!(
                         "{} rolling p50 ({} requests)",
                         series[si].name, p.window
@@ -910,7 +910,7 @@ where
                         PathElement::new(vec![(x, y), (x + 20, y)], c50.stroke_width(2))
                     });
                 chart
-                    .draw_series(LineSeries::new(p.p99.clone(), c99.stroke_width(4)))?
+                    .draw_series(segments(p.p99.clone(), c99.stroke_width(4)))?
                     .label(format!("{} rolling p99", series[si].name))
                     .legend(move |(x, y)| {
                         PathElement::new(vec![(x, y), (x + 20, y)], c99.stroke_width(4))
@@ -1296,4 +1296,18 @@ mod tests {
         assert_eq!(DurationUnit::for_ns(500.0).symbol, "ns");
         assert_eq!(DurationUnit::for_ns(2.5e6).symbol, "ms");
     }
+}
+
+/// A polyline as separate segments. plotters joins the segments of a thick `LineSeries` with
+/// miters, which shoot far out of the chart at sharp turns (a step curve, a rolling p99); lone
+/// segments have no joins.
+fn segments<I>(points: I, style: ShapeStyle) -> Vec<PathElement<(f64, f64)>>
+where
+    I: IntoIterator<Item = (f64, f64)>,
+{
+    let points: Vec<(f64, f64)> = points.into_iter().collect();
+    points
+        .windows(2)
+        .map(|w| PathElement::new(vec![w[0], w[1]], style))
+        .collect()
 }
