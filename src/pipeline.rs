@@ -10,7 +10,7 @@ use crate::analyzers::{
     AnalyzerConfig, AnalyzerStats, DnsTransaction, Event, HttpTransaction, TransactionAnalyzer,
 };
 use crate::capture::{CaptureError, CaptureFormat, CaptureReader, Compression};
-use crate::decode::decode;
+use crate::decode::{decode, Decoded, Network, TcpInfo, Transport, UdpInfo};
 use crate::flows::{scapy, FlowRecord, FlowTable, ProtocolCounts};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
@@ -54,19 +54,26 @@ pub struct FileReport {
     pub peak_open_flows: usize,
 }
 
-/// How long (capture time) a closed TCP flow is kept for stray packets, and how long an idle
-/// flow lives, in streaming mode.
-const CLOSED_LINGER_NS: i64 = 10_000_000_000;
-const EVICT_EVERY_PACKETS: u64 = 1 << 16;
+/// How long (capture time) a closed TCP flow is kept for stray packets (its reassembly state
+/// lives as long), and how often the table is swept: both bound the memory of closed
+/// connections on busy traces.
+const CLOSED_LINGER_NS: i64 = 2_000_000_000;
+const EVICT_EVERY_PACKETS: u64 = 1 << 13;
 
 /// Reads one capture and streams its records to `emit`. An unreadable file is an `Err`;
 /// damage later in the file ends the pass early with a warning in the report.
+///
+/// Work is split in two stages: the *front* reads, decodes, counts and assigns flows; the
+/// *back* reassembles, parses transactions and emits them in time order. With transactions
+/// on, the front runs on a second thread (both cores) and hands the back batches of packets
+/// whose payloads are copied into one arena per batch; otherwise both run on this thread. The
+/// back sees exactly the same sequence either way (`TRACETAIL_THREADS=1` forces one thread).
 pub fn analyze_file(
     path: &Path,
     options: &PassOptions,
     emit: &mut dyn FnMut(Record),
 ) -> Result<FileReport, CaptureError> {
-    let mut reader = CaptureReader::open(path)?;
+    let reader = CaptureReader::open(path)?;
     let mut report = FileReport {
         file: reader.name().to_string(),
         format: Some(reader.format()),
@@ -77,94 +84,338 @@ pub fn analyze_file(
         .progress
         .then(|| crate::report::progress::bar_for(path))
         .flatten();
+    let mut front = Front::new(reader, options, progress);
+    let mut back = Back::new(options);
+    let threaded =
+        options.transactions && std::env::var("TRACETAIL_THREADS").map_or(true, |v| v != "1");
 
-    // Flows are needed for transactions too (they assign connection ids).
-    let want_flows = options.flows || options.transactions;
-    let mut flows = FlowTable::new(false);
-    let mut analyzer = options
-        .transactions
-        .then(|| TransactionAnalyzer::new(options.analyzer.clone()));
-    let mut events: Vec<Event> = Vec::new();
-    let mut ordered = TimeOrderedQueue::default();
-    let mut packets: u64 = 0;
-    let mut now_ns = i64::MIN;
-
-    loop {
-        let packet = match reader.next_packet() {
-            Ok(Some(p)) => p,
-            Ok(None) => break,
-            Err(err) => {
-                report.warnings.push(err.to_string());
-                break;
-            }
-        };
-        packets += 1;
-        now_ns = now_ns.max(packet.timestamp_ns);
-        let decoded = decode(packet.link_type, packet.data);
-        report.counts.add(&packet, &decoded);
-        if options.scapy_keys {
-            let key = scapy::session_key(&decoded);
-            *report.scapy_sessions.entry(key).or_default() += 1;
-        }
-        if want_flows {
-            if let Some(update) = flows.on_packet(&packet, &decoded) {
-                if let Some(analyzer) = analyzer.as_mut() {
-                    analyzer.on_packet(packet.timestamp_ns, update.flow_id, &decoded, &mut events);
-                }
-            }
-        }
-        if packets.is_multiple_of(EVICT_EVERY_PACKETS) {
-            if want_flows {
-                report.peak_open_flows = report.peak_open_flows.max(flows.open_flows());
-                let idle = options.analyzer.idle_timeout_ns;
-                for record in flows.evict(now_ns, CLOSED_LINGER_NS, idle) {
-                    if let Some(analyzer) = analyzer.as_mut() {
-                        analyzer.on_flow_end(record.flow_id, &mut events);
-                    }
-                    if options.flows {
-                        emit(Record::Flow(record));
+    if threaded {
+        // Two batches in flight at most: memory stays bounded by the batch size.
+        let (to_back, from_front) = std::sync::mpsc::sync_channel::<Batch>(2);
+        let (to_front, recycled) = std::sync::mpsc::channel::<Batch>();
+        front = std::thread::scope(|scope| {
+            let worker = scope.spawn(move || {
+                let mut batch = Batch::default();
+                while front.step(&mut batch) {
+                    if batch.is_full() {
+                        let next = recycled.try_recv().unwrap_or_default();
+                        if to_back.send(std::mem::replace(&mut batch, next)).is_err() {
+                            return front;
+                        }
                     }
                 }
+                front.finish(&mut batch);
+                let _ = to_back.send(batch);
+                front
+            });
+            for mut batch in from_front {
+                back.process(&mut batch, emit);
+                batch.clear();
+                let _ = to_front.send(batch);
             }
-            if let Some(bar) = &progress {
-                bar.set_position(reader.position());
+            worker
+                .join()
+                .expect("the capture reading thread does not panic")
+        });
+    } else {
+        let mut batch = Batch::default();
+        while front.step(&mut batch) {
+            if batch.is_full() {
+                back.process(&mut batch, emit);
+                batch.clear();
             }
         }
-        if !events.is_empty() || (analyzer.is_some() && packets.is_multiple_of(1024)) {
-            ordered.extend(events.drain(..));
-            let watermark = analyzer
-                .as_ref()
-                .and_then(|a| a.low_watermark_ns())
-                .unwrap_or(i64::MAX)
-                .min(now_ns);
-            ordered.release(watermark, emit);
-        }
+        front.finish(&mut batch);
+        back.process(&mut batch, emit);
     }
 
-    report.peak_open_flows = report.peak_open_flows.max(flows.open_flows());
-    let mut remaining = flows.finish_open();
-    remaining.sort_by_key(|r| r.flow_id);
-    for record in remaining {
-        if let Some(analyzer) = analyzer.as_mut() {
-            analyzer.on_flow_end(record.flow_id, &mut events);
-        }
-        if options.flows {
-            emit(Record::Flow(record));
-        }
-    }
-    if let Some(analyzer) = analyzer.as_mut() {
-        analyzer.finish(&mut events);
-        report.analyzer = analyzer.stats().clone();
-    }
-    ordered.extend(events.drain(..));
-    ordered.release(i64::MAX, emit);
+    back.finish(emit);
+    front.counts.finalize();
+    report.counts = front.counts;
+    report.scapy_sessions = front.scapy_sessions;
+    report.peak_open_flows = front.peak_open_flows;
+    report.warnings = front.warnings;
     report
         .warnings
-        .extend(reader.warnings().iter().map(|w| w.to_string()));
-    if let Some(bar) = progress {
+        .extend(front.reader.warnings().iter().map(|w| w.to_string()));
+    report.analyzer = back.analyzer.map(|a| a.stats().clone()).unwrap_or_default();
+    if let Some(bar) = front.progress {
         bar.finish_and_clear();
     }
     Ok(report)
+}
+
+/// What the front hands the back, in capture order.
+enum Work {
+    /// A packet of a flow; its payload is `arena[payload]` of the batch.
+    Packet {
+        timestamp_ns: i64,
+        flow_id: u64,
+        network: Network,
+        inner_network: Option<Network>,
+        transport: Transport<'static>,
+        payload: std::ops::Range<usize>,
+    },
+    /// The flow table let go of a flow (closed, idle, or the capture ended).
+    FlowEnd(FlowRecord),
+    /// Capture time has advanced to here (for releasing finished transactions).
+    Clock(i64),
+}
+
+/// A run of work items with their payload bytes in one buffer.
+#[derive(Default)]
+struct Batch {
+    items: Vec<Work>,
+    arena: Vec<u8>,
+}
+
+impl Batch {
+    const ITEMS: usize = 2048;
+    const BYTES: usize = 1 << 20;
+
+    fn is_full(&self) -> bool {
+        self.items.len() >= Self::ITEMS || self.arena.len() >= Self::BYTES
+    }
+
+    fn clear(&mut self) {
+        self.items.clear();
+        self.arena.clear();
+    }
+}
+
+/// Reading, decoding, counting and flow assignment.
+struct Front<'o> {
+    reader: CaptureReader,
+    options: &'o PassOptions,
+    progress: Option<indicatif::ProgressBar>,
+    flows: FlowTable,
+    counts: ProtocolCounts,
+    scapy_sessions: BTreeMap<String, u64>,
+    warnings: Vec<String>,
+    peak_open_flows: usize,
+    packets: u64,
+    now_ns: i64,
+}
+
+impl<'o> Front<'o> {
+    fn new(
+        reader: CaptureReader,
+        options: &'o PassOptions,
+        progress: Option<indicatif::ProgressBar>,
+    ) -> Self {
+        Front {
+            reader,
+            options,
+            progress,
+            flows: FlowTable::new(false),
+            counts: ProtocolCounts::default(),
+            scapy_sessions: BTreeMap::new(),
+            warnings: Vec::new(),
+            peak_open_flows: 0,
+            packets: 0,
+            now_ns: i64::MIN,
+        }
+    }
+
+    /// Reads one packet into `batch`; false at the end of the capture.
+    fn step(&mut self, batch: &mut Batch) -> bool {
+        let options = self.options;
+        // Flows are needed for transactions too (they assign connection ids).
+        let want_flows = options.flows || options.transactions;
+        let packet = match self.reader.next_packet() {
+            Ok(Some(p)) => p,
+            Ok(None) => return false,
+            Err(err) => {
+                self.warnings.push(err.to_string());
+                return false;
+            }
+        };
+        self.packets += 1;
+        self.now_ns = self.now_ns.max(packet.timestamp_ns);
+        let decoded = decode(packet.link_type, packet.data);
+        self.counts.add(&packet, &decoded);
+        if options.scapy_keys {
+            let key = scapy::session_key(&decoded);
+            *self.scapy_sessions.entry(key).or_default() += 1;
+        }
+        if want_flows {
+            if let Some(update) = self.flows.on_packet(&packet, &decoded) {
+                if options.transactions {
+                    let (transport, bytes): (Transport<'static>, &[u8]) = match decoded.transport {
+                        Transport::Tcp(t) => (
+                            Transport::Tcp(TcpInfo {
+                                src_port: t.src_port,
+                                dst_port: t.dst_port,
+                                seq: t.seq,
+                                ack: t.ack,
+                                flags: t.flags,
+                                window: t.window,
+                                payload: &[],
+                                payload_missing: t.payload_missing,
+                            }),
+                            t.payload,
+                        ),
+                        Transport::Udp(u) => (
+                            Transport::Udp(UdpInfo {
+                                src_port: u.src_port,
+                                dst_port: u.dst_port,
+                                payload: &[],
+                                payload_missing: u.payload_missing,
+                            }),
+                            u.payload,
+                        ),
+                        Transport::Icmp {
+                            icmp_type,
+                            code,
+                            identifier,
+                        } => (
+                            Transport::Icmp {
+                                icmp_type,
+                                code,
+                                identifier,
+                            },
+                            &[],
+                        ),
+                        Transport::Icmpv6 { icmp_type, code } => {
+                            (Transport::Icmpv6 { icmp_type, code }, &[])
+                        }
+                        Transport::Other { protocol } => (Transport::Other { protocol }, &[]),
+                        Transport::None => (Transport::None, &[]),
+                    };
+                    let start = batch.arena.len();
+                    batch.arena.extend_from_slice(bytes);
+                    batch.items.push(Work::Packet {
+                        timestamp_ns: packet.timestamp_ns,
+                        flow_id: update.flow_id,
+                        network: decoded.network,
+                        inner_network: decoded.inner_network,
+                        transport,
+                        payload: start..batch.arena.len(),
+                    });
+                }
+            }
+        }
+        if self.packets.is_multiple_of(EVICT_EVERY_PACKETS) {
+            if want_flows {
+                self.peak_open_flows = self.peak_open_flows.max(self.flows.open_flows());
+                let idle = options.analyzer.idle_timeout_ns;
+                for record in self.flows.evict(self.now_ns, CLOSED_LINGER_NS, idle) {
+                    batch.items.push(Work::FlowEnd(record));
+                }
+            }
+            if let Some(bar) = &self.progress {
+                bar.set_position(self.reader.position());
+            }
+        }
+        if self.packets.is_multiple_of(1024) {
+            batch.items.push(Work::Clock(self.now_ns));
+        }
+        true
+    }
+
+    /// The capture ended: every flow still open ends, in flow order.
+    fn finish(&mut self, batch: &mut Batch) {
+        self.peak_open_flows = self.peak_open_flows.max(self.flows.open_flows());
+        let mut remaining = self.flows.finish_open();
+        remaining.sort_by_key(|r| r.flow_id);
+        batch.items.extend(remaining.into_iter().map(Work::FlowEnd));
+        batch.items.push(Work::Clock(self.now_ns));
+    }
+}
+
+/// Reassembly, transactions and time-ordered output.
+struct Back {
+    analyzer: Option<TransactionAnalyzer>,
+    emit_flows: bool,
+    events: Vec<Event>,
+    ordered: TimeOrderedQueue,
+    now_ns: i64,
+}
+
+impl Back {
+    fn new(options: &PassOptions) -> Self {
+        Back {
+            analyzer: options
+                .transactions
+                .then(|| TransactionAnalyzer::new(options.analyzer.clone())),
+            emit_flows: options.flows,
+            events: Vec::new(),
+            ordered: TimeOrderedQueue::default(),
+            now_ns: i64::MIN,
+        }
+    }
+
+    fn process(&mut self, batch: &mut Batch, emit: &mut dyn FnMut(Record)) {
+        for item in batch.items.drain(..) {
+            match item {
+                Work::Packet {
+                    timestamp_ns,
+                    flow_id,
+                    network,
+                    inner_network,
+                    transport,
+                    payload,
+                } => {
+                    self.now_ns = self.now_ns.max(timestamp_ns);
+                    let bytes = &batch.arena[payload];
+                    let transport = match transport {
+                        Transport::Tcp(t) => Transport::Tcp(TcpInfo {
+                            payload: bytes,
+                            ..t
+                        }),
+                        Transport::Udp(u) => Transport::Udp(UdpInfo {
+                            payload: bytes,
+                            ..u
+                        }),
+                        other => other,
+                    };
+                    let decoded = Decoded {
+                        network,
+                        inner_network,
+                        transport,
+                        ..Default::default()
+                    };
+                    if let Some(analyzer) = self.analyzer.as_mut() {
+                        analyzer.on_packet(timestamp_ns, flow_id, &decoded, &mut self.events);
+                    }
+                }
+                Work::FlowEnd(record) => {
+                    if let Some(analyzer) = self.analyzer.as_mut() {
+                        analyzer.on_flow_end(record.flow_id, &mut self.events);
+                    }
+                    if self.emit_flows {
+                        emit(Record::Flow(record));
+                    }
+                }
+                Work::Clock(now_ns) => {
+                    self.now_ns = self.now_ns.max(now_ns);
+                    self.release(emit);
+                }
+            }
+            if !self.events.is_empty() {
+                self.release(emit);
+            }
+        }
+    }
+
+    fn release(&mut self, emit: &mut dyn FnMut(Record)) {
+        self.ordered.extend(self.events.drain(..));
+        let watermark = self
+            .analyzer
+            .as_ref()
+            .and_then(|a| a.low_watermark_ns())
+            .unwrap_or(i64::MAX)
+            .min(self.now_ns);
+        self.ordered.release(watermark, emit);
+    }
+
+    fn finish(&mut self, emit: &mut dyn FnMut(Record)) {
+        if let Some(analyzer) = self.analyzer.as_mut() {
+            analyzer.finish(&mut self.events);
+        }
+        self.ordered.extend(self.events.drain(..));
+        self.ordered.release(i64::MAX, emit);
+    }
 }
 
 /// Holds finished transactions until every transaction that could start earlier is done.

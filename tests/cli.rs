@@ -265,3 +265,37 @@ fn sessions_are_bidirectional_with_handshake_time() {
     assert_eq!(tcp["synack_to_ack_ns"], 100_000);
     assert_eq!(tcp["tcp_state"], "S1");
 }
+
+#[test]
+fn two_threads_and_one_give_identical_output() {
+    let capture = scratch("threads.pcap");
+    let out = run(bin().args(["synth", "-o"]).arg(&capture).args([
+        "--requests",
+        "1500",
+        "--seed",
+        "4",
+        "--reorder-prob",
+        "0.05",
+        "--pipeline-prob",
+        "0.3",
+    ]));
+    assert!(out.status.success());
+    for command in [
+        &["http", "--json"][..],
+        &["dns", "--json"][..],
+        &["sessions", "--json"][..],
+        &["latency", "--json", "--by", "server"][..],
+    ] {
+        let threaded = run(bin().args(command).arg(&capture));
+        let single = run(bin()
+            .args(command)
+            .arg(&capture)
+            .env("TRACETAIL_THREADS", "1"));
+        assert!(threaded.status.success() && single.status.success());
+        assert!(!threaded.stdout.is_empty());
+        assert_eq!(
+            threaded.stdout, single.stdout,
+            "{command:?} differs between one and two threads"
+        );
+    }
+}

@@ -450,6 +450,11 @@ impl TransactionAnalyzer {
         self.dns.finish(&mut ctx);
     }
 
+    /// Connections with state held (for diagnostics and memory tests).
+    pub fn open_connections(&self) -> usize {
+        self.conns.len()
+    }
+
     pub fn stats(&self) -> &AnalyzerStats {
         &self.stats
     }
