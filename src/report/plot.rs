@@ -1258,6 +1258,20 @@ where
     Ok(())
 }
 
+/// A polyline as separate segments. plotters joins the segments of a thick `LineSeries` with
+/// miters, which shoot far out of the chart at sharp turns (a step curve, a rolling p99); lone
+/// segments have no joins.
+fn segments<I>(points: I, style: ShapeStyle) -> Vec<PathElement<(f64, f64)>>
+where
+    I: IntoIterator<Item = (f64, f64)>,
+{
+    let points: Vec<(f64, f64)> = points.into_iter().collect();
+    points
+        .windows(2)
+        .map(|w| PathElement::new(vec![w[0], w[1]], style))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1296,18 +1310,4 @@ mod tests {
         assert_eq!(DurationUnit::for_ns(500.0).symbol, "ns");
         assert_eq!(DurationUnit::for_ns(2.5e6).symbol, "ms");
     }
-}
-
-/// A polyline as separate segments. plotters joins the segments of a thick `LineSeries` with
-/// miters, which shoot far out of the chart at sharp turns (a step curve, a rolling p99); lone
-/// segments have no joins.
-fn segments<I>(points: I, style: ShapeStyle) -> Vec<PathElement<(f64, f64)>>
-where
-    I: IntoIterator<Item = (f64, f64)>,
-{
-    let points: Vec<(f64, f64)> = points.into_iter().collect();
-    points
-        .windows(2)
-        .map(|w| PathElement::new(vec![w[0], w[1]], style))
-        .collect()
 }
