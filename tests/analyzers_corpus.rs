@@ -12,6 +12,8 @@
 //! shared/reference/anchors.md), so rows are classified, printed, and the test asserts
 //! agreement thresholds rather than equality.
 
+mod common;
+
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -22,16 +24,7 @@ use tracetail::capture::CaptureReader;
 use tracetail::decode::{decode, Transport};
 
 fn corpus_dir() -> Option<PathBuf> {
-    let dir = match std::env::var("TRACETAIL_CORPUS") {
-        Ok(dir) => PathBuf::from(dir),
-        Err(_) => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"),
-    };
-    if dir.join("oracle/counts.tsv").is_file() {
-        Some(dir)
-    } else {
-        println!("SKIPPED: ../shared/corpus not found");
-        None
-    }
+    common::corpus_dir(module_path!())
 }
 
 /// "1258577884.862990000" -> ns. Empty or unparsable -> None.

@@ -1,20 +1,13 @@
 //! gzip, zstd and stdin-like streams give exactly the packets of the plain file.
 
+mod common;
+
 use std::io::{Cursor, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use tracetail::capture::{CaptureReader, Compression};
 
 fn corpus_dir() -> Option<PathBuf> {
-    let dir = match std::env::var("TRACETAIL_CORPUS") {
-        Ok(dir) => PathBuf::from(dir),
-        Err(_) => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"),
-    };
-    if dir.join("MANIFEST.tsv").is_file() {
-        Some(dir)
-    } else {
-        println!("SKIPPED: ../shared/corpus not found");
-        None
-    }
+    common::corpus_dir(module_path!())
 }
 
 /// Every packet as (timestamp, interface, original length, bytes), plus the warnings.

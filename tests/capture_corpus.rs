@@ -1,21 +1,14 @@
 //! Reads every capture of the shared corpus and compares packet counts with capinfos
 //! (MANIFEST.tsv, column `packets`).
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use tracetail::capture::CaptureReader;
 
 fn corpus_dir() -> Option<PathBuf> {
-    let dir = match std::env::var("TRACETAIL_CORPUS") {
-        Ok(dir) => PathBuf::from(dir),
-        Err(_) => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"),
-    };
-    if dir.join("MANIFEST.tsv").is_file() {
-        Some(dir)
-    } else {
-        println!("SKIPPED: ../shared/corpus not found");
-        None
-    }
+    common::corpus_dir(module_path!())
 }
 
 /// file -> `packets` column.

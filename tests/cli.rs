@@ -1,21 +1,21 @@
 //! The command-line contract: exit codes, messages that name the file and offset, JSON keys,
 //! stdin, damaged input. Captures are made here with tracetail's own writer and builder.
 
+mod common;
+
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use tracetail::capture::{LinkType, PcapWriter};
 use tracetail::synth::packet::{Endpoints, PacketBuilder, TcpFields};
 
 fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_tracetail"))
+    common::tracetail()
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+    common::scratch("cli", name)
 }
 
 const SYN: u8 = 0x02;

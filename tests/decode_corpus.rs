@@ -5,22 +5,15 @@
 //! Files whose counts differ for an understood reason are listed in [`KNOWN_DIFFERENCES`]
 //! with that reason and the exact counts we produce, so a change in either direction fails.
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use tracetail::capture::CaptureReader;
 use tracetail::decode::decode;
 
 fn corpus_dir() -> Option<PathBuf> {
-    let dir = match std::env::var("TRACETAIL_CORPUS") {
-        Ok(dir) => PathBuf::from(dir),
-        Err(_) => Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"),
-    };
-    if dir.join("oracle/counts.tsv").is_file() {
-        Some(dir)
-    } else {
-        println!("SKIPPED: ../shared/corpus not found");
-        None
-    }
+    common::corpus_dir(module_path!())
 }
 
 /// (file, our tcp_frames, our udp_frames, why tshark counts differently).

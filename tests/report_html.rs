@@ -1,17 +1,17 @@
 //! The HTML report: self-contained (no scripts, no fetches), complete, and really rendered by
 //! a browser: headless Chromium takes a screenshot that must not be blank.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::PathBuf;
 use std::process::Command;
 
 fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_tracetail"))
+    common::tracetail()
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+    common::scratch("report", name)
 }
 
 fn make_report() -> (PathBuf, String) {

@@ -3,18 +3,18 @@
 //! them at once), every HTTP transaction is found and its four timestamps equal the truth to
 //! the nanosecond; every DNS query likewise.
 
+mod common;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_tracetail"))
+    common::tracetail()
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("groundtruth");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
+    common::scratch("groundtruth", name)
 }
 
 fn read_csv(path: &Path) -> Vec<HashMap<String, String>> {

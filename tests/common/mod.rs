@@ -48,3 +48,15 @@ pub fn read_tsv(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
         })
         .collect()
 }
+
+/// The `tracetail` binary built for these tests.
+pub fn tracetail() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_tracetail"))
+}
+
+/// A path for a scratch file under the test target directory (`group/name`).
+pub fn scratch(group: &str, name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(group);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
