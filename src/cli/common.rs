@@ -77,7 +77,10 @@ pub fn stdout() -> io::BufWriter<io::StdoutLock<'static>> {
 }
 
 /// Writes a JSON value on one line.
-pub fn write_json_line(out: &mut impl Write, value: &impl serde::Serialize) -> io::Result<()> {
+pub fn write_json_line(
+    out: &mut (impl Write + ?Sized),
+    value: &impl serde::Serialize,
+) -> io::Result<()> {
     serde_json::to_writer(&mut *out, value)?;
     out.write_all(b"\n")
 }
@@ -85,4 +88,68 @@ pub fn write_json_line(out: &mut impl Write, value: &impl serde::Serialize) -> i
 /// Whether the progress bar should be considered (it still hides itself off a terminal).
 pub fn progress_wanted() -> bool {
     true
+}
+
+/// Writes one row per transaction to stdout as JSON Lines, CSV (with a header) or text lines,
+/// naming each row's capture file (the name is formatted once per file).
+pub struct RowWriter {
+    json: bool,
+    out: io::BufWriter<io::StdoutLock<'static>>,
+    csv: Option<csv::Writer<io::BufWriter<io::StdoutLock<'static>>>>,
+    capture: (PathBuf, String),
+    /// Rows written so far.
+    pub count: u64,
+}
+
+impl RowWriter {
+    /// `json` or `csv` pick the format (text otherwise); `columns` is the CSV header.
+    pub fn new(json: bool, csv: bool, columns: &[&str]) -> io::Result<Self> {
+        let mut csv_writer = csv.then(|| csv::Writer::from_writer(stdout()));
+        if let Some(w) = csv_writer.as_mut() {
+            w.write_record(columns).map_err(io::Error::other)?;
+        }
+        Ok(RowWriter {
+            json,
+            out: stdout(),
+            csv: csv_writer,
+            capture: (PathBuf::new(), String::new()),
+            count: 0,
+        })
+    }
+
+    /// Whether rows are text lines (a summary line may follow them).
+    pub fn is_text(&self) -> bool {
+        !self.json && self.csv.is_none()
+    }
+
+    /// Writes one row in the chosen format; only the matching closure runs. `json` writes
+    /// the row's JSON line itself (it may borrow the capture name).
+    pub fn row(
+        &mut self,
+        path: &Path,
+        json: impl FnOnce(&str, &mut dyn Write) -> io::Result<()>,
+        csv: impl FnOnce(&str) -> Vec<String>,
+        text: impl FnOnce() -> String,
+    ) -> io::Result<()> {
+        self.count += 1;
+        if self.capture.0 != path {
+            self.capture = (path.to_path_buf(), path.display().to_string());
+        }
+        let capture = self.capture.1.as_str();
+        if self.json {
+            json(capture, &mut self.out)
+        } else if let Some(w) = self.csv.as_mut() {
+            w.write_record(csv(capture)).map_err(io::Error::other)
+        } else {
+            writeln!(self.out, "{}", text())
+        }
+    }
+
+    /// Flushes everything and returns stdout for a closing line.
+    pub fn finish(mut self) -> io::Result<io::BufWriter<io::StdoutLock<'static>>> {
+        if let Some(mut w) = self.csv.take() {
+            w.flush()?;
+        }
+        Ok(self.out)
+    }
 }

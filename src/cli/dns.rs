@@ -79,64 +79,59 @@ fn csv_row(capture: &str, t: &DnsTransaction) -> Vec<String> {
     ]
 }
 
+/// The text line of one query (`tracetail dns` without --json/--csv).
+fn text_line(t: &DnsTransaction) -> String {
+    let when = t
+        .query_ns
+        .or(t.response_ns)
+        .map(epoch_ns_to_string)
+        .unwrap_or_default();
+    let latency = t
+        .latency_ns()
+        .map(|ns| duration_ns_to_human(ns as f64))
+        .unwrap_or_else(|| "-".into());
+    let flags = if t.flags.is_empty() {
+        String::new()
+    } else {
+        format!("  [{}]", t.flags.join(","))
+    };
+    format!(
+        "DNS query at {when} {}:{} -> {}:{} {} id={:#06x} {} type={} rcode={} answers={} latency {latency}{flags}",
+        t.client_ip,
+        t.client_port,
+        t.server_ip,
+        t.server_port,
+        t.transport,
+        t.id,
+        t.query_name,
+        t.query_type,
+        t.rcode.map(|r| r.to_string()).unwrap_or_else(|| "-".into()),
+        t.answers
+    )
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let options = PassOptions {
         transactions: true,
         progress: common::progress_wanted(),
         ..Default::default()
     };
-    let mut out = common::stdout();
-    let mut csv_writer = args.csv.then(|| csv::Writer::from_writer(common::stdout()));
-    if let Some(w) = csv_writer.as_mut() {
-        w.write_record(COLUMNS)?;
-    }
-    let mut count = 0u64;
+    let mut rows = common::RowWriter::new(args.json, args.csv, &COLUMNS)?;
     let run = common::run_pass(&args.inputs.files, &options, &mut |path, record| {
         let Record::Dns(t) = record else {
             return Ok(());
         };
-        count += 1;
-        let capture = path.display().to_string();
-        if args.json {
-            common::write_json_line(&mut out, &to_json(&capture, &t))
-        } else if let Some(w) = csv_writer.as_mut() {
-            w.write_record(csv_row(&capture, &t))
-                .map_err(std::io::Error::other)
-        } else {
-            let when = t
-                .query_ns
-                .or(t.response_ns)
-                .map(epoch_ns_to_string)
-                .unwrap_or_default();
-            let latency = t
-                .latency_ns()
-                .map(|ns| duration_ns_to_human(ns as f64))
-                .unwrap_or_else(|| "-".into());
-            let flags = if t.flags.is_empty() {
-                String::new()
-            } else {
-                format!("  [{}]", t.flags.join(","))
-            };
-            writeln!(
-                out,
-                "DNS query at {when} {}:{} -> {}:{} {} id={:#06x} {} type={} rcode={} answers={} latency {latency}{flags}",
-                t.client_ip,
-                t.client_port,
-                t.server_ip,
-                t.server_port,
-                t.transport,
-                t.id,
-                t.query_name,
-                t.query_type,
-                t.rcode.map(|r| r.to_string()).unwrap_or_else(|| "-".into()),
-                t.answers
-            )
-        }
+        rows.row(
+            path,
+            |capture, out| common::write_json_line(out, &to_json(capture, &t)),
+            |capture| csv_row(capture, &t),
+            || text_line(&t),
+        )
     })?;
-    if let Some(mut w) = csv_writer {
-        w.flush()?;
-    }
-    if !args.json && !args.csv {
+    let text = rows.is_text();
+    let count = rows.count;
+    let mut out = rows.finish()?;
+    if text {
         writeln!(out, "{count} DNS queries")?;
     }
     out.flush()?;

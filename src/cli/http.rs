@@ -183,36 +183,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         progress: common::progress_wanted(),
         ..Default::default()
     };
-    let mut out = common::stdout();
-    let mut csv_writer = args.csv.then(|| csv::Writer::from_writer(common::stdout()));
-    if let Some(w) = csv_writer.as_mut() {
-        w.write_record(COLUMNS)?;
-    }
-    let mut count = 0u64;
-    // The capture's display name, made once per file rather than once per row.
-    let capture_name = &mut (std::path::PathBuf::new(), String::new());
+    let mut rows = common::RowWriter::new(args.json, args.csv, &COLUMNS)?;
     let run = common::run_pass(&args.inputs.files, &options, &mut |path, record| {
         let Record::Http(t) = record else {
             return Ok(());
         };
-        count += 1;
-        if capture_name.0 != path {
-            *capture_name = (path.to_path_buf(), path.display().to_string());
-        }
-        let capture = capture_name.1.as_str();
-        if args.json {
-            common::write_json_line(&mut out, &to_json(capture, &t))
-        } else if let Some(w) = csv_writer.as_mut() {
-            w.write_record(csv_row(capture, &t))
-                .map_err(std::io::Error::other)
-        } else {
-            writeln!(out, "{}", text_line(&t))
-        }
+        rows.row(
+            path,
+            |capture, out| common::write_json_line(out, &to_json(capture, &t)),
+            |capture| csv_row(capture, &t),
+            || text_line(&t),
+        )
     })?;
-    if let Some(mut w) = csv_writer {
-        w.flush()?;
-    }
-    if !args.json && !args.csv {
+    let text = rows.is_text();
+    let count = rows.count;
+    let mut out = rows.finish()?;
+    if text {
         let stats: Vec<_> = run.reports.iter().map(|r| &r.analyzer).collect();
         let unanswered: u64 = stats.iter().map(|s| s.http_unanswered).sum();
         let gaps: u64 = stats.iter().map(|s| s.http_transactions_with_gaps).sum();
