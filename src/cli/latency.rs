@@ -131,6 +131,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     if args.hdr {
         let h = hdr::from_samples(&set.values(None));
+        eprintln!(
+            "{} — HdrHistogram percentile distribution, values in milliseconds (3 significant digits)",
+            set.metric.describe()
+        );
         write!(
             out,
             "{}",
