@@ -1,4 +1,4 @@
-//! Runs the corpus captures through reader -> decode -> TransactionAnalyzer and compares the
+//! Runs the corpus captures through reader -> decode -> defrag -> TransactionAnalyzer and compares the
 //! HTTP and DNS timings with tshark 4.0's (`oracle/`):
 //!
 //! * `http.time` of `<file>.http_responses.tsv` (request-completing frame -> response-completing
@@ -21,6 +21,7 @@ use tracetail::analyzers::{
     AnalyzerConfig, DnsTransaction, Event, HttpTransaction, TransactionAnalyzer,
 };
 use tracetail::capture::CaptureReader;
+use tracetail::decode::defrag::{Defragmenter, Outcome};
 use tracetail::decode::{decode, Transport};
 
 fn corpus_dir() -> Option<PathBuf> {
@@ -50,11 +51,26 @@ fn analyze(path: &Path) -> (Vec<HttpTransaction>, Vec<DnsTransaction>) {
     let mut analyzer = TransactionAnalyzer::new(AnalyzerConfig::default());
     let mut flows: HashMap<FlowKey, (u64, bool)> = HashMap::new();
     let mut next_id = 0u64;
+    let mut defrag = Defragmenter::default();
     let mut out = Vec::new();
     let (mut monotonic, mut last_ts) = (true, i64::MIN);
     while let Ok(Some(packet)) = reader.next_packet() {
         let ts = packet.timestamp_ns;
-        let decoded = decode(packet.link_type, packet.data);
+        let frame = decode(packet.link_type, packet.data);
+        // As the pipeline does: fragments reach the analyzer as the datagram they complete.
+        let reassembled;
+        let decoded = if frame.fragment.is_none() {
+            frame
+        } else {
+            match defrag.push(ts, packet.original_len, &frame) {
+                Outcome::Held => continue,
+                Outcome::PassOn => frame,
+                Outcome::Complete(datagram) => {
+                    reassembled = datagram;
+                    reassembled.decode()
+                }
+            }
+        };
         let Some((src, dst)) = decoded.ip_endpoints() else {
             continue;
         };
