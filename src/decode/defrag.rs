@@ -58,7 +58,8 @@ pub enum Outcome {
 #[derive(Debug, Clone)]
 pub struct Reassembled {
     datagram: Vec<u8>,
-    context: Context,
+    /// Boxed: the layer path makes it large, and `Outcome` should stay small.
+    context: Box<Context>,
     /// Sum of the frame lengths of the fragments used (the datagram's cost on the wire).
     pub wire_len: u64,
     /// Fragments that made it up.
@@ -236,7 +237,7 @@ impl Datagram {
         datagram.extend_from_slice(&self.payload);
         Reassembled {
             datagram,
-            context: self.context,
+            context: Box::new(self.context),
             wire_len: self.wire_len,
             fragments: self.fragments,
         }

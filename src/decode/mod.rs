@@ -5,6 +5,9 @@
 //! the small, copyable [`Decoded`] summary that the rest of tracetail works on. Headers that
 //! are present in a truncated snapshot are still used; what is missing is reported in
 //! [`Decoded::problem`] rather than dropping the packet.
+//!
+//! IP fragments are reported in [`Decoded::fragment`]; [`defrag::Defragmenter`] puts their
+//! datagrams back together and [`decode_ip`] decodes the result.
 
 pub mod defrag;
 pub mod wire;
