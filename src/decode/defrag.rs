@@ -19,7 +19,7 @@ use std::collections::HashMap;
 
 /// The largest datagram rebuilt: the IPv4 total length / IPv6 payload length limit.
 pub const MAX_DATAGRAM_LEN: usize = 65_535;
-/// Datagrams in progress at once, by default.
+/// Datagrams in progress at once, by default (worst case 64 MiB of held payload).
 pub const DEFAULT_MAX_DATAGRAMS: usize = 1024;
 /// How long (capture time) an unfinished datagram is kept, by default (Linux's ipfrag_time).
 pub const DEFAULT_TIMEOUT_NS: i64 = 30_000_000_000;
@@ -228,7 +228,8 @@ impl Datagram {
             datagram[4..6].copy_from_slice(&(total as u16).to_be_bytes());
             datagram[6] = protocol;
         } else {
-            let total_len = (self.header.len() + total) as u16;
+            // Fragments may disagree on the header length; never wrap around.
+            let total_len = u16::try_from(self.header.len() + total).unwrap_or(u16::MAX);
             datagram[2..4].copy_from_slice(&total_len.to_be_bytes());
             // Keep don't-fragment; clear more-fragments and the offset.
             datagram[6] &= 0x40;
