@@ -9,7 +9,8 @@
 use crate::analyzers::{
     AnalyzerConfig, AnalyzerStats, DnsTransaction, Event, HttpTransaction, TransactionAnalyzer,
 };
-use crate::capture::{CaptureError, CaptureFormat, CaptureReader, Compression};
+use crate::capture::{CaptureError, CaptureFormat, CaptureReader, Compression, LinkType, Packet};
+use crate::decode::defrag::{Defragmenter, Outcome, Reassembled};
 use crate::decode::{decode, Decoded, Network, TcpInfo, Transport, UdpInfo};
 use crate::flows::{scapy, FlowRecord, FlowTable, ProtocolCounts};
 use std::cmp::Reverse;
@@ -189,6 +190,7 @@ struct Front<'o> {
     options: &'o PassOptions,
     progress: Option<indicatif::ProgressBar>,
     flows: FlowTable,
+    defrag: Defragmenter,
     counts: ProtocolCounts,
     scapy_sessions: BTreeMap<String, u64>,
     warnings: Vec<String>,
@@ -208,6 +210,7 @@ impl<'o> Front<'o> {
             options,
             progress,
             flows: FlowTable::new(false),
+            defrag: Defragmenter::default(),
             counts: ProtocolCounts::default(),
             scapy_sessions: BTreeMap::new(),
             warnings: Vec::new(),
@@ -239,65 +242,30 @@ impl<'o> Front<'o> {
             *self.scapy_sessions.entry(key).or_default() += 1;
         }
         if want_flows {
-            if let Some(update) = self.flows.on_packet(&packet, &decoded) {
-                if options.transactions {
-                    let (transport, bytes): (Transport<'static>, &[u8]) = match decoded.transport {
-                        Transport::Tcp(t) => (
-                            Transport::Tcp(TcpInfo {
-                                src_port: t.src_port,
-                                dst_port: t.dst_port,
-                                seq: t.seq,
-                                ack: t.ack,
-                                flags: t.flags,
-                                window: t.window,
-                                payload: &[],
-                                payload_missing: t.payload_missing,
-                            }),
-                            t.payload,
-                        ),
-                        Transport::Udp(u) => (
-                            Transport::Udp(UdpInfo {
-                                src_port: u.src_port,
-                                dst_port: u.dst_port,
-                                payload: &[],
-                                payload_missing: u.payload_missing,
-                            }),
-                            u.payload,
-                        ),
-                        Transport::Icmp {
-                            icmp_type,
-                            code,
-                            identifier,
-                        } => (
-                            Transport::Icmp {
-                                icmp_type,
-                                code,
-                                identifier,
-                            },
-                            &[],
-                        ),
-                        Transport::Icmpv6 { icmp_type, code } => {
-                            (Transport::Icmpv6 { icmp_type, code }, &[])
-                        }
-                        Transport::Other { protocol } => (Transport::Other { protocol }, &[]),
-                        Transport::None => (Transport::None, &[]),
-                    };
-                    let start = batch.arena.len();
-                    batch.arena.extend_from_slice(bytes);
-                    batch.items.push(Work::Packet {
-                        timestamp_ns: packet.timestamp_ns,
-                        flow_id: update.flow_id,
-                        network: decoded.network,
-                        inner_network: decoded.inner_network,
-                        transport,
-                        payload: start..batch.arena.len(),
-                    });
+            // Fragments go to the flow table and the analyzers only as the datagram they
+            // complete (dated by the completing fragment); everything else as it is.
+            if decoded.fragment.is_none() {
+                forward(&mut self.flows, options, &packet, &decoded, batch);
+            } else {
+                let wire_len = packet.original_len.max(packet.data.len() as u32);
+                match self.defrag.push(packet.timestamp_ns, wire_len, &decoded) {
+                    Outcome::Held => {}
+                    Outcome::PassOn => forward(&mut self.flows, options, &packet, &decoded, batch),
+                    Outcome::Complete(datagram) => forward_reassembled(
+                        &mut self.flows,
+                        &mut self.defrag,
+                        options,
+                        &packet,
+                        datagram,
+                        batch,
+                    ),
                 }
             }
         }
         if self.packets.is_multiple_of(EVICT_EVERY_PACKETS) {
             if want_flows {
                 self.peak_open_flows = self.peak_open_flows.max(self.flows.open_flows());
+                self.defrag.expire(self.now_ns);
                 let idle = options.analyzer.idle_timeout_ns;
                 for record in self.flows.evict(self.now_ns, CLOSED_LINGER_NS, idle) {
                     batch.items.push(Work::FlowEnd(record));
@@ -320,6 +288,111 @@ impl<'o> Front<'o> {
         remaining.sort_by_key(|r| r.flow_id);
         batch.items.extend(remaining.into_iter().map(Work::FlowEnd));
         batch.items.push(Work::Clock(self.now_ns));
+    }
+}
+
+/// Hands one packet to the flow table and, for transactions, to the batch (payload copied
+/// into the batch arena).
+fn forward(
+    flows: &mut FlowTable,
+    options: &PassOptions,
+    packet: &Packet<'_>,
+    decoded: &Decoded<'_>,
+    batch: &mut Batch,
+) {
+    if let Some(update) = flows.on_packet(packet, decoded) {
+        if options.transactions {
+            let (transport, bytes): (Transport<'static>, &[u8]) = match decoded.transport {
+                Transport::Tcp(t) => (
+                    Transport::Tcp(TcpInfo {
+                        src_port: t.src_port,
+                        dst_port: t.dst_port,
+                        seq: t.seq,
+                        ack: t.ack,
+                        flags: t.flags,
+                        window: t.window,
+                        payload: &[],
+                        payload_missing: t.payload_missing,
+                    }),
+                    t.payload,
+                ),
+                Transport::Udp(u) => (
+                    Transport::Udp(UdpInfo {
+                        src_port: u.src_port,
+                        dst_port: u.dst_port,
+                        payload: &[],
+                        payload_missing: u.payload_missing,
+                    }),
+                    u.payload,
+                ),
+                Transport::Icmp {
+                    icmp_type,
+                    code,
+                    identifier,
+                } => (
+                    Transport::Icmp {
+                        icmp_type,
+                        code,
+                        identifier,
+                    },
+                    &[],
+                ),
+                Transport::Icmpv6 { icmp_type, code } => {
+                    (Transport::Icmpv6 { icmp_type, code }, &[])
+                }
+                Transport::Other { protocol } => (Transport::Other { protocol }, &[]),
+                Transport::None => (Transport::None, &[]),
+            };
+            let start = batch.arena.len();
+            batch.arena.extend_from_slice(bytes);
+            batch.items.push(Work::Packet {
+                timestamp_ns: packet.timestamp_ns,
+                flow_id: update.flow_id,
+                network: decoded.network,
+                inner_network: decoded.inner_network,
+                transport,
+                payload: start..batch.arena.len(),
+            });
+        }
+    }
+}
+
+/// Tunnels nested inside a reassembled datagram that are themselves fragmented are reassembled
+/// too, up to this depth (each round reaches one tunnel deeper, so it ends anyway).
+const MAX_NESTED_REASSEMBLY: usize = 4;
+
+/// A datagram rebuilt from fragments goes on like a frame of its own, as raw IP whose wire
+/// length is that of all its fragments; a fragmented packet tunnelled inside it goes back to
+/// the defragmenter.
+fn forward_reassembled(
+    flows: &mut FlowTable,
+    defrag: &mut Defragmenter,
+    options: &PassOptions,
+    packet: &Packet<'_>,
+    mut datagram: Reassembled,
+    batch: &mut Batch,
+) {
+    for _ in 0..MAX_NESTED_REASSEMBLY {
+        let decoded = datagram.decode();
+        let rebuilt = Packet {
+            timestamp_ns: packet.timestamp_ns,
+            link_type: LinkType::RAW,
+            original_len: u32::try_from(datagram.wire_len).unwrap_or(u32::MAX),
+            interface_id: packet.interface_id,
+            data: datagram.datagram(),
+        };
+        if decoded.fragment.is_some() {
+            match defrag.push(packet.timestamp_ns, rebuilt.original_len, &decoded) {
+                Outcome::Held => return,
+                Outcome::PassOn => {}
+                Outcome::Complete(inner) => {
+                    datagram = inner;
+                    continue;
+                }
+            }
+        }
+        forward(flows, options, &rebuilt, &decoded, batch);
+        return;
     }
 }
 

@@ -5,7 +5,11 @@
 //! the small, copyable [`Decoded`] summary that the rest of tracetail works on. Headers that
 //! are present in a truncated snapshot are still used; what is missing is reported in
 //! [`Decoded::problem`] rather than dropping the packet.
+//!
+//! IP fragments are reported in [`Decoded::fragment`]; [`defrag::Defragmenter`] puts their
+//! datagrams back together and [`decode_ip`] decodes the result.
 
+pub mod defrag;
 pub mod wire;
 
 mod walk;
@@ -31,6 +35,33 @@ pub struct Decoded<'a> {
     /// byte of that quoted transport header was captured. tshark's `tcp` / `udp` display
     /// filters match such quoted headers, so "frames with TCP anywhere" needs this.
     pub icmp_quoted_protocol: Option<u8>,
+    /// The outermost IP header that is a fragment, with its share of the datagram; what
+    /// [`defrag::Defragmenter`] needs to put the datagram back together.
+    pub fragment: Option<Fragment<'a>>,
+}
+
+/// One IP fragment as found in a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fragment<'a> {
+    pub ipv6: bool,
+    /// The header to rebuild the datagram from: the IPv4 header with its options, or the
+    /// fixed 40-byte IPv6 header (extension headers before the fragment header are dropped).
+    pub header: &'a [u8],
+    /// The protocol of the fragmented payload (IPv4 protocol, IPv6 fragment header's next header).
+    pub protocol: u8,
+    /// IPv4 identification (16 bits) or IPv6 fragment identification.
+    pub identification: u32,
+    /// Where `data` goes in the datagram's payload, in bytes.
+    pub offset: u16,
+    pub more_fragments: bool,
+    /// The fragment's bytes present in the capture.
+    pub data: &'a [u8],
+    /// Bytes of this fragment cut by the snapshot length (such a fragment cannot be used).
+    pub data_missing: u32,
+    /// The fragmented header is [`Decoded::inner_network`] (tunnelled), not `network`.
+    pub inner: bool,
+    /// Entries of [`Decoded::layers`] up to and including this IP header.
+    pub layer_depth: u8,
 }
 
 /// Link layer facts (Scapy's session keys depend on whether an Ethernet layer exists).
@@ -217,6 +248,11 @@ impl LayerPath {
     pub fn as_slice(&self) -> &[&'static str] {
         &self.names[..self.len as usize]
     }
+
+    /// Keeps the first `len` names.
+    pub fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len.min(self.names.len()) as u8);
+    }
 }
 
 impl Decoded<'_> {
@@ -251,5 +287,13 @@ impl Decoded<'_> {
 pub fn decode(link_type: LinkType, frame: &[u8]) -> Decoded<'_> {
     let mut decoded = Decoded::default();
     walk::decode_into(link_type, frame, &mut decoded);
+    decoded
+}
+
+/// Decodes a bare IP datagram (IPv4 or IPv6 by its version nibble), e.g. one rebuilt from
+/// fragments. Unlike the raw link types, no `raw` layer is pushed.
+pub fn decode_ip(datagram: &[u8]) -> Decoded<'_> {
+    let mut decoded = Decoded::default();
+    walk::decode_ip_into(datagram, &mut decoded);
     decoded
 }

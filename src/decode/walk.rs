@@ -13,8 +13,8 @@ use super::wire::{
     SllHeader, TcpPacket, UdpPacket, VlanTag, WireError,
 };
 use super::{
-    ArpInfo, DecodeProblem, Decoded, Ipv4Info, Ipv6Info, Network, TcpFlags, TcpInfo, Transport,
-    UdpInfo, ETHERTYPE_802_3,
+    ArpInfo, DecodeProblem, Decoded, Fragment, Ipv4Info, Ipv6Info, Network, TcpFlags, TcpInfo,
+    Transport, UdpInfo, ETHERTYPE_802_3,
 };
 use crate::capture::LinkType;
 
@@ -41,6 +41,11 @@ const PPP_MPLS: u16 = 0x0281;
 #[inline]
 pub(super) fn decode_into<'a>(link_type: LinkType, frame: &'a [u8], d: &mut Decoded<'a>) {
     Walk { d }.link(link_type, frame, false);
+}
+
+/// Fills `d` from a bare IP datagram (see [`super::decode_ip`]).
+pub(super) fn decode_ip_into<'a>(datagram: &'a [u8], d: &mut Decoded<'a>) {
+    Walk { d }.ip_by_version(datagram, 0);
 }
 
 struct Walk<'w, 'a> {
@@ -73,6 +78,19 @@ impl<'a> Walk<'_, 'a> {
             _ => self.d.inner_network = Some(network),
         }
         self.d.transport = Transport::None;
+    }
+
+    /// Keeps the outermost fragmented IP header (reassembling it reveals anything inside);
+    /// called right after [`Self::ip_found`] for that header.
+    #[inline]
+    fn fragment_found(&mut self, fragment: Fragment<'a>) {
+        if self.d.fragment.is_none() {
+            self.d.fragment = Some(Fragment {
+                inner: self.d.inner_network.is_some(),
+                layer_depth: self.d.layers.as_slice().len() as u8,
+                ..fragment
+            });
+        }
     }
 
     /// Marks a non-IP network protocol unless an IP header was already found.
@@ -490,6 +508,20 @@ impl<'a> Walk<'_, 'a> {
             has_options: ip.header_len() > 20,
         };
         self.ip_found(Network::Ipv4(info));
+        if info.is_fragment {
+            self.fragment_found(Fragment {
+                ipv6: false,
+                header: &bytes[..info.header_len as usize],
+                protocol: info.protocol,
+                identification: u32::from(info.identification),
+                offset: info.fragment_offset,
+                more_fragments: ip.more_frags(),
+                data: ip.payload(),
+                data_missing: saturating_u32(ip.payload_missing()),
+                inner: false,
+                layer_depth: 0,
+            });
+        }
         // A later fragment starts mid-payload: there is no transport header to read.
         if info.fragment_offset != 0 {
             return;
@@ -525,6 +557,20 @@ impl<'a> Walk<'_, 'a> {
             hop_limit: ip.hop_limit(),
             is_fragment: walked.fragment_offset.is_some(),
         }));
+        if let Some(fields) = walked.fragment {
+            self.fragment_found(Fragment {
+                ipv6: true,
+                header: &bytes[..Ipv6Packet::<&[u8]>::HEADER_LEN],
+                protocol: fields.next_header,
+                identification: fields.identification,
+                offset: fields.offset,
+                more_fragments: fields.more_fragments,
+                data: fields.data,
+                data_missing: saturating_u32(ip.payload_missing()),
+                inner: false,
+                layer_depth: 0,
+            });
+        }
         if let Some(problem) = walked.problem {
             return self.problem(problem);
         }
@@ -740,8 +786,19 @@ struct Ipv6Walk<'a> {
     payload: &'a [u8],
     /// Offset in bytes when a fragment header was met.
     fragment_offset: Option<u16>,
+    /// The rest of the first fragment header met.
+    fragment: Option<Ipv6FragmentFields<'a>>,
     auth_header: bool,
     problem: Option<DecodeProblem>,
+}
+
+struct Ipv6FragmentFields<'a> {
+    identification: u32,
+    offset: u16,
+    more_fragments: bool,
+    next_header: u8,
+    /// The bytes after the fragment header.
+    data: &'a [u8],
 }
 
 fn walk_ipv6_extensions(mut next_header: u8, mut payload: &[u8]) -> Ipv6Walk<'_> {
@@ -749,6 +806,7 @@ fn walk_ipv6_extensions(mut next_header: u8, mut payload: &[u8]) -> Ipv6Walk<'_>
         protocol: next_header,
         payload,
         fragment_offset: None,
+        fragment: None,
         auth_header: false,
         problem: None,
     };
@@ -765,6 +823,15 @@ fn walk_ipv6_extensions(mut next_header: u8, mut payload: &[u8]) -> Ipv6Walk<'_>
                 Ipv6ExtHeader::new_checked(payload).map(|h| (h.next_header(), h.payload()))
             }
             ip_protocol::FRAGMENT => Ipv6FragmentHeader::new_checked(payload).map(|h| {
+                if walk.fragment.is_none() {
+                    walk.fragment = Some(Ipv6FragmentFields {
+                        identification: h.ident(),
+                        offset: h.frag_offset(),
+                        more_fragments: h.more_frags(),
+                        next_header: h.next_header(),
+                        data: h.payload(),
+                    });
+                }
                 walk.fragment_offset = Some(h.frag_offset());
                 (h.next_header(), h.payload())
             }),
