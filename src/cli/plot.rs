@@ -64,6 +64,8 @@ pub fn series_of(set: &SampleSet, top: usize) -> Vec<Series> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    // Refuse a bad output name before reading a possibly large capture.
+    plot::ImageFormat::from_path(&args.output)?;
     let mut select = args.select.clone();
     // Comparing groups needs groups: by server unless told otherwise.
     if args.kind == PlotKind::Compare && select.by.is_none() {
