@@ -299,3 +299,23 @@ fn two_threads_and_one_give_identical_output() {
         );
     }
 }
+
+#[test]
+fn analysis_limits_are_configurable() {
+    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/demo.pcap.gz");
+    let answered = |extra: &[&str]| {
+        let out = run(bin().args(["dns", "--json"]).args(extra).arg(&sample));
+        assert!(out.status.success());
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.contains("\"latency_ns\":") && !l.contains("\"latency_ns\":null"))
+            .count()
+    };
+    let default = answered(&[]);
+    let strict = answered(&["--dns-timeout", "0.0001"]);
+    assert!(default > 50, "{default} answered queries in the sample");
+    assert!(
+        strict < default / 2,
+        "a 100 µs DNS timeout should leave most queries unanswered: {strict} of {default}"
+    );
+}

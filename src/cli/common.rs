@@ -153,3 +153,52 @@ impl RowWriter {
         Ok(self.out)
     }
 }
+
+/// Limits of the TCP/HTTP/DNS analysis (memory is bounded by these, per connection).
+#[derive(clap::Args, Debug, Clone)]
+pub struct AnalysisArgs {
+    /// Out-of-order bytes buffered per TCP direction before the hole is declared a gap.
+    #[arg(long, value_name = "BYTES", default_value_t = 4 << 20, help_heading = "Analysis limits")]
+    pub max_reorder_bytes: usize,
+    /// Longest HTTP header block accepted before the message is marked malformed.
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 10, help_heading = "Analysis limits")]
+    pub max_header_bytes: usize,
+    /// HTTP requests in flight on one connection before the oldest is reported unanswered.
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 100,
+        help_heading = "Analysis limits"
+    )]
+    pub max_pending_requests: usize,
+    /// Seconds (capture time) without a packet after which a connection is flushed.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 300.0,
+        help_heading = "Analysis limits"
+    )]
+    pub idle_timeout: f64,
+    /// Seconds (capture time) after which a DNS query without a response is reported
+    /// unanswered; finished rows wait for it, so it also bounds memory.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 10.0,
+        help_heading = "Analysis limits"
+    )]
+    pub dns_timeout: f64,
+}
+
+impl AnalysisArgs {
+    pub fn config(&self) -> tracetail::analyzers::AnalyzerConfig {
+        let ns = |s: f64| (s.max(0.0) * 1e9).min(i64::MAX as f64) as i64;
+        tracetail::analyzers::AnalyzerConfig {
+            max_reorder_bytes: self.max_reorder_bytes,
+            max_header_bytes: self.max_header_bytes,
+            max_pending_requests: self.max_pending_requests.max(1),
+            idle_timeout_ns: ns(self.idle_timeout),
+            dns_timeout_ns: ns(self.dns_timeout),
+        }
+    }
+}

@@ -12,6 +12,8 @@ use tracetail::units::{duration_ns_to_human, epoch_ns_to_string};
 pub struct Args {
     #[command(flatten)]
     inputs: Inputs,
+    #[command(flatten)]
+    analysis: super::common::AnalysisArgs,
     /// JSON Lines, one object per query.
     #[arg(long)]
     json: bool,
@@ -114,6 +116,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let options = PassOptions {
         transactions: true,
         progress: common::progress_wanted(),
+        analyzer: args.analysis.config(),
         ..Default::default()
     };
     let mut rows = common::RowWriter::new(args.json, args.csv, &COLUMNS)?;

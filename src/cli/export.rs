@@ -9,6 +9,8 @@ use std::process::ExitCode;
 pub struct Args {
     #[command(flatten)]
     inputs: Inputs,
+    #[command(flatten)]
+    analysis: super::common::AnalysisArgs,
     /// Output folder: DIR/flows/<capture>.parquet, DIR/http/..., DIR/dns/...
     #[arg(short, long)]
     output: PathBuf,
@@ -52,6 +54,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         flows: true,
         transactions: true,
         progress: super::common::progress_wanted(),
+        analyzer: args.analysis.config(),
         ..Default::default()
     };
     let mut failed = 0;

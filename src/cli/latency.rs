@@ -45,6 +45,8 @@ pub struct Selection {
     /// Percentile definition.
     #[arg(long, value_enum, default_value_t = PercentileMethod::NearestRank)]
     pub method: PercentileMethod,
+    #[command(flatten)]
+    pub analysis: super::common::AnalysisArgs,
 }
 
 /// Reads every input once and collects the samples of the chosen metric.
@@ -54,6 +56,7 @@ pub fn collect(inputs: &Inputs, select: &Selection) -> anyhow::Result<(SampleSet
         flows: select.metric.needs_flows(),
         transactions: !select.metric.needs_flows(),
         progress: common::progress_wanted(),
+        analyzer: select.analysis.config(),
         ..Default::default()
     };
     let run = common::run_pass(&inputs.files, &options, &mut |_, record| {

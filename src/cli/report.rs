@@ -22,6 +22,8 @@ use tracetail::units::{bytes_human, duration_ns_to_human, epoch_ns_to_rfc3339, t
 pub struct Args {
     #[command(flatten)]
     inputs: Inputs,
+    #[command(flatten)]
+    analysis: super::common::AnalysisArgs,
     /// Output HTML file.
     #[arg(short, long, default_value = "report.html")]
     output: PathBuf,
@@ -67,6 +69,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         flows: true,
         transactions: true,
         progress: common::progress_wanted(),
+        analyzer: args.analysis.config(),
         ..Default::default()
     };
     let top = args.top_sessions;
