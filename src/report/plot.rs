@@ -985,14 +985,19 @@ where
         .max(lo / unit.ns);
     let (y0, y1) = log_bounds(lo, hi / unit.ns);
     let n = boxes.len();
-    let names: Vec<String> = series.iter().map(|s| s.name.clone()).collect();
+    // Group names longer than their slot are shortened (the table has them in full).
+    let room = ((opts.width as usize).saturating_sub(120) / n.max(1) / 8).max(6);
+    let names: Vec<String> = series.iter().map(|s| shorten(&s.name, room)).collect();
     let title = title_of(PlotKind::Compare, opts);
     let area = root.margin(10, 10, 10, 20);
+    // Headroom above the data (a third of the log range) keeps the legend off the boxes, and
+    // room right of the last box keeps its labels inside the picture.
+    let top = y1 * 1.5 * (y1 * 1.5 / y0).powf(0.35);
     let mut chart = ChartBuilder::on(&area)
         .caption(&title, title_font())
         .x_label_area_size(55)
         .y_label_area_size(80)
-        .build_cartesian_2d(-0.6..(n as f64 - 0.4), (y0..y1 * 1.5).log_scale())?;
+        .build_cartesian_2d(-0.6..(n as f64 - 0.1), (y0..top).log_scale())?;
     let label_names = names.clone();
     style_mesh!(
         chart,
@@ -1102,9 +1107,10 @@ where
         // Numbers beside the tail markers: the reason to look at this plot. Labels closer
         // than a text line (in log space) are pushed apart upwards.
         let text_style = TextStyle::from((FONT, 14).into_font()).color(&dark);
-        let line = (y1 * 1.5 / y0).log10() * 0.035;
+        let line = (top / y0).log10() * 0.035;
         let mut last_log = f64::NEG_INFINITY;
-        for (v, what) in [(b.p50, "p50"), (b.p99, "p99"), (b.max, "max")] {
+        // The tail only: p50 is visible as the bar in the box and would crowd the next group.
+        for (v, what) in [(b.p99, "p99"), (b.max, "max")] {
             if v > 0.0 {
                 let at = v.log10().max(last_log + line);
                 last_log = at;
@@ -1256,6 +1262,15 @@ where
         )?;
     }
     Ok(())
+}
+
+/// `text` cut to `max` characters with an ellipsis.
+fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let kept: String = text.chars().take(max.saturating_sub(1)).collect();
+    format!("{kept}…")
 }
 
 /// A polyline as separate segments. plotters joins the segments of a thick `LineSeries` with
