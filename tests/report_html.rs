@@ -14,8 +14,10 @@ fn scratch(name: &str) -> PathBuf {
     common::scratch("report", name)
 }
 
-fn make_report() -> (PathBuf, String) {
-    let capture = scratch("demo.pcap");
+/// Each test makes its own files: tests run in parallel and must not read each other's
+/// half-written report.
+fn make_report(test: &str) -> (PathBuf, String) {
+    let capture = scratch(&format!("{test}.pcap"));
     let out = bin()
         .args(["synth", "-o"])
         .arg(&capture)
@@ -27,7 +29,7 @@ fn make_report() -> (PathBuf, String) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let html_path = scratch("report.html");
+    let html_path = scratch(&format!("{test}.html"));
     let out = bin()
         .arg("report")
         .arg(&capture)
@@ -46,7 +48,7 @@ fn make_report() -> (PathBuf, String) {
 
 #[test]
 fn report_is_self_contained_and_complete() {
-    let (_, html) = make_report();
+    let (_, html) = make_report("complete");
     for section in [
         "Capture",
         "Top sessions",
@@ -95,7 +97,7 @@ fn report_renders_in_headless_chromium() {
         eprintln!("SKIPPED report_renders_in_headless_chromium: chromium not installed (apt-get install chromium)");
         return;
     };
-    let (html_path, _) = make_report();
+    let (html_path, _) = make_report("chromium");
     let shot = scratch("report.png");
     let _ = std::fs::remove_file(&shot);
     let profile = scratch("chromium-profile");
