@@ -117,11 +117,9 @@ pub struct SampleSet {
     pub missing: u64,
 }
 
+/// `1.2.3.4:80` or `[2001:db8::1]:80` (SocketAddr's own form).
 fn endpoint(ip: std::net::IpAddr, port: u16) -> String {
-    match ip {
-        std::net::IpAddr::V6(v6) => format!("[{v6}]:{port}"),
-        ip => format!("{ip}:{port}"),
-    }
+    std::net::SocketAddr::new(ip, port).to_string()
 }
 
 impl SampleSet {
@@ -235,6 +233,18 @@ impl SampleSet {
             value_ns: value,
             group,
         });
+    }
+
+    /// The same samples as one group (`all`), e.g. to plot a grouped set as a whole.
+    pub fn ungrouped(&self) -> SampleSet {
+        let mut set = SampleSet::new(self.metric, None);
+        set.samples = self
+            .samples
+            .iter()
+            .map(|s| Sample { group: 0, ..*s })
+            .collect();
+        set.missing = self.missing;
+        set
     }
 
     /// All values, or those of one group.

@@ -141,24 +141,7 @@ fn analyze(path: &Path) -> (Vec<HttpTransaction>, Vec<DnsTransaction>) {
 }
 
 fn read_tsv(path: &Path) -> Option<Vec<HashMap<String, String>>> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let mut lines = text.lines();
-    let header: Vec<String> = lines.next()?.split('\t').map(str::to_string).collect();
-    Some(
-        lines
-            .map(|l| {
-                header
-                    .iter()
-                    .cloned()
-                    .zip(
-                        l.split('\t')
-                            .map(str::to_string)
-                            .chain(std::iter::repeat(String::new())),
-                    )
-                    .collect()
-            })
-            .collect(),
-    )
+    common::try_read_tsv(path)
 }
 
 #[derive(Default, Debug, Clone, Copy)]

@@ -18,22 +18,11 @@ fn manifest_counts(dir: &Path) -> HashMap<String, String> {
 
 /// file -> one MANIFEST column.
 fn manifest_column(dir: &Path, column: &str) -> HashMap<String, String> {
-    let text = std::fs::read_to_string(dir.join("MANIFEST.tsv")).expect("MANIFEST.tsv");
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().expect("header").split('\t').collect();
-    let file_col = header
-        .iter()
-        .position(|c| *c == "file")
-        .expect("file column");
-    let wanted_col = header
-        .iter()
-        .position(|c| *c == column)
-        .expect("MANIFEST column");
-    lines
-        .filter(|l| !l.is_empty())
-        .map(|l| {
-            let cols: Vec<&str> = l.split('\t').collect();
-            (cols[file_col].to_string(), cols[wanted_col].to_string())
+    common::read_tsv(&dir.join("MANIFEST.tsv"))
+        .into_iter()
+        .map(|mut row| {
+            let value = row.remove(column).expect("MANIFEST column");
+            (row.remove("file").expect("file column"), value)
         })
         .collect()
 }
@@ -215,21 +204,12 @@ fn timestamps_match_tshark_oracle() {
             .nth(2)
             .expect("capture name")
             .to_string();
-        let text = std::fs::read_to_string(&table).expect("oracle table");
-        let mut lines = text.lines();
-        let header: Vec<&str> = lines.next().expect("header").split('\t').collect();
-        let number_col = header.iter().position(|c| *c == "frame.number").unwrap();
-        let time_col = header
+        let mut wanted: Vec<(u64, i64)> = common::read_tsv(&table)
             .iter()
-            .position(|c| *c == "frame.time_epoch")
-            .unwrap();
-        let mut wanted: Vec<(u64, i64)> = lines
-            .filter(|l| !l.is_empty())
-            .map(|l| {
-                let cols: Vec<&str> = l.split('\t').collect();
+            .map(|row| {
                 (
-                    cols[number_col].parse().unwrap(),
-                    epoch_to_ns(cols[time_col]),
+                    row["frame.number"].parse().unwrap(),
+                    epoch_to_ns(&row["frame.time_epoch"]),
                 )
             })
             .collect();

@@ -55,26 +55,15 @@ struct OracleRow {
 }
 
 fn oracle(dir: &Path) -> Vec<(String, OracleRow)> {
-    let text = std::fs::read_to_string(dir.join("oracle/counts.tsv")).expect("counts.tsv");
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().expect("header").split('\t').collect();
-    let col = |name: &str| header.iter().position(|c| *c == name).expect(name);
-    let (file, status, tcp, udp) = (
-        col("file"),
-        col("tshark_status"),
-        col("tcp_frames"),
-        col("udp_frames"),
-    );
-    lines
-        .filter(|l| !l.is_empty())
-        .map(|l| {
-            let cols: Vec<&str> = l.split('\t').collect();
+    common::read_tsv(&dir.join("oracle/counts.tsv"))
+        .into_iter()
+        .map(|row| {
             (
-                cols[file].to_string(),
+                row["file"].clone(),
                 OracleRow {
-                    status: cols[status].to_string(),
-                    tcp: cols[tcp].parse().ok(),
-                    udp: cols[udp].parse().ok(),
+                    status: row["tshark_status"].clone(),
+                    tcp: row["tcp_frames"].parse().ok(),
+                    udp: row["udp_frames"].parse().ok(),
                 },
             )
         })

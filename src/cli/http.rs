@@ -152,10 +152,7 @@ fn text_line(t: &HttpTransaction) -> String {
         .or(t.response_first_ns)
         .map(epoch_ns_to_string)
         .unwrap_or_else(|| "?".into());
-    let server = match t.server_ip {
-        std::net::IpAddr::V6(ip) => format!("[{ip}]:{}", t.server_port),
-        ip => format!("{ip}:{}", t.server_port),
-    };
+    let server = std::net::SocketAddr::new(t.server_ip, t.server_port);
     let latency = |v: Option<i64>| {
         v.map(|ns| duration_ns_to_human(ns as f64))
             .unwrap_or_else(|| "-".into())

@@ -93,10 +93,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (set, run) = collect(&args.inputs, &args.select)?;
     let method = args.select.method;
     let (overall, groups) = summaries(&set, method);
+    // All values once, for the histograms below (summaries sorted their own copies).
+    let all = set.values(None);
     let mut out = common::stdout();
 
     if let Some(path) = &args.save_hdr {
-        let h = hdr::from_samples(&set.values(None));
+        let h = hdr::from_samples(&all);
         hdr::save(&h.histogram, path)?;
         eprintln!(
             "saved HdrHistogram of {} samples to {}",
@@ -133,7 +135,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 
     if args.hdr {
-        let h = hdr::from_samples(&set.values(None));
+        let h = hdr::from_samples(&all);
         eprintln!(
             "{} — HdrHistogram percentile distribution, values in milliseconds (3 significant digits)",
             set.metric.describe()
@@ -175,11 +177,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         )?;
     }
     writeln!(out)?;
-    write!(
-        out,
-        "{}",
-        terminal::unicode_histogram(&set.values(None), 12, 50)
-    )?;
+    write!(out, "{}", terminal::unicode_histogram(&all, 12, 50))?;
     out.flush()?;
     Ok(run.exit_code())
 }

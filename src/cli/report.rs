@@ -390,15 +390,8 @@ fn build_page(args: &Args, run: &common::Run, g: &Gathered) -> anyhow::Result<St
                 .map(|(n, s)| summary_row(n, s)),
         );
         page.table(&SUMMARY_HEADERS, &rows, 1);
-        let mut dns_all_set = SampleSet::new(Metric::Dns, None);
-        dns_all_set.samples = g
-            .dns
-            .samples
-            .iter()
-            .map(|s| tracetail::samples::Sample { group: 0, ..*s })
-            .collect();
         page.plots(&plots_for(
-            &dns_all_set,
+            &g.dns.ungrouped(),
             &[PlotKind::Hist, PlotKind::Ccdf],
             args.method,
             1,

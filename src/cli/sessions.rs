@@ -122,10 +122,10 @@ fn csv_row(file: &str, f: &FlowRecord) -> Vec<String> {
 
 fn endpoint(ip: std::net::IpAddr, port: u16, protocol: &str) -> String {
     let has_ports = protocol == "tcp" || protocol == "udp";
-    match (ip, has_ports) {
-        (std::net::IpAddr::V6(v6), true) => format!("[{v6}]:{port}"),
-        (ip, true) => format!("{ip}:{port}"),
-        (ip, false) => ip.to_string(),
+    if has_ports {
+        std::net::SocketAddr::new(ip, port).to_string()
+    } else {
+        ip.to_string()
     }
 }
 

@@ -63,9 +63,9 @@ impl ProtocolCounts {
         self.last_ns = Some(self.last_ns.map_or(ts, |l| l.max(ts)));
         self.count_link_type(packet.link_type);
 
-        let (is_tcp, is_udp) = has_tcp_udp_anywhere(decoded);
-        self.tcp += u64::from(is_tcp);
-        self.udp += u64::from(is_udp);
+        // Like tshark's `tcp` / `udp` display filters (what the corpus oracle counts).
+        self.tcp += u64::from(decoded.has_tcp_anywhere());
+        self.udp += u64::from(decoded.has_udp_anywhere());
         match decoded.transport {
             Transport::Icmp { .. } => self.icmp += 1,
             Transport::Icmpv6 { .. } => self.icmpv6 += 1,
@@ -202,16 +202,6 @@ impl ProtocolCounts {
             _ => 0,
         }
     }
-}
-
-/// Whether a frame has a TCP / UDP header anywhere, the way tshark's `tcp` and `udp` display
-/// filters match (that is what the corpus oracle counts).
-fn has_tcp_udp_anywhere(decoded: &Decoded<'_>) -> (bool, bool) {
-    let quoted = decoded.icmp_quoted_protocol;
-    (
-        matches!(decoded.transport, Transport::Tcp(_)) || quoted == Some(6),
-        matches!(decoded.transport, Transport::Udp(_)) || quoted == Some(17),
-    )
 }
 
 /// Path identity by the addresses of the static layer names: one comparison per layer, no

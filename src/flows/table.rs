@@ -123,18 +123,26 @@ impl FlowTable {
     /// Accounts one packet. Returns `None` for packets that belong to no IP flow (ARP, non-IP).
     pub fn on_packet(&mut self, packet: &Packet<'_>, decoded: &Decoded<'_>) -> Option<FlowUpdate> {
         let (src, dst) = decoded.ip_endpoints()?;
-        let (protocol, sport, dport, tcp) = match decoded.transport {
+        // Payload counts the bytes on the wire, snapshot-cut ones included.
+        let (protocol, sport, dport, tcp_flags, payload) = match decoded.transport {
             Transport::Tcp(t) => (
                 6u8,
                 t.src_port,
                 t.dst_port,
-                Some((t.flags, t.payload.len() + t.payload_missing as usize)),
+                Some(t.flags),
+                t.payload.len() as u64 + u64::from(t.payload_missing),
             ),
-            Transport::Udp(u) => (17, u.src_port, u.dst_port, None),
-            Transport::Icmp { .. } => (1, 0, 0, None),
-            Transport::Icmpv6 { .. } => (58, 0, 0, None),
-            Transport::Other { protocol } => (protocol, 0, 0, None),
-            Transport::None => (innermost_protocol(decoded), 0, 0, None),
+            Transport::Udp(u) => (
+                17,
+                u.src_port,
+                u.dst_port,
+                None,
+                u.payload.len() as u64 + u64::from(u.payload_missing),
+            ),
+            Transport::Icmp { .. } => (1, 0, 0, None, 0),
+            Transport::Icmpv6 { .. } => (58, 0, 0, None, 0),
+            Transport::Other { protocol } => (protocol, 0, 0, None, 0),
+            Transport::None => (innermost_protocol(decoded), 0, 0, None, 0),
         };
         let (low, high) = if (src, sport) <= (dst, dport) {
             ((src, sport), (dst, dport))
@@ -148,14 +156,9 @@ impl FlowTable {
         };
         let ts = packet.timestamp_ns;
         let wire = u64::from(packet.original_len.max(packet.data.len() as u32));
-        let payload = match decoded.transport {
-            Transport::Tcp(t) => t.payload.len() as u64 + u64::from(t.payload_missing),
-            Transport::Udp(u) => u.payload.len() as u64 + u64::from(u.payload_missing),
-            _ => 0,
-        };
 
         // A fresh SYN on a flow that already closed starts a new connection (port reuse).
-        if let (Some(state), Some((flags, _))) = (self.flows.get(&key), tcp) {
+        if let (Some(state), Some(flags)) = (self.flows.get(&key), tcp_flags) {
             let reopened =
                 flags.syn() && !flags.ack() && state.tcp.as_ref().is_some_and(TcpState::closed);
             if reopened {
@@ -172,7 +175,7 @@ impl FlowTable {
             *next_id += 1;
             // The originator is the sender of the first packet, except that a SYN/ACK seen
             // first (handshake start missed) points the other way.
-            let reversed = matches!(tcp, Some((f, _)) if f.syn() && f.ack());
+            let reversed = matches!(tcp_flags, Some(f) if f.syn() && f.ack());
             let ((cip, cport), (sip, sport_)) = if reversed {
                 ((dst, dport), (src, sport))
             } else {
@@ -198,7 +201,7 @@ impl FlowTable {
                     syn_to_synack_ns: None,
                     synack_to_ack_ns: None,
                 },
-                tcp: tcp.map(|_| TcpState::default()),
+                tcp: tcp_flags.map(|_| TcpState::default()),
             }
         });
         let r = &mut state.record;
@@ -215,8 +218,8 @@ impl FlowTable {
             r.server_bytes += wire;
             r.server_payload_bytes += payload;
         }
-        if let (Some(t), Some((flags, len))) = (state.tcp.as_mut(), tcp) {
-            track_tcp(t, flags, len, from_client, ts);
+        if let (Some(t), Some(flags)) = (state.tcp.as_mut(), tcp_flags) {
+            track_tcp(t, flags, payload, from_client, ts);
         }
         Some(FlowUpdate {
             flow_id: state.record.flow_id,
@@ -278,7 +281,7 @@ impl FlowTable {
     }
 }
 
-fn track_tcp(t: &mut TcpState, flags: TcpFlags, payload_len: usize, from_client: bool, ts: i64) {
+fn track_tcp(t: &mut TcpState, flags: TcpFlags, payload_len: u64, from_client: bool, ts: i64) {
     if from_client {
         if flags.syn() && !flags.ack() {
             t.client_syn = true;

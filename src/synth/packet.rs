@@ -1,6 +1,7 @@
 //! Ethernet II + IPv4/IPv6 + TCP/UDP frames with correct checksums, built into one reusable
 //! buffer so that writing gigabytes allocates nothing per packet.
 
+use crate::decode::wire::{ethertype, ip_protocol};
 use std::net::IpAddr;
 
 /// TCP flag bits (the low byte of the flags field).
@@ -12,10 +13,6 @@ pub mod tcp_flags {
     pub const ACK: u8 = 0x10;
 }
 
-const ETHERTYPE_IPV4: u16 = 0x0800;
-const ETHERTYPE_IPV6: u16 = 0x86dd;
-const PROTOCOL_TCP: u8 = 6;
-const PROTOCOL_UDP: u8 = 17;
 const ETHERNET_HEADER_LEN: usize = 14;
 const IPV4_HEADER_LEN: usize = 20;
 const IPV6_HEADER_LEN: usize = 40;
@@ -79,7 +76,7 @@ impl PacketBuilder {
         fields: TcpFields,
         payload: impl FnOnce(&mut Vec<u8>),
     ) -> &[u8] {
-        let transport_start = self.begin(ends, PROTOCOL_TCP);
+        let transport_start = self.begin(ends, ip_protocol::TCP);
         self.buf.extend_from_slice(&ends.src_port.to_be_bytes());
         self.buf.extend_from_slice(&ends.dst_port.to_be_bytes());
         self.buf.extend_from_slice(&fields.seq.to_be_bytes());
@@ -89,19 +86,19 @@ impl PacketBuilder {
         self.buf.extend_from_slice(&fields.window.to_be_bytes());
         self.buf.extend_from_slice(&[0, 0, 0, 0]); // checksum, urgent pointer
         payload(&mut self.buf);
-        self.finish(ends, PROTOCOL_TCP, transport_start, 16)
+        self.finish(ends, ip_protocol::TCP, transport_start, 16)
     }
 
     /// An Ethernet/IP/UDP datagram.
     pub fn udp(&mut self, ends: &Endpoints, payload: impl FnOnce(&mut Vec<u8>)) -> &[u8] {
-        let transport_start = self.begin(ends, PROTOCOL_UDP);
+        let transport_start = self.begin(ends, ip_protocol::UDP);
         self.buf.extend_from_slice(&ends.src_port.to_be_bytes());
         self.buf.extend_from_slice(&ends.dst_port.to_be_bytes());
         self.buf.extend_from_slice(&[0, 0, 0, 0]); // length, checksum
         payload(&mut self.buf);
         let udp_len = (self.buf.len() - transport_start) as u16;
         self.buf[transport_start + 4..transport_start + 6].copy_from_slice(&udp_len.to_be_bytes());
-        self.finish(ends, PROTOCOL_UDP, transport_start, 6)
+        self.finish(ends, ip_protocol::UDP, transport_start, 6)
     }
 
     /// Ethernet and IP headers with zero lengths/checksums; returns the transport offset.
@@ -111,7 +108,7 @@ impl PacketBuilder {
         self.buf.extend_from_slice(&ends.src_mac);
         match (ends.src_ip, ends.dst_ip) {
             (IpAddr::V4(src), IpAddr::V4(dst)) => {
-                self.buf.extend_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
+                self.buf.extend_from_slice(&ethertype::IPV4.to_be_bytes());
                 self.ipv4_id = self.ipv4_id.wrapping_add(1);
                 self.buf.push(0x45); // version 4, IHL 5
                 self.buf.push(0); // DSCP/ECN
@@ -125,7 +122,7 @@ impl PacketBuilder {
                 self.buf.extend_from_slice(&dst.octets());
             }
             (IpAddr::V6(src), IpAddr::V6(dst)) => {
-                self.buf.extend_from_slice(&ETHERTYPE_IPV6.to_be_bytes());
+                self.buf.extend_from_slice(&ethertype::IPV6.to_be_bytes());
                 self.buf.extend_from_slice(&[0x60, 0, 0, 0]);
                 self.buf.extend_from_slice(&[0, 0]); // payload length
                 self.buf.push(protocol);
@@ -173,7 +170,7 @@ impl PacketBuilder {
         sum = ones_complement_sum(&self.buf[transport_start..], sum);
         let mut checksum = !fold(sum);
         // UDP transmits a computed 0 as 0xffff (0 means "no checksum").
-        if protocol == PROTOCOL_UDP && checksum == 0 {
+        if protocol == ip_protocol::UDP && checksum == 0 {
             checksum = 0xffff;
         }
         let at = transport_start + checksum_at;

@@ -25,7 +25,12 @@ pub fn corpus_dir(test: &str) -> Option<PathBuf> {
 
 /// Reads a tab-separated file with a header into rows of (column -> value).
 pub fn read_tsv(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
-    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    try_read_tsv(path).unwrap_or_else(|| panic!("{}: cannot read", path.display()))
+}
+
+/// As [`read_tsv`], `None` when the file does not exist (or cannot be read).
+pub fn try_read_tsv(path: &Path) -> Option<Vec<std::collections::HashMap<String, String>>> {
+    let text = std::fs::read_to_string(path).ok()?;
     let mut lines = text.lines();
     let header: Vec<String> = lines
         .next()
@@ -33,20 +38,22 @@ pub fn read_tsv(path: &Path) -> Vec<std::collections::HashMap<String, String>> {
         .split('\t')
         .map(str::to_string)
         .collect();
-    lines
-        .filter(|l| !l.is_empty())
-        .map(|line| {
-            header
-                .iter()
-                .cloned()
-                .zip(
-                    line.split('\t')
-                        .map(str::to_string)
-                        .chain(std::iter::repeat(String::new())),
-                )
-                .collect()
-        })
-        .collect()
+    Some(
+        lines
+            .filter(|l| !l.is_empty())
+            .map(|line| {
+                header
+                    .iter()
+                    .cloned()
+                    .zip(
+                        line.split('\t')
+                            .map(str::to_string)
+                            .chain(std::iter::repeat(String::new())),
+                    )
+                    .collect()
+            })
+            .collect(),
+    )
 }
 
 /// The `tracetail` binary built for these tests.
