@@ -283,8 +283,8 @@ fn build_page(args: &Args, run: &common::Run, g: &Gathered) -> anyhow::Result<St
         .map(|f| {
             vec![
                 f.protocol.clone(),
-                format!("{}:{}", f.client_ip, f.client_port),
-                format!("{}:{}", f.server_ip, f.server_port),
+                std::net::SocketAddr::new(f.client_ip, f.client_port).to_string(),
+                std::net::SocketAddr::new(f.server_ip, f.server_port).to_string(),
                 duration_ns_to_human(f.duration_ns() as f64),
                 thousands(f.client_packets),
                 bytes_human(f.client_bytes),
