@@ -4,8 +4,8 @@ use super::common::Inputs;
 use super::latency::{collect, Selection};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use tracetail::report::plot::{self, PlotKind, PlotOptions, Series};
-use tracetail::samples::{GroupBy, SampleSet};
+use tracetail::report::plot::{self, PlotKind, PlotOptions};
+use tracetail::samples::GroupBy;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -32,35 +32,10 @@ pub struct Args {
     width: u32,
     #[arg(long, default_value_t = 620)]
     height: u32,
-    /// At most this many groups (largest first); the rest are left out of the picture.
+    /// At most this many groups: the largest, and always the one with the slowest sample;
+    /// the picture says how many were left out.
     #[arg(long, default_value_t = 8)]
     top: usize,
-}
-
-/// One series per group, largest groups first, at most `top`.
-pub fn series_of(set: &SampleSet, top: usize) -> Vec<Series> {
-    let mut series: Vec<Series> = set
-        .groups
-        .iter()
-        .map(|g| Series {
-            name: g.clone(),
-            points: Vec::new(),
-        })
-        .collect();
-    for s in &set.samples {
-        series[s.group as usize]
-            .points
-            .push((s.timestamp_ns, s.value_ns));
-    }
-    series.retain(|s| !s.points.is_empty());
-    series.sort_by(|a, b| {
-        b.points
-            .len()
-            .cmp(&a.points.len())
-            .then(a.name.cmp(&b.name))
-    });
-    series.truncate(top.max(1));
-    series
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -78,15 +53,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             set.metric.describe()
         );
     }
-    let series = series_of(&set, args.top);
+    let (series, hidden) = plot::groups_for_picture(&set, args.top);
     let opts = PlotOptions {
         title: args.title.clone(),
-        metric: set.metric.label().to_string(),
         width: args.width,
         height: args.height,
         bins: args.bins,
         log_bins: !args.linear_bins,
         method: select.method,
+        notes: plot::hidden_groups_note(hidden, "; --top N draws more")
+            .into_iter()
+            .collect(),
+        ..PlotOptions::for_metric(set.metric)
     };
     plot::render(args.kind, &series, &opts, &args.output)?;
     eprintln!(

@@ -4,7 +4,6 @@
 
 use super::common::{self, Inputs};
 use super::latency::summaries;
-use super::plot::series_of;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -145,16 +144,18 @@ fn plots_for(
     method: PercentileMethod,
     top: usize,
 ) -> Vec<String> {
-    let series = series_of(set, top);
+    let (series, hidden) = plot::groups_for_picture(set, top);
     if series.is_empty() {
         return Vec::new();
     }
     let opts = PlotOptions {
-        metric: set.metric.label().to_string(),
         width: 560,
         height: 380,
         method,
-        ..Default::default()
+        notes: plot::hidden_groups_note(hidden, "; all are in the table")
+            .into_iter()
+            .collect(),
+        ..PlotOptions::for_metric(set.metric)
     };
     kinds
         .iter()

@@ -3,4 +3,5 @@
 pub mod html;
 pub mod plot;
 pub mod progress;
+pub mod raster;
 pub mod terminal;

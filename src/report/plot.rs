@@ -12,10 +12,16 @@ use std::path::Path;
 use std::sync::Once;
 
 use anyhow::{bail, Context};
+use plotters::coord::combinators::{IntoLogRange, LogCoord};
+use plotters::coord::ranged1d::{AsRangedCoord, DefaultFormatting, KeyPointHint, Ranged};
+use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::FontStyle;
 
+use super::raster::SvgLikeText;
+use crate::samples::{Metric, SampleSet};
 use crate::stats::describe::{anscombe_quartet, regress, Regression};
 use crate::stats::percentile::{percentile, PercentileMethod};
 
@@ -81,6 +87,30 @@ pub struct PlotOptions {
     pub log_bins: bool,
     /// Percentile definition for spectrum, rolling lines and box plots.
     pub method: PercentileMethod,
+    /// What one sample is, plural, for axis titles ("requests", "DNS queries").
+    pub counted: String,
+    /// Lines printed on the picture under the legend (groups left out, time gaps, ...).
+    pub notes: Vec<String>,
+}
+
+impl PlotOptions {
+    /// Defaults with the metric's label and the name of what it counts.
+    pub fn for_metric(metric: Metric) -> Self {
+        PlotOptions {
+            metric: metric.label().to_string(),
+            counted: counted_noun(metric).to_string(),
+            ..PlotOptions::default()
+        }
+    }
+}
+
+/// What one sample of `metric` is, plural.
+pub fn counted_noun(metric: Metric) -> &'static str {
+    match metric {
+        Metric::Dns => "DNS queries",
+        Metric::Handshake => "TCP handshakes",
+        _ => "HTTP requests",
+    }
 }
 
 impl Default for PlotOptions {
@@ -93,8 +123,68 @@ impl Default for PlotOptions {
             bins: 60,
             log_bins: true,
             method: PercentileMethod::NearestRank,
+            counted: "requests".to_string(),
+            notes: Vec::new(),
         }
     }
+}
+
+/// The groups of `set` as series, and how many were left out: at most `top` (at least 1)
+/// are kept, the largest by count, but the group holding the slowest sample always stays in
+/// (a picture of the tail must not lose the worst tail to a size cut).
+pub fn groups_for_picture(set: &SampleSet, top: usize) -> (Vec<Series>, usize) {
+    let mut series: Vec<Series> = set
+        .groups
+        .iter()
+        .map(|g| Series {
+            name: g.clone(),
+            points: Vec::new(),
+        })
+        .collect();
+    if series.is_empty() {
+        series.push(Series {
+            name: "all".into(),
+            points: Vec::new(),
+        });
+    }
+    for s in &set.samples {
+        if let Some(group) = series.get_mut(s.group as usize) {
+            group.points.push((s.timestamp_ns, s.value_ns));
+        }
+    }
+    series.retain(|s| !s.points.is_empty());
+    series.sort_by(|a, b| {
+        b.points
+            .len()
+            .cmp(&a.points.len())
+            .then(a.name.cmp(&b.name))
+    });
+    let top = top.max(1);
+    let hidden = series.len().saturating_sub(top);
+    if hidden > 0 {
+        let slowest = series
+            .iter()
+            .enumerate()
+            .max_by_key(|(_, s)| s.points.iter().map(|p| p.1).max())
+            .map(|(i, _)| i)
+            .unwrap_or(0);
+        if slowest >= top {
+            let keep = series.remove(slowest);
+            series.insert(top - 1, keep);
+        }
+        series.truncate(top);
+    }
+    (series, hidden)
+}
+
+/// The note a picture carries when `hidden` groups were left out of it.
+pub fn hidden_groups_note(hidden: usize, how_to_see: &str) -> Option<String> {
+    (hidden > 0).then(|| {
+        format!(
+            "{hidden} more group{} not drawn (the smallest; the slowest group is always drawn){how_to_see}",
+            if hidden == 1 { "" } else { "s" }
+        )
+    })
 }
 
 /// A time unit for axes, picked so that typical values read as 1..1000.
@@ -231,7 +321,8 @@ pub fn png_bytes(figure: &Figure<'_>, opts: &PlotOptions) -> anyhow::Result<Vec<
     let (w, h) = (opts.width, opts.height);
     let mut rgb = vec![0u8; w as usize * h as usize * 3];
     {
-        let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
+        let root =
+            SvgLikeText::new(BitMapBackend::with_buffer(&mut rgb, (w, h))).into_drawing_area();
         draw_figure(&root, figure, opts)?;
         root.present()?;
     }
@@ -330,22 +421,18 @@ fn sorted_values(series: &[&Series]) -> Vec<Vec<i64>> {
         .collect()
 }
 
-/// The unit for a linear axis: from the largest value, so tick labels stay short.
-fn unit_linear(sorted: &[Vec<i64>]) -> DurationUnit {
-    let max = sorted
-        .iter()
-        .filter_map(|v| v.last())
-        .map(|&v| v.abs())
-        .max()
-        .unwrap_or(0);
-    DurationUnit::for_ns(max as f64)
-}
-
-/// The unit for a log axis: from the geometric middle of the positive range, so that both
-/// the body and the tail read as modest numbers (0.5 … 35000 ms, not 3.5e7 µs).
-fn unit_log(sorted: &[Vec<i64>]) -> DurationUnit {
+/// The one unit for every picture of these samples: from the geometric middle of the
+/// positive range (0.5 … 35000 ms reads better than 3.5e7 µs), one step larger when the
+/// largest value would need five digits. A function of the data only, so a histogram and a
+/// spectrum of the same samples agree.
+fn unit_of(sorted: &[Vec<i64>]) -> DurationUnit {
     let (lo, hi) = positive_extent(sorted);
-    DurationUnit::for_ns((lo * hi).sqrt())
+    let unit = DurationUnit::for_ns((lo * hi).sqrt());
+    if hi / unit.ns >= 10_000.0 {
+        DurationUnit::for_ns(hi)
+    } else {
+        unit
+    }
 }
 
 /// Smallest positive value over all series (log axes cannot show 0), and the largest.
@@ -425,6 +512,251 @@ fn cdf_ranks(n: usize) -> Vec<usize> {
     ranks
 }
 
+// ---------------------------------------------------------------------------------------
+// Layout shared by every picture: title, then a legend strip and notes *above* the plotting
+// area, never inside it, so no legend can hide a data point.
+// ---------------------------------------------------------------------------------------
+
+/// Border colour of every legend box; tests find legends by it (`#979797` in SVG).
+pub const LEGEND_BORDER: RGBColor = RGBColor(151, 151, 151);
+/// Colour of notes and warnings printed on a picture.
+const NOTE_COLOR: RGBColor = RGBColor(154, 74, 0);
+const DARK: RGBColor = RGBColor(40, 40, 40);
+const RED: RGBColor = RGBColor(200, 30, 30);
+const MEAN_COLOR: RGBColor = RGBColor(255, 180, 0);
+
+/// What a legend entry shows beside its text.
+#[derive(Debug, Clone, Copy)]
+enum Swatch {
+    Line(RGBColor, u32),
+    Block(RGBColor),
+    Dot(RGBColor),
+    Cross(RGBColor),
+    Ring(RGBColor),
+}
+
+struct Key {
+    label: String,
+    swatch: Swatch,
+}
+
+impl Key {
+    fn new(label: impl Into<String>, swatch: Swatch) -> Key {
+        Key {
+            label: label.into(),
+            swatch,
+        }
+    }
+}
+
+/// Draws the title, the legend (entries flowing in rows inside one box) and the notes, and
+/// returns the area left for the chart.
+fn framed<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    small: bool,
+    keys: &[Key],
+    notes: &[String],
+) -> anyhow::Result<DrawingArea<DB, Shift>>
+where
+    DB::ErrorType: 'static,
+{
+    let title_font = (FONT, if small { 18 } else { 26 })
+        .into_font()
+        .style(FontStyle::Bold);
+    let area = root.titled(title, title_font)?;
+    let size = if small { 13 } else { 15 };
+    let font = (FONT, size).into_font();
+    let (width, _) = area.dim_in_pixel();
+    let line = size + 7;
+    let (left, top) = (12, 2);
+    let room = width as i32 - 2 * left - 16;
+    let mut placed = Vec::new();
+    let (mut x, mut row, mut widest) = (0, 0, 0);
+    for key in keys {
+        let text = area
+            .estimate_text_size(&key.label, &TextStyle::from(font.clone()))?
+            .0 as i32;
+        let entry = 26 + text + 18;
+        if x > 0 && x + entry > room {
+            row += 1;
+            x = 0;
+        }
+        placed.push((row, x, key));
+        x += entry;
+        widest = widest.max(x);
+    }
+    let legend_h = if keys.is_empty() {
+        0
+    } else {
+        (row + 1) * line + 8
+    };
+    if !keys.is_empty() {
+        area.draw(&Rectangle::new(
+            [(left, top), (left + widest + 4, top + legend_h)],
+            LEGEND_BORDER.stroke_width(1),
+        ))?;
+    }
+    let text_style = TextStyle::from(font.clone()).pos(Pos::new(HPos::Left, VPos::Center));
+    for (row, x, key) in placed {
+        let (sx, y) = (left + 8 + x, top + 4 + row * line + line / 2);
+        match key.swatch {
+            Swatch::Line(c, w) => area.draw(&PathElement::new(
+                vec![(sx, y), (sx + 20, y)],
+                c.stroke_width(w),
+            ))?,
+            Swatch::Block(c) => area.draw(&Rectangle::new(
+                [(sx, y - 6), (sx + 18, y + 6)],
+                c.mix(0.6).filled(),
+            ))?,
+            Swatch::Dot(c) => area.draw(&Circle::new((sx + 9, y), 4, c.filled()))?,
+            Swatch::Cross(c) => area.draw(&Cross::new((sx + 9, y), 6, c.stroke_width(2)))?,
+            Swatch::Ring(c) => area.draw(&Circle::new((sx + 9, y), 5, c.stroke_width(3)))?,
+        }
+        area.draw(&Text::new(
+            key.label.clone(),
+            (sx + 26, y),
+            text_style.clone(),
+        ))?;
+    }
+    let note_style = TextStyle::from(font).color(&NOTE_COLOR);
+    let notes_top = top + legend_h + if keys.is_empty() { 0 } else { 5 };
+    for (i, note) in notes.iter().enumerate() {
+        area.draw(&Text::new(
+            format!("⚠ {note}"),
+            (left, notes_top + i as i32 * line),
+            note_style.clone(),
+        ))?;
+    }
+    let used = notes_top + notes.len() as i32 * line + 4;
+    Ok(area.split_vertically(used.max(0) as u32).1)
+}
+
+/// Tick values for a log axis over [lo, hi]: powers of ten when there are three or more, else
+/// 1-2-5 multiples, else 1…9 multiples, else plain linear steps, so that even a range inside
+/// one decade gets labelled ticks. Also the 1…9 multiples for light grid lines.
+fn log_ticks(lo: f64, hi: f64) -> (Vec<f64>, Vec<f64>) {
+    let (e0, e1) = (lo.log10().floor() as i32, hi.log10().ceil() as i32);
+    let within = |mults: &[f64]| -> Vec<f64> {
+        (e0..=e1)
+            .flat_map(|e| mults.iter().map(move |m| m * 10f64.powi(e)))
+            .filter(|v| *v >= lo * (1.0 - 1e-9) && *v <= hi * (1.0 + 1e-9))
+            .collect()
+    };
+    let all = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0];
+    let light = within(&all);
+    let mut bold = within(&[1.0]);
+    if bold.len() > 10 {
+        let every = bold.len().div_ceil(10);
+        bold = bold.into_iter().step_by(every).collect();
+    }
+    for mults in [&[1.0, 2.0, 5.0][..], &all[..]] {
+        if bold.len() >= 3 {
+            break;
+        }
+        bold = within(mults);
+    }
+    if bold.len() < 3 {
+        bold = linear_ticks(lo, hi, 4);
+    }
+    (bold, light)
+}
+
+/// About `want` round values inside [lo, hi].
+fn linear_ticks(lo: f64, hi: f64, want: usize) -> Vec<f64> {
+    if hi <= lo || !(hi - lo).is_finite() {
+        return vec![lo];
+    }
+    let raw = (hi - lo) / want.max(1) as f64;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
+        .iter()
+        .map(|m| m * mag)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * mag);
+    let first = (lo / step).ceil() as i64;
+    let last = (hi / step).floor() as i64;
+    (first..=last).map(|k| k as f64 * step).collect()
+}
+
+/// An axis with tick positions chosen here rather than by plotters (whose log axes lose
+/// their labels inside one decade). Labels come from each chart's formatter.
+struct Ticked<R> {
+    inner: R,
+    bold: Vec<f64>,
+    light: Vec<f64>,
+}
+
+impl<R: Ranged<ValueType = f64>> Ranged for Ticked<R> {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        self.inner.map(value, limit)
+    }
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        if hint.weight().allow_light_points() {
+            self.light.clone()
+        } else {
+            self.bold.clone()
+        }
+    }
+    fn range(&self) -> std::ops::Range<f64> {
+        self.inner.range()
+    }
+    fn axis_pixel_range(&self, limit: (i32, i32)) -> std::ops::Range<i32> {
+        self.inner.axis_pixel_range(limit)
+    }
+}
+
+/// An axis over [lo, hi] with the given ticks (`light` for grid lines only).
+fn ticked<A: AsRangedCoord<Value = f64>>(
+    range: A,
+    bold: Vec<f64>,
+    light: Vec<f64>,
+) -> Ticked<A::CoordDescType>
+where
+    A::CoordDescType: Ranged<ValueType = f64>,
+{
+    Ticked {
+        inner: range.into(),
+        bold,
+        light,
+    }
+}
+
+/// A log axis over [lo, hi] with [`log_ticks`].
+fn log_axis(lo: f64, hi: f64) -> Ticked<LogCoord<f64>> {
+    let (bold, light) = log_ticks(lo, hi);
+    ticked((lo..hi).log_scale(), bold, light)
+}
+
+/// A linear axis over [lo, hi] with round ticks.
+fn linear_axis(lo: f64, hi: f64) -> Ticked<RangedCoordf64> {
+    ticked(lo..hi, linear_ticks(lo, hi, 6), linear_ticks(lo, hi, 30))
+}
+
+/// `max 1.19 s` beside a cross at the maximum: the tail's end is always on the picture.
+/// `left` puts the text to the left of the mark (near the right edge).
+macro_rules! max_mark {
+    ($chart:expr, $at:expr, $text:expr, $left:expr) => {{
+        let anchor = if $left {
+            Pos::new(HPos::Right, VPos::Bottom)
+        } else {
+            Pos::new(HPos::Left, VPos::Bottom)
+        };
+        let style = TextStyle::from((FONT, 15).into_font())
+            .color(&DARK)
+            .pos(anchor);
+        let dx = if $left { -6 } else { 6 };
+        $chart.draw_series(std::iter::once(
+            EmptyElement::at($at)
+                + Cross::new((0, 0), 7, BLACK.stroke_width(2))
+                + Text::new($text, (dx, -6), style),
+        ))?;
+    }};
+}
+
 macro_rules! style_mesh {
     ($chart:expr, $x_desc:expr, $y_desc:expr) => {
         $chart
@@ -433,27 +765,24 @@ macro_rules! style_mesh {
             .y_desc($y_desc)
             .axis_desc_style((FONT, 18))
             .label_style((FONT, 15))
-            .max_light_lines(4)
             .light_line_style(RGBColor(238, 238, 238))
             .bold_line_style(RGBColor(200, 200, 200))
     };
 }
 
-fn draw_legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
-    chart: &mut ChartContext<'a, DB, CT>,
-    position: SeriesLabelPosition,
-) -> anyhow::Result<()>
-where
-    DB::ErrorType: 'static,
-{
-    chart
-        .configure_series_labels()
-        .position(position)
-        .background_style(WHITE.mix(0.85))
-        .border_style(RGBColor(150, 150, 150))
-        .label_font((FONT, 15))
-        .draw()?;
-    Ok(())
+/// `max 1.19 s`: the label of a maximum.
+fn max_label(v: f64, unit: DurationUnit) -> String {
+    format!("max {} {}", tick(v), unit.symbol)
+}
+
+/// Index of the series holding the overall maximum, and that maximum (ns).
+fn overall_max(sorted: &[Vec<i64>]) -> (usize, i64) {
+    sorted
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| v.last().map(|m| (i, *m)))
+        .max_by_key(|(_, m)| *m)
+        .unwrap_or((0, 0))
 }
 
 fn draw_hist<DB: DrawingBackend>(
@@ -465,19 +794,20 @@ where
     DB::ErrorType: 'static,
 {
     let sorted = sorted_values(series);
-    let unit = if opts.log_bins {
-        unit_log(&sorted)
-    } else {
-        unit_linear(&sorted)
-    };
+    let unit = unit_of(&sorted);
     let bins = opts.bins.max(1);
-    let x_desc = format!("{} ({})", opts.metric, unit.symbol);
-    let y_desc = "requests per bin";
+    let x_desc = format!(
+        "{} ({}{})",
+        opts.metric,
+        unit.symbol,
+        if opts.log_bins { ", log scale" } else { "" }
+    );
+    let y_desc = format!("{} per bin", opts.counted);
     let title = title_of(PlotKind::Hist, opts);
     let multiple = series.len() > 1;
 
     // Bin edges in display units.
-    let (edges, log_axis) = if opts.log_bins {
+    let (edges, log_axis_wanted) = if opts.log_bins {
         let (lo, hi) = positive_extent(&sorted);
         let (lo, hi) = (lo / unit.ns, hi / unit.ns * 1.000001);
         let ratio = (hi / lo).powf(1.0 / bins as f64);
@@ -490,35 +820,54 @@ where
     } else {
         let lo = sorted.iter().map(|v| v[0]).min().unwrap_or(0) as f64 / unit.ns;
         let hi = sorted.iter().map(|v| v[v.len() - 1]).max().unwrap_or(0) as f64 / unit.ns;
-        let hi = if hi > lo { hi } else { lo + 1.0 };
+        let hi = if hi > lo { hi * 1.000001 } else { lo + 1.0 };
         let width = (hi - lo) / bins as f64;
         ((0..=bins).map(|i| lo + width * i as f64).collect(), false)
+    };
+    let bin_of = |x: f64| -> Option<usize> {
+        let i = edges.partition_point(|&e| e <= x);
+        if i >= 1 {
+            Some((i - 1).min(bins - 1))
+        } else if !log_axis_wanted {
+            Some(0)
+        } else {
+            None // a non-positive value on a log axis
+        }
     };
     let counts: Vec<Vec<u64>> = sorted
         .iter()
         .map(|values| {
             let mut c = vec![0u64; bins];
             for &v in values {
-                let x = v as f64 / unit.ns;
-                // Values outside the edges only happen for non-positive values on a log axis.
-                let i = edges.partition_point(|&e| e <= x);
-                if i >= 1 {
-                    c[(i - 1).min(bins - 1)] += 1;
-                } else if !log_axis {
-                    c[0] += 1;
+                if let Some(i) = bin_of(v as f64 / unit.ns) {
+                    c[i] += 1;
                 }
             }
             c
         })
         .collect();
-    let y_max = counts.iter().flatten().copied().max().unwrap_or(1).max(1) as f64 * 1.08;
+    // Headroom above the tallest bar for the max label.
+    let y_max = counts.iter().flatten().copied().max().unwrap_or(1).max(1) as f64 * 1.15;
     let (x0, x1) = (edges[0], edges[bins]);
+    let (max_series, max_ns) = overall_max(&sorted);
+    let max_x = max_ns as f64 / unit.ns;
+    let max_at = bin_of(max_x).map(|i| (max_x.max(x0), counts[max_series][i] as f64));
 
-    let area = root.margin(10, 10, 10, 20);
+    let keys: Vec<Key> = series
+        .iter()
+        .enumerate()
+        .map(|(si, s)| {
+            Key::new(
+                format!("{} (n = {})", s.name, counts[si].iter().sum::<u64>()),
+                Swatch::Block(color(si)),
+            )
+        })
+        .collect();
+    let area = framed(root, &title, false, &keys, &opts.notes)?.margin(0, 10, 10, 25);
     macro_rules! body {
         ($chart:expr) => {{
             let mut chart = $chart;
-            style_mesh!(chart, x_desc.as_str(), y_desc)
+            style_mesh!(chart, x_desc.as_str(), y_desc.as_str())
                 .x_label_formatter(&|v| tick(*v))
                 .y_label_formatter(&|v| tick(*v))
                 .draw()?;
@@ -540,29 +889,23 @@ where
                     outline.push((edges[i + 1], n as f64));
                 }
                 outline.push((edges[bins], 0.0));
-                let total: u64 = c.iter().sum();
-                chart
-                    .draw_series(segments(outline, col.stroke_width(2)))?
-                    .label(format!("{} (n = {total})", series[si].name))
-                    .legend(move |(x, y)| {
-                        Rectangle::new([(x, y - 6), (x + 18, y + 6)], col.mix(0.6).filled())
-                    });
+                chart.draw_series(segments(outline, col.stroke_width(2)))?;
             }
-            draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+            if let Some(at) = max_at {
+                max_mark!(chart, at, max_label(max_x, unit), true);
+            }
         }};
     }
-    if log_axis {
+    if log_axis_wanted {
         body!(ChartBuilder::on(&area)
-            .caption(&title, title_font())
             .x_label_area_size(55)
             .y_label_area_size(80)
-            .build_cartesian_2d((x0..x1).log_scale(), 0.0..y_max)?);
+            .build_cartesian_2d(log_axis(x0, x1), linear_axis(0.0, y_max))?);
     } else {
         body!(ChartBuilder::on(&area)
-            .caption(&title, title_font())
             .x_label_area_size(55)
             .y_label_area_size(80)
-            .build_cartesian_2d(x0..x1, 0.0..y_max)?);
+            .build_cartesian_2d(linear_axis(x0, x1), linear_axis(0.0, y_max))?);
     }
     Ok(())
 }
@@ -577,7 +920,7 @@ where
     DB::ErrorType: 'static,
 {
     let sorted = sorted_values(series);
-    let unit = unit_log(&sorted);
+    let unit = unit_of(&sorted);
     let (lo, hi) = positive_extent(&sorted);
     let (x0, x1) = log_bounds(lo / unit.ns, hi / unit.ns);
     let x_desc = format!("{} ({}, log scale)", opts.metric, unit.symbol);
@@ -587,7 +930,6 @@ where
         PlotKind::Cdf
     };
     let title = title_of(kind, opts);
-    let area = root.margin(10, 10, 10, 20);
 
     // Each curve: (value, fraction) at the drawn ranks. CDF: fraction ≤ v = (i+1)/n;
     // CCDF: fraction ≥ v = (n−i)/n, which ends at 1/n for the maximum.
@@ -610,53 +952,63 @@ where
                 .collect()
         })
         .collect();
-
+    let (max_series, max_ns) = overall_max(&sorted);
+    let max_x = max_ns as f64 / unit.ns;
+    let max_at = (max_ns > 0).then(|| {
+        let n = sorted[max_series].len() as f64;
+        (max_x, if complementary { 1.0 / n } else { 1.0 })
+    });
+    let keys: Vec<Key> = series
+        .iter()
+        .enumerate()
+        .map(|(si, s)| {
+            Key::new(
+                format!("{} (n = {})", s.name, s.points.len()),
+                Swatch::Line(color(si), 3),
+            )
+        })
+        .collect();
+    let area = framed(root, &title, false, &keys, &opts.notes)?.margin(0, 10, 10, 25);
+    macro_rules! curves {
+        ($chart:expr) => {{
+            for (si, curve) in curves.into_iter().enumerate() {
+                $chart.draw_series(segments(curve, color(si).stroke_width(2)))?;
+            }
+            if let Some(at) = max_at {
+                max_mark!($chart, at, max_label(max_x, unit), true);
+            }
+        }};
+    }
     if complementary {
         let n_max = sorted.iter().map(|v| v.len()).max().unwrap_or(1) as f64;
         let y0 = (1.0 / n_max) / 2.0;
         let mut chart = ChartBuilder::on(&area)
-            .caption(&title, title_font())
             .x_label_area_size(55)
             .y_label_area_size(95)
-            .build_cartesian_2d((x0..x1).log_scale(), (y0..1.5).log_scale())?;
+            .build_cartesian_2d(log_axis(x0, x1), log_axis(y0, 1.5))?;
         style_mesh!(
             chart,
             x_desc.as_str(),
-            "fraction of requests slower (log scale)"
+            format!("fraction of {} slower (log scale)", opts.counted)
         )
         .x_label_formatter(&|v| tick(*v))
         .y_label_formatter(&|v| ccdf_label(*v))
         .draw()?;
-        for (si, curve) in curves.into_iter().enumerate() {
-            let col = color(si);
-            chart
-                .draw_series(segments(curve, col.stroke_width(2)))?
-                .label(series[si].name.clone())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], col.stroke_width(3))
-                });
-        }
-        draw_legend(&mut chart, SeriesLabelPosition::LowerLeft)?;
+        curves!(chart);
     } else {
         let mut chart = ChartBuilder::on(&area)
-            .caption(&title, title_font())
             .x_label_area_size(55)
             .y_label_area_size(80)
-            .build_cartesian_2d((x0..x1).log_scale(), 0.0..1.02)?;
-        style_mesh!(chart, x_desc.as_str(), "fraction of requests at or below")
-            .x_label_formatter(&|v| tick(*v))
-            .y_label_formatter(&|v| format!("{:.0}%", v * 100.0))
-            .draw()?;
-        for (si, curve) in curves.into_iter().enumerate() {
-            let col = color(si);
-            chart
-                .draw_series(segments(curve, col.stroke_width(2)))?
-                .label(series[si].name.clone())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], col.stroke_width(3))
-                });
-        }
-        draw_legend(&mut chart, SeriesLabelPosition::LowerRight)?;
+            .build_cartesian_2d(log_axis(x0, x1), linear_axis(0.0, 1.08))?;
+        style_mesh!(
+            chart,
+            x_desc.as_str(),
+            format!("fraction of {} at or below", opts.counted)
+        )
+        .x_label_formatter(&|v| tick(*v))
+        .y_label_formatter(&|v| format!("{:.0}%", v * 100.0))
+        .draw()?;
+        curves!(chart);
     }
     Ok(())
 }
@@ -684,6 +1036,16 @@ fn spectrum_label(v: f64) -> String {
     }
 }
 
+/// The highest percentile `n` samples support: p = 1 − 1/n (as a percentage).
+pub fn supported_percentile(n: u64) -> f64 {
+    100.0 * (1.0 - 1.0 / n.max(1) as f64)
+}
+
+/// Whether `n` samples are too few for percentile `p` (%): n < 1/(1−p).
+pub fn n_too_small(n: u64, p: f64) -> bool {
+    p < 100.0 && (n as f64) < 1.0 / (1.0 - p / 100.0) - 1e-9
+}
+
 fn draw_spectrum<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     series: &[&Series],
@@ -693,20 +1055,37 @@ where
     DB::ErrorType: 'static,
 {
     let sorted = sorted_values(series);
-    let unit = unit_linear(&sorted);
+    let unit = unit_of(&sorted);
     let n_max = sorted.iter().map(|v| v.len()).max().unwrap_or(1);
-    // Show out to the percentile the data supports: 1/(1−p) up to n (at least 99 %).
-    let x_hi = (n_max as f64).max(100.0);
-    let y_hi = sorted.iter().map(|v| *v.last().unwrap()).max().unwrap_or(1) as f64 / unit.ns;
+    // Out to the percentile the data supports, 1/(1−p) = n, and at least to 99 % so that the
+    // axis has three labels; the part beyond n is shaded: n is too small there.
+    let x_hi = (n_max as f64).max(100.0) * 1.08;
+    let (max_series, max_ns) = overall_max(&sorted);
+    let max_y = max_ns as f64 / unit.ns;
     let y_lo = sorted.iter().map(|v| v[0]).min().unwrap_or(0).min(0) as f64 / unit.ns;
     let title = title_of(PlotKind::Spectrum, opts);
-    // Extra right margin: the last label ("99.9999%") is centred on the axis end.
-    let area = root.margin(10, 10, 10, 45);
+    let mut keys: Vec<Key> = series
+        .iter()
+        .enumerate()
+        .map(|(si, s)| {
+            Key::new(
+                format!("{} (n = {})", s.name, s.points.len()),
+                Swatch::Line(color(si), 3),
+            )
+        })
+        .collect();
+    keys.push(Key::new("max (100%)", Swatch::Cross(BLACK)));
+    let area = framed(root, &title, false, &keys, &opts.notes)?.margin(0, 10, 10, 45);
+    let decades: Vec<f64> = (0..=x_hi.log10().floor() as i32)
+        .map(|e| 10f64.powi(e))
+        .collect();
     let mut chart = ChartBuilder::on(&area)
-        .caption(&title, title_font())
         .x_label_area_size(55)
         .y_label_area_size(80)
-        .build_cartesian_2d((1.0..x_hi * 1.05).log_scale(), y_lo..y_hi * 1.08)?;
+        .build_cartesian_2d(
+            ticked((1.0..x_hi).log_scale(), decades, Vec::new()),
+            linear_axis(y_lo, max_y.max(1e-9) * 1.12),
+        )?;
     style_mesh!(
         chart,
         format!(
@@ -718,6 +1097,26 @@ where
     .x_label_formatter(&|v| spectrum_label(*v))
     .y_label_formatter(&|v| tick(*v))
     .draw()?;
+    if (n_max as f64) < x_hi {
+        let style = TextStyle::from((FONT, 14).into_font())
+            .color(&NOTE_COLOR)
+            .pos(Pos::new(HPos::Right, VPos::Top));
+        chart.draw_series(std::iter::once(Rectangle::new(
+            [(n_max as f64, y_lo), (x_hi, max_y * 1.12)],
+            RGBColor(235, 235, 235).mix(0.6).filled(),
+        )))?;
+        chart.draw_series(std::iter::once(
+            EmptyElement::at((x_hi, max_y * 1.12))
+                + Text::new(
+                    format!(
+                        "n too small beyond p{}",
+                        tick(supported_percentile(n_max as u64))
+                    ),
+                    (-6, 6),
+                    style,
+                ),
+        ))?;
+    }
     for (si, values) in sorted.iter().enumerate() {
         let n = values.len() as f64;
         let x_end = n.max(1.0);
@@ -730,17 +1129,30 @@ where
             })
             .collect();
         let col = color(si);
-        chart
-            .draw_series(segments(curve, col.stroke_width(2)))?
-            .label(format!("{} (n = {})", series[si].name, values.len()))
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], col.stroke_width(3)));
+        let end = *curve.last().unwrap();
+        chart.draw_series(segments(curve, col.stroke_width(2)))?;
+        // The curve ends at p = 1 − 1/n; the maximum (p = 100 %) sits above its end.
+        let top = *values.last().unwrap() as f64 / unit.ns;
+        chart.draw_series(std::iter::once(PathElement::new(
+            vec![end, (end.0, top)],
+            col.stroke_width(1),
+        )))?;
+        if si != max_series {
+            chart.draw_series(std::iter::once(Cross::new(
+                (end.0, top),
+                5,
+                col.stroke_width(2),
+            )))?;
+        }
     }
-    draw_legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
+    let at = (sorted[max_series].len().max(1) as f64, max_y);
+    max_mark!(chart, at, max_label(max_y, unit), true);
     Ok(())
 }
 
 /// Rolling percentile of the latencies around each of ~`points` positions in time order,
-/// over a window of `window` requests. Returns (time, value) in display units.
+/// over a window of `window` requests; near both ends the window stays whole and shifts
+/// inwards, so the line runs from the first request to the last. Returns (time, value ns).
 fn rolling_percentile(
     by_time: &[(f64, i64)],
     window: usize,
@@ -756,22 +1168,152 @@ fn rolling_percentile(
     let step = (n / points.max(1)).max(1);
     let mut scratch = Vec::with_capacity(window);
     let mut out = Vec::new();
-    // Centres run from the first to the last position where a whole window fits.
-    let half = window / 2;
-    let last_center = n - window + half;
-    let mut center = half;
-    loop {
-        let start = center - half;
+    let centres = (0..n).step_by(step).chain(std::iter::once(n - 1));
+    let mut last = usize::MAX;
+    for centre in centres {
+        if centre == last {
+            continue;
+        }
+        last = centre;
+        let start = centre.saturating_sub(window / 2).min(n - window);
         scratch.clear();
         scratch.extend(by_time[start..start + window].iter().map(|t| t.1));
         scratch.sort_unstable();
-        out.push((by_time[center].0, percentile(&scratch, p, method)));
-        if center + step > last_center {
-            break;
-        }
-        center += step;
+        out.push((by_time[centre].0, percentile(&scratch, p, method)));
     }
     out
+}
+
+/// The tail line of a timeline: p99 when the window holds at least 100 requests (so p99 is a
+/// percentile, not the window's maximum), else honestly the rolling maximum.
+fn tail_line(window: usize, counted: &str) -> (f64, String) {
+    if window >= 100 {
+        (99.0, format!("rolling p99 of {window} {counted}"))
+    } else {
+        (100.0, format!("rolling max of {window} {counted}"))
+    }
+}
+
+/// `5.9 years`, `3.2 days`, `4 min`: a gap's length for a note.
+fn span_human(ns: f64) -> String {
+    let s = ns / 1e9;
+    let (v, u) = if s >= 2.0 * 365.25 * 86400.0 {
+        (s / (365.25 * 86400.0), "years")
+    } else if s >= 2.0 * 86400.0 {
+        (s / 86400.0, "days")
+    } else if s >= 2.0 * 3600.0 {
+        (s / 3600.0, "h")
+    } else if s >= 120.0 {
+        (s / 60.0, "min")
+    } else {
+        (s, "s")
+    };
+    format!("{} {u}", tick(v))
+}
+
+/// A time axis that skips long silent stretches: each segment of activity gets a stretch of
+/// the axis (proportional to its length, but never less than a tenth), with a narrow break
+/// between segments. Without gaps it is the ordinary axis.
+struct TimeAxis {
+    /// (first ns, last ns, axis start, axis length) per segment.
+    segments: Vec<(i64, i64, f64, f64)>,
+    unit: DurationUnit,
+    gaps: Vec<i64>,
+    end: f64,
+}
+
+impl TimeAxis {
+    /// A gap breaks the axis when it is longer than a minute and than a quarter of the span.
+    fn new(mut times: Vec<i64>) -> TimeAxis {
+        times.sort_unstable();
+        let (t0, t1) = (times[0], *times.last().unwrap());
+        let span = (t1 - t0) as f64;
+        let mut gaps: Vec<(i64, usize)> = times
+            .windows(2)
+            .enumerate()
+            .map(|(i, w)| (w[1] - w[0], i))
+            .filter(|&(d, _)| d as f64 > 60e9 && d as f64 > span / 4.0)
+            .collect();
+        // At most four breaks: the longest gaps.
+        gaps.sort_unstable_by_key(|g| std::cmp::Reverse(g.0));
+        gaps.truncate(4);
+        gaps.sort_unstable_by_key(|g| g.1);
+        let mut bounds = Vec::new();
+        let mut start = t0;
+        for &(_, i) in &gaps {
+            bounds.push((start, times[i]));
+            start = times[i + 1];
+        }
+        bounds.push((start, t1));
+        let longest = bounds.iter().map(|(a, b)| b - a).max().unwrap_or(0) as f64;
+        let unit = DurationUnit::for_ns(longest);
+        let busy: f64 = bounds.iter().map(|(a, b)| (b - a) as f64 / unit.ns).sum();
+        let total = busy.max(1e-9);
+        let min_len = total / 10.0;
+        let break_len = total / 25.0;
+        let mut segments = Vec::new();
+        let mut at = 0.0;
+        for (i, &(a, b)) in bounds.iter().enumerate() {
+            if i > 0 {
+                at += break_len;
+            }
+            let len = ((b - a) as f64 / unit.ns).max(if bounds.len() > 1 { min_len } else { 0.0 });
+            segments.push((a, b, at, len));
+            at += len;
+        }
+        TimeAxis {
+            segments,
+            unit,
+            gaps: gaps.iter().map(|g| g.0).collect(),
+            end: at,
+        }
+    }
+
+    fn broken(&self) -> bool {
+        self.segments.len() > 1
+    }
+
+    /// Axis position of a timestamp.
+    fn x(&self, t: i64) -> f64 {
+        let seg = self
+            .segments
+            .iter()
+            .rev()
+            .find(|s| t >= s.0)
+            .unwrap_or(&self.segments[0]);
+        let dur = (seg.1 - seg.0) as f64 / self.unit.ns;
+        if dur <= 0.0 {
+            return seg.2 + seg.3 / 2.0;
+        }
+        seg.2 + (t - seg.0) as f64 / self.unit.ns * (seg.3 / dur)
+    }
+
+    /// Round tick positions inside each segment (in axis units).
+    fn ticks(&self) -> Vec<f64> {
+        let per = (8 / self.segments.len()).max(2);
+        self.segments
+            .iter()
+            .flat_map(|&(a, b, at, len)| {
+                let dur = (b - a) as f64 / self.unit.ns;
+                let scale = if dur > 0.0 { len / dur } else { 0.0 };
+                linear_ticks(0.0, dur, per)
+                    .into_iter()
+                    .map(move |v| at + v * scale)
+            })
+            .collect()
+    }
+
+    /// The label at an axis position: time since its segment's start.
+    fn label(&self, x: f64) -> String {
+        let Some(&(a, b, at, len)) = self.segments.iter().rev().find(|s| x >= s.2 - 1e-9) else {
+            return String::new();
+        };
+        let dur = (b - a) as f64 / self.unit.ns;
+        if len <= 0.0 {
+            return "0".into();
+        }
+        tick(((x - at) * dur / len).max(0.0))
+    }
 }
 
 fn draw_timeline<DB: DrawingBackend>(
@@ -783,19 +1325,13 @@ where
     DB::ErrorType: 'static,
 {
     let sorted = sorted_values(series);
-    let t0 = series
-        .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.0))
-        .min()
-        .unwrap_or(0);
-    let t1 = series
-        .iter()
-        .flat_map(|s| s.points.iter().map(|p| p.0))
-        .max()
-        .unwrap_or(0);
-    let span = (t1 - t0) as f64;
-    let time_unit = DurationUnit::for_ns(span);
-    let (x0, x1) = linear_bounds(0.0, span / time_unit.ns);
+    let axis = TimeAxis::new(
+        series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p.0))
+            .collect(),
+    );
+    let (x0, x1) = linear_bounds(0.0, axis.end);
     let (lo, hi) = positive_extent(&sorted);
     // A log y axis once the tail is far above the body, so both stay readable.
     let median = sorted
@@ -805,134 +1341,251 @@ where
         .unwrap_or(1)
         .max(1) as f64;
     let log_y = hi / median > 10.0;
-    let unit = if log_y {
-        unit_log(&sorted)
-    } else {
-        unit_linear(&sorted)
-    };
+    let unit = unit_of(&sorted);
     let title = title_of(PlotKind::Timeline, opts);
-    let x_desc = format!("time since capture start ({})", time_unit.symbol);
+    let x_desc = if axis.broken() {
+        format!(
+            "time since the start of each stretch of activity ({}); axis broken at gaps",
+            axis.unit.symbol
+        )
+    } else {
+        format!("time since capture start ({})", axis.unit.symbol)
+    };
     let y_desc = format!(
         "{} ({}{})",
         opts.metric,
         unit.symbol,
         if log_y { ", log scale" } else { "" }
     );
-    let area = root.margin(10, 10, 10, 20);
 
     struct Prepared {
         dots: Vec<(f64, f64)>,
-        p50: Vec<(f64, f64)>,
-        p99: Vec<(f64, f64)>,
+        lines: Vec<Vec<(f64, f64)>>,
+        tails: Vec<Vec<(f64, f64)>>,
         window: usize,
+        tail_window: usize,
+        tail_label: String,
         note: String,
     }
     let prepared: Vec<Prepared> = series
         .iter()
         .map(|s| {
-            let mut by_time: Vec<(f64, i64)> = s
-                .points
-                .iter()
-                .map(|&(t, v)| ((t - t0) as f64 / time_unit.ns, v))
-                .collect();
-            by_time.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let mut by_time: Vec<(i64, i64)> = s.points.clone();
+            by_time.sort_unstable();
             let n = by_time.len();
             // Drawing 10 M dots is slow and unreadable: an even stride sample keeps the
             // density honest, and the slowest requests are always drawn (the tail must
             // survive thinning).
             let max_dots = 40_000;
             let keep_slowest = 100;
-            let (mut dots, note): (Vec<(f64, f64)>, String) = if n > max_dots {
+            let (threshold, stride, note) = if n > max_dots {
                 let stride = n / max_dots;
                 let mut vals: Vec<i64> = by_time.iter().map(|t| t.1).collect();
                 let threshold = *vals.select_nth_unstable(n - keep_slowest - 1).1;
-                let dots: Vec<(f64, f64)> = by_time
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, t)| i % stride == 0 || t.1 > threshold)
-                    .map(|(_, t)| (t.0, t.1 as f64 / unit.ns))
-                    .collect();
-                let note = format!("every {stride}th request + {keep_slowest} slowest");
-                (dots, note)
+                (
+                    threshold,
+                    stride,
+                    format!("every {stride}th + {keep_slowest} slowest"),
+                )
             } else {
-                let dots = by_time
-                    .iter()
-                    .map(|t| (t.0, t.1 as f64 / unit.ns))
-                    .collect();
-                (dots, "each request".to_string())
+                (i64::MAX, 1, format!("each of {n}"))
             };
+            let mut dots: Vec<(f64, f64)> = by_time
+                .iter()
+                .enumerate()
+                .filter(|(i, t)| i % stride == 0 || t.1 > threshold)
+                .map(|(_, t)| (axis.x(t.0), t.1 as f64 / unit.ns))
+                .collect();
             if log_y {
                 dots.retain(|d| d.1 > 0.0);
             }
             let window = (n / 50).clamp(20.min(n), 10_000.max(n / 1000));
-            let scale = |v: Vec<(f64, f64)>| v.into_iter().map(|(t, y)| (t, y / unit.ns)).collect();
+            let tail_window = if n >= 500 { window.max(100) } else { window };
+            let (p_tail, tail_label) = tail_line(tail_window, &opts.counted);
+            // Lines never cross a gap: each stretch of activity has its own.
+            let mut lines = Vec::new();
+            let mut tails = Vec::new();
+            for &(a, b, _, _) in &axis.segments {
+                let part: Vec<(f64, i64)> = by_time
+                    .iter()
+                    .filter(|t| t.0 >= a && t.0 <= b)
+                    .map(|t| (axis.x(t.0), t.1))
+                    .collect();
+                let scale = |v: Vec<(f64, f64)>| -> Vec<(f64, f64)> {
+                    v.into_iter()
+                        .map(|(t, y)| (t, y / unit.ns))
+                        .filter(|p| !log_y || p.1 > 0.0)
+                        .collect()
+                };
+                lines.push(scale(rolling_percentile(
+                    &part,
+                    window,
+                    400,
+                    50.0,
+                    opts.method,
+                )));
+                tails.push(scale(rolling_percentile(
+                    &part,
+                    tail_window,
+                    400,
+                    p_tail,
+                    opts.method,
+                )));
+            }
             Prepared {
                 dots,
-                p50: scale(rolling_percentile(&by_time, window, 400, 50.0, opts.method)),
-                p99: scale(rolling_percentile(&by_time, window, 400, 99.0, opts.method)),
+                lines,
+                tails,
                 window,
+                tail_window,
+                tail_label,
                 note,
             }
         })
         .collect();
 
+    let single = prepared.len() == 1;
+    let (c50, c99) = (RGBColor(20, 60, 160), RED);
+    let mut keys = Vec::new();
+    if single {
+        let p = &prepared[0];
+        keys.push(Key::new(
+            format!("{} ({})", opts.counted, p.note),
+            Swatch::Dot(RGBColor(120, 140, 170)),
+        ));
+        keys.push(Key::new(
+            format!("rolling p50 of {} {}", p.window, opts.counted),
+            Swatch::Line(c50, 2),
+        ));
+        keys.push(Key::new(p.tail_label.clone(), Swatch::Line(c99, 4)));
+    } else {
+        for (si, p) in prepared.iter().enumerate() {
+            keys.push(Key::new(
+                format!("{} ({})", series[si].name, p.note),
+                Swatch::Dot(color(si)),
+            ));
+        }
+        let windows = |f: fn(&Prepared) -> usize| {
+            let lo = prepared.iter().map(f).min().unwrap_or(0);
+            let hi = prepared.iter().map(f).max().unwrap_or(0);
+            if lo == hi {
+                lo.to_string()
+            } else {
+                format!("{lo}–{hi}")
+            }
+        };
+        keys.push(Key::new(
+            format!(
+                "thin: rolling p50 of {} {}",
+                windows(|p| p.window),
+                opts.counted
+            ),
+            Swatch::Line(DARK, 2),
+        ));
+        let all_p99 = prepared.iter().all(|p| p.tail_window >= 100);
+        let all_max = prepared.iter().all(|p| p.tail_window < 100);
+        let what = if all_p99 {
+            "rolling p99"
+        } else if all_max {
+            "rolling max"
+        } else {
+            "rolling p99 (max where fewer than 100)"
+        };
+        keys.push(Key::new(
+            format!(
+                "thick: {what} of {} {}",
+                windows(|p| p.tail_window),
+                opts.counted
+            ),
+            Swatch::Line(DARK, 4),
+        ));
+    }
+    let mut notes = opts.notes.clone();
+    if axis.broken() {
+        let largest = axis.gaps.iter().copied().max().unwrap_or(0);
+        notes.push(format!(
+            "timestamps have {} long gap{} (longest {}): the time axis is broken there",
+            axis.gaps.len(),
+            if axis.gaps.len() == 1 { "" } else { "s" },
+            span_human(largest as f64)
+        ));
+    }
+    let area = framed(root, &title, false, &keys, &notes)?.margin(0, 10, 10, 25);
+    let (max_series, max_ns) = overall_max(&sorted);
+    let max_point = series[max_series]
+        .points
+        .iter()
+        .max_by_key(|p| p.1)
+        .map(|p| (axis.x(p.0), max_ns as f64 / unit.ns));
+    let near_right = max_point.is_some_and(|p| p.0 > x0 + (x1 - x0) * 0.6);
+
     macro_rules! body {
-        ($chart:expr) => {{
+        ($chart:expr, $y_top:expr) => {{
             let mut chart = $chart;
             style_mesh!(chart, x_desc.as_str(), y_desc.as_str())
-                .x_label_formatter(&|v| tick(*v))
+                .x_label_formatter(&|v| axis.label(*v))
                 .y_label_formatter(&|v| tick(*v))
                 .draw()?;
-            let single = prepared.len() == 1;
             for (si, p) in prepared.iter().enumerate() {
                 let col = color(si);
                 let dot_col = if single { RGBColor(120, 140, 170) } else { col };
-                chart
-                    .draw_series(
-                        p.dots
-                            .iter()
-                            .map(|&d| Circle::new(d, 2, dot_col.mix(0.35).filled())),
-                    )?
-                    .label(format!("{} ({})", series[si].name, p.note))
-                    .legend(move |(x, y)| Circle::new((x + 10, y), 4, dot_col.filled()));
-                let (c50, c99) = if single {
-                    (RGBColor(20, 60, 160), RGBColor(200, 30, 30))
-                } else {
-                    (col, col)
-                };
-                chart
-                    .draw_series(segments(p.p50.clone(), c50.stroke_width(2)))?
-                    .label(format!(
-                        "{} rolling p50 ({} requests)",
-                        series[si].name, p.window
-                    ))
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 20, y)], c50.stroke_width(2))
-                    });
-                chart
-                    .draw_series(segments(p.p99.clone(), c99.stroke_width(4)))?
-                    .label(format!("{} rolling p99", series[si].name))
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 20, y)], c99.stroke_width(4))
-                    });
+                chart.draw_series(
+                    p.dots
+                        .iter()
+                        .map(|&d| Circle::new(d, 2, dot_col.mix(0.35).filled())),
+                )?;
+                let (l50, l99) = if single { (c50, c99) } else { (col, col) };
+                for line in &p.lines {
+                    chart.draw_series(segments(line.clone(), l50.stroke_width(2)))?;
+                }
+                for line in &p.tails {
+                    chart.draw_series(segments(line.clone(), l99.stroke_width(4)))?;
+                }
             }
-            draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
+            // Breaks: a grey band over each skipped stretch.
+            for w in axis.segments.windows(2) {
+                let (from, to) = (w[0].2 + w[0].3, w[1].2);
+                chart.draw_series(std::iter::once(Rectangle::new(
+                    [(from, $y_top.0), (to, $y_top.1)],
+                    RGBColor(200, 200, 200).mix(0.5).filled(),
+                )))?;
+                let gap = (w[1].0 - w[0].1) as f64;
+                let style = TextStyle::from((FONT, 13).into_font())
+                    .color(&NOTE_COLOR)
+                    .pos(Pos::new(HPos::Center, VPos::Top));
+                chart.draw_series(std::iter::once(
+                    EmptyElement::at(((from + to) / 2.0, $y_top.1))
+                        + Text::new(format!("gap {}", span_human(gap)), (0, 4), style),
+                ))?;
+            }
+            if let Some(at) = max_point {
+                max_mark!(chart, at, max_label(at.1, unit), near_right);
+            }
         }};
     }
     if log_y {
         let (y0, y1) = log_bounds(lo / unit.ns, hi / unit.ns);
-        body!(ChartBuilder::on(&area)
-            .caption(&title, title_font())
-            .x_label_area_size(55)
-            .y_label_area_size(80)
-            .build_cartesian_2d(x0..x1, (y0..y1 * 2.0).log_scale())?);
+        let y1 = y1 * 2.0;
+        body!(
+            ChartBuilder::on(&area)
+                .x_label_area_size(55)
+                .y_label_area_size(80)
+                .build_cartesian_2d(ticked(x0..x1, axis.ticks(), Vec::new()), log_axis(y0, y1))?,
+            (y0, y1)
+        );
     } else {
         let y_lo = sorted.iter().map(|v| v[0]).min().unwrap_or(0).min(0) as f64 / unit.ns;
-        body!(ChartBuilder::on(&area)
-            .caption(&title, title_font())
-            .x_label_area_size(55)
-            .y_label_area_size(80)
-            .build_cartesian_2d(x0..x1, y_lo..hi / unit.ns * 1.15)?);
+        let y1 = hi / unit.ns * 1.15;
+        body!(
+            ChartBuilder::on(&area)
+                .x_label_area_size(55)
+                .y_label_area_size(80)
+                .build_cartesian_2d(
+                    ticked(x0..x1, axis.ticks(), Vec::new()),
+                    linear_axis(y_lo, y1)
+                )?,
+            (y_lo, y1)
+        );
     }
     Ok(())
 }
@@ -940,6 +1593,7 @@ where
 /// What a box in the comparison plot shows.
 #[derive(Debug, Clone, Copy)]
 struct BoxStats {
+    n: usize,
     p25: f64,
     p50: f64,
     p75: f64,
@@ -947,6 +1601,49 @@ struct BoxStats {
     p99: f64,
     max: f64,
     mean: f64,
+}
+
+/// Group names as tick labels of at most `room` characters that stay distinct: whole names
+/// when they fit; else the start and the end around an ellipsis (addresses differ at the
+/// end); else numbers, with the key returned as notes.
+fn distinct_labels(names: &[String], room: usize) -> (Vec<String>, Vec<String>) {
+    let distinct = |labels: &[String]| {
+        let mut seen = std::collections::HashSet::new();
+        labels.iter().all(|l| seen.insert(l.clone()))
+    };
+    let whole: Vec<String> = names.to_vec();
+    if names.iter().all(|n| n.chars().count() <= room) && distinct(&whole) {
+        return (whole, Vec::new());
+    }
+    let room = room.max(5);
+    for head in (0..=(room - 2) / 2).rev() {
+        let tail = room - 1 - head;
+        let cut: Vec<String> = names
+            .iter()
+            .map(|n| shorten_middle(n, head, tail))
+            .collect();
+        if distinct(&cut) {
+            return (cut, Vec::new());
+        }
+    }
+    let numbered = (1..=names.len()).map(|i| format!("#{i}")).collect();
+    let key = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| format!("#{} = {n}", i + 1))
+        .collect::<Vec<_>>();
+    (numbered, vec![key.join(",  ")])
+}
+
+/// `text` as its first `head` and last `tail` characters around an ellipsis, when longer.
+fn shorten_middle(text: &str, head: usize, tail: usize) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    if chars.len() <= head + tail + 1 {
+        return text.to_string();
+    }
+    let start: String = chars[..head].iter().collect();
+    let end: String = chars[chars.len() - tail..].iter().collect();
+    format!("{start}…{end}")
 }
 
 fn draw_compare<DB: DrawingBackend>(
@@ -958,13 +1655,14 @@ where
     DB::ErrorType: 'static,
 {
     let sorted = sorted_values(series);
-    let unit = unit_log(&sorted);
+    let unit = unit_of(&sorted);
     let boxes: Vec<BoxStats> = sorted
         .iter()
         .map(|v| {
             let q = |p: f64| percentile(v, p, opts.method) / unit.ns;
             let sum: i128 = v.iter().map(|&x| x as i128).sum();
             BoxStats {
+                n: v.len(),
                 p25: q(25.0),
                 p50: q(50.0),
                 p75: q(75.0),
@@ -985,144 +1683,125 @@ where
         .max(lo / unit.ns);
     let (y0, y1) = log_bounds(lo, hi / unit.ns);
     let n = boxes.len();
-    // Group names longer than their slot are shortened (the table has them in full).
-    let room = ((opts.width as usize).saturating_sub(120) / n.max(1) / 8).max(6);
-    let names: Vec<String> = series.iter().map(|s| shorten(&s.name, room)).collect();
+    // Tick labels: one per slot, about 8 px a character at this size.
+    let slot_px = (opts.width as usize).saturating_sub(140) / n.max(1);
+    let room = (slot_px / 8).max(5);
+    let names: Vec<String> = series.iter().map(|s| s.name.clone()).collect();
+    let (labels, mut key_notes) = distinct_labels(&names, room);
     let title = title_of(PlotKind::Compare, opts);
-    let area = root.margin(10, 10, 10, 20);
-    // Headroom above the data (a third of the log range) keeps the legend off the boxes, and
-    // room right of the last box keeps its labels inside the picture.
-    let top = y1 * 1.5 * (y1 * 1.5 / y0).powf(0.35);
+    let keys = vec![
+        Key::new("box: p25 to p75", Swatch::Block(RGBColor(150, 150, 150))),
+        Key::new("p50", Swatch::Line(BLACK, 4)),
+        Key::new("whisker to p90 (cap)", Swatch::Line(DARK, 2)),
+        Key::new("p99", Swatch::Line(RED, 4)),
+        Key::new("max", Swatch::Cross(BLACK)),
+        Key::new("mean", Swatch::Ring(MEAN_COLOR)),
+    ];
+    let mut notes = opts.notes.clone();
+    notes.append(&mut key_notes);
+    if boxes.iter().any(|b| n_too_small(b.n as u64, 99.0)) {
+        notes.push("p99 —: n too small (fewer than 100 samples in the group)".into());
+    }
+    let area = framed(root, &title, false, &keys, &notes)?.margin(0, 10, 10, 20);
+    let top = y1 * 1.2;
+    // Under the axis: the group, its p99 and its max, one row each.
+    let label_rows = 4;
     let mut chart = ChartBuilder::on(&area)
-        .caption(&title, title_font())
-        .x_label_area_size(55)
+        .x_label_area_size(30 + label_rows * 18)
         .y_label_area_size(80)
-        .build_cartesian_2d(-0.6..(n as f64 - 0.1), (y0..top).log_scale())?;
-    let label_names = names.clone();
-    style_mesh!(
-        chart,
-        "group",
-        format!("{} ({}, log scale)", opts.metric, unit.symbol)
-    )
-    .disable_x_mesh()
-    .x_labels(2 * n + 1)
-    .x_label_formatter(&move |v| {
-        let i = v.round();
-        if (v - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < label_names.len() {
-            label_names[i as usize].clone()
-        } else {
-            String::new()
-        }
-    })
-    .y_label_formatter(&|v| tick(*v))
-    .draw()?;
+        .build_cartesian_2d(-0.6..(n as f64 - 0.4), log_axis(y0, top))?;
+    chart
+        .configure_mesh()
+        .y_desc(format!("{} ({}, log scale)", opts.metric, unit.symbol))
+        .axis_desc_style((FONT, 18))
+        .label_style((FONT, 15))
+        .light_line_style(RGBColor(238, 238, 238))
+        .bold_line_style(RGBColor(200, 200, 200))
+        .disable_x_mesh()
+        .x_labels(0)
+        .y_label_formatter(&|v| tick(*v))
+        .draw()?;
 
     let half = 0.28;
+    let floor = |v: f64| v.max(y0);
     for (i, b) in boxes.iter().enumerate() {
         let x = i as f64;
         let col = color(i);
-        let first = i == 0;
-        let dark = RGBColor(40, 40, 40);
-        // Whisker from the box to p90, then a thinner line on to p99.
+        let p99_real = !n_too_small(b.n as u64, 99.0);
+        // Whisker from the box to p90, then a thinner line on to p99 (or the max).
         chart.draw_series(std::iter::once(PathElement::new(
-            vec![(x, b.p75), (x, b.p90)],
-            dark.stroke_width(2),
+            vec![(x, floor(b.p75)), (x, floor(b.p90))],
+            DARK.stroke_width(2),
         )))?;
         chart.draw_series(std::iter::once(PathElement::new(
-            vec![(x, b.p90), (x, b.p99)],
-            dark.stroke_width(1),
-        )))?;
-        chart.draw_series(std::iter::once(PathElement::new(
-            vec![(x, b.p99), (x, b.max)],
+            vec![(x, floor(b.p90)), (x, floor(b.max))],
             RGBColor(150, 150, 150).stroke_width(1),
         )))?;
-        let boxed = chart.draw_series(std::iter::once(Rectangle::new(
-            [(x - half, b.p25.max(y0)), (x + half, b.p75.max(y0))],
+        chart.draw_series(std::iter::once(Rectangle::new(
+            [(x - half, floor(b.p25)), (x + half, floor(b.p75))],
             col.mix(0.45).filled(),
         )))?;
-        if first {
-            boxed.label("box: p25 to p75").legend(|(x, y)| {
-                Rectangle::new(
-                    [(x, y - 6), (x + 18, y + 6)],
-                    RGBColor(150, 150, 150).filled(),
-                )
-            });
-        }
         chart.draw_series(std::iter::once(Rectangle::new(
-            [(x - half, b.p25.max(y0)), (x + half, b.p75.max(y0))],
+            [(x - half, floor(b.p25)), (x + half, floor(b.p75))],
             col.stroke_width(2),
         )))?;
-        let median = chart.draw_series(std::iter::once(PathElement::new(
-            vec![(x - half, b.p50.max(y0)), (x + half, b.p50.max(y0))],
+        chart.draw_series(std::iter::once(PathElement::new(
+            vec![(x - half, floor(b.p50)), (x + half, floor(b.p50))],
             BLACK.stroke_width(4),
         )))?;
-        if first {
-            median.label("p50").legend(|(x, y)| {
-                PathElement::new(vec![(x, y), (x + 18, y)], BLACK.stroke_width(4))
-            });
-        }
-        let p90 = chart.draw_series(std::iter::once(PathElement::new(
-            vec![(x - half / 2.0, b.p90), (x + half / 2.0, b.p90)],
-            dark.stroke_width(2),
+        chart.draw_series(std::iter::once(PathElement::new(
+            vec![
+                (x - half / 2.0, floor(b.p90)),
+                (x + half / 2.0, floor(b.p90)),
+            ],
+            DARK.stroke_width(2),
         )))?;
-        if first {
-            p90.label("p90 (cap)").legend(|(x, y)| {
-                PathElement::new(
-                    vec![(x + 4, y), (x + 14, y)],
-                    RGBColor(40, 40, 40).stroke_width(2),
-                )
-            });
+        if p99_real {
+            chart.draw_series(std::iter::once(PathElement::new(
+                vec![
+                    (x - half * 0.8, floor(b.p99)),
+                    (x + half * 0.8, floor(b.p99)),
+                ],
+                RED.stroke_width(4),
+            )))?;
         }
-        let red = RGBColor(200, 30, 30);
-        let p99 = chart.draw_series(std::iter::once(PathElement::new(
-            vec![(x - half * 0.8, b.p99), (x + half * 0.8, b.p99)],
-            red.stroke_width(4),
-        )))?;
-        if first {
-            p99.label("p99").legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 18, y)], red.stroke_width(4))
-            });
-        }
-        let max = chart.draw_series(std::iter::once(Cross::new(
-            (x, b.max),
+        chart.draw_series(std::iter::once(Cross::new(
+            (x, floor(b.max)),
             7,
             BLACK.stroke_width(2),
         )))?;
-        if first {
-            max.label("max")
-                .legend(|(x, y)| Cross::new((x + 9, y), 6, BLACK.stroke_width(2)));
-        }
         if b.mean > 0.0 {
-            let mean = chart.draw_series(std::iter::once(Circle::new(
-                (x, b.mean),
+            chart.draw_series(std::iter::once(Circle::new(
+                (x, b.mean.max(y0)),
                 6,
-                RGBColor(255, 180, 0).stroke_width(3),
+                MEAN_COLOR.stroke_width(3),
             )))?;
-            if first {
-                mean.label("mean").legend(|(x, y)| {
-                    Circle::new((x + 9, y), 5, RGBColor(255, 180, 0).stroke_width(3))
-                });
-            }
         }
-        // Numbers beside the tail markers: the reason to look at this plot. Labels closer
-        // than a text line (in log space) are pushed apart upwards.
-        let text_style = TextStyle::from((FONT, 14).into_font()).color(&dark);
-        let line = (top / y0).log10() * 0.035;
-        let mut last_log = f64::NEG_INFINITY;
-        // The tail only: p50 is visible as the bar in the box and would crowd the next group.
-        for (v, what) in [(b.p99, "p99"), (b.max, "max")] {
-            if v > 0.0 {
-                let at = v.log10().max(last_log + line);
-                last_log = at;
-                chart.draw_series(std::iter::once(Text::new(
-                    format!("{what} {}{}", tick(v), unit.symbol),
-                    (x + half + 0.03, 10f64.powf(at)),
-                    text_style.clone(),
-                )))?;
-            }
+        // The numbers that are the reason for this picture, under the axis where they cannot
+        // collide with boxes or each other.
+        let (px, py) = chart.backend_coord(&(x, y0));
+        let style = TextStyle::from((FONT, 14).into_font())
+            .color(&DARK)
+            .pos(Pos::new(HPos::Center, VPos::Top));
+        let p99_text = if p99_real {
+            format!("p99 {}", tick(b.p99))
+        } else {
+            "p99 —".to_string()
+        };
+        let rows = [
+            labels[i].clone(),
+            format!("n = {}", b.n),
+            p99_text,
+            format!("max {}", tick(b.max)),
+        ];
+        for (r, text) in rows.iter().enumerate() {
+            root.draw(&Text::new(
+                text.clone(),
+                (px, py + 8 + r as i32 * 18),
+                style.clone(),
+            ))?;
         }
     }
-    draw_legend(&mut chart, SeriesLabelPosition::UpperLeft)?;
     Ok(())
 }
 
@@ -1186,53 +1865,44 @@ where
         }
     });
     let small = bounds.is_some();
-    let mut chart = ChartBuilder::on(area)
-        .caption(
-            title,
-            (FONT, if small { 18 } else { 26 })
-                .into_font()
-                .style(FontStyle::Bold),
-        )
-        .margin(if small { 8 } else { 0 })
+    let point_col = PALETTE[0];
+    let red = PALETTE[1];
+    let mut keys = vec![Key::new(
+        format!("data (n = {})", finite.len()),
+        Swatch::Dot(point_col),
+    )];
+    if let Some(f) = fit {
+        keys.push(Key::new(
+            format!(
+                "y = {:.3} + {:.3}x   r = {:.3}   R² = {:.3}",
+                f.intercept, f.slope, f.pearson_r, f.r_squared
+            ),
+            Swatch::Line(red, 2),
+        ));
+    }
+    let area = framed(area, title, small, &keys, &[])?.margin(0, if small { 8 } else { 0 }, 0, 8);
+    let mut chart = ChartBuilder::on(&area)
         .x_label_area_size(if small { 40 } else { 55 })
         .y_label_area_size(if small { 50 } else { 80 })
-        .build_cartesian_2d(x0..x1, y0..y1)?;
+        .build_cartesian_2d(linear_axis(x0, x1), linear_axis(y0, y1))?;
     style_mesh!(chart, x_label, y_label)
         .x_label_formatter(&|v| tick(*v))
         .y_label_formatter(&|v| tick(*v))
         .draw()?;
     // Thin large data so the picture stays light; the line uses every point.
     let stride = (finite.len() / 50_000).max(1);
-    let point_col = PALETTE[0];
-    chart
-        .draw_series(
-            finite
-                .iter()
-                .step_by(stride)
-                .map(|&p| Circle::new(p, if small { 4 } else { 3 }, point_col.mix(0.7).filled())),
-        )?
-        .label(format!("data (n = {})", finite.len()))
-        .legend(move |(x, y)| Circle::new((x + 9, y), 4, point_col.filled()));
+    chart.draw_series(
+        finite
+            .iter()
+            .step_by(stride)
+            .map(|&p| Circle::new(p, if small { 4 } else { 3 }, point_col.mix(0.7).filled())),
+    )?;
     if let Some(f) = fit {
-        let red = PALETTE[1];
-        chart
-            .draw_series(LineSeries::new(
-                [x0, x1].map(|x| (x, f.intercept + f.slope * x)),
-                red.stroke_width(2),
-            ))?
-            .label(format!(
-                "y = {:.3} + {:.3}x   r = {:.3}   R² = {:.3}",
-                f.intercept, f.slope, f.pearson_r, f.r_squared
-            ))
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], red.stroke_width(2)));
+        chart.draw_series(LineSeries::new(
+            [x0, x1].map(|x| (x, f.intercept + f.slope * x)),
+            red.stroke_width(2),
+        ))?;
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
-        .background_style(WHITE.mix(0.85))
-        .border_style(RGBColor(150, 150, 150))
-        .label_font((FONT, if small { 13 } else { 15 }))
-        .draw()?;
     Ok(())
 }
 
@@ -1262,15 +1932,6 @@ where
         )?;
     }
     Ok(())
-}
-
-/// `text` cut to `max` characters with an ellipsis.
-fn shorten(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
-        return text.to_string();
-    }
-    let kept: String = text.chars().take(max.saturating_sub(1)).collect();
-    format!("{kept}…")
 }
 
 /// A polyline as separate segments. plotters joins the segments of a thick `LineSeries` with
@@ -1324,5 +1985,73 @@ mod tests {
     fn units_follow_the_data() {
         assert_eq!(DurationUnit::for_ns(500.0).symbol, "ns");
         assert_eq!(DurationUnit::for_ns(2.5e6).symbol, "ms");
+    }
+
+    #[test]
+    fn log_axes_get_three_ticks_over_any_range() {
+        for (lo, hi) in [
+            (1.0, 1e6),
+            (10.0, 30.0),
+            (11.0, 14.0),
+            (0.5, 0.52),
+            (3.0, 90.0),
+        ] {
+            let (bold, _) = log_ticks(lo, hi);
+            assert!(bold.len() >= 3, "{lo}..{hi}: {bold:?}");
+            assert!(bold.len() <= 12, "{lo}..{hi}: {bold:?}");
+            assert!(bold.iter().all(|v| *v >= lo * 0.999 && *v <= hi * 1.001));
+        }
+    }
+
+    #[test]
+    fn labels_stay_distinct() {
+        let names: Vec<String> = ["205.234.218.1:80", "205.234.218.22:80", "205.234.218.3:80"]
+            .map(String::from)
+            .to_vec();
+        let (labels, key) = distinct_labels(&names, 10);
+        assert!(key.is_empty());
+        assert!(labels.iter().all(|l| l.chars().count() <= 10), "{labels:?}");
+        let set: std::collections::HashSet<_> = labels.iter().collect();
+        assert_eq!(set.len(), 3, "{labels:?}");
+        // Names that differ only in the middle: numbers and a key.
+        let names: Vec<String> = ["aaaaaaaaaa1aaaaaaaaaa", "aaaaaaaaaa2aaaaaaaaaa"]
+            .map(String::from)
+            .to_vec();
+        let (labels, key) = distinct_labels(&names, 10);
+        assert_eq!(labels, ["#1", "#2"]);
+        assert!(key[0].contains("#2 = aaaaaaaaaa2aaaaaaaaaa"));
+    }
+
+    #[test]
+    fn percentiles_need_enough_samples() {
+        assert!(n_too_small(26, 99.99));
+        assert!(n_too_small(99, 99.0));
+        assert!(!n_too_small(100, 99.0));
+        assert!(n_too_small(1, 50.0));
+        assert!(!n_too_small(2, 50.0));
+        assert!(!n_too_small(1, 100.0));
+    }
+
+    #[test]
+    fn rolling_lines_run_from_first_to_last() {
+        let by_time: Vec<(f64, i64)> = (0..1000).map(|i| (i as f64, i as i64)).collect();
+        let line = rolling_percentile(&by_time, 20, 50, 50.0, PercentileMethod::NearestRank);
+        assert_eq!(line.first().unwrap().0, 0.0);
+        assert_eq!(line.last().unwrap().0, 999.0);
+    }
+
+    #[test]
+    fn long_gaps_break_the_time_axis() {
+        let year = 365 * 86_400 * 1_000_000_000i64;
+        let mut times: Vec<i64> = (0..100).map(|i| i * 1_000_000_000).collect();
+        times.extend((0..100).map(|i| 6 * year + i * 1_000_000_000));
+        let axis = TimeAxis::new(times);
+        assert!(axis.broken());
+        assert_eq!(axis.gaps.len(), 1);
+        // Each stretch takes a fair share of the axis, in order.
+        assert!(axis.x(99_000_000_000) < axis.x(6 * year));
+        assert!(axis.x(6 * year) > axis.end * 0.3);
+        let plain = TimeAxis::new((0..100).map(|i| i * 1_000_000).collect());
+        assert!(!plain.broken());
     }
 }
