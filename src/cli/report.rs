@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use tracetail::analyzers::AnalyzerStats;
 use tracetail::flows::{FlowRecord, ProtocolCounts};
 use tracetail::pipeline::{PassOptions, Record};
+use tracetail::report::explorer::Explorer;
 use tracetail::report::html::Page;
 use tracetail::report::plot::{self, PlotKind, PlotOptions};
 use tracetail::samples::{GroupBy, Metric, SampleSet};
@@ -44,6 +45,8 @@ struct Gathered {
     methods: BTreeMap<String, u64>,
     top_flows: Vec<FlowRecord>,
     flows_total: u64,
+    http_explorer: Explorer,
+    dns_explorer: Explorer,
 }
 
 fn flow_bytes(f: &FlowRecord) -> u64 {
@@ -63,6 +66,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         methods: BTreeMap::new(),
         top_flows: Vec::new(),
         flows_total: 0,
+        http_explorer: Explorer::new(Metric::Ttfb.label()),
+        dns_explorer: Explorer::new(Metric::Dns.label()),
     };
     let options = PassOptions {
         flows: true,
@@ -79,6 +84,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     set.add_http(t);
                 }
                 g.ttfb_by_server.add_http(t);
+                g.http_explorer.add_http(t);
                 let status = t
                     .status
                     .map(|s| s.to_string())
@@ -91,7 +97,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 };
                 *g.methods.entry(method).or_default() += 1;
             }
-            Record::Dns(t) => g.dns.add_dns(t),
+            Record::Dns(t) => {
+                g.dns.add_dns(t);
+                g.dns_explorer.add_dns(t);
+            }
             Record::Flow(f) => {
                 g.handshake.add_flow(f);
                 g.flows_total += 1;
@@ -125,11 +134,13 @@ fn summary_row(name: &str, s: &LatencySummary) -> Vec<String> {
         duration_ns_to_human(s.mean),
     ];
     row.push(duration_ns_to_human(s.stddev));
-    row.extend(
-        STANDARD_PERCENTILES
-            .iter()
-            .map(|p| s.at(*p).map(duration_ns_to_human).unwrap_or_default()),
-    );
+    row.extend(STANDARD_PERCENTILES.iter().map(|p| {
+        if plot::n_too_small(s.count, *p) {
+            "(n too small)".to_string()
+        } else {
+            s.at(*p).map(duration_ns_to_human).unwrap_or_default()
+        }
+    }));
     row.push(duration_ns_to_human(s.max as f64));
     row
 }
@@ -271,6 +282,25 @@ fn build_page(args: &Args, run: &common::Run, g: &Gathered) -> anyhow::Result<St
         .collect();
     page.table(&["protocol", "frames", "bytes"], &hierarchy, 1);
 
+    // Sections only for what the capture holds: a DNS-only capture gets a DNS report.
+    let has_http = analyzer.http_transactions > 0 || !g.http[&Metric::Ttfb].samples.is_empty();
+    let has_dns = !g.dns.samples.is_empty() || analyzer.dns_unanswered > 0;
+    let has_handshakes = !g.handshake.samples.is_empty();
+    let absent: Vec<&str> = [
+        (has_http, "HTTP transactions"),
+        (has_dns, "DNS queries"),
+        (has_handshakes, "complete TCP handshakes"),
+    ]
+    .iter()
+    .filter(|(present, _)| !present)
+    .map(|(_, what)| *what)
+    .collect();
+    if !absent.is_empty() {
+        page.paragraph(&format!(
+            "No {} were found, so the report has no section for them.",
+            absent.join(", no ")
+        ));
+    }
     // 2. Sessions.
     page.section("Top sessions");
     page.paragraph(&format!(
@@ -315,7 +345,75 @@ fn build_page(args: &Args, run: &common::Run, g: &Gathered) -> anyhow::Result<St
         3,
     );
 
+    let mut metrics_shown = Vec::new();
+
     // 3. HTTP.
+    if has_http {
+        metrics_shown.extend([Metric::Ttfb, Metric::Total, Metric::Server, Metric::Tshark]);
+        http_section(&mut page, args, &analyzer, g);
+    }
+
+    // 4. DNS.
+    if has_dns {
+        metrics_shown.push(Metric::Dns);
+        page.section("DNS");
+        let (dns_all, dns_by_server) = summaries(&g.dns, args.method);
+        page.paragraph(&format!(
+            "{} answered queries, {} unanswered.",
+            thousands(g.dns.samples.len() as u64),
+            thousands(analyzer.dns_unanswered)
+        ));
+        if let Some(all) = dns_all {
+            let mut rows = vec![summary_row("all", &all)];
+            rows.extend(dns_by_server.iter().map(|(n, s)| summary_row(n, s)));
+            page.table(&SUMMARY_HEADERS, &rows, 1);
+            page.plots(&plots_for(
+                &g.dns.ungrouped(),
+                &[PlotKind::Hist, PlotKind::Ccdf],
+                args.method,
+                1,
+            ));
+            explorer(&mut page, &g.dns_explorer, "xdns", &all);
+        }
+    }
+
+    // 5. TCP handshakes.
+    if let (Some(s), _) = summaries(&g.handshake, args.method) {
+        metrics_shown.push(Metric::Handshake);
+        page.section("TCP handshakes");
+        page.table(&SUMMARY_HEADERS, &[summary_row("SYN → ACK", &s)], 1);
+        page.plots(&plots_for(&g.handshake, &[PlotKind::Hist], args.method, 1));
+    }
+
+    // 6. Definitions.
+    page.section("How to read this report");
+    let defs: Vec<Vec<String>> = metrics_shown
+        .iter()
+        .map(|m| vec![m.name().to_string(), m.describe().to_string()])
+        .collect();
+    if !defs.is_empty() {
+        page.table(&["metric", "definition"], &defs, 2);
+    }
+    if has_http {
+        page.paragraph(
+            "Each HTTP transaction keeps the capture times of the first and last byte of the request and of the response. \
+             Times are those of the capture point: where it sits (client, server, middle) decides what the latencies include.",
+        );
+    }
+    page.paragraph(&format!(
+        "Percentiles are exact, computed from every sample: {}. A percentile p needs at least \
+         1/(1−p) samples (100 for p99, 10,000 for p99.99); with fewer it is shown as \"(n too small)\".",
+        args.method.describe()
+    ));
+    Ok(page.render(&format!(
+        "made by tracetail {} from {} file(s)",
+        env!("CARGO_PKG_VERSION"),
+        names.len()
+    )))
+}
+
+/// The HTTP section: counts, percentile tables (every server), pictures and the explorer.
+fn http_section(page: &mut Page, args: &Args, analyzer: &AnalyzerStats, g: &Gathered) {
     page.section("HTTP transactions");
     page.paragraph(&format!(
         "{} transactions; {} unanswered, {} responses without a request, {} spanning a capture gap, {} parse errors. \
@@ -349,15 +447,20 @@ fn build_page(args: &Args, run: &common::Run, g: &Gathered) -> anyhow::Result<St
     page.paragraph("Definitions of the metrics are at the end of the report.");
     let (_, by_server) = summaries(&g.ttfb_by_server, args.method);
     if !by_server.is_empty() {
-        page.subheading("Time to first byte by server");
+        page.subheading(&format!(
+            "Time to first byte by server (all {}; click a column to sort)",
+            by_server.len()
+        ));
         let rows: Vec<Vec<String>> = by_server
             .iter()
-            .take(30)
             .map(|(name, s)| summary_row(name, s))
             .collect();
         page.table(&SUMMARY_HEADERS, &rows, 1);
     }
     let ttfb = &g.http[&Metric::Ttfb];
+    if ttfb.samples.is_empty() {
+        return;
+    }
     page.subheading(
         "Pictures of the time to first byte (always plot: summary numbers alone mislead)",
     );
@@ -373,66 +476,21 @@ fn build_page(args: &Args, run: &common::Run, g: &Gathered) -> anyhow::Result<St
         args.method,
         8,
     ));
-
-    // 4. DNS.
-    page.section("DNS");
-    let (dns_all, dns_by_server) = summaries(&g.dns, args.method);
-    page.paragraph(&format!(
-        "{} answered queries, {} unanswered.",
-        thousands(g.dns.samples.len() as u64),
-        thousands(analyzer.dns_unanswered)
-    ));
-    if let Some(all) = dns_all {
-        let mut rows = vec![summary_row("all", &all)];
-        rows.extend(
-            dns_by_server
-                .iter()
-                .take(20)
-                .map(|(n, s)| summary_row(n, s)),
-        );
-        page.table(&SUMMARY_HEADERS, &rows, 1);
-        page.plots(&plots_for(
-            &g.dns.ungrouped(),
-            &[PlotKind::Hist, PlotKind::Ccdf],
-            args.method,
-            1,
-        ));
+    if let (Some(all), _) = summaries(ttfb, args.method) {
+        page.subheading("Every transaction (interactive)");
+        explorer(page, &g.http_explorer, "xhttp", &all);
     }
+}
 
-    // 5. TCP handshakes.
-    page.section("TCP handshakes");
-    if let (Some(s), _) = summaries(&g.handshake, args.method) {
-        page.table(&SUMMARY_HEADERS, &[summary_row("SYN → ACK", &s)], 1);
-        page.plots(&plots_for(&g.handshake, &[PlotKind::Hist], args.method, 1));
-    } else {
-        page.paragraph("No complete three-way handshake in the capture.");
+/// The interactive explorer, with tail-zoom buttons at the exact p90 and p99 (when n allows).
+fn explorer(page: &mut Page, explorer: &Explorer, id: &str, all: &LatencySummary) {
+    if explorer.is_empty() {
+        return;
     }
-
-    // 6. Definitions.
-    page.section("How to read this report");
-    let defs: Vec<Vec<String>> = [
-        Metric::Ttfb,
-        Metric::Total,
-        Metric::Server,
-        Metric::Tshark,
-        Metric::Dns,
-        Metric::Handshake,
-    ]
-    .iter()
-    .map(|m| vec![m.name().to_string(), m.describe().to_string()])
-    .collect();
-    page.table(&["metric", "definition"], &defs, 2);
-    page.paragraph(
-        "Each HTTP transaction keeps the capture times of the first and last byte of the request and of the response. \
-         Times are those of the capture point: where it sits (client, server, middle) decides what the latencies include.",
-    );
-    page.paragraph(&format!(
-        "Percentiles are exact, computed from every sample: {}.",
-        args.method.describe()
-    ));
-    Ok(page.render(&format!(
-        "made by tracetail {} from {} file(s)",
-        env!("CARGO_PKG_VERSION"),
-        names.len()
-    )))
+    let zoom: Vec<(&str, f64)> = [("p90", 90.0), ("p99", 99.0)]
+        .into_iter()
+        .filter(|(_, p)| !plot::n_too_small(all.count, *p))
+        .filter_map(|(name, p)| all.at(p).map(|v| (name, v)))
+        .collect();
+    page.raw(&explorer.html(id, &zoom));
 }

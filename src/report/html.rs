@@ -1,5 +1,7 @@
-//! A self-contained HTML page: inline CSS, plots as inline SVG, no scripts, no fetches, so
-//! the report opens offline and can be mailed as one file.
+//! A self-contained HTML page: inline CSS, plots as inline SVG, one inline script written for
+//! it (no library, no fetches), so the report opens offline and can be mailed as one file.
+//! Everything reads with JavaScript off; the script adds the interactive explorer and table
+//! sorting.
 
 use std::fmt::Write;
 
@@ -45,6 +47,15 @@ td.l, th.l { text-align: left; }
 .warn { color: #9a4a00; font-size: 12.5px; }
 .plots { display: flex; flex-wrap: wrap; gap: 12px; }
 .plot svg { max-width: 100%; height: auto; border: 1px solid #e3e6eb; border-radius: 4px; background: #fff; }
+table.sortable th { cursor: pointer; }
+th[data-sort="asc"]::after { content: " ▲"; } th[data-sort="desc"]::after { content: " ▼"; }
+.explorer { position: relative; margin: 10px 0; }
+.explorer svg.xplot { width: 100%; max-width: 1100px; height: auto; border: 1px solid #e3e6eb; border-radius: 4px; background: #fff; cursor: crosshair; user-select: none; }
+.xbar button, .xgroup { font-size: 12px; margin: 2px 4px 2px 0; padding: 2px 8px; border: 1px solid #c5cad3; border-radius: 4px; background: #f6f7f9; cursor: pointer; }
+.xgroup span { display: inline-block; width: 10px; height: 10px; border-radius: 5px; margin-right: 5px; }
+.xgroup.off { opacity: .35; text-decoration: line-through; }
+.xtip { position: absolute; z-index: 2; pointer-events: none; background: #1d2330; color: #fff; font-size: 12px; padding: 6px 9px; border-radius: 5px; white-space: nowrap; box-shadow: 0 2px 6px rgba(0,0,0,.25); }
+.xtip .xvalue { font-weight: 600; font-size: 13px; }
 "#;
 
 impl Page {
@@ -85,7 +96,7 @@ impl Page {
 
     /// A table; the first `left_columns` columns are left-aligned (names), the rest numbers.
     pub fn table(&mut self, headers: &[&str], rows: &[Vec<String>], left_columns: usize) {
-        self.body.push_str("<table><thead><tr>");
+        self.body.push_str("<table class=\"sortable\"><thead><tr>");
         for (i, h) in headers.iter().enumerate() {
             let class = if i < left_columns { " class=\"l\"" } else { "" };
             let _ = write!(self.body, "<th{class}>{}</th>", escape(h));
@@ -100,6 +111,11 @@ impl Page {
             self.body.push_str("</tr>\n");
         }
         self.body.push_str("</tbody></table>\n");
+    }
+
+    /// HTML made elsewhere in this module tree (the interactive explorer), inserted as is.
+    pub fn raw(&mut self, html: &str) {
+        self.body.push_str(html);
     }
 
     /// Plots side by side; each is an SVG document produced by `report::plot`.
@@ -126,10 +142,11 @@ impl Page {
             "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
              <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
              <title>{title}</title><style>{STYLE}</style></head>\n<body><header><h1>{title}</h1><p>{subtitle}</p></header>\n\
-             <nav>{nav}</nav>\n<main>\n{body}</main></body></html>\n",
+             <nav>{nav}</nav>\n<main>\n{body}</main><script>{script}</script></body></html>\n",
             title = escape(&self.title),
             subtitle = escape(subtitle),
-            body = self.body
+            body = self.body,
+            script = super::explorer::SCRIPT,
         )
     }
 }
@@ -152,10 +169,13 @@ mod tests {
         ]);
         let html = page.render("sub");
         assert!(html.contains("&lt;script&gt;"));
-        assert!(!html.contains("<script"));
+        // The only script is the page's own, at the end.
+        assert_eq!(html.matches("<script").count(), 1);
+        assert!(html.contains("<script>// tracetail report"));
         assert!(!html.contains("<?xml"));
-        assert!(
-            !html.contains("http://") || html.matches("http://").count() == 1,
+        assert_eq!(
+            html.matches("http://").count(),
+            html.matches("http://www.w3.org/2000/svg").count(),
             "only the SVG namespace URI may appear"
         );
         assert!(html.contains("<a href=\"#s1\">Summary</a>"));

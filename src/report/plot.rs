@@ -621,14 +621,29 @@ where
     }
     let note_style = TextStyle::from(font).color(&NOTE_COLOR);
     let notes_top = top + legend_h + if keys.is_empty() { 0 } else { 5 };
-    for (i, note) in notes.iter().enumerate() {
+    // Notes wrap at word boundaries to the picture's width.
+    let mut lines: Vec<String> = Vec::new();
+    for note in notes {
+        let mut current = String::from("⚠");
+        for word in note.split_whitespace() {
+            let candidate = format!("{current} {word}");
+            let wide = area.estimate_text_size(&candidate, &note_style)?.0 as i32;
+            if wide > room + 16 && current.chars().count() > 2 {
+                lines.push(std::mem::replace(&mut current, format!("  {word}")));
+            } else {
+                current = candidate;
+            }
+        }
+        lines.push(current);
+    }
+    for (i, text) in lines.iter().enumerate() {
         area.draw(&Text::new(
-            format!("⚠ {note}"),
+            text.clone(),
             (left, notes_top + i as i32 * line),
             note_style.clone(),
         ))?;
     }
-    let used = notes_top + notes.len() as i32 * line + 4;
+    let used = notes_top + lines.len() as i32 * line + 4;
     Ok(area.split_vertically(used.max(0) as u32).1)
 }
 
@@ -989,7 +1004,7 @@ where
         style_mesh!(
             chart,
             x_desc.as_str(),
-            format!("fraction of {} slower (log scale)", opts.counted)
+            format!("fraction of {} slower (log)", opts.counted)
         )
         .x_label_formatter(&|v| tick(*v))
         .y_label_formatter(&|v| ccdf_label(*v))
