@@ -93,59 +93,233 @@ fn find_chromium() -> Option<PathBuf> {
         })
 }
 
-#[test]
-fn report_renders_in_headless_chromium() {
-    let Some(chromium) = find_chromium() else {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("chromium not found; .ci/run installs Debian's chromium package");
+/// Headless Chromium: screenshot (`Some(png)`) or DOM dump (`None`).
+fn chromium(
+    browser: &std::path::Path,
+    url: &str,
+    width: u32,
+    shot: Option<&std::path::Path>,
+    profile: &str,
+) -> std::process::Output {
+    let mut cmd = Command::new(browser);
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        "--enable-logging=stderr",
+        "--v=0",
+        "--virtual-time-budget=3000",
+    ])
+    .arg(format!("--window-size={width},7000"))
+    .arg(format!(
+        "--user-data-dir={}",
+        scratch(&format!("chromium-profile-{profile}")).display()
+    ));
+    match shot {
+        Some(path) => {
+            let _ = std::fs::remove_file(path);
+            cmd.arg(format!("--screenshot={}", path.display()));
         }
-        eprintln!("SKIPPED report_renders_in_headless_chromium: chromium not installed (apt-get install chromium)");
-        return;
-    };
-    let (html_path, _) = make_report("chromium");
-    let shot = scratch("report.png");
-    let _ = std::fs::remove_file(&shot);
-    let profile = scratch("chromium-profile");
-    let out = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-            "--window-size=1280,2400",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg(format!("--screenshot={}", shot.display()))
-        .arg(format!("file://{}", html_path.display()))
-        .output()
-        .unwrap();
-    assert!(
-        shot.is_file(),
-        "no screenshot: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&shot).unwrap()));
+        None => {
+            cmd.arg("--dump-dom");
+        }
+    }
+    cmd.arg(url).output().unwrap()
+}
+
+/// RGB(A) pixels of a PNG file.
+fn pixels(path: &std::path::Path) -> (Vec<Vec<u8>>, u32) {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
     let mut reader = decoder.read_info().unwrap();
     let mut buf = vec![0; reader.output_buffer_size().unwrap()];
     let info = reader.next_frame(&mut buf).unwrap();
-    let bytes = &buf[..info.buffer_size()];
     let channels = info.color_type.samples();
-    let pixels: Vec<&[u8]> = bytes.chunks(channels).collect();
-    let background = pixels[pixels.len() / 2];
-    let differing = pixels.iter().filter(|p| p[..3] != background[..3]).count();
-    let dark = pixels
-        .iter()
-        .filter(|p| p[..3].iter().all(|&c| c < 80))
-        .count();
+    let px = buf[..info.buffer_size()]
+        .chunks(channels)
+        .map(|p| p[..3].to_vec())
+        .collect();
+    (px, info.width)
+}
+
+/// A screenshot with content: not one colour, and some dark (text) pixels.
+fn assert_not_blank(path: &std::path::Path) {
+    let (pixels, _) = pixels(path);
+    let background = &pixels[pixels.len() / 2];
+    let differing = pixels.iter().filter(|p| *p != background).count();
+    let dark = pixels.iter().filter(|p| p.iter().all(|&c| c < 80)).count();
     assert!(
         differing * 20 > pixels.len(),
-        "screenshot looks blank: {differing} of {} pixels differ",
+        "{}: looks blank: {differing} of {} pixels differ",
+        path.display(),
         pixels.len()
     );
-    assert!(dark > 1000, "no dark (text) pixels in the screenshot");
+    assert!(dark > 1000, "{}: no dark (text) pixels", path.display());
+}
+
+/// `1.19 s`: how the report's script prints a latency (3 significant digits).
+fn human_like_the_script(ns: f64) -> String {
+    let (v, unit) = if ns < 1e3 {
+        (ns, "ns")
+    } else if ns < 1e6 {
+        (ns / 1e3, "µs")
+    } else if ns < 1e9 {
+        (ns / 1e6, "ms")
+    } else {
+        (ns / 1e9, "s")
+    };
+    let digits = (2 - v.log10().floor() as i32).max(0) as usize;
+    format!("{v:.digits$} {unit}")
+}
+
+#[test]
+fn report_renders_in_headless_chromium() {
+    const TEST: &str = "report_renders_in_headless_chromium";
+    let Some(browser) = find_chromium() else {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("chromium not found; .ci/run installs Debian's chromium package");
+        }
+        common::skip_visibly(TEST, "chromium not installed (apt-get install chromium)");
+        return;
+    };
+    let (html_path, _) = make_report("chromium");
+    let url = format!("file://{}", html_path.display());
+
+    // With JavaScript: the interactive layer loads without errors, and hovering the slowest
+    // point shows its value (the maximum `latency` reports) and its transaction.
+    let out = chromium(&browser, &format!("{url}#selftest"), 1440, None, "dom");
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let body = dom
+        .split("<body")
+        .nth(1)
+        .and_then(|b| b.split('>').next())
+        .unwrap_or_else(|| {
+            panic!(
+                "no <body> in the DOM dump: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    assert!(
+        body.contains("data-js=\"ready\""),
+        "script did not run: {body}"
+    );
+    assert!(
+        !body.contains("data-js-errors"),
+        "JavaScript errors: {body}"
+    );
+    let console = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !console.contains("Uncaught"),
+        "console errors: {}",
+        console
+            .lines()
+            .filter(|l| l.contains("CONSOLE") || l.contains("Uncaught"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    let capture = scratch("chromium.pcap");
+    let latency = bin()
+        .arg("latency")
+        .arg(&capture)
+        .arg("--json")
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&latency.stdout).unwrap();
+    let max = json["max"].as_f64().unwrap();
+    let hovered = body
+        .split("data-selftest=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap_or_else(|| panic!("no hover result: {body}"));
+    assert!(
+        hovered.starts_with(&human_like_the_script(max)),
+        "hovering the slowest point shows {hovered:?}, latency says max {}",
+        human_like_the_script(max)
+    );
+    // Its transaction: "client → server" and "METHOD host/uri → status".
+    assert!(
+        hovered.matches('→').count() >= 2 && hovered.contains('/'),
+        "{hovered}"
+    );
+
+    // Screenshots at desktop and laptop widths, with and without JavaScript. Headless
+    // Chromium takes no screenshot with scripts disabled, so "without" is the same page with
+    // its script removed, which is what a browser with JavaScript off renders. Without it
+    // the static pictures carry the page and the explorer stays hidden, so the two differ.
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    let start = html.rfind("<script>").expect("the page script");
+    let end = start + html[start..].find("</script>").unwrap() + "</script>".len();
+    let static_path = scratch("chromium-nojs.html");
+    std::fs::write(&static_path, format!("{}{}", &html[..start], &html[end..])).unwrap();
+    let static_url = format!("file://{}", static_path.display());
+    for width in [1440, 1024] {
+        let with_js = scratch(&format!("report-{width}-js.png"));
+        let without_js = scratch(&format!("report-{width}-nojs.png"));
+        for (path, page, js) in [(&with_js, &url, true), (&without_js, &static_url, false)] {
+            let out = chromium(&browser, page, width, Some(path), &format!("{width}{js}"));
+            assert!(
+                path.is_file(),
+                "no screenshot {}: {}{}",
+                path.display(),
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            assert_not_blank(path);
+        }
+        let (a, w) = pixels(&with_js);
+        let (b, _) = pixels(&without_js);
+        assert_eq!(w, width, "screenshot width");
+        let differ = a.iter().zip(&b).filter(|(x, y)| x != y).count();
+        assert!(
+            differ > 10_000,
+            "with and without JavaScript look the same at {width} px: the explorer is missing"
+        );
+    }
+}
+
+/// A DNS-only capture gets a DNS report: no empty HTTP tables, no empty picture headings.
+#[test]
+fn dns_only_capture_gets_a_dns_report() {
+    let Some(corpus) = common::corpus_dir("dns_only_capture_gets_a_dns_report") else {
+        return;
+    };
+    let html_path = scratch("dns-only.html");
+    let out = bin()
+        .arg("report")
+        .arg(corpus.join("cs__dns_lab.pcapng"))
+        .arg("-o")
+        .arg(&html_path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = std::fs::read_to_string(&html_path).unwrap();
+    assert!(html.contains(">DNS</h2>"));
+    assert!(
+        !html.contains(">HTTP transactions</h2>"),
+        "empty HTTP section"
+    );
+    assert!(!html.contains("Status codes"), "empty HTTP tables");
+    assert!(html.contains("No HTTP transactions"), "says what is absent");
+    assert!(html.contains("class=\"explorer\""), "DNS explorer");
+    // Every <h3> has something under it before the next heading.
+    for part in html.split("<h3>").skip(1) {
+        let after = part.split("</h3>").nth(1).unwrap_or("");
+        let next = after.find("<h").unwrap_or(after.len());
+        assert!(
+            after[..next].contains("<table")
+                || after[..next].contains("<svg")
+                || after[..next].contains("<p"),
+            "empty heading: {}",
+            &part[..part.find("</h3>").unwrap_or(0)]
+        );
+    }
 }

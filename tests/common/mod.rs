@@ -18,9 +18,19 @@ pub fn corpus_dir(test: &str) -> Option<PathBuf> {
                 dir.display()
             );
         }
-        eprintln!("SKIPPED {test}: ../shared/corpus not found (set TRACETAIL_CORPUS to run it)");
+        skip_visibly(
+            test,
+            "../shared/corpus not found (set TRACETAIL_CORPUS to run it)",
+        );
         None
     }
+}
+
+/// Says a test was skipped where the person running `cargo test` sees it: the harness hides
+/// what passing tests print with `eprintln!`, but not what they write to the stderr handle.
+pub fn skip_visibly(test: &str, why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "\nSKIPPED {test}: {why}");
 }
 
 /// Reads a tab-separated file with a header into rows of (column -> value).
