@@ -1465,7 +1465,7 @@ where
     if single {
         let p = &prepared[0];
         keys.push(Key::new(
-            format!("{} ({})", opts.counted, p.note),
+            format!("{} ({}: {})", series[0].name, opts.counted, p.note),
             Swatch::Dot(RGBColor(120, 140, 170)),
         ));
         keys.push(Key::new(
