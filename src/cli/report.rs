@@ -135,8 +135,8 @@ fn summary_row(name: &str, s: &LatencySummary) -> Vec<String> {
     ];
     row.push(duration_ns_to_human(s.stddev));
     row.extend(STANDARD_PERCENTILES.iter().map(|p| {
-        if plot::n_too_small(s.count, *p) {
-            "(n too small)".to_string()
+        if tracetail::report::n_too_small(s.count, *p) {
+            tracetail::report::N_TOO_SMALL.to_string()
         } else {
             s.at(*p).map(duration_ns_to_human).unwrap_or_default()
         }
@@ -489,7 +489,7 @@ fn explorer(page: &mut Page, explorer: &Explorer, id: &str, all: &LatencySummary
     }
     let zoom: Vec<(&str, f64)> = [("p90", 90.0), ("p99", 99.0)]
         .into_iter()
-        .filter(|(_, p)| !plot::n_too_small(all.count, *p))
+        .filter(|(_, p)| !tracetail::report::n_too_small(all.count, *p))
         .filter_map(|(name, p)| all.at(p).map(|v| (name, v)))
         .collect();
     page.raw(&explorer.html(id, &zoom));

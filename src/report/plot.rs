@@ -20,6 +20,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::FontStyle;
 
+use super::n_too_small;
 use super::raster::SvgLikeText;
 use crate::samples::{Metric, SampleSet};
 use crate::stats::describe::{anscombe_quartet, regress, Regression};
@@ -228,6 +229,10 @@ fn color(i: usize) -> RGBColor {
 const FONT: &str = "sans-serif";
 
 /// Registers the embedded DejaVu Sans once; plotters looks fonts up by family name.
+pub(crate) fn register_fonts() {
+    ensure_fonts()
+}
+
 fn ensure_fonts() {
     static FONTS: Once = Once::new();
     FONTS.call_once(|| {
@@ -1054,11 +1059,6 @@ fn spectrum_label(v: f64) -> String {
 /// The highest percentile `n` samples support: p = 1 − 1/n (as a percentage).
 pub fn supported_percentile(n: u64) -> f64 {
     100.0 * (1.0 - 1.0 / n.max(1) as f64)
-}
-
-/// Whether `n` samples are too few for percentile `p` (%): n < 1/(1−p).
-pub fn n_too_small(n: u64, p: f64) -> bool {
-    p < 100.0 && (n as f64) < 1.0 / (1.0 - p / 100.0) - 1e-9
 }
 
 fn draw_spectrum<DB: DrawingBackend>(

@@ -207,3 +207,73 @@ impl<B: DrawingBackend> DrawingBackend for SvgLikeText<B> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use plotters::prelude::*;
+
+    /// Ink columns of `text` drawn at plotters size `size` (columns with any dark pixel).
+    fn ink_columns(text: &str, size: u32) -> Vec<bool> {
+        super::super::plot::register_fonts();
+        let (w, h) = (400u32, 60u32);
+        let mut rgb = vec![255u8; (w * h * 3) as usize];
+        {
+            let style = TextStyle::from(("sans-serif", size).into_font()).color(&BLACK);
+            let root =
+                SvgLikeText::new(BitMapBackend::with_buffer(&mut rgb, (w, h))).into_drawing_area();
+            root.draw(&Text::new(text.to_string(), (10, 10), style))
+                .unwrap();
+            root.present().unwrap();
+        }
+        (0..w as usize)
+            .map(|x| (0..h as usize).any(|y| rgb[(y * w as usize + x) * 3] < 128))
+            .collect()
+    }
+
+    /// Widest run of blank columns between the first and last inked column.
+    fn widest_inner_gap(cols: &[bool]) -> usize {
+        let first = cols.iter().position(|&c| c).unwrap();
+        let last = cols.iter().rposition(|&c| c).unwrap();
+        cols[first..=last]
+            .split(|&c| c)
+            .map(|run| run.len())
+            .max()
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn letters_sit_at_their_advance_widths() {
+        // "HTTP" has no space: no gap wider than the glyphs' own side bearings. (plotters'
+        // own bitmap text leaves a 4 px gap after the H here, this one 2 px.)
+        let cols = ink_columns("HTTP", 26);
+        assert!(
+            widest_inner_gap(&cols) <= 3,
+            "gap of {} px",
+            widest_inner_gap(&cols)
+        );
+        // The inked width matches the advance width the SVG backend's font size gives.
+        let font = FontRef::try_from_slice(dejavu::sans::regular()).unwrap();
+        let svg_width = advance_width(&font.as_scaled(svg_pixel_size(26.0)), "HTTP");
+        let first = cols.iter().position(|&c| c).unwrap();
+        let last = cols.iter().rposition(|&c| c).unwrap();
+        let inked = (last - first + 1) as f32;
+        assert!(
+            (inked - svg_width).abs() <= 4.0,
+            "inked {inked} px, SVG advance {svg_width} px"
+        );
+        // Digits are evenly spaced: the same glyph repeated has equal gaps.
+        let cols = ink_columns("0000", 20);
+        let runs: Vec<usize> = {
+            let first = cols.iter().position(|&c| c).unwrap();
+            let last = cols.iter().rposition(|&c| c).unwrap();
+            cols[first..=last]
+                .split(|&c| c)
+                .map(|r| r.len())
+                .filter(|&l| l > 0)
+                .collect()
+        };
+        let spread = runs.iter().max().unwrap() - runs.iter().min().unwrap();
+        assert!(spread <= 1, "uneven digit gaps {runs:?}");
+    }
+}

@@ -4,7 +4,8 @@ use crate::stats::percentile::{percentile_label, LatencySummary};
 use crate::units::duration_ns_to_human;
 
 /// An aligned latency table, one row per group:
-/// `group  count  min  mean  stddev  p50 … p99.99  max`, durations in readable units.
+/// `group  count  min  mean  stddev  p50 … p99.99  max`, durations in readable units;
+/// percentiles the group's count cannot support (n < 1/(1−p)) read "(n too small)".
 /// Percentile columns come from the first summary (all rows should share them).
 pub fn latency_table(rows: &[(String, LatencySummary)]) -> String {
     let Some((_, first)) = rows.first() else {
@@ -33,9 +34,13 @@ pub fn latency_table(rows: &[(String, LatencySummary)]) -> String {
                 duration_ns_to_human(s.stddev),
             ];
             cells.extend(first.percentiles.iter().map(|(p, _)| {
-                s.at(*p)
-                    .map(duration_ns_to_human)
-                    .unwrap_or_else(|| "-".into())
+                if super::n_too_small(s.count, *p) {
+                    super::N_TOO_SMALL.to_string()
+                } else {
+                    s.at(*p)
+                        .map(duration_ns_to_human)
+                        .unwrap_or_else(|| "-".into())
+                }
             }));
             cells.push(duration_ns_to_human(s.max as f64));
             cells
@@ -182,6 +187,9 @@ mod tests {
         assert!(lines[0].starts_with("group"));
         assert!(lines[0].contains("p99.99"));
         assert!(lines[1].contains("500.000µs"), "{t}");
+        // 1000 samples support p99.9, not p99.99; 2 samples support only p50.
+        assert!(lines[1].ends_with("(n too small)  1.000ms"), "{t}");
+        assert_eq!(lines[2].matches("(n too small)").count(), 5, "{t}");
         // Right-aligned columns: every line ends at the same width.
         let w: Vec<usize> = lines.iter().map(|l| l.chars().count()).collect();
         assert!(w.iter().all(|&x| x == w[0]), "{t}");
