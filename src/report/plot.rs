@@ -229,11 +229,7 @@ fn color(i: usize) -> RGBColor {
 const FONT: &str = "sans-serif";
 
 /// Registers the embedded DejaVu Sans once; plotters looks fonts up by family name.
-pub(crate) fn register_fonts() {
-    ensure_fonts()
-}
-
-fn ensure_fonts() {
+pub(crate) fn ensure_fonts() {
     static FONTS: Once = Once::new();
     FONTS.call_once(|| {
         // The bytes are a known-good TTF; failure would be a packaging bug caught by tests.

@@ -215,7 +215,7 @@ mod tests {
 
     /// Ink columns of `text` drawn at plotters size `size` (columns with any dark pixel).
     fn ink_columns(text: &str, size: u32) -> Vec<bool> {
-        super::super::plot::register_fonts();
+        super::super::plot::ensure_fonts();
         let (w, h) = (400u32, 60u32);
         let mut rgb = vec![255u8; (w * h * 3) as usize];
         {
