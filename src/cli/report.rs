@@ -163,6 +163,8 @@ fn plots_for(
         width: 560,
         height: 380,
         method,
+        // The page stays light; the interactive explorer below has the transactions.
+        max_points: 3000,
         notes: plot::hidden_groups_note(hidden, "; all are in the table")
             .into_iter()
             .collect(),

@@ -39,7 +39,7 @@ main { padding: 8px 32px 40px; max-width: 1280px; }
 section { background: #fff; border-radius: 8px; padding: 12px 20px 18px; margin: 16px 0; box-shadow: 0 1px 3px rgba(0,0,0,.08); }
 h2 { font-size: 18px; margin: 6px 0 10px; }
 h3 { font-size: 15px; margin: 14px 0 6px; color: #3a4356; }
-table { border-collapse: collapse; font-size: 12.5px; margin: 6px 0; }
+table { border-collapse: collapse; font-size: 12.5px; margin: 6px 0; display: block; max-width: 100%; overflow-x: auto; }
 th, td { padding: 3px 10px; border-bottom: 1px solid #e3e6eb; text-align: right; white-space: nowrap; }
 th { background: #f0f2f5; font-weight: 600; }
 td.l, th.l { text-align: left; }

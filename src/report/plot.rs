@@ -92,6 +92,9 @@ pub struct PlotOptions {
     pub counted: String,
     /// Lines printed on the picture under the legend (groups left out, time gaps, ...).
     pub notes: Vec<String>,
+    /// Most points a curve or a scatter layer draws (the slowest are always drawn, and
+    /// percentiles always use every sample): keeps files small for huge captures.
+    pub max_points: usize,
 }
 
 impl PlotOptions {
@@ -126,6 +129,7 @@ impl Default for PlotOptions {
             method: PercentileMethod::NearestRank,
             counted: "requests".to_string(),
             notes: Vec::new(),
+            max_points: 40_000,
         }
     }
 }
@@ -493,17 +497,19 @@ fn tick(v: f64) -> String {
     }
 }
 
-/// Ranks to draw for a CDF of `n` samples: evenly spaced for the body, log-spaced into the
-/// tail so that a 10-million-sample curve is a few thousand points and still ends at the max.
-fn cdf_ranks(n: usize) -> Vec<usize> {
-    if n <= 4000 {
+/// Ranks to draw for a CDF of `n` samples, about `budget` of them: evenly spaced for the
+/// body, log-spaced into the tail so that a 10-million-sample curve stays small and still
+/// ends at the max.
+fn cdf_ranks(n: usize, budget: usize) -> Vec<usize> {
+    let budget = budget.max(100);
+    if n <= budget {
         return (0..n).collect();
     }
-    let mut ranks: Vec<usize> = (0..2000).map(|k| k * (n - 1) / 1999).collect();
+    let half = budget / 2;
+    let mut ranks: Vec<usize> = (0..half).map(|k| k * (n - 1) / (half - 1)).collect();
     let decades = (n as f64).log10();
-    let steps = (decades * 300.0) as usize;
-    for k in 0..=steps {
-        let tail_fraction = 10f64.powf(-(k as f64) / 300.0);
+    for k in 0..=half {
+        let tail_fraction = 10f64.powf(-decades * k as f64 / half as f64);
         let from_end = (tail_fraction * n as f64).ceil() as usize;
         ranks.push(n.saturating_sub(from_end.max(1)));
     }
@@ -953,7 +959,7 @@ where
         .iter()
         .map(|v| {
             let n = v.len();
-            cdf_ranks(n)
+            cdf_ranks(n, opts.max_points / 10)
                 .into_iter()
                 .filter(|&i| v[i] > 0)
                 .map(|i| {
@@ -1387,7 +1393,7 @@ where
             // Drawing 10 M dots is slow and unreadable: an even stride sample keeps the
             // density honest, and the slowest requests are always drawn (the tail must
             // survive thinning).
-            let max_dots = 40_000;
+            let max_dots = opts.max_points.max(1000);
             let keep_slowest = 100;
             let (threshold, stride, note) = if n > max_dots {
                 let stride = n / max_dots;
@@ -1984,7 +1990,7 @@ mod tests {
 
     #[test]
     fn cdf_ranks_cover_both_ends() {
-        let r = cdf_ranks(10_000_000);
+        let r = cdf_ranks(10_000_000, 4000);
         assert_eq!(r[0], 0);
         assert_eq!(*r.last().unwrap(), 9_999_999);
         assert!(r.len() < 5000);
