@@ -161,7 +161,8 @@ fn plots_for(
     }
     let opts = PlotOptions {
         width: 560,
-        height: 380,
+        // Several groups need room for their legend and notes above the data.
+        height: if series.len() > 1 { 540 } else { 400 },
         method,
         // The page stays light; the interactive explorer below has the transactions.
         max_points: 3000,

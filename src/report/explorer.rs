@@ -164,8 +164,15 @@ impl Explorer {
                 .collect()
         };
         let t0 = self.points.iter().map(|p| p.t_ns).min().unwrap_or(0);
+        // The same unit as the static pictures of these samples.
         let max = self.points.iter().map(|p| p.value_ns).max().unwrap_or(1);
-        let unit = DurationUnit::for_ns(max as f64);
+        let min = self
+            .points
+            .iter()
+            .map(|p| p.value_ns)
+            .filter(|&v| v > 0)
+            .min();
+        let unit = DurationUnit::for_range(min.unwrap_or(1) as f64, max as f64);
         let points: Vec<serde_json::Value> = chosen
             .iter()
             .map(|&i| {

@@ -213,6 +213,19 @@ impl DurationUnit {
         };
         DurationUnit { symbol, ns }
     }
+
+    /// The one unit for every picture of samples from `lo` to `hi` ns (positive): from the
+    /// geometric middle (0.5 … 35000 ms reads better than 3.5e7 µs), one step larger when the
+    /// largest value would need five digits. A function of the data only, so a histogram, a
+    /// spectrum and the report's explorer of the same samples agree.
+    pub fn for_range(lo: f64, hi: f64) -> DurationUnit {
+        let unit = DurationUnit::for_ns((lo.max(1.0) * hi.max(1.0)).sqrt());
+        if hi / unit.ns >= 10_000.0 {
+            DurationUnit::for_ns(hi)
+        } else {
+            unit
+        }
+    }
 }
 
 const PALETTE: [RGBColor; 8] = [
@@ -426,18 +439,10 @@ fn sorted_values(series: &[&Series]) -> Vec<Vec<i64>> {
         .collect()
 }
 
-/// The one unit for every picture of these samples: from the geometric middle of the
-/// positive range (0.5 … 35000 ms reads better than 3.5e7 µs), one step larger when the
-/// largest value would need five digits. A function of the data only, so a histogram and a
-/// spectrum of the same samples agree.
+/// The one unit for every picture of these samples (see [`DurationUnit::for_range`]).
 fn unit_of(sorted: &[Vec<i64>]) -> DurationUnit {
     let (lo, hi) = positive_extent(sorted);
-    let unit = DurationUnit::for_ns((lo * hi).sqrt());
-    if hi / unit.ns >= 10_000.0 {
-        DurationUnit::for_ns(hi)
-    } else {
-        unit
-    }
+    DurationUnit::for_range(lo, hi)
 }
 
 /// Smallest positive value over all series (log axes cannot show 0), and the largest.
