@@ -1626,8 +1626,8 @@ struct BoxStats {
 }
 
 /// Group names as tick labels of at most `room` characters that stay distinct: whole names
-/// when they fit; else the start and the end around an ellipsis (addresses differ at the
-/// end); else numbers, with the key returned as notes.
+/// when they fit; else the start and the end around an ellipsis (mostly the end for
+/// addresses); else numbers, with the key returned as notes.
 fn distinct_labels(names: &[String], room: usize) -> (Vec<String>, Vec<String>) {
     let distinct = |labels: &[String]| {
         let mut seen = std::collections::HashSet::new();
@@ -1638,7 +1638,16 @@ fn distinct_labels(names: &[String], room: usize) -> (Vec<String>, Vec<String>) 
         return (whole, Vec::new());
     }
     let room = room.max(5);
-    for head in (0..=(room - 2) / 2).rev() {
+    // Addresses differ at their end ("…13.29:80"), host names more often at their start.
+    let addresses = names
+        .iter()
+        .all(|n| n.starts_with(|c: char| c.is_ascii_digit() || c == '['));
+    let heads: Vec<usize> = if addresses {
+        (0..=(room - 2) / 2).collect()
+    } else {
+        (0..=(room - 2) / 2).rev().collect()
+    };
+    for head in heads {
         let tail = room - 1 - head;
         let cut: Vec<String> = names
             .iter()
