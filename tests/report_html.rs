@@ -231,11 +231,14 @@ fn report_renders_in_headless_chromium() {
         .unwrap();
     let json: serde_json::Value = serde_json::from_slice(&latency.stdout).unwrap();
     let max = json["max"].as_f64().unwrap();
-    let hovered = body
-        .split("data-selftest=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .unwrap_or_else(|| panic!("no hover result: {body}"));
+    let attr = |name: &str| -> String {
+        body.split(&format!("data-selftest-{name}=\""))
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap_or_else(|| panic!("no {name} result: {body}"))
+            .to_string()
+    };
+    let hovered = attr("hover");
     assert!(
         hovered.starts_with(&human_like_the_script(max)),
         "hovering the slowest point shows {hovered:?}, latency says max {}",
@@ -245,6 +248,54 @@ fn report_renders_in_headless_chromium() {
     assert!(
         hovered.matches('→').count() >= 2 && hovered.contains('/'),
         "{hovered}"
+    );
+    // Zoom into the tail: the p99 button leaves the transactions at or above p99 (the
+    // button's floor is p99/1.05), counted here from `tracetail http`; hiding the slowest
+    // point's group leaves those of the other groups.
+    let http = bin()
+        .arg("http")
+        .arg(&capture)
+        .arg("--json")
+        .output()
+        .unwrap();
+    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&http.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|r: &serde_json::Value| {
+            r["ttfb_ns"].is_number() && r["request_first_ns"].is_number()
+        })
+        .collect();
+    let p99 = json["percentiles"]["99"].as_f64().unwrap();
+    let in_tail: Vec<&serde_json::Value> = rows
+        .iter()
+        .filter(|r| r["ttfb_ns"].as_f64().unwrap() >= p99 / 1.05)
+        .collect();
+    assert_eq!(
+        attr("all"),
+        rows.len().to_string(),
+        "every transaction drawn"
+    );
+    assert_eq!(
+        attr("p99"),
+        in_tail.len().to_string(),
+        "points in the p99 zoom"
+    );
+    let server = |r: &serde_json::Value| {
+        let ip = r["server_ip"].as_str().unwrap().to_string();
+        let ip = if ip.contains(':') {
+            format!("[{ip}]")
+        } else {
+            ip
+        };
+        format!("{ip}:{}", r["server_port"])
+    };
+    let hidden = attr("hidden-group");
+    let others = in_tail.iter().filter(|r| server(r) != hidden).count();
+    assert!(others < in_tail.len(), "{hidden} has the slowest point");
+    assert_eq!(
+        attr("after-hiding"),
+        others.to_string(),
+        "after hiding {hidden}"
     );
 
     // Screenshots at desktop and laptop widths, with and without JavaScript. Headless

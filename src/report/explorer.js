@@ -214,14 +214,27 @@
     root.hidden = false;
     draw();
 
-    // For the browser test: hover the slowest point and record what the tooltip says.
+    // For the browser test: hover the slowest point and record what the tooltip says, then
+    // zoom into the tail with the p99 button, then hide the slowest point's group, and count
+    // the points left in view after each step.
     this.selfTest = function () {
       var slowest = null;
       drawn.forEach(function (d) { if (!slowest || pts[d[2]][1] > pts[slowest[2]][1]) slowest = d; });
-      if (!slowest) return "no points";
+      if (!slowest) return { hover: "no points" };
       var r = svg.getBoundingClientRect();
       show({ clientX: r.left + slowest[0] * r.width / W, clientY: r.top + slowest[1] * r.height / H });
-      return tip.hidden ? "no tooltip" : tip.textContent;
+      var result = { hover: tip.hidden ? "no tooltip" : tip.textContent, all: drawn.length };
+      var p99 = root.querySelector("button[data-zoom=p99]");
+      if (p99) {
+        p99.click();
+        result.p99 = drawn.length;
+      }
+      // Hide the group of the slowest point: the tail view must lose it.
+      var slowestGroup = pts[slowest[2]][2];
+      legend.querySelectorAll("button.xgroup")[slowestGroup].click();
+      result.hidden_group = data.groups[slowestGroup];
+      result.after_hiding = drawn.length;
+      return result;
     };
   }
 
@@ -269,7 +282,8 @@
     });
     document.body.setAttribute("data-js", "ready");
     if (location.hash === "#selftest" && explorers.length) {
-      document.body.setAttribute("data-selftest", explorers[0].selfTest());
+      var result = explorers[0].selfTest();
+      for (var k in result) document.body.setAttribute("data-selftest-" + k.replace(/_/g, "-"), result[k]);
     }
   }
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
