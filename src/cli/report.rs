@@ -480,7 +480,6 @@ fn http_section(page: &mut Page, args: &Args, analyzer: &AnalyzerStats, g: &Gath
         8,
     ));
     if let (Some(all), _) = summaries(ttfb, args.method) {
-        page.subheading("Every transaction (interactive)");
         explorer(page, &g.http_explorer, "xhttp", &all);
     }
 }
@@ -495,5 +494,5 @@ fn explorer(page: &mut Page, explorer: &Explorer, id: &str, all: &LatencySummary
         .filter(|(_, p)| !tracetail::report::n_too_small(all.count, *p))
         .filter_map(|(name, p)| all.at(p).map(|v| (name, v)))
         .collect();
-    page.raw(&explorer.html(id, &zoom));
+    page.raw(&explorer.html(id, "Every transaction (interactive)", &zoom));
 }

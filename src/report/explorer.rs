@@ -148,7 +148,8 @@ impl Explorer {
 
     /// The explorer's HTML: controls, an empty SVG the script fills, and the data. `zoom`
     /// holds exact thresholds computed from every sample (p90, p99) for the tail buttons.
-    pub fn html(&self, id: &str, zoom: &[(&str, f64)]) -> String {
+    /// `heading` sits inside the explorer, so that without JavaScript it hides with it.
+    pub fn html(&self, id: &str, heading: &str, zoom: &[(&str, f64)]) -> String {
         let mut order: Vec<usize> = (0..self.points.len()).collect();
         order.sort_by_key(|&i| std::cmp::Reverse(self.points[i].value_ns));
         let chosen: Vec<usize> = if order.len() <= PAGE_POINTS {
@@ -217,12 +218,13 @@ impl Explorer {
             );
         }
         format!(
-            "<div class=\"explorer\" id=\"{id}\" hidden>\
+            "<div class=\"explorer\" id=\"{id}\" hidden><h3>{heading}</h3>\
              <div class=\"xbar\">zoom: {buttons} <span class=\"note\">drag a box to zoom, double-click to reset, hover a point for its transaction, click a group to hide it · <span class=\"xcount\"></span></span></div>\
              <svg class=\"xplot\" xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" aria-label=\"{label}\"></svg>\
              <div class=\"xlegend\"></div><div class=\"xtip\" hidden></div>\
              <p class=\"note\">{sampled}</p>\
              <script type=\"application/json\" class=\"xdata\">{json}</script></div>\n",
+            heading = escape(heading),
             label = escape(&format!("{} of each transaction over time", self.metric)),
             sampled = escape(&sampled),
         )
@@ -246,7 +248,7 @@ mod tests {
         }
         assert!(x.len() <= MEMORY_CAP + 1);
         assert!(x.points.iter().any(|p| p.value_ns == 10_000_000_000));
-        let html = x.html("e", &[("p99", 990.0)]);
+        let html = x.html("e", "h", &[("p99", 990.0)]);
         assert!(html.contains("10000000000"));
         assert!(html.len() < 600_000, "{} bytes", html.len());
     }
@@ -262,7 +264,7 @@ mod tests {
             "b".into(),
             "GET /</script>".into(),
         );
-        let html = x.html("e", &[]);
+        let html = x.html("e", "h", &[]);
         assert_eq!(html.matches("</script>").count(), 1);
     }
 }
