@@ -1097,7 +1097,15 @@ where
         })
         .collect();
     keys.push(Key::new("max (100%)", Swatch::Cross(BLACK)));
-    let area = framed(root, &title, false, &keys, &opts.notes)?.margin(0, 10, 10, 45);
+    let shaded = (n_max as f64) < x_hi;
+    let mut notes = opts.notes.clone();
+    if shaded {
+        notes.push(format!(
+            "shaded: n too small beyond p{} (p needs n ≥ 1/(1−p) samples)",
+            tick(supported_percentile(n_max as u64))
+        ));
+    }
+    let area = framed(root, &title, false, &keys, &notes)?.margin(0, 10, 10, 45);
     let decades: Vec<f64> = (0..=x_hi.log10().floor() as i32)
         .map(|e| 10f64.powi(e))
         .collect();
@@ -1119,25 +1127,11 @@ where
     .x_label_formatter(&|v| spectrum_label(*v))
     .y_label_formatter(&|v| tick(*v))
     .draw()?;
-    if (n_max as f64) < x_hi {
-        let style = TextStyle::from((FONT, 14).into_font())
-            .color(&NOTE_COLOR)
-            .pos(Pos::new(HPos::Right, VPos::Top));
+    if shaded {
         chart.draw_series(std::iter::once(Rectangle::new(
             [(n_max as f64, y_lo), (x_hi, max_y * 1.12)],
             RGBColor(235, 235, 235).mix(0.6).filled(),
         )))?;
-        chart.draw_series(std::iter::once(
-            EmptyElement::at((x_hi, max_y * 1.12))
-                + Text::new(
-                    format!(
-                        "n too small beyond p{}",
-                        tick(supported_percentile(n_max as u64))
-                    ),
-                    (-6, 6),
-                    style,
-                ),
-        ))?;
     }
     for (si, values) in sorted.iter().enumerate() {
         let n = values.len() as f64;
