@@ -3,7 +3,6 @@
 //! user runs.
 
 use super::common::{self, Inputs};
-use super::latency::summaries;
 use super::plot::series_of;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -340,13 +339,13 @@ fn build_page(args: &Args, run: &common::Run, g: &Gathered) -> anyhow::Result<St
     page.paragraph(&format!("Percentiles: {}.", args.method.describe()));
     let mut latency_rows = Vec::new();
     for (metric, set) in &g.http {
-        if let (Some(s), _) = summaries(set, args.method) {
+        if let (Some(s), _) = set.summaries(args.method) {
             latency_rows.push(summary_row(metric.label(), &s));
         }
     }
     page.table(&SUMMARY_HEADERS, &latency_rows, 1);
     page.paragraph("Definitions of the metrics are at the end of the report.");
-    let (_, by_server) = summaries(&g.ttfb_by_server, args.method);
+    let (_, by_server) = g.ttfb_by_server.summaries(args.method);
     if !by_server.is_empty() {
         page.subheading("Time to first byte by server");
         let rows: Vec<Vec<String>> = by_server
@@ -375,7 +374,7 @@ fn build_page(args: &Args, run: &common::Run, g: &Gathered) -> anyhow::Result<St
 
     // 4. DNS.
     page.section("DNS");
-    let (dns_all, dns_by_server) = summaries(&g.dns, args.method);
+    let (dns_all, dns_by_server) = g.dns.summaries(args.method);
     page.paragraph(&format!(
         "{} answered queries, {} unanswered.",
         thousands(g.dns.samples.len() as u64),
@@ -400,7 +399,7 @@ fn build_page(args: &Args, run: &common::Run, g: &Gathered) -> anyhow::Result<St
 
     // 5. TCP handshakes.
     page.section("TCP handshakes");
-    if let (Some(s), _) = summaries(&g.handshake, args.method) {
+    if let (Some(s), _) = g.handshake.summaries(args.method) {
         page.table(&SUMMARY_HEADERS, &[summary_row("SYN → ACK", &s)], 1);
         page.plots(&plots_for(&g.handshake, &[PlotKind::Hist], args.method, 1));
     } else {
