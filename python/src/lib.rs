@@ -21,6 +21,7 @@ use tracetail::export::{BatchBuilder, DnsRows, FlowRows, HttpRows, RowBuffer, Ta
 use tracetail::flows::ProtocolCounts;
 use tracetail::pipeline::{analyze_file, FileReport, PassOptions, Record};
 use tracetail::report::json;
+use tracetail::report::page::{ReportBuilder, ReportOptions};
 use tracetail::samples::{GroupBy, Metric, SampleSet};
 use tracetail::stats::PercentileMethod;
 
@@ -403,6 +404,36 @@ fn latency_json(
     Ok(json::latency_json(&set, method, overall.as_ref(), &groups).to_string())
 }
 
+/// `tracetail report`: writes the HTML report of the inputs to `out`.
+#[pyfunction]
+#[pyo3(signature = (inputs, out, method, top_sessions))]
+fn report(
+    py: Python<'_>,
+    inputs: Vec<Input>,
+    out: PathBuf,
+    method: &str,
+    top_sessions: usize,
+) -> PyResult<()> {
+    let method: PercentileMethod = parse_name("method", method, "nearest-rank, linear")?;
+    let inputs = Inputs(inputs);
+    let options = PassOptions {
+        flows: true,
+        transactions: true,
+        ..Default::default()
+    };
+    let (html, reports) = py.detach(|| {
+        let mut builder = ReportBuilder::new(ReportOptions {
+            method,
+            top_sessions,
+        });
+        let reports = run_pass(&inputs, &options, &mut |_, record| builder.add(&record))?;
+        Ok::<_, PassError>((builder.build(&reports, 0), reports))
+    })?;
+    warn(py, &reports)?;
+    std::fs::write(&out, html)?;
+    Ok(())
+}
+
 #[pymodule]
 fn _tracetail(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
@@ -414,5 +445,6 @@ fn _tracetail(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(summary_json, m)?)?;
     m.add_function(wrap_pyfunction!(sessions_scapy, m)?)?;
     m.add_function(wrap_pyfunction!(latency_json, m)?)?;
+    m.add_function(wrap_pyfunction!(report, m)?)?;
     Ok(())
 }

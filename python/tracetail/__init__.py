@@ -176,10 +176,19 @@ def latency(
     return json.loads(_tracetail.latency_json(_inputs(source), metric, by, method))
 
 
-def report(source: Source, out: Union[str, "os.PathLike[str]"] = "report.html") -> str:
-    """Writes the self-contained HTML report of ``tracetail report`` to ``out``; returns its path."""
+def report(
+    source: Source,
+    out: Union[str, "os.PathLike[str]"] = "report.html",
+    method: str = "nearest-rank",
+    top_sessions: int = 25,
+) -> str:
+    """Writes the self-contained HTML report of ``tracetail report`` to ``out``; returns its path.
+
+    Capture summary, top sessions, HTTP and DNS summaries, percentile tables and every plot
+    inline (open it in a browser, or ``IPython.display.HTML(open(path).read())``).
+    """
     out = os.fspath(out)
-    _tracetail.report(_inputs(source), out)
+    _tracetail.report(_inputs(source), out, method, top_sessions)
     return out
 
 

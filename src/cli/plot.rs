@@ -4,8 +4,8 @@ use super::common::Inputs;
 use super::latency::{collect, Selection};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use tracetail::report::plot::{self, PlotKind, PlotOptions, Series};
-use tracetail::samples::{GroupBy, SampleSet};
+use tracetail::report::plot::{self, PlotKind, PlotOptions};
+use tracetail::samples::GroupBy;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -37,32 +37,6 @@ pub struct Args {
     top: usize,
 }
 
-/// One series per group, largest groups first, at most `top`.
-pub fn series_of(set: &SampleSet, top: usize) -> Vec<Series> {
-    let mut series: Vec<Series> = set
-        .groups
-        .iter()
-        .map(|g| Series {
-            name: g.clone(),
-            points: Vec::new(),
-        })
-        .collect();
-    for s in &set.samples {
-        series[s.group as usize]
-            .points
-            .push((s.timestamp_ns, s.value_ns));
-    }
-    series.retain(|s| !s.points.is_empty());
-    series.sort_by(|a, b| {
-        b.points
-            .len()
-            .cmp(&a.points.len())
-            .then(a.name.cmp(&b.name))
-    });
-    series.truncate(top.max(1));
-    series
-}
-
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // Refuse a bad output name before reading a possibly large capture.
     plot::ImageFormat::from_path(&args.output)?;
@@ -78,7 +52,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             set.metric.describe()
         );
     }
-    let series = series_of(&set, args.top);
+    let series = plot::series_of(&set, args.top);
     let opts = PlotOptions {
         title: args.title.clone(),
         metric: set.metric.label().to_string(),

@@ -2,6 +2,7 @@
 
 pub mod html;
 pub mod json;
+pub mod page;
 pub mod plot;
 pub mod progress;
 pub mod terminal;

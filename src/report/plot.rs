@@ -1288,6 +1288,32 @@ where
         .collect()
 }
 
+/// One series per group, largest groups first, at most `top`.
+pub fn series_of(set: &crate::samples::SampleSet, top: usize) -> Vec<Series> {
+    let mut series: Vec<Series> = set
+        .groups
+        .iter()
+        .map(|g| Series {
+            name: g.clone(),
+            points: Vec::new(),
+        })
+        .collect();
+    for s in &set.samples {
+        series[s.group as usize]
+            .points
+            .push((s.timestamp_ns, s.value_ns));
+    }
+    series.retain(|s| !s.points.is_empty());
+    series.sort_by(|a, b| {
+        b.points
+            .len()
+            .cmp(&a.points.len())
+            .then(a.name.cmp(&b.name))
+    });
+    series.truncate(top.max(1));
+    series
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
