@@ -143,7 +143,7 @@ fn warn(py: Python<'_>, reports: &[FileReport]) -> PyResult<()> {
         for warning in &report.warnings {
             let text = format!("{warning} (results cover the data before this point)");
             let message = CString::new(text.replace('\0', " ")).expect("no NUL left");
-            PyErr::warn(py, category.as_any(), &message, 3)?;
+            PyErr::warn(py, category.as_any(), &message, 2)?;
         }
     }
     Ok(())
