@@ -3,8 +3,8 @@ shared corpus, and optional modules that skip locally but fail under CI=true."""
 
 import importlib
 import os
-import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -38,7 +38,9 @@ def cli() -> Path:
     ]
     for c in candidates:
         if c and Path(c).is_file():
-            probe = subprocess.run([c, "export", "--help"], capture_output=True)
+            # Built with Parquet support? (Without it, `export` exits with status 2.)
+            with tempfile.TemporaryDirectory() as out:
+                probe = subprocess.run([c, "export", str(SAMPLE), "-o", out], capture_output=True)
             if probe.returncode == 0:
                 return Path(c)
     need("the tracetail CLI", "cargo build --features parquet (or set TRACETAIL_BIN)")
@@ -67,7 +69,3 @@ def synth(cli, tmp_path_factory):
     run_cli(cli, "synth", "-o", str(capture), "--requests", "3000", "--seed", "7")
     return capture
 
-
-def tcpdump_or_skip():
-    if shutil.which("tcpdump") is None:
-        need("tcpdump", "apt-get install tcpdump")
