@@ -17,7 +17,7 @@
 pub mod analyzers;
 pub mod capture;
 pub mod decode;
-#[cfg(feature = "parquet")]
+#[cfg(feature = "arrow")]
 pub mod export;
 pub mod flows;
 pub mod pipeline;

@@ -6,12 +6,24 @@
 use crate::analyzers::{DnsTransaction, HttpTransaction};
 use crate::flows::FlowRecord;
 use crate::pipeline::Record;
+use crate::stats::percentile::{summarize, LatencySummary};
+use crate::stats::{PercentileMethod, STANDARD_PERCENTILES};
 use std::collections::HashMap;
 
 /// The latency a table or plot is about. Names and meanings are documented in the README.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, clap::ValueEnum, serde::Serialize,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
 )]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Metric {
     /// HTTP response first byte − request first byte.
@@ -73,7 +85,8 @@ impl Metric {
 }
 
 /// How samples are grouped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum GroupBy {
     Server,
@@ -254,5 +267,27 @@ impl SampleSet {
             .filter(|s| group.is_none_or(|g| s.group == g))
             .map(|s| s.value_ns)
             .collect()
+    }
+    /// Percentile summaries: overall, then each group (largest first, ties by name).
+    pub fn summaries(
+        &self,
+        method: PercentileMethod,
+    ) -> (Option<LatencySummary>, Vec<(String, LatencySummary)>) {
+        let mut all = self.values(None);
+        let overall = summarize(&mut all, method, &STANDARD_PERCENTILES);
+        let mut groups = Vec::new();
+        if self.by.is_some() {
+            let mut per_group: Vec<Vec<i64>> = vec![Vec::new(); self.groups.len()];
+            for s in &self.samples {
+                per_group[s.group as usize].push(s.value_ns);
+            }
+            for (i, mut values) in per_group.into_iter().enumerate() {
+                if let Some(s) = summarize(&mut values, method, &STANDARD_PERCENTILES) {
+                    groups.push((self.groups[i].clone(), s));
+                }
+            }
+            groups.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(&b.0)));
+        }
+        (overall, groups)
     }
 }

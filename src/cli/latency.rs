@@ -1,16 +1,14 @@
 //! `tracetail latency`: exact percentile table of a latency metric, overall and per group.
 
 use super::common::{self, Inputs};
-use serde_json::json;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tracetail::pipeline::PassOptions;
-use tracetail::report::terminal;
+use tracetail::report::{json, terminal};
 use tracetail::samples::{GroupBy, Metric, SampleSet};
 use tracetail::stats::hdr;
-use tracetail::stats::percentile::{summarize, LatencySummary};
-use tracetail::stats::{PercentileMethod, STANDARD_PERCENTILES};
+use tracetail::stats::PercentileMethod;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -66,33 +64,10 @@ pub fn collect(inputs: &Inputs, select: &Selection) -> anyhow::Result<(SampleSet
     Ok((set, run))
 }
 
-/// Summaries: overall, then each group (largest first).
-pub fn summaries(
-    set: &SampleSet,
-    method: PercentileMethod,
-) -> (Option<LatencySummary>, Vec<(String, LatencySummary)>) {
-    let mut all = set.values(None);
-    let overall = summarize(&mut all, method, &STANDARD_PERCENTILES);
-    let mut groups = Vec::new();
-    if set.by.is_some() {
-        let mut per_group: Vec<Vec<i64>> = vec![Vec::new(); set.groups.len()];
-        for s in &set.samples {
-            per_group[s.group as usize].push(s.value_ns);
-        }
-        for (i, mut values) in per_group.into_iter().enumerate() {
-            if let Some(s) = summarize(&mut values, method, &STANDARD_PERCENTILES) {
-                groups.push((set.groups[i].clone(), s));
-            }
-        }
-        groups.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(&b.0)));
-    }
-    (overall, groups)
-}
-
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (set, run) = collect(&args.inputs, &args.select)?;
     let method = args.select.method;
-    let (overall, groups) = summaries(&set, method);
+    let (overall, groups) = set.summaries(method);
     // All values once, for the histograms below (summaries sorted their own copies).
     let all = set.values(None);
     let mut out = common::stdout();
@@ -108,27 +83,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 
     if args.json {
-        let mut v = match &overall {
-            Some(s) => s.to_json(),
-            None => json!({"count": 0, "percentiles": {}}),
-        };
-        v["metric"] = json!(set.metric.name());
-        v["definition"] = json!(set.metric.describe());
-        v["method"] = json!(method.name());
-        v["method_definition"] = json!(method.describe());
-        v["overall"] = overall
-            .as_ref()
-            .map(|s| s.to_json())
-            .unwrap_or_else(|| json!({"count": 0, "percentiles": {}}));
-        v["missing"] = json!(set.missing);
-        if let Some(by) = set.by {
-            v["by"] = json!(by.name());
-            let g: serde_json::Map<String, serde_json::Value> = groups
-                .iter()
-                .map(|(name, s)| (name.clone(), s.to_json()))
-                .collect();
-            v["groups"] = serde_json::Value::Object(g);
-        }
+        let v = json::latency_json(&set, method, overall.as_ref(), &groups);
         common::write_json_line(&mut out, &v)?;
         out.flush()?;
         return Ok(run.exit_code());

@@ -1,11 +1,11 @@
 //! `tracetail summary`: packet and byte counts, time span, protocols, undecodable packets.
 
 use super::common::{self, Inputs};
-use serde_json::json;
 use std::io::Write;
 use std::process::ExitCode;
 use tracetail::flows::ProtocolCounts;
 use tracetail::pipeline::{FileReport, PassOptions};
+use tracetail::report::json;
 use tracetail::units::{bytes_human, duration_ns_to_human, epoch_ns_to_rfc3339, thousands};
 
 #[derive(clap::Args)]
@@ -29,7 +29,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let mut out = common::stdout();
     if args.json {
-        common::write_json_line(&mut out, &summary_json(&run.reports, &total, run.failed))?;
+        common::write_json_line(
+            &mut out,
+            &json::summary_json(&run.reports, &total, run.failed),
+        )?;
     } else {
         for report in &run.reports {
             print_counts(&mut out, &report.file, Some(report), &report.counts)?;
@@ -40,53 +43,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     out.flush()?;
     Ok(run.exit_code())
-}
-
-fn counts_json(c: &ProtocolCounts) -> serde_json::Value {
-    json!({
-        "packets": c.packets,
-        "captured_bytes": c.captured_bytes,
-        "wire_bytes": c.wire_bytes,
-        "first_ns": c.first_ns,
-        "last_ns": c.last_ns,
-        "duration_ns": c.duration_ns(),
-        "tcp": c.tcp,
-        "udp": c.udp,
-        "icmp": c.icmp,
-        "icmpv6": c.icmpv6,
-        "arp": c.arp,
-        "other_ip": c.other_ip,
-        "non_ip": c.non_ip,
-        "ipv4": c.ipv4,
-        "ipv6": c.ipv6,
-        "ip_fragments": c.ip_fragments,
-        "link_types": c.link_types,
-        "undecodable": c.undecodable.values().sum::<u64>(),
-        "undecodable_reasons": c.undecodable,
-        "protocol_hierarchy": c.hierarchy.iter().map(|(path, (frames, bytes))| json!({"path": path, "frames": frames, "bytes": bytes})).collect::<Vec<_>>(),
-    })
-}
-
-fn summary_json(
-    reports: &[FileReport],
-    total: &ProtocolCounts,
-    failed: usize,
-) -> serde_json::Value {
-    let mut top = counts_json(total);
-    let files: Vec<serde_json::Value> = reports
-        .iter()
-        .map(|r| {
-            let mut v = counts_json(&r.counts);
-            v["file"] = json!(r.file);
-            v["format"] = json!(r.format.map(|f| format!("{f:?}")));
-            v["compression"] = json!(r.compression.map(|c| format!("{c:?}")));
-            v["warnings"] = json!(r.warnings);
-            v
-        })
-        .collect();
-    top["files"] = json!(files);
-    top["unreadable_files"] = json!(failed);
-    top
 }
 
 fn print_counts(

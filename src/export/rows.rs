@@ -1,7 +1,9 @@
 //! Column builders for one batch of each table: rows are appended field by field and turned
-//! into an Arrow `RecordBatch` when the batch is full (or at the end).
+//! into an Arrow `RecordBatch` when the batch is full (or at the end). [`BatchBuilder`] is the
+//! one way rows become batches, for the Parquet writer and for in-memory consumers alike.
 
-use super::schema::list_item_field;
+use super::schema::{list_item_field, Table};
+use super::BATCH_ROWS;
 use crate::analyzers::{DnsTransaction, HttpTransaction};
 use crate::flows::FlowRecord;
 use arrow_array::builder::{
@@ -47,10 +49,15 @@ fn append_ip(builder: &mut StringBuilder, ip: IpAddr) {
 }
 
 /// A table's in-progress batch.
-pub(crate) trait RowBuffer: Default {
+pub trait RowBuffer: Default {
+    /// The table whose columns this buffer fills.
+    const TABLE: Table;
     type Row;
     fn push(&mut self, row: &Self::Row);
     fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// Empties the builders into a batch with `schema` (columns in schema order).
     fn take_batch(
         &mut self,
@@ -59,7 +66,7 @@ pub(crate) trait RowBuffer: Default {
     ) -> Result<RecordBatch, ArrowError>;
 }
 
-pub(crate) struct FlowRows {
+pub struct FlowRows {
     rows: usize,
     flow_id: Int64Builder,
     protocol: StringBuilder,
@@ -110,6 +117,7 @@ impl Default for FlowRows {
 }
 
 impl RowBuffer for FlowRows {
+    const TABLE: Table = Table::Flows;
     type Row = FlowRecord;
 
     fn push(&mut self, f: &FlowRecord) {
@@ -173,7 +181,7 @@ impl RowBuffer for FlowRows {
     }
 }
 
-pub(crate) struct HttpRows {
+pub struct HttpRows {
     rows: usize,
     connection_id: Int64Builder,
     depth: Int32Builder,
@@ -234,6 +242,7 @@ impl Default for HttpRows {
 }
 
 impl RowBuffer for HttpRows {
+    const TABLE: Table = Table::Http;
     type Row = HttpTransaction;
 
     fn push(&mut self, t: &HttpTransaction) {
@@ -309,7 +318,7 @@ impl RowBuffer for HttpRows {
     }
 }
 
-pub(crate) struct DnsRows {
+pub struct DnsRows {
     rows: usize,
     client_ip: StringBuilder,
     client_port: Int32Builder,
@@ -350,6 +359,7 @@ impl Default for DnsRows {
 }
 
 impl RowBuffer for DnsRows {
+    const TABLE: Table = Table::Dns;
     type Row = DnsTransaction;
 
     fn push(&mut self, d: &DnsTransaction) {
@@ -398,5 +408,55 @@ impl RowBuffer for DnsRows {
             Arc::new(self.flags.finish()),
         ];
         RecordBatch::try_new(schema.clone(), columns)
+    }
+}
+
+/// Rows of one table in, Arrow record batches of at most [`BATCH_ROWS`] rows out, with the
+/// table's schema (see [`Table::schema`]). The Parquet writer writes exactly these batches.
+pub struct BatchBuilder<B: RowBuffer> {
+    schema: SchemaRef,
+    capture_file: String,
+    buffer: B,
+}
+
+/// Batches of the `flows` table.
+pub type FlowBatches = BatchBuilder<FlowRows>;
+/// Batches of the `http` table.
+pub type HttpBatches = BatchBuilder<HttpRows>;
+/// Batches of the `dns` table.
+pub type DnsBatches = BatchBuilder<DnsRows>;
+
+impl<B: RowBuffer> BatchBuilder<B> {
+    /// `capture_file` fills the `capture_file` column of every row.
+    pub fn new(capture_file: &str) -> Self {
+        BatchBuilder {
+            schema: B::TABLE.schema(),
+            capture_file: capture_file.to_string(),
+            buffer: B::default(),
+        }
+    }
+
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// Appends a row; every [`BATCH_ROWS`] rows the full batch is returned.
+    pub fn push(&mut self, row: &B::Row) -> Result<Option<RecordBatch>, ArrowError> {
+        self.buffer.push(row);
+        if self.buffer.len() >= BATCH_ROWS {
+            self.finish()
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// The rows not yet returned as a batch, if any.
+    pub fn finish(&mut self) -> Result<Option<RecordBatch>, ArrowError> {
+        if self.buffer.is_empty() {
+            return Ok(None);
+        }
+        self.buffer
+            .take_batch(&self.schema, &self.capture_file)
+            .map(Some)
     }
 }

@@ -2,6 +2,8 @@
 
 pub mod explorer;
 pub mod html;
+pub mod json;
+pub mod page;
 pub mod plot;
 pub mod progress;
 pub mod raster;

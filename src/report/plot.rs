@@ -34,7 +34,8 @@ pub struct Series {
 }
 
 /// Which picture to draw.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum PlotKind {
     /// Histogram of latencies (linear or log-spaced bins).
     Hist,

@@ -140,7 +140,8 @@ pub fn merge<'a>(
 }
 
 /// Unit in which the percentile distribution prints values (histogram values are ns).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 pub enum DisplayUnit {
     Ns,
     Us,

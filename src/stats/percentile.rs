@@ -10,7 +10,8 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 pub const STANDARD_PERCENTILES: [f64; 6] = [50.0, 90.0, 95.0, 99.0, 99.9, 99.99];
 
 /// How a percentile is read off the sorted samples.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "kebab-case")]
 pub enum PercentileMethod {
     /// The smallest sample with at least p% of samples at or below it

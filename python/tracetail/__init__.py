@@ -1,0 +1,204 @@
+"""tracetail from Python: packet captures to sessions, HTTP/DNS transactions and tail latencies.
+
+Every function reads one or more captures (pcap or pcapng, optionally gzip- or zstd-compressed)
+in one pass, with the GIL released, and returns what the ``tracetail`` command prints with
+``--json``, or a ``pyarrow.Table`` with exactly the columns and types of ``tracetail export``'s
+Parquet files (schema in the README's Parquet section). Tables cross from Rust without a copy
+(Arrow C stream interface), so ``.to_pandas()``, ``polars.from_arrow(t)`` and
+``duckdb.sql("FROM t")`` work directly.
+
+A *source* is a path (``str`` or ``os.PathLike``), ``bytes`` holding a capture, a binary file
+object, or a list of those (read in order, like several files on the command line).
+
+Errors: a missing file raises ``FileNotFoundError``; a file that is not a capture raises
+``tracetail.CaptureError`` (with ``file``, ``offset`` and ``message``); damage later in a file
+(e.g. a truncated capture) is a ``tracetail.CaptureWarning`` and the results cover the data
+before it.
+
+>>> import tracetail
+>>> http = tracetail.http("samples/demo.pcap.gz")
+>>> http.to_pandas().groupby("server_ip")["ttfb_ns"].quantile(0.99)   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from typing import Any, BinaryIO, Iterable, List, Optional, Tuple, Union
+
+from . import _tracetail
+from ._tracetail import CaptureError, CaptureWarning, __version__
+
+__all__ = [
+    "CaptureError",
+    "CaptureWarning",
+    "__version__",
+    "summary",
+    "sessions",
+    "sessions_scapy",
+    "http",
+    "dns",
+    "latency",
+    "report",
+    "read_batches",
+]
+
+Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, BinaryIO, List[Any]]
+
+# (path, name for messages and the capture_file column, path is a temporary copy)
+_Input = Tuple[str, str, bool]
+
+
+def _temporary_copy(write) -> str:
+    """A temporary file holding a capture given as bytes or a file object.
+
+    The analysis reads paths today, so bytes and streams are spooled to disk (in constant
+    memory for streams); the Rust side deletes the copy when its pass is over.
+    """
+    handle, path = tempfile.mkstemp(prefix="tracetail-", suffix=".capture")
+    try:
+        with os.fdopen(handle, "wb") as f:
+            write(f)
+    except BaseException:
+        os.unlink(path)
+        raise
+    return path
+
+
+def _inputs(source: Source) -> List[_Input]:
+    if isinstance(source, (list, tuple)):
+        out: List[_Input] = []
+        try:
+            for s in source:
+                out.extend(_inputs(s))
+        except BaseException:
+            _discard(out)
+            raise
+        if not out:
+            raise ValueError("no capture given (empty list)")
+        return out
+    if isinstance(source, (str, os.PathLike)):
+        path = os.fspath(source)
+        if isinstance(path, bytes):
+            path = os.fsdecode(path)
+        # The capture_file column holds the file name, as in `tracetail export`.
+        return [(path, os.path.basename(path) or path, False)]
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return [(_temporary_copy(lambda f: f.write(source)), "bytes", True)]
+    if hasattr(source, "read"):
+        name = getattr(source, "name", None)
+        name = os.path.basename(name) if isinstance(name, str) else "stream"
+        return [(_temporary_copy(lambda f: shutil.copyfileobj(source, f, 1 << 20)), name, True)]
+    raise TypeError(
+        f"expected a path, bytes, a binary file object or a list of them, not {type(source).__name__}"
+    )
+
+
+def _discard(inputs: Iterable[_Input]) -> None:
+    for path, _, temporary in inputs:
+        if temporary:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
+
+def summary(source: Source) -> dict:
+    """Packet and byte counts, time span, protocols and undecodable packets.
+
+    The same dict as ``tracetail summary --json``: totals at the top level (``packets``,
+    ``wire_bytes``, ``first_ns``, ``tcp``, ``protocol_hierarchy``, ...), one entry per capture
+    under ``files``.
+    """
+    return json.loads(_tracetail.summary_json(_inputs(source)))
+
+
+def sessions(source: Source) -> "pyarrow.Table":
+    """One row per conversation (bidirectional flow): the ``flows`` table of ``tracetail export``.
+
+    Columns: ``capture_file``, ``flow_id``, ``protocol``, client/server ip and port,
+    ``first_ts``/``last_ts`` (``timestamp[ns, UTC]``), ``duration_ns``, packet and byte counts
+    per direction, ``tcp_state`` and the handshake times (``int64`` ns, null if not TCP).
+    Rows come in the order flows end, as in the Parquet file; sort by ``flow_id`` for the
+    order of first packet.
+    """
+    return _tracetail.table(_inputs(source), "flows")
+
+
+def sessions_scapy(source: Source) -> dict:
+    """Scapy's ``PacketList.sessions()`` keys mapped to their packet counts.
+
+    Exactly the keys Scapy 2.8 writes (``"TCP 10.0.0.1:80 > 10.0.0.2:5000"``, ``"Other"``, ...),
+    as ``tracetail sessions --scapy --json``; several captures count like one ``PacketList``.
+    """
+    return _tracetail.sessions_scapy(_inputs(source))
+
+
+def http(source: Source) -> "pyarrow.Table":
+    """One row per HTTP/1.x request/response: the ``http`` table of ``tracetail export``.
+
+    Four capture timestamps per transaction (``request_first_ts``, ``request_last_ts``,
+    ``response_first_ts``, ``response_last_ts``, ``timestamp[ns, UTC]``) and the latencies
+    derived from them (``ttfb_ns``, ``total_ns``, ``server_ns``, ``tshark_ns``, ``int64`` ns),
+    plus method, host, uri, status, sizes and ``flags`` (``gap``, ``unanswered``, ...).
+    """
+    return _tracetail.table(_inputs(source), "http")
+
+
+def dns(source: Source) -> "pyarrow.Table":
+    """One row per DNS query (UDP and TCP): the ``dns`` table of ``tracetail export``.
+
+    ``query_ts``/``response_ts`` (``timestamp[ns, UTC]``), ``latency_ns``, the query name and
+    type, ``rcode``, answer count and ``flags``.
+    """
+    return _tracetail.table(_inputs(source), "dns")
+
+
+def latency(
+    source: Source,
+    metric: str = "ttfb",
+    by: Optional[str] = None,
+    method: str = "nearest-rank",
+) -> dict:
+    """Exact percentiles of a latency metric: the dict ``tracetail latency --json`` prints.
+
+    ``metric``: ``ttfb`` (response first byte - request first byte), ``total``, ``server``,
+    ``tshark`` (tshark's ``http.time``), ``dns`` or ``handshake``. ``by``: ``None``,
+    ``server``, ``host``, ``uri``, ``client`` or ``status``. ``method``: ``nearest-rank``
+    (numpy ``inverted_cdf``, always an observed value) or ``linear`` (numpy's default).
+
+    Keys: ``count``, ``percentiles`` (ns, keys ``"50"`` ... ``"99.99"``), ``min``, ``max``,
+    ``mean``, ... overall, the same under ``overall``, ``missing`` (transactions without a
+    value), and per group under ``groups`` when ``by`` is given.
+    """
+    return json.loads(_tracetail.latency_json(_inputs(source), metric, by, method))
+
+
+def report(
+    source: Source,
+    out: Union[str, "os.PathLike[str]"] = "report.html",
+    method: str = "nearest-rank",
+    top_sessions: int = 25,
+) -> str:
+    """Writes the self-contained HTML report of ``tracetail report`` to ``out``; returns its path.
+
+    Capture summary, top sessions, HTTP and DNS summaries, percentile tables and every plot
+    inline (open it in a browser, or ``IPython.display.HTML(open(path).read())``).
+    """
+    out = os.fspath(out)
+    _tracetail.report(_inputs(source), out, method, top_sessions)
+    return out
+
+
+def read_batches(source: Source, table: str = "http") -> "pyarrow.RecordBatchReader":
+    """Streams ``table`` (``"flows"``, ``"http"`` or ``"dns"``) as a ``pyarrow.RecordBatchReader``.
+
+    The capture is analysed while the reader is consumed (on a background thread, at most two
+    batches of 65,536 rows waiting), so captures larger than memory can be filtered or
+    aggregated batch by batch, e.g. with ``duckdb.sql("... FROM reader")``. Warnings about
+    damaged files are not surfaced here; a file that is not a capture ends the stream with an
+    error naming the file and byte offset.
+    """
+    return _tracetail.read_batches(_inputs(source), table)

@@ -1,0 +1,510 @@
+//! The HTML report (`tracetail report`, Python `tracetail.report`): capture summary, top
+//! sessions, HTTP and DNS transaction summaries, percentile tables and every plot inline,
+//! gathered from the records of one pass by a [`ReportBuilder`].
+
+use crate::analyzers::AnalyzerStats;
+use crate::flows::{FlowRecord, ProtocolCounts};
+use crate::pipeline::{FileReport, Record};
+use crate::report::explorer::Explorer;
+use crate::report::html::Page;
+use crate::report::plot::{self, PlotKind, PlotOptions};
+use crate::samples::{GroupBy, Metric, SampleSet};
+use crate::stats::percentile::LatencySummary;
+use crate::stats::{PercentileMethod, STANDARD_PERCENTILES};
+use crate::units::{bytes_human, duration_ns_to_human, epoch_ns_to_rfc3339, thousands};
+use std::collections::BTreeMap;
+
+/// What the page shows.
+#[derive(Debug, Clone, Copy)]
+pub struct ReportOptions {
+    /// Percentile definition used in every table and plot.
+    pub method: PercentileMethod,
+    /// Conversations listed (largest by bytes).
+    pub top_sessions: usize,
+}
+
+impl Default for ReportOptions {
+    fn default() -> Self {
+        ReportOptions {
+            method: PercentileMethod::NearestRank,
+            top_sessions: 25,
+        }
+    }
+}
+
+/// Everything the page needs, gathered in one pass.
+struct Gathered {
+    http: BTreeMap<Metric, SampleSet>,
+    ttfb_by_server: SampleSet,
+    dns: SampleSet,
+    handshake: SampleSet,
+    statuses: BTreeMap<String, u64>,
+    methods: BTreeMap<String, u64>,
+    top_flows: Vec<FlowRecord>,
+    flows_total: u64,
+    http_explorer: Explorer,
+    dns_explorer: Explorer,
+}
+
+fn flow_bytes(f: &FlowRecord) -> u64 {
+    f.client_bytes + f.server_bytes
+}
+
+/// Collects what the page needs from the records of a pass (flows and transactions on), in
+/// memory bounded by the samples and `top_sessions` flows.
+pub struct ReportBuilder {
+    options: ReportOptions,
+    g: Gathered,
+}
+
+impl ReportBuilder {
+    pub fn new(options: ReportOptions) -> Self {
+        ReportBuilder {
+            options,
+            g: Gathered {
+                http: [Metric::Ttfb, Metric::Total, Metric::Server, Metric::Tshark]
+                    .into_iter()
+                    .map(|m| (m, SampleSet::new(m, None)))
+                    .collect(),
+                ttfb_by_server: SampleSet::new(Metric::Ttfb, Some(GroupBy::Server)),
+                dns: SampleSet::new(Metric::Dns, Some(GroupBy::Server)),
+                handshake: SampleSet::new(Metric::Handshake, None),
+                statuses: BTreeMap::new(),
+                methods: BTreeMap::new(),
+                top_flows: Vec::new(),
+                flows_total: 0,
+                http_explorer: Explorer::new(Metric::Ttfb.label()),
+                dns_explorer: Explorer::new(Metric::Dns.label()),
+            },
+        }
+    }
+
+    pub fn add(&mut self, record: &Record) {
+        match record {
+            Record::Http(t) => {
+                for set in self.g.http.values_mut() {
+                    set.add_http(t);
+                }
+                self.g.ttfb_by_server.add_http(t);
+                self.g.http_explorer.add_http(t);
+                let status = t
+                    .status
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "no response".into());
+                *self.g.statuses.entry(status).or_default() += 1;
+                let method = if t.method.is_empty() {
+                    "(no request)".to_string()
+                } else {
+                    t.method.clone()
+                };
+                *self.g.methods.entry(method).or_default() += 1;
+            }
+            Record::Dns(t) => {
+                self.g.dns.add_dns(t);
+                self.g.dns_explorer.add_dns(t);
+            }
+            Record::Flow(f) => {
+                self.g.handshake.add_flow(f);
+                self.g.flows_total += 1;
+                // Keep only the largest flows: memory stays bounded on long captures.
+                self.g.top_flows.push(f.clone());
+                if self.g.top_flows.len() > self.options.top_sessions * 4 {
+                    self.g
+                        .top_flows
+                        .sort_by_key(|f| std::cmp::Reverse(flow_bytes(f)));
+                    self.g.top_flows.truncate(self.options.top_sessions);
+                }
+            }
+        }
+    }
+
+    /// The page, given the reports of the files read and how many could not be read.
+    pub fn build(mut self, reports: &[FileReport], failed: usize) -> String {
+        let top = self.options.top_sessions;
+        self.g
+            .top_flows
+            .sort_by_key(|f| std::cmp::Reverse(flow_bytes(f)));
+        self.g.top_flows.truncate(top);
+        build_page(&self.options, reports, failed, &self.g)
+    }
+}
+
+fn summary_row(name: &str, s: &LatencySummary) -> Vec<String> {
+    let mut row = vec![
+        name.to_string(),
+        thousands(s.count),
+        duration_ns_to_human(s.min as f64),
+        duration_ns_to_human(s.mean),
+    ];
+    row.push(duration_ns_to_human(s.stddev));
+    row.extend(STANDARD_PERCENTILES.iter().map(|p| {
+        if crate::report::n_too_small(s.count, *p) {
+            crate::report::N_TOO_SMALL.to_string()
+        } else {
+            s.at(*p).map(duration_ns_to_human).unwrap_or_default()
+        }
+    }));
+    row.push(duration_ns_to_human(s.max as f64));
+    row
+}
+
+const SUMMARY_HEADERS: [&str; 12] = [
+    "", "count", "min", "mean", "stddev", "p50", "p90", "p95", "p99", "p99.9", "p99.99", "max",
+];
+
+fn plots_for(
+    set: &SampleSet,
+    kinds: &[PlotKind],
+    method: PercentileMethod,
+    top: usize,
+) -> Vec<String> {
+    let (series, hidden) = plot::groups_for_picture(set, top);
+    if series.is_empty() {
+        return Vec::new();
+    }
+    let opts = PlotOptions {
+        width: 560,
+        // Several groups need room for their legend and notes above the data.
+        height: if series.len() > 1 { 540 } else { 400 },
+        method,
+        // The page stays light; the interactive explorer below has the transactions.
+        max_points: 3000,
+        notes: plot::hidden_groups_note(hidden, "; all are in the table")
+            .into_iter()
+            .collect(),
+        ..PlotOptions::for_metric(set.metric)
+    };
+    kinds
+        .iter()
+        .filter_map(
+            |kind| match plot::render_svg_string(*kind, &series, &opts) {
+                Ok(svg) => Some(svg),
+                Err(e) => {
+                    eprintln!("warning: {kind:?} plot left out of the report: {e}");
+                    None
+                }
+            },
+        )
+        .collect()
+}
+
+fn build_page(
+    options: &ReportOptions,
+    reports: &[FileReport],
+    failed: usize,
+    g: &Gathered,
+) -> String {
+    let names: Vec<String> = reports.iter().map(|r| r.file.clone()).collect();
+    let mut page = Page::new(&format!("tracetail report: {}", names.join(", ")));
+    let mut total = ProtocolCounts::default();
+    let mut analyzer = AnalyzerStats::default();
+    for r in reports {
+        total.merge(&r.counts);
+        let a = &r.analyzer;
+        analyzer.http_transactions += a.http_transactions;
+        analyzer.http_unanswered += a.http_unanswered;
+        analyzer.http_orphan_responses += a.http_orphan_responses;
+        analyzer.http_transactions_with_gaps += a.http_transactions_with_gaps;
+        analyzer.http_parse_errors += a.http_parse_errors;
+        analyzer.tcp_gaps += a.tcp_gaps;
+        analyzer.tcp_gap_bytes += a.tcp_gap_bytes;
+        analyzer.tcp_retransmitted_bytes += a.tcp_retransmitted_bytes;
+        analyzer.dns_unanswered += a.dns_unanswered;
+    }
+
+    // 1. The capture.
+    page.section("Capture");
+    let rows: Vec<Vec<String>> = reports
+        .iter()
+        .map(|r| r.counts.clone())
+        .chain(std::iter::once(total.clone()))
+        .zip(
+            names
+                .iter()
+                .cloned()
+                .chain(std::iter::once("total".to_string())),
+        )
+        .map(|(c, name)| {
+            vec![
+                name,
+                thousands(c.packets),
+                bytes_human(c.wire_bytes),
+                c.first_ns.map(epoch_ns_to_rfc3339).unwrap_or_default(),
+                duration_ns_to_human(c.duration_ns() as f64),
+                thousands(c.tcp),
+                thousands(c.udp),
+                thousands(c.icmp + c.icmpv6),
+                thousands(c.arp),
+                thousands(c.other_ip + c.non_ip),
+                thousands(c.undecodable.values().sum()),
+            ]
+        })
+        .collect();
+    let shown = if reports.len() == 1 {
+        &rows[..1]
+    } else {
+        &rows[..]
+    };
+    page.table(
+        &[
+            "file",
+            "packets",
+            "on the wire",
+            "first packet (UTC)",
+            "duration",
+            "TCP",
+            "UDP",
+            "ICMP",
+            "ARP",
+            "other",
+            "undecodable",
+        ],
+        shown,
+        1,
+    );
+    for r in reports {
+        for w in &r.warnings {
+            page.warning(w);
+        }
+    }
+    if failed > 0 {
+        page.warning(&format!(
+            "{} input file(s) could not be read; see the command's error output.",
+            failed
+        ));
+    }
+    page.subheading("Protocol hierarchy");
+    let hierarchy: Vec<Vec<String>> = total
+        .hierarchy
+        .iter()
+        .map(|(path, (frames, bytes))| {
+            let depth = path.matches(':').count();
+            vec![
+                format!(
+                    "{}{}",
+                    "\u{a0}\u{a0}\u{a0}".repeat(depth),
+                    path.rsplit(':').next().unwrap_or(path)
+                ),
+                thousands(*frames),
+                bytes_human(*bytes),
+            ]
+        })
+        .collect();
+    page.table(&["protocol", "frames", "bytes"], &hierarchy, 1);
+
+    // Sections only for what the capture holds: a DNS-only capture gets a DNS report.
+    let has_http = analyzer.http_transactions > 0 || !g.http[&Metric::Ttfb].samples.is_empty();
+    let has_dns = !g.dns.samples.is_empty() || analyzer.dns_unanswered > 0;
+    let has_handshakes = !g.handshake.samples.is_empty();
+    let absent: Vec<&str> = [
+        (has_http, "HTTP transactions"),
+        (has_dns, "DNS queries"),
+        (has_handshakes, "complete TCP handshakes"),
+    ]
+    .iter()
+    .filter(|(present, _)| !present)
+    .map(|(_, what)| *what)
+    .collect();
+    if !absent.is_empty() {
+        page.paragraph(&format!(
+            "No {} were found, so the report has no section for them.",
+            absent.join(", no ")
+        ));
+    }
+    // 2. Sessions.
+    page.section("Top sessions");
+    page.paragraph(&format!(
+        "{} conversations in all; the {} largest by bytes:",
+        thousands(g.flows_total),
+        g.top_flows.len()
+    ));
+    let flow_rows: Vec<Vec<String>> = g
+        .top_flows
+        .iter()
+        .map(|f| {
+            vec![
+                f.protocol.clone(),
+                std::net::SocketAddr::new(f.client_ip, f.client_port).to_string(),
+                std::net::SocketAddr::new(f.server_ip, f.server_port).to_string(),
+                duration_ns_to_human(f.duration_ns() as f64),
+                thousands(f.client_packets),
+                bytes_human(f.client_bytes),
+                thousands(f.server_packets),
+                bytes_human(f.server_bytes),
+                f.tcp_state.clone().unwrap_or_default(),
+                f.handshake_ns()
+                    .map(|h| duration_ns_to_human(h as f64))
+                    .unwrap_or_default(),
+            ]
+        })
+        .collect();
+    page.table(
+        &[
+            "proto",
+            "client",
+            "server",
+            "duration",
+            "pkts →",
+            "bytes →",
+            "pkts ←",
+            "bytes ←",
+            "state",
+            "handshake",
+        ],
+        &flow_rows,
+        3,
+    );
+
+    let mut metrics_shown = Vec::new();
+
+    // 3. HTTP.
+    if has_http {
+        metrics_shown.extend([Metric::Ttfb, Metric::Total, Metric::Server, Metric::Tshark]);
+        http_section(&mut page, options, &analyzer, g);
+    }
+
+    // 4. DNS.
+    if has_dns {
+        metrics_shown.push(Metric::Dns);
+        page.section("DNS");
+        let (dns_all, dns_by_server) = g.dns.summaries(options.method);
+        page.paragraph(&format!(
+            "{} answered queries, {} unanswered.",
+            thousands(g.dns.samples.len() as u64),
+            thousands(analyzer.dns_unanswered)
+        ));
+        if let Some(all) = dns_all {
+            let mut rows = vec![summary_row("all", &all)];
+            rows.extend(dns_by_server.iter().map(|(n, s)| summary_row(n, s)));
+            page.table(&SUMMARY_HEADERS, &rows, 1);
+            page.plots(&plots_for(
+                &g.dns.ungrouped(),
+                &[PlotKind::Hist, PlotKind::Ccdf],
+                options.method,
+                1,
+            ));
+            explorer(&mut page, &g.dns_explorer, "xdns", &all);
+        }
+    }
+
+    // 5. TCP handshakes.
+    if let (Some(s), _) = g.handshake.summaries(options.method) {
+        metrics_shown.push(Metric::Handshake);
+        page.section("TCP handshakes");
+        page.table(&SUMMARY_HEADERS, &[summary_row("SYN → ACK", &s)], 1);
+        page.plots(&plots_for(
+            &g.handshake,
+            &[PlotKind::Hist],
+            options.method,
+            1,
+        ));
+    }
+
+    // 6. Definitions.
+    page.section("How to read this report");
+    let defs: Vec<Vec<String>> = metrics_shown
+        .iter()
+        .map(|m| vec![m.name().to_string(), m.describe().to_string()])
+        .collect();
+    if !defs.is_empty() {
+        page.table(&["metric", "definition"], &defs, 2);
+    }
+    if has_http {
+        page.paragraph(
+            "Each HTTP transaction keeps the capture times of the first and last byte of the request and of the response. \
+             Times are those of the capture point: where it sits (client, server, middle) decides what the latencies include.",
+        );
+    }
+    page.paragraph(&format!(
+        "Percentiles are exact, computed from every sample: {}. A percentile p needs at least \
+         1/(1−p) samples (100 for p99, 10,000 for p99.99); with fewer it is shown as \"(n too small)\".",
+        options.method.describe()
+    ));
+    page.render(&format!(
+        "made by tracetail {} from {} file(s)",
+        env!("CARGO_PKG_VERSION"),
+        names.len()
+    ))
+}
+
+/// The HTTP section: counts, percentile tables (every server), pictures and the explorer.
+fn http_section(page: &mut Page, options: &ReportOptions, analyzer: &AnalyzerStats, g: &Gathered) {
+    page.section("HTTP transactions");
+    page.paragraph(&format!(
+        "{} transactions; {} unanswered, {} responses without a request, {} spanning a capture gap, {} parse errors. \
+         TCP: {} gaps ({} missing), {} retransmitted.",
+        thousands(analyzer.http_transactions),
+        thousands(analyzer.http_unanswered),
+        thousands(analyzer.http_orphan_responses),
+        thousands(analyzer.http_transactions_with_gaps),
+        thousands(analyzer.http_parse_errors),
+        thousands(analyzer.tcp_gaps),
+        bytes_human(analyzer.tcp_gap_bytes),
+        bytes_human(analyzer.tcp_retransmitted_bytes),
+    ));
+    let counts = |m: &BTreeMap<String, u64>| {
+        m.iter()
+            .map(|(k, v)| vec![k.clone(), thousands(*v)])
+            .collect::<Vec<_>>()
+    };
+    page.subheading("Status codes and methods");
+    page.table(&["status", "transactions"], &counts(&g.statuses), 1);
+    page.table(&["method", "transactions"], &counts(&g.methods), 1);
+    page.subheading("Latency percentiles (all HTTP transactions)");
+    page.paragraph(&format!("Percentiles: {}.", options.method.describe()));
+    let mut latency_rows = Vec::new();
+    for (metric, set) in &g.http {
+        if let (Some(s), _) = set.summaries(options.method) {
+            latency_rows.push(summary_row(metric.label(), &s));
+        }
+    }
+    page.table(&SUMMARY_HEADERS, &latency_rows, 1);
+    page.paragraph("Definitions of the metrics are at the end of the report.");
+    let (_, by_server) = g.ttfb_by_server.summaries(options.method);
+    if !by_server.is_empty() {
+        page.subheading(&format!(
+            "Time to first byte by server (all {}; click a column to sort)",
+            by_server.len()
+        ));
+        let rows: Vec<Vec<String>> = by_server
+            .iter()
+            .map(|(name, s)| summary_row(name, s))
+            .collect();
+        page.table(&SUMMARY_HEADERS, &rows, 1);
+    }
+    let ttfb = &g.http[&Metric::Ttfb];
+    if ttfb.samples.is_empty() {
+        return;
+    }
+    page.subheading(
+        "Pictures of the time to first byte (always plot: summary numbers alone mislead)",
+    );
+    page.plots(&plots_for(
+        ttfb,
+        &[PlotKind::Hist, PlotKind::Ccdf, PlotKind::Timeline],
+        options.method,
+        1,
+    ));
+    page.plots(&plots_for(
+        &g.ttfb_by_server,
+        &[PlotKind::Spectrum, PlotKind::Compare, PlotKind::Cdf],
+        options.method,
+        8,
+    ));
+    if let (Some(all), _) = ttfb.summaries(options.method) {
+        explorer(page, &g.http_explorer, "xhttp", &all);
+    }
+}
+
+/// The interactive explorer, with tail-zoom buttons at the exact p90 and p99 (when n allows).
+fn explorer(page: &mut Page, explorer: &Explorer, id: &str, all: &LatencySummary) {
+    if explorer.is_empty() {
+        return;
+    }
+    let zoom: Vec<(&str, f64)> = [("p90", 90.0), ("p99", 99.0)]
+        .into_iter()
+        .filter(|(_, p)| !crate::report::n_too_small(all.count, *p))
+        .filter_map(|(name, p)| all.at(p).map(|v| (name, v)))
+        .collect();
+    page.raw(&explorer.html(id, "Every transaction (interactive)", &zoom));
+}
