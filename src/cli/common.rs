@@ -199,6 +199,7 @@ impl AnalysisArgs {
             max_pending_requests: self.max_pending_requests.max(1),
             idle_timeout_ns: ns(self.idle_timeout),
             dns_timeout_ns: ns(self.dns_timeout),
+            observers: Vec::new(),
         }
     }
 }
