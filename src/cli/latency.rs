@@ -55,7 +55,6 @@ pub fn collect(inputs: &Inputs, select: &Selection) -> anyhow::Result<(SampleSet
     let options = PassOptions {
         flows: select.metric.needs_flows(),
         transactions: !select.metric.needs_flows(),
-        progress: common::progress_wanted(),
         analyzer: select.analysis.config(),
         ..Default::default()
     };

@@ -2,5 +2,4 @@
 
 pub mod html;
 pub mod plot;
-pub mod progress;
 pub mod terminal;
