@@ -48,7 +48,7 @@ pub struct DnsTransaction {
 impl DnsTransaction {
     /// Response time − query time.
     pub fn latency_ns(&self) -> Option<i64> {
-        Some(self.response_ns? - self.query_ns?)
+        super::pairing::elapsed(self.response_ns, self.query_ns)
     }
 }
 

@@ -439,15 +439,17 @@ impl TransactionAnalyzer {
         let timeout = self.config.idle_timeout_ns.max(1);
         let dns_timeout = self.config.dns_timeout_ns.max(1);
         let period = (timeout.min(dns_timeout) / 4).max(1);
-        let next = *self.next_sweep_ns.get_or_insert(now_ns + period);
+        let next = *self
+            .next_sweep_ns
+            .get_or_insert(now_ns.saturating_add(period));
         if now_ns < next {
             return;
         }
-        self.next_sweep_ns = Some(now_ns + period);
+        self.next_sweep_ns = Some(now_ns.saturating_add(period));
         let idle: Vec<u64> = self
             .conns
             .iter()
-            .filter(|(_, c)| now_ns - c.last_ns > timeout)
+            .filter(|(_, c)| now_ns.saturating_sub(c.last_ns) > timeout)
             .map(|(&id, _)| id)
             .collect();
         for id in idle {
@@ -461,7 +463,7 @@ impl TransactionAnalyzer {
         };
         self.shared
             .dns
-            .expire(now_ns - dns_timeout, false, &mut ctx);
+            .expire(now_ns.saturating_sub(dns_timeout), false, &mut ctx);
     }
 
     /// The flow table dropped this flow (closed or idle): flush its state.

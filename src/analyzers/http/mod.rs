@@ -34,6 +34,7 @@ use detect::{find_message_start, is_token_byte, MAX_METHOD_LEN};
 use framing::parse_chunk_size;
 pub(crate) use head::{parse_head, Head, HeadResult};
 
+use super::pairing::elapsed;
 use super::{AnalyzerStats, Ctx, Event};
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -80,29 +81,26 @@ pub struct HttpTransaction {
 }
 
 impl HttpTransaction {
-    fn diff(a: Option<i64>, b: Option<i64>) -> Option<i64> {
-        Some(a? - b?)
-    }
     /// Time to first byte: response first − request first.
     pub fn ttfb_ns(&self) -> Option<i64> {
-        Self::diff(self.response_first_ns, self.request_first_ns)
+        elapsed(self.response_first_ns, self.request_first_ns)
     }
     /// Total: response last − request first.
     pub fn total_ns(&self) -> Option<i64> {
-        Self::diff(self.response_last_ns, self.request_first_ns)
+        elapsed(self.response_last_ns, self.request_first_ns)
     }
     /// Server time: response first − request last.
     pub fn server_ns(&self) -> Option<i64> {
-        Self::diff(self.response_first_ns, self.request_last_ns)
+        elapsed(self.response_first_ns, self.request_last_ns)
     }
     /// tshark's `http.time` with `http.desegment_body:FALSE` (bodies not reassembled, so
     /// both messages are dated by their heads): response head − request head.
     pub fn tshark_head_ns(&self) -> Option<i64> {
-        Self::diff(self.response_head_ns, self.request_head_ns)
+        elapsed(self.response_head_ns, self.request_head_ns)
     }
     /// tshark's `http.time`: response last − request last.
     pub fn tshark_ns(&self) -> Option<i64> {
-        Self::diff(self.response_last_ns, self.request_last_ns)
+        elapsed(self.response_last_ns, self.request_last_ns)
     }
 }
 
