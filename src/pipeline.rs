@@ -585,12 +585,11 @@ impl TimeOrderedQueue {
     }
 }
 
+/// When the event's exchange started (its request, else its response): the release order.
 fn event_start_ns(event: &Event) -> i64 {
-    match event {
-        Event::Http(t) => t
-            .request_first_ns
-            .or(t.response_first_ns)
-            .unwrap_or(i64::MIN),
-        Event::Dns(t) => t.query_ns.or(t.response_ns).unwrap_or(i64::MIN),
-    }
+    event
+        .transaction()
+        .exchange()
+        .start_ns()
+        .unwrap_or(i64::MIN)
 }

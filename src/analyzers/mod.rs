@@ -33,9 +33,11 @@ pub mod http;
 pub mod pairing;
 pub mod reassembly;
 pub mod seam;
+pub mod transaction;
 
 pub use dns::DnsTransaction;
 pub use http::HttpTransaction;
+pub use transaction::Transaction;
 
 use crate::decode::{Decoded, Transport};
 use reassembly::{Segment, StreamReassembler, StreamSink};
