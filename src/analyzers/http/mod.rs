@@ -1,5 +1,9 @@
 //! HTTP/1.x message parsing and request/response pairing (pipelining-aware).
 //!
+//! Split by concern: `detect` (is this a request or status line, where does the next message
+//! start), `head` (head parsing), `framing` (chunk sizes), `analyzer` (the plug-in for the
+//! analyzer seam); this module holds the per-connection state machine and the pairing FIFO.
+//!
 //! Works on the reassembled byte streams of one TCP connection (`HttpConn`), on any port:
 //! the direction whose first bytes look like a request line (`token SP target SP HTTP/1.x`)
 //! is the client, a direction starting with `HTTP/1.x NNN` is the server. Heads are parsed
