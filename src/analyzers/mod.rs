@@ -218,10 +218,17 @@ impl StreamSink for AnalyzerSink<'_, '_> {
         };
         if let Some(a) = claimer {
             let verdict = a.on_data(self.dir, &chunk, self.ctx, self.shared);
-            if !Self::apply(a, verdict) {
+            if !matches!(verdict, Verdict::Continue) && !Self::apply(a, verdict) {
                 self.ctx.stats.tcp_other_connections += 1;
                 *claimer = None;
             }
+        }
+        // Most connections have no observer: keep their path short.
+        if observers.is_empty() {
+            if claimer.is_none() {
+                *self.analyzers = Analyzers::Ignored;
+            }
+            return;
         }
         observers.retain_mut(|a| {
             let verdict = a.on_data(self.dir, &chunk, self.ctx, self.shared);
