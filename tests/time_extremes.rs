@@ -5,13 +5,12 @@
 
 mod common;
 
-use std::net::{IpAddr, Ipv4Addr};
 use tracetail::analyzers::{AnalyzerConfig, Event, TransactionAnalyzer};
 use tracetail::capture::writer::PcapNgWriter;
 use tracetail::capture::{LinkType, Packet};
 use tracetail::decode::decode;
 use tracetail::flows::FlowTable;
-use tracetail::synth::packet::{Endpoints, PacketBuilder, TcpFields};
+use tracetail::synth::packet::{PacketBuilder, TcpFields};
 
 const SYN: u8 = 0x02;
 const ACK: u8 = 0x10;
@@ -24,19 +23,9 @@ const RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 /// One HTTP exchange on port 80 (handshake, request, response, FIN from both sides) and a
 /// DNS query that is never answered, as Ethernet frames dated `times[i]`.
 fn frames(times: [i64; 9]) -> Vec<(i64, Vec<u8>)> {
-    let client = Endpoints {
-        src_mac: [2, 0, 0, 0, 0, 1],
-        dst_mac: [2, 0, 0, 0, 0, 2],
-        src_ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
-        dst_ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
-        src_port: 40000,
-        dst_port: 80,
-    };
+    let client = common::client_endpoints(80);
     let server = client.reversed();
-    let resolver = Endpoints {
-        dst_port: 53,
-        ..client
-    };
+    let resolver = common::client_endpoints(53);
     let mut b = PacketBuilder::new();
     let seg = |seq, ack, flags| TcpFields {
         seq,

@@ -434,7 +434,7 @@ fn add_flag(flags: &mut Vec<&'static str>, flag: &'static str) {
 }
 
 /// DNS over TCP claims connections to or from port 53 (DNS messages carry no magic to detect).
-pub(crate) const REGISTRATION: Registration = Registration {
+pub const REGISTRATION: Registration = Registration {
     name: "dns",
     probe: |p: &Probe<'_>| {
         if p.has_port(53) {

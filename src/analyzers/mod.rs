@@ -42,7 +42,10 @@ pub use transaction::Transaction;
 use crate::decode::{Decoded, Transport};
 use reassembly::{Segment, StreamReassembler, StreamSink};
 use rustc_hash::FxHashMap;
-use seam::{BoxedAnalyzer, Chunk, ConnInfo, Dir, Probe, SegmentView, Shared, TcpAnalyzer, Verdict};
+use seam::{
+    BoxedAnalyzer, Chunk, ConnInfo, Dir, Probe, Registration, SegmentView, Shared, TcpAnalyzer,
+    Verdict,
+};
 use std::collections::BTreeMap;
 
 /// Limits that keep per-connection memory bounded.
@@ -256,6 +259,7 @@ impl StreamSink for AnalyzerSink<'_, '_> {
 /// [`finish`](Self::finish), or when idle longer than `idle_timeout_ns` (capture time, checked
 /// every quarter of the timeout); DNS queries unanswered after `dns_timeout_ns` are reported.
 pub struct TransactionAnalyzer {
+    registry: &'static [Registration],
     config: AnalyzerConfig,
     stats: AnalyzerStats,
     marks: Watermark,
@@ -266,7 +270,14 @@ pub struct TransactionAnalyzer {
 
 impl TransactionAnalyzer {
     pub fn new(config: AnalyzerConfig) -> Self {
+        Self::with_registry(config, seam::REGISTRY)
+    }
+
+    /// Like [`new`](Self::new) with another set of TCP analyzers than [`seam::REGISTRY`]
+    /// (e.g. to try an analyzer before registering it).
+    pub fn with_registry(config: AnalyzerConfig, registry: &'static [Registration]) -> Self {
         TransactionAnalyzer {
+            registry,
             config,
             stats: AnalyzerStats::default(),
             marks: Watermark::default(),
@@ -336,7 +347,7 @@ impl TransactionAnalyzer {
                         senders: conn.info.senders,
                     };
                     let (claimer, observers) =
-                        seam::choose(&probe, &conn.info, &self.config.observers);
+                        seam::choose(self.registry, &probe, &conn.info, &self.config.observers);
                     conn.analyzers = if claimer.is_none() && observers.is_empty() {
                         self.stats.tcp_other_connections += 1;
                         Analyzers::Ignored

@@ -163,11 +163,12 @@ pub static REGISTRY: &[Registration] = &[super::dns::REGISTRATION, super::http::
 
 /// The analyzers for a new connection: the claiming one (if any) and the enabled observers.
 pub(crate) fn choose(
+    registry: &[Registration],
     probe: &Probe<'_>,
     info: &ConnInfo,
     observers: &[&str],
 ) -> (Option<BoxedAnalyzer>, Vec<BoxedAnalyzer>) {
-    let claims = REGISTRY.iter().filter(|r| !r.observer);
+    let claims = registry.iter().filter(|r| !r.observer);
     let mut maybe = None;
     let mut chosen = None;
     for r in claims {
@@ -181,7 +182,7 @@ pub(crate) fn choose(
         }
     }
     let claimer = chosen.or(maybe).map(|r| (r.new)(info));
-    let observers = REGISTRY
+    let observers = registry
         .iter()
         .filter(|r| r.observer && observers.contains(&r.name))
         .map(|r| (r.new)(info))

@@ -7,7 +7,7 @@ use crate::analyzers::seam::{
 };
 use crate::analyzers::Ctx;
 
-pub(crate) const REGISTRATION: Registration = Registration {
+pub const REGISTRATION: Registration = Registration {
     name: "http",
     // On any port: the first bytes of each direction decide (see `detect`), which may need
     // more bytes than the first packet, so the probe only says "possibly".

@@ -32,7 +32,7 @@ mod detect;
 mod framing;
 mod head;
 
-pub(crate) use analyzer::REGISTRATION;
+pub use analyzer::REGISTRATION;
 pub(crate) use detect::{classify, Looks};
 use detect::{find_message_start, is_token_byte, MAX_METHOD_LEN};
 use framing::parse_chunk_size;
