@@ -12,7 +12,9 @@
 //! order; [`PairingQueue::pop_front_done`] and [`PairingQueue::drain`] release it.
 
 use super::Watermark;
+use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
+use std::hash::Hash;
 
 /// The four capture times of one exchange (nanoseconds since the epoch).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -60,32 +62,47 @@ pub struct Pending<K, T> {
     mark: Option<i64>,
 }
 
-/// The exchanges in flight on one connection, in request order.
+/// The exchanges in flight on one connection (or one multiplexed session), in request order.
+///
+/// Lookup by key is O(1) (an index by key; removed exchanges leave a hole that is skipped at
+/// the front), so multiplexed protocols with many requests in flight stay linear. Keys are
+/// unique among waiting exchanges: a protocol whose keys can repeat (a retransmitted DNS
+/// query) looks the key up first.
 #[derive(Debug)]
 pub struct PairingQueue<K, T> {
-    waiting: VecDeque<Pending<K, T>>,
-    /// Longest queue before the oldest exchange is given up (bounds memory).
+    /// Request order; `None` where an exchange was removed out of order.
+    waiting: VecDeque<Option<Pending<K, T>>>,
+    /// Sequence number of `waiting[0]`.
+    front_seq: u64,
+    index: FxHashMap<K, u64>,
+    live: usize,
+    /// Most exchanges in flight before the oldest is given up (bounds memory).
     limit: usize,
 }
 
-impl<K: PartialEq, T> PairingQueue<K, T> {
+impl<K: Eq + Hash + Clone, T> PairingQueue<K, T> {
     pub fn new(limit: usize) -> Self {
         PairingQueue {
             waiting: VecDeque::new(),
+            front_seq: 0,
+            index: FxHashMap::default(),
+            live: 0,
             limit: limit.max(1),
         }
     }
 
+    /// Exchanges waiting.
     pub fn len(&self) -> usize {
-        self.waiting.len()
+        self.live
     }
 
     pub fn is_empty(&self) -> bool {
-        self.waiting.is_empty()
+        self.live == 0
     }
 
-    /// A new request that started at `first_ns`. When the queue is full, the oldest exchange
-    /// is returned (released from the watermark) for the caller to report as unanswered.
+    /// A new request with `key` that started at `first_ns`. When the queue is full, the
+    /// oldest exchange is returned (released from the watermark) for the caller to report as
+    /// unanswered.
     pub fn push_request(
         &mut self,
         key: K,
@@ -93,13 +110,15 @@ impl<K: PartialEq, T> PairingQueue<K, T> {
         item: T,
         marks: &mut Watermark,
     ) -> Option<Pending<K, T>> {
-        let evicted = if self.waiting.len() >= self.limit {
-            self.waiting.pop_front().map(|p| release(p, marks))
+        let evicted = if self.live >= self.limit {
+            self.pop_front_if(marks, |_| true)
         } else {
             None
         };
         marks.add(first_ns);
-        self.waiting.push_back(Pending {
+        let seq = self.front_seq + self.waiting.len() as u64;
+        self.index.insert(key.clone(), seq);
+        self.waiting.push_back(Some(Pending {
             key,
             times: Exchange {
                 request_first_ns: Some(first_ns),
@@ -109,42 +128,81 @@ impl<K: PartialEq, T> PairingQueue<K, T> {
             answered: false,
             done: false,
             mark: Some(first_ns),
-        });
+        }));
+        self.live += 1;
         evicted
     }
 
     /// The oldest request without a response yet (pipelined protocols answer in order).
+    /// Scans from the front, so it costs the number of answered exchanges still waiting for
+    /// their end, at most the limit.
     pub fn oldest_unanswered(&mut self) -> Option<&mut Pending<K, T>> {
-        self.waiting.iter_mut().find(|p| !p.answered)
+        self.waiting.iter_mut().flatten().find(|p| !p.answered)
     }
 
-    /// The request with this key (multiplexed protocols).
+    /// The waiting exchange with this key (multiplexed protocols).
     pub fn by_key(&mut self, key: &K) -> Option<&mut Pending<K, T>> {
-        self.waiting.iter_mut().find(|p| &p.key == key)
+        let seq = *self.index.get(key)?;
+        let at = usize::try_from(seq - self.front_seq).ok()?;
+        self.waiting.get_mut(at)?.as_mut()
     }
 
     /// Removes and returns the exchange with this key, released from the watermark.
     pub fn remove(&mut self, key: &K, marks: &mut Watermark) -> Option<Pending<K, T>> {
-        let at = self.waiting.iter().position(|p| &p.key == key)?;
-        self.waiting.remove(at).map(|p| release(p, marks))
+        let seq = self.index.remove(key)?;
+        let at = usize::try_from(seq - self.front_seq).ok()?;
+        let p = self.waiting.get_mut(at)?.take()?;
+        self.live -= 1;
+        self.trim_front();
+        Some(release(p, marks))
     }
 
     /// The oldest exchange, if it is `done`, released from the watermark: call until `None`
     /// to emit finished exchanges in request order.
     pub fn pop_front_done(&mut self, marks: &mut Watermark) -> Option<Pending<K, T>> {
-        if self.waiting.front().is_some_and(|p| p.done) {
-            self.waiting.pop_front().map(|p| release(p, marks))
-        } else {
-            None
-        }
+        self.pop_front_if(marks, |p| p.done)
     }
 
     /// Every exchange still held (connection end), oldest first, released from the watermark.
-    pub fn drain<'q>(
-        &'q mut self,
-        marks: &'q mut Watermark,
-    ) -> impl Iterator<Item = Pending<K, T>> + 'q {
-        self.waiting.drain(..).map(move |p| release(p, marks))
+    pub fn drain(&mut self, marks: &mut Watermark) -> Vec<Pending<K, T>> {
+        self.index.clear();
+        self.live = 0;
+        self.front_seq += self.waiting.len() as u64;
+        self.waiting
+            .drain(..)
+            .flatten()
+            .map(|p| release(p, marks))
+            .collect()
+    }
+
+    fn pop_front_if(
+        &mut self,
+        marks: &mut Watermark,
+        wanted: impl Fn(&Pending<K, T>) -> bool,
+    ) -> Option<Pending<K, T>> {
+        self.trim_front();
+        if !self.waiting.front()?.as_ref().is_some_and(wanted) {
+            return None;
+        }
+        let seq = self.front_seq;
+        let p = self.waiting.pop_front()??;
+        self.front_seq += 1;
+        self.live -= 1;
+        // A later exchange may have reused the key (callers should not, but then the index
+        // points at the later one and must stay).
+        if self.index.get(&p.key) == Some(&seq) {
+            self.index.remove(&p.key);
+        }
+        self.trim_front();
+        Some(release(p, marks))
+    }
+
+    /// Drops the holes left at the front by exchanges removed out of order.
+    fn trim_front(&mut self) {
+        while matches!(self.waiting.front(), Some(None)) {
+            self.waiting.pop_front();
+            self.front_seq += 1;
+        }
     }
 }
 
@@ -162,9 +220,10 @@ mod tests {
     #[test]
     fn fifo_pairs_in_order_and_holds_the_watermark() {
         let mut marks = Watermark::default();
-        let mut q: PairingQueue<(), &str> = PairingQueue::new(10);
-        assert!(q.push_request((), 10, "a", &mut marks).is_none());
-        q.push_request((), 20, "b", &mut marks);
+        // Pipelined protocols key by request number.
+        let mut q: PairingQueue<u32, &str> = PairingQueue::new(10);
+        assert!(q.push_request(1, 10, "a", &mut marks).is_none());
+        q.push_request(2, 20, "b", &mut marks);
         assert_eq!(marks.min(), Some(10));
         let first = q.oldest_unanswered().unwrap();
         first.answered = true;
@@ -173,7 +232,7 @@ mod tests {
         // "b" done first cannot overtake "a".
         q.oldest_unanswered().unwrap().done = true;
         assert!(q.pop_front_done(&mut marks).is_none());
-        q.by_key(&()).unwrap().done = true;
+        q.by_key(&1).unwrap().done = true;
         let a = q.pop_front_done(&mut marks).unwrap();
         assert_eq!((a.item, a.times.ttfb_ns()), ("a", Some(20)));
         assert_eq!(marks.min(), Some(20));
@@ -192,8 +251,35 @@ mod tests {
         assert!(q.by_key(&9).is_some());
         assert_eq!(q.remove(&9, &mut marks).unwrap().key, 9);
         assert_eq!(marks.min(), Some(3));
-        assert_eq!(q.drain(&mut marks).count(), 1);
+        assert_eq!(q.drain(&mut marks).len(), 1);
         assert_eq!(marks.min(), None);
+    }
+
+    #[test]
+    fn out_of_order_removal_leaves_no_trace() {
+        let mut marks = Watermark::default();
+        let mut q: PairingQueue<u64, ()> = PairingQueue::new(100_000);
+        for id in 0..50_000u64 {
+            q.push_request(id, id as i64, (), &mut marks);
+        }
+        // Answer every other one out of order, then the rest from the back: O(1) each.
+        for id in (0..50_000u64).rev().step_by(2) {
+            assert_eq!(q.remove(&id, &mut marks).unwrap().key, id);
+        }
+        assert_eq!(q.len(), 25_000);
+        assert_eq!(marks.min(), Some(0));
+        assert_eq!(q.by_key(&2).unwrap().key, 2);
+        assert!(q.by_key(&3).is_none());
+        for id in (0..50_000u64).step_by(2) {
+            q.remove(&id, &mut marks).unwrap();
+        }
+        assert!(q.is_empty());
+        assert_eq!(marks.min(), None);
+        // Sequence numbers keep working after the holes.
+        q.push_request(7, 70, (), &mut marks);
+        assert_eq!(q.by_key(&7).unwrap().times.request_first_ns, Some(70));
+        assert_eq!(q.drain(&mut marks).len(), 1);
+        assert!(q.by_key(&7).is_none());
     }
 
     #[test]
