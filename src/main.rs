@@ -63,10 +63,8 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             // Broken pipes (e.g. `| head`) are a normal way to stop reading.
-            if let Some(io) = err.downcast_ref::<std::io::Error>() {
-                if io.kind() == std::io::ErrorKind::BrokenPipe {
-                    return ExitCode::SUCCESS;
-                }
+            if cli::common::is_broken_pipe(&err) {
+                return ExitCode::SUCCESS;
             }
             eprintln!("error: {err:#}");
             ExitCode::from(2)

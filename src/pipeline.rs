@@ -1,10 +1,13 @@
 //! One pass over a capture, wiring capture -> decode -> flows -> analyzers.
 //!
-//! Commands describe what they need in [`PassOptions`]; [`analyze_file`] reads the file once
-//! and hands every result to a callback as soon as it is final, so memory follows the flows
-//! and transactions open at once, not the size of the file. HTTP and DNS rows come out in
-//! time order of their first byte: finished transactions wait in a small heap until no
-//! transaction still in progress can start earlier.
+//! Commands describe what they need in [`PassOptions`]; [`analyze`] reads a capture (any
+//! [`CaptureReader`]: a file, stdin, bytes in memory) once and hands every result to a sink as
+//! soon as it is final, so memory follows the flows and transactions open at once, not the
+//! size of the file. The sink can stop the pass ([`ControlFlow::Break`], e.g. the reader of
+//! the output went away): nothing more is read. HTTP and DNS rows come out in time order of
+//! their first byte: finished transactions wait in a small heap until no transaction still in
+//! progress can start earlier. Progress is reported through [`Progress`]; the library draws
+//! nothing itself.
 
 use crate::analyzers::{
     AnalyzerConfig, AnalyzerStats, DnsTransaction, Event, HttpTransaction, TransactionAnalyzer,
@@ -15,6 +18,7 @@ use crate::decode::{decode, Decoded, Network, TcpInfo, Transport, UdpInfo};
 use crate::flows::{scapy, FlowRecord, FlowTable, ProtocolCounts};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
+use std::ops::ControlFlow;
 use std::path::Path;
 
 /// What one pass should compute.
@@ -26,9 +30,16 @@ pub struct PassOptions {
     pub transactions: bool,
     /// Count Scapy session keys.
     pub scapy_keys: bool,
-    /// Show a progress bar on stderr (only when stderr is a terminal).
-    pub progress: bool,
     pub analyzer: AnalyzerConfig,
+    /// Threads for one pass: 1 runs everything on the caller's thread; 0 (the default) or more
+    /// reads and decodes on a second thread when transactions are on.
+    pub threads: usize,
+}
+
+/// Told how far a pass has read, from the reading thread (a progress bar, a log line...).
+pub trait Progress: Send {
+    /// Bytes of the capture stream read so far (decompressed bytes for compressed input).
+    fn advance(&mut self, position: u64);
 }
 
 /// One result of a pass.
@@ -53,6 +64,8 @@ pub struct FileReport {
     pub analyzer: AnalyzerStats,
     /// Largest number of flows open at once (memory follows this).
     pub peak_open_flows: usize,
+    /// The sink stopped the pass before the end of the capture.
+    pub stopped: bool,
 }
 
 /// How long (capture time) a closed TCP flow is kept for stray packets (its reassembly state
@@ -61,34 +74,44 @@ pub struct FileReport {
 const CLOSED_LINGER_NS: i64 = 2_000_000_000;
 const EVICT_EVERY_PACKETS: u64 = 1 << 13;
 
-/// Reads one capture and streams its records to `emit`. An unreadable file is an `Err`;
-/// damage later in the file ends the pass early with a warning in the report.
-///
-/// Work is split in two stages: the *front* reads, decodes, counts and assigns flows; the
-/// *back* reassembles, parses transactions and emits them in time order. With transactions
-/// on, the front runs on a second thread (both cores) and hands the back batches of packets
-/// whose payloads are copied into one arena per batch; otherwise both run on this thread. The
-/// back sees exactly the same sequence either way (`TRACETAIL_THREADS=1` forces one thread).
+/// Reads one capture file (`-`: stdin) and streams its records to `emit`, to the end. An
+/// unreadable file is an `Err`; damage later in the file ends the pass early with a warning
+/// in the report. See [`analyze`] for a pass over any reader that the sink can stop.
 pub fn analyze_file(
     path: &Path,
     options: &PassOptions,
     emit: &mut dyn FnMut(Record),
 ) -> Result<FileReport, CaptureError> {
     let reader = CaptureReader::open(path)?;
+    Ok(analyze(reader, options, None, &mut |record| {
+        emit(record);
+        ControlFlow::Continue(())
+    }))
+}
+
+/// Reads one capture and streams its records to `sink` until the capture ends or the sink
+/// returns [`ControlFlow::Break`] (then reading stops at once and the report says `stopped`).
+///
+/// Work is split in two stages: the *front* reads, decodes, counts and assigns flows; the
+/// *back* reassembles, parses transactions and emits them in time order. With transactions
+/// on, the front runs on a second thread (both cores) and hands the back batches of packets
+/// whose payloads are copied into one arena per batch; otherwise both run on this thread. The
+/// back sees exactly the same sequence either way (`threads: 1` forces one thread).
+pub fn analyze<'a>(
+    reader: CaptureReader,
+    options: &'a PassOptions,
+    progress: Option<&'a mut dyn Progress>,
+    sink: &mut dyn FnMut(Record) -> ControlFlow<()>,
+) -> FileReport {
     let mut report = FileReport {
         file: reader.name().to_string(),
         format: Some(reader.format()),
         compression: Some(reader.compression()),
         ..Default::default()
     };
-    let progress = options
-        .progress
-        .then(|| crate::report::progress::bar_for(path))
-        .flatten();
     let mut front = Front::new(reader, options, progress);
     let mut back = Back::new(options);
-    let threaded =
-        options.transactions && std::env::var("TRACETAIL_THREADS").map_or(true, |v| v != "1");
+    let threaded = options.transactions && options.threads != 1;
 
     if threaded {
         // Two batches in flight at most: memory stays bounded by the batch size.
@@ -100,6 +123,7 @@ pub fn analyze_file(
                 while front.step(&mut batch) {
                     if batch.is_full() {
                         let next = recycled.try_recv().unwrap_or_default();
+                        // The back hung up: the sink stopped the pass.
                         if to_back.send(std::mem::replace(&mut batch, next)).is_err() {
                             return front;
                         }
@@ -109,8 +133,11 @@ pub fn analyze_file(
                 let _ = to_back.send(batch);
                 front
             });
+            // Leaving this loop drops the receiver, which ends the reading thread.
             for mut batch in from_front {
-                back.process(&mut batch, emit);
+                if back.process(&mut batch, sink).is_break() {
+                    break;
+                }
                 batch.clear();
                 let _ = to_front.send(batch);
             }
@@ -122,15 +149,22 @@ pub fn analyze_file(
         let mut batch = Batch::default();
         while front.step(&mut batch) {
             if batch.is_full() {
-                back.process(&mut batch, emit);
+                if back.process(&mut batch, sink).is_break() {
+                    break;
+                }
                 batch.clear();
             }
         }
-        front.finish(&mut batch);
-        back.process(&mut batch, emit);
+        if !back.stopped {
+            front.finish(&mut batch);
+            let _ = back.process(&mut batch, sink);
+        }
     }
 
-    back.finish(emit);
+    if !back.stopped {
+        back.finish(sink);
+    }
+    report.stopped = back.stopped;
     front.counts.finalize();
     report.counts = front.counts;
     report.scapy_sessions = front.scapy_sessions;
@@ -140,10 +174,7 @@ pub fn analyze_file(
         .warnings
         .extend(front.reader.warnings().iter().map(|w| w.to_string()));
     report.analyzer = back.analyzer.map(|a| a.stats().clone()).unwrap_or_default();
-    if let Some(bar) = front.progress {
-        bar.finish_and_clear();
-    }
-    Ok(report)
+    report
 }
 
 /// What the front hands the back, in capture order.
@@ -188,7 +219,7 @@ impl Batch {
 struct Front<'o> {
     reader: CaptureReader,
     options: &'o PassOptions,
-    progress: Option<indicatif::ProgressBar>,
+    progress: Option<&'o mut dyn Progress>,
     flows: FlowTable,
     defrag: Defragmenter,
     counts: ProtocolCounts,
@@ -203,7 +234,7 @@ impl<'o> Front<'o> {
     fn new(
         reader: CaptureReader,
         options: &'o PassOptions,
-        progress: Option<indicatif::ProgressBar>,
+        progress: Option<&'o mut dyn Progress>,
     ) -> Self {
         Front {
             reader,
@@ -271,8 +302,8 @@ impl<'o> Front<'o> {
                     batch.items.push(Work::FlowEnd(record));
                 }
             }
-            if let Some(bar) = &self.progress {
-                bar.set_position(self.reader.position());
+            if let Some(progress) = self.progress.as_mut() {
+                progress.advance(self.reader.position());
             }
         }
         if self.packets.is_multiple_of(1024) {
@@ -403,7 +434,12 @@ struct Back {
     events: Vec<Event>,
     ordered: TimeOrderedQueue,
     now_ns: i64,
+    /// The sink asked to stop: nothing more is emitted.
+    stopped: bool,
 }
+
+/// Where records go; `Break` stops the pass.
+type Sink<'s> = dyn FnMut(Record) -> ControlFlow<()> + 's;
 
 impl Back {
     fn new(options: &PassOptions) -> Self {
@@ -415,10 +451,21 @@ impl Back {
             events: Vec::new(),
             ordered: TimeOrderedQueue::default(),
             now_ns: i64::MIN,
+            stopped: false,
         }
     }
 
-    fn process(&mut self, batch: &mut Batch, emit: &mut dyn FnMut(Record)) {
+    /// Handles a batch; `Break` once the sink stopped the pass (now or earlier).
+    fn process(&mut self, batch: &mut Batch, emit: &mut Sink<'_>) -> ControlFlow<()> {
+        if self.stopped {
+            return ControlFlow::Break(());
+        }
+        let flow = self.process_items(batch, emit);
+        self.stopped = flow.is_break();
+        flow
+    }
+
+    fn process_items(&mut self, batch: &mut Batch, emit: &mut Sink<'_>) -> ControlFlow<()> {
         for item in batch.items.drain(..) {
             match item {
                 Work::Packet {
@@ -457,21 +504,22 @@ impl Back {
                         analyzer.on_flow_end(record.flow_id, &mut self.events);
                     }
                     if self.emit_flows {
-                        emit(Record::Flow(record));
+                        emit(Record::Flow(record))?;
                     }
                 }
                 Work::Clock(now_ns) => {
                     self.now_ns = self.now_ns.max(now_ns);
-                    self.release(emit);
+                    self.release(emit)?;
                 }
             }
             if !self.events.is_empty() {
-                self.release(emit);
+                self.release(emit)?;
             }
         }
+        ControlFlow::Continue(())
     }
 
-    fn release(&mut self, emit: &mut dyn FnMut(Record)) {
+    fn release(&mut self, emit: &mut Sink<'_>) -> ControlFlow<()> {
         self.ordered.extend(self.events.drain(..));
         let watermark = self
             .analyzer
@@ -479,15 +527,15 @@ impl Back {
             .and_then(|a| a.low_watermark_ns())
             .unwrap_or(i64::MAX)
             .min(self.now_ns);
-        self.ordered.release(watermark, emit);
+        self.ordered.release(watermark, emit)
     }
 
-    fn finish(&mut self, emit: &mut dyn FnMut(Record)) {
+    fn finish(&mut self, emit: &mut Sink<'_>) {
         if let Some(analyzer) = self.analyzer.as_mut() {
             analyzer.finish(&mut self.events);
         }
         self.ordered.extend(self.events.drain(..));
-        self.ordered.release(i64::MAX, emit);
+        self.stopped |= self.ordered.release(i64::MAX, emit).is_break();
     }
 }
 
@@ -519,7 +567,7 @@ impl TimeOrderedQueue {
         }
     }
 
-    fn release(&mut self, watermark: i64, emit: &mut dyn FnMut(Record)) {
+    fn release(&mut self, watermark: i64, emit: &mut Sink<'_>) -> ControlFlow<()> {
         while let Some(Reverse((start, _, slot))) = self.heap.peek().copied() {
             if start > watermark {
                 break;
@@ -530,18 +578,18 @@ impl TimeOrderedQueue {
                 emit(match event {
                     Event::Http(t) => Record::Http(t),
                     Event::Dns(t) => Record::Dns(t),
-                });
+                })?;
             }
         }
+        ControlFlow::Continue(())
     }
 }
 
+/// When the event's exchange started (its request, else its response): the release order.
 fn event_start_ns(event: &Event) -> i64 {
-    match event {
-        Event::Http(t) => t
-            .request_first_ns
-            .or(t.response_first_ns)
-            .unwrap_or(i64::MIN),
-        Event::Dns(t) => t.query_ns.or(t.response_ns).unwrap_or(i64::MIN),
-    }
+    event
+        .transaction()
+        .exchange()
+        .start_ns()
+        .unwrap_or(i64::MIN)
 }

@@ -84,6 +84,33 @@ impl Metric {
     }
 }
 
+/// Whose transactions a latency is taken from (`--protocol`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Http,
+    Dns,
+}
+
+impl Protocol {
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Http => "http",
+            Protocol::Dns => "dns",
+        }
+    }
+
+    /// The protocol a metric is about when `--protocol` is not given (what the commands did
+    /// before it existed): `dns` for the DNS metric, `http` for the others.
+    pub fn default_for(metric: Metric) -> Protocol {
+        if metric == Metric::Dns {
+            Protocol::Dns
+        } else {
+            Protocol::Http
+        }
+    }
+}
+
 /// How samples are grouped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
@@ -122,6 +149,8 @@ pub struct Sample {
 #[derive(Debug, Clone)]
 pub struct SampleSet {
     pub metric: Metric,
+    /// Whose transactions are sampled (the handshake metric samples TCP flows instead).
+    pub protocol: Protocol,
     pub by: Option<GroupBy>,
     pub groups: Vec<String>,
     index: HashMap<String, u32>,
@@ -139,6 +168,7 @@ impl SampleSet {
     pub fn new(metric: Metric, by: Option<GroupBy>) -> Self {
         let mut set = SampleSet {
             metric,
+            protocol: Protocol::default_for(metric),
             by,
             groups: Vec::new(),
             index: HashMap::new(),
@@ -149,6 +179,13 @@ impl SampleSet {
             set.group_index("all");
         }
         set
+    }
+
+    /// Samples `protocol`'s transactions: the request/response metrics (ttfb, total, server,
+    /// tshark) apply to any protocol through its four capture times; `dns` is DNS's own.
+    pub fn with_protocol(mut self, protocol: Protocol) -> Self {
+        self.protocol = protocol;
+        self
     }
 
     fn group_index(&mut self, name: &str) -> u32 {
@@ -171,6 +208,9 @@ impl SampleSet {
     }
 
     pub fn add_http(&mut self, t: &HttpTransaction) {
+        if self.protocol != Protocol::Http {
+            return;
+        }
         let value = match self.metric {
             Metric::Ttfb => t.ttfb_ns(),
             Metric::Total => t.total_ns(),
@@ -202,10 +242,17 @@ impl SampleSet {
     }
 
     pub fn add_dns(&mut self, t: &DnsTransaction) {
-        if self.metric != Metric::Dns {
+        if self.protocol != Protocol::Dns {
             return;
         }
-        let (Some(value), Some(ts)) = (t.latency_ns(), t.query_ns) else {
+        // A DNS message has one time, so every request/response metric is its latency.
+        let value = match self.metric {
+            Metric::Dns | Metric::Ttfb | Metric::Total | Metric::Server | Metric::Tshark => {
+                t.latency_ns()
+            }
+            Metric::Handshake => return,
+        };
+        let (Some(value), Some(ts)) = (value, t.query_ns) else {
             self.missing += 1;
             return;
         };
@@ -250,7 +297,7 @@ impl SampleSet {
 
     /// The same samples as one group (`all`), e.g. to plot a grouped set as a whole.
     pub fn ungrouped(&self) -> SampleSet {
-        let mut set = SampleSet::new(self.metric, None);
+        let mut set = SampleSet::new(self.metric, None).with_protocol(self.protocol);
         set.samples = self
             .samples
             .iter()

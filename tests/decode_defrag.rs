@@ -490,11 +490,11 @@ fn pipeline_pairs_a_fragmented_dns_response_at_its_last_fragment() {
     }
     writer.finish().unwrap();
 
-    for threads in ["1", "2"] {
-        std::env::set_var("TRACETAIL_THREADS", threads);
+    for threads in [1, 2] {
         let options = PassOptions {
             flows: true,
             transactions: true,
+            threads,
             ..Default::default()
         };
         let mut dns = Vec::new();

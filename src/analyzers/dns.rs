@@ -17,6 +17,7 @@
 //! Names are decoded with compression pointers, at most [`MAX_POINTERS`] jumps and 255 bytes,
 //! so pointer loops end in an error instead of a hang.
 
+use super::seam::{Chunk, Claim, ConnInfo, Dir, Probe, Registration, Shared, TcpAnalyzer, Verdict};
 use super::{Ctx, Event};
 use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
@@ -47,7 +48,7 @@ pub struct DnsTransaction {
 impl DnsTransaction {
     /// Response time − query time.
     pub fn latency_ns(&self) -> Option<i64> {
-        Some(self.response_ns? - self.query_ns?)
+        super::pairing::elapsed(self.response_ns, self.query_ns)
     }
 }
 
@@ -429,6 +430,42 @@ impl DnsTracker {
 fn add_flag(flags: &mut Vec<&'static str>, flag: &'static str) {
     if !flags.contains(&flag) {
         flags.push(flag);
+    }
+}
+
+/// DNS over TCP claims connections to or from port 53 (DNS messages carry no magic to detect).
+pub const REGISTRATION: Registration = Registration {
+    name: "dns",
+    probe: |p: &Probe<'_>| {
+        if p.has_port(53) {
+            Claim::Yes
+        } else {
+            Claim::No
+        }
+    },
+    new: |info: &ConnInfo| Box::new(DnsTcpConn::new(info.senders)),
+    observer: false,
+};
+
+impl TcpAnalyzer for DnsTcpConn {
+    fn protocol(&self) -> &'static str {
+        "dns"
+    }
+
+    fn on_data(
+        &mut self,
+        dir: Dir,
+        chunk: &Chunk<'_>,
+        ctx: &mut Ctx<'_>,
+        shared: &mut Shared,
+    ) -> Verdict {
+        // Dated by in-order reassembly, as tshark does.
+        DnsTcpConn::on_data(self, dir, chunk.bytes, chunk.ready_ns, &mut shared.dns, ctx);
+        Verdict::Continue
+    }
+
+    fn on_gap(&mut self, dir: Dir, _len: u64, ctx: &mut Ctx<'_>) {
+        DnsTcpConn::on_gap(self, dir, ctx);
     }
 }
 

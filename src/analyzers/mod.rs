@@ -30,18 +30,23 @@
 
 pub mod dns;
 pub mod http;
+pub mod pairing;
 pub mod reassembly;
+pub mod seam;
+pub mod transaction;
 
 pub use dns::DnsTransaction;
 pub use http::HttpTransaction;
+pub use transaction::Transaction;
 
 use crate::decode::{Decoded, Transport};
-use dns::{DnsTcpConn, DnsTracker};
-use http::{HttpConn, Verdict};
 use reassembly::{Segment, StreamReassembler, StreamSink};
 use rustc_hash::FxHashMap;
+use seam::{
+    BoxedAnalyzer, Chunk, ConnInfo, Dir, Probe, Registration, SegmentView, Shared, TcpAnalyzer,
+    Verdict,
+};
 use std::collections::BTreeMap;
-use std::net::IpAddr;
 
 /// Limits that keep per-connection memory bounded.
 #[derive(Debug, Clone)]
@@ -58,6 +63,9 @@ pub struct AnalyzerConfig {
     /// (default 10 s: resolvers retry after a few seconds). Until then it holds back the
     /// time-ordered output, so this also bounds how much finished output waits in memory.
     pub dns_timeout_ns: i64,
+    /// Observer analyzers (registered with `observer: true`) to run beside the protocol
+    /// analyzer on every TCP connection, by name (none by default).
+    pub observers: Vec<&'static str>,
 }
 
 impl Default for AnalyzerConfig {
@@ -68,6 +76,7 @@ impl Default for AnalyzerConfig {
             max_pending_requests: 100,
             idle_timeout_ns: 300_000_000_000,
             dns_timeout_ns: 10_000_000_000,
+            observers: Vec::new(),
         }
     }
 }
@@ -105,15 +114,15 @@ pub struct AnalyzerStats {
 
 /// Multiset of start times of everything in progress; its minimum is the low watermark.
 #[derive(Debug, Default)]
-pub(crate) struct Watermark {
+pub struct Watermark {
     counts: BTreeMap<i64, u32>,
 }
 
 impl Watermark {
-    pub(crate) fn add(&mut self, t: i64) {
+    pub fn add(&mut self, t: i64) {
         *self.counts.entry(t).or_insert(0) += 1;
     }
-    pub(crate) fn remove(&mut self, t: i64) {
+    pub fn remove(&mut self, t: i64) {
         if let Some(c) = self.counts.get_mut(&t) {
             *c -= 1;
             if *c == 0 {
@@ -121,83 +130,126 @@ impl Watermark {
             }
         }
     }
-    pub(crate) fn replace(&mut self, old: i64, new: i64) {
+    pub fn replace(&mut self, old: i64, new: i64) {
         if old != new {
             self.remove(old);
             self.add(new);
         }
     }
-    pub(crate) fn min(&self) -> Option<i64> {
+    pub fn min(&self) -> Option<i64> {
         self.counts.keys().next().copied()
     }
 }
 
 /// What the analyzers share while handling one packet.
-pub(crate) struct Ctx<'a> {
+pub struct Ctx<'a> {
     pub config: &'a AnalyzerConfig,
     pub stats: &'a mut AnalyzerStats,
     pub marks: &'a mut Watermark,
     pub out: &'a mut Vec<Event>,
 }
 
+/// Which analyzers a connection has.
 #[derive(Debug)]
-enum App {
-    /// No payload yet.
+enum Analyzers {
+    /// No payload yet: nothing was probed.
     Undecided,
-    Http(Box<HttpConn>),
-    Dns(DnsTcpConn),
-    /// Not HTTP or DNS: packets are ignored until the flow ends.
+    /// The analyzer that claimed the connection (gone once it rejected it) and the observers
+    /// running beside it.
+    Running {
+        claimer: Option<BoxedAnalyzer>,
+        observers: Vec<BoxedAnalyzer>,
+    },
+    /// Nobody is interested: packets are ignored until the flow ends.
     Ignored,
+}
+
+impl Analyzers {
+    /// Every running analyzer, claimer first.
+    fn each(&mut self, mut f: impl FnMut(&mut dyn TcpAnalyzer)) {
+        if let Analyzers::Running { claimer, observers } = self {
+            for a in claimer.iter_mut().chain(observers.iter_mut()) {
+                f(a.as_mut());
+            }
+        }
+    }
 }
 
 #[derive(Debug)]
 struct TcpConn {
-    /// Sender of each direction; direction 0 sent the first packet seen.
-    senders: [(IpAddr, u16); 2],
+    info: ConnInfo,
     streams: [StreamReassembler; 2],
     /// The earliest out-of-order arrival registered in the watermark, per direction.
     marked: [Option<i64>; 2],
-    app: App,
+    analyzers: Analyzers,
     last_ns: i64,
 }
 
-/// Delivers one direction's reassembled stream to the connection's application parser.
-struct AppSink<'s, 'c> {
-    app: &'s mut App,
-    dns: &'s mut DnsTracker,
+/// Delivers one direction's reassembled stream to the connection's analyzers.
+struct AnalyzerSink<'s, 'c> {
+    analyzers: &'s mut Analyzers,
+    shared: &'s mut Shared,
     ctx: &'s mut Ctx<'c>,
-    dir: usize,
+    dir: Dir,
 }
 
-impl StreamSink for AppSink<'_, '_> {
-    fn data(&mut self, bytes: &[u8], arrival_ns: i64, ready_ns: i64) {
-        match self.app {
-            App::Http(h) => {
-                // A piece is one packet's first copy: its bytes all arrived at `arrival_ns`.
-                // HTTP dates a message by its own bytes, not by the stream before it.
-                h.on_data(self.dir, bytes, arrival_ns, arrival_ns, self.ctx);
-                if h.verdict() == Verdict::NotHttp {
-                    self.ctx.stats.tcp_other_connections += 1;
-                    *self.app = App::Ignored;
-                }
+impl AnalyzerSink<'_, '_> {
+    /// Applies a verdict to the analyzer in `slot`; false when it is gone.
+    fn apply(slot: &mut BoxedAnalyzer, verdict: Verdict) -> bool {
+        match verdict {
+            Verdict::Continue => true,
+            Verdict::Reject => false,
+            Verdict::HandOff(next) => {
+                *slot = next;
+                true
             }
-            App::Dns(d) => d.on_data(self.dir, bytes, ready_ns, self.dns, self.ctx),
-            App::Undecided | App::Ignored => {}
+        }
+    }
+}
+
+impl StreamSink for AnalyzerSink<'_, '_> {
+    fn data(&mut self, bytes: &[u8], arrival_ns: i64, ready_ns: i64) {
+        let Analyzers::Running { claimer, observers } = self.analyzers else {
+            return;
+        };
+        // A piece is one packet's first copy: its bytes all arrived at `arrival_ns`.
+        let chunk = Chunk {
+            bytes,
+            first_ns: arrival_ns,
+            last_ns: arrival_ns,
+            ready_ns,
+        };
+        if let Some(a) = claimer {
+            let verdict = a.on_data(self.dir, &chunk, self.ctx, self.shared);
+            if !matches!(verdict, Verdict::Continue) && !Self::apply(a, verdict) {
+                self.ctx.stats.tcp_other_connections += 1;
+                *claimer = None;
+            }
+        }
+        // Most connections have no observer: keep their path short.
+        if observers.is_empty() {
+            if claimer.is_none() {
+                *self.analyzers = Analyzers::Ignored;
+            }
+            return;
+        }
+        observers.retain_mut(|a| {
+            let verdict = a.on_data(self.dir, &chunk, self.ctx, self.shared);
+            Self::apply(a, verdict)
+        });
+        if claimer.is_none() && observers.is_empty() {
+            *self.analyzers = Analyzers::Ignored;
         }
     }
     fn gap(&mut self, len: u64, _ready_ns: i64) {
         self.ctx.stats.tcp_gaps += 1;
         self.ctx.stats.tcp_gap_bytes += len;
-        match self.app {
-            App::Http(h) => h.on_gap(self.dir, len, self.ctx),
-            App::Dns(d) => d.on_gap(self.dir, self.ctx),
-            App::Undecided | App::Ignored => {}
-        }
+        let (dir, ctx) = (self.dir, &mut *self.ctx);
+        self.analyzers.each(|a| a.on_gap(dir, len, ctx));
     }
     fn end(&mut self, _ts_ns: i64, clean: bool) {
-        if let App::Http(h) = self.app {
-            h.on_end(self.dir, clean, self.ctx);
-        }
+        let (dir, ctx) = (self.dir, &mut *self.ctx);
+        self.analyzers.each(|a| a.on_end(dir, clean, ctx));
     }
 }
 
@@ -207,22 +259,30 @@ impl StreamSink for AppSink<'_, '_> {
 /// [`finish`](Self::finish), or when idle longer than `idle_timeout_ns` (capture time, checked
 /// every quarter of the timeout); DNS queries unanswered after `dns_timeout_ns` are reported.
 pub struct TransactionAnalyzer {
+    registry: &'static [Registration],
     config: AnalyzerConfig,
     stats: AnalyzerStats,
     marks: Watermark,
     conns: FxHashMap<u64, TcpConn>,
-    dns: DnsTracker,
+    shared: Shared,
     next_sweep_ns: Option<i64>,
 }
 
 impl TransactionAnalyzer {
     pub fn new(config: AnalyzerConfig) -> Self {
+        Self::with_registry(config, seam::REGISTRY)
+    }
+
+    /// Like [`new`](Self::new) with another set of TCP analyzers than [`seam::REGISTRY`]
+    /// (e.g. to try an analyzer before registering it).
+    pub fn with_registry(config: AnalyzerConfig, registry: &'static [Registration]) -> Self {
         TransactionAnalyzer {
+            registry,
             config,
             stats: AnalyzerStats::default(),
             marks: Watermark::default(),
             conns: FxHashMap::default(),
-            dns: DnsTracker::default(),
+            shared: Shared::default(),
             next_sweep_ns: None,
         }
     }
@@ -251,7 +311,7 @@ impl TransactionAnalyzer {
                 if tcp.flags.syn() && !tcp.flags.ack() {
                     let closed = self.conns.get(&flow_id).is_some_and(|c| {
                         c.streams.iter().any(StreamReassembler::is_ended)
-                            || matches!(c.app, App::Ignored)
+                            || matches!(c.analyzers, Analyzers::Ignored)
                     });
                     if closed {
                         self.on_flow_end(flow_id, out);
@@ -262,26 +322,37 @@ impl TransactionAnalyzer {
                 let conn = self.conns.entry(flow_id).or_insert_with(|| {
                     stats.tcp_connections += 1;
                     TcpConn {
-                        senders: [src, dst],
+                        info: ConnInfo {
+                            connection_id: flow_id,
+                            senders: [src, dst],
+                        },
                         streams: [
                             StreamReassembler::new(max_reorder),
                             StreamReassembler::new(max_reorder),
                         ],
                         marked: [None, None],
-                        app: App::Undecided,
+                        analyzers: Analyzers::Undecided,
                         last_ns: timestamp_ns,
                     }
                 });
                 conn.last_ns = timestamp_ns;
-                if matches!(conn.app, App::Ignored) {
+                if matches!(conn.analyzers, Analyzers::Ignored) {
                     return;
                 }
-                let dir = if src == conn.senders[0] { 0 } else { 1 };
-                if matches!(conn.app, App::Undecided) && !tcp.payload.is_empty() {
-                    conn.app = if src.1 == 53 || dst.1 == 53 {
-                        App::Dns(DnsTcpConn::new(conn.senders))
+                let dir = if src == conn.info.senders[0] { 0 } else { 1 };
+                if matches!(conn.analyzers, Analyzers::Undecided) && !tcp.payload.is_empty() {
+                    let probe = Probe {
+                        dir,
+                        first_bytes: tcp.payload,
+                        senders: conn.info.senders,
+                    };
+                    let (claimer, observers) =
+                        seam::choose(self.registry, &probe, &conn.info, &self.config.observers);
+                    conn.analyzers = if claimer.is_none() && observers.is_empty() {
+                        self.stats.tcp_other_connections += 1;
+                        Analyzers::Ignored
                     } else {
-                        App::Http(Box::new(HttpConn::new(flow_id, conn.senders)))
+                        Analyzers::Running { claimer, observers }
                     };
                 }
                 let segment = Segment {
@@ -299,13 +370,31 @@ impl TransactionAnalyzer {
                     marks: &mut self.marks,
                     out,
                 };
+                let peer = 1 - dir;
+                let view = SegmentView {
+                    dir,
+                    ts_ns: timestamp_ns,
+                    seq: tcp.seq,
+                    ack: tcp.flags.ack(),
+                    acked_offset: if tcp.flags.ack() {
+                        conn.streams[peer].offset_of(tcp.ack)
+                    } else {
+                        None
+                    },
+                    syn: segment.syn,
+                    fin: segment.fin,
+                    rst: segment.rst,
+                    payload: tcp.payload,
+                };
+                conn.analyzers.each(|a| a.on_segment(&view, &mut ctx));
                 let before = conn.streams[dir].retransmitted_bytes;
+                let shared = &mut self.shared;
                 if segment.rst {
                     // A reset ends both directions.
-                    for d in [dir, 1 - dir] {
-                        let mut sink = AppSink {
-                            app: &mut conn.app,
-                            dns: &mut self.dns,
+                    for d in [dir, peer] {
+                        let mut sink = AnalyzerSink {
+                            analyzers: &mut conn.analyzers,
+                            shared,
                             ctx: &mut ctx,
                             dir: d,
                         };
@@ -313,29 +402,24 @@ impl TransactionAnalyzer {
                     }
                 } else {
                     if tcp.flags.ack() {
-                        let peer = 1 - dir;
-                        let acked = conn.streams[peer].offset_of(tcp.ack);
-                        if let App::Http(h) = &mut conn.app {
-                            h.set_peer_ack(dir, acked);
-                        }
-                        let mut sink = AppSink {
-                            app: &mut conn.app,
-                            dns: &mut self.dns,
+                        let mut sink = AnalyzerSink {
+                            analyzers: &mut conn.analyzers,
+                            shared,
                             ctx: &mut ctx,
                             dir: peer,
                         };
                         conn.streams[peer].on_peer_ack(tcp.ack, timestamp_ns, &mut sink);
                     }
-                    let mut sink = AppSink {
-                        app: &mut conn.app,
-                        dns: &mut self.dns,
+                    let mut sink = AnalyzerSink {
+                        analyzers: &mut conn.analyzers,
+                        shared,
                         ctx: &mut ctx,
                         dir,
                     };
                     conn.streams[dir].push(&segment, &mut sink);
                 }
                 ctx.stats.tcp_retransmitted_bytes += conn.streams[dir].retransmitted_bytes - before;
-                if matches!(conn.app, App::Ignored) {
+                if matches!(conn.analyzers, Analyzers::Ignored) {
                     // Free the buffers; nothing more is parsed on this connection.
                     for d in 0..2 {
                         conn.streams[d] = StreamReassembler::new(0);
@@ -348,15 +432,21 @@ impl TransactionAnalyzer {
             Transport::Udp(udp) => {
                 let src = (src_ip, udp.src_port);
                 let dst = (dst_ip, udp.dst_port);
-                if self.dns.wants_udp(src, dst, udp.payload) {
+                if self.shared.dns.wants_udp(src, dst, udp.payload) {
                     let mut ctx = Ctx {
                         config: &self.config,
                         stats: &mut self.stats,
                         marks: &mut self.marks,
                         out,
                     };
-                    self.dns
-                        .on_message(false, src, dst, udp.payload, timestamp_ns, &mut ctx);
+                    self.shared.dns.on_message(
+                        false,
+                        src,
+                        dst,
+                        udp.payload,
+                        timestamp_ns,
+                        &mut ctx,
+                    );
                 }
             }
             _ => {}
@@ -369,15 +459,17 @@ impl TransactionAnalyzer {
         let timeout = self.config.idle_timeout_ns.max(1);
         let dns_timeout = self.config.dns_timeout_ns.max(1);
         let period = (timeout.min(dns_timeout) / 4).max(1);
-        let next = *self.next_sweep_ns.get_or_insert(now_ns + period);
+        let next = *self
+            .next_sweep_ns
+            .get_or_insert(now_ns.saturating_add(period));
         if now_ns < next {
             return;
         }
-        self.next_sweep_ns = Some(now_ns + period);
+        self.next_sweep_ns = Some(now_ns.saturating_add(period));
         let idle: Vec<u64> = self
             .conns
             .iter()
-            .filter(|(_, c)| now_ns - c.last_ns > timeout)
+            .filter(|(_, c)| now_ns.saturating_sub(c.last_ns) > timeout)
             .map(|(&id, _)| id)
             .collect();
         for id in idle {
@@ -389,7 +481,9 @@ impl TransactionAnalyzer {
             marks: &mut self.marks,
             out,
         };
-        self.dns.expire(now_ns - dns_timeout, false, &mut ctx);
+        self.shared
+            .dns
+            .expire(now_ns.saturating_sub(dns_timeout), false, &mut ctx);
     }
 
     /// The flow table dropped this flow (closed or idle): flush its state.
@@ -404,9 +498,9 @@ impl TransactionAnalyzer {
             out,
         };
         for d in 0..2 {
-            let mut sink = AppSink {
-                app: &mut conn.app,
-                dns: &mut self.dns,
+            let mut sink = AnalyzerSink {
+                analyzers: &mut conn.analyzers,
+                shared: &mut self.shared,
                 ctx: &mut ctx,
                 dir: d,
             };
@@ -417,9 +511,7 @@ impl TransactionAnalyzer {
                 ctx.marks.remove(t);
             }
         }
-        if let App::Http(h) = &mut conn.app {
-            h.flush(&mut ctx);
-        }
+        conn.analyzers.each(|a| a.flush(&mut ctx));
     }
 
     /// Smallest `request_first_ns` / query time of any transaction still in progress, so a
@@ -447,7 +539,7 @@ impl TransactionAnalyzer {
             marks: &mut self.marks,
             out,
         };
-        self.dns.finish(&mut ctx);
+        self.shared.dns.finish(&mut ctx);
     }
 
     /// Connections with state held (for diagnostics and memory tests).

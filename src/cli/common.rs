@@ -1,9 +1,12 @@
-//! Pieces shared by the commands: input files, running passes, exit codes.
+//! Pieces shared by the commands: input files, running passes, the one output writer, exit
+//! codes.
 
 use std::io::{self, Write};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use tracetail::pipeline::{analyze_file, FileReport, PassOptions, Record};
+use tracetail::capture::{CaptureError, CaptureReader};
+use tracetail::pipeline::{analyze, FileReport, PassOptions, Record};
 
 /// Capture files named on the command line (`-` reads standard input).
 #[derive(clap::Args, Debug, Clone)]
@@ -33,6 +36,8 @@ impl Run {
 
 /// Runs `options` over every file, streaming records to `emit(file_index, record)`.
 /// Errors and warnings go to stderr as they happen, each naming the file and offset.
+/// A write error (the reader of stdout went away, a full disk) stops reading at once and is
+/// returned.
 pub fn run_pass(
     files: &[PathBuf],
     options: &PassOptions,
@@ -44,14 +49,14 @@ pub fn run_pass(
     };
     let mut io_error: Option<io::Error> = None;
     for path in files {
-        let mut sink = |record: Record| {
-            if io_error.is_none() {
-                if let Err(e) = emit(path, record) {
-                    io_error = Some(e);
-                }
+        let mut sink = |record: Record| match emit(path, record) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => {
+                io_error = Some(e);
+                ControlFlow::Break(())
             }
         };
-        match analyze_file(path, options, &mut sink) {
+        match analyze_path(path, options, &mut sink) {
             Ok(report) => {
                 for warning in &report.warnings {
                     eprintln!("warning: {warning} (results cover the data before this point)");
@@ -71,9 +76,85 @@ pub fn run_pass(
     Ok(run)
 }
 
-/// Standard output, buffered and locked once.
-pub fn stdout() -> io::BufWriter<io::StdoutLock<'static>> {
-    io::BufWriter::with_capacity(1 << 16, io::stdout().lock())
+/// One pass over a capture file (`-`: stdin) with the CLI's progress bar (only on a terminal)
+/// and thread count (`TRACETAIL_THREADS=1` runs on one thread).
+pub fn analyze_path(
+    path: &Path,
+    options: &PassOptions,
+    sink: &mut dyn FnMut(Record) -> ControlFlow<()>,
+) -> Result<FileReport, CaptureError> {
+    let reader = CaptureReader::open(path)?;
+    let mut options = options.clone();
+    if let Ok(threads) = std::env::var("TRACETAIL_THREADS") {
+        options.threads = threads.trim().parse().unwrap_or(options.threads);
+    }
+    let mut bar = super::progress::bar_for(path);
+    let progress = bar
+        .as_mut()
+        .map(|b| b as &mut dyn tracetail::pipeline::Progress);
+    let report = analyze(reader, &options, progress, sink);
+    if let Some(bar) = bar {
+        bar.finish();
+    }
+    Ok(report)
+}
+
+/// Standard output as every command writes it: buffered, locked once, and a write error
+/// other than a closed pipe names the output (a closed pipe ends the command quietly, see
+/// `main`).
+pub fn stdout() -> io::BufWriter<Stdout> {
+    io::BufWriter::with_capacity(1 << 16, Stdout(io::stdout().lock()))
+}
+
+/// Locked standard output whose errors say they happened while writing the output.
+pub struct Stdout(io::StdoutLock<'static>);
+
+impl Stdout {
+    fn describe(e: io::Error) -> io::Error {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            e
+        } else {
+            io::Error::new(e.kind(), format!("writing standard output: {e}"))
+        }
+    }
+}
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf).map_err(Self::describe)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush().map_err(Self::describe)
+    }
+}
+
+/// A CSV error as an I/O error, keeping the kind of an underlying I/O error (a closed pipe
+/// stays a closed pipe).
+pub fn csv_error(e: csv::Error) -> io::Error {
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => io,
+        other => io::Error::other(format!("{other:?}")),
+    }
+}
+
+/// Whether `err` (or anything it wraps) is a closed pipe: the reader of our output went away,
+/// which is a normal way to stop (`tracetail http big.pcap | head`).
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| {
+        let kind = if let Some(io) = e.downcast_ref::<io::Error>() {
+            Some(io.kind())
+        } else if let Some(json) = e.downcast_ref::<serde_json::Error>() {
+            json.io_error_kind()
+        } else if let Some(csv) = e.downcast_ref::<csv::Error>() {
+            match csv.kind() {
+                csv::ErrorKind::Io(io) => Some(io.kind()),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        kind == Some(io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// Writes a JSON value on one line.
@@ -85,17 +166,12 @@ pub fn write_json_line(
     out.write_all(b"\n")
 }
 
-/// Whether the progress bar should be considered (it still hides itself off a terminal).
-pub fn progress_wanted() -> bool {
-    true
-}
-
 /// Writes one row per transaction to stdout as JSON Lines, CSV (with a header) or text lines,
 /// naming each row's capture file (the name is formatted once per file).
 pub struct RowWriter {
     json: bool,
-    out: io::BufWriter<io::StdoutLock<'static>>,
-    csv: Option<csv::Writer<io::BufWriter<io::StdoutLock<'static>>>>,
+    out: io::BufWriter<Stdout>,
+    csv: Option<csv::Writer<io::BufWriter<Stdout>>>,
     capture: (PathBuf, String),
     /// Rows written so far.
     pub count: u64,
@@ -106,7 +182,7 @@ impl RowWriter {
     pub fn new(json: bool, csv: bool, columns: &[&str]) -> io::Result<Self> {
         let mut csv_writer = csv.then(|| csv::Writer::from_writer(stdout()));
         if let Some(w) = csv_writer.as_mut() {
-            w.write_record(columns).map_err(io::Error::other)?;
+            w.write_record(columns).map_err(csv_error)?;
         }
         Ok(RowWriter {
             json,
@@ -139,14 +215,14 @@ impl RowWriter {
         if self.json {
             json(capture, &mut self.out)
         } else if let Some(w) = self.csv.as_mut() {
-            w.write_record(csv(capture)).map_err(io::Error::other)
+            w.write_record(csv(capture)).map_err(csv_error)
         } else {
             writeln!(self.out, "{}", text())
         }
     }
 
     /// Flushes everything and returns stdout for a closing line.
-    pub fn finish(mut self) -> io::Result<io::BufWriter<io::StdoutLock<'static>>> {
+    pub fn finish(mut self) -> io::Result<io::BufWriter<Stdout>> {
         if let Some(mut w) = self.csv.take() {
             w.flush()?;
         }
@@ -199,6 +275,7 @@ impl AnalysisArgs {
             max_pending_requests: self.max_pending_requests.max(1),
             idle_timeout_ns: ns(self.idle_timeout),
             dns_timeout_ns: ns(self.dns_timeout),
+            observers: Vec::new(),
         }
     }
 }

@@ -115,7 +115,6 @@ fn text_line(t: &DnsTransaction) -> String {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let options = PassOptions {
         transactions: true,
-        progress: common::progress_wanted(),
         analyzer: args.analysis.config(),
         ..Default::default()
     };

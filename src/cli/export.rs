@@ -29,8 +29,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 #[cfg(feature = "parquet")]
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     use std::collections::HashMap;
+    use std::ops::ControlFlow;
     use tracetail::export::{capture_stem, TableWriters};
-    use tracetail::pipeline::{analyze_file, PassOptions, Record};
+    use tracetail::pipeline::{PassOptions, Record};
 
     // Two captures with the same stem would write the same files: refuse before writing.
     let mut stems: HashMap<String, &PathBuf> = HashMap::new();
@@ -53,7 +54,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let options = PassOptions {
         flows: true,
         transactions: true,
-        progress: super::common::progress_wanted(),
         analyzer: args.analysis.config(),
         ..Default::default()
     };
@@ -65,17 +65,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(|| "stdin".into());
         let mut writers = TableWriters::create(&args.output, &name)?;
         let mut write_error = None;
-        let result = analyze_file(path, &options, &mut |record| {
-            if write_error.is_some() {
-                return;
-            }
+        let result = super::common::analyze_path(path, &options, &mut |record| {
             let pushed = match &record {
                 Record::Flow(f) => writers.push_flow(f),
                 Record::Http(t) => writers.push_http(t),
                 Record::Dns(t) => writers.push_dns(t),
             };
-            if let Err(e) = pushed {
-                write_error = Some(e);
+            match pushed {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(e) => {
+                    // Nothing more can be written: stop reading.
+                    write_error = Some(e);
+                    ControlFlow::Break(())
+                }
             }
         });
         if let Some(e) = write_error {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use tracetail::pipeline::PassOptions;
 use tracetail::report::{json, terminal};
-use tracetail::samples::{GroupBy, Metric, SampleSet};
+use tracetail::samples::{GroupBy, Metric, Protocol, SampleSet};
 use tracetail::stats::hdr;
 use tracetail::stats::PercentileMethod;
 
@@ -37,6 +37,10 @@ pub struct Selection {
     /// Latency metric (see README: ttfb = response first − request first, ...).
     #[arg(long, value_enum, default_value_t = Metric::Ttfb)]
     pub metric: Metric,
+    /// Whose transactions: http (default; dns for --metric dns). The request/response
+    /// metrics apply to every protocol through its four capture times.
+    #[arg(long, value_enum)]
+    pub protocol: Option<Protocol>,
     /// Group the samples.
     #[arg(long, value_enum)]
     pub by: Option<GroupBy>,
@@ -49,11 +53,16 @@ pub struct Selection {
 
 /// Reads every input once and collects the samples of the chosen metric.
 pub fn collect(inputs: &Inputs, select: &Selection) -> anyhow::Result<(SampleSet, common::Run)> {
-    let mut set = SampleSet::new(select.metric, select.by);
+    let protocol = select
+        .protocol
+        .unwrap_or(Protocol::default_for(select.metric));
+    if select.metric == Metric::Dns && protocol != Protocol::Dns {
+        anyhow::bail!("--metric dns is the DNS response time; use it with --protocol dns");
+    }
+    let mut set = SampleSet::new(select.metric, select.by).with_protocol(protocol);
     let options = PassOptions {
         flows: select.metric.needs_flows(),
         transactions: !select.metric.needs_flows(),
-        progress: common::progress_wanted(),
         analyzer: select.analysis.config(),
         ..Default::default()
     };

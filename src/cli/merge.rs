@@ -1,7 +1,10 @@
 //! `tracetail merge`: add saved HdrHistograms and print their percentile table.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+use super::common;
 
 use anyhow::bail;
 use serde_json::json;
@@ -34,6 +37,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let mut output = common::stdout();
     let mut loaded = Vec::with_capacity(args.files.len());
     for f in &args.files {
         loaded.push(hdr::load(f)?);
@@ -63,21 +67,24 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             "stddev": merged.stdev(),
             "percentiles": percentiles,
         });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        writeln!(output, "{}", serde_json::to_string_pretty(&doc)?)?;
+        output.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    writeln!(output,
         "{} histogram(s), {} samples. Percentiles from HdrHistogram with {digits} significant digits:",
         args.files.len(),
         merged.len()
-    );
-    println!("values are bucket upper bounds, within 10^-{digits} of the recorded latency (rank = round(p*N)).");
-    println!();
+    )?;
+    writeln!(output, "values are bucket upper bounds, within 10^-{digits} of the recorded latency (rank = round(p*N)).")?;
+    writeln!(output)?;
     if args.hdr {
-        print!(
+        write!(
+            output,
             "{}",
             hdr::format_percentile_distribution(&merged, 5, args.unit)
-        );
+        )?;
+        output.flush()?;
         return Ok(ExitCode::SUCCESS);
     }
     let header = vec!["".to_string(), "latency".to_string(), "ns".to_string()];
@@ -98,6 +105,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             v.to_string(),
         ]);
     }
-    print!("{}", align(&header, &rows));
+    write!(output, "{}", align(&header, &rows))?;
+    output.flush()?;
     Ok(ExitCode::SUCCESS)
 }

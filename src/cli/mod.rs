@@ -7,6 +7,7 @@ pub mod http;
 pub mod latency;
 pub mod merge;
 pub mod plot;
+pub mod progress;
 pub mod report;
 pub mod sessions;
 pub mod stats;

@@ -34,7 +34,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let options = PassOptions {
         flows: true,
         transactions: true,
-        progress: common::progress_wanted(),
         analyzer: args.analysis.config(),
         ..Default::default()
     };

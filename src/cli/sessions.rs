@@ -32,7 +32,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let options = PassOptions {
         flows: true,
-        progress: common::progress_wanted(),
         ..Default::default()
     };
     let mut out = common::stdout();
@@ -55,7 +54,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             common::write_json_line(&mut out, &v)
         } else if let Some(w) = csv_writer.as_mut() {
             w.write_record(csv_row(&file, &flow))
-                .map_err(std::io::Error::other)
+                .map_err(common::csv_error)
         } else {
             rows.push((file, flow));
             Ok(())
@@ -182,7 +181,6 @@ fn print_table(
 fn run_scapy(args: Args) -> anyhow::Result<ExitCode> {
     let options = PassOptions {
         scapy_keys: true,
-        progress: common::progress_wanted(),
         ..Default::default()
     };
     let run = common::run_pass(&args.inputs.files, &options, &mut |_, _| Ok(()))?;

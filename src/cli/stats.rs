@@ -1,8 +1,11 @@
 //! `tracetail stats`: descriptive statistics, correlation and regression for numeric CSV
 //! columns, and Anscombe's quartet as the reminder to plot.
 
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+
+use super::common;
 
 use anyhow::{bail, Context};
 use serde_json::json;
@@ -49,6 +52,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.anscombe {
         return run_anscombe(&args);
     }
+    let mut output = common::stdout();
     let path = args.file.clone().expect("clap requires FILE");
     let mut wanted: Vec<String> = args.column.clone();
     let pair = args.x.clone().zip(args.y.clone());
@@ -108,22 +112,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 "fit": regression.as_ref().and_then(|r| r.as_ref()).map(|r| serde_json::to_value(r).unwrap()),
             });
         }
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        writeln!(output, "{}", serde_json::to_string_pretty(&doc)?)?;
     } else {
-        println!("{}", path.display());
+        writeln!(output, "{}", path.display())?;
         for (name, skipped, d) in &described {
-            println!();
-            print_description(name, *skipped, d.as_ref());
+            writeln!(output)?;
+            print_description(&mut output, name, *skipped, d.as_ref())?;
         }
         if let (Some((xn, yn)), Some(fit)) = (&pair, &regression) {
-            println!();
+            writeln!(output)?;
             match fit {
-                Some(r) => print_regression(xn, yn, r),
-                None => println!("regression of {yn} on {xn}: not defined (fewer than 2 pairs or no spread in x)"),
+                Some(r) => print_regression(&mut output, xn, yn, r)?,
+                None => writeln!(output, "regression of {yn} on {xn}: not defined (fewer than 2 pairs or no spread in x)")?,
             }
         }
-        println!();
-        println!("percentile definition: {}", args.method.describe());
+        writeln!(output)?;
+        writeln!(output, "percentile definition: {}", args.method.describe())?;
     }
 
     if let (Some(out), Some((xn, yn))) = (&args.output, &pair) {
@@ -134,9 +138,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         };
         plot::render_scatter(&data, &PlotOptions::default(), out)?;
         if !args.json {
-            println!("wrote {}", out.display());
+            writeln!(output, "wrote {}", out.display())?;
         }
     }
+    output.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -216,10 +221,14 @@ fn num(v: f64) -> String {
     }
 }
 
-fn print_description(name: &str, skipped: usize, d: Option<&Description>) {
+fn print_description(
+    output: &mut impl Write,
+    name: &str,
+    skipped: usize,
+    d: Option<&Description>,
+) -> io::Result<()> {
     let Some(d) = d else {
-        println!("{name}: no numeric values");
-        return;
+        return writeln!(output, "{name}: no numeric values");
     };
     let mut rows: Vec<Vec<String>> = vec![
         vec!["count".into(), d.count.to_string()],
@@ -235,24 +244,27 @@ fn print_description(name: &str, skipped: usize, d: Option<&Description>) {
     if skipped > 0 {
         rows.push(vec!["skipped (not a number)".into(), skipped.to_string()]);
     }
-    print!(
+    write!(
+        output,
         "{}",
         align(&[format!("column {name}"), String::new()], &rows)
-    );
+    )
 }
 
-fn print_regression(x: &str, y: &str, r: &Regression) {
-    println!("regression of {y} on {x} ({} pairs)", r.count);
-    println!("  Pearson r   {}", num(r.pearson_r));
-    println!(
+fn print_regression(output: &mut impl Write, x: &str, y: &str, r: &Regression) -> io::Result<()> {
+    writeln!(output, "regression of {y} on {x} ({} pairs)", r.count)?;
+    writeln!(output, "  Pearson r   {}", num(r.pearson_r))?;
+    writeln!(
+        output,
         "  line        {y} = {} + {} * {x}",
         num(r.intercept),
         num(r.slope)
-    );
-    println!("  R²          {}", num(r.r_squared));
+    )?;
+    writeln!(output, "  R²          {}", num(r.r_squared))
 }
 
 fn run_anscombe(args: &Args) -> anyhow::Result<ExitCode> {
+    let mut output = common::stdout();
     let header: Vec<String> = [
         "set", "n", "mean x", "var x", "mean y", "var y", "r", "line", "R²",
     ]
@@ -283,19 +295,29 @@ fn run_anscombe(args: &Args) -> anyhow::Result<ExitCode> {
         }));
     }
     if args.json {
-        println!(
+        writeln!(
+            output,
             "{}",
             serde_json::to_string_pretty(&json!({"anscombe": json_rows}))?
-        );
+        )?;
     } else {
-        println!("Anscombe's quartet (Anscombe 1973): four data sets, one summary.");
-        println!();
-        print!("{}", align(&header, &rows));
-        println!();
-        println!("Variances are sample variances (n-1). The summaries agree; the data do not:");
+        writeln!(
+            output,
+            "Anscombe's quartet (Anscombe 1973): four data sets, one summary."
+        )?;
+        writeln!(output)?;
+        write!(output, "{}", align(&header, &rows))?;
+        writeln!(output)?;
+        writeln!(
+            output,
+            "Variances are sample variances (n-1). The summaries agree; the data do not:"
+        )?;
         match &args.output {
-            Some(out) => println!("see the scatter plots in {}.", out.display()),
-            None => println!("plot them with `tracetail stats --anscombe -o anscombe.png`."),
+            Some(out) => writeln!(output, "see the scatter plots in {}.", out.display())?,
+            None => writeln!(
+                output,
+                "plot them with `tracetail stats --anscombe -o anscombe.png`."
+            )?,
         }
     }
     if let Some(out) = &args.output {
@@ -306,5 +328,6 @@ fn run_anscombe(args: &Args) -> anyhow::Result<ExitCode> {
         };
         plot::render_anscombe(&opts, out)?;
     }
+    output.flush()?;
     Ok(ExitCode::SUCCESS)
 }

@@ -297,8 +297,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     .with_context(|| format!("writing {}", args.output.display()))?;
     drop(capture); // flushes the gzip trailer and the file
     let seconds = started.elapsed().as_secs_f64();
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    let mut out = super::common::stdout();
     writeln!(
         out,
         "wrote {} packets, {} bytes ({:.1} MB/s) in {:.2} s",
@@ -325,6 +324,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     writeln!(out, "capture:   {}", args.output.display())?;
     writeln!(out, "truth:     {}", truth_path.display())?;
     writeln!(out, "dns truth: {}", dns_truth_path.display())?;
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -198,7 +198,7 @@ impl ProtocolCounts {
 
     pub fn duration_ns(&self) -> i64 {
         match (self.first_ns, self.last_ns) {
-            (Some(f), Some(l)) => l - f,
+            (Some(f), Some(l)) => l.saturating_sub(f),
             _ => 0,
         }
     }

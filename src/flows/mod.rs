@@ -33,11 +33,14 @@ pub struct FlowRecord {
 
 impl FlowRecord {
     pub fn duration_ns(&self) -> i64 {
-        self.last_ns - self.first_ns
+        self.last_ns.saturating_sub(self.first_ns)
     }
     /// Handshake round trip seen from the capture point (SYN -> final ACK).
     pub fn handshake_ns(&self) -> Option<i64> {
-        Some(self.syn_to_synack_ns? + self.synack_to_ack_ns?)
+        Some(
+            self.syn_to_synack_ns?
+                .saturating_add(self.synack_to_ack_ns?),
+        )
     }
 }
 

@@ -243,7 +243,7 @@ impl FlowTable {
             .flows
             .iter()
             .filter(|(_, s)| {
-                let quiet = now_ns - s.record.last_ns;
+                let quiet = now_ns.saturating_sub(s.record.last_ns);
                 quiet > idle_ns
                     || (quiet > linger_ns && s.tcp.as_ref().is_some_and(TcpState::closed))
             })
@@ -310,9 +310,9 @@ fn finalize(state: &mut FlowState) {
     if let Some(t) = &state.tcp {
         state.record.tcp_state = Some(t.zeek_state().to_string());
         if let (Some(syn), Some(synack)) = (t.syn_ns, t.synack_ns) {
-            state.record.syn_to_synack_ns = Some(synack - syn);
+            state.record.syn_to_synack_ns = Some(synack.saturating_sub(syn));
             if let Some(ack) = t.ack_ns {
-                state.record.synack_to_ack_ns = Some(ack - synack);
+                state.record.synack_to_ack_ns = Some(ack.saturating_sub(synack));
             }
         }
     }

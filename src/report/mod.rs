@@ -5,7 +5,6 @@ pub mod html;
 pub mod json;
 pub mod page;
 pub mod plot;
-pub mod progress;
 pub mod raster;
 pub mod terminal;
 

@@ -77,3 +77,15 @@ pub fn scratch(group: &str, name: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir.join(name)
 }
+
+/// The client side of a test conversation 10.0.0.1:40000 -> 10.0.0.2:`port` (Ethernet).
+pub fn client_endpoints(port: u16) -> tracetail::synth::packet::Endpoints {
+    tracetail::synth::packet::Endpoints {
+        src_mac: [2, 0, 0, 0, 0, 1],
+        dst_mac: [2, 0, 0, 0, 0, 2],
+        src_ip: std::net::IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 1)),
+        dst_ip: std::net::IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2)),
+        src_port: 40000,
+        dst_port: port,
+    }
+}

@@ -1,5 +1,9 @@
 //! HTTP/1.x message parsing and request/response pairing (pipelining-aware).
 //!
+//! Split by concern: `detect` (is this a request or status line, where does the next message
+//! start), `head` (head parsing), `framing` (chunk sizes), `analyzer` (the plug-in for the
+//! analyzer seam); this module holds the per-connection state machine and the pairing FIFO.
+//!
 //! Works on the reassembled byte streams of one TCP connection (`HttpConn`), on any port:
 //! the direction whose first bytes look like a request line (`token SP target SP HTTP/1.x`)
 //! is the client, a direction starting with `HTTP/1.x NNN` is the server. Heads are parsed
@@ -23,6 +27,18 @@
 //! Known limit: when a server-side gap swallows whole responses, later responses are paired
 //! with the oldest unanswered requests (the first one after the gap carries the flag `gap`).
 
+mod analyzer;
+mod detect;
+mod framing;
+mod head;
+
+pub use analyzer::REGISTRATION;
+pub(crate) use detect::{classify, Looks};
+use detect::{find_message_start, is_token_byte, MAX_METHOD_LEN};
+use framing::parse_chunk_size;
+pub(crate) use head::{parse_head, Head, HeadResult};
+
+use super::pairing::elapsed;
 use super::{AnalyzerStats, Ctx, Event};
 use std::collections::VecDeque;
 use std::net::IpAddr;
@@ -69,218 +85,36 @@ pub struct HttpTransaction {
 }
 
 impl HttpTransaction {
-    fn diff(a: Option<i64>, b: Option<i64>) -> Option<i64> {
-        Some(a? - b?)
-    }
     /// Time to first byte: response first − request first.
     pub fn ttfb_ns(&self) -> Option<i64> {
-        Self::diff(self.response_first_ns, self.request_first_ns)
+        elapsed(self.response_first_ns, self.request_first_ns)
     }
     /// Total: response last − request first.
     pub fn total_ns(&self) -> Option<i64> {
-        Self::diff(self.response_last_ns, self.request_first_ns)
+        elapsed(self.response_last_ns, self.request_first_ns)
     }
     /// Server time: response first − request last.
     pub fn server_ns(&self) -> Option<i64> {
-        Self::diff(self.response_first_ns, self.request_last_ns)
+        elapsed(self.response_first_ns, self.request_last_ns)
     }
     /// tshark's `http.time` with `http.desegment_body:FALSE` (bodies not reassembled, so
     /// both messages are dated by their heads): response head − request head.
     pub fn tshark_head_ns(&self) -> Option<i64> {
-        Self::diff(self.response_head_ns, self.request_head_ns)
+        elapsed(self.response_head_ns, self.request_head_ns)
     }
     /// tshark's `http.time`: response last − request last.
     pub fn tshark_ns(&self) -> Option<i64> {
-        Self::diff(self.response_last_ns, self.request_last_ns)
+        elapsed(self.response_last_ns, self.request_last_ns)
     }
 }
 
 /// Longest chunk-size line (size + extensions) accepted.
 const MAX_CHUNK_LINE: usize = 4096;
-/// Chunk sizes at or above this are treated as an overflow (malformed), not a length.
-const MAX_CHUNK_SIZE: u64 = 1 << 60;
 /// Bytes held from a direction whose start is not HTTP while the other side decides.
 const MAX_REJECTED_HELD: usize = 8 << 10;
-/// While resyncing, bytes kept in case they begin a request line whose ` HTTP/1.` is still to come.
-const MAX_REQUEST_LINE_HELD: usize = 8 << 10;
-/// Longest method token accepted when recognising a request line.
-const MAX_METHOD_LEN: usize = 32;
-
 fn add_flag(flags: &mut Vec<&'static str>, flag: &'static str) {
     if !flags.contains(&flag) {
         flags.push(flag);
-    }
-}
-
-/// What the first bytes of a direction look like.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Looks {
-    Request,
-    Response,
-    NeedMore,
-    No,
-}
-
-fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
-/// Classifies the start of a stream: a request line, a status line, or neither.
-/// `NeedMore` means the bytes so far are a prefix of one of them.
-pub(crate) fn classify(buf: &[u8]) -> Looks {
-    const VERSION: &[u8] = b"HTTP/1.";
-    // Status line: "HTTP/1.x NNN".
-    let prefix_len = buf.len().min(VERSION.len());
-    if buf[..prefix_len] == VERSION[..prefix_len] {
-        if buf.len() < 13 {
-            // "HTTP/1.1 200" needs 12 bytes plus the byte after the code.
-            let ok = buf
-                .iter()
-                .enumerate()
-                .skip(VERSION.len())
-                .all(|(i, &b)| match i {
-                    7 => b == b'0' || b == b'1',
-                    8 => b == b' ',
-                    _ => b.is_ascii_digit(),
-                });
-            return if ok { Looks::NeedMore } else { Looks::No };
-        }
-        let ok = (buf[7] == b'0' || buf[7] == b'1')
-            && buf[8] == b' '
-            && buf[9..12].iter().all(u8::is_ascii_digit)
-            && matches!(buf[12], b' ' | b'\r' | b'\n');
-        return if ok { Looks::Response } else { Looks::No };
-    }
-    // Request line: token SP target SP HTTP/1.x CRLF.
-    let method_len = buf.iter().take_while(|&&b| is_token_byte(b)).count();
-    if method_len == buf.len() {
-        return if method_len <= MAX_METHOD_LEN {
-            Looks::NeedMore
-        } else {
-            Looks::No
-        };
-    }
-    if method_len == 0 || method_len > MAX_METHOD_LEN || buf[method_len] != b' ' {
-        return Looks::No;
-    }
-    let rest = &buf[method_len + 1..];
-    let target_len = rest.iter().take_while(|&&b| b > b' ' && b != 0x7f).count();
-    if target_len == rest.len() {
-        return Looks::NeedMore;
-    }
-    if target_len == 0 || rest[target_len] != b' ' {
-        return Looks::No;
-    }
-    let version = &rest[target_len + 1..];
-    let n = version.len().min(VERSION.len());
-    if version[..n] != VERSION[..n] {
-        return Looks::No;
-    }
-    match (version.get(7), version.get(8), version.get(9)) {
-        (None, _, _) => Looks::NeedMore,
-        (Some(b'0' | b'1'), None, _) => Looks::NeedMore,
-        (Some(b'0' | b'1'), Some(b'\n'), _) => Looks::Request,
-        (Some(b'0' | b'1'), Some(b'\r'), None) => Looks::NeedMore,
-        (Some(b'0' | b'1'), Some(b'\r'), Some(b'\n')) => Looks::Request,
-        _ => Looks::No,
-    }
-}
-
-/// The parts of a message head tracetail keeps.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Head {
-    len: usize,
-    method: String,
-    uri: String,
-    version: String,
-    status: u16,
-    host: Option<String>,
-    content_length: Option<u64>,
-    chunked: bool,
-    /// Conflicting or unparsable Content-Length.
-    bad_length: bool,
-}
-
-#[derive(Debug)]
-pub(crate) enum HeadResult {
-    Complete(Head),
-    Partial,
-    Invalid,
-}
-
-fn head_from_headers(len: usize, headers: &[httparse::Header<'_>], head: &mut Head) {
-    head.len = len;
-    for h in headers {
-        if h.name.eq_ignore_ascii_case("host") {
-            if head.host.is_none() {
-                head.host = Some(String::from_utf8_lossy(h.value).trim().to_string());
-            }
-        } else if h.name.eq_ignore_ascii_case("content-length") {
-            let parsed = std::str::from_utf8(h.value)
-                .ok()
-                .and_then(|v| v.trim().parse::<u64>().ok());
-            match (parsed, head.content_length) {
-                (Some(v), None) => head.content_length = Some(v),
-                (Some(v), Some(old)) if v == old => {}
-                _ => head.bad_length = true,
-            }
-        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            // Chunked counts when it is the final coding.
-            let value = String::from_utf8_lossy(h.value);
-            head.chunked = value
-                .rsplit(',')
-                .next()
-                .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
-        }
-    }
-}
-
-fn parse_head_with<'b>(
-    buf: &'b [u8],
-    request: bool,
-    headers: &mut [httparse::Header<'b>],
-) -> Result<HeadResult, httparse::Error> {
-    let mut head = Head::default();
-    if request {
-        let mut req = httparse::Request::new(headers);
-        match req.parse(buf)? {
-            httparse::Status::Partial => return Ok(HeadResult::Partial),
-            httparse::Status::Complete(n) => {
-                head.method = req.method.unwrap_or_default().to_string();
-                head.uri = req.path.unwrap_or_default().to_string();
-                head.version = format!("1.{}", req.version.unwrap_or(1));
-                head_from_headers(n, req.headers, &mut head);
-            }
-        }
-    } else {
-        let mut resp = httparse::Response::new(headers);
-        let status = httparse::ParserConfig::default()
-            .allow_spaces_after_header_name_in_responses(true)
-            .allow_obsolete_multiline_headers_in_responses(true)
-            .allow_multiple_spaces_in_response_status_delimiters(true)
-            .parse_response(&mut resp, buf)?;
-        match status {
-            httparse::Status::Partial => return Ok(HeadResult::Partial),
-            httparse::Status::Complete(n) => {
-                head.status = resp.code.unwrap_or(0);
-                head.version = format!("1.{}", resp.version.unwrap_or(1));
-                head_from_headers(n, resp.headers, &mut head);
-            }
-        }
-    }
-    Ok(HeadResult::Complete(head))
-}
-
-/// Parses a request or response head; retries with more header slots when 64 are not enough.
-pub(crate) fn parse_head(buf: &[u8], request: bool) -> HeadResult {
-    let mut headers = [httparse::EMPTY_HEADER; 64];
-    match parse_head_with(buf, request, &mut headers) {
-        Ok(r) => r,
-        Err(httparse::Error::TooManyHeaders) => {
-            let mut many = vec![httparse::EMPTY_HEADER; 1024];
-            parse_head_with(buf, request, &mut many).unwrap_or(HeadResult::Invalid)
-        }
-        Err(_) => HeadResult::Invalid,
     }
 }
 
@@ -357,13 +191,6 @@ struct PendingTx {
     request_peer_ack: Option<u64>,
 }
 
-/// Whether the connection carries HTTP.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Verdict {
-    Http,
-    NotHttp,
-}
-
 /// HTTP state of one TCP connection; direction `d` is sent by `senders[d]`.
 #[derive(Debug)]
 pub(crate) struct HttpConn {
@@ -403,12 +230,9 @@ impl HttpConn {
         self.peer_ack[sender] = acked;
     }
 
-    pub(crate) fn verdict(&self) -> Verdict {
-        if self.not_http {
-            Verdict::NotHttp
-        } else {
-            Verdict::Http
-        }
+    /// False once the connection turned out not to carry HTTP.
+    pub(crate) fn is_http(&self) -> bool {
+        !self.not_http
     }
 
     fn is_client(&self, dir: usize) -> bool {
@@ -1288,77 +1112,6 @@ fn emit(p: PendingTx, ctx: &mut Ctx<'_>) {
         stats.http_unanswered += 1;
     }
     ctx.out.push(Event::Http(p.tx));
-}
-
-/// Where a message of the wanted kind starts in `buf` (after garbage or a gap), found by its
-/// anchor: `HTTP/1.` for a status line, ` HTTP/1.` preceded by `token SP target` for a request
-/// line. Not restricted to line starts, since the bytes before may be the tail of a binary body.
-/// `Err(keep_from)`: no complete candidate; bytes from `keep_from` may still start one.
-fn find_message_start(buf: &[u8], want: Looks) -> Result<usize, usize> {
-    let anchor: &[u8] = if want == Looks::Response {
-        b"HTTP/1."
-    } else {
-        b" HTTP/1."
-    };
-    let mut from = 0;
-    while let Some(found) = buf[from..].windows(anchor.len()).position(|w| w == anchor) {
-        let at = from + found;
-        from = at + 1;
-        let start = if want == Looks::Response {
-            at
-        } else {
-            // Walk back over the target, its separating space and the method token.
-            let target_start = buf[..at]
-                .iter()
-                .rposition(|&b| b <= b' ' || b == 0x7f)
-                .map_or(0, |i| i + 1);
-            if target_start == 0 || target_start == at || buf[target_start - 1] != b' ' {
-                continue;
-            }
-            let method_end = target_start - 1;
-            let method_len = buf[..method_end]
-                .iter()
-                .rev()
-                .take(MAX_METHOD_LEN + 1)
-                .take_while(|&&b| is_token_byte(b))
-                .count();
-            if method_len == 0 || method_len > MAX_METHOD_LEN {
-                continue;
-            }
-            method_end - method_len
-        };
-        match classify(&buf[start..]) {
-            l if l == want => return Ok(start),
-            Looks::NeedMore => return Err(start),
-            _ => {}
-        }
-    }
-    // Keep what could be the beginning of a message whose anchor has not arrived yet.
-    let keep = if want == Looks::Response {
-        buf.len().saturating_sub(anchor.len() - 1)
-    } else {
-        buf.iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |nl| nl + 1)
-            .max(buf.len().saturating_sub(MAX_REQUEST_LINE_HELD))
-    };
-    Err(keep)
-}
-
-/// Parses a chunk-size line (`1a;ext=1\r\n`); `None` for garbage or a size ≥ 2^60.
-fn parse_chunk_size(line: &[u8]) -> Option<u64> {
-    let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
-    if digits == 0 || digits > 15 {
-        return None;
-    }
-    let after = &line[digits..];
-    let ok_after = matches!(after.first(), Some(b';' | b'\r' | b'\n' | b' ' | b'\t'));
-    if !ok_after {
-        return None;
-    }
-    let text = std::str::from_utf8(&line[..digits]).ok()?;
-    let size = u64::from_str_radix(text, 16).ok()?;
-    (size < MAX_CHUNK_SIZE).then_some(size)
 }
 
 #[cfg(test)]

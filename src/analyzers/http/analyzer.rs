@@ -1,0 +1,59 @@
+//! HTTP/1.x as a plug-in of the analyzer seam: claims any connection whose bytes may be HTTP
+//! (the connection state machine decides from the content and rejects the rest).
+
+use super::HttpConn;
+use crate::analyzers::seam::{
+    Chunk, Claim, ConnInfo, Dir, Probe, Registration, SegmentView, Shared, TcpAnalyzer, Verdict,
+};
+use crate::analyzers::Ctx;
+
+pub const REGISTRATION: Registration = Registration {
+    name: "http",
+    // On any port: the first bytes of each direction decide (see `detect`), which may need
+    // more bytes than the first packet, so the probe only says "possibly".
+    probe: |_: &Probe<'_>| Claim::Maybe,
+    new: |info: &ConnInfo| Box::new(HttpConn::new(info.connection_id, info.senders)),
+    observer: false,
+};
+
+impl TcpAnalyzer for HttpConn {
+    fn protocol(&self) -> &'static str {
+        "http"
+    }
+
+    fn on_segment(&mut self, segment: &SegmentView<'_>, _ctx: &mut Ctx<'_>) {
+        // What the sender had acknowledged when it sent a message (tells a gap the capture
+        // missed from bytes still to be retransmitted).
+        if segment.ack && !segment.rst {
+            self.set_peer_ack(segment.dir, segment.acked_offset);
+        }
+    }
+
+    fn on_data(
+        &mut self,
+        dir: Dir,
+        chunk: &Chunk<'_>,
+        ctx: &mut Ctx<'_>,
+        _shared: &mut Shared,
+    ) -> Verdict {
+        // HTTP dates a message by its own bytes, not by the stream before it.
+        HttpConn::on_data(self, dir, chunk.bytes, chunk.first_ns, chunk.last_ns, ctx);
+        if self.is_http() {
+            Verdict::Continue
+        } else {
+            Verdict::Reject
+        }
+    }
+
+    fn on_gap(&mut self, dir: Dir, len: u64, ctx: &mut Ctx<'_>) {
+        HttpConn::on_gap(self, dir, len, ctx);
+    }
+
+    fn on_end(&mut self, dir: Dir, clean: bool, ctx: &mut Ctx<'_>) {
+        HttpConn::on_end(self, dir, clean, ctx);
+    }
+
+    fn flush(&mut self, ctx: &mut Ctx<'_>) {
+        HttpConn::flush(self, ctx);
+    }
+}

@@ -1,0 +1,99 @@
+//! Head parsing: request and status lines and the headers tracetail keeps (with `httparse`).
+
+/// The parts of a message head tracetail keeps.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Head {
+    pub(super) len: usize,
+    pub(super) method: String,
+    pub(super) uri: String,
+    pub(super) version: String,
+    pub(super) status: u16,
+    pub(super) host: Option<String>,
+    pub(super) content_length: Option<u64>,
+    pub(super) chunked: bool,
+    /// Conflicting or unparsable Content-Length.
+    pub(super) bad_length: bool,
+}
+
+#[derive(Debug)]
+pub(crate) enum HeadResult {
+    Complete(Head),
+    Partial,
+    Invalid,
+}
+
+fn head_from_headers(len: usize, headers: &[httparse::Header<'_>], head: &mut Head) {
+    head.len = len;
+    for h in headers {
+        if h.name.eq_ignore_ascii_case("host") {
+            if head.host.is_none() {
+                head.host = Some(String::from_utf8_lossy(h.value).trim().to_string());
+            }
+        } else if h.name.eq_ignore_ascii_case("content-length") {
+            let parsed = std::str::from_utf8(h.value)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            match (parsed, head.content_length) {
+                (Some(v), None) => head.content_length = Some(v),
+                (Some(v), Some(old)) if v == old => {}
+                _ => head.bad_length = true,
+            }
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            // Chunked counts when it is the final coding.
+            let value = String::from_utf8_lossy(h.value);
+            head.chunked = value
+                .rsplit(',')
+                .next()
+                .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
+        }
+    }
+}
+
+fn parse_head_with<'b>(
+    buf: &'b [u8],
+    request: bool,
+    headers: &mut [httparse::Header<'b>],
+) -> Result<HeadResult, httparse::Error> {
+    let mut head = Head::default();
+    if request {
+        let mut req = httparse::Request::new(headers);
+        match req.parse(buf)? {
+            httparse::Status::Partial => return Ok(HeadResult::Partial),
+            httparse::Status::Complete(n) => {
+                head.method = req.method.unwrap_or_default().to_string();
+                head.uri = req.path.unwrap_or_default().to_string();
+                head.version = format!("1.{}", req.version.unwrap_or(1));
+                head_from_headers(n, req.headers, &mut head);
+            }
+        }
+    } else {
+        let mut resp = httparse::Response::new(headers);
+        let status = httparse::ParserConfig::default()
+            .allow_spaces_after_header_name_in_responses(true)
+            .allow_obsolete_multiline_headers_in_responses(true)
+            .allow_multiple_spaces_in_response_status_delimiters(true)
+            .parse_response(&mut resp, buf)?;
+        match status {
+            httparse::Status::Partial => return Ok(HeadResult::Partial),
+            httparse::Status::Complete(n) => {
+                head.status = resp.code.unwrap_or(0);
+                head.version = format!("1.{}", resp.version.unwrap_or(1));
+                head_from_headers(n, resp.headers, &mut head);
+            }
+        }
+    }
+    Ok(HeadResult::Complete(head))
+}
+
+/// Parses a request or response head; retries with more header slots when 64 are not enough.
+pub(crate) fn parse_head(buf: &[u8], request: bool) -> HeadResult {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    match parse_head_with(buf, request, &mut headers) {
+        Ok(r) => r,
+        Err(httparse::Error::TooManyHeaders) => {
+            let mut many = vec![httparse::EMPTY_HEADER; 1024];
+            parse_head_with(buf, request, &mut many).unwrap_or(HeadResult::Invalid)
+        }
+        Err(_) => HeadResult::Invalid,
+    }
+}

@@ -1,0 +1,85 @@
+//! What every protocol's transaction has in common: protocol name, endpoints, the four capture
+//! times, a status and flags. Protocol-specific fields stay on the protocol's own type
+//! ([`super::HttpTransaction`], [`super::DnsTransaction`]); the pipeline (time order), latency
+//! metrics and groupings work through [`Transaction`], so a new protocol's rows get them by
+//! implementing it.
+
+use super::pairing::Exchange;
+use super::{DnsTransaction, Event, HttpTransaction};
+use std::net::SocketAddr;
+
+/// The protocol-independent view of one request/response exchange.
+pub trait Transaction {
+    /// As in the `protocol` column: `http`, `dns`, ...
+    fn protocol(&self) -> &'static str;
+    fn client(&self) -> SocketAddr;
+    fn server(&self) -> SocketAddr;
+    /// The four capture times; a protocol whose messages have one time (a DNS datagram) uses
+    /// it as both first and last.
+    fn exchange(&self) -> Exchange;
+    /// The protocol's outcome code as text (HTTP status, DNS rcode), if answered.
+    fn status(&self) -> Option<String>;
+    fn flags(&self) -> &[&'static str];
+}
+
+impl Transaction for HttpTransaction {
+    fn protocol(&self) -> &'static str {
+        "http"
+    }
+    fn client(&self) -> SocketAddr {
+        SocketAddr::new(self.client_ip, self.client_port)
+    }
+    fn server(&self) -> SocketAddr {
+        SocketAddr::new(self.server_ip, self.server_port)
+    }
+    fn exchange(&self) -> Exchange {
+        Exchange {
+            request_first_ns: self.request_first_ns,
+            request_last_ns: self.request_last_ns,
+            response_first_ns: self.response_first_ns,
+            response_last_ns: self.response_last_ns,
+        }
+    }
+    fn status(&self) -> Option<String> {
+        self.status.map(|s| s.to_string())
+    }
+    fn flags(&self) -> &[&'static str] {
+        &self.flags
+    }
+}
+
+impl Transaction for DnsTransaction {
+    fn protocol(&self) -> &'static str {
+        "dns"
+    }
+    fn client(&self) -> SocketAddr {
+        SocketAddr::new(self.client_ip, self.client_port)
+    }
+    fn server(&self) -> SocketAddr {
+        SocketAddr::new(self.server_ip, self.server_port)
+    }
+    fn exchange(&self) -> Exchange {
+        Exchange {
+            request_first_ns: self.query_ns,
+            request_last_ns: self.query_ns,
+            response_first_ns: self.response_ns,
+            response_last_ns: self.response_ns,
+        }
+    }
+    fn status(&self) -> Option<String> {
+        self.rcode.map(|r| r.to_string())
+    }
+    fn flags(&self) -> &[&'static str] {
+        &self.flags
+    }
+}
+
+impl Event {
+    /// The transaction behind the event, whatever its protocol.
+    pub fn transaction(&self) -> &dyn Transaction {
+        match self {
+            Event::Http(t) => t,
+            Event::Dns(t) => t,
+        }
+    }
+}
