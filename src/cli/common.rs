@@ -3,14 +3,50 @@
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use tracetail::flows::{PacketFilter, PacketSelection, TimeBound};
 use tracetail::pipeline::{analyze_file, FileReport, PassOptions, Record};
 
-/// Capture files named on the command line (`-` reads standard input).
+/// Capture files named on the command line (`-` reads standard input), and which of their
+/// packets to look at.
 #[derive(clap::Args, Debug, Clone)]
 pub struct Inputs {
     /// Capture files: pcap or pcapng, optionally gzip- or zstd-compressed; `-` reads stdin.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
+    /// Only packets matching this pcap-filter expression, as tcpdump would select them
+    /// (e.g. 'tcp port 80 and host 10.0.0.5'; README "Filters" lists the supported subset).
+    #[arg(long, value_name = "EXPR", value_parser = parse_filter, help_heading = "Packet selection")]
+    pub filter: Option<PacketFilter>,
+    /// Only packets at or after this time: RFC 3339 (2024-05-01T12:00:00Z) or seconds after
+    /// each file's first packet (10, 2.5).
+    #[arg(long, value_name = "TIME", value_parser = TimeBound::parse, help_heading = "Packet selection")]
+    pub start: Option<TimeBound>,
+    /// Only packets before this time (same forms as --start).
+    #[arg(long, value_name = "TIME", value_parser = TimeBound::parse, help_heading = "Packet selection")]
+    pub end: Option<TimeBound>,
+}
+
+impl Inputs {
+    /// The packet selection for [`PassOptions::select`]; `None` when nothing was asked for.
+    pub fn selection(&self) -> Option<PacketSelection> {
+        (self.filter.is_some() || self.start.is_some() || self.end.is_some()).then(|| {
+            PacketSelection {
+                filter: self.filter.clone(),
+                start: self.start,
+                end: self.end,
+            }
+        })
+    }
+}
+
+/// Parses `--filter`, pointing at the position of a mistake under the expression.
+fn parse_filter(expression: &str) -> Result<PacketFilter, String> {
+    PacketFilter::parse(expression).map_err(|e| {
+        format!(
+            "{e}\n    {expression}\n    {}^",
+            " ".repeat(e.position.saturating_sub(1))
+        )
+    })
 }
 
 /// Outcome of running one pass over every input.

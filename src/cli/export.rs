@@ -54,6 +54,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         flows: true,
         transactions: true,
         progress: super::common::progress_wanted(),
+        select: args.inputs.selection(),
         analyzer: args.analysis.config(),
         ..Default::default()
     };

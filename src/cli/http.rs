@@ -180,6 +180,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let options = PassOptions {
         transactions: true,
         progress: common::progress_wanted(),
+        select: args.inputs.selection(),
         analyzer: args.analysis.config(),
         ..Default::default()
     };

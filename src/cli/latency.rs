@@ -56,6 +56,7 @@ pub fn collect(inputs: &Inputs, select: &Selection) -> anyhow::Result<(SampleSet
         flows: select.metric.needs_flows(),
         transactions: !select.metric.needs_flows(),
         progress: common::progress_wanted(),
+        select: inputs.selection(),
         analyzer: select.analysis.config(),
         ..Default::default()
     };

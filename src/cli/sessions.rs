@@ -33,6 +33,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let options = PassOptions {
         flows: true,
         progress: common::progress_wanted(),
+        select: args.inputs.selection(),
         ..Default::default()
     };
     let mut out = common::stdout();
@@ -183,6 +184,7 @@ fn run_scapy(args: Args) -> anyhow::Result<ExitCode> {
     let options = PassOptions {
         scapy_keys: true,
         progress: common::progress_wanted(),
+        select: args.inputs.selection(),
         ..Default::default()
     };
     let run = common::run_pass(&args.inputs.files, &options, &mut |_, _| Ok(()))?;

@@ -20,6 +20,7 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let options = PassOptions {
         progress: common::progress_wanted(),
+        select: args.inputs.selection(),
         ..Default::default()
     };
     let run = common::run_pass(&args.inputs.files, &options, &mut |_, _| Ok(()))?;
