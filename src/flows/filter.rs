@@ -21,7 +21,8 @@ use std::net::{IpAddr, Ipv4Addr};
 /// A compiled filter expression.
 #[derive(Debug, Clone)]
 pub struct PacketFilter {
-    root: Node,
+    /// `None` for an empty expression, which (as in tcpdump) selects every packet.
+    root: Option<Node>,
 }
 
 /// Why an expression was not accepted: where (1-based character position) and what.
@@ -153,14 +154,11 @@ const PROTO_IPV6_FRAGMENT: u8 = 44;
 const PROTO_ICMPV6: u8 = 58;
 
 impl PacketFilter {
-    /// Parses a pcap-filter expression; an empty expression matches every packet.
+    /// Parses a pcap-filter expression; an empty one selects every packet.
     pub fn parse(expression: &str) -> Result<PacketFilter, FilterError> {
         let tokens = tokenize(expression)?;
         if tokens.is_empty() {
-            return Err(FilterError {
-                position: 1,
-                message: "empty filter expression".into(),
-            });
+            return Ok(PacketFilter { root: None });
         }
         let mut parser = Parser {
             tokens: &tokens,
@@ -179,12 +177,14 @@ impl PacketFilter {
                 },
             ));
         }
-        Ok(PacketFilter { root })
+        Ok(PacketFilter { root: Some(root) })
     }
 
     /// Does the packet pass? `decoded` is `packet` decoded.
     pub fn matches(&self, packet: &Packet<'_>, decoded: &Decoded<'_>) -> bool {
-        eval(&self.root, packet, decoded).unwrap_or(false)
+        self.root
+            .as_ref()
+            .is_none_or(|root| eval(root, packet, decoded).unwrap_or(false))
     }
 }
 
