@@ -50,6 +50,10 @@ pub struct FileReport {
     pub file: String,
     pub format: Option<CaptureFormat>,
     pub compression: Option<Compression>,
+    /// Byte order of the file (pcapng: its last section).
+    pub big_endian: bool,
+    /// Decimal digits of the timestamps (6 µs, 9 ns); `None` when the file has no interface.
+    pub timestamp_digits: Option<u8>,
     pub counts: ProtocolCounts,
     /// Damage and truncation found after the header (the analysis covers data before it).
     pub warnings: Vec<String>,
@@ -140,6 +144,8 @@ pub fn analyze_file(
     report.counts = front.counts;
     report.scapy_sessions = front.scapy_sessions;
     report.peak_open_flows = front.peak_open_flows;
+    report.big_endian = front.reader.is_big_endian();
+    report.timestamp_digits = front.reader.timestamp_digits();
     report.warnings = front.warnings;
     report
         .warnings

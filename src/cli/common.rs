@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tracetail::flows::{PacketFilter, PacketSelection, TimeBound};
 use tracetail::pipeline::{analyze_file, FileReport, PassOptions, Record};
+use tracetail::units::Resolution;
 
 /// Capture files named on the command line (`-` reads standard input), and which of their
 /// packets to look at.
@@ -236,5 +237,89 @@ impl AnalysisArgs {
             idle_timeout_ns: ns(self.idle_timeout),
             dns_timeout_ns: ns(self.dns_timeout),
         }
+    }
+}
+
+/// How text outputs print points in time (`--time-format`).
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeFormat {
+    /// Seconds since 1970-01-01 UTC (`1700000000.123456`).
+    Epoch,
+    /// RFC 3339 UTC (`2023-11-14T22:13:20.123456Z`).
+    Iso,
+    /// Seconds since the file's first packet (`+12.345678s`).
+    Relative,
+}
+
+/// Prints times and durations of one capture: in the chosen format, with as many decimals
+/// as its timestamps have (a microsecond capture prints `78µs`, not `78.000µs`).
+#[derive(Debug, Clone, Copy)]
+pub struct TimeStyle {
+    pub format: TimeFormat,
+    pub resolution: Resolution,
+    /// The file's first packet (for `relative`).
+    pub origin_ns: Option<i64>,
+}
+
+impl TimeStyle {
+    /// Looks at the first packet of `path` (not for stdin, which can be read only once:
+    /// there, `relative` counts from the first time printed and resolution is ns).
+    pub fn for_file(format: TimeFormat, path: &Path) -> TimeStyle {
+        let mut style = TimeStyle {
+            format,
+            resolution: Resolution::NANOSECONDS,
+            origin_ns: None,
+        };
+        if path.as_os_str() == "-" {
+            return style;
+        }
+        if let Ok(mut reader) = tracetail::capture::CaptureReader::open(path) {
+            if let Ok(Some(packet)) = reader.next_packet() {
+                style.origin_ns = Some(packet.timestamp_ns);
+            }
+            if let Some(digits) = reader.timestamp_digits() {
+                style.resolution = Resolution { digits };
+            }
+        }
+        style
+    }
+
+    pub fn time(&mut self, ns: i64) -> String {
+        match self.format {
+            TimeFormat::Epoch => self.resolution.epoch(ns),
+            TimeFormat::Iso => self.resolution.iso(ns),
+            TimeFormat::Relative => {
+                let origin = *self.origin_ns.get_or_insert(ns);
+                let offset = ns - origin;
+                let sign = if offset < 0 { "-" } else { "+" };
+                format!("{sign}{}s", self.resolution.epoch(offset.abs()))
+            }
+        }
+    }
+
+    pub fn duration(&self, ns: f64) -> String {
+        self.resolution.duration(ns)
+    }
+}
+
+/// One [`TimeStyle`] per input file, made when the file's first row is printed.
+pub struct TimeStyles {
+    format: TimeFormat,
+    current: Option<(PathBuf, TimeStyle)>,
+}
+
+impl TimeStyles {
+    pub fn new(format: TimeFormat) -> Self {
+        TimeStyles {
+            format,
+            current: None,
+        }
+    }
+
+    pub fn for_file(&mut self, path: &Path) -> &mut TimeStyle {
+        if self.current.as_ref().is_none_or(|(p, _)| p != path) {
+            self.current = Some((path.to_path_buf(), TimeStyle::for_file(self.format, path)));
+        }
+        &mut self.current.as_mut().expect("set above").1
     }
 }
