@@ -260,6 +260,18 @@ impl Resolution {
     /// `78µs` from a microsecond capture rather than `78.000µs`.
     pub fn duration(self, ns: f64) -> String {
         let a = ns.abs();
+        if a >= 86_400e9 {
+            // Days-long spans read better in days (and the seconds' decimals mean nothing).
+            let secs = (a / 1e9) as u64;
+            let sign = if ns < 0.0 { "-" } else { "" };
+            return format!(
+                "{sign}{}d {}h {}m {}s",
+                secs / 86_400,
+                secs % 86_400 / 3600,
+                secs % 3600 / 60,
+                secs % 60
+            );
+        }
         // Decimals the resolution allows in each unit, at most the usual 3.
         let allowed = |unit_digits: u8| usize::from(3.min(self.digits.saturating_sub(unit_digits)));
         if a < 1e3 {

@@ -1,12 +1,18 @@
 //! `tracetail summary`: packet and byte counts, time span, protocols, undecodable packets.
 
-use super::common::{self, Inputs};
+use super::common::{self, Inputs, TimeFormat, TimeStyle};
 use serde_json::json;
+use std::collections::BTreeMap;
 use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
+use tracetail::capture::{CaptureFormat, Compression};
+use tracetail::flows::counts::IntervalCounts;
 use tracetail::flows::ProtocolCounts;
-use tracetail::pipeline::{FileReport, PassOptions};
-use tracetail::units::{bytes_human, duration_ns_to_human, epoch_ns_to_rfc3339, thousands};
+use tracetail::pipeline::{FileReport, PassOptions, Record};
+use tracetail::units::{
+    bytes_human, duration_ns_to_human, parse_seconds_to_ns, thousands, Resolution,
+};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -15,32 +21,341 @@ pub struct Args {
     /// Print one JSON object (totals at the top level, per-file details under `files`).
     #[arg(long)]
     json: bool,
+    /// Counts per interval of this length (`1s`, `100ms`, `5m`, or seconds): packets, bytes,
+    /// TCP, UDP, HTTP requests + DNS queries, and their responses. Intervals start at
+    /// multiples of the length since the epoch, so several captures line up.
+    #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
+    intervals: Option<i64>,
+    /// With --intervals: the interval table as CSV (one row per interval of all files).
+    #[arg(long, requires = "intervals", conflicts_with = "json")]
+    csv: bool,
+    /// How the text output prints times.
+    #[arg(long, value_enum, default_value_t = TimeFormat::Iso)]
+    time_format: TimeFormat,
 }
+
+/// `1s`, `250ms`, `10us`, `5m`, `1h`, or plain seconds, as nanoseconds (positive).
+fn parse_interval(text: &str) -> Result<i64, String> {
+    let units: [(&str, i64); 7] = [
+        ("ns", 1),
+        ("us", 1_000),
+        ("µs", 1_000),
+        ("ms", 1_000_000),
+        ("s", 1_000_000_000),
+        ("m", 60_000_000_000),
+        ("h", 3_600_000_000_000),
+    ];
+    let (number, scale) = units
+        .iter()
+        .find_map(|(suffix, scale)| text.strip_suffix(suffix).map(|n| (n, *scale)))
+        .unwrap_or((text, 1_000_000_000));
+    parse_seconds_to_ns(number)
+        .and_then(|n| i128::from(n).checked_mul(i128::from(scale)))
+        .map(|ns| ns / 1_000_000_000)
+        .and_then(|ns| i64::try_from(ns).ok())
+        .filter(|ns| *ns > 0)
+        .ok_or_else(|| format!("'{text}' is not a positive duration such as 1s, 100ms or 5m"))
+}
+
+/// HTTP requests / DNS queries (false) and responses (true) by interval start, per file as
+/// the pass streams them (files in command-line order; `path` tells runs apart).
+type MessageBins = Vec<(*const Path, String, BTreeMap<i64, (u64, u64)>)>;
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let options = PassOptions {
         progress: common::progress_wanted(),
         select: args.inputs.selection(),
+        // Requests and responses per interval need the transactions.
+        transactions: args.intervals.is_some(),
+        intervals_ns: args.intervals,
         ..Default::default()
     };
-    let run = common::run_pass(&args.inputs.files, &options, &mut |_, _| Ok(()))?;
+    let mut messages: MessageBins = Vec::new();
+    let run = common::run_pass(&args.inputs.files, &options, &mut |path, record| {
+        let Some(width) = args.intervals else {
+            return Ok(());
+        };
+        if messages
+            .last()
+            .is_none_or(|(p, _, _)| !std::ptr::eq(*p, path))
+        {
+            messages.push((
+                path as *const Path,
+                path.display().to_string(),
+                BTreeMap::new(),
+            ));
+        }
+        let bins = &mut messages.last_mut().expect("pushed above").2;
+        let (request, response) = match &record {
+            Record::Http(t) => (t.request_first_ns, t.response_first_ns),
+            Record::Dns(t) => (t.query_ns, t.response_ns),
+            Record::Flow(_) => (None, None),
+        };
+        for (ts, is_response) in [(request, false), (response, true)] {
+            if let Some(ts) = ts {
+                let bin = bins.entry(ts.div_euclid(width) * width).or_default();
+                if is_response {
+                    bin.1 += 1;
+                } else {
+                    bin.0 += 1;
+                }
+            }
+        }
+        Ok(())
+    })?;
+    let mut reports = run.reports.clone();
+    // Files come back in the same order as their records (failed files have neither).
+    let mut pending = messages.into_iter().peekable();
+    for report in &mut reports {
+        if pending
+            .peek()
+            .is_some_and(|(_, name, _)| *name == report.file)
+        {
+            let (_, _, bins) = pending.next().expect("peeked");
+            for (start, (requests, responses)) in bins {
+                let bin = report.counts.intervals.entry(start).or_default();
+                bin.requests += requests;
+                bin.responses += responses;
+            }
+        }
+    }
+    for report in &reports {
+        for warning in time_anomalies(report) {
+            eprintln!("warning: {}: {warning}", report.file);
+        }
+    }
     let mut total = ProtocolCounts::default();
-    for report in &run.reports {
+    for report in &reports {
         total.merge(&report.counts);
     }
+    let resolution = reports
+        .iter()
+        .filter_map(|r| r.timestamp_digits)
+        .map(|digits| Resolution { digits })
+        .reduce(Resolution::coarser)
+        .unwrap_or(Resolution::NANOSECONDS);
+    let mut style = TimeStyle {
+        format: args.time_format,
+        resolution,
+        origin_ns: total.first_ns,
+    };
     let mut out = common::stdout();
     if args.json {
-        common::write_json_line(&mut out, &summary_json(&run.reports, &total, run.failed))?;
+        common::write_json_line(&mut out, &summary_json(&reports, &total, run.failed))?;
+    } else if args.csv {
+        write_intervals_csv(&mut out, &total, &mut style)?;
     } else {
-        for report in &run.reports {
-            print_counts(&mut out, &report.file, Some(report), &report.counts)?;
+        for report in &reports {
+            let mut style = TimeStyle {
+                origin_ns: report.counts.first_ns,
+                resolution: report
+                    .timestamp_digits
+                    .map_or(Resolution::NANOSECONDS, |digits| Resolution { digits }),
+                ..style
+            };
+            print_counts(
+                &mut out,
+                &report.file,
+                Some(report),
+                &report.counts,
+                &mut style,
+            )?;
         }
-        if run.reports.len() > 1 {
-            print_counts(&mut out, "total", None, &total)?;
+        if reports.len() > 1 {
+            print_counts(&mut out, "total", None, &total, &mut style)?;
+        }
+        if args.intervals.is_some() {
+            print_intervals(&mut out, &total, &mut style)?;
         }
     }
     out.flush()?;
     Ok(run.exit_code())
+}
+
+/// Above this many intervals, empty ones between busy ones are left out of the table.
+const MAX_FILLED_INTERVALS: i64 = 100_000;
+
+/// The intervals in time order, with empty ones in between when there are not too many.
+fn interval_rows(c: &ProtocolCounts) -> Vec<(i64, IntervalCounts)> {
+    let (Some(width), Some(first), Some(last)) = (
+        c.interval_ns,
+        c.intervals.keys().next(),
+        c.intervals.keys().next_back(),
+    ) else {
+        return Vec::new();
+    };
+    if (last - first) / width >= MAX_FILLED_INTERVALS {
+        return c.intervals.iter().map(|(k, v)| (*k, *v)).collect();
+    }
+    (0..=(last - first) / width)
+        .map(|i| {
+            let start = first + i * width;
+            (start, c.intervals.get(&start).copied().unwrap_or_default())
+        })
+        .collect()
+}
+
+fn print_intervals(
+    out: &mut impl Write,
+    c: &ProtocolCounts,
+    style: &mut TimeStyle,
+) -> std::io::Result<()> {
+    let width = c.interval_ns.unwrap_or(1);
+    writeln!(
+        out,
+        "intervals of {} (requests: HTTP requests and DNS queries)",
+        duration_ns_to_human(width as f64)
+    )?;
+    writeln!(
+        out,
+        "  {:<32} {:>10} {:>12} {:>10} {:>10} {:>9} {:>9}",
+        "start", "packets", "bytes", "TCP", "UDP", "requests", "responses"
+    )?;
+    let rows = interval_rows(c);
+    if rows.len() as i64 > MAX_FILLED_INTERVALS {
+        writeln!(
+            out,
+            "  (empty intervals left out: the capture spans too many)"
+        )?;
+    }
+    for (start, bin) in rows {
+        writeln!(
+            out,
+            "  {:<32} {:>10} {:>12} {:>10} {:>10} {:>9} {:>9}",
+            style.time(start),
+            thousands(bin.packets),
+            thousands(bin.bytes),
+            thousands(bin.tcp),
+            thousands(bin.udp),
+            thousands(bin.requests),
+            thousands(bin.responses)
+        )?;
+    }
+    Ok(())
+}
+
+/// Columns of `summary --intervals --csv`. A contract: extend only.
+const INTERVAL_COLUMNS: [&str; 8] = [
+    "start_ns",
+    "start",
+    "packets",
+    "bytes",
+    "tcp",
+    "udp",
+    "requests",
+    "responses",
+];
+
+fn write_intervals_csv(
+    out: &mut impl Write,
+    c: &ProtocolCounts,
+    style: &mut TimeStyle,
+) -> std::io::Result<()> {
+    let mut w = csv::Writer::from_writer(out);
+    w.write_record(INTERVAL_COLUMNS)?;
+    for (start, b) in interval_rows(c) {
+        w.write_record([
+            start.to_string(),
+            style.time(start),
+            b.packets.to_string(),
+            b.bytes.to_string(),
+            b.tcp.to_string(),
+            b.udp.to_string(),
+            b.requests.to_string(),
+            b.responses.to_string(),
+        ])?;
+    }
+    w.flush()
+}
+
+fn intervals_json(c: &ProtocolCounts) -> serde_json::Value {
+    json!(interval_rows(c)
+        .into_iter()
+        .map(|(start, b)| json!({
+            "start_ns": start,
+            "packets": b.packets,
+            "bytes": b.bytes,
+            "tcp": b.tcp,
+            "udp": b.udp,
+            "requests": b.requests,
+            "responses": b.responses,
+        }))
+        .collect::<Vec<_>>())
+}
+
+/// A capture longer than this is suspicious (a clock that jumped, files glued together).
+const SUSPICIOUS_SPAN_NS: i64 = 365 * 86_400 * 1_000_000_000;
+
+/// Warnings about the capture's clock: packets dated before the packet preceding them, and
+/// a span of more than a year, each saying where.
+fn time_anomalies(report: &FileReport) -> Vec<String> {
+    let c = &report.counts;
+    let style = Resolution {
+        digits: report.timestamp_digits.unwrap_or(9),
+    };
+    let mut warnings = Vec::new();
+    if let Some(step) = c.first_backwards {
+        warnings.push(format!(
+            "time goes backwards {} time(s); first at packet {} ({}), {} before packet {} ({}); \
+             durations across such a step are wrong: sort the capture (e.g. reordercap) or \
+             check the capturing clock",
+            c.backwards,
+            step.packet,
+            style.iso(step.ns),
+            style.duration((step.previous_ns - step.ns) as f64),
+            step.packet - 1,
+            style.iso(step.previous_ns),
+        ));
+    }
+    if c.duration_ns() > SUSPICIOUS_SPAN_NS {
+        let years = c.duration_ns() as f64 / (365.25 * 86_400e9);
+        let mut text = format!(
+            "packets span {years:.1} years ({} to {})",
+            c.first_ns.map(|t| style.iso(t)).unwrap_or_default(),
+            c.last_ns.map(|t| style.iso(t)).unwrap_or_default(),
+        );
+        if let Some(gap) = c.longest_gap {
+            text.push_str(&format!(
+                "; the longest jump is {} between packet {} ({}) and packet {} ({})",
+                style.duration((gap.ns - gap.previous_ns) as f64),
+                gap.packet - 1,
+                style.iso(gap.previous_ns),
+                gap.packet,
+                style.iso(gap.ns),
+            ));
+        }
+        text.push_str("; check the capture's clock, or narrow the analysis with --start/--end");
+        warnings.push(text);
+    }
+    warnings
+}
+
+/// Stable lower-case names of the file format (see README "summary --json").
+fn format_fields(r: &FileReport) -> serde_json::Value {
+    let format = match r.format {
+        Some(CaptureFormat::Pcap { .. }) => Some("pcap"),
+        Some(CaptureFormat::PcapNg) => Some("pcapng"),
+        None => None,
+    };
+    let resolution = r.timestamp_digits.map(|d| match d {
+        9 => "ns".to_string(),
+        6 => "us".to_string(),
+        3 => "ms".to_string(),
+        0 => "s".to_string(),
+        d => format!("1e-{d}s"),
+    });
+    let compression = r.compression.map(|c| match c {
+        Compression::None => "none",
+        Compression::Gzip => "gzip",
+        Compression::Zstd => "zstd",
+    });
+    json!({
+        "format": format,
+        "byte_order": if r.big_endian { "big" } else { "little" },
+        "resolution": resolution,
+        "timestamp_digits": r.timestamp_digits,
+        "compression": compression,
+    })
 }
 
 fn counts_json(c: &ProtocolCounts) -> serde_json::Value {
@@ -65,6 +380,10 @@ fn counts_json(c: &ProtocolCounts) -> serde_json::Value {
         "undecodable": c.undecodable.values().sum::<u64>(),
         "undecodable_reasons": c.undecodable,
         "protocol_hierarchy": c.hierarchy.iter().map(|(path, (frames, bytes))| json!({"path": path, "frames": frames, "bytes": bytes})).collect::<Vec<_>>(),
+        "filtered_out": c.filtered_out,
+        "time_backwards": c.backwards,
+        "interval_ns": c.interval_ns,
+        "intervals": intervals_json(c),
     })
 }
 
@@ -79,9 +398,14 @@ fn summary_json(
         .map(|r| {
             let mut v = counts_json(&r.counts);
             v["file"] = json!(r.file);
-            v["format"] = json!(r.format.map(|f| format!("{f:?}")));
-            v["compression"] = json!(r.compression.map(|c| format!("{c:?}")));
-            v["warnings"] = json!(r.warnings);
+            if let (Some(v), serde_json::Value::Object(fields)) =
+                (v.as_object_mut(), format_fields(r))
+            {
+                v.extend(fields);
+            }
+            let mut warnings = r.warnings.clone();
+            warnings.extend(time_anomalies(r));
+            v["warnings"] = json!(warnings);
             v
         })
         .collect();
@@ -95,6 +419,7 @@ fn print_counts(
     title: &str,
     report: Option<&FileReport>,
     c: &ProtocolCounts,
+    style: &mut TimeStyle,
 ) -> std::io::Result<()> {
     writeln!(out, "{title}")?;
     if let Some(r) = report {
@@ -141,12 +466,19 @@ fn print_counts(
         bytes_human(c.wire_bytes)
     )?;
     if let (Some(first), Some(last)) = (c.first_ns, c.last_ns) {
-        writeln!(out, "  first        {}", epoch_ns_to_rfc3339(first))?;
-        writeln!(out, "  last         {}", epoch_ns_to_rfc3339(last))?;
+        writeln!(out, "  first        {}", style.time(first))?;
+        writeln!(out, "  last         {}", style.time(last))?;
         writeln!(
             out,
             "  duration     {}",
-            duration_ns_to_human((last - first) as f64)
+            style.duration((last - first) as f64)
+        )?;
+    }
+    if c.filtered_out > 0 {
+        writeln!(
+            out,
+            "  not selected {} packets (--filter/--start/--end)",
+            thousands(c.filtered_out)
         )?;
     }
     writeln!(
