@@ -39,7 +39,7 @@ pub struct Selection {
     /// Latency metric (see README: ttfb = response first − request first, ...).
     #[arg(long, value_enum, default_value_t = Metric::Ttfb)]
     pub metric: Metric,
-    /// Group the samples.
+    /// Group the samples (`capture`: one group per input file, to compare captures).
     #[arg(long, value_enum)]
     pub by: Option<GroupBy>,
     /// Percentile definition.
@@ -60,8 +60,12 @@ pub fn collect(inputs: &Inputs, select: &Selection) -> anyhow::Result<(SampleSet
         analyzer: select.analysis.config(),
         ..Default::default()
     };
-    let run = common::run_pass(&inputs.files, &options, &mut |_, record| {
-        set.add_record(&record);
+    let run = common::run_pass(&inputs.files, &options, &mut |path, record| {
+        if set.by == Some(GroupBy::Capture) {
+            set.add_record_from(&path.display().to_string(), &record);
+        } else {
+            set.add_record(&record);
+        }
         Ok(())
     })?;
     Ok((set, run))

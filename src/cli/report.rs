@@ -33,6 +33,10 @@ pub struct Args {
     /// Conversations listed (largest by bytes).
     #[arg(long, default_value_t = 25)]
     top_sessions: usize,
+    /// Add a side-by-side comparison of TTFB and DNS latency per group; `capture` (one group
+    /// per input file) is the default when two or more captures are given.
+    #[arg(long, value_enum)]
+    by: Option<GroupBy>,
 }
 
 /// Everything the page needs, gathered in one pass.
@@ -45,6 +49,8 @@ struct Gathered {
     methods: BTreeMap<String, u64>,
     top_flows: Vec<FlowRecord>,
     flows_total: u64,
+    /// TTFB and DNS latency grouped by `--by` (captures, by default with several inputs).
+    side_by_side: Option<(SampleSet, SampleSet)>,
 }
 
 fn flow_bytes(f: &FlowRecord) -> u64 {
@@ -64,6 +70,15 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         methods: BTreeMap::new(),
         top_flows: Vec::new(),
         flows_total: 0,
+        side_by_side: args
+            .by
+            .or((args.inputs.files.len() > 1).then_some(GroupBy::Capture))
+            .map(|by| {
+                (
+                    SampleSet::new(Metric::Ttfb, Some(by)),
+                    SampleSet::new(Metric::Dns, Some(by)),
+                )
+            }),
     };
     let options = PassOptions {
         flows: true,
@@ -74,7 +89,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ..Default::default()
     };
     let top = args.top_sessions;
-    let run = common::run_pass(&args.inputs.files, &options, &mut |_, record| {
+    let run = common::run_pass(&args.inputs.files, &options, &mut |path, record| {
+        if let Some((ttfb, dns)) = g.side_by_side.as_mut() {
+            let capture = path.display().to_string();
+            ttfb.add_record_from(&capture, &record);
+            dns.add_record_from(&capture, &record);
+        }
         match &record {
             Record::Http(t) => {
                 for set in g.http.values_mut() {
@@ -169,6 +189,31 @@ fn plots_for(
             },
         )
         .collect()
+}
+
+/// One table row per group (capture, server, ...) and a comparison plot, per metric.
+fn side_by_side(page: &mut Page, ttfb: &SampleSet, dns: &SampleSet, method: PercentileMethod) {
+    let by = ttfb.by.map_or("group", GroupBy::name);
+    page.section(&format!("Side by side, by {by}"));
+    for set in [ttfb, dns] {
+        let (_, groups) = summaries(set, method);
+        if groups.is_empty() {
+            continue;
+        }
+        page.subheading(&format!("{} by {by}", set.metric.describe()));
+        let rows: Vec<Vec<String>> = groups
+            .iter()
+            .take(30)
+            .map(|(name, s)| summary_row(name, s))
+            .collect();
+        page.table(&SUMMARY_HEADERS, &rows, 1);
+        page.plots(&plots_for(
+            set,
+            &[PlotKind::Compare, PlotKind::Cdf],
+            method,
+            12,
+        ));
+    }
 }
 
 fn build_page(args: &Args, run: &common::Run, g: &Gathered) -> anyhow::Result<String> {
@@ -406,6 +451,10 @@ fn build_page(args: &Args, run: &common::Run, g: &Gathered) -> anyhow::Result<St
         page.plots(&plots_for(&g.handshake, &[PlotKind::Hist], args.method, 1));
     } else {
         page.paragraph("No complete three-way handshake in the capture.");
+    }
+
+    if let Some((ttfb, dns)) = &g.side_by_side {
+        side_by_side(&mut page, ttfb, dns, args.method);
     }
 
     // 6. Definitions.
