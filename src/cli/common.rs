@@ -56,7 +56,34 @@ pub struct Run {
     pub failed: usize,
 }
 
+/// Says why a file could not be read and what to do about it.
+fn report_unreadable(path: &Path, err: &tracetail::capture::CaptureError) {
+    let name = path.display();
+    if path.as_os_str() != "-" && !path.exists() {
+        eprintln!("error: {name}: no such file");
+        eprintln!("hint: check the path and the current directory; `-` reads standard input");
+    } else if path.is_dir() {
+        eprintln!("error: {name}: is a directory");
+        eprintln!("hint: name the capture files in it, e.g. {name}/*.pcap");
+    } else if err.message.starts_with("not a pcap or pcapng file") {
+        eprintln!("error: {err}");
+        eprintln!(
+            "hint: tracetail reads pcap and pcapng files, also gzip- or zstd-compressed; convert \
+             other capture formats with `editcap -F pcapng IN OUT` (Wireshark), or check with \
+             `file {name}` what this file is"
+        );
+    } else {
+        eprintln!("error: {err}");
+        eprintln!("hint: check that the file is readable and complete (tracetail reads pcap and pcapng, also gzip/zstd-compressed)");
+    }
+}
+
 impl Run {
+    /// Every input failed: nothing was read, so commands print no results (not even zeros).
+    pub fn nothing_read(&self) -> bool {
+        self.reports.is_empty() && self.failed > 0
+    }
+
     /// Exit status: 0 when every file was read, 1 when some could not be (the others are
     /// still reported).
     pub fn exit_code(&self) -> ExitCode {
@@ -96,8 +123,7 @@ pub fn run_pass(
                 run.reports.push(report);
             }
             Err(err) => {
-                eprintln!("error: {err}");
-                eprintln!("hint: tracetail reads pcap and pcapng files (also gzip/zstd-compressed); check the file is a capture");
+                report_unreadable(path, &err);
                 run.failed += 1;
             }
         }

@@ -8,6 +8,11 @@ use tracetail::analyzers::DnsTransaction;
 use tracetail::pipeline::{PassOptions, Record};
 
 #[derive(clap::Args)]
+// HTTP-only limits stay accepted (scripts may pass them) but out of `dns --help`.
+#[command(
+    mut_arg("max_header_bytes", |a| a.hide(true)),
+    mut_arg("max_pending_requests", |a| a.hide(true))
+)]
 pub struct Args {
     #[command(flatten)]
     inputs: Inputs,
@@ -194,7 +199,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let text = rows.is_text();
     let count = rows.count;
     let mut out = rows.finish()?;
-    if text {
+    if text && !run.nothing_read() {
         writeln!(out, "{count} DNS queries")?;
     }
     out.flush()?;

@@ -202,7 +202,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let text = rows.is_text();
     let count = rows.count;
     let mut out = rows.finish()?;
-    if text {
+    if text && !run.nothing_read() {
         let stats: Vec<_> = run.reports.iter().map(|r| &r.analyzer).collect();
         let unanswered: u64 = stats.iter().map(|s| s.http_unanswered).sum();
         let gaps: u64 = stats.iter().map(|s| s.http_transactions_with_gaps).sum();

@@ -71,6 +71,46 @@ pub fn collect(inputs: &Inputs, select: &Selection) -> anyhow::Result<(SampleSet
     Ok((set, run))
 }
 
+/// Why there is nothing to show, and which `--metric` or command would show something.
+pub fn no_samples_message(set: &SampleSet, run: &common::Run) -> String {
+    let (mut http, mut dns, mut tcp) = (0, 0, 0);
+    for r in &run.reports {
+        http += r.analyzer.http_transactions;
+        dns += r.analyzer.dns_queries;
+        tcp += r.counts.tcp;
+    }
+    let files = run
+        .reports
+        .iter()
+        .map(|r| r.file.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let hint = match set.metric {
+        Metric::Dns if http > 0 => format!(
+            "the input has {http} HTTP transactions but no answered DNS query: try --metric ttfb"
+        ),
+        Metric::Handshake if http + dns > 0 => {
+            "no complete TCP handshake was captured: try --metric ttfb or --metric dns".into()
+        }
+        Metric::Handshake => format!("no complete TCP handshake; `tracetail summary {files}` shows what the capture holds"),
+        _ if http == 0 && dns > 0 => format!(
+            "the input has {dns} DNS queries but no HTTP: try --metric dns"
+        ),
+        _ if set.missing > 0 => format!(
+            "{} transactions had no value for it (unanswered or cut): try --metric total or look at `tracetail http {files}`",
+            set.missing
+        ),
+        _ if tcp > 0 => format!(
+            "no plain-text HTTP found in {tcp} TCP packets (HTTPS cannot be read; HTTP on an unusual port is found by content): `tracetail sessions {files}` lists the conversations"
+        ),
+        _ => format!("no HTTP or DNS in the input; `tracetail summary {files}` shows what it holds"),
+    };
+    format!(
+        "no samples of {} in the input\nhint: {hint}",
+        set.metric.describe()
+    )
+}
+
 /// Summaries: overall, then each group (largest first).
 pub fn summaries(
     set: &SampleSet,
@@ -155,13 +195,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 
     let Some(overall) = overall else {
-        writeln!(
-            out,
-            "no samples of {} in the input ({} transactions had no value for it)",
-            set.metric.describe(),
-            set.missing
-        )?;
-        out.flush()?;
+        if !run.nothing_read() {
+            eprintln!("{}", no_samples_message(&set, &run));
+        }
         return Ok(run.exit_code());
     };
     writeln!(out, "{}", set.metric.describe())?;

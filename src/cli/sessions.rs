@@ -62,7 +62,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Ok(())
         }
     })?;
-    if !args.json && !args.csv {
+    if !args.json && !args.csv && !run.nothing_read() {
         // Flows are streamed as they end; show them in order of first packet.
         rows.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.flow_id.cmp(&b.1.flow_id)));
         print_table(&mut out, &rows, multi)?;
