@@ -885,7 +885,8 @@ impl<'t> Parser<'t> {
                     return Err(self.error_at(
                         value,
                         format!(
-                            "'{}' is not an IP address (host names are not looked up; give the address)",
+                            "'{}' is not an IP address nor a keyword of the supported subset \
+                             (host names are not looked up); {SUPPORTED}",
                             value.text
                         ),
                     ))
