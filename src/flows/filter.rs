@@ -1148,3 +1148,163 @@ impl PacketSelection {
                 .is_none_or(|f| f.matches(packet, decoded))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decode::decode;
+    use crate::synth::packet::{Endpoints, PacketBuilder, TcpFields};
+
+    fn ends(src: &str, dst: &str, src_port: u16, dst_port: u16) -> Endpoints {
+        Endpoints {
+            src_mac: [2, 0, 0, 0, 0, 1],
+            dst_mac: [2, 0, 0, 0, 0, 2],
+            src_ip: src.parse().unwrap(),
+            dst_ip: dst.parse().unwrap(),
+            src_port,
+            dst_port,
+        }
+    }
+
+    /// Does `expression` select the frame?
+    fn selects(expression: &str, frame: &[u8]) -> bool {
+        let packet = Packet {
+            timestamp_ns: 0,
+            link_type: LinkType::ETHERNET,
+            original_len: frame.len() as u32,
+            interface_id: 0,
+            data: frame,
+        };
+        let filter = PacketFilter::parse(expression).unwrap();
+        filter.matches(&packet, &decode(packet.link_type, frame))
+    }
+
+    fn tcp_frame(e: &Endpoints) -> Vec<u8> {
+        let fields = TcpFields {
+            seq: 1,
+            ack: 0,
+            flags: 0x02,
+            window: 1000,
+        };
+        PacketBuilder::new().tcp(e, fields, |_| {}).to_vec()
+    }
+
+    /// The frame with an 802.1Q tag of `id` inserted after the MAC addresses.
+    fn tagged(frame: &[u8], id: u16) -> Vec<u8> {
+        let mut out = frame[..12].to_vec();
+        out.extend_from_slice(&[0x81, 0x00]);
+        out.extend_from_slice(&id.to_be_bytes());
+        out.extend_from_slice(&frame[12..]);
+        out
+    }
+
+    #[test]
+    fn primitives_and_qualifiers() {
+        let web = tcp_frame(&ends("10.1.2.3", "192.168.5.9", 40000, 80));
+        for yes in [
+            "tcp",
+            "ip",
+            "port 80",
+            "dst port 80",
+            "src port 40000",
+            "tcp dst port http",
+            "portrange 70-90",
+            "host 10.1.2.3",
+            "src host 10.1.2.3",
+            "dst net 192.168.0.0/16",
+            "net 10.1",
+            "net 10.0.0.0 mask 255.0.0.0",
+            "src or dst net 192.168.5.0/24",
+            "not udp",
+            "!ip6",
+            "ip && tcp || udp",
+        ] {
+            assert!(selects(yes, &web), "{yes}");
+        }
+        for no in [
+            "udp",
+            "ip6",
+            "arp",
+            "icmp",
+            "src port 80",
+            "udp port 80",
+            "dst host 10.1.2.3",
+            "src and dst net 10.0.0.0/8",
+            "vlan",
+            "host ::1",
+        ] {
+            assert!(!selects(no, &web), "{no}");
+        }
+        let v6 = tcp_frame(&ends("2001:db8::1", "fe80::2", 5000, 443));
+        assert!(selects("ip6 and tcp port 443 and ip6 net fe80::/10", &v6));
+        assert!(!selects("ip", &v6));
+    }
+
+    #[test]
+    fn and_or_have_equal_precedence_and_values_reuse_qualifiers() {
+        let web = tcp_frame(&ends("10.1.2.3", "192.168.5.9", 40000, 80));
+        // `(tcp or udp) and port 443`: false; `tcp or (udp and port 443)` would be true.
+        assert!(!selects("tcp or udp and port 443", &web));
+        assert!(selects("udp or tcp and port 80", &web));
+        // `port 443 or 80` is `port 443 or port 80`.
+        assert!(selects("port 443 or 80", &web));
+        assert!(selects("host 1.1.1.1 or 10.1.2.3", &web));
+        assert!(!selects("not (port 80 or 443)", &web));
+    }
+
+    #[test]
+    fn vlan_moves_later_tests_one_tag_deeper() {
+        let web = tcp_frame(&ends("10.1.2.3", "192.168.5.9", 40000, 80));
+        let one = tagged(&web, 100);
+        assert!(!selects("ip", &one), "ip alone does not look behind a tag");
+        assert!(selects("vlan", &one));
+        assert!(selects("vlan 100 and tcp port 80", &one));
+        assert!(!selects("vlan 101", &one));
+        let two = tagged(&one, 20);
+        assert!(selects("vlan 20 and vlan 100 and host 10.1.2.3", &two));
+        assert!(!selects("vlan and ip", &two));
+    }
+
+    #[test]
+    fn a_frame_cut_before_a_tested_field_is_not_selected() {
+        let web = tcp_frame(&ends("10.1.2.3", "192.168.5.9", 40000, 80));
+        let cut = &web[..14 + 8];
+        assert!(selects("ip", cut));
+        assert!(
+            !selects("not tcp", cut),
+            "ip[9] is missing: rejected, as in BPF"
+        );
+        assert!(
+            selects("ip or tcp", cut),
+            "the load after a true `or` never happens"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_position() {
+        let err = |e: &str| PacketFilter::parse(e).unwrap_err();
+        assert_eq!(err("tcp and").position, 8);
+        assert_eq!(err("(tcp").position, 5);
+        assert_eq!(err("tcp)").position, 4);
+        assert_eq!(err("ether src 1.2.3.4").position, 1);
+        assert_eq!(err("port 99999").position, 6);
+        assert_eq!(err("tcp host 1.2.3.4").position, 10);
+        assert!(err("net 1.2.3.4 mask 255.0.255.0")
+            .message
+            .contains("not contiguous"));
+        assert!(PacketFilter::parse("").is_ok());
+    }
+
+    #[test]
+    fn time_bounds_parse_both_forms() {
+        assert_eq!(
+            TimeBound::parse("2.5"),
+            Ok(TimeBound::AfterFirst(2_500_000_000))
+        );
+        assert_eq!(
+            TimeBound::parse("2023-11-14T22:13:20Z"),
+            Ok(TimeBound::At(1_700_000_000_000_000_000))
+        );
+        assert!(TimeBound::parse("noon").is_err());
+    }
+}
