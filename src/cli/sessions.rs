@@ -7,7 +7,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use tracetail::flows::FlowRecord;
 use tracetail::pipeline::{PassOptions, Record};
-use tracetail::units::{bytes_human, duration_ns_to_human, thousands};
+use tracetail::units::{bytes_human, thousands};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -150,11 +150,14 @@ fn print_table(
         "handshake"
     )?;
     let mut current_file = "";
+    // Durations with the digits each capture has (`78µs` from a microsecond capture).
+    let mut styles = common::TimeStyles::new(common::TimeFormat::Epoch);
     for (file, f) in rows {
         if multi && file != current_file {
             writeln!(out, "# {file}")?;
             current_file = file;
         }
+        let style = styles.for_file(std::path::Path::new(file));
         let pair = format!(
             "{} -> {}",
             endpoint(f.client_ip, f.client_port, &f.protocol),
@@ -166,14 +169,14 @@ fn print_table(
             f.flow_id,
             f.protocol,
             pair,
-            duration_ns_to_human(f.duration_ns() as f64),
+            style.duration(f.duration_ns() as f64),
             thousands(f.client_packets),
             bytes_human(f.client_bytes),
             thousands(f.server_packets),
             bytes_human(f.server_bytes),
             f.tcp_state.as_deref().unwrap_or("-"),
             f.handshake_ns()
-                .map(|h| duration_ns_to_human(h as f64))
+                .map(|h| style.duration(h as f64))
                 .unwrap_or_else(|| "-".into()),
         )?;
     }
