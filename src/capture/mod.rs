@@ -272,6 +272,25 @@ impl CaptureReader {
         self.format
     }
 
+    /// Byte order of the file (pcapng: of the current section).
+    pub fn is_big_endian(&self) -> bool {
+        self.big_endian
+    }
+
+    /// Decimal digits after the second that the timestamps carry: 6 for microseconds, 9 for
+    /// nanoseconds; the finest of the interfaces (pcapng); `None` before any interface.
+    pub fn timestamp_digits(&self) -> Option<u8> {
+        self.interfaces
+            .iter()
+            .map(|i| match i.info.tsresol {
+                // 2^-n seconds needs ceil(n * log10(2)) decimals to print exactly enough.
+                r if r & 0x80 != 0 => ((u32::from(r & 0x7f) * 30103).div_ceil(100_000)) as u8,
+                r => r,
+            })
+            .map(|d| d.min(9))
+            .max()
+    }
+
     /// True for Kuznetzov's "modified" pcap (magic `a1b2cd34`, 24-byte record headers).
     pub fn is_modified_pcap(&self) -> bool {
         self.modified_pcap

@@ -54,6 +54,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let options = PassOptions {
         flows: true,
         transactions: true,
+        select: args.inputs.selection(),
         analyzer: args.analysis.config(),
         ..Default::default()
     };

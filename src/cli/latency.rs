@@ -41,7 +41,7 @@ pub struct Selection {
     /// metrics apply to every protocol through its four capture times.
     #[arg(long, value_enum)]
     pub protocol: Option<Protocol>,
-    /// Group the samples.
+    /// Group the samples (`capture`: one group per input file, to compare captures).
     #[arg(long, value_enum)]
     pub by: Option<GroupBy>,
     /// Percentile definition.
@@ -63,14 +63,59 @@ pub fn collect(inputs: &Inputs, select: &Selection) -> anyhow::Result<(SampleSet
     let options = PassOptions {
         flows: select.metric.needs_flows(),
         transactions: !select.metric.needs_flows(),
+        select: inputs.selection(),
         analyzer: select.analysis.config(),
         ..Default::default()
     };
-    let run = common::run_pass(&inputs.files, &options, &mut |_, record| {
-        set.add_record(&record);
+    let run = common::run_pass(&inputs.files, &options, &mut |path, record| {
+        if set.by == Some(GroupBy::Capture) {
+            set.add_record_from(&path.display().to_string(), &record);
+        } else {
+            set.add_record(&record);
+        }
         Ok(())
     })?;
     Ok((set, run))
+}
+
+/// Why there is nothing to show, and which `--metric` or command would show something.
+pub fn no_samples_message(set: &SampleSet, run: &common::Run) -> String {
+    let (mut http, mut dns, mut tcp) = (0, 0, 0);
+    for r in &run.reports {
+        http += r.analyzer.http_transactions;
+        dns += r.analyzer.dns_queries;
+        tcp += r.counts.tcp;
+    }
+    let files = run
+        .reports
+        .iter()
+        .map(|r| r.file.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let hint = match set.metric {
+        Metric::Dns if http > 0 => format!(
+            "the input has {http} HTTP transactions but no answered DNS query: try --metric ttfb"
+        ),
+        Metric::Handshake if http + dns > 0 => {
+            "no complete TCP handshake was captured: try --metric ttfb or --metric dns".into()
+        }
+        Metric::Handshake => format!("no complete TCP handshake; `tracetail summary {files}` shows what the capture holds"),
+        _ if http == 0 && dns > 0 => format!(
+            "the input has {dns} DNS queries but no HTTP: try --metric dns"
+        ),
+        _ if set.missing > 0 => format!(
+            "{} transactions had no value for it (unanswered or cut): try --metric total or look at `tracetail http {files}`",
+            set.missing
+        ),
+        _ if tcp > 0 => format!(
+            "no plain-text HTTP found in {tcp} TCP packets (HTTPS cannot be read; HTTP on an unusual port is found by content): `tracetail sessions {files}` lists the conversations"
+        ),
+        _ => format!("no HTTP or DNS in the input; `tracetail summary {files}` shows what it holds"),
+    };
+    format!(
+        "no samples of {} in the input\nhint: {hint}",
+        set.metric.describe()
+    )
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -114,13 +159,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 
     let Some(overall) = overall else {
-        writeln!(
-            out,
-            "no samples of {} in the input ({} transactions had no value for it)",
-            set.metric.describe(),
-            set.missing
-        )?;
-        out.flush()?;
+        if !run.nothing_read() {
+            eprintln!("{}", no_samples_message(&set, &run));
+        }
         return Ok(run.exit_code());
     };
     writeln!(out, "{}", set.metric.describe())?;

@@ -28,8 +28,10 @@ pub struct Args {
     /// Histogram: number of bins.
     #[arg(long, default_value_t = 60)]
     bins: usize,
+    /// Picture width in pixels (SVG user units).
     #[arg(long, default_value_t = 1000)]
     width: u32,
+    /// Picture height in pixels (SVG user units).
     #[arg(long, default_value_t = 620)]
     height: u32,
     /// At most this many groups: the largest, and always the one with the slowest sample;
@@ -48,10 +50,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let (set, run) = collect(&args.inputs, &select)?;
     if set.samples.is_empty() {
-        anyhow::bail!(
-            "no samples of {} in the input, nothing to plot",
-            set.metric.describe()
-        );
+        if run.nothing_read() {
+            return Ok(run.exit_code());
+        }
+        anyhow::bail!("{}", super::latency::no_samples_message(&set, &run));
     }
     let (series, hidden) = plot::groups_for_picture(&set, args.top);
     let opts = PlotOptions {

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use tracetail::pipeline::PassOptions;
 use tracetail::report::page::{ReportBuilder, ReportOptions};
+use tracetail::samples::GroupBy;
 use tracetail::stats::PercentileMethod;
 
 #[derive(clap::Args)]
@@ -24,21 +25,30 @@ pub struct Args {
     /// Conversations listed (largest by bytes).
     #[arg(long, default_value_t = 25)]
     top_sessions: usize,
+    /// Add a side-by-side comparison of TTFB and DNS latency per group; `capture` (one group
+    /// per input file) is the default when two or more captures are given.
+    #[arg(long, value_enum)]
+    by: Option<GroupBy>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut builder = ReportBuilder::new(ReportOptions {
         method: args.method,
         top_sessions: args.top_sessions,
+        // Two or more captures are compared side by side unless told otherwise.
+        side_by_side: args
+            .by
+            .or((args.inputs.files.len() > 1).then_some(GroupBy::Capture)),
     });
     let options = PassOptions {
         flows: true,
         transactions: true,
+        select: args.inputs.selection(),
         analyzer: args.analysis.config(),
         ..Default::default()
     };
-    let run = common::run_pass(&args.inputs.files, &options, &mut |_, record| {
-        builder.add(&record);
+    let run = common::run_pass(&args.inputs.files, &options, &mut |path, record| {
+        builder.add_from(&path.display().to_string(), &record);
         Ok(())
     })?;
     let html = builder.build(&run.reports, run.failed);
