@@ -36,7 +36,7 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut loaded = Vec::with_capacity(args.files.len());
     for f in &args.files {
-        loaded.push(hdr::load(f)?);
+        loaded.push(hdr::load(f).map_err(super::common::unreadable)?);
     }
     let merged = hdr::merge(&loaded)?;
     if merged.is_empty() {

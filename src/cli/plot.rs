@@ -2,6 +2,7 @@
 
 use super::common::Inputs;
 use super::latency::{collect, Selection};
+use super::limits;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tracetail::report::plot::{self, PlotKind, PlotOptions, Series};
@@ -25,15 +26,20 @@ pub struct Args {
     /// Histogram: linear bins instead of log-spaced ones.
     #[arg(long)]
     linear_bins: bool,
-    /// Histogram: number of bins.
-    #[arg(long, default_value_t = 60)]
+    /// Histogram: number of bins (1 to 10000).
+    #[arg(long, default_value_t = 60, value_parser = limits::int::<usize>(1, 10_000))]
     bins: usize,
-    #[arg(long, default_value_t = 1000)]
+    /// Picture width in pixels (200 to 8000).
+    #[arg(long, default_value_t = 1000,
+          value_parser = limits::int::<u32>(limits::MIN_PICTURE_SIDE, limits::MAX_PICTURE_SIDE))]
     width: u32,
-    #[arg(long, default_value_t = 620)]
+    /// Picture height in pixels (200 to 8000).
+    #[arg(long, default_value_t = 620,
+          value_parser = limits::int::<u32>(limits::MIN_PICTURE_SIDE, limits::MAX_PICTURE_SIDE))]
     height: u32,
-    /// At most this many groups (largest first); the rest are left out of the picture.
-    #[arg(long, default_value_t = 8)]
+    /// At most this many groups (largest first); the rest are left out of the picture
+    /// (1 to 100).
+    #[arg(long, default_value_t = 8, value_parser = limits::int::<usize>(1, 100))]
     top: usize,
 }
 

@@ -32,14 +32,14 @@ pub fn describe(
     }
     let n = data.len();
     let mean = mean(data);
-    let variance = sample_variance(data, mean);
+    let (variance, stddev) = sample_variance(data, mean);
     let mut sorted = data.to_vec();
     sorted.sort_by(f64::total_cmp);
     Some(Description {
         count: n,
         mean,
         variance,
-        stddev: variance.sqrt(),
+        stddev,
         min: sorted[0],
         max: sorted[n - 1],
         method,
@@ -50,16 +50,60 @@ pub fn describe(
     })
 }
 
-fn mean(data: &[f64]) -> f64 {
-    data.iter().sum::<f64>() / data.len() as f64
+/// Compensated (Neumaier) summation: the error stays about one rounding whatever the order
+/// and the mix of magnitudes (a plain sum of 1e16, 1, −1e16 gives 0).
+pub fn stable_sum(values: impl IntoIterator<Item = f64>) -> f64 {
+    let (mut sum, mut compensation) = (0.0f64, 0.0f64);
+    for v in values {
+        let t = sum + v;
+        compensation += if sum.abs() >= v.abs() {
+            (sum - t) + v
+        } else {
+            (v - t) + sum
+        };
+        sum = t;
+    }
+    sum + compensation
 }
 
-/// Two-pass sample variance: sum of squared deviations from the mean over n−1.
-fn sample_variance(data: &[f64], mean: f64) -> f64 {
-    if data.len() < 2 {
-        return f64::NAN;
+/// The mean; finite for any finite data (a sum past ±1.8e308 is redone on x/n).
+fn mean(data: &[f64]) -> f64 {
+    let n = data.len() as f64;
+    let mean = stable_sum(data.iter().copied()) / n;
+    if mean.is_finite() {
+        mean
+    } else {
+        stable_sum(data.iter().map(|x| x / n))
     }
-    data.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (data.len() - 1) as f64
+}
+
+/// Largest magnitude, used to scale data whose deviations or products overflow.
+fn largest_magnitude(data: &[f64]) -> f64 {
+    data.iter().fold(0.0f64, |m, x| m.max(x.abs()))
+}
+
+/// Two-pass sample variance (squared deviations from the mean over n−1) and its square root.
+/// When the squares overflow, both are computed on the data divided by its largest
+/// magnitude: the stddev is then finite, the variance as large as f64 allows (or infinite,
+/// when it truly exceeds 1.8e308).
+fn sample_variance(data: &[f64], mean: f64) -> (f64, f64) {
+    if data.len() < 2 {
+        return (f64::NAN, f64::NAN);
+    }
+    let divisor = (data.len() - 1) as f64;
+    let variance = stable_sum(data.iter().map(|x| (x - mean) * (x - mean))) / divisor;
+    if variance.is_finite() {
+        return (variance, variance.sqrt());
+    }
+    let scale = largest_magnitude(data);
+    let scaled: Vec<f64> = data.iter().map(|x| x / scale).collect();
+    let scaled_mean = self::mean(&scaled);
+    let scaled_variance =
+        stable_sum(scaled.iter().map(|y| (y - scaled_mean) * (y - scaled_mean))) / divisor;
+    (
+        scaled_variance * scale * scale,
+        scaled_variance.sqrt() * scale,
+    )
 }
 
 /// Correlation and the least-squares line y = intercept + slope·x.
@@ -81,18 +125,23 @@ pub fn regress(x: &[f64], y: &[f64]) -> Option<Regression> {
         return None;
     }
     let (mx, my) = (mean(x), mean(y));
-    let (mut sxx, mut syy, mut sxy) = (0.0, 0.0, 0.0);
-    for (a, b) in x.iter().zip(y) {
-        let (dx, dy) = (a - mx, b - my);
-        sxx += dx * dx;
-        syy += dy * dy;
-        sxy += dx * dy;
-    }
-    if sxx == 0.0 {
-        return None;
-    }
-    let slope = sxy / sxx;
-    let pearson_r = sxy / (sxx * syy).sqrt();
+    let (sxx, syy, sxy) = co_moments(x, y, mx, my);
+    let (slope, pearson_r) = if sxx.is_finite() && syy.is_finite() && sxy.is_finite() {
+        if sxx == 0.0 {
+            return None;
+        }
+        (sxy / sxx, sxy / (sxx * syy).sqrt())
+    } else {
+        // Squares overflow: fit x/sx against y/sy (r does not change; the slope scales).
+        let (sx, sy) = (largest_magnitude(x), largest_magnitude(y));
+        let xs: Vec<f64> = x.iter().map(|v| v / sx).collect();
+        let ys: Vec<f64> = y.iter().map(|v| v / sy).collect();
+        let (sxx, syy, sxy) = co_moments(&xs, &ys, mean(&xs), mean(&ys));
+        if sxx == 0.0 {
+            return None;
+        }
+        (sxy / sxx * (sy / sx), sxy / (sxx.sqrt() * syy.sqrt()))
+    };
     Some(Regression {
         count: x.len(),
         pearson_r,
@@ -100,6 +149,18 @@ pub fn regress(x: &[f64], y: &[f64]) -> Option<Regression> {
         slope,
         r_squared: pearson_r * pearson_r,
     })
+}
+
+/// Sums of squared and crossed deviations from the means: (Sxx, Syy, Sxy).
+fn co_moments(x: &[f64], y: &[f64], mx: f64, my: f64) -> (f64, f64, f64) {
+    let (mut sxx, mut syy, mut sxy) = (0.0, 0.0, 0.0);
+    for (a, b) in x.iter().zip(y) {
+        let (dx, dy) = (a - mx, b - my);
+        sxx += dx * dx;
+        syy += dy * dy;
+        sxy += dx * dy;
+    }
+    (sxx, syy, sxy)
 }
 
 /// One of Anscombe's four data sets (F. J. Anscombe, "Graphs in Statistical Analysis",
