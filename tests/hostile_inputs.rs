@@ -478,8 +478,9 @@ fn every_numeric_flag_states_its_range_in_help() {
                 .trim_end_matches(['K', 'M', 'G'])
                 .parse::<f64>()
                 .is_ok()
-                || block.starts_with("--requests ");
-            if !numeric || block.starts_with("--seed") {
+                || block.starts_with("--requests ")
+                || block.starts_with("--bytes ");
+            if !numeric {
                 continue;
             }
             checked += 1;

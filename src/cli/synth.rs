@@ -52,10 +52,12 @@ pub struct Args {
     #[arg(long, conflicts_with = "bytes", value_parser = limits::int::<u64>(1, 1_000_000_000))]
     pub requests: Option<u64>,
     /// Approximate capture size instead: e.g. 500M, 1G (K/M/G/T = powers of 1024;
-    /// KB/MB/GB/TB = powers of 1000). Connections in flight still finish.
+    /// KB/MB/GB/TB = powers of 1000; 1 to 1000000000000000 bytes). Connections in flight
+    /// still finish.
     #[arg(long, value_parser = parse_size)]
     pub bytes: Option<u64>,
-    /// Random seed; the same seed and options give the same bytes.
+    /// Random seed (any number from 0 to 18446744073709551615); the same seed and options give
+    /// the same bytes.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Server latency distribution.
