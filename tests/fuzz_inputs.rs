@@ -15,6 +15,10 @@
 //! of the time budget (`TRACETAIL_FUZZ_SECONDS`, 40 s in all by default). A panic or a hang
 //! saves the input under `target/tmp/fuzz-crashes/`; copy it to `tests/data/fuzz/<target>/`
 //! and it is replayed first on every run from then on (the regression tests).
+//!
+//! A new reader of untrusted bytes (TLS records, key log lines, HTTP/2 frames and HPACK, the
+//! filter grammar) gets a target here: seeds, a `check` that runs it and returns a coarse
+//! outcome, and a share of the time budget.
 
 mod common;
 

@@ -36,13 +36,42 @@ pub fn float(
 /// A byte size (`128M`, `1G`, `65536`; K/M/G = powers of 1024) in `lo..=hi` bytes.
 pub fn size(lo: u64, hi: u64) -> impl Fn(&str) -> Result<u64, String> + Clone + Send + Sync {
     move |text: &str| {
-        let bytes = super::synth::parse_size(text)?;
+        let bytes = parse_size(text)?;
         if (lo..=hi).contains(&bytes) {
             Ok(bytes)
         } else {
             Err(format!("must be from {lo} to {hi} bytes"))
         }
     }
+}
+
+/// `1G`, `500M`, `64k`, `10MB`, `12345` -> bytes.
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("not a size: {text:?} (try 500M or 1G)"))?;
+    let multiplier: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kib" => 1024.0,
+        "m" | "mib" => 1024.0 * 1024.0,
+        "g" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        "t" | "tib" => 1024f64.powi(4),
+        "kb" => 1e3,
+        "mb" => 1e6,
+        "gb" => 1e9,
+        "tb" => 1e12,
+        _ => return Err(format!("unknown size unit in {text:?} (use K, M, G, T)")),
+    };
+    let bytes = value * multiplier;
+    if !bytes.is_finite() || !(1.0..=1e15).contains(&bytes) {
+        return Err(format!("size out of range: {text:?}"));
+    }
+    Ok(bytes as u64)
 }
 
 /// Probabilities and shares.

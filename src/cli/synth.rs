@@ -1,6 +1,6 @@
 //! `tracetail synth`: write a synthetic HTTP/DNS capture and its ground truth.
 
-use super::limits;
+use super::limits::{self, parse_size};
 use anyhow::Context;
 use clap::ValueEnum;
 use std::fs::File;
@@ -147,35 +147,6 @@ pub struct TrafficArgs {
     /// Chance that a response body uses chunked encoding (0 to 1).
     #[arg(long, default_value_t = 0.2, value_parser = limits::probability())]
     pub chunked_prob: f64,
-}
-
-/// `1G`, `500M`, `64k`, `10MB`, `12345` -> bytes.
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("not a size: {text:?} (try 500M or 1G)"))?;
-    let multiplier: f64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1.0,
-        "k" | "kib" => 1024.0,
-        "m" | "mib" => 1024.0 * 1024.0,
-        "g" | "gib" => 1024.0 * 1024.0 * 1024.0,
-        "t" | "tib" => 1024f64.powi(4),
-        "kb" => 1e3,
-        "mb" => 1e6,
-        "gb" => 1e9,
-        "tb" => 1e12,
-        _ => return Err(format!("unknown size unit in {text:?} (use K, M, G, T)")),
-    };
-    let bytes = value * multiplier;
-    if !bytes.is_finite() || !(1.0..=1e15).contains(&bytes) {
-        return Err(format!("size out of range: {text:?}"));
-    }
-    Ok(bytes as u64)
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
