@@ -594,3 +594,88 @@ fn warnings_say_whether_reading_stopped_and_which_offsets_count() {
         "{warning}"
     );
 }
+
+/// Whether `tool` runs; otherwise SKIPPED (a failure under CI=true, which installs it).
+fn have_tool(tool: &str) -> bool {
+    if Command::new(tool).arg("--version").output().is_ok() {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("CI=true but {tool} is not installed (.ci/run installs it)");
+    }
+    println!("SKIPPED: {tool} not installed");
+    false
+}
+
+/// Real zstd as the reference: a stream written with `--long=28` (window 2^28, declared
+/// because stdin has no size) is refused by zstd's own decoder without `--long=28` and by
+/// tracetail without `--max-zstd-window 256M`; with them, both give the plain file. pzstd's
+/// output (a skippable frame first, then one frame per chunk) reads as the plain file.
+#[test]
+fn real_zstd_long_windows_and_pzstd_files() {
+    if !(have_tool("zstd") && have_tool("pzstd")) {
+        return;
+    }
+    let plain = scratch("real.pcap");
+    std::fs::write(&plain, tiny_pcap(20)).unwrap();
+    let long = scratch("real-long.pcap.zst");
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg("zstd -q --long=28 -c < \"$0\" > \"$1\"")
+        .arg(&plain)
+        .arg(&long)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let zstd_default = Command::new("zstd")
+        .args(["-d", "-c"])
+        .arg(&long)
+        .output()
+        .unwrap();
+    assert!(
+        !zstd_default.status.success(),
+        "zstd itself needs --long=28"
+    );
+    assert!(String::from_utf8_lossy(&zstd_default.stderr).contains("too much memory"));
+
+    let long_name = long.display().to_string();
+    let refused = run(common::tracetail().args(["summary", &long_name]));
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(
+        stderr(&refused)
+            .contains("needs a 268435456-byte window, more than the limit of 134217728"),
+        "{}",
+        stderr(&refused)
+    );
+    let want = stdout_json(&run(common::tracetail()
+        .args(["summary", "--json"])
+        .arg(&plain)));
+    let raised = run(common::tracetail().args([
+        "summary",
+        "--json",
+        "--max-zstd-window",
+        "256M",
+        &long_name,
+    ]));
+    assert_eq!(raised.status.code(), Some(0), "{}", stderr(&raised));
+    assert_eq!(stdout_json(&raised)["packets"], want["packets"]);
+    assert_eq!(stdout_json(&raised)["duration_ns"], want["duration_ns"]);
+
+    let parallel = scratch("real-pzstd.pcap.zst");
+    let status = Command::new("pzstd")
+        .args(["-q", "-f", "-p", "2", "-o"])
+        .arg(&parallel)
+        .arg(&plain)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(
+        std::fs::read(&parallel).unwrap()[..4],
+        [0x50, 0x2a, 0x4d, 0x18]
+    );
+    let out = run(common::tracetail()
+        .args(["summary", "--json"])
+        .arg(&parallel));
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout_json(&out)["packets"], want["packets"]);
+}

@@ -115,7 +115,7 @@ pub(super) fn sniff(mut raw: Box<dyn Read + Send>, max_zstd_window: u64) -> io::
     let prefix = prefix[..got].to_vec();
     let compression = if prefix.starts_with(&GZIP_MAGIC) {
         Compression::Gzip
-    } else if prefix == ZSTD_MAGIC {
+    } else if prefix == ZSTD_MAGIC || is_zstd_skippable(&prefix) {
         Compression::Zstd
     } else {
         return Ok(Sniffed {
@@ -134,6 +134,12 @@ pub(super) fn sniff(mut raw: Box<dyn Read + Send>, max_zstd_window: u64) -> io::
         stream: decoded,
         prefix: Vec::new(),
     })
+}
+
+/// A zstd skippable frame's magic (0x184D2A50..=0x184D2A5F, little-endian); pzstd starts its
+/// files with one.
+fn is_zstd_skippable(prefix: &[u8]) -> bool {
+    prefix.len() == 4 && prefix[0] & 0xf0 == 0x50 && prefix[1..] == [0x2a, 0x4d, 0x18]
 }
 
 /// Fills as much of `out` as the stream allows (short only at end of stream).
