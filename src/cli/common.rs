@@ -1,6 +1,7 @@
 //! Pieces shared by the commands: input files, running passes, the one output writer, exit
 //! codes.
 
+use super::limits;
 use std::io::{self, Write};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -51,6 +52,17 @@ fn parse_filter(expression: &str) -> Result<PacketFilter, String> {
             " ".repeat(e.position.saturating_sub(1))
         )
     })
+}
+
+/// An input file other than a capture (`.hdr`, CSV) that cannot be read or parsed: the command
+/// exits 1, as for an unreadable capture (2 stays for usage and output errors).
+#[derive(Debug, thiserror::Error)]
+#[error("{0:#}")]
+pub struct UnreadableInput(pub anyhow::Error);
+
+/// Marks `err` as an unreadable input (for `map_err`).
+pub fn unreadable(err: anyhow::Error) -> anyhow::Error {
+    UnreadableInput(err).into()
 }
 
 /// Outcome of running one pass over every input.
@@ -123,7 +135,8 @@ pub fn run_pass(
         match analyze_path(path, options, &mut sink) {
             Ok(report) => {
                 for warning in &report.warnings {
-                    eprintln!("warning: {warning} (results cover the data before this point)");
+                    // Each warning says itself whether reading stopped there.
+                    eprintln!("warning: {warning}");
                 }
                 run.reports.push(report);
             }
@@ -296,36 +309,30 @@ impl RowWriter {
 /// Limits of the TCP/HTTP/DNS analysis (memory is bounded by these, per connection).
 #[derive(clap::Args, Debug, Clone)]
 pub struct AnalysisArgs {
-    /// Out-of-order bytes buffered per TCP direction before the hole is declared a gap.
-    #[arg(long, value_name = "BYTES", default_value_t = 4 << 20, help_heading = "Analysis limits")]
+    /// Out-of-order bytes buffered per TCP direction before the hole is declared a gap
+    /// (0 to 1073741824).
+    #[arg(long, value_name = "BYTES", default_value_t = 4 << 20, help_heading = "Analysis limits",
+          value_parser = limits::int::<usize>(0, limits::MAX_ANALYSIS_BYTES))]
     pub max_reorder_bytes: usize,
-    /// Longest HTTP header block accepted before the message is marked malformed.
-    #[arg(long, value_name = "BYTES", default_value_t = 64 << 10, help_heading = "Analysis limits")]
+    /// Longest HTTP header block accepted before the message is marked malformed
+    /// (1 to 1073741824).
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 10, help_heading = "Analysis limits",
+          value_parser = limits::int::<usize>(1, limits::MAX_ANALYSIS_BYTES))]
     pub max_header_bytes: usize,
-    /// HTTP requests in flight on one connection before the oldest is reported unanswered.
-    #[arg(
-        long,
-        value_name = "N",
-        default_value_t = 100,
-        help_heading = "Analysis limits"
-    )]
+    /// HTTP requests in flight on one connection before the oldest is reported unanswered
+    /// (1 to 1000000).
+    #[arg(long, value_name = "N", default_value_t = 100, help_heading = "Analysis limits",
+          value_parser = limits::int::<usize>(1, 1_000_000))]
     pub max_pending_requests: usize,
-    /// Seconds (capture time) without a packet after which a connection is flushed.
-    #[arg(
-        long,
-        value_name = "SECONDS",
-        default_value_t = 300.0,
-        help_heading = "Analysis limits"
-    )]
+    /// Seconds (capture time) without a packet after which a connection is flushed
+    /// (0 to 1000000).
+    #[arg(long, value_name = "SECONDS", default_value_t = 300.0, help_heading = "Analysis limits",
+          value_parser = limits::timeout_seconds())]
     pub idle_timeout: f64,
     /// Seconds (capture time) after which a DNS query without a response is reported
-    /// unanswered; finished rows wait for it, so it also bounds memory.
-    #[arg(
-        long,
-        value_name = "SECONDS",
-        default_value_t = 10.0,
-        help_heading = "Analysis limits"
-    )]
+    /// unanswered; finished rows wait for it, so it also bounds memory (0 to 1000000).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0, help_heading = "Analysis limits",
+          value_parser = limits::timeout_seconds())]
     pub dns_timeout: f64,
 }
 

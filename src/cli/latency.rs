@@ -26,8 +26,8 @@ pub struct Args {
     /// Also write the HdrHistogram of all samples (V2 compressed, base64) for `tracetail merge`.
     #[arg(long, value_name = "FILE.hdr")]
     save_hdr: Option<PathBuf>,
-    /// Show at most this many groups (largest first) in the terminal table.
-    #[arg(long, default_value_t = 20)]
+    /// Show at most this many groups (largest first) in the terminal table (0 to 1000000).
+    #[arg(long, default_value_t = 20, value_parser = super::limits::int::<usize>(0, 1_000_000))]
     top: usize,
 }
 

@@ -22,8 +22,8 @@ pub struct Args {
     /// Percentile definition used in every table and plot.
     #[arg(long, value_enum, default_value_t = PercentileMethod::NearestRank)]
     method: PercentileMethod,
-    /// Conversations listed (largest by bytes).
-    #[arg(long, default_value_t = 25)]
+    /// Conversations listed (largest by bytes; 1 to 10000).
+    #[arg(long, default_value_t = 25, value_parser = super::limits::int::<usize>(1, 10_000))]
     top_sessions: usize,
     /// Add a side-by-side comparison of TTFB and DNS latency per group; `capture` (one group
     /// per input file) is the default when two or more captures are given.
