@@ -103,6 +103,7 @@ impl ReportBuilder {
                 self.g.dns.add_dns(t);
                 self.g.dns_explorer.add_dns(t);
             }
+            Record::Tcp(_) => {}
             Record::Flow(f) => {
                 self.g.handshake.add_flow(f);
                 self.g.flows_total += 1;
