@@ -450,7 +450,9 @@ fn redis_calls(cli: &Path, port: u16) -> HashMap<String, u64> {
 fn without_setup_connection(tcp: &[Value]) -> Vec<&Value> {
     let mut per_conn: HashMap<u64, usize> = HashMap::new();
     for t in tcp {
-        *per_conn.entry(t["connection_id"].as_u64().unwrap()).or_default() += 1;
+        *per_conn
+            .entry(t["connection_id"].as_u64().unwrap())
+            .or_default() += 1;
     }
     let first = tcp
         .iter()
@@ -573,6 +575,9 @@ fn redis_pipelined_batches_are_whole_exchanges() {
         pings += req / size;
         assert!(req / size > 1, "a pipelined client sent a lone ping: {t}");
     }
-    assert_eq!(pings, calls["ping"], "pings in exchanges vs pings the server ran");
+    assert_eq!(
+        pings, calls["ping"],
+        "pings in exchanges vs pings the server ran"
+    );
     println!("{} exchanges carry {pings} pings", tcp.len());
 }
