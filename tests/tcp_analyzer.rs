@@ -446,3 +446,87 @@ fn corpus_rows_are_time_ordered_and_consistent() {
     }
     assert!(files > 10);
 }
+
+/// The command's formats and options agree with each other on one synth capture: `--csv`
+/// has the `--json` columns and rows, `--port` keeps exactly that server port, the
+/// intervals count every answered exchange once (arrivals and completions), and `latency
+/// --protocol tcp` samples exactly the rows' time to first byte.
+#[test]
+fn formats_ports_intervals_and_latency_agree() {
+    let pcap = common::scratch("tcp_analyzer", "cli.pcap");
+    let made = common::tracetail()
+        .args(["synth", "--requests", "600", "--seed", "3", "-o"])
+        .arg(&pcap)
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    let run = |args: &[&str]| {
+        let out = common::tracetail().args(args).arg(&pcap).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        out.stdout
+    };
+    let rows = json_lines(&run(&["tcp", "--json"]));
+    let csv_out = run(&["tcp", "--csv"]);
+    let mut csv = csv::Reader::from_reader(csv_out.as_slice());
+    let header: Vec<String> = csv.headers().unwrap().iter().map(String::from).collect();
+    let json_keys: Vec<String> = rows[0].as_object().unwrap().keys().cloned().collect();
+    assert_eq!(header, json_keys);
+    let records: Vec<csv::StringRecord> = csv.records().map(Result::unwrap).collect();
+    assert_eq!(records.len(), rows.len());
+    for (r, j) in records.iter().zip(&rows) {
+        for (i, key) in header.iter().enumerate() {
+            let want = match &j[key] {
+                Value::Null => String::new(),
+                Value::String(s) => s.clone(),
+                Value::Array(a) => a
+                    .iter()
+                    .map(|v| v.as_str().unwrap())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                v => v.to_string(),
+            };
+            assert_eq!(r[i], want, "{key}");
+        }
+    }
+
+    let port80 = json_lines(&run(&["tcp", "--json", "--port", "80"]));
+    let want80 = rows.iter().filter(|r| r["server_port"] == 80).count();
+    assert!(want80 > 0 && want80 < rows.len());
+    assert_eq!(port80.len(), want80);
+
+    let answered = rows
+        .iter()
+        .filter(|r| r["request_first_ns"].is_i64() && r["response_last_ns"].is_i64())
+        .count() as u64;
+    let intervals = json_lines(&run(&["tcp", "--intervals", "50ms", "--json"]));
+    let sum = |k: &str| {
+        intervals
+            .iter()
+            .map(|i| i[k].as_u64().unwrap())
+            .sum::<u64>()
+    };
+    assert_eq!(sum("arrivals"), answered);
+    assert_eq!(sum("completions"), answered);
+    for w in intervals.windows(2) {
+        assert_eq!(
+            w[1]["start_ns"].as_i64().unwrap() - w[0]["start_ns"].as_i64().unwrap(),
+            50_000_000
+        );
+    }
+    for i in &intervals {
+        assert!(i["busy_ns"].as_i64().unwrap() <= 50_000_000, "{i}");
+        assert!(i["busy_ns"].as_i64() <= i["weighted_ns"].as_i64(), "{i}");
+    }
+
+    let latency: Value =
+        serde_json::from_slice(&run(&["latency", "--protocol", "tcp", "--json"])).unwrap();
+    let mut ttfb: Vec<i64> = rows.iter().filter_map(|r| r["ttfb_ns"].as_i64()).collect();
+    ttfb.sort_unstable();
+    assert_eq!(latency["count"].as_u64(), Some(ttfb.len() as u64));
+    let p50 = ttfb[(ttfb.len() * 50).div_ceil(100) - 1];
+    assert_eq!(
+        latency["percentiles"]["50"].as_i64(),
+        Some(p50),
+        "{latency}"
+    );
+}

@@ -130,7 +130,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         out.flush()?;
         return Ok(run.exit_code());
     };
-    writeln!(out, "{}", set.metric.describe())?;
+    if set.protocol == Protocol::Tcp {
+        // The metric names describe HTTP; the same definitions apply to any exchange.
+        let what = set.metric.describe().trim_start_matches("HTTP ");
+        writeln!(out, "TCP request/response exchanges (any protocol): {what}")?;
+    } else {
+        writeln!(out, "{}", set.metric.describe())?;
+    }
     writeln!(out, "percentiles: {}", method.describe())?;
     if set.missing > 0 {
         writeln!(out, "({} transactions without a value for this metric are not counted: unanswered or incomplete)", set.missing)?;
