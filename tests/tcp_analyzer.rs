@@ -530,3 +530,109 @@ fn formats_ports_intervals_and_latency_agree() {
         "{latency}"
     );
 }
+
+/// `export --protocol tcp` writes the `tcp` table with the rows of `tcp --json`, column for
+/// column; without `--protocol tcp` no `tcp` folder appears.
+#[cfg(feature = "parquet")]
+#[test]
+fn export_tcp_table_equals_the_json_rows() {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Int32Type, Int64Type, TimestampNanosecondType};
+    use arrow_array::Array;
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    let pcap = common::scratch("tcp_export", "exp.pcap");
+    let made = common::tracetail()
+        .args(["synth", "--requests", "300", "--seed", "5", "-o"])
+        .arg(&pcap)
+        .output()
+        .unwrap();
+    assert!(made.status.success());
+    let out = common::tracetail()
+        .arg("tcp")
+        .arg(&pcap)
+        .arg("--json")
+        .output()
+        .unwrap();
+    let rows = json_lines(&out.stdout);
+
+    let dir = pcap.with_file_name("out");
+    let _ = std::fs::remove_dir_all(&dir);
+    let plain = common::tracetail()
+        .arg("export")
+        .arg(&pcap)
+        .arg("-o")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(plain.status.success(), "{plain:?}");
+    assert!(!dir.join("tcp").exists());
+    let export = common::tracetail()
+        .arg("export")
+        .arg(&pcap)
+        .args(["--protocol", "tcp", "-o"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(export.status.success(), "{export:?}");
+    let file = std::fs::File::open(dir.join("tcp").join("exp.parquet")).unwrap();
+    let batches: Vec<_> = ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(batches.len(), 1, "a small file is one batch");
+    let batch = &batches[0];
+    assert_eq!(batch.num_rows(), rows.len());
+    let int64 = |name: &str| {
+        batch
+            .column_by_name(name)
+            .unwrap()
+            .as_primitive::<Int64Type>()
+            .clone()
+    };
+    let ts = |name: &str| {
+        batch
+            .column_by_name(name)
+            .unwrap()
+            .as_primitive::<TimestampNanosecondType>()
+            .clone()
+    };
+    let exchange = batch
+        .column_by_name("exchange")
+        .unwrap()
+        .as_primitive::<Int32Type>()
+        .clone();
+    let protocol = batch
+        .column_by_name("protocol")
+        .unwrap()
+        .as_string::<i32>()
+        .clone();
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(
+            int64("connection_id").value(i),
+            r["connection_id"].as_i64().unwrap()
+        );
+        assert_eq!(
+            i64::from(exchange.value(i)),
+            r["exchange"].as_i64().unwrap()
+        );
+        assert_eq!(protocol.value(i), r["protocol"].as_str().unwrap());
+        for (col, key) in [
+            ("request_first_ts", "request_first_ns"),
+            ("request_last_ts", "request_last_ns"),
+            ("response_first_ts", "response_first_ns"),
+            ("response_last_ts", "response_last_ns"),
+        ] {
+            let c = ts(col);
+            let got = (!c.is_null(i)).then(|| c.value(i));
+            assert_eq!(got, r[key].as_i64(), "{col} row {i}");
+        }
+        let ttfb = int64("ttfb_ns");
+        assert_eq!(
+            (!ttfb.is_null(i)).then(|| ttfb.value(i)),
+            r["ttfb_ns"].as_i64()
+        );
+    }
+}
