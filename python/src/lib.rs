@@ -444,6 +444,7 @@ fn report(
         let mut builder = ReportBuilder::new(ReportOptions {
             method,
             top_sessions,
+            tcp: false,
         });
         let reports = run_pass(&inputs, &options, &mut |_, record| builder.add(&record))?;
         Ok::<_, PassError>((builder.build(&reports, 0), reports))

@@ -24,17 +24,29 @@ pub struct Args {
     /// Conversations listed (largest by bytes).
     #[arg(long, default_value_t = 25)]
     top_sessions: usize,
+    /// Also report this protocol's transactions: `tcp` adds a section on the request/response
+    /// exchanges of `tracetail tcp` (HTTP and DNS sections are always there when present).
+    #[arg(long, value_enum)]
+    protocol: Vec<tracetail::samples::Protocol>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let tcp = args.protocol.contains(&tracetail::samples::Protocol::Tcp);
     let mut builder = ReportBuilder::new(ReportOptions {
         method: args.method,
         top_sessions: args.top_sessions,
+        tcp,
     });
+    let mut analyzer = args.analysis.config();
+    if tcp {
+        analyzer
+            .observers
+            .push(tracetail::analyzers::tcp::REGISTRATION.name);
+    }
     let options = PassOptions {
         flows: true,
         transactions: true,
-        analyzer: args.analysis.config(),
+        analyzer,
         ..Default::default()
     };
     let run = common::run_pass(&args.inputs.files, &options, &mut |_, record| {
