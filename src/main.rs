@@ -35,6 +35,8 @@ enum Command {
     Http(cli::http::Args),
     /// One row per DNS query with its response and latency.
     Dns(cli::dns::Args),
+    /// One row per request/response exchange on any TCP connection, whatever the protocol.
+    Tcp(cli::tcp::Args),
     /// Percentile table of a latency metric, overall and per group.
     Latency(cli::latency::Args),
     /// Draw a latency plot to SVG or PNG.
@@ -59,6 +61,7 @@ fn main() -> ExitCode {
         Command::Sessions(a) => cli::sessions::run(a),
         Command::Http(a) => cli::http::run(a),
         Command::Dns(a) => cli::dns::run(a),
+        Command::Tcp(a) => cli::tcp::run(a),
         Command::Latency(a) => cli::latency::run(a),
         Command::Plot(a) => cli::plot::run(a),
         Command::Report(a) => cli::report::run(a),

@@ -10,7 +10,8 @@
 //! nothing itself.
 
 use crate::analyzers::{
-    AnalyzerConfig, AnalyzerStats, DnsTransaction, Event, HttpTransaction, TransactionAnalyzer,
+    AnalyzerConfig, AnalyzerStats, DnsTransaction, Event, HttpTransaction, TcpExchange,
+    TransactionAnalyzer,
 };
 use crate::capture::{CaptureError, CaptureFormat, CaptureReader, Compression, LinkType, Packet};
 use crate::decode::defrag::{Defragmenter, Outcome, Reassembled};
@@ -53,6 +54,8 @@ pub enum Record {
     Flow(FlowRecord),
     Http(HttpTransaction),
     Dns(DnsTransaction),
+    /// A request/response exchange of the generic TCP analyzer (when enabled).
+    Tcp(TcpExchange),
 }
 
 /// Everything a pass learned about one file besides the streamed records.
@@ -601,6 +604,7 @@ impl TimeOrderedQueue {
                 emit(match event {
                     Event::Http(t) => Record::Http(t),
                     Event::Dns(t) => Record::Dns(t),
+                    Event::Tcp(t) => Record::Tcp(t),
                 })?;
             }
         }

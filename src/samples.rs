@@ -3,7 +3,7 @@
 //! A sample is 20 bytes (time, value, group index), so ten million requests fit in ~200 MB
 //! and percentiles stay exact; group names are stored once.
 
-use crate::analyzers::{DnsTransaction, HttpTransaction};
+use crate::analyzers::{DnsTransaction, HttpTransaction, TcpExchange};
 use crate::flows::FlowRecord;
 use crate::pipeline::Record;
 use crate::stats::percentile::{summarize, LatencySummary};
@@ -85,11 +85,14 @@ impl Metric {
 }
 
 /// Whose transactions a latency is taken from (`--protocol`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
     Http,
     Dns,
+    /// Exchanges of the generic request/response analyzer (`tracetail tcp`), any protocol.
+    Tcp,
 }
 
 impl Protocol {
@@ -97,6 +100,7 @@ impl Protocol {
         match self {
             Protocol::Http => "http",
             Protocol::Dns => "dns",
+            Protocol::Tcp => "tcp",
         }
     }
 
@@ -228,6 +232,7 @@ impl SampleSet {
         match record {
             Record::Http(t) => self.add_http(t),
             Record::Dns(t) => self.add_dns(t),
+            Record::Tcp(t) => self.add_tcp(t),
             Record::Flow(f) => self.add_flow(f),
         }
     }
@@ -290,6 +295,37 @@ impl SampleSet {
             Some(GroupBy::Status) => {
                 self.group_index(&t.rcode.map(|r| r.to_string()).unwrap_or_else(|| "-".into()))
             }
+            Some(GroupBy::Capture) => self.capture_group,
+        };
+        self.samples.push(Sample {
+            timestamp_ns: ts,
+            value_ns: value,
+            group,
+        });
+    }
+
+    pub fn add_tcp(&mut self, t: &TcpExchange) {
+        if self.protocol != Protocol::Tcp {
+            return;
+        }
+        let value = match self.metric {
+            Metric::Ttfb => t.ttfb_ns(),
+            Metric::Total => t.total_ns(),
+            Metric::Server => t.server_ns(),
+            Metric::Tshark => t.tshark_ns(),
+            Metric::Dns | Metric::Handshake => return,
+        };
+        let (Some(value), Some(ts)) = (value, t.request_first_ns) else {
+            self.missing += 1;
+            return;
+        };
+        let group = match self.by {
+            None => 0,
+            Some(GroupBy::Server) | Some(GroupBy::Host) => {
+                self.group_index(&endpoint(t.server_ip, t.server_port))
+            }
+            Some(GroupBy::Uri) | Some(GroupBy::Status) => self.group_index(t.protocol),
+            Some(GroupBy::Client) => self.group_index(&t.client_ip.to_string()),
             Some(GroupBy::Capture) => self.capture_group,
         };
         self.samples.push(Sample {

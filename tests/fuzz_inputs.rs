@@ -455,12 +455,17 @@ fn fuzz_captures_through_the_whole_pass() {
     let mut seeds = generated_capture_seeds();
     seeds.extend(corpus_seeds());
     let file = common::scratch("fuzz-inputs", "capture.bin");
-    let options = PassOptions {
+    let mut options = PassOptions {
         flows: true,
         transactions: true,
         scapy_keys: true,
         ..Default::default()
     };
+    // The generic request/response analyzer watches every TCP connection beside HTTP/DNS.
+    options
+        .analyzer
+        .observers
+        .push(tracetail::analyzers::tcp::REGISTRATION.name);
     let mut check = |input: &[u8]| -> String {
         // The reader alone: its own invariants on every packet.
         if let Ok(mut reader) =
@@ -478,7 +483,7 @@ fn fuzz_captures_through_the_whole_pass() {
         // The whole pass, as the commands run it.
         std::fs::write(&file, input).unwrap();
         let mut signature = String::new();
-        let mut kinds = [0u64; 3];
+        let mut kinds = [0u64; 4];
         let result = analyze_file(&file, &options, &mut |record| match record {
             Record::Flow(_) => kinds[0] += 1,
             Record::Http(t) => {
@@ -488,6 +493,12 @@ fn fuzz_captures_through_the_whole_pass() {
                 }
             }
             Record::Dns(_) => kinds[2] += 1,
+            Record::Tcp(t) => {
+                kinds[3] += 1;
+                if let (Some(first), Some(last)) = (t.request_first_ns, t.request_last_ns) {
+                    assert!(first <= last, "tcp request first after last");
+                }
+            }
         });
         match result {
             Ok(report) => {

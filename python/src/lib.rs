@@ -17,7 +17,7 @@ use std::ffi::CString;
 use std::path::PathBuf;
 use std::sync::mpsc::{sync_channel, Receiver};
 use tracetail::capture::CaptureError as CoreCaptureError;
-use tracetail::export::{BatchBuilder, DnsRows, FlowRows, HttpRows, RowBuffer, Table};
+use tracetail::export::{BatchBuilder, DnsRows, FlowRows, HttpRows, RowBuffer, Table, TcpRows};
 use tracetail::flows::ProtocolCounts;
 use tracetail::pipeline::{analyze_file, FileReport, PassOptions, Record};
 use tracetail::report::json;
@@ -156,6 +156,16 @@ fn transaction_options() -> PassOptions {
     }
 }
 
+/// Transactions with the generic request/response analyzer running (the `tcp` table).
+fn tcp_options() -> PassOptions {
+    let mut options = transaction_options();
+    options
+        .analyzer
+        .observers
+        .push(tracetail::analyzers::tcp::REGISTRATION.name);
+    options
+}
+
 fn flow_options() -> PassOptions {
     PassOptions {
         flows: true,
@@ -205,12 +215,12 @@ fn batches_of<B: RowBuffer>(
 }
 
 fn table_of(name: &str) -> PyResult<Table> {
-    Table::ALL
+    Table::DOCUMENTED
         .into_iter()
         .find(|t| t.dir_name() == name)
         .ok_or_else(|| {
             PyValueError::new_err(format!(
-                "unknown table {name:?}; choose one of 'flows', 'http', 'dns'"
+                "unknown table {name:?}; choose one of 'flows', 'http', 'dns', 'tcp'"
             ))
         })
 }
@@ -245,6 +255,15 @@ fn table_batches(
             &transaction_options(),
             |r| match r {
                 Record::Dns(t) => Some(t),
+                _ => None,
+            },
+            sink,
+        ),
+        Table::Tcp => batches_of::<TcpRows>(
+            inputs,
+            &tcp_options(),
+            |r| match r {
+                Record::Tcp(t) => Some(t),
                 _ => None,
             },
             sink,
@@ -426,6 +445,7 @@ fn report(
             method,
             top_sessions,
             side_by_side: None,
+            tcp: false,
         });
         let reports = run_pass(&inputs, &options, &mut |_, record| builder.add(&record))?;
         Ok::<_, PassError>((builder.build(&reports, 0), reports))

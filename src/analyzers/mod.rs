@@ -33,10 +33,12 @@ pub mod http;
 pub mod pairing;
 pub mod reassembly;
 pub mod seam;
+pub mod tcp;
 pub mod transaction;
 
 pub use dns::DnsTransaction;
 pub use http::HttpTransaction;
+pub use tcp::TcpExchange;
 pub use transaction::Transaction;
 
 use crate::decode::{Decoded, Transport};
@@ -86,6 +88,8 @@ impl Default for AnalyzerConfig {
 pub enum Event {
     Http(HttpTransaction),
     Dns(DnsTransaction),
+    /// One request/response exchange of the generic analyzer (observer `tcp`).
+    Tcp(TcpExchange),
 }
 
 /// Counters describing what the analyzers saw and skipped.
@@ -221,9 +225,15 @@ impl StreamSink for AnalyzerSink<'_, '_> {
         };
         if let Some(a) = claimer {
             let verdict = a.on_data(self.dir, &chunk, self.ctx, self.shared);
-            if !matches!(verdict, Verdict::Continue) && !Self::apply(a, verdict) {
-                self.ctx.stats.tcp_other_connections += 1;
-                *claimer = None;
+            if !matches!(verdict, Verdict::Continue) {
+                if !Self::apply(a, verdict) {
+                    self.ctx.stats.tcp_other_connections += 1;
+                    *claimer = None;
+                }
+                let claimed = claimer.as_ref().map(|c| c.protocol());
+                for o in observers.iter_mut() {
+                    o.on_claim(claimed);
+                }
             }
         }
         // Most connections have no observer: keep their path short.
@@ -325,6 +335,7 @@ impl TransactionAnalyzer {
                         info: ConnInfo {
                             connection_id: flow_id,
                             senders: [src, dst],
+                            handshake_client: None,
                         },
                         streams: [
                             StreamReassembler::new(max_reorder),
@@ -340,6 +351,11 @@ impl TransactionAnalyzer {
                     return;
                 }
                 let dir = if src == conn.info.senders[0] { 0 } else { 1 };
+                if tcp.flags.syn() && matches!(conn.analyzers, Analyzers::Undecided) {
+                    // SYN from the client, SYN-ACK from the server.
+                    let client = if tcp.flags.ack() { 1 - dir } else { dir };
+                    conn.info.handshake_client = Some(client);
+                }
                 if matches!(conn.analyzers, Analyzers::Undecided) && !tcp.payload.is_empty() {
                     let probe = Probe {
                         dir,

@@ -39,6 +39,9 @@ pub struct ConnInfo {
     pub connection_id: u64,
     /// Sender of each direction.
     pub senders: [(IpAddr, u16); 2],
+    /// The direction that opened the connection, when its SYN or SYN-ACK was captured before
+    /// the first payload (the other side is the server).
+    pub handshake_client: Option<Dir>,
 }
 
 /// A piece of one direction's in-order byte stream.
@@ -111,6 +114,10 @@ pub trait TcpAnalyzer: Debug + Send {
     /// The connection is gone (both directions ended): emit whatever is still held and release
     /// its watermark entries.
     fn flush(&mut self, _ctx: &mut Ctx<'_>) {}
+
+    /// For observers: the protocol the claiming analyzer speaks from now on (`None` when
+    /// nothing claimed the connection or the claimer rejected it).
+    fn on_claim(&mut self, _protocol: Option<&'static str>) {}
 }
 
 /// State shared by the connections of one pass.
@@ -118,6 +125,8 @@ pub trait TcpAnalyzer: Debug + Send {
 pub struct Shared {
     /// DNS pairs queries and responses across UDP and TCP.
     pub(crate) dns: DnsTracker,
+    /// How many connections each endpoint took part in (the generic analyzer's server rule).
+    pub(crate) endpoints: super::tcp::EndpointCounts,
 }
 
 /// What a probe sees: the first payload of the connection and its endpoints.
@@ -159,7 +168,11 @@ pub struct Registration {
 }
 
 /// Every TCP protocol analyzer, in probe order. Adding a protocol: one line here.
-pub static REGISTRY: &[Registration] = &[super::dns::REGISTRATION, super::http::REGISTRATION];
+pub static REGISTRY: &[Registration] = &[
+    super::dns::REGISTRATION,
+    super::http::REGISTRATION,
+    super::tcp::REGISTRATION,
+];
 
 /// The analyzers for a new connection: the claiming one (if any) and the enabled observers.
 pub(crate) fn choose(
@@ -182,10 +195,15 @@ pub(crate) fn choose(
         }
     }
     let claimer = chosen.or(maybe).map(|r| (r.new)(info));
+    let claimed = claimer.as_ref().map(|c| c.protocol());
     let observers = registry
         .iter()
         .filter(|r| r.observer && observers.contains(&r.name))
-        .map(|r| (r.new)(info))
+        .map(|r| {
+            let mut observer = (r.new)(info);
+            observer.on_claim(claimed);
+            observer
+        })
         .collect();
     (claimer, observers)
 }

@@ -80,6 +80,7 @@ impl Event {
         match self {
             Event::Http(t) => t,
             Event::Dns(t) => t,
+            Event::Tcp(t) => t,
         }
     }
 }

@@ -14,11 +14,15 @@ pub struct Args {
     /// Output folder: DIR/flows/<capture>.parquet, DIR/http/..., DIR/dns/...
     #[arg(short, long)]
     output: PathBuf,
+    /// Also write this protocol's transaction table (repeatable): `tcp` adds DIR/tcp/, the
+    /// exchanges of `tracetail tcp`; `http` and `dns` are always written.
+    #[arg(long, value_enum)]
+    protocol: Vec<tracetail::samples::Protocol>,
 }
 
 #[cfg(not(feature = "parquet"))]
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let _ = (args.inputs, args.output);
+    let _ = (args.inputs, args.output, args.protocol);
     eprintln!(
         "error: this tracetail was built without Parquet support; rebuild with \
          'cargo build --release --features parquet' (or 'cargo install tracetail --features parquet')"
@@ -51,11 +55,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     std::fs::create_dir_all(&args.output)
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.output.display()))?;
+    let with_tcp = args.protocol.contains(&tracetail::samples::Protocol::Tcp);
+    let mut analyzer = args.analysis.config();
+    if with_tcp {
+        analyzer
+            .observers
+            .push(tracetail::analyzers::tcp::REGISTRATION.name);
+    }
     let options = PassOptions {
         flows: true,
         transactions: true,
         select: args.inputs.selection(),
-        analyzer: args.analysis.config(),
+        analyzer,
         ..Default::default()
     };
     let mut failed = 0;
@@ -64,13 +75,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "stdin".into());
-        let mut writers = TableWriters::create(&args.output, &name)?;
+        let mut writers = if with_tcp {
+            TableWriters::create_with_tcp(&args.output, &name)?
+        } else {
+            TableWriters::create(&args.output, &name)?
+        };
         let mut write_error = None;
         let result = super::common::analyze_path(path, &options, &mut |record| {
             let pushed = match &record {
                 Record::Flow(f) => writers.push_flow(f),
                 Record::Http(t) => writers.push_http(t),
                 Record::Dns(t) => writers.push_dns(t),
+                Record::Tcp(t) => writers.push_tcp(t),
             };
             match pushed {
                 Ok(()) => ControlFlow::Continue(()),
@@ -96,6 +112,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 let tables: Vec<String> = summary
                     .tables
                     .iter()
+                    .chain(summary.tcp.as_ref())
                     .map(|t| {
                         format!(
                             "{} {} rows -> {}",

@@ -37,8 +37,9 @@ pub struct Selection {
     /// Latency metric (see README: ttfb = response first − request first, ...).
     #[arg(long, value_enum, default_value_t = Metric::Ttfb)]
     pub metric: Metric,
-    /// Whose transactions: http (default; dns for --metric dns). The request/response
-    /// metrics apply to every protocol through its four capture times.
+    /// Whose transactions: http (default; dns for --metric dns), or tcp for the generic
+    /// request/response exchanges of `tracetail tcp`. The request/response metrics apply to
+    /// every protocol through its four capture times.
     #[arg(long, value_enum)]
     pub protocol: Option<Protocol>,
     /// Group the samples (`capture`: one group per input file, to compare captures).
@@ -60,11 +61,17 @@ pub fn collect(inputs: &Inputs, select: &Selection) -> anyhow::Result<(SampleSet
         anyhow::bail!("--metric dns is the DNS response time; use it with --protocol dns");
     }
     let mut set = SampleSet::new(select.metric, select.by).with_protocol(protocol);
+    let mut analyzer = select.analysis.config();
+    if protocol == Protocol::Tcp {
+        analyzer
+            .observers
+            .push(tracetail::analyzers::tcp::REGISTRATION.name);
+    }
     let options = PassOptions {
         flows: select.metric.needs_flows(),
         transactions: !select.metric.needs_flows(),
         select: inputs.selection(),
-        analyzer: select.analysis.config(),
+        analyzer,
         ..Default::default()
     };
     let run = common::run_pass(&inputs.files, &options, &mut |path, record| {
@@ -164,7 +171,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         return Ok(run.exit_code());
     };
-    writeln!(out, "{}", set.metric.describe())?;
+    if set.protocol == Protocol::Tcp {
+        // The metric names describe HTTP; the same definitions apply to any exchange.
+        let what = set.metric.describe().trim_start_matches("HTTP ");
+        writeln!(out, "TCP request/response exchanges (any protocol): {what}")?;
+    } else {
+        writeln!(out, "{}", set.metric.describe())?;
+    }
     writeln!(out, "percentiles: {}", method.describe())?;
     if set.missing > 0 {
         writeln!(out, "({} transactions without a value for this metric are not counted: unanswered or incomplete)", set.missing)?;

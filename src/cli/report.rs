@@ -29,9 +29,14 @@ pub struct Args {
     /// per input file) is the default when two or more captures are given.
     #[arg(long, value_enum)]
     by: Option<GroupBy>,
+    /// Also report this protocol's transactions: `tcp` adds a section on the request/response
+    /// exchanges of `tracetail tcp` (HTTP and DNS sections are always there when present).
+    #[arg(long, value_enum)]
+    protocol: Vec<tracetail::samples::Protocol>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let tcp = args.protocol.contains(&tracetail::samples::Protocol::Tcp);
     let mut builder = ReportBuilder::new(ReportOptions {
         method: args.method,
         top_sessions: args.top_sessions,
@@ -39,12 +44,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         side_by_side: args
             .by
             .or((args.inputs.files.len() > 1).then_some(GroupBy::Capture)),
+        tcp,
     });
+    let mut analyzer = args.analysis.config();
+    if tcp {
+        analyzer
+            .observers
+            .push(tracetail::analyzers::tcp::REGISTRATION.name);
+    }
     let options = PassOptions {
         flows: true,
         transactions: true,
         select: args.inputs.selection(),
-        analyzer: args.analysis.config(),
+        analyzer,
         ..Default::default()
     };
     let run = common::run_pass(&args.inputs.files, &options, &mut |path, record| {

@@ -87,7 +87,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let (request, response) = match &record {
             Record::Http(t) => (t.request_first_ns, t.response_first_ns),
             Record::Dns(t) => (t.query_ns, t.response_ns),
-            Record::Flow(_) => (None, None),
+            Record::Flow(_) | Record::Tcp(_) => (None, None),
         };
         for (ts, is_response) in [(request, false), (response, true)] {
             if let Some(ts) = ts {

@@ -79,6 +79,7 @@ mod rows;
 
 pub use rows::{
     BatchBuilder, DnsBatches, DnsRows, FlowBatches, FlowRows, HttpBatches, HttpRows, RowBuffer,
+    TcpBatches, TcpRows,
 };
 pub use schema::{Table, SCHEMA_VERSION, SCHEMA_VERSION_KEY};
 

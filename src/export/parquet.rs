@@ -1,9 +1,9 @@
 //! The Parquet writer: one file per table and capture, written batch by batch from the same
 //! [`BatchBuilder`]s every Arrow consumer gets (feature `parquet`).
 
-use super::rows::{BatchBuilder, DnsRows, FlowRows, HttpRows, RowBuffer};
+use super::rows::{BatchBuilder, DnsRows, FlowRows, HttpRows, RowBuffer, TcpRows};
 use super::{capture_stem, Table, BATCH_ROWS};
-use crate::analyzers::{DnsTransaction, HttpTransaction};
+use crate::analyzers::{DnsTransaction, HttpTransaction, TcpExchange};
 use crate::flows::FlowRecord;
 use arrow_array::RecordBatch;
 use arrow_schema::ArrowError;
@@ -158,11 +158,13 @@ pub struct TableSummary {
     pub rows: u64,
 }
 
-/// The three files of one capture: `flows`, `http` and `dns`, in that order.
+/// The three files of one capture: `flows`, `http` and `dns`, in that order, and the `tcp`
+/// file when it was asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportSummary {
     pub capture_file: String,
     pub tables: [TableSummary; 3],
+    pub tcp: Option<TableSummary>,
 }
 
 /// Streaming writers for one capture's three tables.
@@ -182,6 +184,7 @@ pub struct TableWriters {
     flows: TableFile<FlowRows>,
     http: TableFile<HttpRows>,
     dns: TableFile<DnsRows>,
+    tcp: Option<TableFile<TcpRows>>,
 }
 
 impl TableWriters {
@@ -195,7 +198,24 @@ impl TableWriters {
             flows: TableFile::create(dir, &stem, capture_file_name)?,
             http: TableFile::create(dir, &stem, capture_file_name)?,
             dns: TableFile::create(dir, &stem, capture_file_name)?,
+            tcp: None,
         })
+    }
+
+    /// As [`create`](Self::create), also starting the `tcp` table (`dir/tcp/`).
+    pub fn create_with_tcp(dir: &Path, capture_file_name: &str) -> Result<Self, ExportError> {
+        let mut writers = Self::create(dir, capture_file_name)?;
+        let stem = capture_stem(capture_file_name);
+        writers.tcp = Some(TableFile::create(dir, &stem, capture_file_name)?);
+        Ok(writers)
+    }
+
+    /// Appends an exchange to the `tcp` table; ignored when it was not started.
+    pub fn push_tcp(&mut self, exchange: &TcpExchange) -> Result<(), ExportError> {
+        match self.tcp.as_mut() {
+            Some(file) => file.push(exchange),
+            None => Ok(()),
+        }
     }
 
     pub fn push_flow(&mut self, flow: &FlowRecord) -> Result<(), ExportError> {
@@ -216,9 +236,14 @@ impl TableWriters {
         let flows = self.flows.finish()?;
         let http = self.http.finish()?;
         let dns = self.dns.finish()?;
+        let tcp = match self.tcp.as_mut() {
+            Some(file) => Some(file.finish()?),
+            None => None,
+        };
         Ok(ExportSummary {
             capture_file: std::mem::take(&mut self.capture_file),
             tables: [flows, http, dns],
+            tcp,
         })
     }
 }

@@ -4,7 +4,7 @@
 
 use super::schema::{list_item_field, Table};
 use super::BATCH_ROWS;
-use crate::analyzers::{DnsTransaction, HttpTransaction};
+use crate::analyzers::{DnsTransaction, HttpTransaction, TcpExchange};
 use crate::flows::FlowRecord;
 use arrow_array::builder::{
     Int32Builder, Int64Builder, ListBuilder, StringBuilder, TimestampNanosecondBuilder,
@@ -411,6 +411,120 @@ impl RowBuffer for DnsRows {
     }
 }
 
+pub struct TcpRows {
+    rows: usize,
+    connection_id: Int64Builder,
+    exchange: Int32Builder,
+    protocol: StringBuilder,
+    client_ip: StringBuilder,
+    client_port: Int32Builder,
+    server_ip: StringBuilder,
+    server_port: Int32Builder,
+    server_rule: StringBuilder,
+    request_bytes: Int64Builder,
+    response_bytes: Int64Builder,
+    request_first_ts: TimestampNanosecondBuilder,
+    request_last_ts: TimestampNanosecondBuilder,
+    response_first_ts: TimestampNanosecondBuilder,
+    response_last_ts: TimestampNanosecondBuilder,
+    ttfb_ns: Int64Builder,
+    total_ns: Int64Builder,
+    server_ns: Int64Builder,
+    tshark_ns: Int64Builder,
+    flags: ListBuilder<StringBuilder>,
+}
+
+impl Default for TcpRows {
+    fn default() -> Self {
+        TcpRows {
+            rows: 0,
+            connection_id: Int64Builder::new(),
+            exchange: Int32Builder::new(),
+            protocol: StringBuilder::new(),
+            client_ip: StringBuilder::new(),
+            client_port: Int32Builder::new(),
+            server_ip: StringBuilder::new(),
+            server_port: Int32Builder::new(),
+            server_rule: StringBuilder::new(),
+            request_bytes: Int64Builder::new(),
+            response_bytes: Int64Builder::new(),
+            request_first_ts: timestamps(),
+            request_last_ts: timestamps(),
+            response_first_ts: timestamps(),
+            response_last_ts: timestamps(),
+            ttfb_ns: Int64Builder::new(),
+            total_ns: Int64Builder::new(),
+            server_ns: Int64Builder::new(),
+            tshark_ns: Int64Builder::new(),
+            flags: flag_list(),
+        }
+    }
+}
+
+impl RowBuffer for TcpRows {
+    const TABLE: Table = Table::Tcp;
+    type Row = TcpExchange;
+
+    fn push(&mut self, t: &TcpExchange) {
+        self.rows += 1;
+        self.connection_id.append_value(count(t.connection_id));
+        self.exchange
+            .append_value(i32::try_from(t.exchange).unwrap_or(i32::MAX));
+        self.protocol.append_value(t.protocol);
+        append_ip(&mut self.client_ip, t.client_ip);
+        self.client_port.append_value(i32::from(t.client_port));
+        append_ip(&mut self.server_ip, t.server_ip);
+        self.server_port.append_value(i32::from(t.server_port));
+        self.server_rule.append_value(t.server_rule);
+        self.request_bytes.append_value(count(t.request_bytes));
+        self.response_bytes.append_value(count(t.response_bytes));
+        self.request_first_ts.append_option(t.request_first_ns);
+        self.request_last_ts.append_option(t.request_last_ns);
+        self.response_first_ts.append_option(t.response_first_ns);
+        self.response_last_ts.append_option(t.response_last_ns);
+        self.ttfb_ns.append_option(t.ttfb_ns());
+        self.total_ns.append_option(t.total_ns());
+        self.server_ns.append_option(t.server_ns());
+        self.tshark_ns.append_option(t.tshark_ns());
+        append_flags(&mut self.flags, &t.flags);
+    }
+
+    fn len(&self) -> usize {
+        self.rows
+    }
+
+    fn take_batch(
+        &mut self,
+        schema: &SchemaRef,
+        capture_file: &str,
+    ) -> Result<RecordBatch, ArrowError> {
+        let rows = std::mem::take(&mut self.rows);
+        let columns: Vec<ArrayRef> = vec![
+            capture_column(capture_file, rows),
+            Arc::new(self.connection_id.finish()),
+            Arc::new(self.exchange.finish()),
+            Arc::new(self.protocol.finish()),
+            Arc::new(self.client_ip.finish()),
+            Arc::new(self.client_port.finish()),
+            Arc::new(self.server_ip.finish()),
+            Arc::new(self.server_port.finish()),
+            Arc::new(self.server_rule.finish()),
+            Arc::new(self.request_bytes.finish()),
+            Arc::new(self.response_bytes.finish()),
+            Arc::new(self.request_first_ts.finish()),
+            Arc::new(self.request_last_ts.finish()),
+            Arc::new(self.response_first_ts.finish()),
+            Arc::new(self.response_last_ts.finish()),
+            Arc::new(self.ttfb_ns.finish()),
+            Arc::new(self.total_ns.finish()),
+            Arc::new(self.server_ns.finish()),
+            Arc::new(self.tshark_ns.finish()),
+            Arc::new(self.flags.finish()),
+        ];
+        RecordBatch::try_new(schema.clone(), columns)
+    }
+}
+
 /// Rows of one table in, Arrow record batches of at most [`BATCH_ROWS`] rows out, with the
 /// table's schema (see [`Table::schema`]). The Parquet writer writes exactly these batches.
 pub struct BatchBuilder<B: RowBuffer> {
@@ -425,6 +539,8 @@ pub type FlowBatches = BatchBuilder<FlowRows>;
 pub type HttpBatches = BatchBuilder<HttpRows>;
 /// Batches of the `dns` table.
 pub type DnsBatches = BatchBuilder<DnsRows>;
+/// Batches of the `tcp` table.
+pub type TcpBatches = BatchBuilder<TcpRows>;
 
 impl<B: RowBuffer> BatchBuilder<B> {
     /// `capture_file` fills the `capture_file` column of every row.

@@ -298,16 +298,116 @@ pub const DNS_COLUMNS: &[Column] = &[
     ),
 ];
 
+/// `tcp/<stem>.parquet` (`export --protocol tcp`): one row per request/response exchange of
+/// the generic analyzer ([`crate::analyzers::TcpExchange`]), the columns of `tracetail tcp`.
+pub const TCP_COLUMNS: &[Column] = &[
+    col("capture_file", Utf8, false, CAPTURE_FILE_DOC),
+    col(
+        "connection_id",
+        Int64,
+        false,
+        "`flow_id` of the TCP connection",
+    ),
+    col(
+        "exchange",
+        Int32,
+        false,
+        "position on the connection, from 1",
+    ),
+    col(
+        "protocol",
+        Utf8,
+        false,
+        "what the detector decided: `http`, `dns`, `unknown`",
+    ),
+    col("client_ip", Utf8, false, "client address"),
+    col("client_port", Int32, false, "client port"),
+    col("server_ip", Utf8, false, "server address"),
+    col("server_port", Int32, false, "server port"),
+    col(
+        "server_rule",
+        Utf8,
+        false,
+        "`syn`, `well_known_port`, `repeated_port` or `lower_port`",
+    ),
+    col("request_bytes", Int64, false, "payload of the request run"),
+    col(
+        "response_bytes",
+        Int64,
+        false,
+        "payload of the response run",
+    ),
+    col(
+        "request_first_ts",
+        TimestampNsUtc,
+        true,
+        "first packet of the request run",
+    ),
+    col(
+        "request_last_ts",
+        TimestampNsUtc,
+        true,
+        "packet completing the request run",
+    ),
+    col(
+        "response_first_ts",
+        TimestampNsUtc,
+        true,
+        "first packet of the response run",
+    ),
+    col(
+        "response_last_ts",
+        TimestampNsUtc,
+        true,
+        "packet completing the response run",
+    ),
+    col(
+        "ttfb_ns",
+        Int64,
+        true,
+        "`response_first_ts - request_first_ts`",
+    ),
+    col(
+        "total_ns",
+        Int64,
+        true,
+        "`response_last_ts - request_first_ts`",
+    ),
+    col(
+        "server_ns",
+        Int64,
+        true,
+        "`response_first_ts - request_last_ts`",
+    ),
+    col(
+        "tshark_ns",
+        Int64,
+        true,
+        "`response_last_ts - request_last_ts`",
+    ),
+    col(
+        "flags",
+        Utf8List,
+        false,
+        "`server_first`, `no_request`, `overlapped`, `unanswered`, `gap`",
+    ),
+];
+
 /// The tables, in the order they are documented and written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Table {
     Flows,
     Http,
     Dns,
+    /// Written only when asked for (`export --protocol tcp`).
+    Tcp,
 }
 
 impl Table {
+    /// The tables `export` always writes.
     pub const ALL: [Table; 3] = [Table::Flows, Table::Http, Table::Dns];
+    /// Every table, as documented: [`ALL`](Self::ALL) and those written on request.
+    pub const DOCUMENTED: [Table; 4] = [Table::Flows, Table::Http, Table::Dns, Table::Tcp];
 
     /// Folder name under the export directory (also the table name in SQL examples).
     pub fn dir_name(self) -> &'static str {
@@ -315,6 +415,7 @@ impl Table {
             Table::Flows => "flows",
             Table::Http => "http",
             Table::Dns => "dns",
+            Table::Tcp => "tcp",
         }
     }
 
@@ -323,6 +424,7 @@ impl Table {
             Table::Flows => FLOW_COLUMNS,
             Table::Http => HTTP_COLUMNS,
             Table::Dns => DNS_COLUMNS,
+            Table::Tcp => TCP_COLUMNS,
         }
     }
 
@@ -343,7 +445,7 @@ impl Table {
 /// `src/export/schema.md` and the schema section of `spark/README.md` hold exactly this text.
 pub fn schema_markdown() -> String {
     let mut out = String::new();
-    for table in Table::ALL {
+    for table in Table::DOCUMENTED {
         out.push_str(&format!(
             "#### `{0}/<capture stem>.parquet`\n\n| column | type | nullable | meaning |\n|---|---|---|---|\n",
             table.dir_name()

@@ -8,7 +8,7 @@ use crate::pipeline::{FileReport, Record};
 use crate::report::explorer::Explorer;
 use crate::report::html::Page;
 use crate::report::plot::{self, PlotKind, PlotOptions};
-use crate::samples::{GroupBy, Metric, SampleSet};
+use crate::samples::{GroupBy, Metric, Protocol, SampleSet};
 use crate::stats::percentile::LatencySummary;
 use crate::stats::{PercentileMethod, STANDARD_PERCENTILES};
 use crate::units::{bytes_human, duration_ns_to_human, epoch_ns_to_rfc3339, thousands};
@@ -24,6 +24,9 @@ pub struct ReportOptions {
     /// Add a side-by-side section grouping TTFB and DNS latency this way (`capture`: one
     /// group per input file, to compare captures).
     pub side_by_side: Option<GroupBy>,
+    /// Add a section on the exchanges of the generic TCP analyzer (the pass must run the
+    /// `tcp` observer).
+    pub tcp: bool,
 }
 
 impl Default for ReportOptions {
@@ -32,6 +35,7 @@ impl Default for ReportOptions {
             method: PercentileMethod::NearestRank,
             top_sessions: 25,
             side_by_side: None,
+            tcp: false,
         }
     }
 }
@@ -50,6 +54,9 @@ struct Gathered {
     dns_explorer: Explorer,
     /// TTFB and DNS latency grouped by [`ReportOptions::side_by_side`].
     side_by_side: Option<(SampleSet, SampleSet)>,
+    /// Time to first byte of `tracetail tcp`'s exchanges, by server.
+    tcp_ttfb: SampleSet,
+    tcp_flagged: BTreeMap<&'static str, u64>,
 }
 
 fn flow_bytes(f: &FlowRecord) -> u64 {
@@ -87,6 +94,9 @@ impl ReportBuilder {
                         SampleSet::new(Metric::Dns, Some(by)),
                     )
                 }),
+                tcp_ttfb: SampleSet::new(Metric::Ttfb, Some(GroupBy::Server))
+                    .with_protocol(Protocol::Tcp),
+                tcp_flagged: BTreeMap::new(),
             },
         }
     }
@@ -124,6 +134,12 @@ impl ReportBuilder {
             Record::Dns(t) => {
                 self.g.dns.add_dns(t);
                 self.g.dns_explorer.add_dns(t);
+            }
+            Record::Tcp(t) => {
+                self.g.tcp_ttfb.add_tcp(t);
+                for flag in &t.flags {
+                    *self.g.tcp_flagged.entry(flag).or_default() += 1;
+                }
             }
             Record::Flow(f) => {
                 self.g.handshake.add_flow(f);
@@ -433,6 +449,11 @@ fn build_page(
         }
     }
 
+    // 4b. Any TCP service (`report --protocol tcp`).
+    if options.tcp {
+        tcp_section(&mut page, options, g);
+    }
+
     // 5. TCP handshakes.
     if let (Some(s), _) = g.handshake.summaries(options.method) {
         metrics_shown.push(Metric::Handshake);
@@ -557,4 +578,38 @@ fn explorer(page: &mut Page, explorer: &Explorer, id: &str, all: &LatencySummary
         .filter_map(|(name, p)| all.at(p).map(|v| (name, v)))
         .collect();
     page.raw(&explorer.html(id, "Every transaction (interactive)", &zoom));
+}
+
+/// Exchanges of the generic request/response analyzer: time to first byte by server.
+fn tcp_section(page: &mut Page, options: &ReportOptions, g: &Gathered) {
+    page.section("TCP request/response exchanges (any protocol)");
+    let flagged: Vec<String> = g
+        .tcp_flagged
+        .iter()
+        .map(|(flag, n)| format!("{} {flag}", thousands(*n)))
+        .collect();
+    page.paragraph(&format!(
+        "{} exchanges with a time to first byte (response first byte − request first byte), \
+         {} without one; flags: {}. Each is a run of client bytes and the server bytes that \
+         follow it, whatever the protocol (see `tracetail tcp`).",
+        thousands(g.tcp_ttfb.samples.len() as u64),
+        thousands(g.tcp_ttfb.missing),
+        if flagged.is_empty() {
+            "none".to_string()
+        } else {
+            flagged.join(", ")
+        }
+    ));
+    let (all, by_server) = g.tcp_ttfb.summaries(options.method);
+    if let Some(all) = all {
+        let mut rows = vec![summary_row("all", &all)];
+        rows.extend(by_server.iter().map(|(n, s)| summary_row(n, s)));
+        page.table(&SUMMARY_HEADERS, &rows, 1);
+        page.plots(&plots_for(
+            &g.tcp_ttfb.ungrouped(),
+            &[PlotKind::Hist, PlotKind::Ccdf],
+            options.method,
+            1,
+        ));
+    }
 }

@@ -3,6 +3,7 @@
 
 pub mod describe;
 pub mod hdr;
+pub mod intervals;
 pub mod percentile;
 
 pub use percentile::{
