@@ -118,6 +118,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         analyzer: args.analysis.config(),
         ..Default::default()
     };
+    let options = args.inputs.pass(options);
     let mut rows = common::RowWriter::new(args.json, args.csv, &COLUMNS)?;
     let run = common::run_pass(&args.inputs.files, &options, &mut |path, record| {
         let Record::Dns(t) = record else {

@@ -57,6 +57,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         analyzer: args.analysis.config(),
         ..Default::default()
     };
+    let options = args.inputs.pass(options);
     let mut failed = 0;
     for path in &args.inputs.files {
         let name = path

@@ -66,6 +66,7 @@ pub fn collect(inputs: &Inputs, select: &Selection) -> anyhow::Result<(SampleSet
         analyzer: select.analysis.config(),
         ..Default::default()
     };
+    let options = inputs.pass(options);
     let run = common::run_pass(&inputs.files, &options, &mut |_, record| {
         set.add_record(&record);
         Ok(())

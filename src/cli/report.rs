@@ -37,6 +37,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         analyzer: args.analysis.config(),
         ..Default::default()
     };
+    let options = args.inputs.pass(options);
     let run = common::run_pass(&args.inputs.files, &options, &mut |_, record| {
         builder.add(&record);
         Ok(())

@@ -21,6 +21,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let options = PassOptions {
         ..Default::default()
     };
+    let options = args.inputs.pass(options);
     let run = common::run_pass(&args.inputs.files, &options, &mut |_, _| Ok(()))?;
     let mut total = ProtocolCounts::default();
     for report in &run.reports {
