@@ -230,7 +230,7 @@ fn shake_timestamps(from: &Path, to: &Path, one_in: u64) {
         state ^= state >> 7;
         state ^= state << 17;
         let caplen = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
-        if state % one_in == 0 {
+        if state.is_multiple_of(one_in) {
             let sec = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as u64;
             let ns = u32::from_le_bytes(bytes[at + 4..at + 8].try_into().unwrap()) as u64;
             let t = (sec * 1_000_000_000 + ns).saturating_sub((state >> 20) % 50_000_000);
