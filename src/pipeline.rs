@@ -126,25 +126,32 @@ pub fn analyze<'a>(
     } else {
         0
     };
-    let mut front = Front::new(reader, options, progress, workers);
-    let mut shards: Vec<Shard> = (0..workers).map(|_| Shard::new(options)).collect();
+    let threaded = workers > 1 || (options.transactions && options.threads != 1);
     let mut merger = Merger::new(options.flows);
-
-    if workers > 1 || (options.transactions && options.threads != 1) {
-        (front, shards) = run_threaded(front, shards, &mut merger, sink);
+    let mut shards = Vec::new();
+    let mut front = if threaded {
+        let front = Front::new(reader, options, progress, Workers::Threads(workers));
+        let (front, threaded_shards) = run_threaded(front, workers, &mut merger, sink);
+        shards = threaded_shards;
+        front
     } else {
+        // One worker on this thread: the front hands it each packet as read, no copy.
+        let inline = options.transactions.then(|| Shard::new(options));
+        let mut front = Front::new(reader, options, progress, Workers::Inline(inline));
         loop {
             let more = front.fill_epoch();
             let (epoch, batches) = front.take_epoch(!more);
-            let outs = shards
-                .iter_mut()
-                .zip(batches)
-                .map(|(shard, mut batch)| shard.process(&mut batch))
-                .collect();
-            if merger.epoch(epoch, outs, sink).is_break() || !more {
+            debug_assert!(batches.outs.len() <= 1 && batches.batches.is_empty());
+            if merger.epoch(epoch, batches.outs, sink).is_break() || !more {
                 break;
             }
         }
+        front
+    };
+    if let Workers::Inline(Some(shard)) =
+        std::mem::replace(&mut front.deal.workers, Workers::Threads(0))
+    {
+        shards.push(shard);
     }
 
     report.stopped = merger.stopped;
@@ -176,24 +183,26 @@ const EPOCHS_IN_FLIGHT: usize = 2;
 /// The front on a thread of its own, one thread per worker, the merger on this thread.
 fn run_threaded<'o>(
     mut front: Front<'o>,
-    shards: Vec<Shard>,
+    workers: usize,
     merger: &mut Merger,
     sink: &mut Sink<'_>,
 ) -> (Front<'o>, Vec<Shard>) {
+    let options = front.options;
     use std::sync::mpsc::{channel, sync_channel};
     std::thread::scope(|scope| {
         let mut to_workers = Vec::new();
         let mut recycled_from = Vec::new();
         let mut from_workers = Vec::new();
-        let mut workers = Vec::new();
-        for mut shard in shards {
+        let mut threads = Vec::new();
+        for _ in 0..workers {
+            let mut shard = Shard::new(options);
             let (to_worker, batches) = sync_channel::<Batch>(EPOCHS_IN_FLIGHT);
             let (recycle, recycled) = channel::<Batch>();
             let (to_merger, outs) = sync_channel::<ShardOut>(EPOCHS_IN_FLIGHT);
             to_workers.push(to_worker);
             recycled_from.push(recycled);
             from_workers.push(outs);
-            workers.push(scope.spawn(move || {
+            threads.push(scope.spawn(move || {
                 for mut batch in batches {
                     let out = shard.process(&mut batch);
                     batch.clear();
@@ -210,8 +219,8 @@ fn run_threaded<'o>(
         let reader = scope.spawn(move || {
             loop {
                 let more = front.fill_epoch();
-                let (epoch, batches) = front.take_epoch(!more);
-                for (i, batch) in batches.into_iter().enumerate() {
+                let (epoch, dealt) = front.take_epoch(!more);
+                for (i, batch) in dealt.batches.into_iter().enumerate() {
                     // A worker hung up: the sink stopped the pass.
                     if to_workers[i].send(batch).is_err() {
                         return front;
@@ -239,7 +248,7 @@ fn run_threaded<'o>(
         let front = reader
             .join()
             .expect("the capture reading thread does not panic");
-        let shards = workers
+        let shards = threads
             .into_iter()
             .map(|w| w.join().expect("analysis workers do not panic"))
             .collect();
@@ -305,15 +314,34 @@ struct Front<'o> {
     deal: Dealer<'o>,
 }
 
+/// Where the dealer puts TCP and UDP packets.
+enum Workers {
+    /// Workers on threads of their own: per worker, the epoch's batch (payloads copied) and
+    /// emptied batches to fill again.
+    Batches {
+        batches: Vec<Batch>,
+        spare: Vec<Vec<Batch>>,
+    },
+    /// One worker (none without transactions) fed as packets are read.
+    Inline(Option<Shard>),
+    /// Before the batches exist (and after the inline worker was taken back).
+    Threads(usize),
+}
+
+/// An epoch dealt: the batches for worker threads, or what the inline worker emitted.
+struct Dealt {
+    batches: Vec<Batch>,
+    outs: Vec<ShardOut>,
+}
+
 /// IP reassembly, flow assignment and dealing packets to workers, one epoch at a time.
 struct Dealer<'o> {
     options: &'o PassOptions,
     flows: FlowTable,
     defrag: Defragmenter,
     peak_open_flows: usize,
-    /// The epoch being filled: one batch per worker and the flows that ended.
-    batches: Vec<Batch>,
-    spare: Vec<Vec<Batch>>,
+    workers: Workers,
+    /// The flows that ended in the epoch being filled.
     ended: Vec<FlowRecord>,
     items: u64,
     epoch_items: usize,
@@ -330,8 +358,15 @@ impl<'o> Front<'o> {
         reader: CaptureReader,
         options: &'o PassOptions,
         progress: Option<&'o mut dyn Progress>,
-        workers: usize,
+        workers: Workers,
     ) -> Self {
+        let workers = match workers {
+            Workers::Threads(n) => Workers::Batches {
+                batches: (0..n).map(|_| Batch::default()).collect(),
+                spare: (0..n).map(|_| Vec::new()).collect(),
+            },
+            other => other,
+        };
         Front {
             reader,
             options,
@@ -346,8 +381,7 @@ impl<'o> Front<'o> {
                 flows: FlowTable::new(false),
                 defrag: Defragmenter::default(),
                 peak_open_flows: 0,
-                batches: (0..workers).map(|_| Batch::default()).collect(),
-                spare: (0..workers).map(|_| Vec::new()).collect(),
+                workers,
                 ended: Vec::new(),
                 items: 0,
                 epoch_items: 0,
@@ -369,19 +403,33 @@ impl<'o> Front<'o> {
     }
 
     /// Hands out the epoch filled so far (with `last`, after ending every open flow).
-    fn take_epoch(&mut self, last: bool) -> (Epoch, Vec<Batch>) {
+    fn take_epoch(&mut self, last: bool) -> (Epoch, Dealt) {
         let deal = &mut self.deal;
         if last {
             deal.finish();
         }
-        let fresh: Vec<Batch> = deal
-            .spare
-            .iter_mut()
-            .map(|spare| spare.pop().unwrap_or_default())
-            .collect();
-        let mut batches = std::mem::replace(&mut deal.batches, fresh);
-        for batch in &mut batches {
-            batch.last = last;
+        let mut dealt = Dealt {
+            batches: Vec::new(),
+            outs: Vec::new(),
+        };
+        match &mut deal.workers {
+            Workers::Batches { batches, spare } => {
+                let fresh = spare
+                    .iter_mut()
+                    .map(|s| s.pop().unwrap_or_default())
+                    .collect();
+                dealt.batches = std::mem::replace(batches, fresh);
+                for batch in &mut dealt.batches {
+                    batch.last = last;
+                }
+            }
+            Workers::Inline(Some(shard)) => {
+                if last {
+                    shard.finish();
+                }
+                dealt.outs.push(shard.take_out());
+            }
+            Workers::Inline(None) | Workers::Threads(_) => {}
         }
         deal.epoch_items = 0;
         deal.epoch_bytes = 0;
@@ -390,12 +438,14 @@ impl<'o> Front<'o> {
             now_ns: self.now_ns,
             last,
         };
-        (epoch, batches)
+        (epoch, dealt)
     }
 
     /// A worker's emptied batch, to fill again.
     fn recycle(&mut self, worker: usize, batch: Batch) {
-        self.deal.spare[worker].push(batch);
+        if let Workers::Batches { spare, .. } = &mut self.deal.workers {
+            spare[worker].push(batch);
+        }
     }
 
     /// Reads one packet; false at the end of the capture.
@@ -470,17 +520,23 @@ impl Dealer<'_> {
 
     /// A flow ended: its record goes to the merger, the end of a TCP flow to its worker.
     fn flow_ended(&mut self, record: FlowRecord) {
-        if !self.batches.is_empty() && record.protocol == "tcp" {
-            let worker = worker_of(
-                (record.client_ip, record.client_port),
-                (record.server_ip, record.server_port),
-                self.batches.len(),
-            );
+        if self.options.transactions && record.protocol == "tcp" {
             let item = self.next_item();
-            self.batches[worker].items.push(Work::FlowEnd {
-                item,
-                flow_id: record.flow_id,
-            });
+            match &mut self.workers {
+                Workers::Batches { batches, .. } => {
+                    let worker = worker_of(
+                        (record.client_ip, record.client_port),
+                        (record.server_ip, record.server_port),
+                        batches.len(),
+                    );
+                    batches[worker].items.push(Work::FlowEnd {
+                        item,
+                        flow_id: record.flow_id,
+                    });
+                }
+                Workers::Inline(Some(shard)) => shard.flow_end(item, record.flow_id),
+                Workers::Inline(None) | Workers::Threads(_) => {}
+            }
         }
         if self.options.flows {
             self.ended.push(record);
@@ -498,7 +554,7 @@ impl Dealer<'_> {
         let Some(update) = self.flows.on_packet(packet, decoded) else {
             return;
         };
-        if self.batches.is_empty() {
+        if !self.options.transactions {
             return;
         }
         // Every packet the flow table accepted counts for the sweep schedule, as it would
@@ -506,8 +562,14 @@ impl Dealer<'_> {
         if self.sweeps.due(packet.timestamp_ns) {
             let now_ns = packet.timestamp_ns;
             let item = self.next_item();
-            for batch in &mut self.batches {
-                batch.items.push(Work::Sweep { item, now_ns });
+            match &mut self.workers {
+                Workers::Batches { batches, .. } => {
+                    for batch in batches {
+                        batch.items.push(Work::Sweep { item, now_ns });
+                    }
+                }
+                Workers::Inline(Some(shard)) => shard.sweep(item, now_ns),
+                Workers::Inline(None) | Workers::Threads(_) => {}
             }
         }
         // Only TCP and UDP reach the analyzers (the flow table gave us IP endpoints).
@@ -541,12 +603,21 @@ impl Dealer<'_> {
         let Some((src, dst)) = decoded.ip_endpoints() else {
             return;
         };
-        let worker = worker_of((src, ports.0), (dst, ports.1), self.batches.len());
         let item = self.next_item();
-        let batch = &mut self.batches[worker];
+        // Epochs end at the same packets in every mode (they are the release points).
+        self.epoch_bytes += bytes.len();
+        let batches = match &mut self.workers {
+            Workers::Batches { batches, .. } => batches,
+            Workers::Inline(Some(shard)) => {
+                shard.packet(item, packet.timestamp_ns, update.flow_id, decoded);
+                return;
+            }
+            Workers::Inline(None) | Workers::Threads(_) => return,
+        };
+        let worker = worker_of((src, ports.0), (dst, ports.1), batches.len());
+        let batch = &mut batches[worker];
         let start = batch.arena.len();
         batch.arena.extend_from_slice(bytes);
-        self.epoch_bytes += bytes.len();
         batch.items.push(Work::Packet {
             item,
             timestamp_ns: packet.timestamp_ns,
@@ -656,6 +727,8 @@ const FINISH_ITEM: u64 = u64::MAX;
 struct Shard {
     analyzer: TransactionAnalyzer,
     events: Vec<Event>,
+    /// Emitted since the last epoch, keyed.
+    out: Vec<(OrderKey, Event)>,
     emitted: u64,
 }
 
@@ -674,13 +747,13 @@ impl Shard {
         Shard {
             analyzer,
             events: Vec::new(),
+            out: Vec::new(),
             emitted: 0,
         }
     }
 
     /// Handles one epoch's batch (and, for the last, the end of the capture).
     fn process(&mut self, batch: &mut Batch) -> ShardOut {
-        let mut out = Vec::new();
         for item in batch.items.drain(..) {
             match item {
                 Work::Packet {
@@ -710,32 +783,49 @@ impl Shard {
                         transport,
                         ..Default::default()
                     };
-                    self.analyzer
-                        .on_packet(timestamp_ns, flow_id, &decoded, &mut self.events);
-                    self.collect(item, false, &mut out);
+                    self.packet(item, timestamp_ns, flow_id, &decoded);
                 }
-                Work::FlowEnd { item, flow_id } => {
-                    self.analyzer.on_flow_end(flow_id, &mut self.events);
-                    self.collect(item, false, &mut out);
-                }
-                Work::Sweep { item, now_ns } => {
-                    self.analyzer.sweep_now(now_ns, &mut self.events);
-                    self.collect(item, true, &mut out);
-                }
+                Work::FlowEnd { item, flow_id } => self.flow_end(item, flow_id),
+                Work::Sweep { item, now_ns } => self.sweep(item, now_ns),
             }
         }
         if batch.last {
-            self.analyzer.finish(&mut self.events);
-            self.collect(FINISH_ITEM, true, &mut out);
+            self.finish();
         }
+        self.take_out()
+    }
+
+    fn packet(&mut self, item: u64, timestamp_ns: i64, flow_id: u64, decoded: &Decoded<'_>) {
+        self.analyzer
+            .on_packet(timestamp_ns, flow_id, decoded, &mut self.events);
+        self.collect(item, false);
+    }
+
+    fn flow_end(&mut self, item: u64, flow_id: u64) {
+        self.analyzer.on_flow_end(flow_id, &mut self.events);
+        self.collect(item, false);
+    }
+
+    fn sweep(&mut self, item: u64, now_ns: i64) {
+        self.analyzer.sweep_now(now_ns, &mut self.events);
+        self.collect(item, true);
+    }
+
+    fn finish(&mut self) {
+        self.analyzer.finish(&mut self.events);
+        self.collect(FINISH_ITEM, true);
+    }
+
+    /// What this worker emitted since the last call, and its watermark.
+    fn take_out(&mut self) -> ShardOut {
         ShardOut {
-            events: out,
+            events: std::mem::take(&mut self.out),
             low_watermark_ns: self.analyzer.low_watermark_ns(),
         }
     }
 
     /// Keys the events the last piece of work emitted; `everywhere`: every worker did it.
-    fn collect(&mut self, item: u64, everywhere: bool, out: &mut Vec<(OrderKey, Event)>) {
+    fn collect(&mut self, item: u64, everywhere: bool) {
         for event in self.events.drain(..) {
             let key = OrderKey {
                 start_ns: event_start_ns(&event),
@@ -748,7 +838,7 @@ impl Shard {
                 seq: self.emitted,
             };
             self.emitted += 1;
-            out.push((key, event));
+            self.out.push((key, event));
         }
     }
 }
