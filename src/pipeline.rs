@@ -136,7 +136,7 @@ pub fn analyze<'a>(
         front
     } else {
         // One worker on this thread: the front hands it each packet as read, no copy.
-        let inline = options.transactions.then(|| Shard::new(options));
+        let inline = options.transactions.then(|| Box::new(Shard::new(options)));
         let mut front = Front::new(reader, options, progress, Workers::Inline(inline));
         loop {
             let more = front.fill_epoch();
@@ -151,7 +151,7 @@ pub fn analyze<'a>(
     if let Workers::Inline(Some(shard)) =
         std::mem::replace(&mut front.deal.workers, Workers::Threads(0))
     {
-        shards.push(shard);
+        shards.push(*shard);
     }
 
     report.stopped = merger.stopped;
@@ -323,7 +323,7 @@ enum Workers {
         spare: Vec<Vec<Batch>>,
     },
     /// One worker (none without transactions) fed as packets are read.
-    Inline(Option<Shard>),
+    Inline(Option<Box<Shard>>),
     /// Before the batches exist (and after the inline worker was taken back).
     Threads(usize),
 }
