@@ -9,9 +9,10 @@
 //! progress can start earlier. Progress is reported through [`Progress`]; the library draws
 //! nothing itself.
 
+use crate::analyzers::tcp::EndpointCounts;
 use crate::analyzers::{
-    AnalyzerConfig, AnalyzerStats, DnsTransaction, Event, HttpTransaction, TcpExchange,
-    TransactionAnalyzer,
+    AnalyzerConfig, AnalyzerStats, DnsTransaction, Event, HttpTransaction, SweepSchedule,
+    TcpExchange, TransactionAnalyzer,
 };
 use crate::capture::{CaptureError, CaptureFormat, CaptureReader, Compression, LinkType, Packet};
 use crate::decode::defrag::{Defragmenter, Outcome, Reassembled};
@@ -19,6 +20,8 @@ use crate::decode::{decode, Decoded, Network, TcpInfo, Transport, UdpInfo};
 use crate::flows::{scapy, FlowRecord, FlowTable, PacketSelection, ProtocolCounts};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
+use std::hash::{Hash, Hasher};
+use std::net::IpAddr;
 use std::ops::ControlFlow;
 use std::path::Path;
 
@@ -37,8 +40,10 @@ pub struct PassOptions {
     pub select: Option<PacketSelection>,
     /// Keep per-interval counts of this width (`summary --intervals`).
     pub intervals_ns: Option<i64>,
-    /// Threads for one pass: 1 runs everything on the caller's thread; 0 (the default) or more
-    /// reads and decodes on a second thread when transactions are on.
+    /// Analysis workers for one pass (connections are dealt to them by endpoint pair; the
+    /// records are the same for every count): 1 runs everything on the caller's thread; 0
+    /// (the default) one per core. With transactions on and more than one, the reading and
+    /// every worker run on threads of their own.
     pub threads: usize,
 }
 
@@ -104,11 +109,18 @@ pub fn analyze_file(
 /// Reads one capture and streams its records to `sink` until the capture ends or the sink
 /// returns [`ControlFlow::Break`] (then reading stops at once and the report says `stopped`).
 ///
-/// Work is split in two stages: the *front* reads, decodes, counts and assigns flows; the
-/// *back* reassembles, parses transactions and emits them in time order. With transactions
-/// on, the front runs on a second thread (both cores) and hands the back batches of packets
-/// whose payloads are copied into one arena per batch; otherwise both run on this thread. The
-/// back sees exactly the same sequence either way (`threads: 1` forces one thread).
+/// Work is split in three stages. The *front* reads, decodes, counts, reassembles IP
+/// fragments and assigns flows (one flow table, so flow ids are the same whatever the number
+/// of workers). With transactions on, it deals TCP and UDP packets to `threads` *workers* by
+/// a hash of the unordered endpoint pair, so both directions of a connection, and DNS
+/// queries with their responses over UDP and TCP, meet on one worker; each worker
+/// reassembles and parses its connections. The *merger* (on the caller's thread) puts the
+/// workers' transactions back in time order. The capture is cut into epochs of a few
+/// thousand packets; at each epoch's end the merger releases every transaction that no
+/// transaction still in progress on any worker can precede, in one total order (see
+/// [`OrderKey`]) that does not depend on how connections were dealt, so the records are the
+/// same, byte for byte, for every number of workers. `threads: 1` runs all three stages on
+/// this thread; more runs the front and each worker on threads of their own.
 pub fn analyze<'a>(
     reader: CaptureReader,
     options: &'a PassOptions,
@@ -121,154 +133,344 @@ pub fn analyze<'a>(
         compression: Some(reader.compression()),
         ..Default::default()
     };
-    let mut front = Front::new(reader, options, progress);
-    let mut back = Back::new(options);
-    let threaded = options.transactions && options.threads != 1;
-
-    if threaded {
-        // Two batches in flight at most: memory stays bounded by the batch size.
-        let (to_back, from_front) = std::sync::mpsc::sync_channel::<Batch>(2);
-        let (to_front, recycled) = std::sync::mpsc::channel::<Batch>();
-        front = std::thread::scope(|scope| {
-            let worker = scope.spawn(move || {
-                let mut batch = Batch::default();
-                while front.step(&mut batch) {
-                    if batch.is_full() {
-                        let next = recycled.try_recv().unwrap_or_default();
-                        // The back hung up: the sink stopped the pass.
-                        if to_back.send(std::mem::replace(&mut batch, next)).is_err() {
-                            return front;
-                        }
-                    }
-                }
-                front.finish(&mut batch);
-                let _ = to_back.send(batch);
-                front
-            });
-            // Leaving this loop drops the receiver, which ends the reading thread.
-            for mut batch in from_front {
-                if back.process(&mut batch, sink).is_break() {
-                    break;
-                }
-                batch.clear();
-                let _ = to_front.send(batch);
-            }
-            worker
-                .join()
-                .expect("the capture reading thread does not panic")
-        });
+    let workers = if options.transactions {
+        worker_count(options.threads)
     } else {
-        let mut batch = Batch::default();
-        while front.step(&mut batch) {
-            if batch.is_full() {
-                if back.process(&mut batch, sink).is_break() {
-                    break;
-                }
-                batch.clear();
+        0
+    };
+    let threaded = workers > 1 || (options.transactions && options.threads != 1);
+    let mut merger = Merger::new(options.flows);
+    let mut shards = Vec::new();
+    let mut front = if threaded {
+        let front = Front::new(reader, options, progress, Workers::Threads(workers));
+        let (front, threaded_shards) = run_threaded(front, workers, &mut merger, sink);
+        shards = threaded_shards;
+        front
+    } else {
+        // One worker on this thread: the front hands it each packet as read, no copy.
+        let inline = options.transactions.then(|| Box::new(Shard::new(options)));
+        let mut front = Front::new(reader, options, progress, Workers::Inline(inline));
+        loop {
+            let more = front.fill_epoch();
+            let (epoch, batches) = front.take_epoch(!more);
+            debug_assert!(batches.outs.len() <= 1 && batches.batches.is_empty());
+            if merger.epoch(epoch, batches.outs, sink).is_break() || !more {
+                break;
             }
         }
-        if !back.stopped {
-            front.finish(&mut batch);
-            let _ = back.process(&mut batch, sink);
-        }
+        front
+    };
+    if let Workers::Inline(Some(shard)) =
+        std::mem::replace(&mut front.deal.workers, Workers::Threads(0))
+    {
+        shards.push(*shard);
     }
 
-    if !back.stopped {
-        back.finish(sink);
-    }
-    report.stopped = back.stopped;
+    report.stopped = merger.stopped;
     front.counts.finalize();
     report.counts = front.counts;
     report.scapy_sessions = front.scapy_sessions;
-    report.peak_open_flows = front.peak_open_flows;
+    report.peak_open_flows = front.deal.peak_open_flows;
     report.big_endian = front.reader.is_big_endian();
     report.timestamp_digits = front.reader.timestamp_digits();
     report.warnings = front.warnings;
     report
         .warnings
         .extend(front.reader.warnings().iter().map(|w| w.to_string()));
-    report.analyzer = back.analyzer.map(|a| a.stats().clone()).unwrap_or_default();
+    for shard in &shards {
+        report.analyzer.merge(shard.analyzer.stats());
+    }
     report
 }
 
-/// What the front hands the back, in capture order.
+/// Workers for `threads` (0: one per core).
+fn worker_count(threads: usize) -> usize {
+    match threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+}
+
+/// Batches a thread may run ahead of the next stage (memory stays bounded by the epoch size).
+const EPOCHS_IN_FLIGHT: usize = 2;
+
+/// The front on a thread of its own, one thread per worker, the merger on this thread.
+fn run_threaded<'o>(
+    mut front: Front<'o>,
+    workers: usize,
+    merger: &mut Merger,
+    sink: &mut Sink<'_>,
+) -> (Front<'o>, Vec<Shard>) {
+    let options = front.options;
+    use std::sync::mpsc::{channel, sync_channel};
+    std::thread::scope(|scope| {
+        let mut to_workers = Vec::new();
+        let mut recycled_from = Vec::new();
+        let mut from_workers = Vec::new();
+        let mut threads = Vec::new();
+        for _ in 0..workers {
+            let mut shard = Shard::new(options);
+            let (to_worker, batches) = sync_channel::<Batch>(EPOCHS_IN_FLIGHT);
+            let (recycle, recycled) = channel::<Batch>();
+            let (to_merger, outs) = sync_channel::<ShardOut>(EPOCHS_IN_FLIGHT);
+            to_workers.push(to_worker);
+            recycled_from.push(recycled);
+            from_workers.push(outs);
+            threads.push(scope.spawn(move || {
+                for mut batch in batches {
+                    let out = shard.process(&mut batch);
+                    batch.clear();
+                    let _ = recycle.send(batch);
+                    // The merger hung up: the sink stopped the pass.
+                    if to_merger.send(out).is_err() {
+                        break;
+                    }
+                }
+                shard
+            }));
+        }
+        let (epoch_to_merger, epochs) = sync_channel::<Epoch>(EPOCHS_IN_FLIGHT);
+        let reader = scope.spawn(move || {
+            loop {
+                let more = front.fill_epoch();
+                let (epoch, dealt) = front.take_epoch(!more);
+                for (i, batch) in dealt.batches.into_iter().enumerate() {
+                    // A worker hung up: the sink stopped the pass.
+                    if to_workers[i].send(batch).is_err() {
+                        return front;
+                    }
+                    if let Ok(spare) = recycled_from[i].try_recv() {
+                        front.recycle(i, spare);
+                    }
+                }
+                if epoch_to_merger.send(epoch).is_err() || !more {
+                    return front;
+                }
+            }
+        });
+        // Leaving this loop drops the receivers, which ends the other threads.
+        for epoch in epochs {
+            let last = epoch.last;
+            let outs: Option<Vec<ShardOut>> =
+                from_workers.iter().map(|from| from.recv().ok()).collect();
+            let Some(outs) = outs else { break };
+            if merger.epoch(epoch, outs, sink).is_break() || last {
+                break;
+            }
+        }
+        drop(from_workers);
+        let front = reader
+            .join()
+            .expect("the capture reading thread does not panic");
+        let shards = threads
+            .into_iter()
+            .map(|w| w.join().expect("analysis workers do not panic"))
+            .collect();
+        (front, shards)
+    })
+}
+
+/// What the front hands a worker, in capture order. `item` numbers the work of the whole
+/// pass (the same for every number of workers): it orders what the workers emit.
 enum Work {
-    /// A packet of a flow; its payload is `arena[payload]` of the batch.
+    /// A TCP or UDP packet; its payload is `arena[payload]` of the batch.
     Packet {
+        item: u64,
         timestamp_ns: i64,
         flow_id: u64,
+        /// The packet opens a TCP connection: its endpoints' connection counts.
+        new_connection: Option<[u32; 2]>,
         network: Network,
         inner_network: Option<Network>,
         transport: Transport<'static>,
         payload: std::ops::Range<usize>,
     },
-    /// The flow table let go of a flow (closed, idle, or the capture ended).
-    FlowEnd(FlowRecord),
-    /// Capture time has advanced to here (for releasing finished transactions).
-    Clock(i64),
+    /// The flow table let go of a TCP flow (closed, idle, or the capture ended).
+    FlowEnd { item: u64, flow_id: u64 },
+    /// Time to flush idle connections and time out DNS queries (sent to every worker).
+    Sweep { item: u64, now_ns: i64 },
 }
 
-/// A run of work items with their payload bytes in one buffer.
+/// One worker's work of one epoch, with the payload bytes in one buffer.
 #[derive(Default)]
 struct Batch {
     items: Vec<Work>,
     arena: Vec<u8>,
+    /// The capture ends with this epoch: the worker finishes its connections.
+    last: bool,
 }
 
 impl Batch {
-    const ITEMS: usize = 2048;
-    const BYTES: usize = 1 << 20;
-
-    fn is_full(&self) -> bool {
-        self.items.len() >= Self::ITEMS || self.arena.len() >= Self::BYTES
-    }
-
     fn clear(&mut self) {
         self.items.clear();
         self.arena.clear();
+        self.last = false;
     }
 }
 
-/// Reading, decoding, counting and flow assignment.
+/// What the front tells the merger about one epoch.
+struct Epoch {
+    /// Flows the flow table let go of, in order.
+    flows: Vec<FlowRecord>,
+    /// Capture time at the end of the epoch (the latest timestamp read).
+    now_ns: i64,
+    last: bool,
+}
+
+/// Reading, decoding and counting; the [`Dealer`] does the rest.
 struct Front<'o> {
     reader: CaptureReader,
     options: &'o PassOptions,
     progress: Option<&'o mut dyn Progress>,
-    flows: FlowTable,
-    defrag: Defragmenter,
     counts: ProtocolCounts,
     scapy_sessions: BTreeMap<String, u64>,
     warnings: Vec<String>,
-    peak_open_flows: usize,
     packets: u64,
     now_ns: i64,
     first_ns: Option<i64>,
+    deal: Dealer<'o>,
+}
+
+/// Where the dealer puts TCP and UDP packets.
+enum Workers {
+    /// Workers on threads of their own: per worker, the epoch's batch (payloads copied) and
+    /// emptied batches to fill again.
+    Batches {
+        batches: Vec<Batch>,
+        spare: Vec<Vec<Batch>>,
+    },
+    /// One worker (none without transactions) fed as packets are read.
+    Inline(Option<Box<Shard>>),
+    /// Before the batches exist (and after the inline worker was taken back).
+    Threads(usize),
+}
+
+/// An epoch dealt: the batches for worker threads, or what the inline worker emitted.
+struct Dealt {
+    batches: Vec<Batch>,
+    outs: Vec<ShardOut>,
+}
+
+/// IP reassembly, flow assignment and dealing packets to workers, one epoch at a time.
+struct Dealer<'o> {
+    options: &'o PassOptions,
+    flows: FlowTable,
+    defrag: Defragmenter,
+    peak_open_flows: usize,
+    workers: Workers,
+    /// The flows that ended in the epoch being filled.
+    ended: Vec<FlowRecord>,
+    items: u64,
+    epoch_items: usize,
+    epoch_bytes: usize,
+    sweeps: SweepSchedule,
+    /// Connections per endpoint (the generic analyzer's `repeated_port` rule).
+    endpoints: EndpointCounts,
 }
 
 impl<'o> Front<'o> {
+    /// Work items and payload bytes in one epoch (over all workers).
+    const EPOCH_ITEMS: usize = 4096;
+    const EPOCH_BYTES: usize = 2 << 20;
+
     fn new(
         reader: CaptureReader,
         options: &'o PassOptions,
         progress: Option<&'o mut dyn Progress>,
+        workers: Workers,
     ) -> Self {
+        let workers = match workers {
+            Workers::Threads(n) => Workers::Batches {
+                batches: (0..n).map(|_| Batch::default()).collect(),
+                spare: (0..n).map(|_| Vec::new()).collect(),
+            },
+            other => other,
+        };
         Front {
             reader,
             options,
             progress,
-            flows: FlowTable::new(false),
-            defrag: Defragmenter::default(),
             counts: ProtocolCounts::with_intervals(options.intervals_ns),
             scapy_sessions: BTreeMap::new(),
             warnings: Vec::new(),
-            peak_open_flows: 0,
             packets: 0,
             now_ns: i64::MIN,
             first_ns: None,
+            deal: Dealer {
+                options,
+                flows: FlowTable::new(false),
+                defrag: Defragmenter::default(),
+                peak_open_flows: 0,
+                workers,
+                ended: Vec::new(),
+                items: 0,
+                epoch_items: 0,
+                epoch_bytes: 0,
+                sweeps: SweepSchedule::new(&options.analyzer),
+                endpoints: EndpointCounts::default(),
+            },
         }
     }
 
-    /// Reads one packet into `batch`; false at the end of the capture.
-    fn step(&mut self, batch: &mut Batch) -> bool {
+    /// Reads packets until the epoch is full; false at the end of the capture.
+    fn fill_epoch(&mut self) -> bool {
+        while self.deal.epoch_items < Self::EPOCH_ITEMS && self.deal.epoch_bytes < Self::EPOCH_BYTES
+        {
+            if !self.step() {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Hands out the epoch filled so far (with `last`, after ending every open flow).
+    fn take_epoch(&mut self, last: bool) -> (Epoch, Dealt) {
+        let deal = &mut self.deal;
+        if last {
+            deal.finish();
+        }
+        let mut dealt = Dealt {
+            batches: Vec::new(),
+            outs: Vec::new(),
+        };
+        match &mut deal.workers {
+            Workers::Batches { batches, spare } => {
+                let fresh = spare
+                    .iter_mut()
+                    .map(|s| s.pop().unwrap_or_default())
+                    .collect();
+                dealt.batches = std::mem::replace(batches, fresh);
+                for batch in &mut dealt.batches {
+                    batch.last = last;
+                }
+            }
+            Workers::Inline(Some(shard)) => {
+                if last {
+                    shard.finish();
+                }
+                dealt.outs.push(shard.take_out());
+            }
+            Workers::Inline(None) | Workers::Threads(_) => {}
+        }
+        deal.epoch_items = 0;
+        deal.epoch_bytes = 0;
+        let epoch = Epoch {
+            flows: std::mem::take(&mut deal.ended),
+            now_ns: self.now_ns,
+            last,
+        };
+        (epoch, dealt)
+    }
+
+    /// A worker's emptied batch, to fill again.
+    fn recycle(&mut self, worker: usize, batch: Batch) {
+        if let Workers::Batches { spare, .. } = &mut self.deal.workers {
+            spare[worker].push(batch);
+        }
+    }
+
+    /// Reads one packet; false at the end of the capture.
+    fn step(&mut self) -> bool {
         let options = self.options;
         // Flows are needed for transactions too (they assign connection ids).
         let want_flows = options.flows || options.transactions;
@@ -282,6 +484,7 @@ impl<'o> Front<'o> {
         };
         self.packets += 1;
         let first_ns = *self.first_ns.get_or_insert(packet.timestamp_ns);
+        self.deal.epoch_items += 1;
         let decoded = decode(packet.link_type, packet.data);
         // The one place packets are selected: the rest go nowhere but this count.
         let selected = options
@@ -301,115 +504,206 @@ impl<'o> Front<'o> {
         if selected && want_flows {
             // Fragments go to the flow table and the analyzers only as the datagram they
             // complete (dated by the completing fragment); everything else as it is.
+            let deal = &mut self.deal;
             if decoded.fragment.is_none() {
-                forward(&mut self.flows, options, &packet, &decoded, batch);
+                deal.forward(&packet, &decoded);
             } else {
                 let wire_len = packet.original_len.max(packet.data.len() as u32);
-                match self.defrag.push(packet.timestamp_ns, wire_len, &decoded) {
+                match deal.defrag.push(packet.timestamp_ns, wire_len, &decoded) {
                     Outcome::Held => {}
-                    Outcome::PassOn => forward(&mut self.flows, options, &packet, &decoded, batch),
-                    Outcome::Complete(datagram) => forward_reassembled(
-                        &mut self.flows,
-                        &mut self.defrag,
-                        options,
-                        &packet,
-                        datagram,
-                        batch,
-                    ),
+                    Outcome::PassOn => deal.forward(&packet, &decoded),
+                    Outcome::Complete(datagram) => deal.forward_reassembled(&packet, datagram),
                 }
             }
         }
         if self.packets.is_multiple_of(EVICT_EVERY_PACKETS) {
             if want_flows {
-                self.peak_open_flows = self.peak_open_flows.max(self.flows.open_flows());
-                self.defrag.expire(self.now_ns);
-                let idle = options.analyzer.idle_timeout_ns;
-                for record in self.flows.evict(self.now_ns, CLOSED_LINGER_NS, idle) {
-                    batch.items.push(Work::FlowEnd(record));
-                }
+                self.deal.evict(self.now_ns);
             }
             if let Some(progress) = self.progress.as_mut() {
                 progress.advance(self.reader.position());
             }
         }
-        if self.packets.is_multiple_of(1024) {
-            batch.items.push(Work::Clock(self.now_ns));
-        }
         true
-    }
-
-    /// The capture ended: every flow still open ends, in flow order.
-    fn finish(&mut self, batch: &mut Batch) {
-        self.peak_open_flows = self.peak_open_flows.max(self.flows.open_flows());
-        let mut remaining = self.flows.finish_open();
-        remaining.sort_by_key(|r| r.flow_id);
-        batch.items.extend(remaining.into_iter().map(Work::FlowEnd));
-        batch.items.push(Work::Clock(self.now_ns));
     }
 }
 
-/// Hands one packet to the flow table and, for transactions, to the batch (payload copied
-/// into the batch arena).
-fn forward(
-    flows: &mut FlowTable,
-    options: &PassOptions,
-    packet: &Packet<'_>,
-    decoded: &Decoded<'_>,
-    batch: &mut Batch,
-) {
-    if let Some(update) = flows.on_packet(packet, decoded) {
-        if options.transactions {
-            let (transport, bytes): (Transport<'static>, &[u8]) = match decoded.transport {
-                Transport::Tcp(t) => (
-                    Transport::Tcp(TcpInfo {
-                        src_port: t.src_port,
-                        dst_port: t.dst_port,
-                        seq: t.seq,
-                        ack: t.ack,
-                        flags: t.flags,
-                        window: t.window,
-                        payload: &[],
-                        payload_missing: t.payload_missing,
-                    }),
-                    t.payload,
-                ),
-                Transport::Udp(u) => (
-                    Transport::Udp(UdpInfo {
-                        src_port: u.src_port,
-                        dst_port: u.dst_port,
-                        payload: &[],
-                        payload_missing: u.payload_missing,
-                    }),
-                    u.payload,
-                ),
-                Transport::Icmp {
-                    icmp_type,
-                    code,
-                    identifier,
-                } => (
-                    Transport::Icmp {
-                        icmp_type,
-                        code,
-                        identifier,
-                    },
-                    &[],
-                ),
-                Transport::Icmpv6 { icmp_type, code } => {
-                    (Transport::Icmpv6 { icmp_type, code }, &[])
+impl Dealer<'_> {
+    /// Lets go of closed and idle flows, and of fragments too old to complete.
+    fn evict(&mut self, now_ns: i64) {
+        self.peak_open_flows = self.peak_open_flows.max(self.flows.open_flows());
+        self.defrag.expire(now_ns);
+        let idle = self.options.analyzer.idle_timeout_ns;
+        for record in self.flows.evict(now_ns, CLOSED_LINGER_NS, idle) {
+            self.flow_ended(record);
+        }
+    }
+
+    /// The capture ended: every flow still open ends, in flow order.
+    fn finish(&mut self) {
+        self.peak_open_flows = self.peak_open_flows.max(self.flows.open_flows());
+        let mut remaining = self.flows.finish_open();
+        remaining.sort_by_key(|r| r.flow_id);
+        for record in remaining {
+            self.flow_ended(record);
+        }
+    }
+
+    /// A flow ended: its record goes to the merger, the end of a TCP flow to its worker.
+    fn flow_ended(&mut self, record: FlowRecord) {
+        if self.options.transactions && record.protocol == "tcp" {
+            let item = self.next_item();
+            match &mut self.workers {
+                Workers::Batches { batches, .. } => {
+                    let worker = worker_of(
+                        (record.client_ip, record.client_port),
+                        (record.server_ip, record.server_port),
+                        batches.len(),
+                    );
+                    batches[worker].items.push(Work::FlowEnd {
+                        item,
+                        flow_id: record.flow_id,
+                    });
                 }
-                Transport::Other { protocol } => (Transport::Other { protocol }, &[]),
-                Transport::None => (Transport::None, &[]),
-            };
-            let start = batch.arena.len();
-            batch.arena.extend_from_slice(bytes);
-            batch.items.push(Work::Packet {
-                timestamp_ns: packet.timestamp_ns,
-                flow_id: update.flow_id,
-                network: decoded.network,
-                inner_network: decoded.inner_network,
-                transport,
-                payload: start..batch.arena.len(),
+                Workers::Inline(Some(shard)) => shard.flow_end(item, record.flow_id),
+                Workers::Inline(None) | Workers::Threads(_) => {}
+            }
+        }
+        if self.options.flows {
+            self.ended.push(record);
+        }
+    }
+
+    fn next_item(&mut self) -> u64 {
+        self.items += 1;
+        self.items
+    }
+
+    /// Hands one packet to the flow table and, for transactions, to its worker (payload
+    /// copied into the worker's batch).
+    fn forward(&mut self, packet: &Packet<'_>, decoded: &Decoded<'_>) {
+        let Some(update) = self.flows.on_packet(packet, decoded) else {
+            return;
+        };
+        if !self.options.transactions {
+            return;
+        }
+        // Every packet the flow table accepted counts for the sweep schedule, as it would
+        // on a single analyzer fed every packet.
+        if self.sweeps.due(packet.timestamp_ns) {
+            let now_ns = packet.timestamp_ns;
+            let item = self.next_item();
+            match &mut self.workers {
+                Workers::Batches { batches, .. } => {
+                    for batch in batches {
+                        batch.items.push(Work::Sweep { item, now_ns });
+                    }
+                }
+                Workers::Inline(Some(shard)) => shard.sweep(item, now_ns),
+                Workers::Inline(None) | Workers::Threads(_) => {}
+            }
+        }
+        // Only TCP and UDP reach the analyzers (the flow table gave us IP endpoints).
+        let (transport, bytes, ports) = match decoded.transport {
+            Transport::Tcp(t) => (
+                Transport::Tcp(TcpInfo {
+                    src_port: t.src_port,
+                    dst_port: t.dst_port,
+                    seq: t.seq,
+                    ack: t.ack,
+                    flags: t.flags,
+                    window: t.window,
+                    payload: &[],
+                    payload_missing: t.payload_missing,
+                }),
+                t.payload,
+                (t.src_port, t.dst_port),
+            ),
+            Transport::Udp(u) => (
+                Transport::Udp(UdpInfo {
+                    src_port: u.src_port,
+                    dst_port: u.dst_port,
+                    payload: &[],
+                    payload_missing: u.payload_missing,
+                }),
+                u.payload,
+                (u.src_port, u.dst_port),
+            ),
+            _ => return,
+        };
+        let Some((src, dst)) = decoded.ip_endpoints() else {
+            return;
+        };
+        // Counted here, where every connection passes in capture order, so the generic
+        // analyzer's server rule is the same for every worker count.
+        let new_connection = (update.is_new && matches!(decoded.transport, Transport::Tcp(_)))
+            .then(|| {
+                [
+                    self.endpoints.count((src, ports.0)),
+                    self.endpoints.count((dst, ports.1)),
+                ]
             });
+        let item = self.next_item();
+        // Epochs end at the same packets in every mode (they are the release points).
+        self.epoch_bytes += bytes.len();
+        let batches = match &mut self.workers {
+            Workers::Batches { batches, .. } => batches,
+            Workers::Inline(Some(shard)) => {
+                shard.packet(
+                    item,
+                    packet.timestamp_ns,
+                    update.flow_id,
+                    new_connection,
+                    decoded,
+                );
+                return;
+            }
+            Workers::Inline(None) | Workers::Threads(_) => return,
+        };
+        let worker = worker_of((src, ports.0), (dst, ports.1), batches.len());
+        let batch = &mut batches[worker];
+        let start = batch.arena.len();
+        batch.arena.extend_from_slice(bytes);
+        batch.items.push(Work::Packet {
+            item,
+            timestamp_ns: packet.timestamp_ns,
+            flow_id: update.flow_id,
+            new_connection,
+            network: decoded.network,
+            inner_network: decoded.inner_network,
+            transport,
+            payload: start..batch.arena.len(),
+        });
+    }
+
+    /// A datagram rebuilt from fragments goes on like a frame of its own, as raw IP whose
+    /// wire length is that of all its fragments; a fragmented packet tunnelled inside it goes
+    /// back to the defragmenter.
+    fn forward_reassembled(&mut self, packet: &Packet<'_>, mut datagram: Reassembled) {
+        for _ in 0..MAX_NESTED_REASSEMBLY {
+            let decoded = datagram.decode();
+            let rebuilt = Packet {
+                timestamp_ns: packet.timestamp_ns,
+                link_type: LinkType::RAW,
+                original_len: u32::try_from(datagram.wire_len).unwrap_or(u32::MAX),
+                interface_id: packet.interface_id,
+                data: datagram.datagram(),
+            };
+            if decoded.fragment.is_some() {
+                match self
+                    .defrag
+                    .push(packet.timestamp_ns, rebuilt.original_len, &decoded)
+                {
+                    Outcome::Held => return,
+                    Outcome::PassOn => {}
+                    Outcome::Complete(inner) => {
+                        datagram = inner;
+                        continue;
+                    }
+                }
+            }
+            self.forward(&rebuilt, &decoded);
+            return;
         }
     }
 }
@@ -418,91 +712,110 @@ fn forward(
 /// too, up to this depth (each round reaches one tunnel deeper, so it ends anyway).
 const MAX_NESTED_REASSEMBLY: usize = 4;
 
-/// A datagram rebuilt from fragments goes on like a frame of its own, as raw IP whose wire
-/// length is that of all its fragments; a fragmented packet tunnelled inside it goes back to
-/// the defragmenter.
-fn forward_reassembled(
-    flows: &mut FlowTable,
-    defrag: &mut Defragmenter,
-    options: &PassOptions,
-    packet: &Packet<'_>,
-    mut datagram: Reassembled,
-    batch: &mut Batch,
-) {
-    for _ in 0..MAX_NESTED_REASSEMBLY {
-        let decoded = datagram.decode();
-        let rebuilt = Packet {
-            timestamp_ns: packet.timestamp_ns,
-            link_type: LinkType::RAW,
-            original_len: u32::try_from(datagram.wire_len).unwrap_or(u32::MAX),
-            interface_id: packet.interface_id,
-            data: datagram.datagram(),
-        };
-        if decoded.fragment.is_some() {
-            match defrag.push(packet.timestamp_ns, rebuilt.original_len, &decoded) {
-                Outcome::Held => return,
-                Outcome::PassOn => {}
-                Outcome::Complete(inner) => {
-                    datagram = inner;
-                    continue;
-                }
-            }
+/// The worker of a conversation: a hash of its unordered endpoint pair, so both directions,
+/// every connection reusing the pair, and DNS over UDP and TCP between the same sockets go
+/// to the same worker. Fixed hash (no random seed): the same worker on every run.
+fn worker_of(a: (IpAddr, u16), b: (IpAddr, u16), workers: usize) -> usize {
+    if workers <= 1 {
+        return 0;
+    }
+    let (low, high) = if a <= b { (a, b) } else { (b, a) };
+    let mut hasher = rustc_hash::FxHasher::default();
+    (low, high).hash(&mut hasher);
+    // Fx leaves its entropy in the high bits.
+    let mixed = hasher.finish().wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    ((mixed >> 32) % workers as u64) as usize
+}
+
+/// The total order of transactions: by start time, then by the work item whose handling
+/// emitted them (the capture order, the same for every number of workers), then, for a
+/// sweep or the end of the capture (which every worker handles), by connection or DNS
+/// exchange, then in the order their worker emitted them.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct OrderKey {
+    start_ns: i64,
+    item: u64,
+    exchange: Exchange,
+    seq: u64,
+}
+
+/// Which exchange a transaction belongs to, for events emitted by work every worker does.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Exchange {
+    /// Work done by one worker only (its emission order decides).
+    Own,
+    Http(u64),
+    /// A generic request/response exchange: its connection.
+    Tcp(u64),
+    Dns {
+        transport: &'static str,
+        client: (IpAddr, u16),
+        server: (IpAddr, u16),
+        id: u16,
+    },
+}
+
+impl Exchange {
+    fn of(event: &Event) -> Exchange {
+        match event {
+            Event::Http(t) => Exchange::Http(t.connection_id),
+            Event::Tcp(t) => Exchange::Tcp(t.connection_id),
+            Event::Dns(t) => Exchange::Dns {
+                transport: t.transport,
+                client: (t.client_ip, t.client_port),
+                server: (t.server_ip, t.server_port),
+                id: t.id,
+            },
         }
-        forward(flows, options, &rebuilt, &decoded, batch);
-        return;
     }
 }
 
-/// Reassembly, transactions and time-ordered output.
-struct Back {
-    analyzer: Option<TransactionAnalyzer>,
-    emit_flows: bool,
+/// The item number of the end of the capture (after every other).
+const FINISH_ITEM: u64 = u64::MAX;
+
+/// One worker: reassembly and transactions for the connections dealt to it.
+struct Shard {
+    analyzer: TransactionAnalyzer,
     events: Vec<Event>,
-    ordered: TimeOrderedQueue,
-    now_ns: i64,
-    /// The sink asked to stop: nothing more is emitted.
-    stopped: bool,
+    /// Emitted since the last epoch, keyed.
+    out: Vec<(OrderKey, Event)>,
+    emitted: u64,
 }
 
-/// Where records go; `Break` stops the pass.
-type Sink<'s> = dyn FnMut(Record) -> ControlFlow<()> + 's;
+/// What a worker hands the merger after one epoch.
+struct ShardOut {
+    events: Vec<(OrderKey, Event)>,
+    /// Every transaction this worker emits later starts at or after this time.
+    low_watermark_ns: Option<i64>,
+}
 
-impl Back {
+impl Shard {
     fn new(options: &PassOptions) -> Self {
-        Back {
-            analyzer: options
-                .transactions
-                .then(|| TransactionAnalyzer::new(options.analyzer.clone())),
-            emit_flows: options.flows,
+        let mut analyzer = TransactionAnalyzer::new(options.analyzer.clone());
+        // The front keeps one sweep schedule for all workers.
+        analyzer.sweep_by_caller();
+        Shard {
+            analyzer,
             events: Vec::new(),
-            ordered: TimeOrderedQueue::default(),
-            now_ns: i64::MIN,
-            stopped: false,
+            out: Vec::new(),
+            emitted: 0,
         }
     }
 
-    /// Handles a batch; `Break` once the sink stopped the pass (now or earlier).
-    fn process(&mut self, batch: &mut Batch, emit: &mut Sink<'_>) -> ControlFlow<()> {
-        if self.stopped {
-            return ControlFlow::Break(());
-        }
-        let flow = self.process_items(batch, emit);
-        self.stopped = flow.is_break();
-        flow
-    }
-
-    fn process_items(&mut self, batch: &mut Batch, emit: &mut Sink<'_>) -> ControlFlow<()> {
+    /// Handles one epoch's batch (and, for the last, the end of the capture).
+    fn process(&mut self, batch: &mut Batch) -> ShardOut {
         for item in batch.items.drain(..) {
             match item {
                 Work::Packet {
+                    item,
                     timestamp_ns,
                     flow_id,
+                    new_connection,
                     network,
                     inner_network,
                     transport,
                     payload,
                 } => {
-                    self.now_ns = self.now_ns.max(timestamp_ns);
                     let bytes = &batch.arena[payload];
                     let transport = match transport {
                         Transport::Tcp(t) => Transport::Tcp(TcpInfo {
@@ -521,84 +834,143 @@ impl Back {
                         transport,
                         ..Default::default()
                     };
-                    if let Some(analyzer) = self.analyzer.as_mut() {
-                        analyzer.on_packet(timestamp_ns, flow_id, &decoded, &mut self.events);
-                    }
+                    self.packet(item, timestamp_ns, flow_id, new_connection, &decoded);
                 }
-                Work::FlowEnd(record) => {
-                    if let Some(analyzer) = self.analyzer.as_mut() {
-                        analyzer.on_flow_end(record.flow_id, &mut self.events);
-                    }
-                    if self.emit_flows {
-                        emit(Record::Flow(record))?;
-                    }
-                }
-                Work::Clock(now_ns) => {
-                    self.now_ns = self.now_ns.max(now_ns);
-                    self.release(emit)?;
-                }
-            }
-            if !self.events.is_empty() {
-                self.release(emit)?;
+                Work::FlowEnd { item, flow_id } => self.flow_end(item, flow_id),
+                Work::Sweep { item, now_ns } => self.sweep(item, now_ns),
             }
         }
-        ControlFlow::Continue(())
-    }
-
-    fn release(&mut self, emit: &mut Sink<'_>) -> ControlFlow<()> {
-        self.ordered.extend(self.events.drain(..));
-        let watermark = self
-            .analyzer
-            .as_ref()
-            .and_then(|a| a.low_watermark_ns())
-            .unwrap_or(i64::MAX)
-            .min(self.now_ns);
-        self.ordered.release(watermark, emit)
-    }
-
-    fn finish(&mut self, emit: &mut Sink<'_>) {
-        if let Some(analyzer) = self.analyzer.as_mut() {
-            analyzer.finish(&mut self.events);
+        if batch.last {
+            self.finish();
         }
-        self.ordered.extend(self.events.drain(..));
-        self.stopped |= self.ordered.release(i64::MAX, emit).is_break();
+        self.take_out()
+    }
+
+    fn packet(
+        &mut self,
+        item: u64,
+        timestamp_ns: i64,
+        flow_id: u64,
+        new_connection: Option<[u32; 2]>,
+        decoded: &Decoded<'_>,
+    ) {
+        if let Some(seen) = new_connection {
+            self.analyzer.hint_new_connection(flow_id, seen);
+        }
+        self.analyzer
+            .on_packet(timestamp_ns, flow_id, decoded, &mut self.events);
+        self.collect(item, false);
+    }
+
+    fn flow_end(&mut self, item: u64, flow_id: u64) {
+        self.analyzer.on_flow_end(flow_id, &mut self.events);
+        self.collect(item, false);
+    }
+
+    fn sweep(&mut self, item: u64, now_ns: i64) {
+        self.analyzer.sweep_now(now_ns, &mut self.events);
+        self.collect(item, true);
+    }
+
+    fn finish(&mut self) {
+        self.analyzer.finish(&mut self.events);
+        self.collect(FINISH_ITEM, true);
+    }
+
+    /// What this worker emitted since the last call, and its watermark.
+    fn take_out(&mut self) -> ShardOut {
+        ShardOut {
+            events: std::mem::take(&mut self.out),
+            low_watermark_ns: self.analyzer.low_watermark_ns(),
+        }
+    }
+
+    /// Keys the events the last piece of work emitted; `everywhere`: every worker did it.
+    fn collect(&mut self, item: u64, everywhere: bool) {
+        for event in self.events.drain(..) {
+            let key = OrderKey {
+                start_ns: event_start_ns(&event),
+                item,
+                exchange: if everywhere {
+                    Exchange::of(&event)
+                } else {
+                    Exchange::Own
+                },
+                seq: self.emitted,
+            };
+            self.emitted += 1;
+            self.out.push((key, event));
+        }
     }
 }
 
-/// Holds finished transactions until every transaction that could start earlier is done.
-#[derive(Default)]
-struct TimeOrderedQueue {
-    heap: BinaryHeap<Reverse<(i64, u64, usize)>>,
+/// Where records go; `Break` stops the pass.
+type Sink<'s> = dyn FnMut(Record) -> ControlFlow<()> + 's;
+
+/// Puts the workers' transactions back in one time order and hands records to the sink.
+struct Merger {
+    emit_flows: bool,
+    heap: BinaryHeap<Reverse<(OrderKey, usize)>>,
     slots: Vec<Option<Event>>,
     free: Vec<usize>,
-    seq: u64,
+    /// The sink asked to stop: nothing more is emitted.
+    stopped: bool,
 }
 
-impl TimeOrderedQueue {
-    fn extend(&mut self, events: impl Iterator<Item = Event>) {
-        for event in events {
-            let start = event_start_ns(&event);
-            let slot = match self.free.pop() {
-                Some(i) => {
-                    self.slots[i] = Some(event);
-                    i
-                }
-                None => {
-                    self.slots.push(Some(event));
-                    self.slots.len() - 1
-                }
-            };
-            self.heap.push(Reverse((start, self.seq, slot)));
-            self.seq += 1;
+impl Merger {
+    fn new(emit_flows: bool) -> Self {
+        Merger {
+            emit_flows,
+            heap: BinaryHeap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            stopped: false,
         }
     }
 
-    fn release(&mut self, watermark: i64, emit: &mut Sink<'_>) -> ControlFlow<()> {
-        while let Some(Reverse((start, _, slot))) = self.heap.peek().copied() {
-            if start > watermark {
+    /// Takes one epoch: the flows that ended, then every transaction no transaction still in
+    /// progress can precede. `Break` once the sink stopped the pass.
+    fn epoch(&mut self, epoch: Epoch, outs: Vec<ShardOut>, emit: &mut Sink<'_>) -> ControlFlow<()> {
+        let flow = self.take(epoch, outs, emit);
+        self.stopped = flow.is_break();
+        flow
+    }
+
+    fn take(&mut self, epoch: Epoch, outs: Vec<ShardOut>, emit: &mut Sink<'_>) -> ControlFlow<()> {
+        if self.emit_flows {
+            for record in epoch.flows {
+                emit(Record::Flow(record))?;
+            }
+        }
+        let mut watermark = if epoch.last { i64::MAX } else { epoch.now_ns };
+        for out in outs {
+            if let Some(low) = out.low_watermark_ns {
+                watermark = watermark.min(low);
+            }
+            for (key, event) in out.events {
+                let slot = match self.free.pop() {
+                    Some(i) => {
+                        self.slots[i] = Some(event);
+                        i
+                    }
+                    None => {
+                        self.slots.push(Some(event));
+                        self.slots.len() - 1
+                    }
+                };
+                self.heap.push(Reverse((key, slot)));
+            }
+        }
+        if epoch.last {
+            watermark = i64::MAX;
+        }
+        while let Some(Reverse((key, _))) = self.heap.peek() {
+            if key.start_ns > watermark {
                 break;
             }
-            self.heap.pop();
+            let Some(Reverse((_, slot))) = self.heap.pop() else {
+                break;
+            };
             if let Some(event) = self.slots[slot].take() {
                 self.free.push(slot);
                 emit(match event {

@@ -116,6 +116,80 @@ pub struct AnalyzerStats {
     pub tcp_other_connections: u64,
 }
 
+impl AnalyzerStats {
+    /// Adds another analyzer's counters (the workers of a sharded pass).
+    pub fn merge(&mut self, other: &AnalyzerStats) {
+        // Destructured without `..`: a new counter must be added here to compile.
+        let AnalyzerStats {
+            tcp_connections,
+            http_connections,
+            http_transactions,
+            http_unanswered,
+            http_orphan_responses,
+            http_parse_errors,
+            http_transactions_with_gaps,
+            tcp_gaps,
+            tcp_gap_bytes,
+            tcp_retransmitted_bytes,
+            dns_queries,
+            dns_unanswered,
+            dns_parse_errors,
+            dns_duplicate_responses,
+            dns_orphan_responses,
+            tcp_other_connections,
+        } = other;
+        self.tcp_connections += tcp_connections;
+        self.http_connections += http_connections;
+        self.http_transactions += http_transactions;
+        self.http_unanswered += http_unanswered;
+        self.http_orphan_responses += http_orphan_responses;
+        self.http_parse_errors += http_parse_errors;
+        self.http_transactions_with_gaps += http_transactions_with_gaps;
+        self.tcp_gaps += tcp_gaps;
+        self.tcp_gap_bytes += tcp_gap_bytes;
+        self.tcp_retransmitted_bytes += tcp_retransmitted_bytes;
+        self.dns_queries += dns_queries;
+        self.dns_unanswered += dns_unanswered;
+        self.dns_parse_errors += dns_parse_errors;
+        self.dns_duplicate_responses += dns_duplicate_responses;
+        self.dns_orphan_responses += dns_orphan_responses;
+        self.tcp_other_connections += tcp_other_connections;
+    }
+}
+
+/// When the idle / DNS-timeout sweep runs: at the first packet at least a quarter of the
+/// shorter timeout after the previous sweep (capture time). The pipeline keeps the same
+/// schedule over the whole capture when it shards connections over several analyzers, so
+/// every analyzer sweeps at the same packets whatever the number of workers.
+#[derive(Debug, Clone)]
+pub struct SweepSchedule {
+    period_ns: i64,
+    next_ns: Option<i64>,
+}
+
+impl SweepSchedule {
+    pub fn new(config: &AnalyzerConfig) -> Self {
+        let timeout = config.idle_timeout_ns.max(1);
+        let dns_timeout = config.dns_timeout_ns.max(1);
+        SweepSchedule {
+            period_ns: (timeout.min(dns_timeout) / 4).max(1),
+            next_ns: None,
+        }
+    }
+
+    /// Whether a packet at `now_ns` triggers a sweep.
+    pub fn due(&mut self, now_ns: i64) -> bool {
+        let next = *self
+            .next_ns
+            .get_or_insert(now_ns.saturating_add(self.period_ns));
+        if now_ns < next {
+            return false;
+        }
+        self.next_ns = Some(now_ns.saturating_add(self.period_ns));
+        true
+    }
+}
+
 /// Multiset of start times of everything in progress; its minimum is the low watermark.
 #[derive(Debug, Default)]
 pub struct Watermark {
@@ -275,7 +349,10 @@ pub struct TransactionAnalyzer {
     marks: Watermark,
     conns: FxHashMap<u64, TcpConn>,
     shared: Shared,
-    next_sweep_ns: Option<i64>,
+    /// `None`: the caller sweeps ([`sweep_now`](Self::sweep_now)).
+    sweeps: Option<SweepSchedule>,
+    /// Endpoint counts for the connection the next packet opens.
+    connection_hint: Option<(u64, [u32; 2])>,
 }
 
 impl TransactionAnalyzer {
@@ -288,13 +365,28 @@ impl TransactionAnalyzer {
     pub fn with_registry(config: AnalyzerConfig, registry: &'static [Registration]) -> Self {
         TransactionAnalyzer {
             registry,
-            config,
             stats: AnalyzerStats::default(),
             marks: Watermark::default(),
             conns: FxHashMap::default(),
+            sweeps: Some(SweepSchedule::new(&config)),
+            config,
             shared: Shared::default(),
-            next_sweep_ns: None,
+            connection_hint: None,
         }
+    }
+
+    /// The next packet opens connection `flow_id`, whose sender and receiver endpoints have
+    /// taken part in `seen` connections so far (counted by the caller over the whole capture,
+    /// see [`seam::ConnInfo::endpoint_connections`]).
+    pub fn hint_new_connection(&mut self, flow_id: u64, seen: [u32; 2]) {
+        self.connection_hint = Some((flow_id, seen));
+    }
+
+    /// From now on the caller decides when idle connections and DNS timeouts are swept, by
+    /// calling [`sweep_now`](Self::sweep_now) (a sharded pass keeps one schedule for all its
+    /// analyzers, see [`SweepSchedule`]); `on_packet` no longer sweeps by itself.
+    pub fn sweep_by_caller(&mut self) {
+        self.sweeps = None;
     }
 
     /// Feeds one packet (in capture order); finished transactions are pushed to `out`.
@@ -308,7 +400,9 @@ impl TransactionAnalyzer {
         packet: &Decoded<'_>,
         out: &mut Vec<Event>,
     ) {
-        self.sweep(timestamp_ns, out);
+        if self.sweeps.as_mut().is_some_and(|s| s.due(timestamp_ns)) {
+            self.sweep_now(timestamp_ns, out);
+        }
         let Some((src_ip, dst_ip)) = packet.ip_endpoints() else {
             return;
         };
@@ -329,6 +423,7 @@ impl TransactionAnalyzer {
                 }
                 let max_reorder = self.config.max_reorder_bytes;
                 let stats = &mut self.stats;
+                let hint = self.connection_hint.take();
                 let conn = self.conns.entry(flow_id).or_insert_with(|| {
                     stats.tcp_connections += 1;
                     TcpConn {
@@ -336,6 +431,9 @@ impl TransactionAnalyzer {
                             connection_id: flow_id,
                             senders: [src, dst],
                             handshake_client: None,
+                            endpoint_connections: hint
+                                .filter(|(id, _)| *id == flow_id)
+                                .map(|(_, seen)| seen),
                         },
                         streams: [
                             StreamReassembler::new(max_reorder),
@@ -469,19 +567,11 @@ impl TransactionAnalyzer {
         }
     }
 
-    /// Flushes idle connections and times out DNS queries, at most every quarter of the
-    /// shorter timeout.
-    fn sweep(&mut self, now_ns: i64, out: &mut Vec<Event>) {
+    /// Flushes connections idle longer than `idle_timeout_ns` at `now_ns` and times out DNS
+    /// queries older than `dns_timeout_ns`.
+    pub fn sweep_now(&mut self, now_ns: i64, out: &mut Vec<Event>) {
         let timeout = self.config.idle_timeout_ns.max(1);
         let dns_timeout = self.config.dns_timeout_ns.max(1);
-        let period = (timeout.min(dns_timeout) / 4).max(1);
-        let next = *self
-            .next_sweep_ns
-            .get_or_insert(now_ns.saturating_add(period));
-        if now_ns < next {
-            return;
-        }
-        self.next_sweep_ns = Some(now_ns.saturating_add(period));
         let idle: Vec<u64> = self
             .conns
             .iter()

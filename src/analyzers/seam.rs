@@ -42,6 +42,11 @@ pub struct ConnInfo {
     /// The direction that opened the connection, when its SYN or SYN-ACK was captured before
     /// the first payload (the other side is the server).
     pub handshake_client: Option<Dir>,
+    /// Connections each sender's endpoint has taken part in so far (this one included),
+    /// counted by the reader in capture order, so every worker count sees the same numbers;
+    /// `None` when the caller did not count (see
+    /// [`super::TransactionAnalyzer::hint_new_connection`]).
+    pub endpoint_connections: Option<[u32; 2]>,
 }
 
 /// A piece of one direction's in-order byte stream.
@@ -125,8 +130,6 @@ pub trait TcpAnalyzer: Debug + Send {
 pub struct Shared {
     /// DNS pairs queries and responses across UDP and TCP.
     pub(crate) dns: DnsTracker,
-    /// How many connections each endpoint took part in (the generic analyzer's server rule).
-    pub(crate) endpoints: super::tcp::EndpointCounts,
 }
 
 /// What a probe sees: the first payload of the connection and its endpoints.

@@ -29,6 +29,10 @@ pub struct Inputs {
     /// Only packets before this time (same forms as --start).
     #[arg(long, value_name = "TIME", value_parser = TimeBound::parse, help_heading = "Packet selection")]
     pub end: Option<TimeBound>,
+    /// Analysis workers (default: one per core; also TRACETAIL_THREADS). Connections are
+    /// dealt to workers by endpoint pair: the output is the same for every count.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
 }
 
 impl Inputs {
@@ -41,6 +45,14 @@ impl Inputs {
                 end: self.end,
             }
         })
+    }
+
+    /// `options` with the worker count asked for on the command line.
+    pub fn pass(&self, options: PassOptions) -> PassOptions {
+        PassOptions {
+            threads: self.threads.map_or(options.threads, usize::from),
+            ..options
+        }
     }
 }
 
@@ -153,7 +165,7 @@ pub fn run_pass(
 }
 
 /// One pass over a capture file (`-`: stdin) with the CLI's progress bar (only on a terminal)
-/// and thread count (`TRACETAIL_THREADS=1` runs on one thread).
+/// and worker count (`--threads`, else `TRACETAIL_THREADS`, else one per core).
 pub fn analyze_path(
     path: &Path,
     options: &PassOptions,
@@ -161,8 +173,10 @@ pub fn analyze_path(
 ) -> Result<FileReport, CaptureError> {
     let reader = CaptureReader::open(path)?;
     let mut options = options.clone();
-    if let Ok(threads) = std::env::var("TRACETAIL_THREADS") {
-        options.threads = threads.trim().parse().unwrap_or(options.threads);
+    if options.threads == 0 {
+        if let Ok(threads) = std::env::var("TRACETAIL_THREADS") {
+            options.threads = threads.trim().parse().unwrap_or(options.threads);
+        }
     }
     let mut bar = super::progress::bar_for(path);
     let progress = bar

@@ -69,6 +69,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         analyzer,
         ..Default::default()
     };
+    let options = args.inputs.pass(options);
     let mut failed = 0;
     for path in &args.inputs.files {
         let name = path

@@ -185,6 +185,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         analyzer: args.analysis.config(),
         ..Default::default()
     };
+    let options = args.inputs.pass(options);
     let mut rows = common::RowWriter::new(args.json, args.csv, &COLUMNS)?;
     let mut styles = common::TimeStyles::new(args.time_format);
     let run = common::run_pass(&args.inputs.files, &options, &mut |path, record| {

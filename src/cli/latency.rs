@@ -74,6 +74,7 @@ pub fn collect(inputs: &Inputs, select: &Selection) -> anyhow::Result<(SampleSet
         analyzer,
         ..Default::default()
     };
+    let options = inputs.pass(options);
     let run = common::run_pass(&inputs.files, &options, &mut |path, record| {
         if set.by == Some(GroupBy::Capture) {
             set.add_record_from(&path.display().to_string(), &record);

@@ -59,6 +59,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         analyzer,
         ..Default::default()
     };
+    let options = args.inputs.pass(options);
     let run = common::run_pass(&args.inputs.files, &options, &mut |path, record| {
         builder.add_from(&path.display().to_string(), &record);
         Ok(())

@@ -35,6 +35,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         select: args.inputs.selection(),
         ..Default::default()
     };
+    let options = args.inputs.pass(options);
     let mut out = common::stdout();
     let multi = args.inputs.files.len() > 1;
     let mut rows: Vec<(String, FlowRecord)> = Vec::new();
@@ -188,6 +189,7 @@ fn run_scapy(args: Args) -> anyhow::Result<ExitCode> {
         select: args.inputs.selection(),
         ..Default::default()
     };
+    let options = args.inputs.pass(options);
     let run = common::run_pass(&args.inputs.files, &options, &mut |_, _| Ok(()))?;
     // Several files behave like one PacketList holding all of them.
     let mut sessions: BTreeMap<String, u64> = BTreeMap::new();

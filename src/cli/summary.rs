@@ -68,6 +68,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         intervals_ns: args.intervals,
         ..Default::default()
     };
+    let options = args.inputs.pass(options);
     let mut messages: MessageBins = Vec::new();
     let run = common::run_pass(&args.inputs.files, &options, &mut |path, record| {
         let Some(width) = args.intervals else {
