@@ -28,6 +28,8 @@ enum Command {
     Http(cli::http::Args),
     /// One row per DNS query with its response and latency.
     Dns(cli::dns::Args),
+    /// One row per TLS connection: SNI, ALPN, version, cipher suite, handshake timing.
+    Tls(cli::tls::Args),
     /// Percentile table of a latency metric, overall and per group.
     Latency(cli::latency::Args),
     /// Draw a latency plot to SVG or PNG.
@@ -51,6 +53,7 @@ fn main() -> ExitCode {
         Command::Sessions(a) => cli::sessions::run(a),
         Command::Http(a) => cli::http::run(a),
         Command::Dns(a) => cli::dns::run(a),
+        Command::Tls(a) => cli::tls::run(a),
         Command::Latency(a) => cli::latency::run(a),
         Command::Plot(a) => cli::plot::run(a),
         Command::Report(a) => cli::report::run(a),

@@ -10,7 +10,8 @@
 //! nothing itself.
 
 use crate::analyzers::{
-    AnalyzerConfig, AnalyzerStats, DnsTransaction, Event, HttpTransaction, TransactionAnalyzer,
+    AnalyzerConfig, AnalyzerStats, DnsTransaction, Event, HttpTransaction, TlsConnection,
+    TransactionAnalyzer,
 };
 use crate::capture::{CaptureError, CaptureFormat, CaptureReader, Compression, LinkType, Packet};
 use crate::decode::defrag::{Defragmenter, Outcome, Reassembled};
@@ -48,6 +49,8 @@ pub enum Record {
     Flow(FlowRecord),
     Http(HttpTransaction),
     Dns(DnsTransaction),
+    /// One TLS connection (when the analyzer config asks for TLS rows).
+    Tls(TlsConnection),
 }
 
 /// Everything a pass learned about one file besides the streamed records.
@@ -578,6 +581,7 @@ impl TimeOrderedQueue {
                 emit(match event {
                     Event::Http(t) => Record::Http(t),
                     Event::Dns(t) => Record::Dns(t),
+                    Event::Tls(t) => Record::Tls(t),
                 })?;
             }
         }

@@ -204,6 +204,7 @@ impl SampleSet {
             Record::Http(t) => self.add_http(t),
             Record::Dns(t) => self.add_dns(t),
             Record::Flow(f) => self.add_flow(f),
+            Record::Tls(_) => {}
         }
     }
 

@@ -113,6 +113,7 @@ fn analyze(path: &Path) -> (Vec<HttpTransaction>, Vec<DnsTransaction>) {
                 let key = match event {
                     Event::Http(t) => t.request_first_ns.or(t.response_first_ns),
                     Event::Dns(t) => t.query_ns.or(t.response_ns),
+                    Event::Tls(t) => t.client_hello_ns.or(Some(t.first_record_ns)),
                 };
                 assert!(
                     key >= Some(w),
@@ -135,6 +136,7 @@ fn analyze(path: &Path) -> (Vec<HttpTransaction>, Vec<DnsTransaction>) {
         match e {
             Event::Http(t) => http.push(t),
             Event::Dns(t) => dns.push(t),
+            Event::Tls(_) => {}
         }
     }
     (http, dns)

@@ -33,10 +33,12 @@ pub mod http;
 pub mod pairing;
 pub mod reassembly;
 pub mod seam;
+pub mod tls;
 pub mod transaction;
 
 pub use dns::DnsTransaction;
 pub use http::HttpTransaction;
+pub use tls::TlsConnection;
 pub use transaction::Transaction;
 
 use crate::decode::{Decoded, Transport};
@@ -66,6 +68,8 @@ pub struct AnalyzerConfig {
     /// Observer analyzers (registered with `observer: true`) to run beside the protocol
     /// analyzer on every TCP connection, by name (none by default).
     pub observers: Vec<&'static str>,
+    /// What the TLS analyzer does besides detecting TLS (rows per connection).
+    pub tls: tls::TlsOptions,
 }
 
 impl Default for AnalyzerConfig {
@@ -77,6 +81,7 @@ impl Default for AnalyzerConfig {
             idle_timeout_ns: 300_000_000_000,
             dns_timeout_ns: 10_000_000_000,
             observers: Vec::new(),
+            tls: tls::TlsOptions::default(),
         }
     }
 }
@@ -86,6 +91,8 @@ impl Default for AnalyzerConfig {
 pub enum Event {
     Http(HttpTransaction),
     Dns(DnsTransaction),
+    /// One TLS connection (only when [`tls::TlsOptions::rows`] is on).
+    Tls(TlsConnection),
 }
 
 /// Counters describing what the analyzers saw and skipped.
@@ -110,6 +117,8 @@ pub struct AnalyzerStats {
     pub dns_orphan_responses: u64,
     /// TCP connections carrying data that is neither HTTP/1.x nor DNS (not analysed further).
     pub tcp_other_connections: u64,
+    /// TCP connections carrying TLS (one `tls` row each when rows are on).
+    pub tls_connections: u64,
 }
 
 /// Multiset of start times of everything in progress; its minimum is the low watermark.

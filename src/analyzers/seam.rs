@@ -159,7 +159,12 @@ pub struct Registration {
 }
 
 /// Every TCP protocol analyzer, in probe order. Adding a protocol: one line here.
-pub static REGISTRY: &[Registration] = &[super::dns::REGISTRATION, super::http::REGISTRATION];
+pub static REGISTRY: &[Registration] = &[
+    super::dns::REGISTRATION,
+    // Before HTTP: HTTP's probe says "maybe" to anything.
+    super::tls::REGISTRATION,
+    super::http::REGISTRATION,
+];
 
 /// The analyzers for a new connection: the claiming one (if any) and the enabled observers.
 pub(crate) fn choose(

@@ -276,6 +276,7 @@ impl AnalysisArgs {
             idle_timeout_ns: ns(self.idle_timeout),
             dns_timeout_ns: ns(self.dns_timeout),
             observers: Vec::new(),
+            tls: Default::default(),
         }
     }
 }

@@ -70,6 +70,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 Record::Flow(f) => writers.push_flow(f),
                 Record::Http(t) => writers.push_http(t),
                 Record::Dns(t) => writers.push_dns(t),
+                Record::Tls(_) => Ok(()),
             };
             match pushed {
                 Ok(()) => ControlFlow::Continue(()),

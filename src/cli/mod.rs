@@ -13,3 +13,4 @@ pub mod sessions;
 pub mod stats;
 pub mod summary;
 pub mod synth;
+pub mod tls;
