@@ -119,6 +119,8 @@ pub struct AnalyzerStats {
     pub tcp_other_connections: u64,
     /// TCP connections carrying TLS (one `tls` row each when rows are on).
     pub tls_connections: u64,
+    /// TLS connections whose records were decrypted with keys from a key log.
+    pub tls_decrypted_connections: u64,
 }
 
 /// Multiset of start times of everything in progress; its minimum is the low watermark.
@@ -285,15 +287,30 @@ impl TransactionAnalyzer {
     /// Like [`new`](Self::new) with another set of TCP analyzers than [`seam::REGISTRY`]
     /// (e.g. to try an analyzer before registering it).
     pub fn with_registry(config: AnalyzerConfig, registry: &'static [Registration]) -> Self {
+        let tls_keys = config.tls.keys.clone();
         TransactionAnalyzer {
             registry,
             config,
             stats: AnalyzerStats::default(),
             marks: Watermark::default(),
             conns: FxHashMap::default(),
-            shared: Shared::default(),
+            shared: Shared {
+                tls_keys,
+                ..Shared::default()
+            },
             next_sweep_ns: None,
         }
+    }
+
+    /// Adds TLS secrets in key log format found in the capture (a pcapng Decryption Secrets
+    /// Block): connections from here on can use them. A bad line is reported, the lines
+    /// before it are kept.
+    pub fn add_tls_secrets(
+        &mut self,
+        source_name: &str,
+        text: &str,
+    ) -> Result<(), tls::KeyLogError> {
+        std::sync::Arc::make_mut(&mut self.shared.tls_keys).add_text(source_name, text)
     }
 
     /// Feeds one packet (in capture order); finished transactions are pushed to `out`.

@@ -118,6 +118,9 @@ pub trait TcpAnalyzer: Debug + Send {
 pub struct Shared {
     /// DNS pairs queries and responses across UDP and TCP.
     pub(crate) dns: DnsTracker,
+    /// TLS secrets: the `--keylog` files, then those of pcapng Decryption Secrets Blocks as
+    /// the capture reaches them.
+    pub(crate) tls_keys: std::sync::Arc<super::tls::KeyLog>,
 }
 
 /// What a probe sees: the first payload of the connection and its endpoints.

@@ -115,7 +115,7 @@ fn text_line(t: &DnsTransaction) -> String {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let options = PassOptions {
         transactions: true,
-        analyzer: args.analysis.config(),
+        analyzer: args.analysis.config()?,
         ..Default::default()
     };
     let mut rows = common::RowWriter::new(args.json, args.csv, &COLUMNS)?;

@@ -54,7 +54,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let options = PassOptions {
         flows: true,
         transactions: true,
-        analyzer: args.analysis.config(),
+        analyzer: args.analysis.config()?,
         ..Default::default()
     };
     let mut failed = 0;

@@ -63,7 +63,7 @@ pub fn collect(inputs: &Inputs, select: &Selection) -> anyhow::Result<(SampleSet
     let options = PassOptions {
         flows: select.metric.needs_flows(),
         transactions: !select.metric.needs_flows(),
-        analyzer: select.analysis.config(),
+        analyzer: select.analysis.config()?,
         ..Default::default()
     };
     let run = common::run_pass(&inputs.files, &options, &mut |_, record| {

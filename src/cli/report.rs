@@ -34,7 +34,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let options = PassOptions {
         flows: true,
         transactions: true,
-        analyzer: args.analysis.config(),
+        analyzer: args.analysis.config()?,
         ..Default::default()
     };
     let run = common::run_pass(&args.inputs.files, &options, &mut |_, record| {

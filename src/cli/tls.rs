@@ -69,7 +69,7 @@ fn text_line(t: &TlsConnection) -> String {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let mut analyzer = args.analysis.config();
+    let mut analyzer = args.analysis.config()?;
     analyzer.tls.rows = true;
     let options = PassOptions {
         transactions: true,

@@ -13,6 +13,7 @@ pub const HEARTBEAT: u8 = 24;
 pub const CLIENT_HELLO: u8 = 1;
 pub const SERVER_HELLO: u8 = 2;
 pub const NEW_SESSION_TICKET: u8 = 4;
+pub const ENCRYPTED_EXTENSIONS: u8 = 8;
 pub const FINISHED: u8 = 20;
 pub const KEY_UPDATE: u8 = 24;
 
