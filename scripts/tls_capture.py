@@ -27,6 +27,7 @@ import http.client
 import http.server
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -198,7 +199,8 @@ def openssl_key_update(port, keylog, manifest):
     proc.stdin.write("Q\n")
     proc.stdin.flush()
     out, _ = proc.communicate(timeout=10)
-    statuses = [line.split()[1] for line in out.splitlines() if line.startswith("HTTP/1.1 ")]
+    # Bodies end without a newline: a status line may follow one on the same line.
+    statuses = re.findall(r"HTTP/1\.1 (\d{3}) ", out)
     for path, status in zip(["/bytes/30", "/bytes/40"], statuses):
         manifest.append(
             {

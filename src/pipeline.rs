@@ -195,6 +195,8 @@ enum Work {
     FlowEnd(FlowRecord),
     /// Capture time has advanced to here (for releasing finished transactions).
     Clock(i64),
+    /// TLS secrets from a pcapng Decryption Secrets Block, for the packets after it.
+    TlsSecrets(Box<crate::analyzers::tls::KeyLog>),
 }
 
 /// A run of work items with their payload bytes in one buffer.
@@ -231,6 +233,7 @@ struct Front<'o> {
     peak_open_flows: usize,
     packets: u64,
     now_ns: i64,
+    secrets: std::sync::Arc<crate::capture::SecretsInbox>,
 }
 
 impl<'o> Front<'o> {
@@ -240,6 +243,7 @@ impl<'o> Front<'o> {
         progress: Option<&'o mut dyn Progress>,
     ) -> Self {
         Front {
+            secrets: reader.secrets_inbox(),
             reader,
             options,
             progress,
@@ -267,6 +271,16 @@ impl<'o> Front<'o> {
                 return false;
             }
         };
+        for text in self.secrets.take() {
+            // Checked here so a bad line is a warning of this file.
+            let mut keys = crate::analyzers::tls::KeyLog::default();
+            let source = "pcapng decryption secrets block";
+            if let Err(e) = keys.add_text(source, &text) {
+                self.warnings
+                    .push(format!("{e} (the lines before it are used)"));
+            }
+            batch.items.push(Work::TlsSecrets(Box::new(keys)));
+        }
         self.packets += 1;
         self.now_ns = self.now_ns.max(packet.timestamp_ns);
         let decoded = decode(packet.link_type, packet.data);
@@ -508,6 +522,11 @@ impl Back {
                     }
                     if self.emit_flows {
                         emit(Record::Flow(record))?;
+                    }
+                }
+                Work::TlsSecrets(keys) => {
+                    if let Some(analyzer) = self.analyzer.as_mut() {
+                        analyzer.add_tls_secrets(*keys);
                     }
                 }
                 Work::Clock(now_ns) => {

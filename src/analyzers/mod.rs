@@ -302,15 +302,10 @@ impl TransactionAnalyzer {
         }
     }
 
-    /// Adds TLS secrets in key log format found in the capture (a pcapng Decryption Secrets
-    /// Block): connections from here on can use them. A bad line is reported, the lines
-    /// before it are kept.
-    pub fn add_tls_secrets(
-        &mut self,
-        source_name: &str,
-        text: &str,
-    ) -> Result<(), tls::KeyLogError> {
-        std::sync::Arc::make_mut(&mut self.shared.tls_keys).add_text(source_name, text)
+    /// Adds TLS secrets found in the capture (pcapng Decryption Secrets Blocks): connections
+    /// whose encrypted records come later can use them.
+    pub fn add_tls_secrets(&mut self, secrets: tls::KeyLog) {
+        std::sync::Arc::make_mut(&mut self.shared.tls_keys).merge(secrets);
     }
 
     /// Feeds one packet (in capture order); finished transactions are pushed to `out`.

@@ -138,6 +138,25 @@ impl KeyLog {
         Ok(())
     }
 
+    /// Adds every secret of `other` (a later secret for the same connection and label wins).
+    pub fn merge(&mut self, other: KeyLog) {
+        for (random, secrets) in other.by_client_random {
+            let entry = self.by_client_random.entry(random).or_default();
+            let slots = [
+                (&mut entry.master, secrets.master),
+                (&mut entry.client_handshake, secrets.client_handshake),
+                (&mut entry.server_handshake, secrets.server_handshake),
+                (&mut entry.client_traffic_0, secrets.client_traffic_0),
+                (&mut entry.server_traffic_0, secrets.server_traffic_0),
+            ];
+            for (slot, secret) in slots {
+                if secret.is_some() {
+                    *slot = secret;
+                }
+            }
+        }
+    }
+
     /// Reads key log files.
     pub fn from_files(paths: &[std::path::PathBuf]) -> anyhow::Result<KeyLog> {
         let mut log = KeyLog::default();

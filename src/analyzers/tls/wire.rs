@@ -270,10 +270,7 @@ mod tests {
                 length: 5
             }))
         );
-        assert_eq!(
-            RecordHeader::parse(&[b'G', b'E', b'T', b' ', b'/']),
-            Some(Err(()))
-        );
+        assert_eq!(RecordHeader::parse(b"GET /"), Some(Err(())));
         assert_eq!(RecordHeader::parse(&[23, 3, 3, 0xff, 0xff]), Some(Err(())));
     }
 
