@@ -219,7 +219,7 @@ def openssl_key_update(port, keylog, manifest):
 
 def start_tcpdump(pcap, port):
     proc = subprocess.Popen(
-        ["tcpdump", "-i", "lo", "-n", "-U", "--immediate-mode", "-s", "0", "-w", pcap,
+        ["tcpdump", "-i", "lo", "-n", "-U", "--immediate-mode", "-B", "32768", "-s", "0", "-w", pcap,
          f"tcp port {port}"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
