@@ -767,3 +767,50 @@ fn mutated_tls_records_never_panic() {
         mutated_tls_never_panics(&corpus.join(name), Default::default(), 60);
     }
 }
+
+/// `latency --metric tls-hello|tls-handshake --by sni`: the samples are the `tls` rows' values
+/// (count and nearest-rank percentiles computed here from `tls --json`).
+#[test]
+fn latency_of_tls_hellos_and_handshakes_by_sni() {
+    let Some(corpus) = common::corpus_dir("latency_of_tls_hellos_and_handshakes_by_sni") else {
+        return;
+    };
+    let pcap = corpus.join("sv__tls-subjectaltname__input.pcap");
+    let (tls, _) = tracetail_ok(&["tls", "--json", pcap.to_str().unwrap()]);
+    let rows = json_lines(&tls);
+    for (metric, field) in [("tls-hello", "hello_ns"), ("tls-handshake", "handshake_ns")] {
+        let (out, _) = tracetail_ok(&[
+            "latency",
+            "--metric",
+            metric,
+            "--by",
+            "sni",
+            "--json",
+            pcap.to_str().unwrap(),
+        ]);
+        let summary: Value = serde_json::from_str(&out).unwrap();
+        let mut want: Vec<i64> = rows.iter().filter_map(|r| r[field].as_i64()).collect();
+        want.sort_unstable();
+        assert_eq!(
+            summary["count"].as_u64(),
+            Some(want.len() as u64),
+            "{metric}"
+        );
+        let p50 = want[(want.len() * 50).div_ceil(100) - 1];
+        assert_eq!(
+            summary["percentiles"]["50"].as_i64(),
+            Some(p50),
+            "{metric}: {summary}"
+        );
+        let bing = &summary["groups"]["www.bing.com"];
+        let n = rows
+            .iter()
+            .filter(|r| r["sni"] == "www.bing.com" && !r[field].is_null())
+            .count();
+        assert_eq!(
+            bing["count"].as_u64(),
+            Some(n as u64),
+            "{metric}: {summary}"
+        );
+    }
+}

@@ -60,12 +60,13 @@ pub fn collect(inputs: &Inputs, select: &Selection) -> anyhow::Result<(SampleSet
         anyhow::bail!("--metric dns is the DNS response time; use it with --protocol dns");
     }
     let mut set = SampleSet::new(select.metric, select.by).with_protocol(protocol);
-    let options = PassOptions {
+    let mut options = PassOptions {
         flows: select.metric.needs_flows(),
         transactions: !select.metric.needs_flows(),
         analyzer: select.analysis.config()?,
         ..Default::default()
     };
+    options.analyzer.tls.rows = select.metric.is_tls();
     let run = common::run_pass(&inputs.files, &options, &mut |_, record| {
         set.add_record(&record);
         Ok(())
