@@ -37,6 +37,8 @@ enum Command {
     Dns(cli::dns::Args),
     /// One row per request/response exchange on any TCP connection, whatever the protocol.
     Tcp(cli::tcp::Args),
+    /// One row per TLS connection: SNI, ALPN, version, cipher suite, handshake timing.
+    Tls(cli::tls::Args),
     /// Percentile table of a latency metric, overall and per group.
     Latency(cli::latency::Args),
     /// Draw a latency plot to SVG or PNG.
@@ -62,6 +64,7 @@ fn main() -> ExitCode {
         Command::Http(a) => cli::http::run(a),
         Command::Dns(a) => cli::dns::run(a),
         Command::Tcp(a) => cli::tcp::run(a),
+        Command::Tls(a) => cli::tls::run(a),
         Command::Latency(a) => cli::latency::run(a),
         Command::Plot(a) => cli::plot::run(a),
         Command::Report(a) => cli::report::run(a),

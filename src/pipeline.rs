@@ -12,7 +12,7 @@
 use crate::analyzers::tcp::EndpointCounts;
 use crate::analyzers::{
     AnalyzerConfig, AnalyzerStats, DnsTransaction, Event, HttpTransaction, SweepSchedule,
-    TcpExchange, TransactionAnalyzer,
+    TcpExchange, TlsConnection, TransactionAnalyzer,
 };
 use crate::capture::{CaptureError, CaptureFormat, CaptureReader, Compression, LinkType, Packet};
 use crate::decode::defrag::{Defragmenter, Outcome, Reassembled};
@@ -61,6 +61,8 @@ pub enum Record {
     Dns(DnsTransaction),
     /// A request/response exchange of the generic TCP analyzer (when enabled).
     Tcp(TcpExchange),
+    /// One TLS connection (when the analyzer config asks for TLS rows).
+    Tls(TlsConnection),
 }
 
 /// Everything a pass learned about one file besides the streamed records.
@@ -289,6 +291,9 @@ enum Work {
     FlowEnd { item: u64, flow_id: u64 },
     /// Time to flush idle connections and time out DNS queries (sent to every worker).
     Sweep { item: u64, now_ns: i64 },
+    /// TLS secrets from a pcapng Decryption Secrets Block, for the packets after it (sent to
+    /// every worker).
+    TlsSecrets(Box<crate::analyzers::tls::KeyLog>),
 }
 
 /// One worker's work of one epoch, with the payload bytes in one buffer.
@@ -329,6 +334,7 @@ struct Front<'o> {
     now_ns: i64,
     first_ns: Option<i64>,
     deal: Dealer<'o>,
+    secrets: std::sync::Arc<crate::capture::SecretsInbox>,
 }
 
 /// Where the dealer puts TCP and UDP packets.
@@ -387,6 +393,7 @@ impl<'o> Front<'o> {
             other => other,
         };
         Front {
+            secrets: reader.secrets_inbox(),
             reader,
             options,
             progress,
@@ -482,6 +489,16 @@ impl<'o> Front<'o> {
                 return false;
             }
         };
+        for text in self.secrets.take() {
+            // Checked here so a bad line is a warning of this file.
+            let mut keys = crate::analyzers::tls::KeyLog::default();
+            let source = "pcapng decryption secrets block";
+            if let Err(e) = keys.add_text(source, &text) {
+                self.warnings
+                    .push(format!("{e} (the lines before it are used)"));
+            }
+            self.deal.tls_secrets(keys);
+        }
         self.packets += 1;
         let first_ns = *self.first_ns.get_or_insert(packet.timestamp_ns);
         self.deal.epoch_items += 1;
@@ -546,6 +563,19 @@ impl Dealer<'_> {
         remaining.sort_by_key(|r| r.flow_id);
         for record in remaining {
             self.flow_ended(record);
+        }
+    }
+
+    /// TLS secrets from the capture go to every worker, in order with the packets.
+    fn tls_secrets(&mut self, keys: crate::analyzers::tls::KeyLog) {
+        match &mut self.workers {
+            Workers::Batches { batches, .. } => {
+                for batch in batches {
+                    batch.items.push(Work::TlsSecrets(Box::new(keys.clone())));
+                }
+            }
+            Workers::Inline(Some(shard)) => shard.analyzer.add_tls_secrets(keys),
+            Workers::Inline(None) | Workers::Threads(_) => {}
         }
     }
 
@@ -747,6 +777,8 @@ enum Exchange {
     Http(u64),
     /// A generic request/response exchange: its connection.
     Tcp(u64),
+    /// A TLS connection's row: its connection.
+    Tls(u64),
     Dns {
         transport: &'static str,
         client: (IpAddr, u16),
@@ -760,6 +792,7 @@ impl Exchange {
         match event {
             Event::Http(t) => Exchange::Http(t.connection_id),
             Event::Tcp(t) => Exchange::Tcp(t.connection_id),
+            Event::Tls(t) => Exchange::Tls(t.connection_id),
             Event::Dns(t) => Exchange::Dns {
                 transport: t.transport,
                 client: (t.client_ip, t.client_port),
@@ -838,6 +871,7 @@ impl Shard {
                 }
                 Work::FlowEnd { item, flow_id } => self.flow_end(item, flow_id),
                 Work::Sweep { item, now_ns } => self.sweep(item, now_ns),
+                Work::TlsSecrets(keys) => self.analyzer.add_tls_secrets(*keys),
             }
         }
         if batch.last {
@@ -977,6 +1011,7 @@ impl Merger {
                     Event::Http(t) => Record::Http(t),
                     Event::Dns(t) => Record::Dns(t),
                     Event::Tcp(t) => Record::Tcp(t),
+                    Event::Tls(t) => Record::Tls(t),
                 })?;
             }
         }

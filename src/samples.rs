@@ -3,7 +3,7 @@
 //! A sample is 20 bytes (time, value, group index), so ten million requests fit in ~200 MB
 //! and percentiles stay exact; group names are stored once.
 
-use crate::analyzers::{DnsTransaction, HttpTransaction, TcpExchange};
+use crate::analyzers::{DnsTransaction, HttpTransaction, TcpExchange, TlsConnection};
 use crate::flows::FlowRecord;
 use crate::pipeline::Record;
 use crate::stats::percentile::{summarize, LatencySummary};
@@ -39,6 +39,10 @@ pub enum Metric {
     Dns,
     /// TCP handshake: SYN -> final ACK of the three-way handshake.
     Handshake,
+    /// TLS ServerHello − ClientHello (one round trip plus server work).
+    TlsHello,
+    /// TLS client's Finished − ClientHello.
+    TlsHandshake,
 }
 
 impl Metric {
@@ -50,6 +54,8 @@ impl Metric {
             Metric::Tshark => "tshark",
             Metric::Dns => "dns",
             Metric::Handshake => "handshake",
+            Metric::TlsHello => "tls-hello",
+            Metric::TlsHandshake => "tls-handshake",
         }
     }
 
@@ -62,6 +68,8 @@ impl Metric {
             Metric::Tshark => "HTTP time (tshark http.time)",
             Metric::Dns => "DNS response time",
             Metric::Handshake => "TCP handshake time",
+            Metric::TlsHello => "TLS hello time",
+            Metric::TlsHandshake => "TLS handshake time",
         }
     }
 
@@ -76,11 +84,18 @@ impl Metric {
             }
             Metric::Dns => "DNS response time (response − query)",
             Metric::Handshake => "TCP handshake time (SYN → final ACK)",
+            Metric::TlsHello => "TLS hello time (ServerHello − ClientHello)",
+            Metric::TlsHandshake => "TLS handshake time (client Finished − ClientHello)",
         }
     }
 
     pub fn needs_flows(self) -> bool {
         self == Metric::Handshake
+    }
+
+    /// Taken from `tls` rows (the pass must emit them).
+    pub fn is_tls(self) -> bool {
+        matches!(self, Metric::TlsHello | Metric::TlsHandshake)
     }
 }
 
@@ -127,6 +142,8 @@ pub enum GroupBy {
     Status,
     /// The capture file a sample came from (to compare captures side by side).
     Capture,
+    /// TLS server name (HTTP inside TLS: its SNI, else the Host).
+    Sni,
 }
 
 impl GroupBy {
@@ -138,6 +155,7 @@ impl GroupBy {
             GroupBy::Client => "client",
             GroupBy::Status => "status",
             GroupBy::Capture => "capture",
+            GroupBy::Sni => "sni",
         }
     }
 }
@@ -234,6 +252,7 @@ impl SampleSet {
             Record::Dns(t) => self.add_dns(t),
             Record::Tcp(t) => self.add_tcp(t),
             Record::Flow(f) => self.add_flow(f),
+            Record::Tls(t) => self.add_tls(t),
         }
     }
 
@@ -264,6 +283,9 @@ impl SampleSet {
                     .unwrap_or_else(|| "-".into()),
             ),
             Some(GroupBy::Capture) => self.capture_group,
+            Some(GroupBy::Sni) => {
+                self.group_index(t.sni.as_deref().or(t.host.as_deref()).unwrap_or("(no sni)"))
+            }
         };
         self.samples.push(Sample {
             timestamp_ns: ts,
@@ -281,7 +303,7 @@ impl SampleSet {
             Metric::Dns | Metric::Ttfb | Metric::Total | Metric::Server | Metric::Tshark => {
                 t.latency_ns()
             }
-            Metric::Handshake => return,
+            Metric::Handshake | Metric::TlsHello | Metric::TlsHandshake => return,
         };
         let (Some(value), Some(ts)) = (value, t.query_ns) else {
             self.missing += 1;
@@ -290,7 +312,9 @@ impl SampleSet {
         let group = match self.by {
             None => 0,
             Some(GroupBy::Server) => self.group_index(&endpoint(t.server_ip, t.server_port)),
-            Some(GroupBy::Host) | Some(GroupBy::Uri) => self.group_index(&t.query_name),
+            Some(GroupBy::Host) | Some(GroupBy::Uri) | Some(GroupBy::Sni) => {
+                self.group_index(&t.query_name)
+            }
             Some(GroupBy::Client) => self.group_index(&t.client_ip.to_string()),
             Some(GroupBy::Status) => {
                 self.group_index(&t.rcode.map(|r| r.to_string()).unwrap_or_else(|| "-".into()))
@@ -313,7 +337,7 @@ impl SampleSet {
             Metric::Total => t.total_ns(),
             Metric::Server => t.server_ns(),
             Metric::Tshark => t.tshark_ns(),
-            Metric::Dns | Metric::Handshake => return,
+            Metric::Dns | Metric::Handshake | Metric::TlsHello | Metric::TlsHandshake => return,
         };
         let (Some(value), Some(ts)) = (value, t.request_first_ns) else {
             self.missing += 1;
@@ -327,6 +351,7 @@ impl SampleSet {
             Some(GroupBy::Uri) | Some(GroupBy::Status) => self.group_index(t.protocol),
             Some(GroupBy::Client) => self.group_index(&t.client_ip.to_string()),
             Some(GroupBy::Capture) => self.capture_group,
+            Some(GroupBy::Sni) => self.group_index("(no sni)"),
         };
         self.samples.push(Sample {
             timestamp_ns: ts,
@@ -345,15 +370,45 @@ impl SampleSet {
         };
         let group = match self.by {
             None => 0,
-            Some(GroupBy::Server) | Some(GroupBy::Host) | Some(GroupBy::Uri) => {
-                self.group_index(&endpoint(f.server_ip, f.server_port))
-            }
+            Some(GroupBy::Server)
+            | Some(GroupBy::Host)
+            | Some(GroupBy::Uri)
+            | Some(GroupBy::Sni) => self.group_index(&endpoint(f.server_ip, f.server_port)),
             Some(GroupBy::Client) => self.group_index(&f.client_ip.to_string()),
             Some(GroupBy::Status) => self.group_index(f.tcp_state.as_deref().unwrap_or("-")),
             Some(GroupBy::Capture) => self.capture_group,
         };
         self.samples.push(Sample {
             timestamp_ns: f.first_ns,
+            value_ns: value,
+            group,
+        });
+    }
+
+    pub fn add_tls(&mut self, t: &TlsConnection) {
+        let value = match self.metric {
+            Metric::TlsHello => t.hello_ns,
+            Metric::TlsHandshake => t.handshake_ns,
+            _ => return,
+        };
+        let (Some(value), Some(ts)) = (value, t.client_hello_ns) else {
+            self.missing += 1;
+            return;
+        };
+        let group = match self.by {
+            None => 0,
+            Some(GroupBy::Server) | Some(GroupBy::Uri) => {
+                self.group_index(&endpoint(t.server_ip, t.server_port))
+            }
+            Some(GroupBy::Sni) | Some(GroupBy::Host) => {
+                self.group_index(t.sni.as_deref().unwrap_or("(no sni)"))
+            }
+            Some(GroupBy::Client) => self.group_index(&t.client_ip.to_string()),
+            Some(GroupBy::Status) => self.group_index(t.version.as_deref().unwrap_or("-")),
+            Some(GroupBy::Capture) => self.capture_group,
+        };
+        self.samples.push(Sample {
+            timestamp_ns: ts,
             value_ns: value,
             group,
         });

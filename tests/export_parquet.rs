@@ -158,6 +158,8 @@ fn http(depth: u32, answered: bool) -> HttpTransaction {
         } else {
             vec!["unanswered", "gap"]
         },
+        tls: false,
+        sni: None,
     }
 }
 

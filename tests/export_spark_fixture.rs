@@ -100,6 +100,8 @@ fn write_spark_fixture() {
                 request_head_ns: None,
                 response_head_ns: None,
                 flags: if answered { vec![] } else { vec!["unanswered"] },
+                tls: false,
+                sni: None,
             };
             writers.push_http(&t).unwrap();
             let server = match t.server_ip {

@@ -466,6 +466,8 @@ fn fuzz_captures_through_the_whole_pass() {
         .analyzer
         .observers
         .push(tracetail::analyzers::tcp::REGISTRATION.name);
+    // And TLS connection rows (records parsed whether or not keys are given).
+    options.analyzer.tls.rows = true;
     let mut check = |input: &[u8]| -> String {
         // The reader alone: its own invariants on every packet.
         if let Ok(mut reader) =
@@ -483,7 +485,7 @@ fn fuzz_captures_through_the_whole_pass() {
         // The whole pass, as the commands run it.
         std::fs::write(&file, input).unwrap();
         let mut signature = String::new();
-        let mut kinds = [0u64; 4];
+        let mut kinds = [0u64; 5];
         let result = analyze_file(&file, &options, &mut |record| match record {
             Record::Flow(_) => kinds[0] += 1,
             Record::Http(t) => {
@@ -493,6 +495,7 @@ fn fuzz_captures_through_the_whole_pass() {
                 }
             }
             Record::Dns(_) => kinds[2] += 1,
+            Record::Tls(_) => kinds[4] += 1,
             Record::Tcp(t) => {
                 kinds[3] += 1;
                 if let (Some(first), Some(last)) = (t.request_first_ns, t.request_last_ns) {

@@ -44,6 +44,7 @@ fn pass(path: &Path, threads: usize, analyzer: &AnalyzerConfig) -> (Vec<String>,
         .analyzer
         .observers
         .push(tracetail::analyzers::tcp::REGISTRATION.name);
+    options.analyzer.tls.rows = true;
     let mut records = Vec::new();
     let report = analyze_file(path, &options, &mut |record| {
         records.push(match record {
@@ -51,6 +52,7 @@ fn pass(path: &Path, threads: usize, analyzer: &AnalyzerConfig) -> (Vec<String>,
             Record::Http(t) => format!("http {t:?}"),
             Record::Dns(t) => format!("dns {t:?}"),
             Record::Tcp(t) => format!("tcp {t:?}"),
+            Record::Tls(t) => format!("tls {t:?}"),
         });
     })
     .unwrap();

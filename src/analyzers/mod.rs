@@ -34,11 +34,13 @@ pub mod pairing;
 pub mod reassembly;
 pub mod seam;
 pub mod tcp;
+pub mod tls;
 pub mod transaction;
 
 pub use dns::DnsTransaction;
 pub use http::HttpTransaction;
 pub use tcp::TcpExchange;
+pub use tls::TlsConnection;
 pub use transaction::Transaction;
 
 use crate::decode::{Decoded, Transport};
@@ -68,6 +70,8 @@ pub struct AnalyzerConfig {
     /// Observer analyzers (registered with `observer: true`) to run beside the protocol
     /// analyzer on every TCP connection, by name (none by default).
     pub observers: Vec<&'static str>,
+    /// What the TLS analyzer does besides detecting TLS (rows per connection).
+    pub tls: tls::TlsOptions,
 }
 
 impl Default for AnalyzerConfig {
@@ -79,6 +83,7 @@ impl Default for AnalyzerConfig {
             idle_timeout_ns: 300_000_000_000,
             dns_timeout_ns: 10_000_000_000,
             observers: Vec::new(),
+            tls: tls::TlsOptions::default(),
         }
     }
 }
@@ -90,6 +95,8 @@ pub enum Event {
     Dns(DnsTransaction),
     /// One request/response exchange of the generic analyzer (observer `tcp`).
     Tcp(TcpExchange),
+    /// One TLS connection (only when [`tls::TlsOptions::rows`] is on).
+    Tls(TlsConnection),
 }
 
 /// Counters describing what the analyzers saw and skipped.
@@ -114,6 +121,10 @@ pub struct AnalyzerStats {
     pub dns_orphan_responses: u64,
     /// TCP connections carrying data that is neither HTTP/1.x nor DNS (not analysed further).
     pub tcp_other_connections: u64,
+    /// TCP connections carrying TLS (one `tls` row each when rows are on).
+    pub tls_connections: u64,
+    /// TLS connections whose records were decrypted with keys from a key log.
+    pub tls_decrypted_connections: u64,
 }
 
 impl AnalyzerStats {
@@ -137,6 +148,8 @@ impl AnalyzerStats {
             dns_duplicate_responses,
             dns_orphan_responses,
             tcp_other_connections,
+            tls_connections,
+            tls_decrypted_connections,
         } = other;
         self.tcp_connections += tcp_connections;
         self.http_connections += http_connections;
@@ -154,6 +167,8 @@ impl AnalyzerStats {
         self.dns_duplicate_responses += dns_duplicate_responses;
         self.dns_orphan_responses += dns_orphan_responses;
         self.tcp_other_connections += tcp_other_connections;
+        self.tls_connections += tls_connections;
+        self.tls_decrypted_connections += tls_decrypted_connections;
     }
 }
 
@@ -363,6 +378,7 @@ impl TransactionAnalyzer {
     /// Like [`new`](Self::new) with another set of TCP analyzers than [`seam::REGISTRY`]
     /// (e.g. to try an analyzer before registering it).
     pub fn with_registry(config: AnalyzerConfig, registry: &'static [Registration]) -> Self {
+        let tls_keys = config.tls.keys.clone();
         TransactionAnalyzer {
             registry,
             stats: AnalyzerStats::default(),
@@ -370,7 +386,10 @@ impl TransactionAnalyzer {
             conns: FxHashMap::default(),
             sweeps: Some(SweepSchedule::new(&config)),
             config,
-            shared: Shared::default(),
+            shared: Shared {
+                tls_keys,
+                ..Shared::default()
+            },
             connection_hint: None,
         }
     }
@@ -387,6 +406,12 @@ impl TransactionAnalyzer {
     /// analyzers, see [`SweepSchedule`]); `on_packet` no longer sweeps by itself.
     pub fn sweep_by_caller(&mut self) {
         self.sweeps = None;
+    }
+
+    /// Adds TLS secrets found in the capture (pcapng Decryption Secrets Blocks): connections
+    /// whose encrypted records come later can use them.
+    pub fn add_tls_secrets(&mut self, secrets: tls::KeyLog) {
+        std::sync::Arc::make_mut(&mut self.shared.tls_keys).merge(secrets);
     }
 
     /// Feeds one packet (in capture order); finished transactions are pushed to `out`.

@@ -130,6 +130,9 @@ pub trait TcpAnalyzer: Debug + Send {
 pub struct Shared {
     /// DNS pairs queries and responses across UDP and TCP.
     pub(crate) dns: DnsTracker,
+    /// TLS secrets: the `--keylog` files, then those of pcapng Decryption Secrets Blocks as
+    /// the capture reaches them.
+    pub(crate) tls_keys: std::sync::Arc<super::tls::KeyLog>,
 }
 
 /// What a probe sees: the first payload of the connection and its endpoints.
@@ -173,6 +176,8 @@ pub struct Registration {
 /// Every TCP protocol analyzer, in probe order. Adding a protocol: one line here.
 pub static REGISTRY: &[Registration] = &[
     super::dns::REGISTRATION,
+    // Before HTTP: HTTP's probe says "maybe" to anything.
+    super::tls::REGISTRATION,
     super::http::REGISTRATION,
     super::tcp::REGISTRATION,
 ];

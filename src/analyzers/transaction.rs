@@ -5,7 +5,7 @@
 //! implementing it.
 
 use super::pairing::Exchange;
-use super::{DnsTransaction, Event, HttpTransaction};
+use super::{DnsTransaction, Event, HttpTransaction, TlsConnection};
 use std::net::SocketAddr;
 
 /// The protocol-independent view of one request/response exchange.
@@ -74,6 +74,35 @@ impl Transaction for DnsTransaction {
     }
 }
 
+/// A TLS handshake as an exchange: the ClientHello is the request, the ServerHello the
+/// response (a row without ClientHello starts at its first record).
+impl Transaction for TlsConnection {
+    fn protocol(&self) -> &'static str {
+        "tls"
+    }
+    fn client(&self) -> SocketAddr {
+        SocketAddr::new(self.client_ip, self.client_port)
+    }
+    fn server(&self) -> SocketAddr {
+        SocketAddr::new(self.server_ip, self.server_port)
+    }
+    fn exchange(&self) -> Exchange {
+        let start = self.client_hello_ns.or(Some(self.first_record_ns));
+        Exchange {
+            request_first_ns: start,
+            request_last_ns: start,
+            response_first_ns: self.server_hello_ns,
+            response_last_ns: self.server_hello_ns,
+        }
+    }
+    fn status(&self) -> Option<String> {
+        self.version.clone()
+    }
+    fn flags(&self) -> &[&'static str] {
+        &self.flags
+    }
+}
+
 impl Event {
     /// The transaction behind the event, whatever its protocol.
     pub fn transaction(&self) -> &dyn Transaction {
@@ -81,6 +110,7 @@ impl Event {
             Event::Http(t) => t,
             Event::Dns(t) => t,
             Event::Tcp(t) => t,
+            Event::Tls(t) => t,
         }
     }
 }

@@ -41,6 +41,8 @@ use pcapng::Interface;
 use std::fmt;
 use std::io::{self, Read};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 /// Largest record body accepted (256 MiB). A bigger length field means the file is damaged.
 pub const MAX_RECORD_LEN: usize = 256 * 1024 * 1024;
@@ -218,6 +220,34 @@ pub struct CaptureReader {
     interfaces: Vec<Interface>,
     warnings: Vec<CaptureWarning>,
     counters: ReaderCounters,
+    secrets: Arc<SecretsInbox>,
+}
+
+/// TLS key log text from pcapng Decryption Secrets Blocks, handed from the reader to whoever
+/// holds [`CaptureReader::secrets_inbox`] as the reader meets them (before the packets
+/// after them are returned).
+#[derive(Debug, Default)]
+pub struct SecretsInbox {
+    waiting: AtomicBool,
+    texts: Mutex<Vec<String>>,
+}
+
+impl SecretsInbox {
+    fn push(&self, text: String) {
+        self.texts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(text);
+        self.waiting.store(true, Ordering::Release);
+    }
+
+    /// Key log texts met since the last call (cheap when there are none).
+    pub fn take(&self) -> Vec<String> {
+        if !self.waiting.swap(false, Ordering::Acquire) {
+            return Vec::new();
+        }
+        std::mem::take(&mut *self.texts.lock().unwrap_or_else(|e| e.into_inner()))
+    }
 }
 
 impl CaptureReader {
@@ -277,6 +307,7 @@ impl CaptureReader {
             interfaces: Vec::new(),
             warnings: Vec::new(),
             counters: ReaderCounters::default(),
+            secrets: Arc::default(),
         };
         reader.buf[..sniffed.prefix.len()].copy_from_slice(&sniffed.prefix);
         reader.read_file_header()?;
@@ -306,6 +337,11 @@ impl CaptureReader {
             interface_id: frame.interface_id,
             data: &self.buf[frame.data_at..frame.data_at + frame.caplen],
         }))
+    }
+
+    /// Where TLS secrets embedded in the capture (pcapng Decryption Secrets Blocks) arrive.
+    pub fn secrets_inbox(&self) -> Arc<SecretsInbox> {
+        self.secrets.clone()
     }
 
     /// Name given at open (the path, or `-`).
@@ -804,6 +840,7 @@ impl CaptureReader {
             BLOCK_IDB => MIN_IDB_LEN,
             BLOCK_EPB | BLOCK_PB => MIN_EPB_LEN,
             BLOCK_SPB => MIN_SPB_LEN,
+            BLOCK_DSB => MIN_DSB_LEN,
             _ => MIN_BLOCK_LEN,
         };
         if total_len < fixed_len {
@@ -924,6 +961,25 @@ impl CaptureReader {
                     original_len,
                     interface_id: 0,
                 }))
+            }
+            BLOCK_DSB => {
+                let secrets_type = read_u32(block, 8, big_endian);
+                let len = read_u32(block, 12, big_endian) as usize;
+                let data = block
+                    .get(16..16 + len)
+                    .filter(|_| len <= total_len - MIN_DSB_LEN);
+                match data {
+                    Some(text) if secrets_type == SECRETS_TLS_KEY_LOG => {
+                        self.secrets.push(String::from_utf8_lossy(text).into_owned());
+                    }
+                    Some(_) => self.counters.skipped_blocks += 1,
+                    None => self.warn(
+                        at,
+                        format!("decryption secrets block claims {len} bytes of secrets but has room for {}; ignored", total_len - MIN_DSB_LEN),
+                    ),
+                }
+                self.start += total_len;
+                Ok(None)
             }
             _ => {
                 self.counters.skipped_blocks += 1;

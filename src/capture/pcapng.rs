@@ -13,6 +13,11 @@ pub(super) const BLOCK_IDB: u32 = 0x0000_0001;
 pub(super) const BLOCK_PB: u32 = 0x0000_0002;
 pub(super) const BLOCK_SPB: u32 = 0x0000_0003;
 pub(super) const BLOCK_EPB: u32 = 0x0000_0006;
+/// Decryption Secrets Block, and its secrets type for TLS key logs ("TLSK").
+pub(super) const BLOCK_DSB: u32 = 0x0000_000A;
+pub(super) const SECRETS_TLS_KEY_LOG: u32 = 0x544c_534b;
+/// Block type, length, secrets type, secrets length, trailing length.
+pub(super) const MIN_DSB_LEN: usize = 20;
 
 pub(super) const BYTE_ORDER_MAGIC: u32 = 0x1A2B_3C4D;
 

@@ -348,19 +348,30 @@ pub struct AnalysisArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0, help_heading = "Analysis limits",
           value_parser = limits::timeout_seconds())]
     pub dns_timeout: f64,
+    /// TLS key log (NSS format, as written by browsers, curl and Python with SSLKEYLOGFILE):
+    /// connections it has secrets for are decrypted and the HTTP inside analysed. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub keylog: Vec<PathBuf>,
 }
 
 impl AnalysisArgs {
-    pub fn config(&self) -> tracetail::analyzers::AnalyzerConfig {
+    /// The analyzer configuration; reads the `--keylog` files (a bad line is an error naming
+    /// the file and line).
+    pub fn config(&self) -> anyhow::Result<tracetail::analyzers::AnalyzerConfig> {
         let ns = |s: f64| (s.max(0.0) * 1e9).min(i64::MAX as f64) as i64;
-        tracetail::analyzers::AnalyzerConfig {
+        let keys = tracetail::analyzers::tls::KeyLog::from_files(&self.keylog)?;
+        Ok(tracetail::analyzers::AnalyzerConfig {
             max_reorder_bytes: self.max_reorder_bytes,
             max_header_bytes: self.max_header_bytes,
             max_pending_requests: self.max_pending_requests.max(1),
             idle_timeout_ns: ns(self.idle_timeout),
             dns_timeout_ns: ns(self.dns_timeout),
             observers: Vec::new(),
-        }
+            tls: tracetail::analyzers::tls::TlsOptions {
+                rows: false,
+                keys: std::sync::Arc::new(keys),
+            },
+        })
     }
 }
 

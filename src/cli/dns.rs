@@ -179,7 +179,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let options = PassOptions {
         transactions: true,
         select: args.inputs.selection(),
-        analyzer: args.analysis.config(),
+        analyzer: args.analysis.config()?,
         ..Default::default()
     };
     let options = args.inputs.pass(options);

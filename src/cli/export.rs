@@ -56,7 +56,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&args.output)
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.output.display()))?;
     let with_tcp = args.protocol.contains(&tracetail::samples::Protocol::Tcp);
-    let mut analyzer = args.analysis.config();
+    let mut analyzer = args.analysis.config()?;
     if with_tcp {
         analyzer
             .observers
@@ -88,6 +88,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 Record::Http(t) => writers.push_http(t),
                 Record::Dns(t) => writers.push_dns(t),
                 Record::Tcp(t) => writers.push_tcp(t),
+                Record::Tls(_) => Ok(()),
             };
             match pushed {
                 Ok(()) => ControlFlow::Continue(()),

@@ -24,7 +24,7 @@ pub struct Args {
 }
 
 /// Column names of `--json` and `--csv`, in order. A contract with users' scripts: extend only.
-pub const COLUMNS: [&str; 26] = [
+pub const COLUMNS: [&str; 28] = [
     "capture",
     "connection_id",
     "depth",
@@ -51,6 +51,8 @@ pub const COLUMNS: [&str; 26] = [
     "tshark_ns",
     "flags",
     "gap",
+    "tls",
+    "sni",
 ];
 
 /// One `--json` row, borrowing from the transaction (no per-row maps: this is the hot path
@@ -83,6 +85,8 @@ pub struct JsonRow<'a> {
     tshark_ns: Option<i64>,
     flags: &'a [&'static str],
     gap: bool,
+    tls: bool,
+    sni: Option<&'a str>,
 }
 
 pub fn to_json<'a>(capture: &'a str, t: &'a HttpTransaction) -> JsonRow<'a> {
@@ -113,6 +117,8 @@ pub fn to_json<'a>(capture: &'a str, t: &'a HttpTransaction) -> JsonRow<'a> {
         tshark_ns: t.tshark_ns(),
         flags: &t.flags,
         gap: t.flags.contains(&"gap"),
+        tls: t.tls,
+        sni: t.sni.as_deref(),
     }
 }
 
@@ -145,6 +151,8 @@ fn csv_row(capture: &str, t: &HttpTransaction) -> Vec<String> {
         o(t.tshark_ns()),
         t.flags.join(","),
         t.flags.contains(&"gap").to_string(),
+        t.tls.to_string(),
+        t.sni.clone().unwrap_or_default(),
     ]
 }
 
@@ -182,7 +190,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let options = PassOptions {
         transactions: true,
         select: args.inputs.selection(),
-        analyzer: args.analysis.config(),
+        analyzer: args.analysis.config()?,
         ..Default::default()
     };
     let options = args.inputs.pass(options);

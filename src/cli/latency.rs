@@ -61,7 +61,7 @@ pub fn collect(inputs: &Inputs, select: &Selection) -> anyhow::Result<(SampleSet
         anyhow::bail!("--metric dns is the DNS response time; use it with --protocol dns");
     }
     let mut set = SampleSet::new(select.metric, select.by).with_protocol(protocol);
-    let mut analyzer = select.analysis.config();
+    let mut analyzer = select.analysis.config()?;
     if protocol == Protocol::Tcp {
         analyzer
             .observers
@@ -74,7 +74,8 @@ pub fn collect(inputs: &Inputs, select: &Selection) -> anyhow::Result<(SampleSet
         analyzer,
         ..Default::default()
     };
-    let options = inputs.pass(options);
+    let mut options = inputs.pass(options);
+    options.analyzer.tls.rows = select.metric.is_tls();
     let run = common::run_pass(&inputs.files, &options, &mut |path, record| {
         if set.by == Some(GroupBy::Capture) {
             set.add_record_from(&path.display().to_string(), &record);

@@ -15,3 +15,4 @@ pub mod stats;
 pub mod summary;
 pub mod synth;
 pub mod tcp;
+pub mod tls;

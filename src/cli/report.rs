@@ -46,7 +46,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .or((args.inputs.files.len() > 1).then_some(GroupBy::Capture)),
         tcp,
     });
-    let mut analyzer = args.analysis.config();
+    let mut analyzer = args.analysis.config()?;
     if tcp {
         analyzer
             .observers

@@ -218,7 +218,7 @@ fn text_line(t: &TcpExchange) -> String {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let mut analyzer = args.analysis.config();
+    let mut analyzer = args.analysis.config()?;
     analyzer.observers.push(tcp::REGISTRATION.name);
     let options = PassOptions {
         transactions: true,

@@ -153,6 +153,7 @@ impl ReportBuilder {
                     self.g.top_flows.truncate(self.options.top_sessions);
                 }
             }
+            Record::Tls(_) => {}
         }
     }
 

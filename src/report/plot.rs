@@ -114,6 +114,7 @@ pub fn counted_noun(metric: Metric) -> &'static str {
     match metric {
         Metric::Dns => "DNS queries",
         Metric::Handshake => "TCP handshakes",
+        Metric::TlsHello | Metric::TlsHandshake => "TLS connections",
         _ => "HTTP requests",
     }
 }

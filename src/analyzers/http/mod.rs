@@ -82,6 +82,11 @@ pub struct HttpTransaction {
     /// Problems, as short stable words: `gap`, `unanswered`, `orphan_response`,
     /// `request_incomplete`, `response_incomplete`, `malformed`, `continue` (a 100 Continue came first).
     pub flags: Vec<&'static str>,
+    /// Carried inside TLS and decrypted from a key log (timestamps are those of the TLS
+    /// records: see [`crate::analyzers::tls`]).
+    pub tls: bool,
+    /// The TLS server name (SNI) of the connection, when inside TLS.
+    pub sni: Option<String>,
 }
 
 impl HttpTransaction {
@@ -633,6 +638,8 @@ impl HttpConn {
             response_last_ns: None,
             response_head_ns: None,
             flags: Vec::new(),
+            tls: false,
+            sni: None,
         }
     }
 
