@@ -15,7 +15,7 @@ use crate::analyzers::{
 use crate::capture::{CaptureError, CaptureFormat, CaptureReader, Compression, LinkType, Packet};
 use crate::decode::defrag::{Defragmenter, Outcome, Reassembled};
 use crate::decode::{decode, Decoded, Network, TcpInfo, Transport, UdpInfo};
-use crate::flows::{scapy, FlowRecord, FlowTable, ProtocolCounts};
+use crate::flows::{scapy, CaptureClock, FlowRecord, FlowTable, ProtocolCounts};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::ops::ControlFlow;
@@ -170,6 +170,7 @@ pub fn analyze<'a>(
     report.scapy_sessions = front.scapy_sessions;
     report.peak_open_flows = front.peak_open_flows;
     report.warnings = front.warnings;
+    report.warnings.extend(front.clock.warning());
     report
         .warnings
         .extend(front.reader.warnings().iter().map(|w| w.to_string()));
@@ -227,6 +228,8 @@ struct Front<'o> {
     warnings: Vec<String>,
     peak_open_flows: usize,
     packets: u64,
+    /// Capture time for idle eviction (a stray future-dated packet is kept out of it).
+    clock: CaptureClock,
     now_ns: i64,
 }
 
@@ -247,6 +250,7 @@ impl<'o> Front<'o> {
             warnings: Vec::new(),
             peak_open_flows: 0,
             packets: 0,
+            clock: CaptureClock::default(),
             now_ns: i64::MIN,
         }
     }
@@ -265,7 +269,7 @@ impl<'o> Front<'o> {
             }
         };
         self.packets += 1;
-        self.now_ns = self.now_ns.max(packet.timestamp_ns);
+        self.now_ns = self.clock.observe(packet.timestamp_ns);
         let decoded = decode(packet.link_type, packet.data);
         self.counts.add(&packet, &decoded);
         if options.scapy_keys {

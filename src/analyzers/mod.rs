@@ -40,6 +40,7 @@ pub use http::HttpTransaction;
 pub use transaction::Transaction;
 
 use crate::decode::{Decoded, Transport};
+use crate::flows::CaptureClock;
 use reassembly::{Segment, StreamReassembler, StreamSink};
 use rustc_hash::FxHashMap;
 use seam::{
@@ -183,6 +184,9 @@ struct TcpConn {
     marked: [Option<i64>; 2],
     analyzers: Analyzers,
     last_ns: i64,
+    /// Latest capture time of the connection's packets: idleness is measured from it, so a
+    /// packet dated backwards does not make an active connection look idle.
+    newest_ns: i64,
 }
 
 /// Delivers one direction's reassembled stream to the connection's analyzers.
@@ -256,8 +260,8 @@ impl StreamSink for AnalyzerSink<'_, '_> {
 /// Reassembles TCP, parses HTTP and DNS, and emits [`Event`]s.
 ///
 /// Connections are flushed by [`on_flow_end`](Self::on_flow_end), by
-/// [`finish`](Self::finish), or when idle longer than `idle_timeout_ns` (capture time, checked
-/// every quarter of the timeout); DNS queries unanswered after `dns_timeout_ns` are reported.
+/// [`finish`](Self::finish), or when idle longer than `idle_timeout_ns` (capture time as
+/// [`CaptureClock`] keeps it, checked every quarter of the timeout); DNS queries unanswered after `dns_timeout_ns` are reported.
 pub struct TransactionAnalyzer {
     registry: &'static [Registration],
     config: AnalyzerConfig,
@@ -265,6 +269,8 @@ pub struct TransactionAnalyzer {
     marks: Watermark,
     conns: FxHashMap<u64, TcpConn>,
     shared: Shared,
+    /// Capture time for the sweeps (a stray future-dated packet is kept out of it).
+    clock: CaptureClock,
     next_sweep_ns: Option<i64>,
 }
 
@@ -283,6 +289,7 @@ impl TransactionAnalyzer {
             marks: Watermark::default(),
             conns: FxHashMap::default(),
             shared: Shared::default(),
+            clock: CaptureClock::default(),
             next_sweep_ns: None,
         }
     }
@@ -298,7 +305,8 @@ impl TransactionAnalyzer {
         packet: &Decoded<'_>,
         out: &mut Vec<Event>,
     ) {
-        self.sweep(timestamp_ns, out);
+        let now_ns = self.clock.observe(timestamp_ns);
+        self.sweep(now_ns, out);
         let Some((src_ip, dst_ip)) = packet.ip_endpoints() else {
             return;
         };
@@ -333,9 +341,11 @@ impl TransactionAnalyzer {
                         marked: [None, None],
                         analyzers: Analyzers::Undecided,
                         last_ns: timestamp_ns,
+                        newest_ns: timestamp_ns,
                     }
                 });
                 conn.last_ns = timestamp_ns;
+                conn.newest_ns = conn.newest_ns.max(timestamp_ns);
                 if matches!(conn.analyzers, Analyzers::Ignored) {
                     return;
                 }
@@ -469,7 +479,7 @@ impl TransactionAnalyzer {
         let idle: Vec<u64> = self
             .conns
             .iter()
-            .filter(|(_, c)| now_ns.saturating_sub(c.last_ns) > timeout)
+            .filter(|(_, c)| now_ns.saturating_sub(c.newest_ns) > timeout)
             .map(|(&id, _)| id)
             .collect();
         for id in idle {

@@ -44,9 +44,11 @@ impl FlowRecord {
     }
 }
 
+pub mod clock;
 pub mod counts;
 pub mod scapy;
 pub mod table;
 
+pub use clock::CaptureClock;
 pub use counts::ProtocolCounts;
 pub use table::{FlowTable, FlowUpdate};

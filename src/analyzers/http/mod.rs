@@ -80,7 +80,8 @@ pub struct HttpTransaction {
     /// headers): tshark's response frame with `http.desegment_body:FALSE`.
     pub response_head_ns: Option<i64>,
     /// Problems, as short stable words: `gap`, `unanswered`, `orphan_response`,
-    /// `request_incomplete`, `response_incomplete`, `malformed`, `continue` (a 100 Continue came first).
+    /// `request_incomplete`, `response_incomplete`, `malformed`, `continue` (a 100 Continue came first),
+    /// `clock_backwards` (capture time stepped back between request and response: a latency is negative).
     pub flags: Vec<&'static str>,
 }
 
@@ -1099,7 +1100,13 @@ impl HttpConn {
     }
 }
 
-fn emit(p: PendingTx, ctx: &mut Ctx<'_>) {
+fn emit(mut p: PendingTx, ctx: &mut Ctx<'_>) {
+    // Capture time that steps backwards can order a response before its request: never
+    // report a negative latency without saying so.
+    let times = [p.tx.ttfb_ns(), p.tx.total_ns(), p.tx.server_ns()];
+    if times.iter().flatten().any(|&t| t < 0) {
+        add_flag(&mut p.tx.flags, "clock_backwards");
+    }
     if let Some(k) = p.mark {
         ctx.marks.remove(k);
     }
