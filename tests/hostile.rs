@@ -6,7 +6,8 @@ mod common;
 use common::{scratch, tracetail};
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use tracetail::capture::{CaptureReader, PcapWriter};
+use tracetail::capture::{CaptureReader, LinkType, PcapWriter};
+use tracetail::synth::packet::{tcp_flags, Endpoints, PacketBuilder, TcpFields};
 
 /// Output lines without the fields that differ by construction: `capture` (the file name) and
 /// the connection / flow id (the stray packet is a flow of its own, so later ids shift by one).
@@ -150,4 +151,133 @@ fn future_dated_packet_keeps_connections_open() {
         );
         assert!(!String::from_utf8_lossy(&a.stderr).contains("dated far ahead"));
     }
+}
+
+/// A hand-made TCP conversation written to a pcap (client 10.0.0.1:40000, server
+/// 192.0.2.80:80), one segment per call, 1 ms apart.
+struct Conv {
+    writer: PcapWriter<std::io::BufWriter<std::fs::File>>,
+    builder: PacketBuilder,
+    ends: Endpoints,
+    next_seq: [u32; 2],
+    now_ns: i64,
+}
+
+impl Conv {
+    fn new(path: &Path) -> Self {
+        let file = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+        let mut conv = Conv {
+            writer: PcapWriter::new(file, LinkType::ETHERNET, 65535, true).unwrap(),
+            builder: PacketBuilder::new(),
+            ends: Endpoints {
+                src_mac: [2, 0, 0, 0, 0, 1],
+                dst_mac: [2, 0, 0, 0, 0, 2],
+                src_ip: "10.0.0.1".parse().unwrap(),
+                dst_ip: "192.0.2.80".parse().unwrap(),
+                src_port: 40000,
+                dst_port: 80,
+            },
+            next_seq: [1000, 5000],
+            now_ns: 1_700_000_000_000_000_000,
+        };
+        conv.segment(0, tcp_flags::SYN, b"");
+        conv.segment(1, tcp_flags::SYN | tcp_flags::ACK, b"");
+        conv.segment(0, tcp_flags::ACK, b"");
+        conv
+    }
+
+    /// One segment from the client (`dir` 0) or the server (1).
+    fn segment(&mut self, dir: usize, flags: u8, data: &[u8]) {
+        let ends = if dir == 0 {
+            self.ends
+        } else {
+            self.ends.reversed()
+        };
+        let fields = TcpFields {
+            seq: self.next_seq[dir],
+            ack: if flags & tcp_flags::ACK != 0 {
+                self.next_seq[1 - dir]
+            } else {
+                0
+            },
+            flags,
+            window: 65535,
+        };
+        let frame = self
+            .builder
+            .tcp(&ends, fields, |b| b.extend_from_slice(data));
+        self.now_ns += 1_000_000;
+        self.writer
+            .write_packet(self.now_ns, frame, frame.len() as u32)
+            .unwrap();
+        let syn_fin = u32::from(flags & (tcp_flags::SYN | tcp_flags::FIN) != 0);
+        self.next_seq[dir] = self.next_seq[dir].wrapping_add(data.len() as u32 + syn_fin);
+    }
+
+    /// A message in segments of at most `mss` bytes.
+    fn send(&mut self, dir: usize, message: &[u8], mss: usize) {
+        for piece in message.chunks(mss) {
+            self.segment(dir, tcp_flags::ACK, piece);
+        }
+    }
+
+    fn finish(mut self) {
+        self.segment(0, tcp_flags::FIN | tcp_flags::ACK, b"");
+        self.segment(1, tcp_flags::FIN | tcp_flags::ACK, b"");
+        self.segment(0, tcp_flags::ACK, b"");
+        self.writer.finish().unwrap();
+    }
+}
+
+/// Fields of the JSON rows `http --json` prints.
+fn http_rows(path: &Path, extra: &[&str]) -> Vec<serde_json::Value> {
+    let mut args = vec!["http", "--json"];
+    args.extend_from_slice(extra);
+    args.push(path.to_str().unwrap());
+    let out = run(&args);
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Issue 15 item 4: a request line longer than `--max-header-bytes` is one `malformed` row (the
+/// server's 414 answers it) and the next request on the connection is kept, as for an
+/// over-long header field; the same for a later over-long request line.
+#[test]
+fn over_long_request_line_is_one_malformed_row() {
+    let path = scratch("hostile", "long_request_line.pcap");
+    let mut conv = Conv::new(&path);
+    let long_target = "/".to_string() + &"a".repeat(70_000);
+    for _ in 0..2 {
+        let long = format!("GET {long_target} HTTP/1.1\r\nHost: h\r\n\r\n");
+        conv.send(0, long.as_bytes(), 1460);
+        conv.send(
+            1,
+            b"HTTP/1.1 414 URI Too Long\r\nContent-Length: 0\r\n\r\n",
+            1460,
+        );
+        conv.send(0, b"GET /ok HTTP/1.1\r\nHost: h\r\n\r\n", 1460);
+        conv.send(1, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 1460);
+    }
+    conv.finish();
+    let rows = http_rows(&path, &[]);
+    let summary: Vec<(String, u64, String)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["uri"].as_str().unwrap_or("").chars().take(8).collect(),
+                r["status"].as_u64().unwrap_or(0),
+                r["flags"].to_string(),
+            )
+        })
+        .collect();
+    let malformed = (String::new(), 414, "[\"malformed\"]".to_string());
+    let ok = ("/ok".to_string(), 200, "[]".to_string());
+    assert_eq!(
+        summary,
+        vec![malformed.clone(), ok.clone(), malformed, ok],
+        "rows: {summary:?}"
+    );
 }

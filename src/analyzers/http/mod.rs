@@ -34,7 +34,9 @@ mod head;
 
 pub use analyzer::REGISTRATION;
 pub(crate) use detect::{classify, Looks};
-use detect::{find_message_start, is_token_byte, MAX_METHOD_LEN};
+use detect::{
+    find_message_start, is_target_byte, is_token_byte, request_target_in_progress, MAX_METHOD_LEN,
+};
 use framing::parse_chunk_size;
 pub(crate) use head::{parse_head, Head, HeadResult};
 
@@ -178,6 +180,8 @@ struct DirParser {
     /// Detection: this direction's first bytes are neither a request nor a status line.
     /// The other direction decides (a status line there makes these bytes a malformed request).
     rejected: bool,
+    /// Detection: `buf` is a request line whose target is still arriving.
+    target_in_progress: bool,
 }
 
 #[derive(Debug)]
@@ -264,8 +268,12 @@ impl HttpConn {
         let other_rejected = self.dirs[1 - dir].rejected;
         let d = &mut self.dirs[dir];
         let mut bytes = bytes;
+        let extends_target = d.target_in_progress && bytes.iter().all(|&b| is_target_byte(b));
         let mut looks = if d.rejected {
             Looks::No
+        } else if extends_target {
+            // Linear in a long target: only its new bytes are looked at.
+            Looks::NeedMore
         } else if d.buf.is_empty() {
             classify(bytes)
         } else {
@@ -317,29 +325,55 @@ impl HttpConn {
                 d.buf_first_ns = d.buf_first_ns.min(arrival_ns);
                 d.buf_last_ns = d.buf_last_ns.max(last_arrival_ns);
                 d.buf.extend_from_slice(bytes);
+                if !extends_target {
+                    d.target_in_progress = request_target_in_progress(&d.buf);
+                }
                 if d.buf.len() > ctx.config.max_header_bytes {
-                    self.not_http = true;
-                    self.dirs = [DirParser::default(), DirParser::default()];
+                    if d.target_in_progress {
+                        // A request line longer than the limit: the client side of HTTP with
+                        // a malformed first request (the head path flags it), as an
+                        // over-long header field would be.
+                        self.start_as(dir, Looks::Request, &[], arrival_ns, last_arrival_ns, ctx);
+                    } else {
+                        self.not_http = true;
+                        self.dirs = [DirParser::default(), DirParser::default()];
+                    }
                 }
             }
             Looks::Request | Looks::Response => {
-                let client = if looks == Looks::Request {
-                    dir
-                } else {
-                    1 - dir
-                };
-                self.client_dir = Some(client);
-                ctx.stats.http_connections += 1;
-                for d in [1 - dir, dir] {
-                    self.dirs[d].state = State::Head;
-                    let held = std::mem::take(&mut self.dirs[d].buf);
-                    if !held.is_empty() {
-                        let (first, last) = (self.dirs[d].buf_first_ns, self.dirs[d].buf_last_ns);
-                        self.feed(d, &held, first, last, ctx);
-                    }
-                }
-                self.feed(dir, bytes, arrival_ns, last_arrival_ns, ctx);
+                self.start_as(dir, looks, bytes, arrival_ns, last_arrival_ns, ctx)
             }
+        }
+    }
+
+    /// Direction `dir` starts with a request or status line (`looks`): roles are known, the
+    /// bytes held by both directions are parsed, then `bytes`.
+    fn start_as(
+        &mut self,
+        dir: usize,
+        looks: Looks,
+        bytes: &[u8],
+        arrival_ns: i64,
+        last_arrival_ns: i64,
+        ctx: &mut Ctx<'_>,
+    ) {
+        let client = if looks == Looks::Request {
+            dir
+        } else {
+            1 - dir
+        };
+        self.client_dir = Some(client);
+        ctx.stats.http_connections += 1;
+        for d in [1 - dir, dir] {
+            self.dirs[d].state = State::Head;
+            let held = std::mem::take(&mut self.dirs[d].buf);
+            if !held.is_empty() {
+                let (first, last) = (self.dirs[d].buf_first_ns, self.dirs[d].buf_last_ns);
+                self.feed(d, &held, first, last, ctx);
+            }
+        }
+        if !bytes.is_empty() {
+            self.feed(dir, bytes, arrival_ns, last_arrival_ns, ctx);
         }
     }
 
