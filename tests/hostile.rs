@@ -6,7 +6,10 @@ mod common;
 use common::{scratch, tracetail};
 use std::path::{Path, PathBuf};
 use std::process::Output;
+use tracetail::analyzers::{AnalyzerConfig, HttpTransaction};
 use tracetail::capture::{CaptureReader, LinkType, PcapWriter};
+use tracetail::pipeline::{analyze_file, FileReport, PassOptions, Record};
+use tracetail::synth::hostile::{write_hostile, HostileKind};
 use tracetail::synth::packet::{tcp_flags, Endpoints, PacketBuilder, TcpFields};
 
 /// Output lines without the fields that differ by construction: `capture` (the file name) and
@@ -280,4 +283,55 @@ fn over_long_request_line_is_one_malformed_row() {
         vec![malformed.clone(), ok.clone(), malformed, ok],
         "rows: {summary:?}"
     );
+}
+
+/// One pass of the library over a hostile trace written by `synth --hostile`.
+fn hostile_pass(
+    name: &str,
+    kind: HostileKind,
+    count: u64,
+    per: u64,
+    config: AnalyzerConfig,
+) -> (FileReport, Vec<Record>) {
+    let path = scratch("hostile", name);
+    let file = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+    write_hostile(kind, count, per, file).unwrap();
+    let options = PassOptions {
+        flows: true,
+        transactions: true,
+        analyzer: config,
+        ..Default::default()
+    };
+    let mut records = Vec::new();
+    let report = analyze_file(&path, &options, &mut |r| records.push(r)).unwrap();
+    (report, records)
+}
+
+fn http_of(records: &[Record]) -> Vec<&HttpTransaction> {
+    records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Http(t) => Some(t),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Issue 15 item 5: requests cut by holes count against `--max-pending-requests` like whole
+/// ones: every request is one row, flagged, and no more than the limit wait at once.
+#[test]
+fn max_pending_requests_holds_after_gaps() {
+    let config = AnalyzerConfig {
+        max_pending_requests: 50,
+        ..Default::default()
+    };
+    let (report, records) =
+        hostile_pass("gapped.pcap", HostileKind::GappedRequests, 2, 3000, config);
+    let rows = http_of(&records);
+    assert_eq!(rows.len(), 6000);
+    assert!(rows
+        .iter()
+        .all(|t| t.flags.contains(&"unanswered") && t.flags.contains(&"gap")));
+    assert_eq!(report.analyzer.http_unanswered, 6000);
+    assert_eq!(report.analyzer.http_peak_pending_requests, 50);
 }

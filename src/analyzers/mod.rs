@@ -111,6 +111,9 @@ pub struct AnalyzerStats {
     pub dns_orphan_responses: u64,
     /// TCP connections carrying data that is neither HTTP/1.x nor DNS (not analysed further).
     pub tcp_other_connections: u64,
+    /// Most HTTP requests waiting for a response on one connection at once (bounded by
+    /// `max_pending_requests`).
+    pub http_peak_pending_requests: u64,
 }
 
 /// Multiset of start times of everything in progress; its minimum is the low watermark.

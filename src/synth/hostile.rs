@@ -23,8 +23,8 @@ pub enum HostileKind {
     FarApart,
     /// One request whose header block is `per` bytes long, sent one byte per segment.
     ByteByByteHeader,
-    /// `count` connections with `per` requests, each request cut by a hole (a missing segment
-    /// the server acknowledges), no responses.
+    /// `count` connections with `per` requests, each request cut by a hole in its head (bytes
+    /// the server acknowledges but the capture lacks), no responses.
     GappedRequests,
     /// `count` DNS queries over UDP that are never answered.
     DnsUnanswered,
@@ -96,12 +96,14 @@ pub fn write_hostile<W: Write>(kind: HostileKind, count: u64, per: u64, out: W) 
                     let req = format!(
                         "POST /r{r} HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n0123456789"
                     );
-                    // The first 10 bytes never appear in the capture; the server acknowledges
-                    // them (so they are a gap at once).
-                    let (lost, rest) = req.as_bytes().split_at(10);
-                    let after = seq.wrapping_add(lost.len() as u32);
-                    trace.tcp(&ends, after, 1, tcp_flags::ACK, rest)?;
-                    seq = after.wrapping_add(rest.len() as u32);
+                    // Ten bytes inside the head, after the request line, never appear in the
+                    // capture; the server acknowledges them, so they are a gap at once.
+                    let req = req.as_bytes();
+                    let hole = req.iter().position(|&b| b == b'\n').unwrap_or(0) + 3;
+                    trace.tcp(&ends, seq, 1, tcp_flags::ACK, &req[..hole])?;
+                    let after = seq.wrapping_add(hole as u32 + 10);
+                    trace.tcp(&ends, after, 1, tcp_flags::ACK, &req[hole + 10..])?;
+                    seq = seq.wrapping_add(req.len() as u32);
                     trace.tcp(&ends.reversed(), 1, seq, tcp_flags::ACK, b"")?;
                 }
             }

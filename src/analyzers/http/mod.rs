@@ -203,7 +203,11 @@ pub(crate) struct HttpConn {
     senders: [(IpAddr, u16); 2],
     client_dir: Option<usize>,
     dirs: [DirParser; 2],
+    /// Transactions in depth order (so found by binary search).
     txs: VecDeque<PendingTx>,
+    /// How many of `txs` wait for a response (`!response_started`), kept so the
+    /// `max_pending_requests` check costs nothing per request.
+    waiting: usize,
     next_depth: u32,
     not_http: bool,
     /// After `101 Switching Protocols` or a successful CONNECT the bytes are not HTTP.
@@ -222,6 +226,7 @@ impl HttpConn {
             client_dir: None,
             dirs: [DirParser::default(), DirParser::default()],
             txs: VecDeque::new(),
+            waiting: 0,
             next_depth: 1,
             not_http: false,
             tunnel: false,
@@ -600,6 +605,7 @@ impl HttpConn {
         tx.uri = head.uri;
         tx.host = head.host;
         tx.version = head.version;
+        self.waiting += 1;
         self.txs.push_back(PendingTx {
             tx,
             request_done: false,
@@ -622,14 +628,20 @@ impl HttpConn {
         }
     }
 
+    /// The transaction of depth `depth`, if still held (`txs` is in depth order).
+    fn tx_mut(&mut self, depth: u32) -> Option<&mut PendingTx> {
+        let i = self.txs.binary_search_by_key(&depth, |p| p.tx.depth).ok()?;
+        self.txs.get_mut(i)
+    }
+
     /// Keeps at most `max_pending_requests` requests waiting for a response.
     fn evict_excess(&mut self, ctx: &mut Ctx<'_>) {
-        let waiting = self.txs.iter().filter(|p| !p.response_started).count();
-        if waiting <= ctx.config.max_pending_requests {
-            return;
-        }
-        if let Some(i) = self.txs.iter().position(|p| !p.response_started) {
+        while self.waiting > ctx.config.max_pending_requests {
+            let Some(i) = self.txs.iter().position(|p| !p.response_started) else {
+                break;
+            };
             if let Some(mut p) = self.txs.remove(i) {
+                self.waiting -= 1;
                 add_flag(&mut p.tx.flags, "unanswered");
                 if !p.request_done {
                     add_flag(&mut p.tx.flags, "request_incomplete");
@@ -637,6 +649,9 @@ impl HttpConn {
                 emit(p, ctx);
             }
         }
+        // What stays held between packets (one more existed for a moment before the eviction).
+        let held = self.waiting as u64;
+        ctx.stats.http_peak_pending_requests = ctx.stats.http_peak_pending_requests.max(held);
     }
 
     fn new_tx(&self, sender_dir: usize, depth: u32) -> HttpTransaction {
@@ -693,6 +708,7 @@ impl HttpConn {
         let method = match self.txs.iter_mut().find(|p| !p.response_started) {
             Some(p) => {
                 p.response_started = true;
+                self.waiting -= 1;
                 p.tx.status = Some(status);
                 p.tx.response_first_ns = Some(first_ns);
                 p.tx.response_head_ns = head_ns;
@@ -780,6 +796,7 @@ impl HttpConn {
         for &(i, _) in waiting.iter().take_while(|&&(i, _)| i < chosen) {
             let p = &mut self.txs[i];
             p.response_started = true;
+            self.waiting -= 1;
             p.response_done = true;
             add_flag(&mut p.tx.flags, "gap");
         }
@@ -885,6 +902,7 @@ impl HttpConn {
                 let mut tx = self.new_tx(dir, depth);
                 tx.request_first_ns = Some(msg.first_ns);
                 tx.method = method.unwrap_or_default();
+                self.waiting += 1;
                 self.txs.push_back(PendingTx {
                     tx,
                     request_done: false,
@@ -896,8 +914,11 @@ impl HttpConn {
                 if let Some(m) = self.dirs[dir].msg.as_mut() {
                     m.tx = Some(depth);
                 }
+                // Requests cut by gaps count against the limit like whole ones.
+                self.evict_excess(ctx);
             } else if let Some(p) = self.txs.iter_mut().find(|p| !p.response_started) {
                 p.response_started = true;
+                self.waiting -= 1;
                 p.tx.response_first_ns = Some(msg.first_ns);
                 if let Some(m) = self.dirs[dir].msg.as_mut() {
                     m.tx = Some(p.tx.depth);
@@ -910,7 +931,7 @@ impl HttpConn {
             "response_incomplete"
         };
         if let Some(depth) = self.dirs[dir].msg.as_ref().and_then(|m| m.tx) {
-            if let Some(p) = self.txs.iter_mut().find(|p| p.tx.depth == depth) {
+            if let Some(p) = self.tx_mut(depth) {
                 add_flag(&mut p.tx.flags, flag);
                 if flag != "malformed" && flag != incomplete {
                     add_flag(&mut p.tx.flags, incomplete);
@@ -933,7 +954,7 @@ impl HttpConn {
         let Some(depth) = msg.tx else {
             return;
         };
-        let Some(p) = self.txs.iter_mut().find(|p| p.tx.depth == depth) else {
+        let Some(p) = self.tx_mut(depth) else {
             return;
         };
         if msg.gap {
@@ -1120,6 +1141,7 @@ impl HttpConn {
                 ctx.marks.remove(msg.first_ns);
             }
         }
+        self.waiting = 0;
         while let Some(mut p) = self.txs.pop_front() {
             if !p.response_started {
                 add_flag(&mut p.tx.flags, "unanswered");
