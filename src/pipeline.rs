@@ -175,6 +175,7 @@ pub fn analyze<'a>(
         .warnings
         .extend(front.reader.warnings().iter().map(|w| w.to_string()));
     report.analyzer = back.analyzer.map(|a| a.stats().clone()).unwrap_or_default();
+    report.warnings.extend(report.analyzer.warnings());
     report
 }
 

@@ -335,3 +335,37 @@ fn max_pending_requests_holds_after_gaps() {
     assert_eq!(report.analyzer.http_unanswered, 6000);
     assert_eq!(report.analyzer.http_peak_pending_requests, 50);
 }
+
+/// Issue 14: an out-of-order flood (connections × one-byte segments behind holes that never
+/// fill) is held within the global reassembly budget, the oldest held data shed first; without
+/// the budget the same trace holds all of it (real memory per piece counted).
+#[test]
+fn out_of_order_flood_stays_within_the_reassembly_budget() {
+    use tracetail::analyzers::reassembly::PIECE_OVERHEAD;
+    let (conns, per) = (100u64, 2000u64);
+    let unbounded = AnalyzerConfig {
+        max_reassembly_bytes: usize::MAX,
+        ..Default::default()
+    };
+    let (free, _) = hostile_pass("ooo.pcap", HostileKind::OutOfOrder, conns, per, unbounded);
+    let everything = conns * per * (1 + PIECE_OVERHEAD as u64);
+    assert_eq!(free.analyzer.tcp_peak_reassembly_bytes, everything);
+    assert_eq!(free.analyzer.tcp_reassembly_sheds, 0);
+
+    let budget = 1 << 20;
+    let bounded = AnalyzerConfig {
+        max_reassembly_bytes: budget,
+        ..Default::default()
+    };
+    let (held, _) = hostile_pass("ooo.pcap", HostileKind::OutOfOrder, conns, per, bounded);
+    let a = &held.analyzer;
+    // Checked after every packet: at most one piece above the budget.
+    assert!(a.tcp_peak_reassembly_bytes <= (budget + 1 + PIECE_OVERHEAD) as u64);
+    // A shed direction's one hole becomes a gap; what follows it then flows in order, so each
+    // connection is shed at most once and its hole is the same one gap as at the end without
+    // a budget.
+    assert!(a.tcp_reassembly_sheds > 0 && a.tcp_reassembly_sheds <= conns);
+    assert!(a.tcp_reassembly_shed_bytes >= a.tcp_reassembly_sheds * (1 + PIECE_OVERHEAD as u64));
+    assert_eq!(a.tcp_gaps, free.analyzer.tcp_gaps);
+    assert_eq!(a.tcp_gap_bytes, free.analyzer.tcp_gap_bytes);
+}

@@ -24,9 +24,11 @@
 //! `max_reorder_bytes` wait behind it, or when the stream is flushed (RST, flow end, idle,
 //! capture end). Bytes cut by the snapshot length are gaps immediately.
 //!
-//! Memory per TCP connection: up to `max_reorder_bytes` (+64 bytes per piece) per direction of
+//! Memory per TCP connection: up to `max_reorder_bytes` (+160 bytes per piece) per direction of
 //! out-of-order data, a head / resync buffer of `max_header_bytes` per direction, at most
-//! `max_pending_requests` waiting transactions; DNS: at most 65536 pending queries.
+//! `max_pending_requests` waiting transactions; DNS: at most 65536 pending queries. Over all
+//! connections, out-of-order data is held up to `max_reassembly_bytes`: above it the direction
+//! holding the oldest is given up as gaps (counted in `tcp_reassembly_sheds`).
 
 pub mod dns;
 pub mod http;
@@ -54,6 +56,9 @@ use std::collections::BTreeMap;
 pub struct AnalyzerConfig {
     /// Out-of-order bytes buffered per direction before a gap is declared (default 4 MiB).
     pub max_reorder_bytes: usize,
+    /// Out-of-order bytes (with per-piece overhead) held over all connections; above it the
+    /// oldest held data is given up as gaps (default 256 MiB).
+    pub max_reassembly_bytes: usize,
     /// Longest HTTP header block accepted before the message is marked malformed (64 KiB).
     pub max_header_bytes: usize,
     /// Requests in flight on one connection before the oldest is reported unanswered (100).
@@ -73,6 +78,7 @@ impl Default for AnalyzerConfig {
     fn default() -> Self {
         AnalyzerConfig {
             max_reorder_bytes: 4 << 20,
+            max_reassembly_bytes: 256 << 20,
             max_header_bytes: 64 << 10,
             max_pending_requests: 100,
             idle_timeout_ns: 300_000_000_000,
@@ -114,6 +120,26 @@ pub struct AnalyzerStats {
     /// Most HTTP requests waiting for a response on one connection at once (bounded by
     /// `max_pending_requests`).
     pub http_peak_pending_requests: u64,
+    /// Most out-of-order bytes (with per-piece overhead) held over all connections at once.
+    pub tcp_peak_reassembly_bytes: u64,
+    /// Times the global reassembly budget made the oldest held data a gap, and the bytes given up.
+    pub tcp_reassembly_sheds: u64,
+    pub tcp_reassembly_shed_bytes: u64,
+}
+
+impl AnalyzerStats {
+    /// Warnings for the report: limits that shed state.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.tcp_reassembly_sheds > 0 {
+            warnings.push(format!(
+                "the reassembly budget (--max-reassembly-bytes) was reached: {} times the oldest \
+                 out-of-order data ({} bytes with overhead) was given up as gaps",
+                self.tcp_reassembly_sheds, self.tcp_reassembly_shed_bytes
+            ));
+        }
+        warnings
+    }
 }
 
 /// Multiset of start times of everything in progress; its minimum is the low watermark.
@@ -275,6 +301,11 @@ pub struct TransactionAnalyzer {
     /// Capture time for the sweeps (a stray future-dated packet is kept out of it).
     clock: CaptureClock,
     next_sweep_ns: Option<i64>,
+    /// Out-of-order bytes held over all connections (sum of the streams' buffered cost).
+    reassembly_bytes: usize,
+    /// Directions holding out-of-order data, by the arrival of their oldest held byte: the
+    /// budget sheds from the front.
+    held_since: BTreeMap<(i64, u64, usize), ()>,
 }
 
 impl TransactionAnalyzer {
@@ -294,6 +325,8 @@ impl TransactionAnalyzer {
             shared: Shared::default(),
             clock: CaptureClock::default(),
             next_sweep_ns: None,
+            reassembly_bytes: 0,
+            held_since: BTreeMap::new(),
         }
     }
 
@@ -401,6 +434,7 @@ impl TransactionAnalyzer {
                 };
                 conn.analyzers.each(|a| a.on_segment(&view, &mut ctx));
                 let before = conn.streams[dir].retransmitted_bytes;
+                let held_before = conn.held_bytes();
                 let shared = &mut self.shared;
                 if segment.rst {
                     // A reset ends both directions.
@@ -439,8 +473,10 @@ impl TransactionAnalyzer {
                     }
                 }
                 for d in 0..2 {
-                    sync_mark(conn, d, ctx.marks);
+                    sync_mark(conn, d, ctx.marks, &mut self.held_since);
                 }
+                self.reassembly_bytes = self.reassembly_bytes + conn.held_bytes() - held_before;
+                self.enforce_reassembly_budget(out);
             }
             Transport::Udp(udp) => {
                 let src = (src_ip, udp.src_port);
@@ -463,6 +499,43 @@ impl TransactionAnalyzer {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Over the global reassembly budget: the direction holding the oldest out-of-order data
+    /// gives it up (its holes become gaps, what follows them is delivered), until under.
+    fn enforce_reassembly_budget(&mut self, out: &mut Vec<Event>) {
+        self.stats.tcp_peak_reassembly_bytes = self
+            .stats
+            .tcp_peak_reassembly_bytes
+            .max(self.reassembly_bytes as u64);
+        while self.reassembly_bytes > self.config.max_reassembly_bytes {
+            let Some((&(since, id, dir), _)) = self.held_since.first_key_value() else {
+                break;
+            };
+            let Some(conn) = self.conns.get_mut(&id) else {
+                self.held_since.remove(&(since, id, dir));
+                continue;
+            };
+            let held_before = conn.held_bytes();
+            let mut ctx = Ctx {
+                config: &self.config,
+                stats: &mut self.stats,
+                marks: &mut self.marks,
+                out,
+            };
+            let mut sink = AnalyzerSink {
+                analyzers: &mut conn.analyzers,
+                shared: &mut self.shared,
+                ctx: &mut ctx,
+                dir,
+            };
+            conn.streams[dir].give_up_held(conn.newest_ns, &mut sink);
+            sync_mark(conn, dir, ctx.marks, &mut self.held_since);
+            let freed = held_before - conn.held_bytes();
+            self.reassembly_bytes -= freed;
+            self.stats.tcp_reassembly_sheds += 1;
+            self.stats.tcp_reassembly_shed_bytes += freed as u64;
         }
     }
 
@@ -504,6 +577,7 @@ impl TransactionAnalyzer {
         let Some(mut conn) = self.conns.remove(&flow_id) else {
             return;
         };
+        self.reassembly_bytes -= conn.held_bytes();
         let mut ctx = Ctx {
             config: &self.config,
             stats: &mut self.stats,
@@ -522,6 +596,7 @@ impl TransactionAnalyzer {
         for d in 0..2 {
             if let Some(t) = conn.marked[d].take() {
                 ctx.marks.remove(t);
+                self.held_since.remove(&(t, flow_id, d));
             }
         }
         conn.analyzers.each(|a| a.flush(&mut ctx));
@@ -565,16 +640,32 @@ impl TransactionAnalyzer {
     }
 }
 
-/// Keeps the watermark entry for a direction's out-of-order bytes current.
-fn sync_mark(conn: &mut TcpConn, dir: usize, marks: &mut Watermark) {
+/// Keeps the watermark entry and the budget's index for a direction's out-of-order bytes
+/// current.
+fn sync_mark(
+    conn: &mut TcpConn,
+    dir: usize,
+    marks: &mut Watermark,
+    held_since: &mut BTreeMap<(i64, u64, usize), ()>,
+) {
     let now = conn.streams[dir].min_pending_arrival();
     if now != conn.marked[dir] {
+        let id = conn.info.connection_id;
         if let Some(old) = conn.marked[dir] {
             marks.remove(old);
+            held_since.remove(&(old, id, dir));
         }
         if let Some(new) = now {
             marks.add(new);
+            held_since.insert((new, id, dir), ());
         }
         conn.marked[dir] = now;
+    }
+}
+
+impl TcpConn {
+    /// Out-of-order bytes (with per-piece overhead) held in both directions.
+    fn held_bytes(&self) -> usize {
+        self.streams[0].buffered_cost() + self.streams[1].buffered_cost()
     }
 }

@@ -239,6 +239,10 @@ pub struct AnalysisArgs {
     /// Longest HTTP header block accepted before the message is marked malformed.
     #[arg(long, value_name = "BYTES", default_value_t = 64 << 10, help_heading = "Analysis limits")]
     pub max_header_bytes: usize,
+    /// Out-of-order bytes (with per-segment overhead) buffered over all TCP connections; above
+    /// it the oldest held data is given up as gaps, with a warning.
+    #[arg(long, value_name = "BYTES", default_value_t = 256 << 20, help_heading = "Analysis limits")]
+    pub max_reassembly_bytes: usize,
     /// HTTP requests in flight on one connection before the oldest is reported unanswered.
     #[arg(
         long,
@@ -271,6 +275,7 @@ impl AnalysisArgs {
         let ns = |s: f64| (s.max(0.0) * 1e9).min(i64::MAX as f64) as i64;
         tracetail::analyzers::AnalyzerConfig {
             max_reorder_bytes: self.max_reorder_bytes,
+            max_reassembly_bytes: self.max_reassembly_bytes,
             max_header_bytes: self.max_header_bytes,
             max_pending_requests: self.max_pending_requests.max(1),
             idle_timeout_ns: ns(self.idle_timeout),
