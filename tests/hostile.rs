@@ -369,3 +369,31 @@ fn out_of_order_flood_stays_within_the_reassembly_budget() {
     assert_eq!(a.tcp_gaps, free.analyzer.tcp_gaps);
     assert_eq!(a.tcp_gap_bytes, free.analyzer.tcp_gap_bytes);
 }
+
+/// Issue 14: a header grown one byte per segment is parsed once, not once per byte: the bytes
+/// handed to the head parser stay linear in the head's length (16 KB and 160 KB heads), and
+/// the request is one row.
+#[test]
+fn header_grown_byte_by_byte_is_parsed_in_linear_time() {
+    let config = AnalyzerConfig {
+        max_header_bytes: 1 << 20,
+        ..Default::default()
+    };
+    let mut parsed = Vec::new();
+    for size in [16_000u64, 160_000] {
+        let (report, records) = hostile_pass(
+            "byte_by_byte.pcap",
+            HostileKind::ByteByByteHeader,
+            1,
+            size,
+            config.clone(),
+        );
+        let rows = http_of(&records);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].request_bytes, size);
+        parsed.push(report.analyzer.http_head_bytes_parsed);
+    }
+    // Re-parsing from the start on every piece would hand over ~size²/2 bytes.
+    assert!(parsed[0] <= 2 * 16_000, "{parsed:?}");
+    assert!(parsed[1] <= 2 * 160_000, "{parsed:?}");
+}

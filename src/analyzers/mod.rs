@@ -120,6 +120,9 @@ pub struct AnalyzerStats {
     /// Most HTTP requests waiting for a response on one connection at once (bounded by
     /// `max_pending_requests`).
     pub http_peak_pending_requests: u64,
+    /// Bytes handed to the HTTP head parser (a work measure: linear in the bytes of heads,
+    /// however many pieces they arrive in).
+    pub http_head_bytes_parsed: u64,
     /// Most out-of-order bytes (with per-piece overhead) held over all connections at once.
     pub tcp_peak_reassembly_bytes: u64,
     /// Times the global reassembly budget made the oldest held data a gap, and the bytes given up.

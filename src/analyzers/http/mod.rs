@@ -115,6 +115,14 @@ impl HttpTransaction {
 const MAX_CHUNK_LINE: usize = 4096;
 /// Bytes held from a direction whose start is not HTTP while the other side decides.
 const MAX_REJECTED_HELD: usize = 8 << 10;
+/// Whether `bytes` hold the blank line that ends a head (`\n\r\n` or `\n\n`).
+fn has_head_end(bytes: &[u8]) -> bool {
+    bytes
+        .windows(2)
+        .enumerate()
+        .any(|(i, w)| w == b"\n\n" || (w == b"\n\r" && bytes.get(i + 2) == Some(&b'\n')))
+}
+
 fn add_flag(flags: &mut Vec<&'static str>, flag: &'static str) {
     if !flags.contains(&flag) {
         flags.push(flag);
@@ -550,10 +558,19 @@ impl HttpConn {
         self.start_msg(dir, arrival_ns, offset, ctx);
         let d = &mut self.dirs[dir];
         let parsed = if old_len == 0 {
+            ctx.stats.http_head_bytes_parsed += input.len() as u64;
             parse_head(input, request)
         } else {
             d.buf.extend_from_slice(input);
-            parse_head(&d.buf, request)
+            // Only a blank line completes a head: look for one in the new bytes (and the three
+            // before them), and parse the whole head once it is there, so a head arriving in
+            // many pieces costs time linear in its length.
+            if has_head_end(&d.buf[old_len.saturating_sub(3)..]) {
+                ctx.stats.http_head_bytes_parsed += d.buf.len() as u64;
+                parse_head(&d.buf, request)
+            } else {
+                HeadResult::Partial
+            }
         };
         match parsed {
             HeadResult::Partial => {
