@@ -171,6 +171,7 @@ pub fn analyze<'a>(
     report.peak_open_flows = front.peak_open_flows;
     report.warnings = front.warnings;
     report.warnings.extend(front.clock.warning());
+    report.warnings.extend(front.flows.warning());
     report
         .warnings
         .extend(front.reader.warnings().iter().map(|w| w.to_string()));
@@ -244,7 +245,7 @@ impl<'o> Front<'o> {
             reader,
             options,
             progress,
-            flows: FlowTable::new(false),
+            flows: FlowTable::new(false).with_max_flows(options.analyzer.max_flows),
             defrag: Defragmenter::default(),
             counts: ProtocolCounts::default(),
             scapy_sessions: BTreeMap::new(),

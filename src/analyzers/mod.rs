@@ -56,6 +56,9 @@ use std::collections::BTreeMap;
 pub struct AnalyzerConfig {
     /// Out-of-order bytes buffered per direction before a gap is declared (default 4 MiB).
     pub max_reorder_bytes: usize,
+    /// Flows (and so connections) open at once; beyond it the oldest half-open or idle flows
+    /// are ended early (default [`crate::flows::DEFAULT_MAX_FLOWS`], ~256 MiB of state).
+    pub max_flows: usize,
     /// Out-of-order bytes (with per-piece overhead) held over all connections; above it the
     /// oldest held data is given up as gaps (default 256 MiB).
     pub max_reassembly_bytes: usize,
@@ -79,6 +82,7 @@ impl Default for AnalyzerConfig {
         AnalyzerConfig {
             max_reorder_bytes: 4 << 20,
             max_reassembly_bytes: 256 << 20,
+            max_flows: crate::flows::DEFAULT_MAX_FLOWS,
             max_header_bytes: 64 << 10,
             max_pending_requests: 100,
             idle_timeout_ns: 300_000_000_000,

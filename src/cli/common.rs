@@ -243,6 +243,10 @@ pub struct AnalysisArgs {
     /// it the oldest held data is given up as gaps, with a warning.
     #[arg(long, value_name = "BYTES", default_value_t = 256 << 20, help_heading = "Analysis limits")]
     pub max_reassembly_bytes: usize,
+    /// Flows open at once; beyond it the oldest half-open or idle ones are ended early (their
+    /// rows are complete up to then), with a warning. The default is ~256 MiB of flow state.
+    #[arg(long, value_name = "N", default_value_t = tracetail::flows::DEFAULT_MAX_FLOWS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..), help_heading = "Analysis limits")]
+    pub max_flows: usize,
     /// HTTP requests in flight on one connection before the oldest is reported unanswered.
     #[arg(
         long,
@@ -276,6 +280,7 @@ impl AnalysisArgs {
         tracetail::analyzers::AnalyzerConfig {
             max_reorder_bytes: self.max_reorder_bytes,
             max_reassembly_bytes: self.max_reassembly_bytes,
+            max_flows: self.max_flows,
             max_header_bytes: self.max_header_bytes,
             max_pending_requests: self.max_pending_requests.max(1),
             idle_timeout_ns: ns(self.idle_timeout),

@@ -51,4 +51,4 @@ pub mod table;
 
 pub use clock::CaptureClock;
 pub use counts::ProtocolCounts;
-pub use table::{FlowTable, FlowUpdate};
+pub use table::{FlowTable, FlowUpdate, DEFAULT_MAX_FLOWS};
