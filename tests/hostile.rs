@@ -446,3 +446,26 @@ fn syn_flood_stays_within_the_flow_budget() {
     ]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("flow budget (--max-flows 1000)"));
 }
+
+/// Issue 14: connections × requests with no response: waiting requests are bounded per
+/// connection and in total; every request is still one row, flagged `unanswered`.
+#[test]
+fn unanswered_requests_bounded_per_connection_and_in_total() {
+    let config = AnalyzerConfig {
+        max_pending_requests_total: 5000,
+        ..Default::default()
+    };
+    let (report, records) = hostile_pass("noresp.pcap", HostileKind::NoResponses, 200, 150, config);
+    let rows = http_of(&records);
+    assert_eq!(rows.len(), 30_000);
+    let odd: Vec<_> = rows
+        .iter()
+        .filter(|t| t.flags != ["unanswered"])
+        .take(3)
+        .collect();
+    assert!(odd.is_empty(), "{odd:?}");
+    let a = &report.analyzer;
+    assert_eq!(a.http_unanswered, 30_000);
+    assert_eq!(a.http_peak_pending_requests, 100);
+    assert_eq!(a.http_peak_pending_total, 5000);
+}

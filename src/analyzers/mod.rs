@@ -66,6 +66,9 @@ pub struct AnalyzerConfig {
     pub max_header_bytes: usize,
     /// Requests in flight on one connection before the oldest is reported unanswered (100).
     pub max_pending_requests: usize,
+    /// Requests waiting for a response over all connections (default 250,000, ~256 MiB);
+    /// beyond it the connection adding one reports its oldest waiting request `unanswered`.
+    pub max_pending_requests_total: usize,
     /// A connection with no packet for this long (capture time) is flushed (default 300 s).
     pub idle_timeout_ns: i64,
     /// A DNS query without a response for this long (capture time) is reported unanswered
@@ -85,6 +88,7 @@ impl Default for AnalyzerConfig {
             max_flows: crate::flows::DEFAULT_MAX_FLOWS,
             max_header_bytes: 64 << 10,
             max_pending_requests: 100,
+            max_pending_requests_total: 250_000,
             idle_timeout_ns: 300_000_000_000,
             dns_timeout_ns: 10_000_000_000,
             observers: Vec::new(),
@@ -124,6 +128,12 @@ pub struct AnalyzerStats {
     /// Most HTTP requests waiting for a response on one connection at once (bounded by
     /// `max_pending_requests`).
     pub http_peak_pending_requests: u64,
+    /// Most HTTP requests waiting for a response over all connections at once (bounded by
+    /// `max_pending_requests_total`).
+    pub http_peak_pending_total: u64,
+    /// Requests waiting for a response over all connections now (a gauge, not a count).
+    #[serde(skip)]
+    pub http_pending_requests: u64,
     /// Bytes handed to the HTTP head parser (a work measure: linear in the bytes of heads,
     /// however many pieces they arrive in).
     pub http_head_bytes_parsed: u64,

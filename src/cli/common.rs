@@ -255,6 +255,10 @@ pub struct AnalysisArgs {
         help_heading = "Analysis limits"
     )]
     pub max_pending_requests: usize,
+    /// HTTP requests in flight over all connections before the connection adding one reports
+    /// its oldest unanswered (~256 MiB of requests).
+    #[arg(long, value_name = "N", default_value_t = 250_000, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..), help_heading = "Analysis limits")]
+    pub max_pending_total: usize,
     /// Seconds (capture time) without a packet after which a connection is flushed.
     #[arg(
         long,
@@ -283,6 +287,7 @@ impl AnalysisArgs {
             max_flows: self.max_flows,
             max_header_bytes: self.max_header_bytes,
             max_pending_requests: self.max_pending_requests.max(1),
+            max_pending_requests_total: self.max_pending_total,
             idle_timeout_ns: ns(self.idle_timeout),
             dns_timeout_ns: ns(self.dns_timeout),
             observers: Vec::new(),

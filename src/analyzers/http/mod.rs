@@ -623,6 +623,7 @@ impl HttpConn {
         tx.host = head.host;
         tx.version = head.version;
         self.waiting += 1;
+        ctx.stats.http_pending_requests += 1;
         self.txs.push_back(PendingTx {
             tx,
             request_done: false,
@@ -631,7 +632,6 @@ impl HttpConn {
             mark: None,
             request_peer_ack,
         });
-        self.evict_excess(ctx);
         self.dirs[dir].state = if head.chunked {
             State::ChunkSize
         } else {
@@ -643,6 +643,8 @@ impl HttpConn {
         if self.dirs[dir].state == State::Head {
             self.complete_msg(dir, ctx);
         }
+        // After completing it: a request shed for room is shed whole when it can be.
+        self.evict_excess(ctx);
     }
 
     /// The transaction of depth `depth`, if still held (`txs` is in depth order).
@@ -651,14 +653,21 @@ impl HttpConn {
         self.txs.get_mut(i)
     }
 
-    /// Keeps at most `max_pending_requests` requests waiting for a response.
+    /// Keeps at most `max_pending_requests` requests waiting for a response on this connection
+    /// and `max_pending_requests_total` over all of them.
     fn evict_excess(&mut self, ctx: &mut Ctx<'_>) {
-        while self.waiting > ctx.config.max_pending_requests {
+        // Per connection, and over all connections: the connection adding a request sheds its
+        // own oldest waiting one.
+        while self.waiting > ctx.config.max_pending_requests
+            || (self.waiting > 0
+                && ctx.stats.http_pending_requests > ctx.config.max_pending_requests_total as u64)
+        {
             let Some(i) = self.txs.iter().position(|p| !p.response_started) else {
                 break;
             };
             if let Some(mut p) = self.txs.remove(i) {
                 self.waiting -= 1;
+                ctx.stats.http_pending_requests = ctx.stats.http_pending_requests.saturating_sub(1);
                 add_flag(&mut p.tx.flags, "unanswered");
                 if !p.request_done {
                     add_flag(&mut p.tx.flags, "request_incomplete");
@@ -669,6 +678,8 @@ impl HttpConn {
         // What stays held between packets (one more existed for a moment before the eviction).
         let held = self.waiting as u64;
         ctx.stats.http_peak_pending_requests = ctx.stats.http_peak_pending_requests.max(held);
+        let total = ctx.stats.http_pending_requests;
+        ctx.stats.http_peak_pending_total = ctx.stats.http_peak_pending_total.max(total);
     }
 
     fn new_tx(&self, sender_dir: usize, depth: u32) -> HttpTransaction {
@@ -726,6 +737,7 @@ impl HttpConn {
             Some(p) => {
                 p.response_started = true;
                 self.waiting -= 1;
+                ctx.stats.http_pending_requests = ctx.stats.http_pending_requests.saturating_sub(1);
                 p.tx.status = Some(status);
                 p.tx.response_first_ns = Some(first_ns);
                 p.tx.response_head_ns = head_ns;
@@ -814,6 +826,7 @@ impl HttpConn {
             let p = &mut self.txs[i];
             p.response_started = true;
             self.waiting -= 1;
+            ctx.stats.http_pending_requests = ctx.stats.http_pending_requests.saturating_sub(1);
             p.response_done = true;
             add_flag(&mut p.tx.flags, "gap");
         }
@@ -920,6 +933,7 @@ impl HttpConn {
                 tx.request_first_ns = Some(msg.first_ns);
                 tx.method = method.unwrap_or_default();
                 self.waiting += 1;
+                ctx.stats.http_pending_requests += 1;
                 self.txs.push_back(PendingTx {
                     tx,
                     request_done: false,
@@ -936,6 +950,7 @@ impl HttpConn {
             } else if let Some(p) = self.txs.iter_mut().find(|p| !p.response_started) {
                 p.response_started = true;
                 self.waiting -= 1;
+                ctx.stats.http_pending_requests = ctx.stats.http_pending_requests.saturating_sub(1);
                 p.tx.response_first_ns = Some(msg.first_ns);
                 if let Some(m) = self.dirs[dir].msg.as_mut() {
                     m.tx = Some(p.tx.depth);
@@ -1158,6 +1173,10 @@ impl HttpConn {
                 ctx.marks.remove(msg.first_ns);
             }
         }
+        ctx.stats.http_pending_requests = ctx
+            .stats
+            .http_pending_requests
+            .saturating_sub(self.waiting as u64);
         self.waiting = 0;
         while let Some(mut p) = self.txs.pop_front() {
             if !p.response_started {
