@@ -469,3 +469,24 @@ fn unanswered_requests_bounded_per_connection_and_in_total() {
     assert_eq!(a.http_peak_pending_requests, 100);
     assert_eq!(a.http_peak_pending_total, 5000);
 }
+
+/// Issue 15 item 3: a latency made negative by capture time stepping backwards (the response
+/// dated before its request) is never reported without the flag `clock_backwards`.
+#[test]
+fn negative_latency_carries_a_flag() {
+    let path = scratch("hostile", "backwards.pcap");
+    let mut conv = Conv::new(&path);
+    conv.send(0, b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n", 1460);
+    conv.send(1, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 1460);
+    conv.send(0, b"GET /b HTTP/1.1\r\nHost: h\r\n\r\n", 1460);
+    conv.now_ns -= 50_000_000; // the capturing host's clock steps back 50 ms
+    conv.send(1, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 1460);
+    conv.finish();
+    let rows = http_rows(&path, &[]);
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["flags"], serde_json::json!([]));
+    assert!(rows[0]["ttfb_ns"].as_i64().unwrap() > 0);
+    let b = rows.iter().find(|r| r["uri"] == "/b").unwrap();
+    assert!(b["ttfb_ns"].as_i64().unwrap() < 0);
+    assert_eq!(b["flags"], serde_json::json!(["clock_backwards"]));
+}
