@@ -62,3 +62,9 @@ if command -v tshark > /dev/null; then
     echo "| tshark http.time | skipped on the full file (BENCH_FULL=1 to run; see note) |"
   fi
 fi
+
+# Hostile traces: time and peak memory under floods (BENCH_HOSTILE=0 skips).
+if [ "${BENCH_HOSTILE:-1}" = 1 ]; then
+  echo
+  scripts/bench_hostile.sh "$bin"
+fi

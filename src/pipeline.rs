@@ -17,7 +17,7 @@ use crate::analyzers::{
 use crate::capture::{CaptureError, CaptureFormat, CaptureReader, Compression, LinkType, Packet};
 use crate::decode::defrag::{Defragmenter, Outcome, Reassembled};
 use crate::decode::{decode, Decoded, Network, TcpInfo, Transport, UdpInfo};
-use crate::flows::{scapy, FlowRecord, FlowTable, PacketSelection, ProtocolCounts};
+use crate::flows::{scapy, CaptureClock, FlowRecord, FlowTable, PacketSelection, ProtocolCounts};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::hash::{Hash, Hasher};
@@ -150,7 +150,9 @@ pub fn analyze<'a>(
         front
     } else {
         // One worker on this thread: the front hands it each packet as read, no copy.
-        let inline = options.transactions.then(|| Box::new(Shard::new(options)));
+        let inline = options
+            .transactions
+            .then(|| Box::new(Shard::new(options, 1)));
         let mut front = Front::new(reader, options, progress, Workers::Inline(inline));
         loop {
             let more = front.fill_epoch();
@@ -176,12 +178,15 @@ pub fn analyze<'a>(
     report.big_endian = front.reader.is_big_endian();
     report.timestamp_digits = front.reader.timestamp_digits();
     report.warnings = front.warnings;
+    report.warnings.extend(front.clock.warning());
+    report.warnings.extend(front.deal.flows.warning());
     report
         .warnings
         .extend(front.reader.warnings().iter().map(|w| w.to_string()));
     for shard in &shards {
         report.analyzer.merge(shard.analyzer.stats());
     }
+    report.warnings.extend(report.analyzer.warnings());
     report
 }
 
@@ -211,7 +216,7 @@ fn run_threaded<'o>(
         let mut from_workers = Vec::new();
         let mut threads = Vec::new();
         for _ in 0..workers {
-            let mut shard = Shard::new(options);
+            let mut shard = Shard::new(options, workers);
             let (to_worker, batches) = sync_channel::<Batch>(EPOCHS_IN_FLIGHT);
             let (recycle, recycled) = channel::<Batch>();
             let (to_merger, outs) = sync_channel::<ShardOut>(EPOCHS_IN_FLIGHT);
@@ -331,6 +336,8 @@ struct Front<'o> {
     scapy_sessions: BTreeMap<String, u64>,
     warnings: Vec<String>,
     packets: u64,
+    /// Capture time for idle eviction (a stray future-dated packet is kept out of it).
+    clock: CaptureClock,
     now_ns: i64,
     first_ns: Option<i64>,
     deal: Dealer<'o>,
@@ -372,6 +379,8 @@ struct Dealer<'o> {
     sweeps: SweepSchedule,
     /// Connections per endpoint (the generic analyzer's `repeated_port` rule).
     endpoints: EndpointCounts,
+    /// Capture time as the front's clock has it (stray future-dated packets kept out).
+    now_ns: i64,
 }
 
 impl<'o> Front<'o> {
@@ -401,11 +410,12 @@ impl<'o> Front<'o> {
             scapy_sessions: BTreeMap::new(),
             warnings: Vec::new(),
             packets: 0,
+            clock: CaptureClock::default(),
             now_ns: i64::MIN,
             first_ns: None,
             deal: Dealer {
                 options,
-                flows: FlowTable::new(false),
+                flows: FlowTable::new(false).with_max_flows(options.analyzer.max_flows),
                 defrag: Defragmenter::default(),
                 peak_open_flows: 0,
                 workers,
@@ -415,6 +425,7 @@ impl<'o> Front<'o> {
                 epoch_bytes: 0,
                 sweeps: SweepSchedule::new(&options.analyzer),
                 endpoints: EndpointCounts::default(),
+                now_ns: i64::MIN,
             },
         }
     }
@@ -509,7 +520,9 @@ impl<'o> Front<'o> {
             .as_ref()
             .is_none_or(|s| s.keeps(&packet, &decoded, first_ns));
         if selected {
-            self.now_ns = self.now_ns.max(packet.timestamp_ns);
+            // A lone packet dated far ahead does not move the clock (see CaptureClock).
+            self.now_ns = self.clock.observe(packet.timestamp_ns);
+            self.deal.now_ns = self.now_ns;
             self.counts.add(&packet, &decoded);
         } else {
             self.counts.filtered_out += 1;
@@ -620,8 +633,8 @@ impl Dealer<'_> {
         }
         // Every packet the flow table accepted counts for the sweep schedule, as it would
         // on a single analyzer fed every packet.
-        if self.sweeps.due(packet.timestamp_ns) {
-            let now_ns = packet.timestamp_ns;
+        if self.sweeps.due(self.now_ns) {
+            let now_ns = self.now_ns;
             let item = self.next_item();
             match &mut self.workers {
                 Workers::Batches { batches, .. } => {
@@ -823,8 +836,14 @@ struct ShardOut {
 }
 
 impl Shard {
-    fn new(options: &PassOptions) -> Self {
-        let mut analyzer = TransactionAnalyzer::new(options.analyzer.clone());
+    /// One of `workers` workers: the budgets over all connections are split between them, so
+    /// the pass as a whole stays within them.
+    fn new(options: &PassOptions, workers: usize) -> Self {
+        let mut config = options.analyzer.clone();
+        let workers = workers.max(1);
+        config.max_reassembly_bytes = (config.max_reassembly_bytes / workers).max(1);
+        config.max_pending_requests_total = (config.max_pending_requests_total / workers).max(1);
+        let mut analyzer = TransactionAnalyzer::new(config);
         // The front keeps one sweep schedule for all workers.
         analyzer.sweep_by_caller();
         Shard {

@@ -41,7 +41,8 @@ pub struct DnsTransaction {
     pub answers: u16,
     pub query_ns: Option<i64>,
     pub response_ns: Option<i64>,
-    /// `unanswered`, `orphan_response`, `malformed`, `duplicate_response`.
+    /// `unanswered`, `orphan_response`, `malformed`, `duplicate_response`, `clock_backwards`
+    /// (capture time stepped back between query and response: the latency is negative).
     pub flags: Vec<&'static str>,
 }
 
@@ -346,6 +347,9 @@ impl DnsTracker {
                 add_flag(&mut p.tx.flags, "malformed");
             }
             p.tx.response_ns = Some(ts_ns);
+            if p.tx.latency_ns().is_some_and(|t| t < 0) {
+                add_flag(&mut p.tx.flags, "clock_backwards");
+            }
             if p.tx.query_name.is_empty() {
                 if let Some((name, qtype)) = m.question {
                     p.tx.query_name = name;

@@ -24,9 +24,11 @@
 //! `max_reorder_bytes` wait behind it, or when the stream is flushed (RST, flow end, idle,
 //! capture end). Bytes cut by the snapshot length are gaps immediately.
 //!
-//! Memory per TCP connection: up to `max_reorder_bytes` (+64 bytes per piece) per direction of
+//! Memory per TCP connection: up to `max_reorder_bytes` (+160 bytes per piece) per direction of
 //! out-of-order data, a head / resync buffer of `max_header_bytes` per direction, at most
-//! `max_pending_requests` waiting transactions; DNS: at most 65536 pending queries.
+//! `max_pending_requests` waiting transactions; DNS: at most 65536 pending queries. Over all
+//! connections, out-of-order data is held up to `max_reassembly_bytes`: above it the direction
+//! holding the oldest is given up as gaps (counted in `tcp_reassembly_sheds`).
 
 pub mod dns;
 pub mod http;
@@ -44,6 +46,7 @@ pub use tls::TlsConnection;
 pub use transaction::Transaction;
 
 use crate::decode::{Decoded, Transport};
+use crate::flows::CaptureClock;
 use reassembly::{Segment, StreamReassembler, StreamSink};
 use rustc_hash::FxHashMap;
 use seam::{
@@ -57,10 +60,19 @@ use std::collections::BTreeMap;
 pub struct AnalyzerConfig {
     /// Out-of-order bytes buffered per direction before a gap is declared (default 4 MiB).
     pub max_reorder_bytes: usize,
+    /// Flows (and so connections) open at once; beyond it the oldest half-open or idle flows
+    /// are ended early (default [`crate::flows::DEFAULT_MAX_FLOWS`], ~256 MiB of state).
+    pub max_flows: usize,
+    /// Out-of-order bytes (with per-piece overhead) held over all connections; above it the
+    /// oldest held data is given up as gaps (default 256 MiB).
+    pub max_reassembly_bytes: usize,
     /// Longest HTTP header block accepted before the message is marked malformed (64 KiB).
     pub max_header_bytes: usize,
     /// Requests in flight on one connection before the oldest is reported unanswered (100).
     pub max_pending_requests: usize,
+    /// Requests waiting for a response over all connections (default 250,000, ~256 MiB);
+    /// beyond it the connection adding one reports its oldest waiting request `unanswered`.
+    pub max_pending_requests_total: usize,
     /// A connection with no packet for this long (capture time) is flushed (default 300 s).
     pub idle_timeout_ns: i64,
     /// A DNS query without a response for this long (capture time) is reported unanswered
@@ -78,8 +90,11 @@ impl Default for AnalyzerConfig {
     fn default() -> Self {
         AnalyzerConfig {
             max_reorder_bytes: 4 << 20,
+            max_reassembly_bytes: 256 << 20,
+            max_flows: crate::flows::DEFAULT_MAX_FLOWS,
             max_header_bytes: 64 << 10,
             max_pending_requests: 100,
+            max_pending_requests_total: 250_000,
             idle_timeout_ns: 300_000_000_000,
             dns_timeout_ns: 10_000_000_000,
             observers: Vec::new(),
@@ -125,9 +140,39 @@ pub struct AnalyzerStats {
     pub tls_connections: u64,
     /// TLS connections whose records were decrypted with keys from a key log.
     pub tls_decrypted_connections: u64,
+    /// Most HTTP requests waiting for a response on one connection at once (bounded by
+    /// `max_pending_requests`).
+    pub http_peak_pending_requests: u64,
+    /// Most HTTP requests waiting for a response over all connections at once (bounded by
+    /// `max_pending_requests_total`).
+    pub http_peak_pending_total: u64,
+    /// Requests waiting for a response over all connections now (a gauge, not a count).
+    #[serde(skip)]
+    pub http_pending_requests: u64,
+    /// Bytes handed to the HTTP head parser (a work measure: linear in the bytes of heads,
+    /// however many pieces they arrive in).
+    pub http_head_bytes_parsed: u64,
+    /// Most out-of-order bytes (with per-piece overhead) held over all connections at once.
+    pub tcp_peak_reassembly_bytes: u64,
+    /// Times the global reassembly budget made the oldest held data a gap, and the bytes given up.
+    pub tcp_reassembly_sheds: u64,
+    pub tcp_reassembly_shed_bytes: u64,
 }
 
 impl AnalyzerStats {
+    /// Warnings for the report: limits that shed state.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.tcp_reassembly_sheds > 0 {
+            warnings.push(format!(
+                "the reassembly budget (--max-reassembly-bytes) was reached: {} times the oldest \
+                 out-of-order data ({} bytes with overhead) was given up as gaps",
+                self.tcp_reassembly_sheds, self.tcp_reassembly_shed_bytes
+            ));
+        }
+        warnings
+    }
+
     /// Adds another analyzer's counters (the workers of a sharded pass).
     pub fn merge(&mut self, other: &AnalyzerStats) {
         // Destructured without `..`: a new counter must be added here to compile.
@@ -150,6 +195,13 @@ impl AnalyzerStats {
             tcp_other_connections,
             tls_connections,
             tls_decrypted_connections,
+            http_peak_pending_requests,
+            http_peak_pending_total,
+            http_pending_requests,
+            http_head_bytes_parsed,
+            tcp_peak_reassembly_bytes,
+            tcp_reassembly_sheds,
+            tcp_reassembly_shed_bytes,
         } = other;
         self.tcp_connections += tcp_connections;
         self.http_connections += http_connections;
@@ -169,6 +221,17 @@ impl AnalyzerStats {
         self.tcp_other_connections += tcp_other_connections;
         self.tls_connections += tls_connections;
         self.tls_decrypted_connections += tls_decrypted_connections;
+        // Per connection: the largest. Over all connections: each worker's peak came at its
+        // own moment, so their sum is an upper bound of the pass's peak.
+        self.http_peak_pending_requests = self
+            .http_peak_pending_requests
+            .max(*http_peak_pending_requests);
+        self.http_peak_pending_total += http_peak_pending_total;
+        self.http_pending_requests += http_pending_requests;
+        self.http_head_bytes_parsed += http_head_bytes_parsed;
+        self.tcp_peak_reassembly_bytes += tcp_peak_reassembly_bytes;
+        self.tcp_reassembly_sheds += tcp_reassembly_sheds;
+        self.tcp_reassembly_shed_bytes += tcp_reassembly_shed_bytes;
     }
 }
 
@@ -276,6 +339,9 @@ struct TcpConn {
     marked: [Option<i64>; 2],
     analyzers: Analyzers,
     last_ns: i64,
+    /// Latest capture time of the connection's packets: idleness is measured from it, so a
+    /// packet dated backwards does not make an active connection look idle.
+    newest_ns: i64,
 }
 
 /// Delivers one direction's reassembled stream to the connection's analyzers.
@@ -355,8 +421,8 @@ impl StreamSink for AnalyzerSink<'_, '_> {
 /// Reassembles TCP, parses HTTP and DNS, and emits [`Event`]s.
 ///
 /// Connections are flushed by [`on_flow_end`](Self::on_flow_end), by
-/// [`finish`](Self::finish), or when idle longer than `idle_timeout_ns` (capture time, checked
-/// every quarter of the timeout); DNS queries unanswered after `dns_timeout_ns` are reported.
+/// [`finish`](Self::finish), or when idle longer than `idle_timeout_ns` (capture time as
+/// [`CaptureClock`] keeps it, checked every quarter of the timeout); DNS queries unanswered after `dns_timeout_ns` are reported.
 pub struct TransactionAnalyzer {
     registry: &'static [Registration],
     config: AnalyzerConfig,
@@ -368,6 +434,13 @@ pub struct TransactionAnalyzer {
     sweeps: Option<SweepSchedule>,
     /// Endpoint counts for the connection the next packet opens.
     connection_hint: Option<(u64, [u32; 2])>,
+    /// Capture time for the sweeps (a stray future-dated packet is kept out of it).
+    clock: CaptureClock,
+    /// Out-of-order bytes held over all connections (sum of the streams' buffered cost).
+    reassembly_bytes: usize,
+    /// Directions holding out-of-order data, by the arrival of their oldest held byte: the
+    /// budget sheds from the front.
+    held_since: BTreeMap<(i64, u64, usize), ()>,
 }
 
 impl TransactionAnalyzer {
@@ -391,6 +464,9 @@ impl TransactionAnalyzer {
                 ..Shared::default()
             },
             connection_hint: None,
+            clock: CaptureClock::default(),
+            reassembly_bytes: 0,
+            held_since: BTreeMap::new(),
         }
     }
 
@@ -425,8 +501,9 @@ impl TransactionAnalyzer {
         packet: &Decoded<'_>,
         out: &mut Vec<Event>,
     ) {
-        if self.sweeps.as_mut().is_some_and(|s| s.due(timestamp_ns)) {
-            self.sweep_now(timestamp_ns, out);
+        let now_ns = self.clock.observe(timestamp_ns);
+        if self.sweeps.as_mut().is_some_and(|s| s.due(now_ns)) {
+            self.sweep_now(now_ns, out);
         }
         let Some((src_ip, dst_ip)) = packet.ip_endpoints() else {
             return;
@@ -467,9 +544,11 @@ impl TransactionAnalyzer {
                         marked: [None, None],
                         analyzers: Analyzers::Undecided,
                         last_ns: timestamp_ns,
+                        newest_ns: timestamp_ns,
                     }
                 });
                 conn.last_ns = timestamp_ns;
+                conn.newest_ns = conn.newest_ns.max(timestamp_ns);
                 if matches!(conn.analyzers, Analyzers::Ignored) {
                     return;
                 }
@@ -527,6 +606,7 @@ impl TransactionAnalyzer {
                 };
                 conn.analyzers.each(|a| a.on_segment(&view, &mut ctx));
                 let before = conn.streams[dir].retransmitted_bytes;
+                let held_before = conn.held_bytes();
                 let shared = &mut self.shared;
                 if segment.rst {
                     // A reset ends both directions.
@@ -565,8 +645,10 @@ impl TransactionAnalyzer {
                     }
                 }
                 for d in 0..2 {
-                    sync_mark(conn, d, ctx.marks);
+                    sync_mark(conn, d, ctx.marks, &mut self.held_since);
                 }
+                self.reassembly_bytes = self.reassembly_bytes + conn.held_bytes() - held_before;
+                self.enforce_reassembly_budget(out);
             }
             Transport::Udp(udp) => {
                 let src = (src_ip, udp.src_port);
@@ -592,6 +674,43 @@ impl TransactionAnalyzer {
         }
     }
 
+    /// Over the global reassembly budget: the direction holding the oldest out-of-order data
+    /// gives it up (its holes become gaps, what follows them is delivered), until under.
+    fn enforce_reassembly_budget(&mut self, out: &mut Vec<Event>) {
+        self.stats.tcp_peak_reassembly_bytes = self
+            .stats
+            .tcp_peak_reassembly_bytes
+            .max(self.reassembly_bytes as u64);
+        while self.reassembly_bytes > self.config.max_reassembly_bytes {
+            let Some((&(since, id, dir), _)) = self.held_since.first_key_value() else {
+                break;
+            };
+            let Some(conn) = self.conns.get_mut(&id) else {
+                self.held_since.remove(&(since, id, dir));
+                continue;
+            };
+            let held_before = conn.held_bytes();
+            let mut ctx = Ctx {
+                config: &self.config,
+                stats: &mut self.stats,
+                marks: &mut self.marks,
+                out,
+            };
+            let mut sink = AnalyzerSink {
+                analyzers: &mut conn.analyzers,
+                shared: &mut self.shared,
+                ctx: &mut ctx,
+                dir,
+            };
+            conn.streams[dir].give_up_held(conn.newest_ns, &mut sink);
+            sync_mark(conn, dir, ctx.marks, &mut self.held_since);
+            let freed = held_before - conn.held_bytes();
+            self.reassembly_bytes -= freed;
+            self.stats.tcp_reassembly_sheds += 1;
+            self.stats.tcp_reassembly_shed_bytes += freed as u64;
+        }
+    }
+
     /// Flushes connections idle longer than `idle_timeout_ns` at `now_ns` and times out DNS
     /// queries older than `dns_timeout_ns`.
     pub fn sweep_now(&mut self, now_ns: i64, out: &mut Vec<Event>) {
@@ -600,7 +719,7 @@ impl TransactionAnalyzer {
         let idle: Vec<u64> = self
             .conns
             .iter()
-            .filter(|(_, c)| now_ns.saturating_sub(c.last_ns) > timeout)
+            .filter(|(_, c)| now_ns.saturating_sub(c.newest_ns) > timeout)
             .map(|(&id, _)| id)
             .collect();
         for id in idle {
@@ -622,6 +741,7 @@ impl TransactionAnalyzer {
         let Some(mut conn) = self.conns.remove(&flow_id) else {
             return;
         };
+        self.reassembly_bytes -= conn.held_bytes();
         let mut ctx = Ctx {
             config: &self.config,
             stats: &mut self.stats,
@@ -640,6 +760,7 @@ impl TransactionAnalyzer {
         for d in 0..2 {
             if let Some(t) = conn.marked[d].take() {
                 ctx.marks.remove(t);
+                self.held_since.remove(&(t, flow_id, d));
             }
         }
         conn.analyzers.each(|a| a.flush(&mut ctx));
@@ -683,16 +804,32 @@ impl TransactionAnalyzer {
     }
 }
 
-/// Keeps the watermark entry for a direction's out-of-order bytes current.
-fn sync_mark(conn: &mut TcpConn, dir: usize, marks: &mut Watermark) {
+/// Keeps the watermark entry and the budget's index for a direction's out-of-order bytes
+/// current.
+fn sync_mark(
+    conn: &mut TcpConn,
+    dir: usize,
+    marks: &mut Watermark,
+    held_since: &mut BTreeMap<(i64, u64, usize), ()>,
+) {
     let now = conn.streams[dir].min_pending_arrival();
     if now != conn.marked[dir] {
+        let id = conn.info.connection_id;
         if let Some(old) = conn.marked[dir] {
             marks.remove(old);
+            held_since.remove(&(old, id, dir));
         }
         if let Some(new) = now {
             marks.add(new);
+            held_since.insert((new, id, dir), ());
         }
         conn.marked[dir] = now;
+    }
+}
+
+impl TcpConn {
+    /// Out-of-order bytes (with per-piece overhead) held in both directions.
+    fn held_bytes(&self) -> usize {
+        self.streams[0].buffered_cost() + self.streams[1].buffered_cost()
     }
 }

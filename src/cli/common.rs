@@ -333,11 +333,26 @@ pub struct AnalysisArgs {
     #[arg(long, value_name = "BYTES", default_value_t = 64 << 10, help_heading = "Analysis limits",
           value_parser = limits::int::<usize>(1, limits::MAX_ANALYSIS_BYTES))]
     pub max_header_bytes: usize,
+    /// Out-of-order bytes (with per-segment overhead) buffered over all TCP connections; above
+    /// it the oldest held data is given up as gaps, with a warning (1M to 1T).
+    #[arg(long, value_name = "BYTES", default_value_t = 256 << 20, help_heading = "Analysis limits",
+          value_parser = limits::int::<usize>(1 << 20, 1 << 40))]
+    pub max_reassembly_bytes: usize,
+    /// Flows open at once; beyond it the oldest half-open or idle ones are ended early (their
+    /// rows are complete up to then), with a warning. The default is ~256 MiB of flow state (1 to 4294967296).
+    #[arg(long, value_name = "N", default_value_t = tracetail::flows::DEFAULT_MAX_FLOWS, help_heading = "Analysis limits",
+          value_parser = limits::int::<usize>(1, 1 << 32))]
+    pub max_flows: usize,
     /// HTTP requests in flight on one connection before the oldest is reported unanswered
     /// (1 to 1000000).
     #[arg(long, value_name = "N", default_value_t = 100, help_heading = "Analysis limits",
           value_parser = limits::int::<usize>(1, 1_000_000))]
     pub max_pending_requests: usize,
+    /// HTTP requests in flight over all connections before the connection adding one reports
+    /// its oldest unanswered (~256 MiB of requests; 1 to 100000000).
+    #[arg(long, value_name = "N", default_value_t = 250_000, help_heading = "Analysis limits",
+          value_parser = limits::int::<usize>(1, 100_000_000))]
+    pub max_pending_total: usize,
     /// Seconds (capture time) without a packet after which a connection is flushed
     /// (0 to 1000000).
     #[arg(long, value_name = "SECONDS", default_value_t = 300.0, help_heading = "Analysis limits",
@@ -362,8 +377,11 @@ impl AnalysisArgs {
         let keys = tracetail::analyzers::tls::KeyLog::from_files(&self.keylog)?;
         Ok(tracetail::analyzers::AnalyzerConfig {
             max_reorder_bytes: self.max_reorder_bytes,
+            max_reassembly_bytes: self.max_reassembly_bytes,
+            max_flows: self.max_flows,
             max_header_bytes: self.max_header_bytes,
             max_pending_requests: self.max_pending_requests.max(1),
+            max_pending_requests_total: self.max_pending_total,
             idle_timeout_ns: ns(self.idle_timeout),
             dns_timeout_ns: ns(self.dns_timeout),
             observers: Vec::new(),

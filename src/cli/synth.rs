@@ -8,6 +8,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
+use tracetail::synth::hostile::{write_hostile, HostileKind};
 use tracetail::synth::latency::LatencyModel;
 use tracetail::synth::traffic::TrafficMix;
 use tracetail::synth::{generate, OutputFormat, SynthConfig, Target};
@@ -99,6 +100,17 @@ pub struct Args {
     /// DNS ground truth CSV [default: <output>.dns.truth.csv].
     #[arg(long)]
     pub dns_truth: Option<PathBuf>,
+    /// Write a hostile trace instead (no truth files): a SYN flood, requests never answered,
+    /// out-of-order floods... sized by --count and --per (see the README's "Bad input").
+    #[arg(long, value_enum)]
+    pub hostile: Option<HostileKind>,
+    /// --hostile: connections (or queries) in the trace.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub count: u64,
+    /// --hostile: segments or requests per connection (bytes of the header for
+    /// byte-by-byte-header).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
+    pub per: u64,
 }
 
 /// Hosts and the probabilities of each feature of the traffic.
@@ -156,6 +168,14 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    if let Some(kind) = args.hostile {
+        let file = std::fs::File::create(&args.output)
+            .with_context(|| format!("cannot create {}", args.output.display()))?;
+        write_hostile(kind, args.count, args.per, std::io::BufWriter::new(file))
+            .and_then(|mut w| w.flush())
+            .with_context(|| format!("cannot write {}", args.output.display()))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let latency = match args.latency {
         LatencyKind::Constant => LatencyModel::Constant {
             ms: args.latency_ms,

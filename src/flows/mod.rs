@@ -44,11 +44,13 @@ impl FlowRecord {
     }
 }
 
+pub mod clock;
 pub mod counts;
 pub mod filter;
 pub mod scapy;
 pub mod table;
 
+pub use clock::CaptureClock;
 pub use counts::ProtocolCounts;
 pub use filter::{PacketFilter, PacketSelection, TimeBound};
-pub use table::{FlowTable, FlowUpdate};
+pub use table::{FlowTable, FlowUpdate, DEFAULT_MAX_FLOWS};

@@ -100,7 +100,17 @@ pub struct FlowTable {
     ended: Vec<FlowRecord>,
     next_id: u64,
     keep_records: bool,
+    /// Flows open at once before the oldest are evicted to make room.
+    max_flows: usize,
+    /// Flows evicted for room, handed out by the next [`FlowTable::evict`].
+    evicted: Vec<FlowRecord>,
+    /// Flows evicted for room so far.
+    pub evictions: u64,
 }
+
+/// Default flow budget: about 256 MiB of flow state (a TCP flow with its reassembly and HTTP
+/// state measured ~1.3 KiB under a SYN flood).
+pub const DEFAULT_MAX_FLOWS: usize = 200_000;
 
 impl Default for FlowTable {
     fn default() -> Self {
@@ -117,6 +127,58 @@ impl FlowTable {
             ended: Vec::new(),
             next_id: 0,
             keep_records,
+            max_flows: usize::MAX,
+            evicted: Vec::new(),
+            evictions: 0,
+        }
+    }
+
+    /// At most `max_flows` flows open at once: when a new one would exceed it, the oldest
+    /// quarter is evicted, half-open and closed flows before established ones, each by its
+    /// last packet (Zeek's and Suricata's flow managers shed the same way). Evicted flows end
+    /// like idle ones: their records and transactions are complete up to the eviction.
+    pub fn with_max_flows(mut self, max_flows: usize) -> Self {
+        self.max_flows = max_flows.max(1);
+        self
+    }
+
+    /// A warning for the report when flows were evicted for room.
+    pub fn warning(&self) -> Option<String> {
+        (self.evictions > 0).then(|| {
+            format!(
+                "the flow budget (--max-flows {}) was reached: {} flows were ended early, \
+                 half-open and oldest first (a later packet of one starts a new flow)",
+                self.max_flows, self.evictions
+            )
+        })
+    }
+
+    /// Evicts the oldest quarter of the flows (half-open and closed ones first): one scan per
+    /// quarter, so constant time per new flow on average.
+    fn make_room(&mut self) {
+        let mut ranked: Vec<((bool, i64), FlowKey)> = self
+            .flows
+            .iter()
+            .map(|(k, s)| {
+                let established = s
+                    .tcp
+                    .as_ref()
+                    .is_none_or(|t| t.client_syn && t.server_synack && !t.closed());
+                ((established, s.record.last_ns), *k)
+            })
+            .collect();
+        let victims = (ranked.len() / 4).max(1);
+        if victims < ranked.len() {
+            ranked.select_nth_unstable_by_key(victims, |(rank, _)| *rank);
+        }
+        for (_, key) in ranked.into_iter().take(victims) {
+            if let Some(state) = self.flows.remove(&key) {
+                let record = self.end(state);
+                if !self.keep_records {
+                    self.evicted.push(record);
+                }
+                self.evictions += 1;
+            }
         }
     }
 
@@ -167,6 +229,9 @@ impl FlowTable {
             }
         }
 
+        if self.flows.len() >= self.max_flows && !self.flows.contains_key(&key) {
+            self.make_room();
+        }
         let mut is_new = false;
         let next_id = &mut self.next_id;
         let state = self.flows.entry(key).or_insert_with(|| {
@@ -238,7 +303,9 @@ impl FlowTable {
 
     /// Removes flows that are closed (and quiet for `linger_ns`) or idle for `idle_ns`, as of
     /// capture time `now_ns`, and returns them. Keeps memory bounded on long captures.
+    /// Flows evicted for room since the last call come first.
     pub fn evict(&mut self, now_ns: i64, linger_ns: i64, idle_ns: i64) -> Vec<FlowRecord> {
+        let mut out = std::mem::take(&mut self.evicted);
         let done: Vec<FlowKey> = self
             .flows
             .iter()
@@ -249,7 +316,7 @@ impl FlowTable {
             })
             .map(|(k, _)| *k)
             .collect();
-        let mut out = Vec::with_capacity(done.len());
+        out.reserve(done.len());
         for key in done {
             if let Some(state) = self.flows.remove(&key) {
                 out.push(self.end(state));
@@ -266,7 +333,11 @@ impl FlowTable {
     /// Ends the flows still open and returns them (streaming mode's last step).
     pub fn finish_open(&mut self) -> Vec<FlowRecord> {
         let open: Vec<FlowState> = self.flows.drain().map(|(_, s)| s).collect();
-        open.into_iter().map(|s| self.end(s)).collect()
+        let mut out = std::mem::take(&mut self.evicted);
+        for state in open {
+            out.push(self.end(state));
+        }
+        out
     }
 
     /// Ends every flow; returns all kept records in order of first packet.

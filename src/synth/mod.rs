@@ -12,6 +12,7 @@
 //! planned connection (bodies are stored as lengths, not bytes) and packets are merged in
 //! time order through a heap as they are written.
 
+pub mod hostile;
 pub mod latency;
 pub mod packet;
 pub mod rng;

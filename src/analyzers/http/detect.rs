@@ -58,7 +58,7 @@ pub(crate) fn classify(buf: &[u8]) -> Looks {
         return Looks::No;
     }
     let rest = &buf[method_len + 1..];
-    let target_len = rest.iter().take_while(|&&b| b > b' ' && b != 0x7f).count();
+    let target_len = rest.iter().take_while(|&&b| is_target_byte(b)).count();
     if target_len == rest.len() {
         return Looks::NeedMore;
     }
@@ -78,6 +78,21 @@ pub(crate) fn classify(buf: &[u8]) -> Looks {
         (Some(b'0' | b'1'), Some(b'\r'), Some(b'\n')) => Looks::Request,
         _ => Looks::No,
     }
+}
+
+/// A byte that can be part of a request target.
+pub(super) fn is_target_byte(b: u8) -> bool {
+    b > b' ' && b != 0x7f
+}
+
+/// `METHOD SP target` with the target's end not seen yet: a request line in progress (bytes
+/// that only extend the target leave it so, and need no new classification).
+pub(super) fn request_target_in_progress(buf: &[u8]) -> bool {
+    let method_len = buf.iter().take_while(|&&b| b.is_ascii_uppercase()).count();
+    (1..=MAX_METHOD_LEN).contains(&method_len)
+        && buf.get(method_len) == Some(&b' ')
+        && buf.len() > method_len + 1
+        && buf[method_len + 1..].iter().all(|&b| is_target_byte(b))
 }
 
 /// Where a message of the wanted kind starts in `buf` (after garbage or a gap), found by its

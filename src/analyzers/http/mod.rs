@@ -34,7 +34,9 @@ mod head;
 
 pub use analyzer::REGISTRATION;
 pub(crate) use detect::{classify, Looks};
-use detect::{find_message_start, is_token_byte, MAX_METHOD_LEN};
+use detect::{
+    find_message_start, is_target_byte, is_token_byte, request_target_in_progress, MAX_METHOD_LEN,
+};
 use framing::parse_chunk_size;
 pub(crate) use head::{parse_head, Head, HeadResult};
 
@@ -80,7 +82,8 @@ pub struct HttpTransaction {
     /// headers): tshark's response frame with `http.desegment_body:FALSE`.
     pub response_head_ns: Option<i64>,
     /// Problems, as short stable words: `gap`, `unanswered`, `orphan_response`,
-    /// `request_incomplete`, `response_incomplete`, `malformed`, `continue` (a 100 Continue came first).
+    /// `request_incomplete`, `response_incomplete`, `malformed`, `continue` (a 100 Continue came first),
+    /// `clock_backwards` (capture time stepped back between request and response: a latency is negative).
     pub flags: Vec<&'static str>,
     /// Carried inside TLS and decrypted from a key log (timestamps are those of the TLS
     /// records: see [`crate::analyzers::tls`]).
@@ -117,6 +120,14 @@ impl HttpTransaction {
 const MAX_CHUNK_LINE: usize = 4096;
 /// Bytes held from a direction whose start is not HTTP while the other side decides.
 const MAX_REJECTED_HELD: usize = 8 << 10;
+/// Whether `bytes` hold the blank line that ends a head (`\n\r\n` or `\n\n`).
+fn has_head_end(bytes: &[u8]) -> bool {
+    bytes
+        .windows(2)
+        .enumerate()
+        .any(|(i, w)| w == b"\n\n" || (w == b"\n\r" && bytes.get(i + 2) == Some(&b'\n')))
+}
+
 fn add_flag(flags: &mut Vec<&'static str>, flag: &'static str) {
     if !flags.contains(&flag) {
         flags.push(flag);
@@ -182,6 +193,8 @@ struct DirParser {
     /// Detection: this direction's first bytes are neither a request nor a status line.
     /// The other direction decides (a status line there makes these bytes a malformed request).
     rejected: bool,
+    /// Detection: `buf` is a request line whose target is still arriving.
+    target_in_progress: bool,
 }
 
 #[derive(Debug)]
@@ -203,7 +216,11 @@ pub(crate) struct HttpConn {
     senders: [(IpAddr, u16); 2],
     client_dir: Option<usize>,
     dirs: [DirParser; 2],
+    /// Transactions in depth order (so found by binary search).
     txs: VecDeque<PendingTx>,
+    /// How many of `txs` wait for a response (`!response_started`), kept so the
+    /// `max_pending_requests` check costs nothing per request.
+    waiting: usize,
     next_depth: u32,
     not_http: bool,
     /// After `101 Switching Protocols` or a successful CONNECT the bytes are not HTTP.
@@ -222,6 +239,7 @@ impl HttpConn {
             client_dir: None,
             dirs: [DirParser::default(), DirParser::default()],
             txs: VecDeque::new(),
+            waiting: 0,
             next_depth: 1,
             not_http: false,
             tunnel: false,
@@ -268,8 +286,12 @@ impl HttpConn {
         let other_rejected = self.dirs[1 - dir].rejected;
         let d = &mut self.dirs[dir];
         let mut bytes = bytes;
+        let extends_target = d.target_in_progress && bytes.iter().all(|&b| is_target_byte(b));
         let mut looks = if d.rejected {
             Looks::No
+        } else if extends_target {
+            // Linear in a long target: only its new bytes are looked at.
+            Looks::NeedMore
         } else if d.buf.is_empty() {
             classify(bytes)
         } else {
@@ -321,29 +343,55 @@ impl HttpConn {
                 d.buf_first_ns = d.buf_first_ns.min(arrival_ns);
                 d.buf_last_ns = d.buf_last_ns.max(last_arrival_ns);
                 d.buf.extend_from_slice(bytes);
+                if !extends_target {
+                    d.target_in_progress = request_target_in_progress(&d.buf);
+                }
                 if d.buf.len() > ctx.config.max_header_bytes {
-                    self.not_http = true;
-                    self.dirs = [DirParser::default(), DirParser::default()];
+                    if d.target_in_progress {
+                        // A request line longer than the limit: the client side of HTTP with
+                        // a malformed first request (the head path flags it), as an
+                        // over-long header field would be.
+                        self.start_as(dir, Looks::Request, &[], arrival_ns, last_arrival_ns, ctx);
+                    } else {
+                        self.not_http = true;
+                        self.dirs = [DirParser::default(), DirParser::default()];
+                    }
                 }
             }
             Looks::Request | Looks::Response => {
-                let client = if looks == Looks::Request {
-                    dir
-                } else {
-                    1 - dir
-                };
-                self.client_dir = Some(client);
-                ctx.stats.http_connections += 1;
-                for d in [1 - dir, dir] {
-                    self.dirs[d].state = State::Head;
-                    let held = std::mem::take(&mut self.dirs[d].buf);
-                    if !held.is_empty() {
-                        let (first, last) = (self.dirs[d].buf_first_ns, self.dirs[d].buf_last_ns);
-                        self.feed(d, &held, first, last, ctx);
-                    }
-                }
-                self.feed(dir, bytes, arrival_ns, last_arrival_ns, ctx);
+                self.start_as(dir, looks, bytes, arrival_ns, last_arrival_ns, ctx)
             }
+        }
+    }
+
+    /// Direction `dir` starts with a request or status line (`looks`): roles are known, the
+    /// bytes held by both directions are parsed, then `bytes`.
+    fn start_as(
+        &mut self,
+        dir: usize,
+        looks: Looks,
+        bytes: &[u8],
+        arrival_ns: i64,
+        last_arrival_ns: i64,
+        ctx: &mut Ctx<'_>,
+    ) {
+        let client = if looks == Looks::Request {
+            dir
+        } else {
+            1 - dir
+        };
+        self.client_dir = Some(client);
+        ctx.stats.http_connections += 1;
+        for d in [1 - dir, dir] {
+            self.dirs[d].state = State::Head;
+            let held = std::mem::take(&mut self.dirs[d].buf);
+            if !held.is_empty() {
+                let (first, last) = (self.dirs[d].buf_first_ns, self.dirs[d].buf_last_ns);
+                self.feed(d, &held, first, last, ctx);
+            }
+        }
+        if !bytes.is_empty() {
+            self.feed(dir, bytes, arrival_ns, last_arrival_ns, ctx);
         }
     }
 
@@ -515,10 +563,19 @@ impl HttpConn {
         self.start_msg(dir, arrival_ns, offset, ctx);
         let d = &mut self.dirs[dir];
         let parsed = if old_len == 0 {
+            ctx.stats.http_head_bytes_parsed += input.len() as u64;
             parse_head(input, request)
         } else {
             d.buf.extend_from_slice(input);
-            parse_head(&d.buf, request)
+            // Only a blank line completes a head: look for one in the new bytes (and the three
+            // before them), and parse the whole head once it is there, so a head arriving in
+            // many pieces costs time linear in its length.
+            if has_head_end(&d.buf[old_len.saturating_sub(3)..]) {
+                ctx.stats.http_head_bytes_parsed += d.buf.len() as u64;
+                parse_head(&d.buf, request)
+            } else {
+                HeadResult::Partial
+            }
         };
         match parsed {
             HeadResult::Partial => {
@@ -570,6 +627,8 @@ impl HttpConn {
         tx.uri = head.uri;
         tx.host = head.host;
         tx.version = head.version;
+        self.waiting += 1;
+        ctx.stats.http_pending_requests += 1;
         self.txs.push_back(PendingTx {
             tx,
             request_done: false,
@@ -578,7 +637,6 @@ impl HttpConn {
             mark: None,
             request_peer_ack,
         });
-        self.evict_excess(ctx);
         self.dirs[dir].state = if head.chunked {
             State::ChunkSize
         } else {
@@ -590,16 +648,31 @@ impl HttpConn {
         if self.dirs[dir].state == State::Head {
             self.complete_msg(dir, ctx);
         }
+        // After completing it: a request shed for room is shed whole when it can be.
+        self.evict_excess(ctx);
     }
 
-    /// Keeps at most `max_pending_requests` requests waiting for a response.
+    /// The transaction of depth `depth`, if still held (`txs` is in depth order).
+    fn tx_mut(&mut self, depth: u32) -> Option<&mut PendingTx> {
+        let i = self.txs.binary_search_by_key(&depth, |p| p.tx.depth).ok()?;
+        self.txs.get_mut(i)
+    }
+
+    /// Keeps at most `max_pending_requests` requests waiting for a response on this connection
+    /// and `max_pending_requests_total` over all of them.
     fn evict_excess(&mut self, ctx: &mut Ctx<'_>) {
-        let waiting = self.txs.iter().filter(|p| !p.response_started).count();
-        if waiting <= ctx.config.max_pending_requests {
-            return;
-        }
-        if let Some(i) = self.txs.iter().position(|p| !p.response_started) {
+        // Per connection, and over all connections: the connection adding a request sheds its
+        // own oldest waiting one.
+        while self.waiting > ctx.config.max_pending_requests
+            || (self.waiting > 0
+                && ctx.stats.http_pending_requests > ctx.config.max_pending_requests_total as u64)
+        {
+            let Some(i) = self.txs.iter().position(|p| !p.response_started) else {
+                break;
+            };
             if let Some(mut p) = self.txs.remove(i) {
+                self.waiting -= 1;
+                ctx.stats.http_pending_requests = ctx.stats.http_pending_requests.saturating_sub(1);
                 add_flag(&mut p.tx.flags, "unanswered");
                 if !p.request_done {
                     add_flag(&mut p.tx.flags, "request_incomplete");
@@ -607,6 +680,11 @@ impl HttpConn {
                 emit(p, ctx);
             }
         }
+        // What stays held between packets (one more existed for a moment before the eviction).
+        let held = self.waiting as u64;
+        ctx.stats.http_peak_pending_requests = ctx.stats.http_peak_pending_requests.max(held);
+        let total = ctx.stats.http_pending_requests;
+        ctx.stats.http_peak_pending_total = ctx.stats.http_peak_pending_total.max(total);
     }
 
     fn new_tx(&self, sender_dir: usize, depth: u32) -> HttpTransaction {
@@ -665,6 +743,8 @@ impl HttpConn {
         let method = match self.txs.iter_mut().find(|p| !p.response_started) {
             Some(p) => {
                 p.response_started = true;
+                self.waiting -= 1;
+                ctx.stats.http_pending_requests = ctx.stats.http_pending_requests.saturating_sub(1);
                 p.tx.status = Some(status);
                 p.tx.response_first_ns = Some(first_ns);
                 p.tx.response_head_ns = head_ns;
@@ -752,6 +832,8 @@ impl HttpConn {
         for &(i, _) in waiting.iter().take_while(|&&(i, _)| i < chosen) {
             let p = &mut self.txs[i];
             p.response_started = true;
+            self.waiting -= 1;
+            ctx.stats.http_pending_requests = ctx.stats.http_pending_requests.saturating_sub(1);
             p.response_done = true;
             add_flag(&mut p.tx.flags, "gap");
         }
@@ -857,6 +939,8 @@ impl HttpConn {
                 let mut tx = self.new_tx(dir, depth);
                 tx.request_first_ns = Some(msg.first_ns);
                 tx.method = method.unwrap_or_default();
+                self.waiting += 1;
+                ctx.stats.http_pending_requests += 1;
                 self.txs.push_back(PendingTx {
                     tx,
                     request_done: false,
@@ -868,8 +952,12 @@ impl HttpConn {
                 if let Some(m) = self.dirs[dir].msg.as_mut() {
                     m.tx = Some(depth);
                 }
+                // Requests cut by gaps count against the limit like whole ones.
+                self.evict_excess(ctx);
             } else if let Some(p) = self.txs.iter_mut().find(|p| !p.response_started) {
                 p.response_started = true;
+                self.waiting -= 1;
+                ctx.stats.http_pending_requests = ctx.stats.http_pending_requests.saturating_sub(1);
                 p.tx.response_first_ns = Some(msg.first_ns);
                 if let Some(m) = self.dirs[dir].msg.as_mut() {
                     m.tx = Some(p.tx.depth);
@@ -882,7 +970,7 @@ impl HttpConn {
             "response_incomplete"
         };
         if let Some(depth) = self.dirs[dir].msg.as_ref().and_then(|m| m.tx) {
-            if let Some(p) = self.txs.iter_mut().find(|p| p.tx.depth == depth) {
+            if let Some(p) = self.tx_mut(depth) {
                 add_flag(&mut p.tx.flags, flag);
                 if flag != "malformed" && flag != incomplete {
                     add_flag(&mut p.tx.flags, incomplete);
@@ -905,7 +993,7 @@ impl HttpConn {
         let Some(depth) = msg.tx else {
             return;
         };
-        let Some(p) = self.txs.iter_mut().find(|p| p.tx.depth == depth) else {
+        let Some(p) = self.tx_mut(depth) else {
             return;
         };
         if msg.gap {
@@ -1092,6 +1180,11 @@ impl HttpConn {
                 ctx.marks.remove(msg.first_ns);
             }
         }
+        ctx.stats.http_pending_requests = ctx
+            .stats
+            .http_pending_requests
+            .saturating_sub(self.waiting as u64);
+        self.waiting = 0;
         while let Some(mut p) = self.txs.pop_front() {
             if !p.response_started {
                 add_flag(&mut p.tx.flags, "unanswered");
@@ -1106,7 +1199,13 @@ impl HttpConn {
     }
 }
 
-fn emit(p: PendingTx, ctx: &mut Ctx<'_>) {
+fn emit(mut p: PendingTx, ctx: &mut Ctx<'_>) {
+    // Capture time that steps backwards can order a response before its request: never
+    // report a negative latency without saying so.
+    let times = [p.tx.ttfb_ns(), p.tx.total_ns(), p.tx.server_ns()];
+    if times.iter().flatten().any(|&t| t < 0) {
+        add_flag(&mut p.tx.flags, "clock_backwards");
+    }
     if let Some(k) = p.mark {
         ctx.marks.remove(k);
     }

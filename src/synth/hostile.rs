@@ -1,0 +1,188 @@
+//! Hostile traces: captures crafted the way an attacker would, to check that memory and time
+//! stay bounded (`tracetail synth --hostile KIND`, the tests in `tests/hostile.rs` and
+//! `scripts/bench.sh`). Each kind takes two sizes, `count` (connections, queries...) and `per`
+//! (segments or requests per connection, bytes of a header).
+
+use super::packet::{tcp_flags, Endpoints, PacketBuilder, TcpFields};
+use crate::capture::{LinkType, PcapWriter};
+use std::io::{self, Write};
+use std::net::{IpAddr, Ipv4Addr};
+
+/// What to generate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "cli", derive(clap::ValueEnum))]
+pub enum HostileKind {
+    /// `count` connections that send a SYN and nothing else (a SYN flood).
+    SynFlood,
+    /// `count` HTTP connections with `per` requests each and no response.
+    NoResponses,
+    /// `count` connections, each with `per` one-byte segments behind a hole that never fills.
+    OutOfOrder,
+    /// `count` connections, each with `per` one-byte segments 1000 bytes apart (far apart, so
+    /// nothing merges).
+    FarApart,
+    /// One request whose header block is `per` bytes long, sent one byte per segment.
+    ByteByByteHeader,
+    /// `count` connections with `per` requests, each request cut by a hole in its head (bytes
+    /// the server acknowledges but the capture lacks), no responses.
+    GappedRequests,
+    /// `count` DNS queries over UDP that are never answered.
+    DnsUnanswered,
+}
+
+/// Time between packets of a flood (1 µs).
+const STEP_NS: i64 = 1_000;
+const START_NS: i64 = 1_700_000_000_000_000_000;
+
+/// Writes one hostile trace as nanosecond pcap (Ethernet).
+pub fn write_hostile<W: Write>(kind: HostileKind, count: u64, per: u64, out: W) -> io::Result<W> {
+    let mut trace = Trace {
+        writer: PcapWriter::new(out, LinkType::ETHERNET, 65535, true)?,
+        builder: PacketBuilder::new(),
+        now_ns: START_NS,
+    };
+    match kind {
+        HostileKind::SynFlood => {
+            for i in 0..count {
+                let ends = client(i);
+                trace.tcp(&ends, 1000, 0, tcp_flags::SYN, b"")?;
+            }
+        }
+        HostileKind::NoResponses => {
+            for i in 0..count {
+                let ends = client(i);
+                let mut seq = trace.handshake(&ends)?;
+                for r in 0..per {
+                    let req = format!("GET /r{r} HTTP/1.1\r\nHost: h\r\n\r\n");
+                    trace.tcp(&ends, seq, 1, tcp_flags::ACK, req.as_bytes())?;
+                    seq = seq.wrapping_add(req.len() as u32);
+                }
+            }
+        }
+        HostileKind::OutOfOrder | HostileKind::FarApart => {
+            let stride = if kind == HostileKind::FarApart {
+                1000
+            } else {
+                1
+            };
+            let conns: Vec<(Endpoints, u32)> = (0..count)
+                .map(|i| Ok((client(i), trace.handshake(&client(i))?)))
+                .collect::<io::Result<_>>()?;
+            for s in 0..per {
+                for (ends, seq) in &conns {
+                    // Offset 0 (the hole) never arrives.
+                    let at = seq.wrapping_add(1 + (s * stride) as u32);
+                    trace.tcp(ends, at, 1, tcp_flags::ACK, b"x")?;
+                }
+            }
+        }
+        HostileKind::ByteByByteHeader => {
+            let ends = client(0);
+            let mut seq = trace.handshake(&ends)?;
+            let mut head = b"GET / HTTP/1.1\r\nX: ".to_vec();
+            let filler = per.saturating_sub(head.len() as u64 + 4);
+            head.extend(std::iter::repeat_n(b'a', filler as usize));
+            head.extend_from_slice(b"\r\n\r\n");
+            for b in head {
+                trace.tcp(&ends, seq, 1, tcp_flags::ACK, &[b])?;
+                seq = seq.wrapping_add(1);
+            }
+        }
+        HostileKind::GappedRequests => {
+            for i in 0..count {
+                let ends = client(i);
+                let mut seq = trace.handshake(&ends)?;
+                for r in 0..per {
+                    let req = format!(
+                        "POST /r{r} HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n0123456789"
+                    );
+                    // Ten bytes inside the head, after the request line, never appear in the
+                    // capture; the server acknowledges them, so they are a gap at once.
+                    let req = req.as_bytes();
+                    let hole = req.iter().position(|&b| b == b'\n').unwrap_or(0) + 3;
+                    trace.tcp(&ends, seq, 1, tcp_flags::ACK, &req[..hole])?;
+                    let after = seq.wrapping_add(hole as u32 + 10);
+                    trace.tcp(&ends, after, 1, tcp_flags::ACK, &req[hole + 10..])?;
+                    seq = seq.wrapping_add(req.len() as u32);
+                    trace.tcp(&ends.reversed(), 1, seq, tcp_flags::ACK, b"")?;
+                }
+            }
+        }
+        HostileKind::DnsUnanswered => {
+            for i in 0..count {
+                let mut ends = client(i);
+                ends.dst_port = 53;
+                let id = (i & 0xffff) as u16;
+                let mut query = id.to_be_bytes().to_vec();
+                query.extend_from_slice(&[1, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+                query.extend_from_slice(b"\x07example\x03com\x00\x00\x01\x00\x01");
+                trace.udp(&ends, &query)?;
+            }
+        }
+    }
+    trace.writer.finish()
+}
+
+/// Client `i` (a distinct address and port) talking to 192.0.2.80:80.
+fn client(i: u64) -> Endpoints {
+    let host = (i / 50_000) as u32;
+    Endpoints {
+        src_mac: [2, 0, 0, 0, 0, 1],
+        dst_mac: [2, 0, 0, 0, 0, 2],
+        src_ip: IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + host)),
+        dst_ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 80)),
+        src_port: 10_000 + (i % 50_000) as u16,
+        dst_port: 80,
+    }
+}
+
+struct Trace<W: Write> {
+    writer: PcapWriter<W>,
+    builder: PacketBuilder,
+    now_ns: i64,
+}
+
+impl<W: Write> Trace<W> {
+    fn tcp(
+        &mut self,
+        ends: &Endpoints,
+        seq: u32,
+        ack: u32,
+        flags: u8,
+        data: &[u8],
+    ) -> io::Result<()> {
+        let fields = TcpFields {
+            seq,
+            ack,
+            flags,
+            window: 65535,
+        };
+        let frame = self
+            .builder
+            .tcp(ends, fields, |b| b.extend_from_slice(data));
+        self.now_ns += STEP_NS;
+        self.writer
+            .write_packet(self.now_ns, frame, frame.len() as u32)
+    }
+
+    fn udp(&mut self, ends: &Endpoints, data: &[u8]) -> io::Result<()> {
+        let frame = self.builder.udp(ends, |b| b.extend_from_slice(data));
+        self.now_ns += STEP_NS;
+        self.writer
+            .write_packet(self.now_ns, frame, frame.len() as u32)
+    }
+
+    /// SYN, SYN-ACK, ACK (client ISN 1000, server ISN 0); returns the client's next seq.
+    fn handshake(&mut self, ends: &Endpoints) -> io::Result<u32> {
+        self.tcp(ends, 1000, 0, tcp_flags::SYN, b"")?;
+        self.tcp(
+            &ends.reversed(),
+            0,
+            1001,
+            tcp_flags::SYN | tcp_flags::ACK,
+            b"",
+        )?;
+        self.tcp(ends, 1001, 1, tcp_flags::ACK, b"")?;
+        Ok(1001)
+    }
+}
