@@ -98,12 +98,14 @@ done
 # workers (\`latency --threads 1\` minus the reader), and the merger's row formatting
 # (\`http --json --threads 1\` minus \`latency --threads 1\`). The stages run concurrently, so N
 # workers on enough cores take max(reader, analysis / N, merger).
-read -r t_read _ < <(timed "$bin" sessions --threads 1 "$file")
-read -r t_latency _ < <(timed "$bin" latency --threads 1 "$file")
-read -r t_http _ < <(timed "$bin" http --json --threads 1 "$file")
+# CPU time, not wall time: on a shared machine a single-threaded run waits for a core, but
+# its CPU time is what the stage costs on a core of its own.
+read -r _ t_read < <(timed "$bin" sessions --threads 1 "$file")
+read -r _ t_latency < <(timed "$bin" latency --threads 1 "$file")
+read -r _ t_http < <(timed "$bin" http --json --threads 1 "$file")
 echo
-echo "Model (stage costs on one thread: reader ${t_read} s, reader + analysis ${t_latency} s,"
-echo "+ JSON rows ${t_http} s):"
+echo "Model for the threaded layout on enough cores (CPU time of stages on one thread: reader"
+echo "${t_read} s, reader + analysis ${t_latency} s, + JSON rows ${t_http} s):"
 echo
 echo "| workers | predicted wall time | packets/s | bound by |"
 echo "| --- | --- | --- | --- |"

@@ -394,8 +394,15 @@ impl<'b> JsonLine<'b> {
 fn push_json_str(buf: &mut Vec<u8>, s: &str) {
     buf.push(b'"');
     let bytes = s.as_bytes();
+    let needs_escape = |b: &u8| *b < 0x20 || *b == b'"' || *b == b'\\';
+    // Most strings have nothing to escape: one scan, one copy.
+    let Some(first) = bytes.iter().position(needs_escape) else {
+        buf.extend_from_slice(bytes);
+        buf.push(b'"');
+        return;
+    };
     let mut plain_from = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    for (i, &b) in bytes.iter().enumerate().skip(first) {
         let escape: &[u8] = match b {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",
