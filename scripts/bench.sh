@@ -9,6 +9,10 @@
 # /usr/bin/time. tshark runs are skipped when tshark is not installed, and the slow tshark
 # http.time run is limited to BENCH_TSHARK_HTTP_MAX bytes of input (default 300 MB) unless
 # BENCH_FULL=1.
+#
+# Then, on the same file: per-core throughput (`--threads 1`), the scaling table for 1..cores
+# workers (wall and CPU time), and a model of larger machines from measured stage costs
+# (the reader's ceiling, the per-worker analysis cost, the merger's row formatting).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size=${1:-1G}
@@ -51,7 +55,9 @@ echo "| --- | --- | --- | --- | --- |"
 measure "cat > /dev/null" cat "$file"
 measure "tracetail summary" "$bin" summary "$file"
 measure "tracetail http --json" "$bin" http --json "$file"
+measure "tracetail http --json --threads 1" "$bin" http --json --threads 1 "$file"
 measure "tracetail latency" "$bin" latency "$file"
+measure "tracetail latency --threads 1" "$bin" latency --threads 1 "$file"
 if command -v capinfos > /dev/null; then measure "capinfos" capinfos "$file"; fi
 if command -v tshark > /dev/null; then
   measure "tshark -q -z io,phs" tshark -n -q -r "$file" -z io,phs
@@ -62,6 +68,58 @@ if command -v tshark > /dev/null; then
     echo "| tshark http.time | skipped on the full file (BENCH_FULL=1 to run; see note) |"
   fi
 fi
+
+# Seconds of wall and CPU (user + system) time of one run: "wall cpu".
+timed() {
+  local log; log=$(mktemp)
+  /usr/bin/time -f "%e %U %S" "$@" > /dev/null 2> "$log"
+  tail -1 "$log" | awk '{printf "%s %.2f\n", $1, $2 + $3}'
+  rm -f "$log"
+}
+
+cores=$(nproc)
+echo
+echo "Scaling of \`http --json\` with workers (\`--threads N\`; the reader and the merger are two"
+echo "more threads). Load average before: $(cut -d' ' -f1-3 /proc/loadavg)."
+echo
+echo "| workers | wall time | packets/s | speed-up | CPU time |"
+echo "| --- | --- | --- | --- | --- |"
+base=""
+for n in $(seq 1 "$cores") $((cores * 2)); do
+  read -r wall cpu < <(timed "$bin" http --json --threads "$n" "$file")
+  base=${base:-$wall}
+  python3 -c "
+n, wall, cpu, base, packets = $n, $wall, $cpu, $base, $packets
+print(f'| {n} | {wall:.2f} s | {packets / wall / 1e6:.2f} M | {base / wall:.2f}x | {cpu:.2f} s |')"
+done
+
+# A bigger machine, from stage costs measured one at a time on one thread: the reader
+# (read, decode, IP reassembly, flow table: \`sessions --threads 1\`), the analysis shared by the
+# workers (\`latency --threads 1\` minus the reader), and the merger's row formatting
+# (\`http --json --threads 1\` minus \`latency --threads 1\`). The stages run concurrently, so N
+# workers on enough cores take max(reader, analysis / N, merger).
+# CPU time, not wall time: on a shared machine a single-threaded run waits for a core, but
+# its CPU time is what the stage costs on a core of its own.
+read -r _ t_read < <(timed "$bin" sessions --threads 1 "$file")
+read -r _ t_latency < <(timed "$bin" latency --threads 1 "$file")
+read -r _ t_http < <(timed "$bin" http --json --threads 1 "$file")
+echo
+echo "Model for the threaded layout on enough cores (CPU time of stages on one thread: reader"
+echo "${t_read} s, reader + analysis ${t_latency} s, + JSON rows ${t_http} s):"
+echo
+echo "| workers | predicted wall time | packets/s | bound by |"
+echo "| --- | --- | --- | --- |"
+python3 - "$t_read" "$t_latency" "$t_http" "$packets" <<'PY'
+import sys
+read, latency, http, packets = map(float, sys.argv[1:])
+analysis = max(latency - read, 0.0)
+merge = max(http - latency, 0.0)
+for n in (1, 2, 4, 8, 16, 32, 64):
+    stages = {"reader": read, "workers": analysis / n, "merger": merge}
+    bound = max(stages, key=stages.get)
+    wall = stages[bound]
+    print(f"| {n} | {wall:.2f} s | {packets / wall / 1e6:.1f} M | {bound} |")
+PY
 
 # Hostile traces: time and peak memory under floods (BENCH_HOSTILE=0 skips).
 if [ "${BENCH_HOSTILE:-1}" = 1 ]; then

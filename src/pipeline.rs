@@ -771,22 +771,21 @@ fn worker_of(a: (IpAddr, u16), b: (IpAddr, u16), workers: usize) -> usize {
 }
 
 /// The total order of transactions: by start time, then by the work item whose handling
-/// emitted them (the capture order, the same for every number of workers), then, for a
-/// sweep or the end of the capture (which every worker handles), by connection or DNS
-/// exchange, then in the order their worker emitted them.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+/// emitted them (the capture order, the same for every number of workers), then by `rank`:
+/// the order the worker emitted them for work one worker does; for a sweep or the end of
+/// the capture (which every worker does), the merger ranks them by connection or DNS
+/// exchange (see [`Merger::rank_everywhere`]). Small and cheap to compare: the merger's heap
+/// holds one per transaction waiting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct OrderKey {
     start_ns: i64,
     item: u64,
-    exchange: Exchange,
-    seq: u64,
+    rank: u64,
 }
 
 /// Which exchange a transaction belongs to, for events emitted by work every worker does.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Exchange {
-    /// Work done by one worker only (its emission order decides).
-    Own,
     Http(u64),
     /// A generic request/response exchange: its connection.
     Tcp(u64),
@@ -823,14 +822,17 @@ const FINISH_ITEM: u64 = u64::MAX;
 struct Shard {
     analyzer: TransactionAnalyzer,
     events: Vec<Event>,
-    /// Emitted since the last epoch, keyed.
+    /// Emitted since the last epoch, keyed: by work only this worker did, and by work every
+    /// worker did (to be ranked by the merger).
     out: Vec<(OrderKey, Event)>,
+    everywhere: Vec<(OrderKey, Event)>,
     emitted: u64,
 }
 
 /// What a worker hands the merger after one epoch.
 struct ShardOut {
     events: Vec<(OrderKey, Event)>,
+    everywhere: Vec<(OrderKey, Event)>,
     /// Every transaction this worker emits later starts at or after this time.
     low_watermark_ns: Option<i64>,
 }
@@ -850,6 +852,7 @@ impl Shard {
             analyzer,
             events: Vec::new(),
             out: Vec::new(),
+            everywhere: Vec::new(),
             emitted: 0,
         }
     }
@@ -934,25 +937,26 @@ impl Shard {
     fn take_out(&mut self) -> ShardOut {
         ShardOut {
             events: std::mem::take(&mut self.out),
+            everywhere: std::mem::take(&mut self.everywhere),
             low_watermark_ns: self.analyzer.low_watermark_ns(),
         }
     }
 
     /// Keys the events the last piece of work emitted; `everywhere`: every worker did it.
     fn collect(&mut self, item: u64, everywhere: bool) {
+        let out = if everywhere {
+            &mut self.everywhere
+        } else {
+            &mut self.out
+        };
         for event in self.events.drain(..) {
             let key = OrderKey {
                 start_ns: event_start_ns(&event),
                 item,
-                exchange: if everywhere {
-                    Exchange::of(&event)
-                } else {
-                    Exchange::Own
-                },
-                seq: self.emitted,
+                rank: self.emitted,
             };
             self.emitted += 1;
-            self.out.push((key, event));
+            out.push((key, event));
         }
     }
 }
@@ -995,26 +999,19 @@ impl Merger {
                 emit(Record::Flow(record))?;
             }
         }
-        let mut watermark = if epoch.last { i64::MAX } else { epoch.now_ns };
+        let mut watermark = epoch.now_ns;
+        let mut everywhere = Vec::new();
         for out in outs {
             if let Some(low) = out.low_watermark_ns {
                 watermark = watermark.min(low);
             }
-            for (key, event) in out.events {
-                let slot = match self.free.pop() {
-                    Some(i) => {
-                        self.slots[i] = Some(event);
-                        i
-                    }
-                    None => {
-                        self.slots.push(Some(event));
-                        self.slots.len() - 1
-                    }
-                };
-                self.heap.push(Reverse((key, slot)));
-            }
+            everywhere.extend(out.everywhere);
+            self.hold(out.events);
         }
+        Self::rank_everywhere(&mut everywhere);
+        self.hold(everywhere);
         if epoch.last {
+            // Everything is finished: release it all.
             watermark = i64::MAX;
         }
         while let Some(Reverse((key, _))) = self.heap.peek() {
@@ -1035,6 +1032,41 @@ impl Merger {
             }
         }
         ControlFlow::Continue(())
+    }
+}
+
+impl Merger {
+    /// Keeps events until the watermark passes them.
+    fn hold(&mut self, events: Vec<(OrderKey, Event)>) {
+        for (key, event) in events {
+            let slot = match self.free.pop() {
+                Some(i) => {
+                    self.slots[i] = Some(event);
+                    i
+                }
+                None => {
+                    self.slots.push(Some(event));
+                    self.slots.len() - 1
+                }
+            };
+            self.heap.push(Reverse((key, slot)));
+        }
+    }
+
+    /// Ranks the events of work every worker did (sweeps, the end of the capture; each such
+    /// piece of work falls in one epoch): by start, work item, then exchange, which does not
+    /// depend on the dealing; the worker's own order only among events of one exchange, which
+    /// all come from one worker.
+    fn rank_everywhere(events: &mut [(OrderKey, Event)]) {
+        if events.is_empty() {
+            return;
+        }
+        events.sort_by_cached_key(|(key, event)| {
+            (key.start_ns, key.item, Exchange::of(event), key.rank)
+        });
+        for (rank, (key, _)) in events.iter_mut().enumerate() {
+            key.rank = rank as u64;
+        }
     }
 }
 

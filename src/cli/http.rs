@@ -55,8 +55,9 @@ pub const COLUMNS: [&str; 28] = [
     "sni",
 ];
 
-/// One `--json` row, borrowing from the transaction (no per-row maps: this is the hot path
-/// of `http --json` on big captures). Field order is the column order above.
+/// One `--json` row as serde writes it: the reference [`push_json_line`] is tested against.
+/// Field order is the column order above.
+#[cfg(test)]
 #[derive(serde::Serialize)]
 pub struct JsonRow<'a> {
     capture: &'a str,
@@ -89,6 +90,7 @@ pub struct JsonRow<'a> {
     sni: Option<&'a str>,
 }
 
+#[cfg(test)]
 pub fn to_json<'a>(capture: &'a str, t: &'a HttpTransaction) -> JsonRow<'a> {
     JsonRow {
         capture,
@@ -120,6 +122,41 @@ pub fn to_json<'a>(capture: &'a str, t: &'a HttpTransaction) -> JsonRow<'a> {
         tls: t.tls,
         sni: t.sni.as_deref(),
     }
+}
+
+/// Appends the `--json` line of a transaction to `buf`: the bytes serde_json writes for
+/// [`to_json`], by hand (the hot path of `http --json`).
+pub fn push_json_line(buf: &mut Vec<u8>, capture: &str, t: &HttpTransaction) {
+    common::JsonLine::new(buf)
+        .str("capture", capture)
+        .int("connection_id", t.connection_id)
+        .int("depth", t.depth)
+        .display("client_ip", t.client_ip)
+        .int("client_port", t.client_port)
+        .display("server_ip", t.server_ip)
+        .int("server_port", t.server_port)
+        .str("method", &t.method)
+        .opt_str("host", t.host.as_deref())
+        .str("uri", &t.uri)
+        .str("version", &t.version)
+        .opt_int("status", t.status)
+        .int("request_bytes", t.request_bytes)
+        .int("response_bytes", t.response_bytes)
+        .int("request_body_bytes", t.request_body_bytes)
+        .int("response_body_bytes", t.response_body_bytes)
+        .opt_int("request_first_ns", t.request_first_ns)
+        .opt_int("request_last_ns", t.request_last_ns)
+        .opt_int("response_first_ns", t.response_first_ns)
+        .opt_int("response_last_ns", t.response_last_ns)
+        .opt_int("ttfb_ns", t.ttfb_ns())
+        .opt_int("total_ns", t.total_ns())
+        .opt_int("server_ns", t.server_ns())
+        .opt_int("tshark_ns", t.tshark_ns())
+        .str_list("flags", &t.flags)
+        .bool("gap", t.flags.contains(&"gap"))
+        .bool("tls", t.tls)
+        .opt_str("sni", t.sni.as_deref())
+        .end();
 }
 
 fn csv_row(capture: &str, t: &HttpTransaction) -> Vec<String> {
@@ -196,13 +233,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let options = args.inputs.pass(options);
     let mut rows = common::RowWriter::new(args.json, args.csv, &COLUMNS)?;
     let mut styles = common::TimeStyles::new(args.time_format);
+    let mut line = Vec::with_capacity(1024);
     let run = common::run_pass(&args.inputs.files, &options, &mut |path, record| {
         let Record::Http(t) = record else {
             return Ok(());
         };
         rows.row(
             path,
-            |capture, out| common::write_json_line(out, &to_json(capture, &t)),
+            |capture, out| {
+                line.clear();
+                push_json_line(&mut line, capture, &t);
+                out.write_all(&line)
+            },
             |capture| csv_row(capture, &t),
             || text_line(&t, styles.for_file(path)),
         )
@@ -219,4 +261,68 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     out.flush()?;
     Ok(run.exit_code())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+    fn serde_line(capture: &str, t: &HttpTransaction) -> Vec<u8> {
+        let mut line = serde_json::to_vec(&to_json(capture, t)).unwrap();
+        line.push(b'\n');
+        line
+    }
+
+    #[test]
+    fn hand_written_json_rows_are_serde_json_bytes() {
+        let mut rows = Vec::new();
+        let mut t = HttpTransaction {
+            connection_id: 7,
+            depth: 2,
+            client_ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+            client_port: 40000,
+            server_ip: IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)),
+            server_port: 80,
+            method: "GET".into(),
+            host: Some("example.com".into()),
+            uri: "/a?b=\"c\"&d=\\e\u{1}\u{1f}\u{7f}\t\n\r\u{8}\u{c}é😀".into(),
+            version: "HTTP/1.1".into(),
+            status: Some(200),
+            request_first_ns: Some(i64::MIN),
+            request_last_ns: Some(-5),
+            response_first_ns: Some(i64::MAX),
+            response_last_ns: None,
+            flags: vec!["gap", "pipelined"],
+            tls: true,
+            sni: Some("bücher.example".into()),
+            request_bytes: 10,
+            response_bytes: 20,
+            request_body_bytes: 0,
+            response_body_bytes: 3,
+            request_head_ns: None,
+            response_head_ns: None,
+        };
+        rows.push(t.clone());
+        t.host = None;
+        t.status = None;
+        t.flags.clear();
+        t.method = String::new();
+        t.request_first_ns = None;
+        rows.push(t.clone());
+        t.request_bytes = u64::MAX;
+        t.response_body_bytes = 12345;
+        rows.push(t);
+        for (i, t) in rows.iter().enumerate() {
+            for capture in ["a.pcap", "dir\\we\"ird\nname.pcap"] {
+                let mut line = Vec::new();
+                push_json_line(&mut line, capture, t);
+                assert_eq!(
+                    String::from_utf8(line).unwrap(),
+                    String::from_utf8(serde_line(capture, t)).unwrap(),
+                    "row {i}"
+                );
+            }
+        }
+    }
 }
