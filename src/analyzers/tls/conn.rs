@@ -813,8 +813,14 @@ impl TcpAnalyzer for TlsConn {
         if !self.dirs[dir].stopped {
             self.on_bytes(dir, chunk, ctx, shared);
         }
-        // Not TLS after all (garbage before any record): let the connection go.
-        if !self.seen_any && self.dirs[dir].stopped {
+        // Not TLS after all: bytes that are no TLS record before any hello was understood.
+        let no_hello = self.client_hello.is_none()
+            && self.row.server_hello_ns.is_none()
+            && !self.row.flags.contains(&"sslv2_hello");
+        if self.dirs[dir].stopped && no_hello && !self.row.flags.contains(&"gap") {
+            if let Some(t) = self.marked.take() {
+                ctx.marks.remove(t);
+            }
             return Verdict::Reject;
         }
         Verdict::Continue
