@@ -706,6 +706,7 @@ fn mutated_tls_never_panics(pcap: &Path, keys: tracetail::analyzers::tls::KeyLog
     options.analyzer.tls.rows = true;
     options.analyzer.tls.keys = std::sync::Arc::new(keys);
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ packets.len() as u64);
+    let mut total_rows = 0;
     for round in 0..rounds {
         let mut copy = packets.clone();
         for _ in 0..1 + rng.below(6) {
@@ -750,8 +751,14 @@ fn mutated_tls_never_panics(pcap: &Path, keys: tracetail::analyzers::tls::KeyLog
             }
             std::ops::ControlFlow::Continue(())
         });
-        assert!(rows > 0, "round {round}: no TLS row at all");
+        total_rows += rows;
     }
+    // A damaged first record can make a connection "not TLS" (no row), but not every time.
+    assert!(
+        total_rows * 2 > rounds,
+        "{}: only {total_rows} rows",
+        pcap.display()
+    );
 }
 
 #[test]

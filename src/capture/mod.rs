@@ -168,7 +168,8 @@ pub struct ReaderCounters {
     /// than its block (each also gives a warning).
     pub skipped_packets: u64,
     /// pcapng blocks without packets that were passed over on purpose: name resolution,
-    /// interface statistics, decryption secrets, custom and unknown blocks.
+    /// interface statistics, decryption secrets (TLS key logs among them are also handed to
+    /// [`CaptureReader::secrets_inbox`]), custom and unknown blocks.
     pub skipped_blocks: u64,
     /// Sections (pcapng SHBs; 1 for classic pcap).
     pub sections: u64,
@@ -963,6 +964,8 @@ impl CaptureReader {
                 }))
             }
             BLOCK_DSB => {
+                // Counted as passed over (no packet); TLS key logs also go to the inbox.
+                self.counters.skipped_blocks += 1;
                 let secrets_type = read_u32(block, 8, big_endian);
                 let len = read_u32(block, 12, big_endian) as usize;
                 let data = block
@@ -972,7 +975,7 @@ impl CaptureReader {
                     Some(text) if secrets_type == SECRETS_TLS_KEY_LOG => {
                         self.secrets.push(String::from_utf8_lossy(text).into_owned());
                     }
-                    Some(_) => self.counters.skipped_blocks += 1,
+                    Some(_) => {}
                     None => self.warn(
                         at,
                         format!("decryption secrets block claims {len} bytes of secrets but has room for {}; ignored", total_len - MIN_DSB_LEN),

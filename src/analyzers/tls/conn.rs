@@ -813,8 +813,14 @@ impl TcpAnalyzer for TlsConn {
         if !self.dirs[dir].stopped {
             self.on_bytes(dir, chunk, ctx, shared);
         }
-        // Not TLS after all (garbage before any record): let the connection go.
-        if !self.seen_any && self.dirs[dir].stopped {
+        // Not TLS after all: bytes that are no TLS record before any hello was understood.
+        let no_hello = self.client_hello.is_none()
+            && self.row.server_hello_ns.is_none()
+            && !self.row.flags.contains(&"sslv2_hello");
+        if self.dirs[dir].stopped && no_hello && !self.row.flags.contains(&"gap") {
+            if let Some(t) = self.marked.take() {
+                ctx.marks.remove(t);
+            }
             return Verdict::Reject;
         }
         Verdict::Continue
@@ -845,5 +851,127 @@ impl TcpAnalyzer for TlsConn {
             self.mark_inner_events(ctx, before);
         }
         self.finish_row(ctx);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyzers::{AnalyzerConfig, AnalyzerStats, Watermark};
+
+    fn record(content_type: u8, body: &[u8]) -> Vec<u8> {
+        let mut r = vec![content_type, 3, 3];
+        r.extend((body.len() as u16).to_be_bytes());
+        r.extend(body);
+        r
+    }
+
+    fn message(kind: u8, body: &[u8]) -> Vec<u8> {
+        let mut m = vec![kind];
+        m.extend(&(body.len() as u32).to_be_bytes()[1..]);
+        m.extend(body);
+        m
+    }
+
+    fn extensions(list: &[(u16, Vec<u8>)]) -> Vec<u8> {
+        let mut block = Vec::new();
+        for (kind, data) in list {
+            block.extend(kind.to_be_bytes());
+            block.extend((data.len() as u16).to_be_bytes());
+            block.extend(data);
+        }
+        let mut out = (block.len() as u16).to_be_bytes().to_vec();
+        out.extend(block);
+        out
+    }
+
+    /// A ClientHello (SNI `a.example`, ALPN h2 + http/1.1) split over two handshake records,
+    /// fed one byte per packet, then a TLS 1.2 ServerHello and the client's CCS + Finished.
+    #[test]
+    fn hello_split_over_records_and_packets() {
+        let mut hello = vec![3, 3];
+        hello.extend([7; 32]);
+        hello.extend([0, 0, 2, 0xc0, 0x2f, 1, 0]);
+        let sni = [
+            vec![0, 12, 0],
+            9u16.to_be_bytes().to_vec(),
+            b"a.example".to_vec(),
+        ]
+        .concat();
+        let alpn = [
+            vec![0, 12, 2],
+            b"h2".to_vec(),
+            vec![8],
+            b"http/1.1".to_vec(),
+        ]
+        .concat();
+        hello.extend(extensions(&[(0, sni), (16, alpn)]));
+        let ch = message(wire::CLIENT_HELLO, &hello);
+        let (a, b) = ch.split_at(30);
+        let client_bytes = [record(22, a), record(22, b)].concat();
+
+        let mut sh = vec![3, 3];
+        sh.extend([9; 32]);
+        sh.extend([0, 0xc0, 0x2f, 0]);
+        let server_bytes = record(22, &message(wire::SERVER_HELLO, &sh));
+
+        let info = ConnInfo {
+            connection_id: 1,
+            senders: [
+                ("10.0.0.1".parse().unwrap(), 40000),
+                ("10.0.0.2".parse().unwrap(), 8443),
+            ],
+        };
+        let mut config = AnalyzerConfig::default();
+        config.tls.rows = true;
+        let (mut stats, mut marks, mut out) =
+            (AnalyzerStats::default(), Watermark::default(), Vec::new());
+        let mut ctx = Ctx {
+            config: &config,
+            stats: &mut stats,
+            marks: &mut marks,
+            out: &mut out,
+        };
+        let mut shared = Shared::default();
+        let mut conn = TlsConn::new(&info);
+        let mut feed = |conn: &mut TlsConn, dir, bytes: &[u8], t0: i64, ctx: &mut Ctx<'_>| {
+            for (i, byte) in bytes.iter().enumerate() {
+                let t = t0 + i as i64;
+                let chunk = Chunk {
+                    bytes: std::slice::from_ref(byte),
+                    first_ns: t,
+                    last_ns: t,
+                    ready_ns: t,
+                };
+                assert!(matches!(
+                    conn.on_data(dir, &chunk, ctx, &mut shared),
+                    Verdict::Continue
+                ));
+            }
+        };
+        feed(&mut conn, 0, &client_bytes, 1_000, &mut ctx);
+        feed(&mut conn, 1, &server_bytes, 5_000, &mut ctx);
+        let flight = [record(20, &[1]), record(22, &[0; 40])].concat();
+        feed(&mut conn, 0, &flight, 9_000, &mut ctx);
+        conn.flush(&mut ctx);
+        let [Event::Tls(row)] = &out[..] else {
+            panic!("one TLS row expected: {out:?}");
+        };
+        assert_eq!(row.sni.as_deref(), Some("a.example"));
+        assert_eq!(row.alpn_offered, ["h2", "http/1.1"]);
+        assert_eq!(row.version.as_deref(), Some("TLS 1.2"));
+        assert_eq!(
+            row.cipher_suite.as_deref(),
+            Some("TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256")
+        );
+        assert_eq!(row.client_hello_ns, Some(1_000));
+        assert_eq!(row.server_hello_ns, Some(5_000));
+        assert_eq!(row.hello_ns, Some(4_000));
+        // The Finished record starts after the 6-byte ChangeCipherSpec record.
+        assert_eq!(row.handshake_ns, Some(9_006 - 1_000));
+        assert_eq!(row.handshake_end, Some("client_finished"));
+        assert_eq!(row.undecrypted_reason.as_deref(), Some("no key"));
+        assert!(row.flags.is_empty(), "{:?}", row.flags);
+        assert_eq!(marks.min(), None, "the row's watermark entry is released");
     }
 }
