@@ -14,6 +14,13 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Largest zstd window accepted in a compressed capture (K/M/G = powers of 1024; 1K to
+    /// 2G). A frame that needs more is refused, so a small hostile .zst cannot take
+    /// gigabytes of memory; zstd's own decoder has the same 128M default.
+    #[arg(long, global = true, value_name = "BYTES", default_value = "128M",
+          value_parser = cli::limits::size(1 << 10, tracetail::capture::MAX_ZSTD_WINDOW),
+          help_heading = "Input")]
+    max_zstd_window: u64,
 }
 
 // Parsed once per run, so the size difference between variants does not matter.
@@ -48,6 +55,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    tracetail::capture::set_max_zstd_window(cli.max_zstd_window);
     let result = match cli.command {
         Command::Summary(a) => cli::summary::run(a),
         Command::Sessions(a) => cli::sessions::run(a),
@@ -70,6 +78,10 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             eprintln!("error: {err:#}");
+            // An input that cannot be read exits 1, as a capture that cannot be read does.
+            if err.downcast_ref::<cli::common::UnreadableInput>().is_some() {
+                return ExitCode::from(1);
+            }
             ExitCode::from(2)
         }
     }

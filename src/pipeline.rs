@@ -16,7 +16,7 @@ use crate::analyzers::{
 use crate::capture::{CaptureError, CaptureFormat, CaptureReader, Compression, LinkType, Packet};
 use crate::decode::defrag::{Defragmenter, Outcome, Reassembled};
 use crate::decode::{decode, Decoded, Network, TcpInfo, Transport, UdpInfo};
-use crate::flows::{scapy, FlowRecord, FlowTable, ProtocolCounts};
+use crate::flows::{scapy, FlowRecord, FlowTable, PacketSelection, ProtocolCounts};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::ops::ControlFlow;
@@ -32,6 +32,11 @@ pub struct PassOptions {
     /// Count Scapy session keys.
     pub scapy_keys: bool,
     pub analyzer: AnalyzerConfig,
+    /// Which packets the pass looks at (`--filter`, `--start`, `--end`); all when `None`.
+    /// The others are counted in [`ProtocolCounts::filtered_out`] and go nowhere else.
+    pub select: Option<PacketSelection>,
+    /// Keep per-interval counts of this width (`summary --intervals`).
+    pub intervals_ns: Option<i64>,
     /// Threads for one pass: 1 runs everything on the caller's thread; 0 (the default) or more
     /// reads and decodes on a second thread when transactions are on.
     pub threads: usize,
@@ -59,6 +64,10 @@ pub struct FileReport {
     pub file: String,
     pub format: Option<CaptureFormat>,
     pub compression: Option<Compression>,
+    /// Byte order of the file (pcapng: its last section).
+    pub big_endian: bool,
+    /// Decimal digits of the timestamps (6 µs, 9 ns); `None` when the file has no interface.
+    pub timestamp_digits: Option<u8>,
     pub counts: ProtocolCounts,
     /// Damage and truncation found after the header (the analysis covers data before it).
     pub warnings: Vec<String>,
@@ -172,6 +181,8 @@ pub fn analyze<'a>(
     report.counts = front.counts;
     report.scapy_sessions = front.scapy_sessions;
     report.peak_open_flows = front.peak_open_flows;
+    report.big_endian = front.reader.is_big_endian();
+    report.timestamp_digits = front.reader.timestamp_digits();
     report.warnings = front.warnings;
     report
         .warnings
@@ -231,6 +242,7 @@ struct Front<'o> {
     peak_open_flows: usize,
     packets: u64,
     now_ns: i64,
+    first_ns: Option<i64>,
 }
 
 impl<'o> Front<'o> {
@@ -245,12 +257,13 @@ impl<'o> Front<'o> {
             progress,
             flows: FlowTable::new(false),
             defrag: Defragmenter::default(),
-            counts: ProtocolCounts::default(),
+            counts: ProtocolCounts::with_intervals(options.intervals_ns),
             scapy_sessions: BTreeMap::new(),
             warnings: Vec::new(),
             peak_open_flows: 0,
             packets: 0,
             now_ns: i64::MIN,
+            first_ns: None,
         }
     }
 
@@ -268,14 +281,24 @@ impl<'o> Front<'o> {
             }
         };
         self.packets += 1;
-        self.now_ns = self.now_ns.max(packet.timestamp_ns);
+        let first_ns = *self.first_ns.get_or_insert(packet.timestamp_ns);
         let decoded = decode(packet.link_type, packet.data);
-        self.counts.add(&packet, &decoded);
-        if options.scapy_keys {
+        // The one place packets are selected: the rest go nowhere but this count.
+        let selected = options
+            .select
+            .as_ref()
+            .is_none_or(|s| s.keeps(&packet, &decoded, first_ns));
+        if selected {
+            self.now_ns = self.now_ns.max(packet.timestamp_ns);
+            self.counts.add(&packet, &decoded);
+        } else {
+            self.counts.filtered_out += 1;
+        }
+        if selected && options.scapy_keys {
             let key = scapy::session_key(&decoded);
             *self.scapy_sessions.entry(key).or_default() += 1;
         }
-        if want_flows {
+        if selected && want_flows {
             // Fragments go to the flow table and the analyzers only as the datagram they
             // complete (dated by the completing fragment); everything else as it is.
             if decoded.fragment.is_none() {

@@ -125,6 +125,8 @@ pub enum GroupBy {
     Uri,
     Client,
     Status,
+    /// The capture file a sample came from (to compare captures side by side).
+    Capture,
 }
 
 impl GroupBy {
@@ -135,6 +137,7 @@ impl GroupBy {
             GroupBy::Uri => "uri",
             GroupBy::Client => "client",
             GroupBy::Status => "status",
+            GroupBy::Capture => "capture",
         }
     }
 }
@@ -161,6 +164,8 @@ pub struct SampleSet {
     pub samples: Vec<Sample>,
     /// Transactions of the right kind that had no value for the metric (unanswered, ...).
     pub missing: u64,
+    /// Group of the capture being read (for [`GroupBy::Capture`]), set by [`Self::add_record_from`].
+    capture_group: u32,
 }
 
 /// `1.2.3.4:80` or `[2001:db8::1]:80` (SocketAddr's own form).
@@ -178,6 +183,7 @@ impl SampleSet {
             index: HashMap::new(),
             samples: Vec::new(),
             missing: 0,
+            capture_group: 0,
         };
         if by.is_none() {
             set.group_index("all");
@@ -200,6 +206,25 @@ impl SampleSet {
         self.groups.push(name.to_string());
         self.index.insert(name.to_string(), i);
         i
+    }
+
+    /// Samples from here on come from this capture (the group of `--by capture`).
+    pub fn set_capture(&mut self, capture: &str) {
+        if self.by == Some(GroupBy::Capture)
+            && self
+                .groups
+                .get(self.capture_group as usize)
+                .map(String::as_str)
+                != Some(capture)
+        {
+            self.capture_group = self.group_index(capture);
+        }
+    }
+
+    /// [`Self::add_record`] for a record read from `capture`.
+    pub fn add_record_from(&mut self, capture: &str, record: &Record) {
+        self.set_capture(capture);
+        self.add_record(record);
     }
 
     /// Takes what it needs from one pipeline record.
@@ -238,6 +263,7 @@ impl SampleSet {
                     .map(|s| s.to_string())
                     .unwrap_or_else(|| "-".into()),
             ),
+            Some(GroupBy::Capture) => self.capture_group,
         };
         self.samples.push(Sample {
             timestamp_ns: ts,
@@ -269,6 +295,7 @@ impl SampleSet {
             Some(GroupBy::Status) => {
                 self.group_index(&t.rcode.map(|r| r.to_string()).unwrap_or_else(|| "-".into()))
             }
+            Some(GroupBy::Capture) => self.capture_group,
         };
         self.samples.push(Sample {
             timestamp_ns: ts,
@@ -299,6 +326,7 @@ impl SampleSet {
             }
             Some(GroupBy::Uri) | Some(GroupBy::Status) => self.group_index(t.protocol),
             Some(GroupBy::Client) => self.group_index(&t.client_ip.to_string()),
+            Some(GroupBy::Capture) => self.capture_group,
         };
         self.samples.push(Sample {
             timestamp_ns: ts,
@@ -322,6 +350,7 @@ impl SampleSet {
             }
             Some(GroupBy::Client) => self.group_index(&f.client_ip.to_string()),
             Some(GroupBy::Status) => self.group_index(f.tcp_state.as_deref().unwrap_or("-")),
+            Some(GroupBy::Capture) => self.capture_group,
         };
         self.samples.push(Sample {
             timestamp_ns: f.first_ns,

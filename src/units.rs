@@ -133,3 +133,203 @@ mod calendar_tests {
         assert_eq!(bytes_human(3 * 1024 * 1024 / 2), "1.50 MiB");
     }
 }
+
+/// Decimal seconds (`10`, `2.5`, `0.000001`) as nanoseconds, exactly (no f64); `None` if the
+/// text is not such a number.
+pub fn parse_seconds_to_ns(text: &str) -> Option<i64> {
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (whole, frac) = digits.split_once('.').unwrap_or((digits, ""));
+    if whole.is_empty() && frac.is_empty()
+        || !whole.chars().all(|c| c.is_ascii_digit())
+        || !frac.chars().all(|c| c.is_ascii_digit())
+        || frac.len() > 9
+    {
+        return None;
+    }
+    let whole: i64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let frac_ns: i64 = format!("{frac:0<9}").parse().ok()?;
+    let ns = whole.checked_mul(1_000_000_000)?.checked_add(frac_ns)?;
+    Some(if negative { -ns } else { ns })
+}
+
+/// An RFC 3339 time (`2024-05-01T12:00:00Z`, `2024-05-01 12:00:00.25+02:00`) as nanoseconds
+/// since the Unix epoch.
+pub fn parse_rfc3339_to_ns(text: &str) -> Option<i64> {
+    let b = text.as_bytes();
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't' | b' ') {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let s = text.get(r)?;
+        s.chars()
+            .all(|c| c.is_ascii_digit())
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || hour > 23 || minute > 59 {
+        return None;
+    }
+    if second > 60 {
+        return None;
+    }
+    let mut rest = &text[19..];
+    let mut frac_ns = 0;
+    if let Some(after_dot) = rest.strip_prefix('.') {
+        let len = after_dot
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(after_dot.len());
+        if len == 0 || len > 9 {
+            return None;
+        }
+        frac_ns = format!("{:0<9}", &after_dot[..len]).parse().ok()?;
+        rest = &after_dot[len..];
+    }
+    let offset_s = match rest {
+        "Z" | "z" => 0,
+        _ if rest.len() == 6 && matches!(&rest[..1], "+" | "-") && &rest[3..4] == ":" => {
+            let h: i64 = rest[1..3].parse().ok()?;
+            let m: i64 = rest[4..6].parse().ok()?;
+            let sign = if rest.starts_with('-') { -1 } else { 1 };
+            sign * (h * 3600 + m * 60)
+        }
+        _ => return None,
+    };
+    let days = days_from_civil(year, month as u32, day as u32);
+    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_s;
+    secs.checked_mul(1_000_000_000)?.checked_add(frac_ns)
+}
+
+/// (year, month, day) -> days since 1970-01-01 (inverse of `civil_from_days`).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from(if m > 2 { m - 3 } else { m + 9 });
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// How finely a capture's timestamps resolve: decimal digits after the second (9 for a
+/// nanosecond capture, 6 for microseconds). Printed times and durations show no more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resolution {
+    pub digits: u8,
+}
+
+impl Resolution {
+    pub const NANOSECONDS: Resolution = Resolution { digits: 9 };
+    pub const MICROSECONDS: Resolution = Resolution { digits: 6 };
+
+    /// The coarser of two (several captures printed together).
+    pub fn coarser(self, other: Resolution) -> Resolution {
+        Resolution {
+            digits: self.digits.min(other.digits),
+        }
+    }
+
+    /// Epoch seconds with as many decimals as the capture has (`1700000000.123456`).
+    pub fn epoch(self, ns: i64) -> String {
+        let full = epoch_ns_to_string(ns);
+        full[..full.len() - (9 - usize::from(self.digits.min(9)))]
+            .trim_end_matches('.')
+            .to_string()
+    }
+
+    /// RFC 3339 UTC with as many decimals as the capture has.
+    pub fn iso(self, ns: i64) -> String {
+        let full = epoch_ns_to_rfc3339(ns);
+        let cut = 9 - usize::from(self.digits.min(9));
+        let body = &full[..full.len() - 1 - cut];
+        format!("{}Z", body.trim_end_matches('.'))
+    }
+
+    /// A duration like [`duration_ns_to_human`], without decimals the capture cannot have:
+    /// `78µs` from a microsecond capture rather than `78.000µs`.
+    pub fn duration(self, ns: f64) -> String {
+        let a = ns.abs();
+        if a >= 86_400e9 {
+            // Days-long spans read better in days (and the seconds' decimals mean nothing).
+            let secs = (a / 1e9) as u64;
+            let sign = if ns < 0.0 { "-" } else { "" };
+            return format!(
+                "{sign}{}d {}h {}m {}s",
+                secs / 86_400,
+                secs % 86_400 / 3600,
+                secs % 3600 / 60,
+                secs % 60
+            );
+        }
+        // Decimals the resolution allows in each unit, at most the usual 3.
+        let allowed = |unit_digits: u8| usize::from(3.min(self.digits.saturating_sub(unit_digits)));
+        if a < 1e3 {
+            format!("{ns:.0}ns")
+        } else if a < 1e6 {
+            format!("{:.*}µs", allowed(6), ns / 1e3)
+        } else if a < 1e9 {
+            format!("{:.*}ms", allowed(3), ns / 1e6)
+        } else {
+            format!("{:.*}s", allowed(0), ns / 1e9)
+        }
+    }
+}
+
+#[cfg(test)]
+mod parse_tests {
+    use super::*;
+
+    #[test]
+    fn seconds_parse_exactly() {
+        assert_eq!(parse_seconds_to_ns("10"), Some(10_000_000_000));
+        assert_eq!(parse_seconds_to_ns("2.5"), Some(2_500_000_000));
+        assert_eq!(parse_seconds_to_ns("0.000000001"), Some(1));
+        assert_eq!(parse_seconds_to_ns(".5"), Some(500_000_000));
+        assert_eq!(parse_seconds_to_ns("1e3"), None);
+        assert_eq!(parse_seconds_to_ns("2024-01-01"), None);
+    }
+
+    #[test]
+    fn rfc3339_round_trips() {
+        for ns in [0, 1_700_000_000_123_456_789, 951_782_400_000_000_000] {
+            assert_eq!(parse_rfc3339_to_ns(&epoch_ns_to_rfc3339(ns)), Some(ns));
+        }
+        assert_eq!(
+            parse_rfc3339_to_ns("2023-11-15T00:13:20+02:00"),
+            Some(1_700_000_000_000_000_000)
+        );
+        assert_eq!(
+            parse_rfc3339_to_ns("2023-11-14 22:13:20Z"),
+            Some(1_700_000_000_000_000_000)
+        );
+        assert_eq!(parse_rfc3339_to_ns("2023-13-14T22:13:20Z"), None);
+        assert_eq!(parse_rfc3339_to_ns("yesterday"), None);
+    }
+
+    #[test]
+    fn resolution_drops_digits_the_capture_lacks() {
+        let us = Resolution::MICROSECONDS;
+        assert_eq!(us.duration(78_000.0), "78µs");
+        assert_eq!(us.duration(4_210_000.0), "4.210ms");
+        assert_eq!(us.epoch(1_700_000_000_123_456_000), "1700000000.123456");
+        assert_eq!(
+            us.iso(1_700_000_000_123_456_000),
+            "2023-11-14T22:13:20.123456Z"
+        );
+        let ns = Resolution::NANOSECONDS;
+        assert_eq!(ns.duration(78_000.0), "78.000µs");
+        assert_eq!(ns.epoch(5), "0.000000005");
+        assert_eq!(Resolution { digits: 0 }.epoch(1_500_000_000), "1");
+    }
+}

@@ -445,6 +445,7 @@ fn report(
             method,
             top_sessions,
             tcp: false,
+            side_by_side: None,
         });
         let reports = run_pass(&inputs, &options, &mut |_, record| builder.add(&record))?;
         Ok::<_, PassError>((builder.build(&reports, 0), reports))

@@ -11,7 +11,7 @@
 //! a truncated record, a damaged pcapng block, an unsupported later section or a broken
 //! compressed stream ends the stream with a [`CaptureWarning`]; a packet on an undefined
 //! interface is skipped with a warning and reading goes on. Offsets are positions in the
-//! decompressed capture stream.
+//! decompressed capture stream (messages say so for gzip/zstd input).
 //!
 //! Format notes: the pcap link type is the low 16 bits of the header field (the upper bits
 //! may carry FCS information); pcapng `if_tsresol` may be a power of 10 or of 2 and is
@@ -28,6 +28,10 @@ mod pcapng;
 mod tests;
 pub mod writer;
 
+pub use input::{
+    max_zstd_window, set_max_zstd_window, ZstdWindowTooLarge, DEFAULT_MAX_ZSTD_WINDOW,
+    MAX_ZSTD_WINDOW,
+};
 pub use linktype::LinkType;
 pub use pcapng::InterfaceInfo;
 pub use writer::{PcapNgWriter, PcapWriter};
@@ -76,28 +80,68 @@ pub enum Compression {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaptureWarning {
     pub file: String,
-    /// Byte offset in the (decompressed) capture stream.
+    /// Byte offset in the capture stream (after decompression when `decompressed`).
     pub offset: u64,
     pub message: String,
+    /// The input was gzip/zstd: `offset` counts bytes of the decompressed stream.
+    pub decompressed: bool,
+    /// Reading stopped here: results cover only the data before this point. Otherwise one
+    /// record was skipped (or a detail noted) and reading went on.
+    pub ends_reading: bool,
 }
 
 impl fmt::Display for CaptureWarning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{}: at byte offset {}: {}",
-            self.file, self.offset, self.message
-        )
+            "{}: at byte offset {}{}: {}",
+            self.file,
+            self.offset,
+            offset_note(self.decompressed),
+            self.message
+        )?;
+        if self.ends_reading {
+            write!(f, " (results cover the data before this point)")?;
+        }
+        Ok(())
+    }
+}
+
+/// Says which stream an offset counts bytes of, when it is not the file itself.
+fn offset_note(decompressed: bool) -> &'static str {
+    if decompressed {
+        " of the decompressed stream"
+    } else {
+        ""
     }
 }
 
 /// A file that cannot be read at all (not a capture, unreadable header, I/O error).
 #[derive(Debug, thiserror::Error)]
-#[error("{file}: at byte offset {offset}: {message}")]
+#[error("{file}: at byte offset {offset}{}: {message}", offset_note(*decompressed))]
 pub struct CaptureError {
     pub file: String,
     pub offset: u64,
     pub message: String,
+    /// The input was gzip/zstd: `offset` counts bytes of the decompressed stream.
+    pub decompressed: bool,
+}
+
+/// Damage in the file header: the warning becomes the error (nothing was read, so "reading
+/// stops" would say nothing).
+impl From<CaptureWarning> for CaptureError {
+    fn from(warning: CaptureWarning) -> Self {
+        let message = match warning.message.strip_suffix("; reading stops") {
+            Some(cause) => cause.to_string(),
+            None => warning.message,
+        };
+        CaptureError {
+            file: warning.file,
+            offset: warning.offset,
+            message,
+            decompressed: warning.decompressed,
+        }
+    }
 }
 
 /// Largest pcapng block accepted: a maximal packet plus generous room for its options.
@@ -189,16 +233,29 @@ impl CaptureReader {
                 file: name,
                 offset: 0,
                 message: format!("cannot open: {e}"),
+                decompressed: false,
             }),
         }
     }
 
-    /// Reads a capture from any byte stream; `name` is used in messages.
+    /// Reads a capture from any byte stream; `name` is used in messages. A zstd window above
+    /// [`max_zstd_window`] is refused.
     pub fn from_read(name: &str, input: Box<dyn Read + Send>) -> Result<Self, CaptureError> {
-        let sniffed = input::sniff(input).map_err(|e| CaptureError {
+        Self::from_read_with_zstd_window(name, input, max_zstd_window())
+    }
+
+    /// As [`CaptureReader::from_read`], refusing zstd frames whose window exceeds
+    /// `max_zstd_window` bytes (memory for a zstd stream is about one window).
+    pub fn from_read_with_zstd_window(
+        name: &str,
+        input: Box<dyn Read + Send>,
+        max_zstd_window: u64,
+    ) -> Result<Self, CaptureError> {
+        let sniffed = input::sniff(input, max_zstd_window).map_err(|e| CaptureError {
             file: name.to_string(),
             offset: 0,
             message: format!("cannot read: {e}"),
+            decompressed: false,
         })?;
         let mut reader = CaptureReader {
             name: name.to_string(),
@@ -270,6 +327,25 @@ impl CaptureReader {
     /// The capture format found in the header.
     pub fn format(&self) -> CaptureFormat {
         self.format
+    }
+
+    /// Byte order of the file (pcapng: of the current section).
+    pub fn is_big_endian(&self) -> bool {
+        self.big_endian
+    }
+
+    /// Decimal digits after the second that the timestamps carry: 6 for microseconds, 9 for
+    /// nanoseconds; the finest of the interfaces (pcapng); `None` before any interface.
+    pub fn timestamp_digits(&self) -> Option<u8> {
+        self.interfaces
+            .iter()
+            .map(|i| match i.info.tsresol {
+                // 2^-n seconds needs ceil(n * log10(2)) decimals to print exactly enough.
+                r if r & 0x80 != 0 => ((u32::from(r & 0x7f) * 30103).div_ceil(100_000)) as u8,
+                r => r,
+            })
+            .map(|d| d.min(9))
+            .max()
     }
 
     /// True for Kuznetzov's "modified" pcap (magic `a1b2cd34`, 24-byte record headers).
@@ -345,10 +421,14 @@ impl CaptureReader {
                     "zstd"
                 };
                 let at = self.buf_offset + self.end as u64;
-                self.warn(
-                    at,
-                    format!("{kind} stream is damaged or truncated ({e}); reading stops"),
-                );
+                let message = match e
+                    .get_ref()
+                    .and_then(|e| e.downcast_ref::<ZstdWindowTooLarge>())
+                {
+                    Some(too_large) => format!("{too_large}; reading stops"),
+                    None => format!("{kind} stream is damaged or truncated ({e}); reading stops"),
+                };
+                self.warn_stop(at, message);
                 self.stream_damaged = true;
                 self.input_ended = true;
                 Ok(false)
@@ -356,7 +436,8 @@ impl CaptureReader {
             Err(e) => Err(CaptureError {
                 file: self.name.clone(),
                 offset: self.buf_offset + self.end as u64,
-                message: format!("read error: {e}"),
+                message: format!("read error: {e}; reading stops"),
+                decompressed: false,
             }),
         }
     }
@@ -394,12 +475,24 @@ impl CaptureReader {
 
     // ---- messages ----
 
+    /// A note or a skipped record; reading goes on.
     fn warn(&mut self, offset: u64, message: String) {
+        self.push_warning(offset, message, false);
+    }
+
+    /// A warning after which nothing more is read.
+    fn warn_stop(&mut self, offset: u64, message: String) {
+        self.push_warning(offset, message, true);
+    }
+
+    fn push_warning(&mut self, offset: u64, message: String, ends_reading: bool) {
         if self.warnings.len() < MAX_WARNINGS {
             self.warnings.push(CaptureWarning {
                 file: self.name.clone(),
                 offset,
                 message,
+                decompressed: self.compression != Compression::None,
+                ends_reading,
             });
         } else {
             self.counters.suppressed_warnings += 1;
@@ -408,7 +501,7 @@ impl CaptureReader {
 
     /// Damage: report and end the stream.
     fn stop(&mut self, offset: u64, message: String) {
-        self.warn(offset, message);
+        self.warn_stop(offset, message);
         self.finished = true;
     }
 
@@ -416,7 +509,7 @@ impl CaptureReader {
     /// explained it) and end the stream.
     fn truncated(&mut self, offset: u64, message: String) {
         if !self.stream_damaged {
-            self.warn(offset, message);
+            self.warn_stop(offset, message);
         }
         self.finished = true;
     }
@@ -435,15 +528,17 @@ impl CaptureReader {
             Compression::Zstd => " inside the zstd stream",
         };
         let name = self.name.clone();
+        let decompressed = self.compression != Compression::None;
         let header_error = |offset: u64, message: String| CaptureError {
             file: name.clone(),
             offset,
             message,
+            decompressed,
         };
         let got_magic = self.fill(4)?;
         if self.stream_damaged {
             let warning = self.warnings.pop().expect("damage was reported");
-            return Err(header_error(warning.offset, warning.message));
+            return Err(warning.into());
         }
         if !got_magic {
             let message = match self.available() {
@@ -480,11 +575,7 @@ impl CaptureReader {
         if !self.fill(pcap::FILE_HEADER_LEN)? {
             if self.stream_damaged {
                 let warning = self.warnings.pop().expect("damage was reported");
-                return Err(CaptureError {
-                    file: warning.file,
-                    offset: warning.offset,
-                    message: warning.message,
-                });
+                return Err(warning.into());
             }
             return Err(CaptureError {
                 file: self.name.clone(),
@@ -493,6 +584,7 @@ impl CaptureReader {
                     "file ends inside the 24-byte pcap file header{inside} ({} bytes present)",
                     self.available()
                 ),
+                decompressed: false,
             });
         }
         let mut raw = [0u8; pcap::FILE_HEADER_LEN];
@@ -501,6 +593,7 @@ impl CaptureReader {
             file: self.name.clone(),
             offset: 0,
             message,
+            decompressed: false,
         })?;
         if header.reserved_bits() != 0 {
             self.warn(
@@ -539,24 +632,14 @@ impl CaptureReader {
         let frame = self.pcapng_block()?;
         debug_assert!(frame.is_none(), "an SHB carries no packet");
         if self.finished {
-            let (offset, message) = match self.warnings.len() > warnings_before {
-                true => {
-                    let warning = self.warnings.pop().expect("checked");
-                    let message = match warning.message.strip_suffix("; reading stops") {
-                        Some(cause) => cause.to_string(),
-                        None => warning.message,
-                    };
-                    (warning.offset, message)
-                }
-                false => (
-                    0,
-                    "file ends inside the first section header block".to_string(),
-                ),
-            };
-            return Err(CaptureError {
-                file: self.name.clone(),
-                offset,
-                message,
+            return Err(match self.warnings.len() > warnings_before {
+                true => self.warnings.pop().expect("checked").into(),
+                false => CaptureError {
+                    file: self.name.clone(),
+                    offset: 0,
+                    message: "file ends inside the first section header block".to_string(),
+                    decompressed: self.compression != Compression::None,
+                },
             });
         }
         Ok(())

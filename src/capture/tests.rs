@@ -745,3 +745,53 @@ fn mutated_inputs_never_panic() {
         }
     }
 }
+
+/// A zstd frame holding `content` in one raw block, with a window of 2^`window_log` bytes.
+fn zstd_raw_frame(window_log: u8, content: &[u8]) -> Vec<u8> {
+    let mut frame = vec![0x28, 0xb5, 0x2f, 0xfd, 0, (window_log - 10) << 3];
+    let block_header = ((content.len() as u32) << 3) | 1; // last block, raw
+    frame.extend(&block_header.to_le_bytes()[..3]);
+    frame.extend(content);
+    frame
+}
+
+#[test]
+fn zstd_windows_are_checked_against_the_limit_frame_by_frame() {
+    let mut file = pcap_header(0xa1b2_c3d4, false, 65535, 1);
+    file.extend(pcap_record(false, 1, 0, 3, &[1, 2, 3]));
+    let split = 24;
+    // Skippable frames (any of 16 magics, length, payload) before and between data frames.
+    let skippable = |magic_low: u8| {
+        let mut f = vec![0x50 | magic_low, 0x2a, 0x4d, 0x18];
+        f.extend(4u32.to_le_bytes());
+        f.extend([9, 9, 9, 9]);
+        f
+    };
+    let stream = [
+        skippable(0),
+        zstd_raw_frame(20, &file[..split]),
+        skippable(0xf),
+        zstd_raw_frame(20, &file[split..]),
+    ]
+    .concat();
+    let open = |bytes: Vec<u8>, limit: u64| {
+        CaptureReader::from_read_with_zstd_window("t.zst", Box::new(Cursor::new(bytes)), limit)
+    };
+    let mut r = open(stream.clone(), 1 << 20).expect("a 1 MiB window is within 1 MiB");
+    assert_eq!(read_all(&mut r).len(), 1);
+    assert!(r.warnings().is_empty());
+
+    // The same frames against a 512 KiB limit: refused at the first frame, whose offset (12,
+    // after the skippable frame) is named.
+    let e = match open(stream, 1 << 19) {
+        Err(e) => e,
+        Ok(_) => panic!("a 1 MiB window is over a 512 KiB limit"),
+    };
+    assert_eq!(
+        e.to_string(),
+        "t.zst: at byte offset 0 of the decompressed stream: zstd frame at byte 12 of the \
+         compressed file needs a 1048576-byte window, more than the limit of 524288 bytes; if \
+         the file is trusted, raise it with --max-zstd-window"
+    );
+    assert!(e.decompressed);
+}

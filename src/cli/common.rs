@@ -1,19 +1,68 @@
 //! Pieces shared by the commands: input files, running passes, the one output writer, exit
 //! codes.
 
+use super::limits;
 use std::io::{self, Write};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tracetail::capture::{CaptureError, CaptureReader};
+use tracetail::flows::{PacketFilter, PacketSelection, TimeBound};
 use tracetail::pipeline::{analyze, FileReport, PassOptions, Record};
+use tracetail::units::Resolution;
 
-/// Capture files named on the command line (`-` reads standard input).
+/// Capture files named on the command line (`-` reads standard input), and which of their
+/// packets to look at.
 #[derive(clap::Args, Debug, Clone)]
 pub struct Inputs {
     /// Capture files: pcap or pcapng, optionally gzip- or zstd-compressed; `-` reads stdin.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
+    /// Only packets matching this pcap-filter expression, as tcpdump would select them
+    /// (e.g. 'tcp port 80 and host 10.0.0.5'; README "Filters" lists the supported subset).
+    #[arg(long, value_name = "EXPR", value_parser = parse_filter, help_heading = "Packet selection")]
+    pub filter: Option<PacketFilter>,
+    /// Only packets at or after this time: RFC 3339 (2024-05-01T12:00:00Z) or seconds after
+    /// each file's first packet (10, 2.5).
+    #[arg(long, value_name = "TIME", value_parser = TimeBound::parse, help_heading = "Packet selection")]
+    pub start: Option<TimeBound>,
+    /// Only packets before this time (same forms as --start).
+    #[arg(long, value_name = "TIME", value_parser = TimeBound::parse, help_heading = "Packet selection")]
+    pub end: Option<TimeBound>,
+}
+
+impl Inputs {
+    /// The packet selection for [`PassOptions::select`]; `None` when nothing was asked for.
+    pub fn selection(&self) -> Option<PacketSelection> {
+        (self.filter.is_some() || self.start.is_some() || self.end.is_some()).then(|| {
+            PacketSelection {
+                filter: self.filter.clone(),
+                start: self.start,
+                end: self.end,
+            }
+        })
+    }
+}
+
+/// Parses `--filter`, pointing at the position of a mistake under the expression.
+fn parse_filter(expression: &str) -> Result<PacketFilter, String> {
+    PacketFilter::parse(expression).map_err(|e| {
+        format!(
+            "{e}\n    {expression}\n    {}^",
+            " ".repeat(e.position.saturating_sub(1))
+        )
+    })
+}
+
+/// An input file other than a capture (`.hdr`, CSV) that cannot be read or parsed: the command
+/// exits 1, as for an unreadable capture (2 stays for usage and output errors).
+#[derive(Debug, thiserror::Error)]
+#[error("{0:#}")]
+pub struct UnreadableInput(pub anyhow::Error);
+
+/// Marks `err` as an unreadable input (for `map_err`).
+pub fn unreadable(err: anyhow::Error) -> anyhow::Error {
+    UnreadableInput(err).into()
 }
 
 /// Outcome of running one pass over every input.
@@ -22,7 +71,34 @@ pub struct Run {
     pub failed: usize,
 }
 
+/// Says why a file could not be read and what to do about it.
+fn report_unreadable(path: &Path, err: &tracetail::capture::CaptureError) {
+    let name = path.display();
+    if path.as_os_str() != "-" && !path.exists() {
+        eprintln!("error: {name}: no such file");
+        eprintln!("hint: check the path and the current directory; `-` reads standard input");
+    } else if path.is_dir() {
+        eprintln!("error: {name}: is a directory");
+        eprintln!("hint: name the capture files in it, e.g. {name}/*.pcap");
+    } else if err.message.starts_with("not a pcap or pcapng file") {
+        eprintln!("error: {err}");
+        eprintln!(
+            "hint: tracetail reads pcap and pcapng files, also gzip- or zstd-compressed; convert \
+             other capture formats with `editcap -F pcapng IN OUT` (Wireshark), or check with \
+             `file {name}` what this file is"
+        );
+    } else {
+        eprintln!("error: {err}");
+        eprintln!("hint: check that the file is readable and complete (tracetail reads pcap and pcapng, also gzip/zstd-compressed)");
+    }
+}
+
 impl Run {
+    /// Every input failed: nothing was read, so commands print no results (not even zeros).
+    pub fn nothing_read(&self) -> bool {
+        self.reports.is_empty() && self.failed > 0
+    }
+
     /// Exit status: 0 when every file was read, 1 when some could not be (the others are
     /// still reported).
     pub fn exit_code(&self) -> ExitCode {
@@ -59,13 +135,13 @@ pub fn run_pass(
         match analyze_path(path, options, &mut sink) {
             Ok(report) => {
                 for warning in &report.warnings {
-                    eprintln!("warning: {warning} (results cover the data before this point)");
+                    // Each warning says itself whether reading stopped there.
+                    eprintln!("warning: {warning}");
                 }
                 run.reports.push(report);
             }
             Err(err) => {
-                eprintln!("error: {err}");
-                eprintln!("hint: tracetail reads pcap and pcapng files (also gzip/zstd-compressed); check the file is a capture");
+                report_unreadable(path, &err);
                 run.failed += 1;
             }
         }
@@ -233,36 +309,30 @@ impl RowWriter {
 /// Limits of the TCP/HTTP/DNS analysis (memory is bounded by these, per connection).
 #[derive(clap::Args, Debug, Clone)]
 pub struct AnalysisArgs {
-    /// Out-of-order bytes buffered per TCP direction before the hole is declared a gap.
-    #[arg(long, value_name = "BYTES", default_value_t = 4 << 20, help_heading = "Analysis limits")]
+    /// Out-of-order bytes buffered per TCP direction before the hole is declared a gap
+    /// (0 to 1073741824).
+    #[arg(long, value_name = "BYTES", default_value_t = 4 << 20, help_heading = "Analysis limits",
+          value_parser = limits::int::<usize>(0, limits::MAX_ANALYSIS_BYTES))]
     pub max_reorder_bytes: usize,
-    /// Longest HTTP header block accepted before the message is marked malformed.
-    #[arg(long, value_name = "BYTES", default_value_t = 64 << 10, help_heading = "Analysis limits")]
+    /// Longest HTTP header block accepted before the message is marked malformed
+    /// (1 to 1073741824).
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 10, help_heading = "Analysis limits",
+          value_parser = limits::int::<usize>(1, limits::MAX_ANALYSIS_BYTES))]
     pub max_header_bytes: usize,
-    /// HTTP requests in flight on one connection before the oldest is reported unanswered.
-    #[arg(
-        long,
-        value_name = "N",
-        default_value_t = 100,
-        help_heading = "Analysis limits"
-    )]
+    /// HTTP requests in flight on one connection before the oldest is reported unanswered
+    /// (1 to 1000000).
+    #[arg(long, value_name = "N", default_value_t = 100, help_heading = "Analysis limits",
+          value_parser = limits::int::<usize>(1, 1_000_000))]
     pub max_pending_requests: usize,
-    /// Seconds (capture time) without a packet after which a connection is flushed.
-    #[arg(
-        long,
-        value_name = "SECONDS",
-        default_value_t = 300.0,
-        help_heading = "Analysis limits"
-    )]
+    /// Seconds (capture time) without a packet after which a connection is flushed
+    /// (0 to 1000000).
+    #[arg(long, value_name = "SECONDS", default_value_t = 300.0, help_heading = "Analysis limits",
+          value_parser = limits::timeout_seconds())]
     pub idle_timeout: f64,
     /// Seconds (capture time) after which a DNS query without a response is reported
-    /// unanswered; finished rows wait for it, so it also bounds memory.
-    #[arg(
-        long,
-        value_name = "SECONDS",
-        default_value_t = 10.0,
-        help_heading = "Analysis limits"
-    )]
+    /// unanswered; finished rows wait for it, so it also bounds memory (0 to 1000000).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0, help_heading = "Analysis limits",
+          value_parser = limits::timeout_seconds())]
     pub dns_timeout: f64,
 }
 
@@ -277,5 +347,89 @@ impl AnalysisArgs {
             dns_timeout_ns: ns(self.dns_timeout),
             observers: Vec::new(),
         }
+    }
+}
+
+/// How text outputs print points in time (`--time-format`).
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeFormat {
+    /// Seconds since 1970-01-01 UTC (`1700000000.123456`).
+    Epoch,
+    /// RFC 3339 UTC (`2023-11-14T22:13:20.123456Z`).
+    Iso,
+    /// Seconds since the file's first packet (`+12.345678s`).
+    Relative,
+}
+
+/// Prints times and durations of one capture: in the chosen format, with as many decimals
+/// as its timestamps have (a microsecond capture prints `78µs`, not `78.000µs`).
+#[derive(Debug, Clone, Copy)]
+pub struct TimeStyle {
+    pub format: TimeFormat,
+    pub resolution: Resolution,
+    /// The file's first packet (for `relative`).
+    pub origin_ns: Option<i64>,
+}
+
+impl TimeStyle {
+    /// Looks at the first packet of `path` (not for stdin, which can be read only once:
+    /// there, `relative` counts from the first time printed and resolution is ns).
+    pub fn for_file(format: TimeFormat, path: &Path) -> TimeStyle {
+        let mut style = TimeStyle {
+            format,
+            resolution: Resolution::NANOSECONDS,
+            origin_ns: None,
+        };
+        if path.as_os_str() == "-" {
+            return style;
+        }
+        if let Ok(mut reader) = tracetail::capture::CaptureReader::open(path) {
+            if let Ok(Some(packet)) = reader.next_packet() {
+                style.origin_ns = Some(packet.timestamp_ns);
+            }
+            if let Some(digits) = reader.timestamp_digits() {
+                style.resolution = Resolution { digits };
+            }
+        }
+        style
+    }
+
+    pub fn time(&mut self, ns: i64) -> String {
+        match self.format {
+            TimeFormat::Epoch => self.resolution.epoch(ns),
+            TimeFormat::Iso => self.resolution.iso(ns),
+            TimeFormat::Relative => {
+                let origin = *self.origin_ns.get_or_insert(ns);
+                let offset = ns - origin;
+                let sign = if offset < 0 { "-" } else { "+" };
+                format!("{sign}{}s", self.resolution.epoch(offset.abs()))
+            }
+        }
+    }
+
+    pub fn duration(&self, ns: f64) -> String {
+        self.resolution.duration(ns)
+    }
+}
+
+/// One [`TimeStyle`] per input file, made when the file's first row is printed.
+pub struct TimeStyles {
+    format: TimeFormat,
+    current: Option<(PathBuf, TimeStyle)>,
+}
+
+impl TimeStyles {
+    pub fn new(format: TimeFormat) -> Self {
+        TimeStyles {
+            format,
+            current: None,
+        }
+    }
+
+    pub fn for_file(&mut self, path: &Path) -> &mut TimeStyle {
+        if self.current.as_ref().is_none_or(|(p, _)| p != path) {
+            self.current = Some((path.to_path_buf(), TimeStyle::for_file(self.format, path)));
+        }
+        &mut self.current.as_mut().expect("set above").1
     }
 }

@@ -6,9 +6,13 @@ use std::io::Write;
 use std::process::ExitCode;
 use tracetail::analyzers::DnsTransaction;
 use tracetail::pipeline::{PassOptions, Record};
-use tracetail::units::{duration_ns_to_human, epoch_ns_to_string};
 
 #[derive(clap::Args)]
+// HTTP-only limits stay accepted (scripts may pass them) but out of `dns --help`.
+#[command(
+    mut_arg("max_header_bytes", |a| a.hide(true)),
+    mut_arg("max_pending_requests", |a| a.hide(true))
+)]
 pub struct Args {
     #[command(flatten)]
     inputs: Inputs,
@@ -20,9 +24,13 @@ pub struct Args {
     /// CSV with the same columns as --json.
     #[arg(long, conflicts_with = "json")]
     csv: bool,
+    /// How text rows print times (JSON and CSV always carry integer nanoseconds).
+    #[arg(long, value_enum, default_value_t = common::TimeFormat::Epoch)]
+    time_format: common::TimeFormat,
 }
 
-pub const COLUMNS: [&str; 15] = [
+/// Column names of `--json` and `--csv`, in order. A contract with users' scripts: extend only.
+pub const COLUMNS: [&str; 17] = [
     "capture",
     "client_ip",
     "client_port",
@@ -38,7 +46,58 @@ pub const COLUMNS: [&str; 15] = [
     "response_ns",
     "latency_ns",
     "flags",
+    "query_type_name",
+    "rcode_name",
 ];
+
+/// A query type's mnemonic (RFC 1035 and successors), `TYPE<n>` for others (RFC 3597).
+pub fn query_type_name(query_type: u16) -> String {
+    let name = match query_type {
+        1 => "A",
+        2 => "NS",
+        5 => "CNAME",
+        6 => "SOA",
+        12 => "PTR",
+        13 => "HINFO",
+        15 => "MX",
+        16 => "TXT",
+        28 => "AAAA",
+        33 => "SRV",
+        35 => "NAPTR",
+        41 => "OPT",
+        43 => "DS",
+        46 => "RRSIG",
+        47 => "NSEC",
+        48 => "DNSKEY",
+        64 => "SVCB",
+        65 => "HTTPS",
+        252 => "AXFR",
+        255 => "ANY",
+        257 => "CAA",
+        other => return format!("TYPE{other}"),
+    };
+    name.to_string()
+}
+
+/// A response code's name (RFC 1035, 2136, 6891), `RCODE<n>` for others.
+pub fn rcode_name(rcode: u8) -> String {
+    let name = match rcode {
+        0 => "NOERROR",
+        1 => "FORMERR",
+        2 => "SERVFAIL",
+        3 => "NXDOMAIN",
+        4 => "NOTIMP",
+        5 => "REFUSED",
+        6 => "YXDOMAIN",
+        7 => "YXRRSET",
+        8 => "NXRRSET",
+        9 => "NOTAUTH",
+        10 => "NOTZONE",
+        16 => "BADVERS",
+        other => return format!("RCODE{other}"),
+    };
+    name.to_string()
+}
 
 pub fn to_json(capture: &str, t: &DnsTransaction) -> serde_json::Value {
     json!({
@@ -57,6 +116,8 @@ pub fn to_json(capture: &str, t: &DnsTransaction) -> serde_json::Value {
         "response_ns": t.response_ns,
         "latency_ns": t.latency_ns(),
         "flags": t.flags,
+        "query_type_name": query_type_name(t.query_type),
+        "rcode_name": t.rcode.map(rcode_name),
     })
 }
 
@@ -78,19 +139,21 @@ fn csv_row(capture: &str, t: &DnsTransaction) -> Vec<String> {
         o(t.response_ns),
         o(t.latency_ns()),
         t.flags.join(","),
+        query_type_name(t.query_type),
+        t.rcode.map(rcode_name).unwrap_or_default(),
     ]
 }
 
 /// The text line of one query (`tracetail dns` without --json/--csv).
-fn text_line(t: &DnsTransaction) -> String {
+fn text_line(t: &DnsTransaction, style: &mut common::TimeStyle) -> String {
     let when = t
         .query_ns
         .or(t.response_ns)
-        .map(epoch_ns_to_string)
+        .map(|ns| style.time(ns))
         .unwrap_or_default();
     let latency = t
         .latency_ns()
-        .map(|ns| duration_ns_to_human(ns as f64))
+        .map(|ns| style.duration(ns as f64))
         .unwrap_or_else(|| "-".into());
     let flags = if t.flags.is_empty() {
         String::new()
@@ -98,7 +161,7 @@ fn text_line(t: &DnsTransaction) -> String {
         format!("  [{}]", t.flags.join(","))
     };
     format!(
-        "DNS query at {when} {}:{} -> {}:{} {} id={:#06x} {} type={} rcode={} answers={} latency {latency}{flags}",
+        "DNS query at {when} {}:{} -> {}:{} {} id={:#06x} {} {} {} answers={} latency {latency}{flags}",
         t.client_ip,
         t.client_port,
         t.server_ip,
@@ -106,8 +169,8 @@ fn text_line(t: &DnsTransaction) -> String {
         t.transport,
         t.id,
         t.query_name,
-        t.query_type,
-        t.rcode.map(|r| r.to_string()).unwrap_or_else(|| "-".into()),
+        query_type_name(t.query_type),
+        t.rcode.map(rcode_name).unwrap_or_else(|| "-".into()),
         t.answers
     )
 }
@@ -115,10 +178,12 @@ fn text_line(t: &DnsTransaction) -> String {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let options = PassOptions {
         transactions: true,
+        select: args.inputs.selection(),
         analyzer: args.analysis.config(),
         ..Default::default()
     };
     let mut rows = common::RowWriter::new(args.json, args.csv, &COLUMNS)?;
+    let mut styles = common::TimeStyles::new(args.time_format);
     let run = common::run_pass(&args.inputs.files, &options, &mut |path, record| {
         let Record::Dns(t) = record else {
             return Ok(());
@@ -127,13 +192,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             path,
             |capture, out| common::write_json_line(out, &to_json(capture, &t)),
             |capture| csv_row(capture, &t),
-            || text_line(&t),
+            || text_line(&t, styles.for_file(path)),
         )
     })?;
     let text = rows.is_text();
     let count = rows.count;
     let mut out = rows.finish()?;
-    if text {
+    if text && !run.nothing_read() {
         writeln!(out, "{count} DNS queries")?;
     }
     out.flush()?;

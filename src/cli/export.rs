@@ -65,6 +65,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let options = PassOptions {
         flows: true,
         transactions: true,
+        select: args.inputs.selection(),
         analyzer,
         ..Default::default()
     };

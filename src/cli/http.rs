@@ -5,7 +5,6 @@ use std::io::Write;
 use std::process::ExitCode;
 use tracetail::analyzers::HttpTransaction;
 use tracetail::pipeline::{PassOptions, Record};
-use tracetail::units::{duration_ns_to_human, epoch_ns_to_string};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -19,6 +18,9 @@ pub struct Args {
     /// CSV with the same columns as --json.
     #[arg(long, conflicts_with = "json")]
     csv: bool,
+    /// How text rows print times (JSON and CSV always carry integer nanoseconds).
+    #[arg(long, value_enum, default_value_t = common::TimeFormat::Epoch)]
+    time_format: common::TimeFormat,
 }
 
 /// Column names of `--json` and `--csv`, in order. A contract with users' scripts: extend only.
@@ -146,15 +148,15 @@ fn csv_row(capture: &str, t: &HttpTransaction) -> Vec<String> {
     ]
 }
 
-fn text_line(t: &HttpTransaction) -> String {
+fn text_line(t: &HttpTransaction, style: &mut common::TimeStyle) -> String {
     let when = t
         .request_first_ns
         .or(t.response_first_ns)
-        .map(epoch_ns_to_string)
+        .map(|ns| style.time(ns))
         .unwrap_or_else(|| "?".into());
     let server = std::net::SocketAddr::new(t.server_ip, t.server_port);
     let latency = |v: Option<i64>| {
-        v.map(|ns| duration_ns_to_human(ns as f64))
+        v.map(|ns| style.duration(ns as f64))
             .unwrap_or_else(|| "-".into())
     };
     let method = if t.method.is_empty() { "?" } else { &t.method };
@@ -179,10 +181,12 @@ fn text_line(t: &HttpTransaction) -> String {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let options = PassOptions {
         transactions: true,
+        select: args.inputs.selection(),
         analyzer: args.analysis.config(),
         ..Default::default()
     };
     let mut rows = common::RowWriter::new(args.json, args.csv, &COLUMNS)?;
+    let mut styles = common::TimeStyles::new(args.time_format);
     let run = common::run_pass(&args.inputs.files, &options, &mut |path, record| {
         let Record::Http(t) = record else {
             return Ok(());
@@ -191,13 +195,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             path,
             |capture, out| common::write_json_line(out, &to_json(capture, &t)),
             |capture| csv_row(capture, &t),
-            || text_line(&t),
+            || text_line(&t, styles.for_file(path)),
         )
     })?;
     let text = rows.is_text();
     let count = rows.count;
     let mut out = rows.finish()?;
-    if text {
+    if text && !run.nothing_read() {
         let stats: Vec<_> = run.reports.iter().map(|r| &r.analyzer).collect();
         let unanswered: u64 = stats.iter().map(|s| s.http_unanswered).sum();
         let gaps: u64 = stats.iter().map(|s| s.http_transactions_with_gaps).sum();

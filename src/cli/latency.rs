@@ -26,8 +26,8 @@ pub struct Args {
     /// Also write the HdrHistogram of all samples (V2 compressed, base64) for `tracetail merge`.
     #[arg(long, value_name = "FILE.hdr")]
     save_hdr: Option<PathBuf>,
-    /// Show at most this many groups (largest first) in the terminal table.
-    #[arg(long, default_value_t = 20)]
+    /// Show at most this many groups (largest first) in the terminal table (0 to 1000000).
+    #[arg(long, default_value_t = 20, value_parser = super::limits::int::<usize>(0, 1_000_000))]
     top: usize,
 }
 
@@ -42,7 +42,7 @@ pub struct Selection {
     /// every protocol through its four capture times.
     #[arg(long, value_enum)]
     pub protocol: Option<Protocol>,
-    /// Group the samples.
+    /// Group the samples (`capture`: one group per input file, to compare captures).
     #[arg(long, value_enum)]
     pub by: Option<GroupBy>,
     /// Percentile definition.
@@ -70,14 +70,59 @@ pub fn collect(inputs: &Inputs, select: &Selection) -> anyhow::Result<(SampleSet
     let options = PassOptions {
         flows: select.metric.needs_flows(),
         transactions: !select.metric.needs_flows(),
+        select: inputs.selection(),
         analyzer,
         ..Default::default()
     };
-    let run = common::run_pass(&inputs.files, &options, &mut |_, record| {
-        set.add_record(&record);
+    let run = common::run_pass(&inputs.files, &options, &mut |path, record| {
+        if set.by == Some(GroupBy::Capture) {
+            set.add_record_from(&path.display().to_string(), &record);
+        } else {
+            set.add_record(&record);
+        }
         Ok(())
     })?;
     Ok((set, run))
+}
+
+/// Why there is nothing to show, and which `--metric` or command would show something.
+pub fn no_samples_message(set: &SampleSet, run: &common::Run) -> String {
+    let (mut http, mut dns, mut tcp) = (0, 0, 0);
+    for r in &run.reports {
+        http += r.analyzer.http_transactions;
+        dns += r.analyzer.dns_queries;
+        tcp += r.counts.tcp;
+    }
+    let files = run
+        .reports
+        .iter()
+        .map(|r| r.file.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let hint = match set.metric {
+        Metric::Dns if http > 0 => format!(
+            "the input has {http} HTTP transactions but no answered DNS query: try --metric ttfb"
+        ),
+        Metric::Handshake if http + dns > 0 => {
+            "no complete TCP handshake was captured: try --metric ttfb or --metric dns".into()
+        }
+        Metric::Handshake => format!("no complete TCP handshake; `tracetail summary {files}` shows what the capture holds"),
+        _ if http == 0 && dns > 0 => format!(
+            "the input has {dns} DNS queries but no HTTP: try --metric dns"
+        ),
+        _ if set.missing > 0 => format!(
+            "{} transactions had no value for it (unanswered or cut): try --metric total or look at `tracetail http {files}`",
+            set.missing
+        ),
+        _ if tcp > 0 => format!(
+            "no plain-text HTTP found in {tcp} TCP packets (HTTPS cannot be read; HTTP on an unusual port is found by content): `tracetail sessions {files}` lists the conversations"
+        ),
+        _ => format!("no HTTP or DNS in the input; `tracetail summary {files}` shows what it holds"),
+    };
+    format!(
+        "no samples of {} in the input\nhint: {hint}",
+        set.metric.describe()
+    )
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -121,13 +166,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
 
     let Some(overall) = overall else {
-        writeln!(
-            out,
-            "no samples of {} in the input ({} transactions had no value for it)",
-            set.metric.describe(),
-            set.missing
-        )?;
-        out.flush()?;
+        if !run.nothing_read() {
+            eprintln!("{}", no_samples_message(&set, &run));
+        }
         return Ok(run.exit_code());
     };
     if set.protocol == Protocol::Tcp {

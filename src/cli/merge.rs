@@ -38,11 +38,12 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut output = common::stdout();
-    let mut loaded = Vec::with_capacity(args.files.len());
+    // One file's histogram at a time: memory stays that of two histograms, however many files.
+    let mut merged = hdr::merge([])?;
     for f in &args.files {
-        loaded.push(hdr::load(f)?);
+        let h = hdr::load(f).map_err(super::common::unreadable)?;
+        merged = hdr::merge([&merged, &h])?;
     }
-    let merged = hdr::merge(&loaded)?;
     if merged.is_empty() {
         bail!("the histograms hold no samples");
     }

@@ -5,6 +5,7 @@ pub mod dns;
 pub mod export;
 pub mod http;
 pub mod latency;
+pub mod limits;
 pub mod merge;
 pub mod plot;
 pub mod progress;

@@ -2,6 +2,7 @@
 
 use super::common::Inputs;
 use super::latency::{collect, Selection};
+use super::limits;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tracetail::report::plot::{self, PlotKind, PlotOptions};
@@ -25,16 +26,20 @@ pub struct Args {
     /// Histogram: linear bins instead of log-spaced ones.
     #[arg(long)]
     linear_bins: bool,
-    /// Histogram: number of bins.
-    #[arg(long, default_value_t = 60)]
+    /// Histogram: number of bins (1 to 10000).
+    #[arg(long, default_value_t = 60, value_parser = limits::int::<usize>(1, 10_000))]
     bins: usize,
-    #[arg(long, default_value_t = 1000)]
+    /// Picture width in pixels, SVG user units (200 to 8000).
+    #[arg(long, default_value_t = 1000,
+          value_parser = limits::int::<u32>(limits::MIN_PICTURE_SIDE, limits::MAX_PICTURE_SIDE))]
     width: u32,
-    #[arg(long, default_value_t = 620)]
+    /// Picture height in pixels, SVG user units (200 to 8000).
+    #[arg(long, default_value_t = 620,
+          value_parser = limits::int::<u32>(limits::MIN_PICTURE_SIDE, limits::MAX_PICTURE_SIDE))]
     height: u32,
     /// At most this many groups: the largest, and always the one with the slowest sample;
-    /// the picture says how many were left out.
-    #[arg(long, default_value_t = 8)]
+    /// the picture says how many were left out (1 to 100).
+    #[arg(long, default_value_t = 8, value_parser = limits::int::<usize>(1, 100))]
     top: usize,
 }
 
@@ -48,10 +53,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let (set, run) = collect(&args.inputs, &select)?;
     if set.samples.is_empty() {
-        anyhow::bail!(
-            "no samples of {} in the input, nothing to plot",
-            set.metric.describe()
-        );
+        if run.nothing_read() {
+            return Ok(run.exit_code());
+        }
+        anyhow::bail!("{}", super::latency::no_samples_message(&set, &run));
     }
     let (series, hidden) = plot::groups_for_picture(&set, args.top);
     let opts = PlotOptions {

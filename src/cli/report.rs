@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use tracetail::pipeline::PassOptions;
 use tracetail::report::page::{ReportBuilder, ReportOptions};
+use tracetail::samples::GroupBy;
 use tracetail::stats::PercentileMethod;
 
 #[derive(clap::Args)]
@@ -21,13 +22,17 @@ pub struct Args {
     /// Percentile definition used in every table and plot.
     #[arg(long, value_enum, default_value_t = PercentileMethod::NearestRank)]
     method: PercentileMethod,
-    /// Conversations listed (largest by bytes).
-    #[arg(long, default_value_t = 25)]
+    /// Conversations listed (largest by bytes; 1 to 10000).
+    #[arg(long, default_value_t = 25, value_parser = super::limits::int::<usize>(1, 10_000))]
     top_sessions: usize,
     /// Also report this protocol's transactions: `tcp` adds a section on the request/response
     /// exchanges of `tracetail tcp` (HTTP and DNS sections are always there when present).
     #[arg(long, value_enum)]
     protocol: Vec<tracetail::samples::Protocol>,
+    /// Add a side-by-side comparison of TTFB and DNS latency per group; `capture` (one group
+    /// per input file) is the default when two or more captures are given.
+    #[arg(long, value_enum)]
+    by: Option<GroupBy>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -36,6 +41,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         method: args.method,
         top_sessions: args.top_sessions,
         tcp,
+        // Two or more captures are compared side by side unless told otherwise.
+        side_by_side: args
+            .by
+            .or((args.inputs.files.len() > 1).then_some(GroupBy::Capture)),
     });
     let mut analyzer = args.analysis.config();
     if tcp {
@@ -46,11 +55,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let options = PassOptions {
         flows: true,
         transactions: true,
+        select: args.inputs.selection(),
         analyzer,
         ..Default::default()
     };
-    let run = common::run_pass(&args.inputs.files, &options, &mut |_, record| {
-        builder.add(&record);
+    let run = common::run_pass(&args.inputs.files, &options, &mut |path, record| {
+        builder.add_from(&path.display().to_string(), &record);
         Ok(())
     })?;
     let html = builder.build(&run.reports, run.failed);

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use tracetail::flows::FlowRecord;
 use tracetail::pipeline::{PassOptions, Record};
-use tracetail::units::{bytes_human, duration_ns_to_human, thousands};
+use tracetail::units::{bytes_human, thousands};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -32,6 +32,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let options = PassOptions {
         flows: true,
+        select: args.inputs.selection(),
         ..Default::default()
     };
     let mut out = common::stdout();
@@ -60,7 +61,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Ok(())
         }
     })?;
-    if !args.json && !args.csv {
+    if !args.json && !args.csv && !run.nothing_read() {
         // Flows are streamed as they end; show them in order of first packet.
         rows.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.flow_id.cmp(&b.1.flow_id)));
         print_table(&mut out, &rows, multi)?;
@@ -148,11 +149,14 @@ fn print_table(
         "handshake"
     )?;
     let mut current_file = "";
+    // Durations with the digits each capture has (`78µs` from a microsecond capture).
+    let mut styles = common::TimeStyles::new(common::TimeFormat::Epoch);
     for (file, f) in rows {
         if multi && file != current_file {
             writeln!(out, "# {file}")?;
             current_file = file;
         }
+        let style = styles.for_file(std::path::Path::new(file));
         let pair = format!(
             "{} -> {}",
             endpoint(f.client_ip, f.client_port, &f.protocol),
@@ -164,14 +168,14 @@ fn print_table(
             f.flow_id,
             f.protocol,
             pair,
-            duration_ns_to_human(f.duration_ns() as f64),
+            style.duration(f.duration_ns() as f64),
             thousands(f.client_packets),
             bytes_human(f.client_bytes),
             thousands(f.server_packets),
             bytes_human(f.server_bytes),
             f.tcp_state.as_deref().unwrap_or("-"),
             f.handshake_ns()
-                .map(|h| duration_ns_to_human(h as f64))
+                .map(|h| style.duration(h as f64))
                 .unwrap_or_else(|| "-".into()),
         )?;
     }
@@ -181,6 +185,7 @@ fn print_table(
 fn run_scapy(args: Args) -> anyhow::Result<ExitCode> {
     let options = PassOptions {
         scapy_keys: true,
+        select: args.inputs.selection(),
         ..Default::default()
     };
     let run = common::run_pass(&args.inputs.files, &options, &mut |_, _| Ok(()))?;

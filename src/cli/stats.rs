@@ -10,6 +10,7 @@ use super::common;
 use anyhow::{bail, Context};
 use serde_json::json;
 
+use super::common::unreadable;
 use tracetail::report::plot::{self, PlotOptions, ScatterData};
 use tracetail::report::terminal::align;
 use tracetail::stats::describe::{anscombe_quartet, describe, regress, Description, Regression};
@@ -166,8 +167,13 @@ fn read_columns(path: &PathBuf, wanted: &[String]) -> anyhow::Result<Columns> {
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
         .from_path(path)
-        .with_context(|| format!("opening {}", path.display()))?;
-    let headers = reader.headers()?.clone();
+        .with_context(|| format!("opening {}", path.display()))
+        .map_err(unreadable)?;
+    let headers = reader
+        .headers()
+        .with_context(|| format!("reading {}", path.display()))
+        .map_err(unreadable)?
+        .clone();
     let mut names = Vec::new();
     let mut index = Vec::new();
     for w in wanted {
@@ -186,7 +192,9 @@ fn read_columns(path: &PathBuf, wanted: &[String]) -> anyhow::Result<Columns> {
     }
     let mut values = vec![Vec::new(); names.len()];
     for record in reader.records() {
-        let record = record.with_context(|| format!("reading {}", path.display()))?;
+        let record = record
+            .with_context(|| format!("reading {}", path.display()))
+            .map_err(unreadable)?;
         for (slot, &i) in values.iter_mut().zip(&index) {
             let v = record
                 .get(i)
@@ -210,14 +218,25 @@ fn description_json(d: &Description) -> serde_json::Value {
     })
 }
 
+/// A statistic for the text table: 6 decimals, or 7 significant digits in scientific
+/// notation where 6 decimals would lose them (below 0.001: 4.5e-7 must not print as 0) or
+/// need a long row of digits (1e15 and above).
 fn num(v: f64) -> String {
-    if v.is_nan() {
-        "n/a".into()
-    } else {
-        format!("{v:.6}")
+    let trim = |digits: &str| {
+        digits
             .trim_end_matches('0')
             .trim_end_matches('.')
             .to_string()
+    };
+    let magnitude = v.abs();
+    if v.is_nan() {
+        "n/a".into()
+    } else if magnitude.is_finite() && magnitude != 0.0 && !(1e-3..1e15).contains(&magnitude) {
+        let text = format!("{v:.6e}");
+        let (mantissa, exponent) = text.split_once('e').expect("scientific notation");
+        format!("{}e{exponent}", trim(mantissa))
+    } else {
+        trim(&format!("{v:.6}"))
     }
 }
 
@@ -330,4 +349,21 @@ fn run_anscombe(args: &Args) -> anyhow::Result<ExitCode> {
     }
     output.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::num;
+
+    #[test]
+    fn text_numbers_keep_significant_digits() {
+        assert_eq!(num(4.5e-7), "4.5e-7");
+        assert_eq!(num(-1.234567891e-12), "-1.234568e-12");
+        assert_eq!(num(0.25), "0.25");
+        assert_eq!(num(7.500909), "7.500909");
+        assert_eq!(num(0.0), "0");
+        assert_eq!(num(1e308), "1e308");
+        assert_eq!(num(f64::INFINITY), "inf");
+        assert_eq!(num(f64::NAN), "n/a");
+    }
 }

@@ -1,6 +1,7 @@
 //! `tracetail synth`: write a synthetic HTTP/DNS capture and its ground truth.
 
-use anyhow::{bail, Context};
+use super::limits::{self, parse_size};
+use anyhow::Context;
 use clap::ValueEnum;
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -46,46 +47,51 @@ pub struct Args {
     /// Output capture file.
     #[arg(short, long)]
     pub output: PathBuf,
-    /// Number of HTTP transactions to write (default 10000 unless --bytes is given).
-    #[arg(long, conflicts_with = "bytes")]
+    /// Number of HTTP transactions to write (default 10000 unless --bytes is given; 1 to
+    /// 1000000000).
+    #[arg(long, conflicts_with = "bytes", value_parser = limits::int::<u64>(1, 1_000_000_000))]
     pub requests: Option<u64>,
     /// Approximate capture size instead: e.g. 500M, 1G (K/M/G/T = powers of 1024;
-    /// KB/MB/GB/TB = powers of 1000). Connections in flight still finish.
+    /// KB/MB/GB/TB = powers of 1000; 1 to 1000000000000000 bytes). Connections in flight
+    /// still finish.
     #[arg(long, value_parser = parse_size)]
     pub bytes: Option<u64>,
-    /// Random seed; the same seed and options give the same bytes.
+    /// Random seed (any number from 0 to 18446744073709551615); the same seed and options give
+    /// the same bytes.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// Server latency distribution.
     #[arg(long, value_enum, default_value_t = LatencyKind::Lognormal)]
     pub latency: LatencyKind,
-    /// Latency of --latency constant, in ms.
-    #[arg(long, default_value_t = 20.0)]
+    /// Latency of --latency constant, in ms (0 to 3600000).
+    #[arg(long, default_value_t = 20.0, value_parser = limits::float(0.0, 3_600_000.0))]
     pub latency_ms: f64,
-    /// Shape a of --latency pareto.
-    #[arg(long, default_value_t = 2.5)]
+    /// Shape a of --latency pareto (0.01 to 100).
+    #[arg(long, default_value_t = 2.5, value_parser = limits::float(0.01, 100.0))]
     pub pareto_shape: f64,
-    /// Scale (minimum) xm of --latency pareto, in ms.
-    #[arg(long, default_value_t = 10.0)]
+    /// Scale (minimum) xm of --latency pareto, in ms (0.001 to 3600000).
+    #[arg(long, default_value_t = 10.0, value_parser = limits::float(0.001, 3_600_000.0))]
     pub pareto_xm_ms: f64,
-    /// mu of --latency lognormal (ln of the median in ms; 3.0 ≈ 20 ms).
-    #[arg(long, default_value_t = 3.0, allow_negative_numbers = true)]
+    /// mu of --latency lognormal (ln of the median in ms; 3.0 ≈ 20 ms; -10 to 15).
+    #[arg(long, default_value_t = 3.0, allow_negative_numbers = true,
+          value_parser = limits::float(-10.0, 15.0))]
     pub lognormal_mu: f64,
-    /// sigma of --latency lognormal.
-    #[arg(long, default_value_t = 0.8)]
+    /// sigma of --latency lognormal (0 to 5).
+    #[arg(long, default_value_t = 0.8, value_parser = limits::float(0.0, 5.0))]
     pub lognormal_sigma: f64,
     /// Traffic mix (kept in a box: the subcommand enum stays small).
     #[command(flatten)]
     pub traffic: Box<TrafficArgs>,
-    /// Capture start, Unix seconds.
-    #[arg(long, default_value_t = 1_700_000_000)]
+    /// Capture start, Unix seconds (0 to 4000000000: classic pcap stores 32-bit seconds).
+    #[arg(long, default_value_t = 1_700_000_000,
+          value_parser = limits::int::<i64>(0, 4_000_000_000))]
     pub start: i64,
     /// Write classic pcap with microsecond timestamps (the default is the nanosecond magic).
     /// All timestamps, and so the truth, are then whole microseconds.
     #[arg(long)]
     pub microsecond: bool,
-    /// pcapng if_tsresol (a power of ten, 0-9); only for .pcapng output.
-    #[arg(long, default_value_t = 9)]
+    /// pcapng if_tsresol (a power of ten, 0 to 9); only for .pcapng output.
+    #[arg(long, default_value_t = 9, value_parser = limits::int::<u8>(0, 9))]
     pub tsresol: u8,
     /// HTTP ground truth CSV [default: <output>.truth.csv].
     #[arg(long)]
@@ -98,77 +104,49 @@ pub struct Args {
 /// Hosts and the probabilities of each feature of the traffic.
 #[derive(clap::Args, Debug)]
 pub struct TrafficArgs {
-    /// Connections open at the same time.
-    #[arg(long, default_value_t = 64)]
+    /// Connections open at the same time (1 to 100000).
+    #[arg(long, default_value_t = 64, value_parser = limits::int::<usize>(1, 100_000))]
     pub concurrency: usize,
-    /// Number of client hosts.
-    #[arg(long, default_value_t = 400)]
+    /// Number of client hosts (1 to 1000000).
+    #[arg(long, default_value_t = 400, value_parser = limits::int::<usize>(1, 1_000_000))]
     pub clients: usize,
-    /// Number of server hosts.
-    #[arg(long, default_value_t = 24)]
+    /// Number of server hosts (2 to 100000).
+    #[arg(long, default_value_t = 24, value_parser = limits::int::<usize>(2, 100_000))]
     pub servers: usize,
-    /// Share of clients and servers on IPv6.
-    #[arg(long, default_value_t = 0.1)]
+    /// Share of clients and servers on IPv6 (0 to 1).
+    #[arg(long, default_value_t = 0.1, value_parser = limits::probability())]
     pub ipv6_fraction: f64,
-    /// Most requests per keep-alive connection.
-    #[arg(long, default_value_t = 8)]
+    /// Most requests per keep-alive connection (1 to 100000).
+    #[arg(long, default_value_t = 8, value_parser = limits::int::<u32>(1, 100_000))]
     pub max_requests_per_connection: u32,
-    /// Chance that a group of 2-4 requests is pipelined.
-    #[arg(long, default_value_t = 0.1)]
+    /// Chance that a group of 2-4 requests is pipelined (0 to 1).
+    #[arg(long, default_value_t = 0.1, value_parser = limits::probability())]
     pub pipeline_prob: f64,
-    /// Chance per data segment of a duplicate (spurious) retransmission.
-    #[arg(long, default_value_t = 0.01)]
+    /// Chance per data segment of a duplicate (spurious) retransmission (0 to 1).
+    #[arg(long, default_value_t = 0.01, value_parser = limits::probability())]
     pub retransmit_prob: f64,
-    /// Chance per client data segment that the original is lost (only the retransmission is captured).
-    #[arg(long, default_value_t = 0.005)]
+    /// Chance per client data segment that the original is lost (only the retransmission is captured) (0 to 1).
+    #[arg(long, default_value_t = 0.005, value_parser = limits::probability())]
     pub loss_prob: f64,
-    /// Chance per burst of segments that two neighbours are swapped.
-    #[arg(long, default_value_t = 0.02)]
+    /// Chance per burst of segments that two neighbours are swapped (0 to 1).
+    #[arg(long, default_value_t = 0.02, value_parser = limits::probability())]
     pub reorder_prob: f64,
-    /// Chance that a connection is preceded by a DNS lookup.
-    #[arg(long, default_value_t = 0.3)]
+    /// Chance that a connection is preceded by a DNS lookup (0 to 1).
+    #[arg(long, default_value_t = 0.3, value_parser = limits::probability())]
     pub dns_prob: f64,
-    /// Chance that a DNS lookup gets no answer.
-    #[arg(long, default_value_t = 0.03)]
+    /// Chance that a DNS lookup gets no answer (0 to 1).
+    #[arg(long, default_value_t = 0.03, value_parser = limits::probability())]
     pub dns_unanswered_prob: f64,
-    /// Chance that a message head is cut into small segments.
-    #[arg(long, default_value_t = 0.1)]
+    /// Chance that a message head is cut into small segments (0 to 1).
+    #[arg(long, default_value_t = 0.1, value_parser = limits::probability())]
     pub header_split_prob: f64,
-    /// Multiplies all body sizes (median response body ~3 KB at 1.0; 0.01 makes tiny bodies).
-    #[arg(long, default_value_t = 1.0)]
+    /// Multiplies all body sizes (median response body ~3 KB at 1.0; 0.01 makes tiny bodies;
+    /// 0 to 1000).
+    #[arg(long, default_value_t = 1.0, value_parser = limits::float(0.0, 1000.0))]
     pub body_scale: f64,
-    /// Chance that a response body uses chunked encoding.
-    #[arg(long, default_value_t = 0.2)]
+    /// Chance that a response body uses chunked encoding (0 to 1).
+    #[arg(long, default_value_t = 0.2, value_parser = limits::probability())]
     pub chunked_prob: f64,
-}
-
-/// `1G`, `500M`, `64k`, `10MB`, `12345` -> bytes.
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (number, unit) = t.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("not a size: {text:?} (try 500M or 1G)"))?;
-    let multiplier: f64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1.0,
-        "k" | "kib" => 1024.0,
-        "m" | "mib" => 1024.0 * 1024.0,
-        "g" | "gib" => 1024.0 * 1024.0 * 1024.0,
-        "t" | "tib" => 1024f64.powi(4),
-        "kb" => 1e3,
-        "mb" => 1e6,
-        "gb" => 1e9,
-        "tb" => 1e12,
-        _ => return Err(format!("unknown size unit in {text:?} (use K, M, G, T)")),
-    };
-    let bytes = value * multiplier;
-    if !bytes.is_finite() || !(1.0..=1e15).contains(&bytes) {
-        return Err(format!("size out of range: {text:?}"));
-    }
-    Ok(bytes as u64)
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
@@ -177,27 +155,7 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(s)
 }
 
-fn check_probability(name: &str, p: f64) -> anyhow::Result<()> {
-    if !(0.0..=1.0).contains(&p) {
-        bail!("--{name} must be between 0 and 1, got {p}");
-    }
-    Ok(())
-}
-
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
-    for (name, p) in [
-        ("pipeline-prob", args.traffic.pipeline_prob),
-        ("retransmit-prob", args.traffic.retransmit_prob),
-        ("loss-prob", args.traffic.loss_prob),
-        ("reorder-prob", args.traffic.reorder_prob),
-        ("dns-prob", args.traffic.dns_prob),
-        ("dns-unanswered-prob", args.traffic.dns_unanswered_prob),
-        ("header-split-prob", args.traffic.header_split_prob),
-        ("chunked-prob", args.traffic.chunked_prob),
-        ("ipv6-fraction", args.traffic.ipv6_fraction),
-    ] {
-        check_probability(name, p)?;
-    }
     let latency = match args.latency {
         LatencyKind::Constant => LatencyModel::Constant {
             ms: args.latency_ms,
@@ -212,19 +170,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         },
     };
     latency.validate().map_err(anyhow::Error::msg)?;
-    if !(args.traffic.body_scale.is_finite()
-        && args.traffic.body_scale >= 0.0
-        && args.traffic.body_scale <= 1000.0)
-    {
-        bail!("--body-scale must be between 0 and 1000");
-    }
     let name = args.output.to_string_lossy().to_ascii_lowercase();
     let gzip = name.ends_with(".gz");
     let base = name.strip_suffix(".gz").unwrap_or(&name);
     let format = if base.ends_with(".pcapng") {
-        if args.tsresol > 9 {
-            bail!("--tsresol must be 0..=9 (a power of ten) for synth");
-        }
         OutputFormat::PcapNg {
             tsresol: args.tsresol,
         }

@@ -38,10 +38,59 @@ pub struct ProtocolCounts {
     pub undecodable: BTreeMap<String, u64>,
     /// Protocol hierarchy: path `eth:ip:tcp` -> (frames, bytes).
     pub hierarchy: BTreeMap<String, (u64, u64)>,
+    /// Packets read but not selected (`--filter`, `--start`, `--end`); not in any count above.
+    pub filtered_out: u64,
+    /// Selected packets dated earlier than the packet before them.
+    pub backwards: u64,
+    /// The first such step back.
+    pub first_backwards: Option<TimeStep>,
+    /// The longest step forward between consecutive selected packets.
+    pub longest_gap: Option<TimeStep>,
+    /// Interval width for [`Self::intervals`]; `None` keeps no intervals.
+    pub interval_ns: Option<i64>,
+    /// Counts per interval, keyed by interval start (multiples of the width since the epoch).
+    pub intervals: BTreeMap<i64, IntervalCounts>,
     /// Per-packet tallies kept in cheap forms (no string work per packet); folded into
     /// `link_types`, `undecodable` and `hierarchy` by [`ProtocolCounts::finalize`].
     #[serde(skip)]
     pending: PendingTallies,
+    /// Time of the last packet counted (for steps back and gaps).
+    #[serde(skip)]
+    previous_ns: Option<i64>,
+}
+
+/// Two consecutive packets of a file: where time jumps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct TimeStep {
+    /// 1-based number of the later packet in the file (as tshark and Wireshark number them).
+    pub packet: u64,
+    pub previous_ns: i64,
+    pub ns: i64,
+}
+
+/// What happened in one interval of `summary --intervals`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct IntervalCounts {
+    pub packets: u64,
+    /// Bytes on the wire.
+    pub bytes: u64,
+    pub tcp: u64,
+    pub udp: u64,
+    /// HTTP requests and DNS queries whose first byte falls in the interval.
+    pub requests: u64,
+    /// HTTP responses and DNS responses whose first byte falls in the interval.
+    pub responses: u64,
+}
+
+impl IntervalCounts {
+    fn add(&mut self, other: &IntervalCounts) {
+        self.packets += other.packets;
+        self.bytes += other.bytes;
+        self.tcp += other.tcp;
+        self.udp += other.udp;
+        self.requests += other.requests;
+        self.responses += other.responses;
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -54,11 +103,46 @@ struct PendingTallies {
 }
 
 impl ProtocolCounts {
+    /// Counts that also keep per-interval tallies of `width_ns` (when `Some` and positive).
+    pub fn with_intervals(width_ns: Option<i64>) -> Self {
+        ProtocolCounts {
+            interval_ns: width_ns.filter(|w| *w > 0),
+            ..Default::default()
+        }
+    }
+
     pub fn add(&mut self, packet: &Packet<'_>, decoded: &Decoded<'_>) {
+        let ts = packet.timestamp_ns;
+        if let Some(previous_ns) = self.previous_ns {
+            let step = TimeStep {
+                packet: self.packets + self.filtered_out + 1,
+                previous_ns,
+                ns: ts,
+            };
+            if ts < previous_ns {
+                self.backwards += 1;
+                self.first_backwards.get_or_insert(step);
+            } else if self
+                .longest_gap
+                .is_none_or(|g| ts - previous_ns > g.ns - g.previous_ns)
+            {
+                self.longest_gap = Some(step);
+            }
+        }
+        self.previous_ns = Some(ts);
         self.packets += 1;
         self.captured_bytes += packet.data.len() as u64;
         self.wire_bytes += u64::from(packet.original_len.max(packet.data.len() as u32));
-        let ts = packet.timestamp_ns;
+        if let Some(width) = self.interval_ns {
+            let bin = self
+                .intervals
+                .entry(ts.div_euclid(width) * width)
+                .or_default();
+            bin.packets += 1;
+            bin.bytes += u64::from(packet.original_len.max(packet.data.len() as u32));
+            bin.tcp += u64::from(decoded.has_tcp_anywhere());
+            bin.udp += u64::from(decoded.has_udp_anywhere());
+        }
         self.first_ns = Some(self.first_ns.map_or(ts, |f| f.min(ts)));
         self.last_ns = Some(self.last_ns.map_or(ts, |l| l.max(ts)));
         self.count_link_type(packet.link_type);
@@ -183,6 +267,12 @@ impl ProtocolCounts {
         ] {
             *field += add;
         }
+        self.filtered_out += other.filtered_out;
+        self.backwards += other.backwards;
+        self.interval_ns = self.interval_ns.or(other.interval_ns);
+        for (start, bin) in &other.intervals {
+            self.intervals.entry(*start).or_default().add(bin);
+        }
         for (k, v) in &other.link_types {
             *self.link_types.entry(k.clone()).or_default() += v;
         }
@@ -193,6 +283,22 @@ impl ProtocolCounts {
             let e = self.hierarchy.entry(k.clone()).or_default();
             e.0 += f;
             e.1 += b;
+        }
+    }
+
+    /// Counts an HTTP request or DNS query (`response` false) or a response at `ts` in its
+    /// interval (no-op without intervals).
+    pub fn count_message(&mut self, ts: i64, response: bool) {
+        if let Some(width) = self.interval_ns {
+            let bin = self
+                .intervals
+                .entry(ts.div_euclid(width) * width)
+                .or_default();
+            if response {
+                bin.responses += 1;
+            } else {
+                bin.requests += 1;
+            }
         }
     }
 

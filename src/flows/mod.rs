@@ -45,8 +45,10 @@ impl FlowRecord {
 }
 
 pub mod counts;
+pub mod filter;
 pub mod scapy;
 pub mod table;
 
 pub use counts::ProtocolCounts;
+pub use filter::{PacketFilter, PacketSelection, TimeBound};
 pub use table::{FlowTable, FlowUpdate};

@@ -24,6 +24,9 @@ pub struct ReportOptions {
     /// Add a section on the exchanges of the generic TCP analyzer (the pass must run the
     /// `tcp` observer).
     pub tcp: bool,
+    /// Add a side-by-side section grouping TTFB and DNS latency this way (`capture`: one
+    /// group per input file, to compare captures).
+    pub side_by_side: Option<GroupBy>,
 }
 
 impl Default for ReportOptions {
@@ -32,6 +35,7 @@ impl Default for ReportOptions {
             method: PercentileMethod::NearestRank,
             top_sessions: 25,
             tcp: false,
+            side_by_side: None,
         }
     }
 }
@@ -51,6 +55,8 @@ struct Gathered {
     /// Time to first byte of `tracetail tcp`'s exchanges, by server.
     tcp_ttfb: SampleSet,
     tcp_flagged: BTreeMap<&'static str, u64>,
+    /// TTFB and DNS latency grouped by [`ReportOptions::side_by_side`].
+    side_by_side: Option<(SampleSet, SampleSet)>,
 }
 
 fn flow_bytes(f: &FlowRecord) -> u64 {
@@ -85,8 +91,24 @@ impl ReportBuilder {
                 tcp_ttfb: SampleSet::new(Metric::Ttfb, Some(GroupBy::Server))
                     .with_protocol(Protocol::Tcp),
                 tcp_flagged: BTreeMap::new(),
+                side_by_side: options.side_by_side.map(|by| {
+                    (
+                        SampleSet::new(Metric::Ttfb, Some(by)),
+                        SampleSet::new(Metric::Dns, Some(by)),
+                    )
+                }),
             },
         }
+    }
+
+    /// As [`Self::add`], telling which capture the record came from (for side-by-side by
+    /// capture).
+    pub fn add_from(&mut self, capture: &str, record: &Record) {
+        if let Some((ttfb, dns)) = self.g.side_by_side.as_mut() {
+            ttfb.add_record_from(capture, record);
+            dns.add_record_from(capture, record);
+        }
+        self.add(record);
     }
 
     pub fn add(&mut self, record: &Record) {
@@ -202,6 +224,30 @@ fn plots_for(
             },
         )
         .collect()
+}
+
+/// One table row per group (capture, server, ...) and a comparison plot, per metric.
+fn side_by_side(page: &mut Page, ttfb: &SampleSet, dns: &SampleSet, method: PercentileMethod) {
+    let by = ttfb.by.map_or("group", GroupBy::name);
+    page.section(&format!("Side by side, by {by}"));
+    for set in [ttfb, dns] {
+        let (_, groups) = set.summaries(method);
+        if groups.is_empty() {
+            continue;
+        }
+        page.subheading(&format!("{} by {by}", set.metric.describe()));
+        let rows: Vec<Vec<String>> = groups
+            .iter()
+            .map(|(name, s)| summary_row(name, s))
+            .collect();
+        page.table(&SUMMARY_HEADERS, &rows, 1);
+        page.plots(&plots_for(
+            set,
+            &[PlotKind::Compare, PlotKind::Cdf],
+            method,
+            12,
+        ));
+    }
 }
 
 fn build_page(
@@ -419,6 +465,10 @@ fn build_page(
             options.method,
             1,
         ));
+    }
+
+    if let Some((ttfb, dns)) = &g.side_by_side {
+        side_by_side(&mut page, ttfb, dns, options.method);
     }
 
     // 6. Definitions.

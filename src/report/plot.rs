@@ -477,11 +477,17 @@ fn log_bounds(lo: f64, hi: f64) -> (f64, f64) {
 
 /// Linear bounds with 5 % padding and never zero width.
 fn linear_bounds(lo: f64, hi: f64) -> (f64, f64) {
+    // plotters needs a finite, non-empty span (its tick search never ends otherwise), so the
+    // axis stays within ±f64::MAX/2 (points beyond are clipped) and a single value gets a
+    // pad that is not lost to rounding.
+    const LIMIT: f64 = f64::MAX / 2.0;
+    let (lo, hi) = (lo.clamp(-LIMIT, LIMIT), hi.clamp(-LIMIT, LIMIT));
     if hi > lo {
         let pad = (hi - lo) * 0.05;
-        (lo - pad, hi + pad)
+        ((lo - pad).max(-LIMIT), (hi + pad).min(LIMIT))
     } else {
-        (lo - 1.0, hi + 1.0)
+        let pad = (lo.abs() * 1e-3).max(1.0);
+        (lo - pad, hi + pad)
     }
 }
 

@@ -32,14 +32,14 @@ pub fn describe(
     }
     let n = data.len();
     let mean = mean(data);
-    let variance = sample_variance(data, mean);
+    let (variance, stddev) = sample_variance(data);
     let mut sorted = data.to_vec();
     sorted.sort_by(f64::total_cmp);
     Some(Description {
         count: n,
         mean,
         variance,
-        stddev: variance.sqrt(),
+        stddev,
         min: sorted[0],
         max: sorted[n - 1],
         method,
@@ -50,16 +50,60 @@ pub fn describe(
     })
 }
 
-fn mean(data: &[f64]) -> f64 {
-    data.iter().sum::<f64>() / data.len() as f64
+/// Compensated (Neumaier) summation: the error stays about one rounding whatever the order
+/// and the mix of magnitudes (a plain sum of 1e16, 1, −1e16 gives 0).
+pub fn stable_sum(values: impl IntoIterator<Item = f64>) -> f64 {
+    let (mut sum, mut compensation) = (0.0f64, 0.0f64);
+    for v in values {
+        let t = sum + v;
+        compensation += if sum.abs() >= v.abs() {
+            (sum - t) + v
+        } else {
+            (v - t) + sum
+        };
+        sum = t;
+    }
+    sum + compensation
 }
 
-/// Two-pass sample variance: sum of squared deviations from the mean over n−1.
-fn sample_variance(data: &[f64], mean: f64) -> f64 {
-    if data.len() < 2 {
-        return f64::NAN;
+/// The mean; finite for any finite data (a sum past ±1.8e308 is redone on x/n).
+fn mean(data: &[f64]) -> f64 {
+    let n = data.len() as f64;
+    let mean = stable_sum(data.iter().copied()) / n;
+    if mean.is_finite() {
+        mean
+    } else {
+        stable_sum(data.iter().map(|x| x / n))
     }
-    data.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / (data.len() - 1) as f64
+}
+
+/// The power of two at or below the largest magnitude (1 for all-zero data). Dividing by it
+/// is exact and brings the data near 1, where squares and products neither overflow (values
+/// near ±1.8e308) nor underflow (values near 5e-324); results scale back exactly, so for
+/// ordinary data they are bit for bit those of the unscaled arithmetic.
+fn binary_scale(data: &[f64]) -> f64 {
+    let largest = data.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    if largest == 0.0 || !largest.is_finite() {
+        return 1.0;
+    }
+    // The biased exponent field; subnormals (field 0) use the smallest normal scale.
+    let exponent = ((largest.to_bits() >> 52) as i64).max(1);
+    f64::from_bits((exponent as u64) << 52)
+}
+
+/// Two-pass sample variance (squared deviations from the mean over n−1) and its square root,
+/// computed on binary-scaled data: the stddev is finite for any finite data, the variance
+/// infinite only when it truly exceeds 1.8e308.
+fn sample_variance(data: &[f64]) -> (f64, f64) {
+    if data.len() < 2 {
+        return (f64::NAN, f64::NAN);
+    }
+    let scale = binary_scale(data);
+    let scaled: Vec<f64> = data.iter().map(|x| x / scale).collect();
+    let mean = mean(&scaled);
+    let variance =
+        stable_sum(scaled.iter().map(|y| (y - mean) * (y - mean))) / (data.len() - 1) as f64;
+    (variance * scale * scale, variance.sqrt() * scale)
 }
 
 /// Correlation and the least-squares line y = intercept + slope·x.
@@ -80,19 +124,19 @@ pub fn regress(x: &[f64], y: &[f64]) -> Option<Regression> {
     if x.len() != y.len() || x.len() < 2 {
         return None;
     }
-    let (mx, my) = (mean(x), mean(y));
-    let (mut sxx, mut syy, mut sxy) = (0.0, 0.0, 0.0);
-    for (a, b) in x.iter().zip(y) {
-        let (dx, dy) = (a - mx, b - my);
-        sxx += dx * dx;
-        syy += dy * dy;
-        sxy += dx * dy;
-    }
+    // Fit x/sx against y/sy (binary scales, see `binary_scale`): r does not change, the
+    // slope scales by sy/sx.
+    let (sx, sy) = (binary_scale(x), binary_scale(y));
+    let xs: Vec<f64> = x.iter().map(|v| v / sx).collect();
+    let ys: Vec<f64> = y.iter().map(|v| v / sy).collect();
+    let (sxx, syy, sxy) = co_moments(&xs, &ys, mean(&xs), mean(&ys));
     if sxx == 0.0 {
         return None;
     }
-    let slope = sxy / sxx;
-    let pearson_r = sxy / (sxx * syy).sqrt();
+    let slope = sxy / sxx * (sy / sx);
+    // Rounding can carry |r| a hair past 1.
+    let pearson_r = (sxy / (sxx * syy).sqrt()).clamp(-1.0, 1.0);
+    let (mx, my) = (mean(x), mean(y));
     Some(Regression {
         count: x.len(),
         pearson_r,
@@ -100,6 +144,18 @@ pub fn regress(x: &[f64], y: &[f64]) -> Option<Regression> {
         slope,
         r_squared: pearson_r * pearson_r,
     })
+}
+
+/// Sums of squared and crossed deviations from the means: (Sxx, Syy, Sxy).
+fn co_moments(x: &[f64], y: &[f64], mx: f64, my: f64) -> (f64, f64, f64) {
+    let (mut sxx, mut syy, mut sxy) = (0.0, 0.0, 0.0);
+    for (a, b) in x.iter().zip(y) {
+        let (dx, dy) = (a - mx, b - my);
+        sxx += dx * dx;
+        syy += dy * dy;
+        sxy += dx * dy;
+    }
+    (sxx, syy, sxy)
 }
 
 /// One of Anscombe's four data sets (F. J. Anscombe, "Graphs in Statistical Analysis",
@@ -163,6 +219,34 @@ mod tests {
         assert!((d.variance - 32.0 / 7.0).abs() < 1e-12);
         assert_eq!(d.percentiles, vec![(50.0, 4.5)]);
         assert!(describe(&[], PercentileMethod::Linear, &[]).is_none());
+    }
+
+    #[test]
+    fn sums_are_compensated_and_extremes_stay_finite() {
+        assert_eq!(stable_sum([1e16, 1.0, -1e16]), 1.0);
+        let d = describe(
+            &[-1e308, 1e308, 2.0, 4.0],
+            PercentileMethod::Linear,
+            &[50.0],
+        )
+        .unwrap();
+        assert_eq!((d.mean, d.percentiles[0].1), (1.5, 3.0));
+        assert!(d.variance.is_infinite() && d.stddev.is_finite());
+        // Squares of 1e-200 underflow to 0 unscaled; scaled, the spread is still seen.
+        let tiny = describe(&[1e-200, 3e-200], PercentileMethod::Linear, &[]).unwrap();
+        assert!((tiny.stddev / (2f64.sqrt() * 1e-200) - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn regression_is_scale_free() {
+        let x = [1.0, 2.0, 3.0, 4.0];
+        let y = [3e-300, 5e-300, 7e-300, 9e-300];
+        let r = regress(&x, &y).unwrap();
+        assert!((r.pearson_r - 1.0).abs() < 1e-12, "{}", r.pearson_r);
+        assert!((r.slope / 2e-300 - 1.0).abs() < 1e-12);
+        let big: Vec<f64> = x.iter().map(|v| v * 1e307).collect();
+        let r = regress(&big, &[1.0, 0.0, -1.0, -2.0]).unwrap();
+        assert!((r.pearson_r + 1.0).abs() < 1e-12 && r.slope.is_finite());
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! (`HdrHistogram.decode` in Python's `hdrh`, `Histogram.fromString` in HdrHistogram.js).
 
 use std::fmt::Write as _;
+use std::io::Read as _;
 use std::path::Path;
 
 use anyhow::{bail, Context};
@@ -86,11 +87,77 @@ pub fn decode_base64(text: &str) -> anyhow::Result<Histogram<u64>> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(field)
         .context("HdrHistogram text is not base64")?;
+    let plain = bounded_v2(&bytes)?;
     let mut h: Histogram<u64> = Deserializer::new()
-        .deserialize(&mut bytes.as_slice())
+        .deserialize(&mut &plain[..])
         .map_err(|e| anyhow::anyhow!("not an HdrHistogram V2 encoding: {e:?}"))?;
     h.auto(true);
     Ok(h)
+}
+
+/// V2 cookies (HdrHistogram's `V2EncodingCookieBase | 0x10`), plain and deflate-compressed.
+const V2_COOKIE: u32 = 0x1c84_9313;
+const V2_COMPRESSED_COOKIE: u32 = 0x1c84_9314;
+/// Cookie, payload length, normalizing offset, digits, lowest, highest, int-to-double ratio.
+const V2_HEADER_LEN: usize = 40;
+/// Largest counts payload accepted: the widest histogram (5 digits over 64 bits) has about
+/// 3.1 M counts of at most 9 varint bytes each, 28 MB.
+const MAX_V2_PAYLOAD_LEN: usize = 32 << 20;
+
+fn be_u32(bytes: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_be_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// Checks every length field of a V2 encoding against the bytes really present and returns
+/// the plain (uncompressed) encoding: the deserializer sizes its buffer from the payload
+/// length, so a 57-byte file claiming 4 GiB must be refused before it gets there.
+fn bounded_v2(bytes: &[u8]) -> anyhow::Result<std::borrow::Cow<'_, [u8]>> {
+    match be_u32(bytes, 0) {
+        Some(V2_COOKIE) => {
+            check_v2_lengths(bytes)?;
+            Ok(bytes.into())
+        }
+        Some(V2_COMPRESSED_COOKIE) => {
+            let declared = be_u32(bytes, 4).context("HdrHistogram header cut short")? as usize;
+            let present = bytes.len() - 8;
+            if declared > present {
+                bail!("HdrHistogram claims {declared} compressed bytes but only {present} follow");
+            }
+            // Inflate at most one byte more than the largest plain encoding accepted.
+            let limit = (V2_HEADER_LEN + MAX_V2_PAYLOAD_LEN + 1) as u64;
+            let mut plain = Vec::new();
+            flate2::read::ZlibDecoder::new(&bytes[8..8 + declared])
+                .take(limit)
+                .read_to_end(&mut plain)
+                .context("HdrHistogram deflate data is damaged")?;
+            check_v2_lengths(&plain)?;
+            Ok(plain.into())
+        }
+        Some(cookie) => bail!("not an HdrHistogram V2 encoding (cookie 0x{cookie:08x})"),
+        None => bail!("HdrHistogram data too short ({} bytes)", bytes.len()),
+    }
+}
+
+/// A plain V2 encoding: header complete, payload length within the bytes present and limit.
+fn check_v2_lengths(plain: &[u8]) -> anyhow::Result<()> {
+    if be_u32(plain, 0) != Some(V2_COOKIE) {
+        bail!("not an HdrHistogram V2 encoding (inner cookie)");
+    }
+    if plain.len() < V2_HEADER_LEN {
+        bail!(
+            "HdrHistogram header cut short ({} of {V2_HEADER_LEN} bytes)",
+            plain.len()
+        );
+    }
+    let declared = be_u32(plain, 4).expect("header checked") as usize;
+    let present = plain.len() - V2_HEADER_LEN;
+    if declared > present {
+        bail!("HdrHistogram claims a {declared}-byte payload but only {present} bytes follow");
+    }
+    if declared > MAX_V2_PAYLOAD_LEN {
+        bail!("HdrHistogram payload of {declared} bytes is larger than any histogram's");
+    }
+    Ok(())
 }
 
 /// Writes `h` to `path` as one base64 line (plus newline).

@@ -121,7 +121,14 @@ pub fn percentile_f64(sorted: &[f64], p: f64, method: PercentileMethod) -> f64 {
     if lo == hi {
         return sorted[lo];
     }
-    numpy_lerp(sorted[lo], sorted[hi] - sorted[lo], sorted[hi], t)
+    let (a, b) = (sorted[lo], sorted[hi]);
+    let value = numpy_lerp(a, b - a, b, t);
+    if value.is_finite() || !(a.is_finite() && b.is_finite()) {
+        return value;
+    }
+    // b − a overflowed (±1.8e308 apart), where numpy gives ±inf: weigh the ends instead,
+    // which cannot overflow between two finite values.
+    a * (1.0 - t) + b * t
 }
 
 /// A percentile as a JSON key or column title: `50`, `99.9`, `99.99` (no trailing zeros).
