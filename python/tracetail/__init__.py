@@ -193,7 +193,8 @@ def report(
 
 
 def read_batches(source: Source, table: str = "http") -> "pyarrow.RecordBatchReader":
-    """Streams ``table`` (``"flows"``, ``"http"`` or ``"dns"``) as a ``pyarrow.RecordBatchReader``.
+    """Streams ``table`` (``"flows"``, ``"http"``, ``"dns"`` or ``"tcp"``, the exchanges of
+    ``tracetail tcp``) as a ``pyarrow.RecordBatchReader``.
 
     The capture is analysed while the reader is consumed (on a background thread, at most two
     batches of 65,536 rows waiting), so captures larger than memory can be filtered or

@@ -29,7 +29,7 @@ Source = Union[
 Metric = Literal["ttfb", "total", "server", "tshark", "dns", "handshake"]
 GroupBy = Literal["server", "host", "uri", "client", "status"]
 Method = Literal["nearest-rank", "linear"]
-TableName = Literal["flows", "http", "dns"]
+TableName = Literal["flows", "http", "dns", "tcp"]
 
 def summary(source: Source) -> Dict[str, Any]:
     """``tracetail summary --json``: counts, time span, protocols, per-file details."""

@@ -69,7 +69,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         notes: plot::hidden_groups_note(hidden, "; --top N draws more")
             .into_iter()
             .collect(),
-        ..PlotOptions::for_metric(set.metric)
+        ..PlotOptions::for_set(&set)
     };
     plot::render(args.kind, &series, &opts, &args.output)?;
     eprintln!(

@@ -222,6 +222,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     analyzer.observers.push(tcp::REGISTRATION.name);
     let options = PassOptions {
         transactions: true,
+        select: args.inputs.selection(),
         analyzer,
         ..Default::default()
     };

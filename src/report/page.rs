@@ -211,7 +211,7 @@ fn plots_for(
         notes: plot::hidden_groups_note(hidden, "; all are in the table")
             .into_iter()
             .collect(),
-        ..PlotOptions::for_metric(set.metric)
+        ..PlotOptions::for_set(set)
     };
     kinds
         .iter()

@@ -109,6 +109,24 @@ impl PlotOptions {
     }
 }
 
+impl PlotOptions {
+    /// As [`for_metric`](Self::for_metric), naming the protocol when it is not the metric's
+    /// own: `latency --protocol tcp` plots TCP exchanges, not HTTP requests.
+    pub fn for_set(set: &crate::samples::SampleSet) -> Self {
+        if set.protocol != crate::samples::Protocol::Tcp {
+            return Self::for_metric(set.metric);
+        }
+        PlotOptions {
+            metric: format!(
+                "TCP exchange {}",
+                set.metric.label().trim_start_matches("HTTP ")
+            ),
+            counted: "TCP exchanges".to_string(),
+            ..PlotOptions::default()
+        }
+    }
+}
+
 /// What one sample of `metric` is, plural.
 pub fn counted_noun(metric: Metric) -> &'static str {
     match metric {

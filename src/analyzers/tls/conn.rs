@@ -921,6 +921,8 @@ mod tests {
                 ("10.0.0.1".parse().unwrap(), 40000),
                 ("10.0.0.2".parse().unwrap(), 8443),
             ],
+            handshake_client: None,
+            endpoint_connections: None,
         };
         let mut config = AnalyzerConfig::default();
         config.tls.rows = true;
