@@ -36,6 +36,9 @@ pub struct PassOptions {
     pub select: Option<PacketSelection>,
     /// Keep per-interval counts of this width (`summary --intervals`).
     pub intervals_ns: Option<i64>,
+    /// Keep per-interval counts of a width that adapts to the capture (the report's rates
+    /// over time); overrides `intervals_ns`. See [`ProtocolCounts::with_adaptive_intervals`].
+    pub adaptive_intervals: bool,
     /// Threads for one pass: 1 runs everything on the caller's thread; 0 (the default) or more
     /// reads and decodes on a second thread when transactions are on.
     pub threads: usize,
@@ -254,7 +257,11 @@ impl<'o> Front<'o> {
             progress,
             flows: FlowTable::new(false),
             defrag: Defragmenter::default(),
-            counts: ProtocolCounts::with_intervals(options.intervals_ns),
+            counts: if options.adaptive_intervals {
+                ProtocolCounts::with_adaptive_intervals()
+            } else {
+                ProtocolCounts::with_intervals(options.intervals_ns)
+            },
             scapy_sessions: BTreeMap::new(),
             warnings: Vec::new(),
             peak_open_flows: 0,

@@ -416,11 +416,7 @@ fn report(
 ) -> PyResult<()> {
     let method: PercentileMethod = parse_name("method", method, "nearest-rank, linear")?;
     let inputs = Inputs(inputs);
-    let options = PassOptions {
-        flows: true,
-        transactions: true,
-        ..Default::default()
-    };
+    let options = ReportBuilder::pass_options(PassOptions::default());
     let (html, reports) = py.detach(|| {
         let mut builder = ReportBuilder::new(ReportOptions {
             method,

@@ -40,13 +40,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .by
             .or((args.inputs.files.len() > 1).then_some(GroupBy::Capture)),
     });
-    let options = PassOptions {
-        flows: true,
-        transactions: true,
+    let options = ReportBuilder::pass_options(PassOptions {
         select: args.inputs.selection(),
         analyzer: args.analysis.config(),
         ..Default::default()
-    };
+    });
     let run = common::run_pass(&args.inputs.files, &options, &mut |path, record| {
         builder.add_from(&path.display().to_string(), &record);
         Ok(())
