@@ -40,6 +40,9 @@ pub struct PassOptions {
     pub select: Option<PacketSelection>,
     /// Keep per-interval counts of this width (`summary --intervals`).
     pub intervals_ns: Option<i64>,
+    /// Keep per-interval counts of a width that adapts to the capture (the report's rates
+    /// over time); overrides `intervals_ns`. See [`ProtocolCounts::with_adaptive_intervals`].
+    pub adaptive_intervals: bool,
     /// Analysis workers for one pass (connections are dealt to them by endpoint pair; the
     /// records are the same for every count): 1 runs everything on the caller's thread; 0
     /// (the default) one per core. With transactions on and more than one, the reading and
@@ -406,7 +409,11 @@ impl<'o> Front<'o> {
             reader,
             options,
             progress,
-            counts: ProtocolCounts::with_intervals(options.intervals_ns),
+            counts: if options.adaptive_intervals {
+                ProtocolCounts::with_adaptive_intervals()
+            } else {
+                ProtocolCounts::with_intervals(options.intervals_ns)
+            },
             scapy_sessions: BTreeMap::new(),
             warnings: Vec::new(),
             packets: 0,

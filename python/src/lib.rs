@@ -12,14 +12,19 @@ use arrow_schema::{ArrowError, SchemaRef};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyException, PyFileNotFoundError, PyUserWarning, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::PyBytes;
 use std::collections::BTreeMap;
 use std::ffi::CString;
+use std::io::Read;
+use std::ops::ControlFlow;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver};
-use tracetail::capture::CaptureError as CoreCaptureError;
+use std::sync::Arc;
+use tracetail::capture::{CaptureError as CoreCaptureError, CaptureReader};
 use tracetail::export::{BatchBuilder, DnsRows, FlowRows, HttpRows, RowBuffer, Table, TcpRows};
 use tracetail::flows::ProtocolCounts;
-use tracetail::pipeline::{analyze_file, FileReport, PassOptions, Record};
+use tracetail::pipeline::{analyze, FileReport, PassOptions, Record};
 use tracetail::report::json;
 use tracetail::report::page::{ReportBuilder, ReportOptions};
 use tracetail::samples::{GroupBy, Metric, SampleSet};
@@ -40,21 +45,107 @@ create_exception!(
     "Damage or truncation after the file header: results cover the data before ``offset``."
 );
 
-/// One capture to read: its path, the name for messages and the `capture_file` column, and
-/// whether the path is a temporary copy (of `bytes` or a file object) to delete afterwards.
-#[derive(FromPyObject, Clone)]
-struct Input(PathBuf, String, bool);
+/// One capture as Python hands it over: the source (a path `str`, `bytes`, or a binary file
+/// object), the name for messages and the `capture_file` column, and which of the three it is
+/// (`"path"`, `"bytes"`, `"stream"`).
+#[derive(FromPyObject)]
+struct RawInput(Py<PyAny>, String, String);
 
-/// Deletes the temporary copies when the pass that reads them is over.
+/// Where a capture's bytes come from. Bytes and file objects are read in place, taking the
+/// GIL for each read: no temporary copy, no second copy in memory.
+enum Source {
+    Path(PathBuf),
+    Bytes(Py<PyBytes>),
+    Stream(Py<PyAny>),
+}
+
+/// One capture to read, and its name for messages and the `capture_file` column.
+struct Input {
+    source: Source,
+    name: String,
+}
+
+/// The captures of one call, read in order.
 struct Inputs(Vec<Input>);
 
-impl Drop for Inputs {
-    fn drop(&mut self) {
-        for Input(path, _, temporary) in &self.0 {
-            if *temporary {
-                let _ = std::fs::remove_file(path);
+impl Inputs {
+    fn new(py: Python<'_>, raw: Vec<RawInput>) -> PyResult<Inputs> {
+        raw.into_iter()
+            .map(|RawInput(object, name, kind)| {
+                let object = object.into_bound(py);
+                let source = match kind.as_str() {
+                    "path" => Source::Path(object.extract()?),
+                    "bytes" => Source::Bytes(object.cast_into::<PyBytes>()?.unbind()),
+                    "stream" => Source::Stream(object.unbind()),
+                    other => {
+                        return Err(PyValueError::new_err(format!("unknown source {other:?}")))
+                    }
+                };
+                Ok(Input { source, name })
+            })
+            .collect::<PyResult<_>>()
+            .map(Inputs)
+    }
+}
+
+/// A `bytes` object read from `position` on, taking the GIL per read.
+struct BytesReader {
+    bytes: Py<PyBytes>,
+    position: usize,
+}
+
+impl Read for BytesReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        Python::attach(|py| {
+            let data = self.bytes.bind(py).as_bytes();
+            let rest = data.get(self.position..).unwrap_or_default();
+            let n = rest.len().min(buf.len());
+            buf[..n].copy_from_slice(&rest[..n]);
+            self.position += n;
+            Ok(n)
+        })
+    }
+}
+
+/// A binary Python file object, read through its `read` method, taking the GIL per read.
+struct StreamReader(Py<PyAny>);
+
+impl Read for StreamReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        Python::attach(|py| {
+            let chunk = self
+                .0
+                .bind(py)
+                .call_method1("read", (buf.len(),))
+                .map_err(std::io::Error::other)?;
+            if chunk.is_none() {
+                // A non-blocking stream with nothing yet: treat as the end.
+                return Ok(0);
             }
-        }
+            let chunk = chunk.cast_into::<PyBytes>().map_err(|_| {
+                std::io::Error::other("the file object must be opened in binary mode ('rb')")
+            })?;
+            let data = chunk.as_bytes();
+            let n = data.len().min(buf.len());
+            buf[..n].copy_from_slice(&data[..n]);
+            Ok(n)
+        })
+    }
+}
+
+impl Input {
+    fn open(&self) -> Result<CaptureReader, CoreCaptureError> {
+        let stream: Box<dyn Read + Send> = match &self.source {
+            Source::Path(path) => return CaptureReader::open(path),
+            Source::Bytes(bytes) => Box::new(BytesReader {
+                bytes: Python::attach(|py| bytes.clone_ref(py)),
+                position: 0,
+            }),
+            Source::Stream(object) => {
+                Box::new(StreamReader(Python::attach(|py| object.clone_ref(py))))
+            }
+        };
+        CaptureReader::from_read(&self.name, stream)
     }
 }
 
@@ -101,50 +192,68 @@ impl std::error::Error for PassError {}
 /// Every file must exist before anything is read, so a typo fails fast and as
 /// `FileNotFoundError`.
 fn check_exist(inputs: &Inputs) -> Result<(), PassError> {
-    for Input(path, _, _) in &inputs.0 {
-        if let Err(e) = std::fs::metadata(path) {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                return Err(PassError::NotFound(path.clone()));
+    for input in &inputs.0 {
+        if let Source::Path(path) = &input.source {
+            if let Err(e) = std::fs::metadata(path) {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    return Err(PassError::NotFound(path.clone()));
+                }
             }
         }
     }
     Ok(())
 }
 
-/// Runs one pass per input, in order, handing each record to `emit` with its input. Stops at
-/// the first file that cannot be read. Reports name temporary copies by their given name.
+/// Runs one pass per input, in order, handing each record to `sink` with its input, until
+/// the inputs end or `sink` breaks. Stops at the first file that cannot be read.
+fn run_stoppable(
+    inputs: &Inputs,
+    options: &PassOptions,
+    sink: &mut dyn FnMut(&Input, Record) -> ControlFlow<()>,
+) -> Result<Vec<FileReport>, PassError> {
+    check_exist(inputs)?;
+    let mut reports = Vec::new();
+    for input in &inputs.0 {
+        let reader = input.open().map_err(PassError::Capture)?;
+        let report = analyze(reader, options, None, &mut |record| sink(input, record));
+        let stopped = report.stopped;
+        reports.push(report);
+        if stopped {
+            break;
+        }
+    }
+    Ok(reports)
+}
+
+/// [`run_stoppable`] to the end of every input.
 fn run_pass(
     inputs: &Inputs,
     options: &PassOptions,
     emit: &mut dyn FnMut(&Input, Record),
 ) -> Result<Vec<FileReport>, PassError> {
-    check_exist(inputs)?;
-    let mut reports = Vec::new();
-    for input in &inputs.0 {
-        let mut report = analyze_file(&input.0, options, &mut |record| emit(input, record))
-            .map_err(PassError::Capture)?;
-        if input.2 {
-            let temp = input.0.display().to_string();
-            report.file = input.1.clone();
-            for warning in &mut report.warnings {
-                *warning = warning.replace(&temp, &input.1);
-            }
-        }
-        reports.push(report);
-    }
-    Ok(reports)
+    run_stoppable(inputs, options, &mut |input, record| {
+        emit(input, record);
+        ControlFlow::Continue(())
+    })
 }
 
 /// Surfaces the reports' warnings through Python's `warnings` (pointing at the caller of the
 /// public function: the wrapper in `__init__.py` sits in between).
 fn warn(py: Python<'_>, reports: &[FileReport]) -> PyResult<()> {
+    warn_at(py, &warnings_of(reports), 2)
+}
+
+/// The reports' warnings (each already says what the results cover), as the CLI prints them.
+fn warnings_of(reports: &[FileReport]) -> Vec<String> {
+    reports.iter().flat_map(|r| r.warnings.clone()).collect()
+}
+
+/// Issues `warnings` as `CaptureWarning`s, attributed `stacklevel` frames up.
+fn warn_at(py: Python<'_>, warnings: &[String], stacklevel: i32) -> PyResult<()> {
     let category = py.get_type::<CaptureWarning>();
-    for report in reports {
-        for warning in &report.warnings {
-            let text = format!("{warning} (results cover the data before this point)");
-            let message = CString::new(text.replace('\0', " ")).expect("no NUL left");
-            PyErr::warn(py, category.as_any(), &message, 2)?;
-        }
+    for text in warnings {
+        let message = CString::new(text.replace('\0', " ")).expect("no NUL left");
+        PyErr::warn(py, category.as_any(), &message, stacklevel)?;
     }
     Ok(())
 }
@@ -173,39 +282,52 @@ fn flow_options() -> PassOptions {
     }
 }
 
+/// Where batches go: `take` returns false when it wants no more; `wanted` says so between
+/// batches (checked for every record).
+struct BatchSink<'a> {
+    take: &'a mut dyn FnMut(Result<RecordBatch, ArrowError>) -> bool,
+    wanted: &'a dyn Fn() -> bool,
+}
+
 /// Streams the rows of one table kind through its [`BatchBuilder`] (one per capture, so the
 /// `capture_file` column names it) into `sink`; `sink` returns false when it wants no more.
 fn batches_of<B: RowBuffer>(
     inputs: &Inputs,
     options: &PassOptions,
     pick: fn(&Record) -> Option<&B::Row>,
-    sink: &mut dyn FnMut(Result<RecordBatch, ArrowError>) -> bool,
+    sink: &mut BatchSink<'_>,
 ) -> Result<Vec<FileReport>, PassError> {
-    type Sink<'a> = dyn FnMut(Result<RecordBatch, ArrowError>) -> bool + 'a;
     /// Hands the capture's last, partial batch to the sink.
     fn flush<B: RowBuffer>(
         builder: &mut Option<(String, BatchBuilder<B>)>,
-        sink: &mut Sink<'_>,
+        sink: &mut BatchSink<'_>,
     ) -> bool {
         match builder.as_mut().and_then(|(_, b)| b.finish().transpose()) {
-            Some(batch) => sink(batch),
+            Some(batch) => (sink.take)(batch),
             None => true,
         }
     }
     let mut builder: Option<(String, BatchBuilder<B>)> = None;
     let mut open = true;
-    let reports = run_pass(inputs, options, &mut |input, record| {
-        let Some(row) = pick(&record) else { return };
-        if !open {
-            return;
-        }
-        if builder.as_ref().is_none_or(|(name, _)| *name != input.1) {
+    let reports = run_stoppable(inputs, options, &mut |input, record| {
+        let Some(row) = pick(&record) else {
+            return ControlFlow::Continue(());
+        };
+        if builder.as_ref().is_none_or(|(name, _)| *name != input.name) {
             open = flush(&mut builder, sink);
-            builder = Some((input.1.clone(), BatchBuilder::new(&input.1)));
+            builder = Some((input.name.clone(), BatchBuilder::new(&input.name)));
         }
         let (_, b) = builder.as_mut().expect("set above");
         if let Some(batch) = b.push(row).transpose() {
-            open = open && sink(batch);
+            open = open && (sink.take)(batch);
+        }
+        // Nobody wants more rows (the reader was closed): stop reading the capture now,
+        // not when the next batch is full.
+        open = open && (sink.wanted)();
+        if open {
+            ControlFlow::Continue(())
+        } else {
+            ControlFlow::Break(())
         }
     })?;
     if open {
@@ -229,7 +351,7 @@ fn table_of(name: &str) -> PyResult<Table> {
 fn table_batches(
     table: Table,
     inputs: &Inputs,
-    sink: &mut dyn FnMut(Result<RecordBatch, ArrowError>) -> bool,
+    sink: &mut BatchSink<'_>,
 ) -> Result<Vec<FileReport>, PassError> {
     match table {
         Table::Flows => batches_of::<FlowRows>(
@@ -273,14 +395,14 @@ fn table_batches(
 
 /// `table` ("flows", "http" or "dns") of every input as one `pyarrow.Table`.
 #[pyfunction]
-fn table(py: Python<'_>, inputs: Vec<Input>, table: &str) -> PyResult<Py<PyAny>> {
+fn table(py: Python<'_>, inputs: Vec<RawInput>, table: &str) -> PyResult<Py<PyAny>> {
     let table = table_of(table)?;
-    let inputs = Inputs(inputs);
+    let inputs = Inputs::new(py, inputs)?;
     let (batches, reports) = py
         .detach(|| {
             let mut batches = Vec::new();
             let mut error = None;
-            let reports = table_batches(table, &inputs, &mut |batch| match batch {
+            let mut take = |batch| match batch {
                 Ok(b) => {
                     batches.push(b);
                     true
@@ -289,7 +411,12 @@ fn table(py: Python<'_>, inputs: Vec<Input>, table: &str) -> PyResult<Py<PyAny>>
                     error = Some(e);
                     false
                 }
-            })?;
+            };
+            let mut sink = BatchSink {
+                take: &mut take,
+                wanted: &|| true,
+            };
+            let reports = table_batches(table, &inputs, &mut sink)?;
             match error {
                 Some(e) => Ok(Err(e)),
                 None => Ok::<_, PassError>(Ok((batches, reports))),
@@ -306,16 +433,43 @@ fn table(py: Python<'_>, inputs: Vec<Input>, table: &str) -> PyResult<Py<PyAny>>
     Ok(reader.call_method0("read_all")?.unbind())
 }
 
-/// Batches from the pass running on another thread.
+/// What the pass thread hands the reader: batches, then the warnings of the files read.
+enum Message {
+    Batch(Result<RecordBatch, ArrowError>),
+    Warnings(Vec<String>),
+}
+
+/// Batches from the pass running on another thread. Dropping it (the Python reader closed or
+/// collected) stops the pass at its next record.
 struct ChannelReader {
     schema: SchemaRef,
-    batches: Receiver<Result<RecordBatch, ArrowError>>,
+    messages: Receiver<Message>,
+    /// Set when the reader is dropped, so the pass stops at its next record.
+    closed: Arc<AtomicBool>,
+}
+
+impl Drop for ChannelReader {
+    fn drop(&mut self) {
+        self.closed.store(true, Ordering::Relaxed);
+    }
 }
 
 impl Iterator for ChannelReader {
     type Item = Result<RecordBatch, ArrowError>;
     fn next(&mut self) -> Option<Self::Item> {
-        self.batches.recv().ok()
+        loop {
+            match self.messages.recv().ok()? {
+                Message::Batch(batch) => return Some(batch),
+                // Warned on the reading thread, at the Python code that reads (pyarrow has
+                // released the GIL while it waits here).
+                Message::Warnings(warnings) => {
+                    if let Err(e) = Python::attach(|py| warn_at(py, &warnings, 1)) {
+                        // Warnings turned into errors (`-W error`): end the stream with it.
+                        return Some(Err(ArrowError::ExternalError(Box::new(e))));
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -328,31 +482,42 @@ impl RecordBatchReader for ChannelReader {
 /// `table` of every input as a `pyarrow.RecordBatchReader` that analyses while it is read:
 /// at most two batches wait in memory, whatever the capture size.
 #[pyfunction]
-fn read_batches(py: Python<'_>, inputs: Vec<Input>, table: &str) -> PyResult<Py<PyAny>> {
+fn read_batches(py: Python<'_>, inputs: Vec<RawInput>, table: &str) -> PyResult<Py<PyAny>> {
     let table = table_of(table)?;
-    let inputs = Inputs(inputs);
+    let inputs = Inputs::new(py, inputs)?;
     check_exist(&inputs)?;
-    let (to_reader, batches) = sync_channel(1);
+    let (to_reader, messages) = sync_channel(1);
+    let closed = Arc::new(AtomicBool::new(false));
+    let reader_closed = closed.clone();
     std::thread::Builder::new()
         .name("tracetail-pass".into())
         .spawn(move || {
-            let result = table_batches(table, &inputs, &mut |batch| to_reader.send(batch).is_ok());
-            if let Err(e) = result {
-                let _ = to_reader.send(Err(ArrowError::ExternalError(Box::new(e))));
-            }
+            let mut take = |batch| to_reader.send(Message::Batch(batch)).is_ok();
+            let mut sink = BatchSink {
+                take: &mut take,
+                wanted: &|| !reader_closed.load(Ordering::Relaxed),
+            };
+            let result = table_batches(table, &inputs, &mut sink);
+            let _ = to_reader.send(match result {
+                Ok(reports) => Message::Warnings(warnings_of(&reports)),
+                Err(e) => Message::Batch(Err(ArrowError::ExternalError(Box::new(e)))),
+            });
+            // The Python objects of the inputs are released with the GIL held.
+            Python::attach(|_| drop(inputs));
         })
         .map_err(|e| PyValueError::new_err(format!("cannot start the analysis thread: {e}")))?;
     let reader: Box<dyn RecordBatchReader + Send> = Box::new(ChannelReader {
         schema: table.schema(),
-        batches,
+        messages,
+        closed,
     });
     Ok(reader.into_pyarrow(py)?.unbind())
 }
 
 /// `tracetail summary --json` of the inputs, as JSON text.
 #[pyfunction]
-fn summary_json(py: Python<'_>, inputs: Vec<Input>) -> PyResult<String> {
-    let inputs = Inputs(inputs);
+fn summary_json(py: Python<'_>, inputs: Vec<RawInput>) -> PyResult<String> {
+    let inputs = Inputs::new(py, inputs)?;
     let reports = py.detach(|| run_pass(&inputs, &PassOptions::default(), &mut |_, _| {}))?;
     warn(py, &reports)?;
     let mut total = ProtocolCounts::default();
@@ -364,8 +529,8 @@ fn summary_json(py: Python<'_>, inputs: Vec<Input>) -> PyResult<String> {
 
 /// `tracetail sessions --scapy --json`: Scapy session key -> packets, over all inputs.
 #[pyfunction]
-fn sessions_scapy(py: Python<'_>, inputs: Vec<Input>) -> PyResult<BTreeMap<String, u64>> {
-    let inputs = Inputs(inputs);
+fn sessions_scapy(py: Python<'_>, inputs: Vec<RawInput>) -> PyResult<BTreeMap<String, u64>> {
+    let inputs = Inputs::new(py, inputs)?;
     let options = PassOptions {
         scapy_keys: true,
         ..Default::default()
@@ -393,7 +558,7 @@ fn parse_name<T: serde::de::DeserializeOwned>(what: &str, name: &str, names: &st
 #[pyo3(signature = (inputs, metric, by, method))]
 fn latency_json(
     py: Python<'_>,
-    inputs: Vec<Input>,
+    inputs: Vec<RawInput>,
     metric: &str,
     by: Option<&str>,
     method: &str,
@@ -407,7 +572,7 @@ fn latency_json(
         .map(|b| parse_name("grouping", b, "server, host, uri, client, status"))
         .transpose()?;
     let method: PercentileMethod = parse_name("method", method, "nearest-rank, linear")?;
-    let inputs = Inputs(inputs);
+    let inputs = Inputs::new(py, inputs)?;
     let options = PassOptions {
         flows: metric.needs_flows(),
         transactions: !metric.needs_flows(),
@@ -428,18 +593,14 @@ fn latency_json(
 #[pyo3(signature = (inputs, out, method, top_sessions))]
 fn report(
     py: Python<'_>,
-    inputs: Vec<Input>,
+    inputs: Vec<RawInput>,
     out: PathBuf,
     method: &str,
     top_sessions: usize,
 ) -> PyResult<()> {
     let method: PercentileMethod = parse_name("method", method, "nearest-rank, linear")?;
-    let inputs = Inputs(inputs);
-    let options = PassOptions {
-        flows: true,
-        transactions: true,
-        ..Default::default()
-    };
+    let inputs = Inputs::new(py, inputs)?;
+    let options = ReportBuilder::pass_options(PassOptions::default());
     let (html, reports) = py.detach(|| {
         let mut builder = ReportBuilder::new(ReportOptions {
             method,

@@ -69,3 +69,13 @@ def synth(cli, tmp_path_factory):
     run_cli(cli, "synth", "-o", str(capture), "--requests", "3000", "--seed", "7")
     return capture
 
+
+
+def truncated_sample(directory: Path) -> Path:
+    """The sample, decompressed and cut in the middle of a packet record."""
+    import gzip
+
+    whole = gzip.decompress(SAMPLE.read_bytes())
+    cut = directory / "cut.pcap"
+    cut.write_bytes(whole[: len(whole) // 2 + 7])
+    return cut

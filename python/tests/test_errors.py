@@ -1,12 +1,11 @@
 """Errors become Python exceptions; damage later in a file becomes a warning (not swallowed)."""
 
-import gzip
 import subprocess
 
 import pytest
 
 import tracetail
-from conftest import SAMPLE, run_cli
+from conftest import SAMPLE, run_cli, truncated_sample
 
 
 def test_missing_file_is_file_not_found(tmp_path):
@@ -39,9 +38,7 @@ def test_text_file_is_capture_error(tmp_path):
 
 
 def test_truncated_capture_warns_and_keeps_the_data_before(cli, tmp_path):
-    whole = gzip.decompress(SAMPLE.read_bytes())
-    cut = tmp_path / "cut.pcap"
-    cut.write_bytes(whole[: len(whole) // 2 + 7])  # mid-record
+    cut = truncated_sample(tmp_path)
     with pytest.warns(tracetail.CaptureWarning) as caught:
         table = tracetail.http(cut)
     assert 0 < table.num_rows < tracetail.http(SAMPLE).num_rows

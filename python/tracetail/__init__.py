@@ -24,9 +24,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
-from typing import Any, BinaryIO, Iterable, List, Optional, Tuple, Union
+from typing import Any, BinaryIO, List, Optional, Tuple, Union
 
 from . import _tracetail
 from ._tracetail import CaptureError, CaptureWarning, __version__
@@ -47,35 +45,17 @@ __all__ = [
 
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, BinaryIO, List[Any]]
 
-# (path, name for messages and the capture_file column, path is a temporary copy)
-_Input = Tuple[str, str, bool]
-
-
-def _temporary_copy(write) -> str:
-    """A temporary file holding a capture given as bytes or a file object.
-
-    The analysis reads paths today, so bytes and streams are spooled to disk (in constant
-    memory for streams); the Rust side deletes the copy when its pass is over.
-    """
-    handle, path = tempfile.mkstemp(prefix="tracetail-", suffix=".capture")
-    try:
-        with os.fdopen(handle, "wb") as f:
-            write(f)
-    except BaseException:
-        os.unlink(path)
-        raise
-    return path
+# (path, bytes or binary file object; name for messages and the capture_file column; kind)
+_Input = Tuple[Any, str, str]
 
 
 def _inputs(source: Source) -> List[_Input]:
+    """The sources as the compiled half takes them. Bytes and file objects are read in place
+    (no temporary copy): a file object is read with its ``read`` method during the call."""
     if isinstance(source, (list, tuple)):
         out: List[_Input] = []
-        try:
-            for s in source:
-                out.extend(_inputs(s))
-        except BaseException:
-            _discard(out)
-            raise
+        for s in source:
+            out.extend(_inputs(s))
         if not out:
             raise ValueError("no capture given (empty list)")
         return out
@@ -84,25 +64,18 @@ def _inputs(source: Source) -> List[_Input]:
         if isinstance(path, bytes):
             path = os.fsdecode(path)
         # The capture_file column holds the file name, as in `tracetail export`.
-        return [(path, os.path.basename(path) or path, False)]
+        return [(path, os.path.basename(path) or path, "path")]
     if isinstance(source, (bytes, bytearray, memoryview)):
-        return [(_temporary_copy(lambda f: f.write(source)), "bytes", True)]
+        # bytes are immutable, so they are read where they are; the others are copied once.
+        data = source if isinstance(source, bytes) else bytes(source)
+        return [(data, "bytes", "bytes")]
     if hasattr(source, "read"):
         name = getattr(source, "name", None)
         name = os.path.basename(name) if isinstance(name, str) else "stream"
-        return [(_temporary_copy(lambda f: shutil.copyfileobj(source, f, 1 << 20)), name, True)]
+        return [(source, name, "stream")]
     raise TypeError(
         f"expected a path, bytes, a binary file object or a list of them, not {type(source).__name__}"
     )
-
-
-def _discard(inputs: Iterable[_Input]) -> None:
-    for path, _, temporary in inputs:
-        if temporary:
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
 
 
 def summary(source: Source) -> dict:
@@ -198,8 +171,10 @@ def read_batches(source: Source, table: str = "http") -> "pyarrow.RecordBatchRea
 
     The capture is analysed while the reader is consumed (on a background thread, at most two
     batches of 65,536 rows waiting), so captures larger than memory can be filtered or
-    aggregated batch by batch, e.g. with ``duckdb.sql("... FROM reader")``. Warnings about
-    damaged files are not surfaced here; a file that is not a capture ends the stream with an
-    error naming the file and byte offset.
+    aggregated batch by batch, e.g. with ``duckdb.sql("... FROM reader")``. Closing the reader
+    (or dropping it) early stops the analysis. Damage later in a file is a
+    ``tracetail.CaptureWarning`` issued when the last batch has been read; a file that is not
+    a capture ends the stream with an error naming the file and byte offset. A file object is
+    read on the background thread (taking the GIL for each read) until the stream ends.
     """
     return _tracetail.read_batches(_inputs(source), table)

@@ -1,6 +1,6 @@
 """The compiled half of tracetail (Rust, pyo3). Use the functions of ``tracetail`` instead."""
 
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import pyarrow
 
@@ -13,8 +13,8 @@ class CaptureError(Exception):
 
 class CaptureWarning(UserWarning): ...
 
-# (path, name for messages and the capture_file column, path is a temporary copy to delete)
-Input = Tuple[str, str, bool]
+# (path, bytes or binary file object; name for messages and capture_file; "path"/"bytes"/"stream")
+Input = Tuple[Any, str, str]
 
 def table(inputs: List[Input], table: str) -> pyarrow.Table: ...
 def read_batches(inputs: List[Input], table: str) -> pyarrow.RecordBatchReader: ...

@@ -52,13 +52,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .observers
             .push(tracetail::analyzers::tcp::REGISTRATION.name);
     }
-    let options = PassOptions {
-        flows: true,
-        transactions: true,
+    let options = ReportBuilder::pass_options(PassOptions {
         select: args.inputs.selection(),
         analyzer,
         ..Default::default()
-    };
+    });
     let options = args.inputs.pass(options);
     let run = common::run_pass(&args.inputs.files, &options, &mut |path, record| {
         builder.add_from(&path.display().to_string(), &record);

@@ -50,6 +50,10 @@ pub struct ProtocolCounts {
     pub interval_ns: Option<i64>,
     /// Counts per interval, keyed by interval start (multiples of the width since the epoch).
     pub intervals: BTreeMap<i64, IntervalCounts>,
+    /// Widen [`Self::interval_ns`] tenfold whenever more intervals than this are kept (see
+    /// [`ProtocolCounts::with_adaptive_intervals`]).
+    #[serde(skip)]
+    interval_limit: Option<usize>,
     /// Per-packet tallies kept in cheap forms (no string work per packet); folded into
     /// `link_types`, `undecodable` and `hierarchy` by [`ProtocolCounts::finalize`].
     #[serde(skip)]
@@ -83,7 +87,7 @@ pub struct IntervalCounts {
 }
 
 impl IntervalCounts {
-    fn add(&mut self, other: &IntervalCounts) {
+    pub fn add(&mut self, other: &IntervalCounts) {
         self.packets += other.packets;
         self.bytes += other.bytes;
         self.tcp += other.tcp;
@@ -107,6 +111,18 @@ impl ProtocolCounts {
     pub fn with_intervals(width_ns: Option<i64>) -> Self {
         ProtocolCounts {
             interval_ns: width_ns.filter(|w| *w > 0),
+            ..Default::default()
+        }
+    }
+
+    /// Counts with intervals whose width adapts to the capture: from 1 µs, ten times wider
+    /// whenever more than [`ADAPTIVE_INTERVALS_MAX`] intervals hold packets. Memory stays
+    /// bounded and every width is a power of ten, so any 1-2-5 multiple of it can be drawn
+    /// exactly (the report's rates over time).
+    pub fn with_adaptive_intervals() -> Self {
+        ProtocolCounts {
+            interval_ns: Some(ADAPTIVE_INTERVAL_START_NS),
+            interval_limit: Some(ADAPTIVE_INTERVALS_MAX),
             ..Default::default()
         }
     }
@@ -142,6 +158,13 @@ impl ProtocolCounts {
             bin.bytes += u64::from(packet.original_len.max(packet.data.len() as u32));
             bin.tcp += u64::from(decoded.has_tcp_anywhere());
             bin.udp += u64::from(decoded.has_udp_anywhere());
+            if let Some(limit) = self.interval_limit {
+                if self.intervals.len() > limit {
+                    let mut width = width;
+                    widen_intervals(&mut self.intervals, &mut width, limit, IntervalCounts::add);
+                    self.interval_ns = Some(width);
+                }
+            }
         }
         self.first_ns = Some(self.first_ns.map_or(ts, |f| f.min(ts)));
         self.last_ns = Some(self.last_ns.map_or(ts, |l| l.max(ts)));
@@ -269,8 +292,19 @@ impl ProtocolCounts {
         }
         self.filtered_out += other.filtered_out;
         self.backwards += other.backwards;
-        self.interval_ns = self.interval_ns.or(other.interval_ns);
-        for (start, bin) in &other.intervals {
+        // Adaptive widths of two files may differ: both tallies go to the wider (a multiple).
+        let mut theirs = other.intervals.clone();
+        match (self.interval_ns, other.interval_ns) {
+            (Some(mine), Some(their)) if mine < their => {
+                self.intervals = rebin(&self.intervals, their, IntervalCounts::add);
+                self.interval_ns = Some(their);
+            }
+            (Some(mine), Some(their)) if mine > their => {
+                theirs = rebin(&theirs, mine, IntervalCounts::add);
+            }
+            _ => self.interval_ns = self.interval_ns.or(other.interval_ns),
+        }
+        for (start, bin) in &theirs {
             self.intervals.entry(*start).or_default().add(bin);
         }
         for (k, v) in &other.link_types {
@@ -290,15 +324,7 @@ impl ProtocolCounts {
     /// interval (no-op without intervals).
     pub fn count_message(&mut self, ts: i64, response: bool) {
         if let Some(width) = self.interval_ns {
-            let bin = self
-                .intervals
-                .entry(ts.div_euclid(width) * width)
-                .or_default();
-            if response {
-                bin.responses += 1;
-            } else {
-                bin.requests += 1;
-            }
+            count_message_in(&mut self.intervals, width, ts, response);
         }
     }
 
@@ -310,6 +336,55 @@ impl ProtocolCounts {
     }
 }
 
+/// Counts a request (`response` false) or a response at `ts` in its interval of `width`.
+pub fn count_message_in(
+    bins: &mut BTreeMap<i64, IntervalCounts>,
+    width: i64,
+    ts: i64,
+    response: bool,
+) {
+    let bin = bins.entry(ts.div_euclid(width) * width).or_default();
+    if response {
+        bin.responses += 1;
+    } else {
+        bin.requests += 1;
+    }
+}
+
+/// First width of [`ProtocolCounts::with_adaptive_intervals`].
+pub const ADAPTIVE_INTERVAL_START_NS: i64 = 1_000;
+/// Most intervals adaptive counts keep before widening.
+pub const ADAPTIVE_INTERVALS_MAX: usize = 10_000;
+
+/// `bins` (keyed by interval start) in intervals of `width`, a multiple of their width.
+pub fn rebin<V: Default>(
+    bins: &BTreeMap<i64, V>,
+    width: i64,
+    add: impl Fn(&mut V, &V),
+) -> BTreeMap<i64, V> {
+    let mut wider: BTreeMap<i64, V> = BTreeMap::new();
+    for (start, bin) in bins {
+        add(
+            wider.entry(start.div_euclid(width) * width).or_default(),
+            bin,
+        );
+    }
+    wider
+}
+
+/// Makes `width` ten times wider, merging `bins`, until at most `limit` intervals remain.
+pub fn widen_intervals<V: Default>(
+    bins: &mut BTreeMap<i64, V>,
+    width: &mut i64,
+    limit: usize,
+    add: impl Fn(&mut V, &V),
+) {
+    while bins.len() > limit && *width <= i64::MAX / 10 {
+        *width *= 10;
+        *bins = rebin(bins, *width, &add);
+    }
+}
+
 /// Path identity by the addresses of the static layer names: one comparison per layer, no
 /// string compare. A false "different" only costs a map update, never a wrong count.
 fn same_path(a: &LayerPath, b: &LayerPath) -> bool {
@@ -318,4 +393,56 @@ fn same_path(a: &LayerPath, b: &LayerPath) -> bool {
         && a.iter()
             .zip(b)
             .all(|(x, y)| std::ptr::eq(x.as_ptr(), y.as_ptr()) && x.len() == y.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn packets(n: u64) -> IntervalCounts {
+        IntervalCounts {
+            packets: n,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn widening_keeps_every_count_and_bounds_the_intervals() {
+        let mut bins = BTreeMap::new();
+        let mut width = ADAPTIVE_INTERVAL_START_NS;
+        // 5,000 packets a millisecond apart, then 5,000 more three years later.
+        let times = (0..5_000i64)
+            .map(|i| i * 1_000_000)
+            .chain((0..5_000i64).map(|i| 94_608_000_000_000_000 + i * 1_000_000));
+        for t in times {
+            bins.entry(t.div_euclid(width) * width)
+                .or_insert_with(IntervalCounts::default)
+                .packets += 1;
+            widen_intervals(&mut bins, &mut width, 1_000, IntervalCounts::add);
+        }
+        assert!(bins.len() <= 1_000, "{} intervals", bins.len());
+        assert_eq!(
+            width, 10_000_000,
+            "1 ms apart needs 10 ms to fit 1,000 intervals"
+        );
+        assert_eq!(bins.values().map(|b| b.packets).sum::<u64>(), 10_000);
+        assert!(bins.keys().all(|start| start % width == 0));
+        // Any multiple of the width adds up exactly, interval by interval.
+        let wider = rebin(&bins, 50_000_000, IntervalCounts::add);
+        assert_eq!(wider.get(&0), Some(&packets(50)));
+        assert_eq!(wider.values().map(|b| b.packets).sum::<u64>(), 10_000);
+    }
+
+    #[test]
+    fn merging_files_of_different_widths_goes_to_the_wider() {
+        let mut a = ProtocolCounts::with_intervals(Some(1_000));
+        a.intervals.insert(1_000, packets(1));
+        a.intervals.insert(5_000, packets(2));
+        let mut b = ProtocolCounts::with_intervals(Some(10_000));
+        b.intervals.insert(0, packets(4));
+        a.merge(&b);
+        assert_eq!(a.interval_ns, Some(10_000));
+        assert_eq!(a.intervals.len(), 1);
+        assert_eq!(a.intervals[&0], packets(7));
+    }
 }

@@ -3,8 +3,9 @@
 //! gathered from the records of one pass by a [`ReportBuilder`].
 
 use crate::analyzers::AnalyzerStats;
+use crate::flows::counts::{self, IntervalCounts};
 use crate::flows::{FlowRecord, ProtocolCounts};
-use crate::pipeline::{FileReport, Record};
+use crate::pipeline::{FileReport, PassOptions, Record};
 use crate::report::explorer::Explorer;
 use crate::report::html::Page;
 use crate::report::plot::{self, PlotKind, PlotOptions};
@@ -57,7 +58,14 @@ struct Gathered {
     /// Time to first byte of `tracetail tcp`'s exchanges, by server.
     tcp_ttfb: SampleSet,
     tcp_flagged: BTreeMap<&'static str, u64>,
+    /// Requests (HTTP requests, DNS queries) and responses per interval of `message_width`,
+    /// which widens like the pass's packet intervals (bounded memory).
+    messages: BTreeMap<i64, IntervalCounts>,
+    message_width: i64,
 }
+
+/// Most intervals the rates picture draws.
+const RATE_INTERVALS_MOST: usize = 250;
 
 fn flow_bytes(f: &FlowRecord) -> u64 {
     f.client_bytes + f.server_bytes
@@ -97,8 +105,33 @@ impl ReportBuilder {
                 tcp_ttfb: SampleSet::new(Metric::Ttfb, Some(GroupBy::Server))
                     .with_protocol(Protocol::Tcp),
                 tcp_flagged: BTreeMap::new(),
+                messages: BTreeMap::new(),
+                message_width: counts::ADAPTIVE_INTERVAL_START_NS,
             },
         }
+    }
+
+    /// What the pass must compute for this page: flows, transactions and packet counts per
+    /// interval (the rates over time).
+    pub fn pass_options(base: PassOptions) -> PassOptions {
+        PassOptions {
+            flows: true,
+            transactions: true,
+            adaptive_intervals: true,
+            ..base
+        }
+    }
+
+    /// Counts a request (`response` false) or response starting at `ts` in its interval.
+    fn count_message(&mut self, ts: Option<i64>, response: bool) {
+        let Some(ts) = ts else { return };
+        counts::count_message_in(&mut self.g.messages, self.g.message_width, ts, response);
+        counts::widen_intervals(
+            &mut self.g.messages,
+            &mut self.g.message_width,
+            counts::ADAPTIVE_INTERVALS_MAX,
+            IntervalCounts::add,
+        );
     }
 
     /// As [`Self::add`], telling which capture the record came from (for side-by-side by
@@ -114,6 +147,8 @@ impl ReportBuilder {
     pub fn add(&mut self, record: &Record) {
         match record {
             Record::Http(t) => {
+                self.count_message(t.request_first_ns, false);
+                self.count_message(t.response_first_ns, true);
                 for set in self.g.http.values_mut() {
                     set.add_http(t);
                 }
@@ -132,6 +167,8 @@ impl ReportBuilder {
                 *self.g.methods.entry(method).or_default() += 1;
             }
             Record::Dns(t) => {
+                self.count_message(t.query_ns, false);
+                self.count_message(t.response_ns, true);
                 self.g.dns.add_dns(t);
                 self.g.dns_explorer.add_dns(t);
             }
@@ -354,6 +391,7 @@ fn build_page(
         })
         .collect();
     page.table(&["protocol", "frames", "bytes"], &hierarchy, 1);
+    rates_section(&mut page, &total, g);
 
     // Sections only for what the capture holds: a DNS-only capture gets a DNS report.
     let has_http = analyzer.http_transactions > 0 || !g.http[&Metric::Ttfb].samples.is_empty();
@@ -497,6 +535,113 @@ fn build_page(
         env!("CARGO_PKG_VERSION"),
         names.len()
     ))
+}
+
+/// Packets, requests and responses per interval: a picture and a small table. The interval
+/// width is chosen from the capture's span (gaps left out), in 1-2-5 steps.
+fn rates_section(page: &mut Page, total: &ProtocolCounts, g: &Gathered) {
+    let Some(packet_width) = total.interval_ns else {
+        return; // the pass kept no intervals
+    };
+    let finest = packet_width.max(g.message_width);
+    let starts: Vec<i64> = counts::rebin(&total.intervals, finest, IntervalCounts::add)
+        .keys()
+        .chain(counts::rebin(&g.messages, finest, IntervalCounts::add).keys())
+        .copied()
+        .collect::<std::collections::BTreeSet<i64>>()
+        .into_iter()
+        .collect();
+    if starts.is_empty() {
+        return;
+    }
+    let width = plot::rate_width(&starts, finest, RATE_INTERVALS_MOST);
+    let mut bins = counts::rebin(&total.intervals, width, IntervalCounts::add);
+    for (start, m) in counts::rebin(&g.messages, width, IntervalCounts::add) {
+        bins.entry(start).or_default().add(&m);
+    }
+    let rates = plot::Rates {
+        width_ns: width,
+        intervals: bins.into_iter().collect(),
+    };
+    page.section("Rates over time");
+    let opts = PlotOptions {
+        width: 1000,
+        height: 640,
+        ..PlotOptions::default()
+    };
+    match plot::svg_string(&plot::Figure::Rates(&rates), &opts) {
+        Ok(svg) => page.plots(&[svg]),
+        Err(e) => eprintln!("warning: rates picture left out of the report: {e}"),
+    }
+    let seconds = width as f64 / 1e9;
+    let busiest = |f: fn(&IntervalCounts) -> u64| {
+        let (start, c) = rates
+            .intervals
+            .iter()
+            .max_by_key(|(_, c)| f(c))
+            .expect("intervals are not empty");
+        (f(c), *start)
+    };
+    let sum = |f: fn(&IntervalCounts) -> u64| rates.intervals.iter().map(|(_, c)| f(c)).sum();
+    let busy_time = (rates.intervals.len() as f64 * seconds).max(f64::MIN_POSITIVE);
+    let rows: Vec<Vec<String>> = [
+        (
+            "packets",
+            (|c| c.packets) as fn(&IntervalCounts) -> u64,
+            false,
+        ),
+        ("bytes on the wire", |c| c.bytes, true),
+        (
+            "requests (HTTP requests + DNS queries)",
+            |c| c.requests,
+            false,
+        ),
+        ("responses (HTTP + DNS)", |c| c.responses, false),
+    ]
+    .into_iter()
+    .map(|(what, f, bytes)| {
+        let (most, at) = busiest(f);
+        let show = |n: f64| {
+            if bytes {
+                format!("{}/s", bytes_human(n as u64))
+            } else {
+                format!("{}/s", thousands(n.round() as u64))
+            }
+        };
+        vec![
+            what.to_string(),
+            if bytes {
+                bytes_human(sum(f))
+            } else {
+                thousands(sum(f))
+            },
+            show(sum(f) as f64 / busy_time),
+            show(most as f64 / seconds),
+            if most > 0 {
+                epoch_ns_to_rfc3339(at)
+            } else {
+                String::new()
+            },
+        ]
+    })
+    .collect();
+    page.paragraph(&format!(
+        "Intervals of {} ({} with traffic); requests and responses are counted in the interval \
+         of their first byte. Rates average over the intervals with traffic.",
+        plot::width_human(width),
+        thousands(rates.intervals.len() as u64)
+    ));
+    page.table(
+        &[
+            "",
+            "total",
+            "mean rate",
+            "busiest interval",
+            "busiest interval starts (UTC)",
+        ],
+        &rows,
+        1,
+    );
 }
 
 /// The HTTP section: counts, percentile tables (every server), pictures and the explorer.

@@ -22,9 +22,11 @@ use plotters::style::FontStyle;
 
 use super::n_too_small;
 use super::raster::SvgLikeText;
+use crate::flows::counts::IntervalCounts;
 use crate::samples::{Metric, SampleSet};
 use crate::stats::describe::{anscombe_quartet, regress, Regression};
 use crate::stats::percentile::{percentile, PercentileMethod};
+use crate::units::thousands;
 
 /// One group of latencies: `(timestamp ns since epoch, latency ns)` per request.
 #[derive(Debug, Clone, Default)]
@@ -330,6 +332,51 @@ pub enum Figure<'a> {
     Latency(PlotKind, &'a [Series]),
     Scatter(&'a ScatterData),
     Anscombe,
+    /// Packets, requests and responses per interval (the report's rates over time).
+    Rates(&'a Rates),
+}
+
+/// What happened per interval of capture time, for [`Figure::Rates`].
+#[derive(Debug, Clone, Default)]
+pub struct Rates {
+    /// Interval width (ns).
+    pub width_ns: i64,
+    /// Intervals holding anything, by start (ns since the epoch), in time order.
+    pub intervals: Vec<(i64, IntervalCounts)>,
+}
+
+/// Nice interval widths (1-2-5 × 10^k ns) from a power of ten `finest` up: the narrowest
+/// that draws at most `most` intervals over the stretches of activity of `starts` (interval
+/// starts at width `finest`; long gaps are skipped as the time axes skip them). Each
+/// candidate is a multiple of `finest`, so counts kept at `finest` add up exactly.
+pub fn rate_width(starts: &[i64], finest: i64, most: usize) -> i64 {
+    let Some(&first) = starts.first() else {
+        return finest.max(1);
+    };
+    let mut times: Vec<i64> = starts.to_vec();
+    times.push(first);
+    let axis = TimeAxis::new(times);
+    let mut width = finest.max(1);
+    loop {
+        for step in [1, 2, 5] {
+            let candidate = width.saturating_mul(step);
+            let drawn: i64 = axis
+                .segments
+                .iter()
+                .map(|&(a, b, _, _)| b.div_euclid(candidate) - a.div_euclid(candidate) + 1)
+                .sum();
+            if drawn as usize <= most || candidate >= i64::MAX / 10 {
+                return candidate;
+            }
+        }
+        width = width.saturating_mul(10);
+    }
+}
+
+/// `10 ms`, `500 µs`, `2 s`: an interval width.
+pub fn width_human(ns: i64) -> String {
+    let unit = DurationUnit::for_ns(ns as f64);
+    format!("{} {}", tick(ns as f64 / unit.ns), unit.symbol)
 }
 
 /// Draws `figure` to `path`, SVG or PNG by extension.
@@ -401,6 +448,7 @@ where
         }
         Figure::Scatter(data) => draw_scatter(root, data, opts),
         Figure::Anscombe => draw_anscombe(root, opts),
+        Figure::Rates(rates) => draw_rates(root, rates, opts),
     }
 }
 
@@ -1315,6 +1363,29 @@ impl TimeAxis {
         self.segments.len() > 1
     }
 
+    /// The axis title.
+    fn title(&self) -> String {
+        if self.broken() {
+            format!(
+                "time since the start of each stretch of activity ({}); axis broken at gaps",
+                self.unit.symbol
+            )
+        } else {
+            format!("time since capture start ({})", self.unit.symbol)
+        }
+    }
+
+    /// The warning printed on a picture whose axis is broken.
+    fn gap_note(&self) -> Option<String> {
+        let largest = self.gaps.iter().copied().max()?;
+        Some(format!(
+            "timestamps have {} long gap{} (longest {}): the time axis is broken there",
+            self.gaps.len(),
+            if self.gaps.len() == 1 { "" } else { "s" },
+            span_human(largest as f64)
+        ))
+    }
+
     /// Axis position of a timestamp.
     fn x(&self, t: i64) -> f64 {
         let seg = self
@@ -1358,6 +1429,37 @@ impl TimeAxis {
     }
 }
 
+/// Breaks of a broken time axis: a grey band over each skipped stretch, named (`gap 5.84
+/// years`) when `named`.
+fn draw_breaks<DB: DrawingBackend, Y: Ranged<ValueType = f64>>(
+    chart: &mut ChartContext<'_, DB, Cartesian2d<Ticked<RangedCoordf64>, Y>>,
+    axis: &TimeAxis,
+    (y0, y1): (f64, f64),
+    named: bool,
+) -> anyhow::Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    for w in axis.segments.windows(2) {
+        let (from, to) = (w[0].2 + w[0].3, w[1].2);
+        chart.draw_series(std::iter::once(Rectangle::new(
+            [(from, y0), (to, y1)],
+            RGBColor(200, 200, 200).mix(0.5).filled(),
+        )))?;
+        if named {
+            let gap = (w[1].0 - w[0].1) as f64;
+            let style = TextStyle::from((FONT, 13).into_font())
+                .color(&NOTE_COLOR)
+                .pos(Pos::new(HPos::Center, VPos::Top));
+            chart.draw_series(std::iter::once(
+                EmptyElement::at(((from + to) / 2.0, y1))
+                    + Text::new(format!("gap {}", span_human(gap)), (0, 4), style),
+            ))?;
+        }
+    }
+    Ok(())
+}
+
 fn draw_timeline<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     series: &[&Series],
@@ -1385,14 +1487,7 @@ where
     let log_y = hi / median > 10.0;
     let unit = unit_of(&sorted);
     let title = title_of(PlotKind::Timeline, opts);
-    let x_desc = if axis.broken() {
-        format!(
-            "time since the start of each stretch of activity ({}); axis broken at gaps",
-            axis.unit.symbol
-        )
-    } else {
-        format!("time since capture start ({})", axis.unit.symbol)
-    };
+    let x_desc = axis.title();
     let y_desc = format!(
         "{} ({}{})",
         opts.metric,
@@ -1543,15 +1638,7 @@ where
         ));
     }
     let mut notes = opts.notes.clone();
-    if axis.broken() {
-        let largest = axis.gaps.iter().copied().max().unwrap_or(0);
-        notes.push(format!(
-            "timestamps have {} long gap{} (longest {}): the time axis is broken there",
-            axis.gaps.len(),
-            if axis.gaps.len() == 1 { "" } else { "s" },
-            span_human(largest as f64)
-        ));
-    }
+    notes.extend(axis.gap_note());
     let area = framed(root, &title, false, &keys, &notes)?.margin(0, 10, 10, 25);
     let (max_series, max_ns) = overall_max(&sorted);
     let max_point = series[max_series]
@@ -1584,22 +1671,7 @@ where
                     chart.draw_series(segments(line.clone(), l99.stroke_width(4)))?;
                 }
             }
-            // Breaks: a grey band over each skipped stretch.
-            for w in axis.segments.windows(2) {
-                let (from, to) = (w[0].2 + w[0].3, w[1].2);
-                chart.draw_series(std::iter::once(Rectangle::new(
-                    [(from, $y_top.0), (to, $y_top.1)],
-                    RGBColor(200, 200, 200).mix(0.5).filled(),
-                )))?;
-                let gap = (w[1].0 - w[0].1) as f64;
-                let style = TextStyle::from((FONT, 13).into_font())
-                    .color(&NOTE_COLOR)
-                    .pos(Pos::new(HPos::Center, VPos::Top));
-                chart.draw_series(std::iter::once(
-                    EmptyElement::at(((from + to) / 2.0, $y_top.1))
-                        + Text::new(format!("gap {}", span_human(gap)), (0, 4), style),
-                ))?;
-            }
+            draw_breaks(&mut chart, &axis, $y_top, true)?;
             if let Some(at) = max_point {
                 max_mark!(chart, at, max_label(at.1, unit), near_right);
             }
@@ -1628,6 +1700,160 @@ where
                 )?,
             (y_lo, y1)
         );
+    }
+    Ok(())
+}
+
+/// Colours of the rates picture (the SVG test tells the bars apart by them).
+pub const PACKETS_COLOR: RGBColor = RGBColor(31, 119, 180);
+pub const REQUESTS_COLOR: RGBColor = RGBColor(44, 160, 44);
+pub const RESPONSES_COLOR: RGBColor = RGBColor(255, 127, 14);
+
+/// A bar from `.0` to `.1` on the time axis, of height `.2`.
+type Bar = (f64, f64, f64);
+
+/// Packets per second per interval above; requests per second (up) and responses per second
+/// (down) below, each panel with one unit. Long gaps break the time axis as in the timeline.
+fn draw_rates<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    rates: &Rates,
+    opts: &PlotOptions,
+) -> anyhow::Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let title = opts
+        .title
+        .clone()
+        .unwrap_or_else(|| "Rates over time".to_string());
+    if rates.intervals.is_empty() {
+        let area = root.titled(&title, title_font())?;
+        let (w, h) = area.dim_in_pixel();
+        area.draw(&Text::new(
+            "no packets".to_string(),
+            (w as i32 / 2 - 60, h as i32 / 2),
+            (FONT, 24).into_font(),
+        ))?;
+        return Ok(());
+    }
+    let width = rates.width_ns.max(1);
+    let per_second = 1e9 / width as f64;
+    let axis = TimeAxis::new(
+        rates
+            .intervals
+            .iter()
+            .flat_map(|(start, _)| [*start, start.saturating_add(width)])
+            .collect(),
+    );
+    let sum = |f: fn(&IntervalCounts) -> u64| rates.intervals.iter().map(|(_, c)| f(c)).sum();
+    let (packets, requests, responses): (u64, u64, u64) = (
+        sum(|c| c.packets),
+        sum(|c| c.requests),
+        sum(|c| c.responses),
+    );
+    let with_messages = requests + responses > 0;
+    let interval = width_human(width);
+    let mut keys = vec![Key::new(
+        format!(
+            "packets per second ({} packets in {} intervals of {interval})",
+            thousands(packets),
+            thousands(rates.intervals.len() as u64)
+        ),
+        Swatch::Block(PACKETS_COLOR),
+    )];
+    if with_messages {
+        keys.push(Key::new(
+            format!(
+                "requests per second, up ({} HTTP requests + DNS queries)",
+                thousands(requests)
+            ),
+            Swatch::Block(REQUESTS_COLOR),
+        ));
+        keys.push(Key::new(
+            format!("responses per second, down ({})", thousands(responses)),
+            Swatch::Block(RESPONSES_COLOR),
+        ));
+    }
+    let mut notes = opts.notes.clone();
+    notes.extend(axis.gap_note());
+    let area = framed(root, &title, false, &keys, &notes)?.margin(0, 10, 10, 25);
+    let (x0, x1) = (0.0, axis.end.max(1e-9));
+    let x_desc = axis.title();
+    let panels: Vec<DrawingArea<DB, Shift>> = if with_messages {
+        let (_, h) = area.dim_in_pixel();
+        let (top, bottom) = area.split_vertically(h / 2);
+        vec![top, bottom]
+    } else {
+        vec![area]
+    };
+    for (i, panel) in panels.iter().enumerate() {
+        let rate = |n: u64| n as f64 * per_second;
+        let bar = |start: i64, v: f64| (axis.x(start), axis.x(start + width), v);
+        let series: Vec<(RGBColor, Vec<Bar>)> = if i == 0 {
+            vec![(
+                PACKETS_COLOR,
+                rates
+                    .intervals
+                    .iter()
+                    .filter(|(_, c)| c.packets > 0)
+                    .map(|(s, c)| bar(*s, rate(c.packets)))
+                    .collect(),
+            )]
+        } else {
+            vec![
+                (
+                    REQUESTS_COLOR,
+                    rates
+                        .intervals
+                        .iter()
+                        .filter(|(_, c)| c.requests > 0)
+                        .map(|(s, c)| bar(*s, rate(c.requests)))
+                        .collect(),
+                ),
+                (
+                    RESPONSES_COLOR,
+                    rates
+                        .intervals
+                        .iter()
+                        .filter(|(_, c)| c.responses > 0)
+                        .map(|(s, c)| bar(*s, -rate(c.responses)))
+                        .collect(),
+                ),
+            ]
+        };
+        let hi = series
+            .iter()
+            .flat_map(|(_, bars)| bars.iter().map(|b| b.2.abs()))
+            .fold(0.0, f64::max)
+            .max(per_second);
+        let (y0, y1, y_desc) = if i == 0 {
+            (0.0, hi * 1.1, "packets per second".to_string())
+        } else {
+            (-hi * 1.1, hi * 1.1, "requests ↑ responses ↓ /s".to_string())
+        };
+        let mut chart = ChartBuilder::on(panel)
+            .x_label_area_size(if i + 1 == panels.len() { 55 } else { 20 })
+            .y_label_area_size(80)
+            .build_cartesian_2d(
+                ticked(x0..x1, axis.ticks(), Vec::new()),
+                linear_axis(y0, y1),
+            )?;
+        let last = i + 1 == panels.len();
+        style_mesh!(
+            chart,
+            if last { x_desc.as_str() } else { "" },
+            y_desc.as_str()
+        )
+        .x_label_formatter(&|v| if last { axis.label(*v) } else { String::new() })
+        .y_label_formatter(&|v| tick(v.abs()))
+        .draw()?;
+        for (col, bars) in &series {
+            chart
+                .draw_series(bars.iter().map(|&(a, b, v)| {
+                    Rectangle::new([(a, 0.0), (b, v)], col.mix(0.85).filled())
+                }))?;
+        }
+        draw_breaks(&mut chart, &axis, (y0, y1), i == 0)?;
     }
     Ok(())
 }
@@ -2001,6 +2227,20 @@ where
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn rate_width_fits_the_busy_time_not_the_gaps() {
+        // 3.45 s of traffic at 1 µs resolution: 20 ms gives 173 intervals, 10 ms 345.
+        let starts: Vec<i64> = (0..3_450).map(|ms| ms * 1_000_000).collect();
+        assert_eq!(rate_width(&starts, 1_000, 250), 20_000_000);
+        // The same twice, six years apart: the gap is not drawn, so it takes no intervals.
+        let six_years = 6 * 365 * 86_400 * 1_000_000_000i64;
+        let mut split = starts.clone();
+        split.extend(starts.iter().map(|t| t + six_years));
+        assert_eq!(rate_width(&split, 1_000, 250), 50_000_000);
+        assert_eq!(rate_width(&[], 1_000, 250), 1_000);
+        assert_eq!(width_human(20_000_000), "20 ms");
+    }
+
     use super::*;
 
     #[test]
