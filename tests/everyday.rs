@@ -439,6 +439,8 @@ fn json_fields_have_stable_names_and_types() {
                 ("tshark_ns", OPT_INT),
                 ("flags", &["array"]),
                 ("gap", &["bool"]),
+                ("tls", &["bool"]),
+                ("sni", OPT_STR),
             ],
         );
         names = row
@@ -449,7 +451,7 @@ fn json_fields_have_stable_names_and_types() {
             .collect();
         assert_eq!(
             names.len(),
-            26,
+            28,
             "http rows have exactly the documented fields"
         );
     }
