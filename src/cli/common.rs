@@ -334,7 +334,7 @@ pub struct AnalysisArgs {
           value_parser = limits::int::<usize>(1, limits::MAX_ANALYSIS_BYTES))]
     pub max_header_bytes: usize,
     /// Out-of-order bytes (with per-segment overhead) buffered over all TCP connections; above
-    /// it the oldest held data is given up as gaps, with a warning (1M to 1T).
+    /// it the oldest held data is given up as gaps, with a warning (1048576 to 1099511627776).
     #[arg(long, value_name = "BYTES", default_value_t = 256 << 20, help_heading = "Analysis limits",
           value_parser = limits::int::<usize>(1 << 20, 1 << 40))]
     pub max_reassembly_bytes: usize,

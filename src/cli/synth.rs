@@ -104,11 +104,11 @@ pub struct Args {
     /// out-of-order floods... sized by --count and --per (see the README's "Bad input").
     #[arg(long, value_enum)]
     pub hostile: Option<HostileKind>,
-    /// --hostile: connections (or queries) in the trace.
+    /// --hostile: connections (or queries) in the trace (1 to 100000000).
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
     pub count: u64,
     /// --hostile: segments or requests per connection (bytes of the header for
-    /// byte-by-byte-header).
+    /// byte-by-byte-header; 1 to 1000000000).
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
     pub per: u64,
 }
