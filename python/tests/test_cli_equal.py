@@ -164,3 +164,11 @@ def test_report_writes_the_cli_page(cli, tmp_path):
     subprocess.run([str(cli), "report", str(SAMPLE), "-o", str(theirs)], check=True, capture_output=True)
     # The same page, except the capture's name as given (a path on the command line).
     assert ours.read_text() == theirs.read_text()
+
+
+def test_tcp_batches_equal_the_cli_rows(cli):
+    """`read_batches(src, "tcp")`: the exchanges of `tracetail tcp`, same count and times."""
+    table = tracetail.read_batches(SAMPLE, "tcp").read_all()
+    rows = json_lines(run_cli(cli, "tcp", "--json", str(SAMPLE)))
+    assert len(rows) > 0
+    assert_rows_equal_json(table, rows, "tcp")

@@ -70,6 +70,6 @@ def test_bad_arguments_are_value_errors():
     with pytest.raises(ValueError, match="unknown method"):
         tracetail.latency(SAMPLE, method="mean")
     with pytest.raises(ValueError, match="unknown table"):
-        tracetail.read_batches(SAMPLE, "tcp")
+        tracetail.read_batches(SAMPLE, "nonsense")
     with pytest.raises(TypeError):
         tracetail.http(42)
