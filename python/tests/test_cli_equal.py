@@ -172,3 +172,4 @@ def test_tcp_batches_equal_the_cli_rows(cli):
     rows = json_lines(run_cli(cli, "tcp", "--json", str(SAMPLE)))
     assert len(rows) > 0
     assert_rows_equal_json(table, rows, "tcp")
+    assert tracetail.tcp(SAMPLE).equals(table)

@@ -38,6 +38,7 @@ __all__ = [
     "sessions_scapy",
     "http",
     "dns",
+    "tcp",
     "latency",
     "report",
     "read_batches",
@@ -127,6 +128,17 @@ def dns(source: Source) -> "pyarrow.Table":
     type, ``rcode``, answer count and ``flags``.
     """
     return _tracetail.table(_inputs(source), "dns")
+
+
+def tcp(source: Source) -> "pyarrow.Table":
+    """One row per request/response exchange on any TCP connection, whatever the protocol:
+    the ``tcp`` table of ``tracetail export --protocol tcp`` (rows of ``tracetail tcp``).
+
+    The same four capture timestamps and latencies as :func:`http`, plus ``exchange`` (position
+    on the connection), ``protocol`` (the analyzer that claimed the connection, ``unknown`` if
+    none), ``server_rule`` (how the server side was decided) and ``flags``.
+    """
+    return _tracetail.table(_inputs(source), "tcp")
 
 
 def latency(

@@ -46,6 +46,9 @@ def http(source: Source) -> pyarrow.Table:
 def dns(source: Source) -> pyarrow.Table:
     """DNS queries: the ``dns`` table of ``tracetail export``."""
 
+def tcp(source: Source) -> pyarrow.Table:
+    """Request/response exchanges on any TCP connection: the ``tcp`` table of ``tracetail export --protocol tcp``."""
+
 def latency(
     source: Source,
     metric: Metric = "ttfb",
