@@ -43,6 +43,10 @@ impl Exchange {
     pub fn server_ns(&self) -> Option<i64> {
         elapsed(self.response_first_ns, self.request_last_ns)
     }
+    /// Response last − request last (tshark's `http.time`).
+    pub fn tshark_ns(&self) -> Option<i64> {
+        elapsed(self.response_last_ns, self.request_last_ns)
+    }
     /// When the exchange started: its request, or for an orphan response its response.
     pub fn start_ns(&self) -> Option<i64> {
         self.request_first_ns.or(self.response_first_ns)

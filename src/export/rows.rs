@@ -4,7 +4,8 @@
 
 use super::schema::{list_item_field, Table};
 use super::BATCH_ROWS;
-use crate::analyzers::{DnsTransaction, HttpTransaction, TcpExchange};
+use crate::analyzers::pairing::Exchange;
+use crate::analyzers::{DnsTransaction, HttpTransaction, TcpExchange, Transaction};
 use crate::flows::FlowRecord;
 use arrow_array::builder::{
     Int32Builder, Int64Builder, ListBuilder, StringBuilder, TimestampNanosecondBuilder,
@@ -181,6 +182,60 @@ impl RowBuffer for FlowRows {
     }
 }
 
+/// The four capture times and the latencies derived from them: the same eight columns, in this
+/// order, in every request/response table (`http`, `tcp`).
+struct ExchangeColumns {
+    request_first_ts: TimestampNanosecondBuilder,
+    request_last_ts: TimestampNanosecondBuilder,
+    response_first_ts: TimestampNanosecondBuilder,
+    response_last_ts: TimestampNanosecondBuilder,
+    ttfb_ns: Int64Builder,
+    total_ns: Int64Builder,
+    server_ns: Int64Builder,
+    tshark_ns: Int64Builder,
+}
+
+impl Default for ExchangeColumns {
+    fn default() -> Self {
+        ExchangeColumns {
+            request_first_ts: timestamps(),
+            request_last_ts: timestamps(),
+            response_first_ts: timestamps(),
+            response_last_ts: timestamps(),
+            ttfb_ns: Int64Builder::new(),
+            total_ns: Int64Builder::new(),
+            server_ns: Int64Builder::new(),
+            tshark_ns: Int64Builder::new(),
+        }
+    }
+}
+
+impl ExchangeColumns {
+    fn append(&mut self, e: &Exchange) {
+        self.request_first_ts.append_option(e.request_first_ns);
+        self.request_last_ts.append_option(e.request_last_ns);
+        self.response_first_ts.append_option(e.response_first_ns);
+        self.response_last_ts.append_option(e.response_last_ns);
+        self.ttfb_ns.append_option(e.ttfb_ns());
+        self.total_ns.append_option(e.total_ns());
+        self.server_ns.append_option(e.server_ns());
+        self.tshark_ns.append_option(e.tshark_ns());
+    }
+
+    fn finish(&mut self) -> [ArrayRef; 8] {
+        [
+            Arc::new(self.request_first_ts.finish()),
+            Arc::new(self.request_last_ts.finish()),
+            Arc::new(self.response_first_ts.finish()),
+            Arc::new(self.response_last_ts.finish()),
+            Arc::new(self.ttfb_ns.finish()),
+            Arc::new(self.total_ns.finish()),
+            Arc::new(self.server_ns.finish()),
+            Arc::new(self.tshark_ns.finish()),
+        ]
+    }
+}
+
 pub struct HttpRows {
     rows: usize,
     connection_id: Int64Builder,
@@ -198,14 +253,7 @@ pub struct HttpRows {
     response_bytes: Int64Builder,
     request_body_bytes: Int64Builder,
     response_body_bytes: Int64Builder,
-    request_first_ts: TimestampNanosecondBuilder,
-    request_last_ts: TimestampNanosecondBuilder,
-    response_first_ts: TimestampNanosecondBuilder,
-    response_last_ts: TimestampNanosecondBuilder,
-    ttfb_ns: Int64Builder,
-    total_ns: Int64Builder,
-    server_ns: Int64Builder,
-    tshark_ns: Int64Builder,
+    times: ExchangeColumns,
     flags: ListBuilder<StringBuilder>,
 }
 
@@ -228,14 +276,7 @@ impl Default for HttpRows {
             response_bytes: Int64Builder::new(),
             request_body_bytes: Int64Builder::new(),
             response_body_bytes: Int64Builder::new(),
-            request_first_ts: timestamps(),
-            request_last_ts: timestamps(),
-            response_first_ts: timestamps(),
-            response_last_ts: timestamps(),
-            ttfb_ns: Int64Builder::new(),
-            total_ns: Int64Builder::new(),
-            server_ns: Int64Builder::new(),
-            tshark_ns: Int64Builder::new(),
+            times: ExchangeColumns::default(),
             flags: flag_list(),
         }
     }
@@ -266,14 +307,7 @@ impl RowBuffer for HttpRows {
             .append_value(count(t.request_body_bytes));
         self.response_body_bytes
             .append_value(count(t.response_body_bytes));
-        self.request_first_ts.append_option(t.request_first_ns);
-        self.request_last_ts.append_option(t.request_last_ns);
-        self.response_first_ts.append_option(t.response_first_ns);
-        self.response_last_ts.append_option(t.response_last_ns);
-        self.ttfb_ns.append_option(t.ttfb_ns());
-        self.total_ns.append_option(t.total_ns());
-        self.server_ns.append_option(t.server_ns());
-        self.tshark_ns.append_option(t.tshark_ns());
+        self.times.append(&t.exchange());
         append_flags(&mut self.flags, &t.flags);
     }
 
@@ -287,7 +321,7 @@ impl RowBuffer for HttpRows {
         capture_file: &str,
     ) -> Result<RecordBatch, ArrowError> {
         let rows = std::mem::take(&mut self.rows);
-        let columns: Vec<ArrayRef> = vec![
+        let mut columns: Vec<ArrayRef> = vec![
             capture_column(capture_file, rows),
             Arc::new(self.connection_id.finish()),
             Arc::new(self.depth.finish()),
@@ -304,16 +338,9 @@ impl RowBuffer for HttpRows {
             Arc::new(self.response_bytes.finish()),
             Arc::new(self.request_body_bytes.finish()),
             Arc::new(self.response_body_bytes.finish()),
-            Arc::new(self.request_first_ts.finish()),
-            Arc::new(self.request_last_ts.finish()),
-            Arc::new(self.response_first_ts.finish()),
-            Arc::new(self.response_last_ts.finish()),
-            Arc::new(self.ttfb_ns.finish()),
-            Arc::new(self.total_ns.finish()),
-            Arc::new(self.server_ns.finish()),
-            Arc::new(self.tshark_ns.finish()),
-            Arc::new(self.flags.finish()),
         ];
+        columns.extend(self.times.finish());
+        columns.push(Arc::new(self.flags.finish()));
         RecordBatch::try_new(schema.clone(), columns)
     }
 }
@@ -423,14 +450,7 @@ pub struct TcpRows {
     server_rule: StringBuilder,
     request_bytes: Int64Builder,
     response_bytes: Int64Builder,
-    request_first_ts: TimestampNanosecondBuilder,
-    request_last_ts: TimestampNanosecondBuilder,
-    response_first_ts: TimestampNanosecondBuilder,
-    response_last_ts: TimestampNanosecondBuilder,
-    ttfb_ns: Int64Builder,
-    total_ns: Int64Builder,
-    server_ns: Int64Builder,
-    tshark_ns: Int64Builder,
+    times: ExchangeColumns,
     flags: ListBuilder<StringBuilder>,
 }
 
@@ -448,14 +468,7 @@ impl Default for TcpRows {
             server_rule: StringBuilder::new(),
             request_bytes: Int64Builder::new(),
             response_bytes: Int64Builder::new(),
-            request_first_ts: timestamps(),
-            request_last_ts: timestamps(),
-            response_first_ts: timestamps(),
-            response_last_ts: timestamps(),
-            ttfb_ns: Int64Builder::new(),
-            total_ns: Int64Builder::new(),
-            server_ns: Int64Builder::new(),
-            tshark_ns: Int64Builder::new(),
+            times: ExchangeColumns::default(),
             flags: flag_list(),
         }
     }
@@ -478,14 +491,7 @@ impl RowBuffer for TcpRows {
         self.server_rule.append_value(t.server_rule);
         self.request_bytes.append_value(count(t.request_bytes));
         self.response_bytes.append_value(count(t.response_bytes));
-        self.request_first_ts.append_option(t.request_first_ns);
-        self.request_last_ts.append_option(t.request_last_ns);
-        self.response_first_ts.append_option(t.response_first_ns);
-        self.response_last_ts.append_option(t.response_last_ns);
-        self.ttfb_ns.append_option(t.ttfb_ns());
-        self.total_ns.append_option(t.total_ns());
-        self.server_ns.append_option(t.server_ns());
-        self.tshark_ns.append_option(t.tshark_ns());
+        self.times.append(&t.exchange());
         append_flags(&mut self.flags, &t.flags);
     }
 
@@ -499,7 +505,7 @@ impl RowBuffer for TcpRows {
         capture_file: &str,
     ) -> Result<RecordBatch, ArrowError> {
         let rows = std::mem::take(&mut self.rows);
-        let columns: Vec<ArrayRef> = vec![
+        let mut columns: Vec<ArrayRef> = vec![
             capture_column(capture_file, rows),
             Arc::new(self.connection_id.finish()),
             Arc::new(self.exchange.finish()),
@@ -511,16 +517,9 @@ impl RowBuffer for TcpRows {
             Arc::new(self.server_rule.finish()),
             Arc::new(self.request_bytes.finish()),
             Arc::new(self.response_bytes.finish()),
-            Arc::new(self.request_first_ts.finish()),
-            Arc::new(self.request_last_ts.finish()),
-            Arc::new(self.response_first_ts.finish()),
-            Arc::new(self.response_last_ts.finish()),
-            Arc::new(self.ttfb_ns.finish()),
-            Arc::new(self.total_ns.finish()),
-            Arc::new(self.server_ns.finish()),
-            Arc::new(self.tshark_ns.finish()),
-            Arc::new(self.flags.finish()),
         ];
+        columns.extend(self.times.finish());
+        columns.push(Arc::new(self.flags.finish()));
         RecordBatch::try_new(schema.clone(), columns)
     }
 }
