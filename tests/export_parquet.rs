@@ -160,6 +160,8 @@ fn http(depth: u32, answered: bool) -> HttpTransaction {
         },
         tls: false,
         sni: None,
+        stream_id: None,
+        grpc: None,
     }
 }
 

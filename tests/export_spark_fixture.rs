@@ -102,6 +102,8 @@ fn write_spark_fixture() {
                 flags: if answered { vec![] } else { vec!["unanswered"] },
                 tls: false,
                 sni: None,
+                stream_id: None,
+                grpc: None,
             };
             writers.push_http(&t).unwrap();
             let server = match t.server_ip {

@@ -40,7 +40,7 @@ pub mod tls;
 pub mod transaction;
 
 pub use dns::DnsTransaction;
-pub use http::HttpTransaction;
+pub use http::{GrpcCall, HttpTransaction};
 pub use tcp::TcpExchange;
 pub use tls::TlsConnection;
 pub use transaction::Transaction;

@@ -296,6 +296,8 @@ mod tests {
             flags: vec!["gap", "pipelined"],
             tls: true,
             sni: Some("bücher.example".into()),
+            stream_id: None,
+            grpc: None,
             request_bytes: 10,
             response_bytes: 20,
             request_body_bytes: 0,

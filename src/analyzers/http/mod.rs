@@ -90,6 +90,25 @@ pub struct HttpTransaction {
     pub tls: bool,
     /// The TLS server name (SNI) of the connection, when inside TLS.
     pub sni: Option<String>,
+    /// The HTTP/2 stream the exchange travelled on (`None` for HTTP/1.x).
+    pub stream_id: Option<u32>,
+    /// The gRPC call, when the request's content-type is `application/grpc*`.
+    pub grpc: Option<GrpcCall>,
+}
+
+/// A gRPC call carried by one HTTP/2 stream.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct GrpcCall {
+    /// From the path `/package.Service/Method`.
+    pub service: String,
+    pub method: String,
+    /// `grpc-status` from the trailers (or a trailers-only response).
+    pub status: Option<u32>,
+    /// `grpc-message`, percent-decoded.
+    pub message: Option<String>,
+    /// Length-prefixed messages seen each way (more than one for streaming calls).
+    pub request_messages: u64,
+    pub response_messages: u64,
 }
 
 impl HttpTransaction {
@@ -718,6 +737,8 @@ impl HttpConn {
             flags: Vec::new(),
             tls: false,
             sni: None,
+            stream_id: None,
+            grpc: None,
         }
     }
 
