@@ -32,6 +32,7 @@
 
 pub mod dns;
 pub mod http;
+pub mod http2;
 pub mod pairing;
 pub mod reassembly;
 pub mod seam;

@@ -1,0 +1,1 @@
+//! HPACK header decoding (RFC 7541).
