@@ -16,6 +16,7 @@
 
 pub mod analyzers;
 pub mod capture;
+pub mod columns;
 pub mod decode;
 #[cfg(feature = "arrow")]
 pub mod export;

@@ -21,8 +21,11 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::Arc;
+use tracetail::analyzers::tls::KeyLog;
 use tracetail::capture::{CaptureError as CoreCaptureError, CaptureReader};
-use tracetail::export::{BatchBuilder, DnsRows, FlowRows, HttpRows, RowBuffer, Table, TcpRows};
+use tracetail::export::{
+    BatchBuilder, DnsRows, FlowRows, HttpRows, RowBuffer, Table, TcpRows, TlsRows,
+};
 use tracetail::flows::ProtocolCounts;
 use tracetail::pipeline::{analyze, FileReport, PassOptions, Record};
 use tracetail::report::json;
@@ -258,20 +261,43 @@ fn warn_at(py: Python<'_>, warnings: &[String], stacklevel: i32) -> PyResult<()>
     Ok(())
 }
 
-fn transaction_options() -> PassOptions {
-    PassOptions {
+/// The secrets of `keylog` files (`--keylog`): a missing file is `FileNotFoundError`, a bad
+/// line `ValueError` naming the file and line (never the secret).
+fn read_keylog(keylog: &[PathBuf]) -> PyResult<Arc<KeyLog>> {
+    for path in keylog {
+        if !path.exists() {
+            return Err(PassError::NotFound(path.clone()).into());
+        }
+    }
+    KeyLog::from_files(keylog)
+        .map(Arc::new)
+        .map_err(|e| PyValueError::new_err(format!("{e:#}")))
+}
+
+/// Transactions, with TLS connections decrypted where `keys` has their secrets.
+fn transaction_options(keys: &Arc<KeyLog>) -> PassOptions {
+    let mut options = PassOptions {
         transactions: true,
         ..Default::default()
-    }
+    };
+    options.analyzer.tls.keys = keys.clone();
+    options
 }
 
 /// Transactions with the generic request/response analyzer running (the `tcp` table).
-fn tcp_options() -> PassOptions {
-    let mut options = transaction_options();
+fn tcp_options(keys: &Arc<KeyLog>) -> PassOptions {
+    let mut options = transaction_options(keys);
     options
         .analyzer
         .observers
         .push(tracetail::analyzers::tcp::REGISTRATION.name);
+    options
+}
+
+/// Transactions with one row per TLS connection (the `tls` table).
+fn tls_options(keys: &Arc<KeyLog>) -> PassOptions {
+    let mut options = transaction_options(keys);
+    options.analyzer.tls.rows = true;
     options
 }
 
@@ -342,15 +368,16 @@ fn table_of(name: &str) -> PyResult<Table> {
         .find(|t| t.dir_name() == name)
         .ok_or_else(|| {
             PyValueError::new_err(format!(
-                "unknown table {name:?}; choose one of 'flows', 'http', 'dns', 'tcp'"
+                "unknown table {name:?}; choose one of 'flows', 'http', 'dns', 'tcp', 'tls'"
             ))
         })
 }
 
-/// All batches of `table` over `inputs`, through `sink`.
+/// All batches of `table` over `inputs`, through `sink`; `keys` decrypt TLS.
 fn table_batches(
     table: Table,
     inputs: &Inputs,
+    keys: &Arc<KeyLog>,
     sink: &mut BatchSink<'_>,
 ) -> Result<Vec<FileReport>, PassError> {
     match table {
@@ -365,7 +392,7 @@ fn table_batches(
         ),
         Table::Http => batches_of::<HttpRows>(
             inputs,
-            &transaction_options(),
+            &transaction_options(keys),
             |r| match r {
                 Record::Http(t) => Some(t),
                 _ => None,
@@ -374,7 +401,7 @@ fn table_batches(
         ),
         Table::Dns => batches_of::<DnsRows>(
             inputs,
-            &transaction_options(),
+            &transaction_options(keys),
             |r| match r {
                 Record::Dns(t) => Some(t),
                 _ => None,
@@ -383,9 +410,18 @@ fn table_batches(
         ),
         Table::Tcp => batches_of::<TcpRows>(
             inputs,
-            &tcp_options(),
+            &tcp_options(keys),
             |r| match r {
                 Record::Tcp(t) => Some(t),
+                _ => None,
+            },
+            sink,
+        ),
+        Table::Tls => batches_of::<TlsRows>(
+            inputs,
+            &tls_options(keys),
+            |r| match r {
+                Record::Tls(t) => Some(t),
                 _ => None,
             },
             sink,
@@ -393,10 +429,18 @@ fn table_batches(
     }
 }
 
-/// `table` ("flows", "http" or "dns") of every input as one `pyarrow.Table`.
+/// `table` ("flows", "http", "dns", "tcp" or "tls") of every input as one `pyarrow.Table`;
+/// `keylog` files decrypt TLS.
 #[pyfunction]
-fn table(py: Python<'_>, inputs: Vec<RawInput>, table: &str) -> PyResult<Py<PyAny>> {
+#[pyo3(signature = (inputs, table, keylog = Vec::new()))]
+fn table(
+    py: Python<'_>,
+    inputs: Vec<RawInput>,
+    table: &str,
+    keylog: Vec<PathBuf>,
+) -> PyResult<Py<PyAny>> {
     let table = table_of(table)?;
+    let keys = read_keylog(&keylog)?;
     let inputs = Inputs::new(py, inputs)?;
     let (batches, reports) = py
         .detach(|| {
@@ -416,7 +460,7 @@ fn table(py: Python<'_>, inputs: Vec<RawInput>, table: &str) -> PyResult<Py<PyAn
                 take: &mut take,
                 wanted: &|| true,
             };
-            let reports = table_batches(table, &inputs, &mut sink)?;
+            let reports = table_batches(table, &inputs, &keys, &mut sink)?;
             match error {
                 Some(e) => Ok(Err(e)),
                 None => Ok::<_, PassError>(Ok((batches, reports))),
@@ -482,8 +526,15 @@ impl RecordBatchReader for ChannelReader {
 /// `table` of every input as a `pyarrow.RecordBatchReader` that analyses while it is read:
 /// at most two batches wait in memory, whatever the capture size.
 #[pyfunction]
-fn read_batches(py: Python<'_>, inputs: Vec<RawInput>, table: &str) -> PyResult<Py<PyAny>> {
+#[pyo3(signature = (inputs, table, keylog = Vec::new()))]
+fn read_batches(
+    py: Python<'_>,
+    inputs: Vec<RawInput>,
+    table: &str,
+    keylog: Vec<PathBuf>,
+) -> PyResult<Py<PyAny>> {
     let table = table_of(table)?;
+    let keys = read_keylog(&keylog)?;
     let inputs = Inputs::new(py, inputs)?;
     check_exist(&inputs)?;
     let (to_reader, messages) = sync_channel(1);
@@ -497,7 +548,7 @@ fn read_batches(py: Python<'_>, inputs: Vec<RawInput>, table: &str) -> PyResult<
                 take: &mut take,
                 wanted: &|| !reader_closed.load(Ordering::Relaxed),
             };
-            let result = table_batches(table, &inputs, &mut sink);
+            let result = table_batches(table, &inputs, &keys, &mut sink);
             let _ = to_reader.send(match result {
                 Ok(reports) => Message::Warnings(warnings_of(&reports)),
                 Err(e) => Message::Batch(Err(ArrowError::ExternalError(Box::new(e)))),
@@ -555,29 +606,33 @@ fn parse_name<T: serde::de::DeserializeOwned>(what: &str, name: &str, names: &st
 
 /// `tracetail latency --json` of the inputs, as JSON text.
 #[pyfunction]
-#[pyo3(signature = (inputs, metric, by, method))]
+#[pyo3(signature = (inputs, metric, by, method, keylog = Vec::new()))]
 fn latency_json(
     py: Python<'_>,
     inputs: Vec<RawInput>,
     metric: &str,
     by: Option<&str>,
     method: &str,
+    keylog: Vec<PathBuf>,
 ) -> PyResult<String> {
     let metric: Metric = parse_name(
         "metric",
         metric,
-        "ttfb, total, server, tshark, dns, handshake",
+        "ttfb, total, server, tshark, dns, handshake, tls-hello, tls-handshake",
     )?;
     let by: Option<GroupBy> = by
         .map(|b| parse_name("grouping", b, "server, host, uri, client, status"))
         .transpose()?;
     let method: PercentileMethod = parse_name("method", method, "nearest-rank, linear")?;
+    let keys = read_keylog(&keylog)?;
     let inputs = Inputs::new(py, inputs)?;
-    let options = PassOptions {
+    let mut options = PassOptions {
         flows: metric.needs_flows(),
         transactions: !metric.needs_flows(),
         ..Default::default()
     };
+    options.analyzer.tls.keys = keys;
+    options.analyzer.tls.rows = metric.is_tls();
     let (set, reports) = py.detach(|| {
         let mut set = SampleSet::new(metric, by);
         let reports = run_pass(&inputs, &options, &mut |_, record| set.add_record(&record))?;
@@ -590,17 +645,21 @@ fn latency_json(
 
 /// `tracetail report`: writes the HTML report of the inputs to `out`.
 #[pyfunction]
-#[pyo3(signature = (inputs, out, method, top_sessions))]
+#[pyo3(signature = (inputs, out, method, top_sessions, keylog = Vec::new()))]
 fn report(
     py: Python<'_>,
     inputs: Vec<RawInput>,
     out: PathBuf,
     method: &str,
     top_sessions: usize,
+    keylog: Vec<PathBuf>,
 ) -> PyResult<()> {
     let method: PercentileMethod = parse_name("method", method, "nearest-rank, linear")?;
+    let keys = read_keylog(&keylog)?;
     let inputs = Inputs::new(py, inputs)?;
-    let options = ReportBuilder::pass_options(PassOptions::default());
+    let mut options = PassOptions::default();
+    options.analyzer.tls.keys = keys;
+    let options = ReportBuilder::pass_options(options);
     let (html, reports) = py.detach(|| {
         let mut builder = ReportBuilder::new(ReportOptions {
             method,

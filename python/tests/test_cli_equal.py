@@ -68,7 +68,9 @@ def assert_rows_equal_json(table: pa.Table, rows: list, what: str):
 @pytest.mark.parametrize("capture", CAPTURES, ids=lambda p: p.name)
 def test_tables_equal_parquet_export_and_json(cli, capture, tmp_path):
     out = subprocess.run(
-        [str(cli), "export", str(capture), "-o", str(tmp_path)], capture_output=True
+        [str(cli), "export", str(capture), "-o", str(tmp_path), "--protocol", "tcp",
+         "--protocol", "tls"],
+        capture_output=True,
     )
     if out.returncode != 0:
         # The CLI could not read it: neither can the binding, and it says so as CaptureError.
@@ -81,6 +83,8 @@ def test_tables_equal_parquet_export_and_json(cli, capture, tmp_path):
         (tracetail.sessions, "flows", "sessions"),
         (tracetail.http, "http", "http"),
         (tracetail.dns, "dns", "dns"),
+        (tracetail.tcp, "tcp", "tcp"),
+        (tracetail.tls, "tls", "tls"),
     ]:
         ours, _ = quiet(function, capture)
         (written,) = (tmp_path / table).glob("*.parquet")

@@ -39,12 +39,14 @@ __all__ = [
     "http",
     "dns",
     "tcp",
+    "tls",
     "latency",
     "report",
     "read_batches",
 ]
 
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, BinaryIO, List[Any]]
+KeyLog = Union[str, "os.PathLike[str]", List[Union[str, "os.PathLike[str]"]], None]
 
 # (path, bytes or binary file object; name for messages and the capture_file column; kind)
 _Input = Tuple[Any, str, str]
@@ -89,6 +91,29 @@ def summary(source: Source) -> dict:
     return json.loads(_tracetail.summary_json(_inputs(source)))
 
 
+def _keylog(keylog: KeyLog) -> List[str]:
+    """Key log paths as the compiled half takes them (``--keylog``, repeatable)."""
+    if keylog is None:
+        return []
+    if isinstance(keylog, (str, os.PathLike)):
+        keylog = [keylog]
+    paths = []
+    for k in keylog:
+        if not isinstance(k, (str, os.PathLike)):
+            raise TypeError(f"keylog: expected a path or a list of paths, not {type(k).__name__}")
+        paths.append(os.fsdecode(os.fspath(k)))
+    return paths
+
+
+_KEYLOG_DOC = """
+    ``keylog``: a TLS key log file (NSS format, as browsers, curl and Python write with
+    ``SSLKEYLOGFILE``) or a list of them, like ``--keylog``: connections it has secrets for
+    are decrypted and the HTTP inside analysed (rows with ``tls`` true). A missing file raises
+    ``FileNotFoundError``, a bad line ``ValueError`` naming the file and line. Keys are never
+    written into any result.
+"""
+
+
 def sessions(source: Source) -> "pyarrow.Table":
     """One row per conversation (bidirectional flow): the ``flows`` table of ``tracetail export``.
 
@@ -110,7 +135,7 @@ def sessions_scapy(source: Source) -> dict:
     return _tracetail.sessions_scapy(_inputs(source))
 
 
-def http(source: Source) -> "pyarrow.Table":
+def http(source: Source, keylog: KeyLog = None) -> "pyarrow.Table":
     """One row per HTTP/1.x request/response: the ``http`` table of ``tracetail export``.
 
     Four capture timestamps per transaction (``request_first_ts``, ``request_last_ts``,
@@ -121,19 +146,19 @@ def http(source: Source) -> "pyarrow.Table":
     and the gRPC call (``grpc_service``, ``grpc_method``, ``grpc_status``, ``grpc_message``,
     ``grpc_request_messages``, ``grpc_response_messages``; null when not gRPC).
     """
-    return _tracetail.table(_inputs(source), "http")
+    return _tracetail.table(_inputs(source), "http", _keylog(keylog))
 
 
-def dns(source: Source) -> "pyarrow.Table":
+def dns(source: Source, keylog: KeyLog = None) -> "pyarrow.Table":
     """One row per DNS query (UDP and TCP): the ``dns`` table of ``tracetail export``.
 
     ``query_ts``/``response_ts`` (``timestamp[ns, UTC]``), ``latency_ns``, the query name and
     type, ``rcode``, answer count and ``flags``.
     """
-    return _tracetail.table(_inputs(source), "dns")
+    return _tracetail.table(_inputs(source), "dns", _keylog(keylog))
 
 
-def tcp(source: Source) -> "pyarrow.Table":
+def tcp(source: Source, keylog: KeyLog = None) -> "pyarrow.Table":
     """One row per request/response exchange on any TCP connection, whatever the protocol:
     the ``tcp`` table of ``tracetail export --protocol tcp`` (rows of ``tracetail tcp``).
 
@@ -141,7 +166,22 @@ def tcp(source: Source) -> "pyarrow.Table":
     on the connection), ``protocol`` (the analyzer that claimed the connection, ``unknown`` if
     none), ``server_rule`` (how the server side was decided) and ``flags``.
     """
-    return _tracetail.table(_inputs(source), "tcp")
+    return _tracetail.table(_inputs(source), "tcp", _keylog(keylog))
+
+
+def tls(source: Source, keylog: KeyLog = None) -> "pyarrow.Table":
+    """One row per TLS connection (any port): the ``tls`` table of
+    ``tracetail export --protocol tls``, the rows of ``tracetail tls --json`` with the same
+    column names.
+
+    Endpoints, ``sni``, ``alpn_offered`` (list) and ``alpn``, ``version``, ``cipher_suite``,
+    ``resumed``/``resumption``, ``alerts`` (list), ``decrypted`` and ``undecrypted_reason``,
+    ``flags``, and the timing: ``client_hello_ns``, ``server_hello_ns``, ``first_data_ns``,
+    ``server_first_data_ns`` (capture times, ``int64`` ns since the epoch), ``hello_ns``
+    (ServerHello - ClientHello) and ``handshake_ns`` (to the client's Finished; the rule in
+    ``handshake_end``).
+    """
+    return _tracetail.table(_inputs(source), "tls", _keylog(keylog))
 
 
 def latency(
@@ -149,11 +189,13 @@ def latency(
     metric: str = "ttfb",
     by: Optional[str] = None,
     method: str = "nearest-rank",
+    keylog: KeyLog = None,
 ) -> dict:
     """Exact percentiles of a latency metric: the dict ``tracetail latency --json`` prints.
 
     ``metric``: ``ttfb`` (response first byte - request first byte), ``total``, ``server``,
-    ``tshark`` (tshark's ``http.time``), ``dns`` or ``handshake``. ``by``: ``None``,
+    ``tshark`` (tshark's ``http.time``), ``dns``, ``handshake``, ``tls-hello`` or
+    ``tls-handshake``. ``by``: ``None``,
     ``server``, ``host``, ``uri``, ``client`` or ``status``. ``method``: ``nearest-rank``
     (numpy ``inverted_cdf``, always an observed value) or ``linear`` (numpy's default).
 
@@ -161,7 +203,9 @@ def latency(
     ``mean``, ... overall, the same under ``overall``, ``missing`` (transactions without a
     value), and per group under ``groups`` when ``by`` is given.
     """
-    return json.loads(_tracetail.latency_json(_inputs(source), metric, by, method))
+    return json.loads(
+        _tracetail.latency_json(_inputs(source), metric, by, method, _keylog(keylog))
+    )
 
 
 def report(
@@ -169,6 +213,7 @@ def report(
     out: Union[str, "os.PathLike[str]"] = "report.html",
     method: str = "nearest-rank",
     top_sessions: int = 25,
+    keylog: KeyLog = None,
 ) -> str:
     """Writes the self-contained HTML report of ``tracetail report`` to ``out``; returns its path.
 
@@ -176,13 +221,16 @@ def report(
     inline (open it in a browser, or ``IPython.display.HTML(open(path).read())``).
     """
     out = os.fspath(out)
-    _tracetail.report(_inputs(source), out, method, top_sessions)
+    _tracetail.report(_inputs(source), out, method, top_sessions, _keylog(keylog))
     return out
 
 
-def read_batches(source: Source, table: str = "http") -> "pyarrow.RecordBatchReader":
-    """Streams ``table`` (``"flows"``, ``"http"``, ``"dns"`` or ``"tcp"``, the exchanges of
-    ``tracetail tcp``) as a ``pyarrow.RecordBatchReader``.
+def read_batches(
+    source: Source, table: str = "http", keylog: KeyLog = None
+) -> "pyarrow.RecordBatchReader":
+    """Streams ``table`` (``"flows"``, ``"http"``, ``"dns"``, ``"tcp"``, the exchanges of
+    ``tracetail tcp``, or ``"tls"``, the connections of ``tracetail tls``) as a
+    ``pyarrow.RecordBatchReader``.
 
     The capture is analysed while the reader is consumed (on a background thread, at most two
     batches of 65,536 rows waiting), so captures larger than memory can be filtered or
@@ -192,4 +240,10 @@ def read_batches(source: Source, table: str = "http") -> "pyarrow.RecordBatchRea
     a capture ends the stream with an error naming the file and byte offset. A file object is
     read on the background thread (taking the GIL for each read) until the stream ends.
     """
-    return _tracetail.read_batches(_inputs(source), table)
+    return _tracetail.read_batches(_inputs(source), table, _keylog(keylog))
+
+
+# The key log paragraph, once, in the help of every function taking ``keylog``.
+for _function in (http, dns, tcp, tls, latency, report, read_batches):
+    _function.__doc__ = _function.__doc__.rstrip() + "\n" + _KEYLOG_DOC
+del _function

@@ -26,10 +26,13 @@ Source = Union[
     BinaryIO,
     List[Union[str, os.PathLike[str], bytes, bytearray, memoryview, BinaryIO]],
 ]
-Metric = Literal["ttfb", "total", "server", "tshark", "dns", "handshake"]
+KeyLog = Union[str, os.PathLike[str], List[Union[str, os.PathLike[str]]], None]
+Metric = Literal[
+    "ttfb", "total", "server", "tshark", "dns", "handshake", "tls-hello", "tls-handshake"
+]
 GroupBy = Literal["server", "host", "uri", "client", "status"]
 Method = Literal["nearest-rank", "linear"]
-TableName = Literal["flows", "http", "dns", "tcp"]
+TableName = Literal["flows", "http", "dns", "tcp", "tls"]
 
 def summary(source: Source) -> Dict[str, Any]:
     """``tracetail summary --json``: counts, time span, protocols, per-file details."""
@@ -40,20 +43,24 @@ def sessions(source: Source) -> pyarrow.Table:
 def sessions_scapy(source: Source) -> Dict[str, int]:
     """Scapy's ``PacketList.sessions()`` keys -> packet counts."""
 
-def http(source: Source) -> pyarrow.Table:
-    """HTTP/1.x transactions: the ``http`` table of ``tracetail export``."""
+def http(source: Source, keylog: KeyLog = None) -> pyarrow.Table:
+    """HTTP transactions (decrypted from TLS with ``keylog``): the ``http`` table of ``tracetail export``."""
 
-def dns(source: Source) -> pyarrow.Table:
+def dns(source: Source, keylog: KeyLog = None) -> pyarrow.Table:
     """DNS queries: the ``dns`` table of ``tracetail export``."""
 
-def tcp(source: Source) -> pyarrow.Table:
+def tcp(source: Source, keylog: KeyLog = None) -> pyarrow.Table:
     """Request/response exchanges on any TCP connection: the ``tcp`` table of ``tracetail export --protocol tcp``."""
+
+def tls(source: Source, keylog: KeyLog = None) -> pyarrow.Table:
+    """TLS connections: the ``tls`` table of ``tracetail export --protocol tls`` (``tracetail tls --json``)."""
 
 def latency(
     source: Source,
     metric: Metric = "ttfb",
     by: Optional[GroupBy] = None,
     method: Method = "nearest-rank",
+    keylog: KeyLog = None,
 ) -> Dict[str, Any]:
     """``tracetail latency --json``: exact percentiles overall and per group."""
 
@@ -62,8 +69,11 @@ def report(
     out: Union[str, os.PathLike[str]] = "report.html",
     method: Method = "nearest-rank",
     top_sessions: int = 25,
+    keylog: KeyLog = None,
 ) -> str:
     """Writes the HTML report of ``tracetail report``; returns its path."""
 
-def read_batches(source: Source, table: TableName = "http") -> pyarrow.RecordBatchReader:
+def read_batches(
+    source: Source, table: TableName = "http", keylog: KeyLog = None
+) -> pyarrow.RecordBatchReader:
     """Streams a table while the capture is analysed (bounded memory)."""

@@ -7,6 +7,8 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use tracetail::capture::{CaptureError, CaptureReader};
+use tracetail::columns::writers::{CsvRows, JsonRows};
+use tracetail::columns::RowColumns;
 use tracetail::flows::{PacketFilter, PacketSelection, TimeBound};
 use tracetail::pipeline::{analyze, FileReport, PassOptions, Record};
 use tracetail::units::Resolution;
@@ -256,56 +258,62 @@ pub fn write_json_line(
     out.write_all(b"\n")
 }
 
-/// Writes one row per transaction to stdout as JSON Lines, CSV (with a header) or text lines,
-/// naming each row's capture file (the name is formatted once per file).
-pub struct RowWriter {
-    json: bool,
+/// Writes one row per record to stdout as JSON Lines, CSV (with a header) or text lines, the
+/// JSON and CSV columns as the row type defines them ([`RowColumns`]), naming each row's
+/// capture file (the name is formatted once per file).
+pub struct RowWriter<R: 'static> {
+    json: Option<JsonRows<R>>,
     out: io::BufWriter<Stdout>,
-    csv: Option<csv::Writer<io::BufWriter<Stdout>>>,
+    csv: Option<(CsvRows<R>, csv::Writer<io::BufWriter<Stdout>>)>,
     capture: (PathBuf, String),
+    /// The JSON line or a CSV cell being formatted (reused).
+    buf: Vec<u8>,
     /// Rows written so far.
     pub count: u64,
 }
 
-impl RowWriter {
-    /// `json` or `csv` pick the format (text otherwise); `columns` is the CSV header.
-    pub fn new(json: bool, csv: bool, columns: &[&str]) -> io::Result<Self> {
-        let mut csv_writer = csv.then(|| csv::Writer::from_writer(stdout()));
-        if let Some(w) = csv_writer.as_mut() {
-            w.write_record(columns).map_err(csv_error)?;
-        }
+impl<R> RowWriter<R> {
+    /// `json` or `csv` pick the format (text otherwise).
+    pub fn new(json: bool, csv: bool, columns: &RowColumns<R>) -> io::Result<Self> {
+        let csv = match csv {
+            true => {
+                let rows = CsvRows::new(columns);
+                let mut writer = csv::Writer::from_writer(stdout());
+                writer.write_record(rows.header()).map_err(csv_error)?;
+                Some((rows, writer))
+            }
+            false => None,
+        };
         Ok(RowWriter {
-            json,
+            json: json.then(|| JsonRows::new(columns)),
             out: stdout(),
-            csv: csv_writer,
+            csv,
             capture: (PathBuf::new(), String::new()),
+            buf: Vec::with_capacity(1024),
             count: 0,
         })
     }
 
     /// Whether rows are text lines (a summary line may follow them).
     pub fn is_text(&self) -> bool {
-        !self.json && self.csv.is_none()
+        self.json.is_none() && self.csv.is_none()
     }
 
-    /// Writes one row in the chosen format; only the matching closure runs. `json` writes
-    /// the row's JSON line itself (it may borrow the capture name).
-    pub fn row(
-        &mut self,
-        path: &Path,
-        json: impl FnOnce(&str, &mut dyn Write) -> io::Result<()>,
-        csv: impl FnOnce(&str) -> Vec<String>,
-        text: impl FnOnce() -> String,
-    ) -> io::Result<()> {
+    /// Writes one row in the chosen format; `text` makes its text line (only called for
+    /// text output).
+    pub fn row(&mut self, path: &Path, row: &R, text: impl FnOnce() -> String) -> io::Result<()> {
         self.count += 1;
         if self.capture.0 != path {
             self.capture = (path.to_path_buf(), path.display().to_string());
         }
         let capture = self.capture.1.as_str();
-        if self.json {
-            json(capture, &mut self.out)
-        } else if let Some(w) = self.csv.as_mut() {
-            w.write_record(csv(capture)).map_err(csv_error)
+        if let Some(json) = &self.json {
+            self.buf.clear();
+            json.push_line(&mut self.buf, capture, row);
+            self.out.write_all(&self.buf)
+        } else if let Some((rows, writer)) = self.csv.as_mut() {
+            rows.write(writer, &mut self.buf, capture, row)
+                .map_err(csv_error)
         } else {
             writeln!(self.out, "{}", text())
         }
@@ -313,7 +321,7 @@ impl RowWriter {
 
     /// Flushes everything and returns stdout for a closing line.
     pub fn finish(mut self) -> io::Result<io::BufWriter<Stdout>> {
-        if let Some(mut w) = self.csv.take() {
+        if let Some((_, mut w)) = self.csv.take() {
             w.flush()?;
         }
         Ok(self.out)
@@ -475,137 +483,4 @@ impl TimeStyles {
         }
         &mut self.current.as_mut().expect("set above").1
     }
-}
-
-/// One JSON object written by hand into a reused buffer: the bytes `serde_json` writes for a
-/// struct with the same fields in the same order (tests compare the two), without its
-/// per-field machinery. For the hot row paths (`http --json` on big captures).
-pub struct JsonLine<'b> {
-    buf: &'b mut Vec<u8>,
-    first: bool,
-}
-
-impl<'b> JsonLine<'b> {
-    /// Starts an object at the end of `buf`.
-    pub fn new(buf: &'b mut Vec<u8>) -> Self {
-        buf.push(b'{');
-        JsonLine { buf, first: true }
-    }
-
-    fn key(&mut self, key: &str) {
-        if !self.first {
-            self.buf.push(b',');
-        }
-        self.first = false;
-        push_json_str(self.buf, key);
-        self.buf.push(b':');
-    }
-
-    pub fn str(&mut self, key: &str, value: &str) -> &mut Self {
-        self.key(key);
-        push_json_str(self.buf, value);
-        self
-    }
-
-    pub fn opt_str(&mut self, key: &str, value: Option<&str>) -> &mut Self {
-        match value {
-            Some(v) => self.str(key, v),
-            None => self.null(key),
-        }
-    }
-
-    /// A value written as a string through `Display` (addresses: nothing to escape).
-    pub fn display(&mut self, key: &str, value: impl std::fmt::Display) -> &mut Self {
-        self.key(key);
-        let start = self.buf.len();
-        write!(self.buf, "{value}").expect("writing to a Vec cannot fail");
-        let text = String::from_utf8(self.buf.split_off(start)).expect("Display writes UTF-8");
-        push_json_str(self.buf, &text);
-        self
-    }
-
-    pub fn int(&mut self, key: &str, value: impl itoa::Integer) -> &mut Self {
-        self.key(key);
-        self.buf
-            .extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
-        self
-    }
-
-    pub fn opt_int(&mut self, key: &str, value: Option<impl itoa::Integer>) -> &mut Self {
-        match value {
-            Some(v) => self.int(key, v),
-            None => self.null(key),
-        }
-    }
-
-    pub fn bool(&mut self, key: &str, value: bool) -> &mut Self {
-        self.key(key);
-        self.buf
-            .extend_from_slice(if value { b"true" } else { b"false" });
-        self
-    }
-
-    pub fn str_list(&mut self, key: &str, values: &[&str]) -> &mut Self {
-        self.key(key);
-        self.buf.push(b'[');
-        for (i, v) in values.iter().enumerate() {
-            if i > 0 {
-                self.buf.push(b',');
-            }
-            push_json_str(self.buf, v);
-        }
-        self.buf.push(b']');
-        self
-    }
-
-    fn null(&mut self, key: &str) -> &mut Self {
-        self.key(key);
-        self.buf.extend_from_slice(b"null");
-        self
-    }
-
-    /// Closes the object and ends the line.
-    pub fn end(&mut self) {
-        self.buf.extend_from_slice(b"}\n");
-    }
-}
-
-/// A JSON string with serde_json's escapes: `\"`, `\\`, the short forms of control
-/// characters that have one, `\u00xx` for the others; everything else as it is.
-fn push_json_str(buf: &mut Vec<u8>, s: &str) {
-    buf.push(b'"');
-    let bytes = s.as_bytes();
-    let needs_escape = |b: &u8| *b < 0x20 || *b == b'"' || *b == b'\\';
-    // Most strings have nothing to escape: one scan, one copy.
-    let Some(first) = bytes.iter().position(needs_escape) else {
-        buf.extend_from_slice(bytes);
-        buf.push(b'"');
-        return;
-    };
-    let mut plain_from = 0;
-    for (i, &b) in bytes.iter().enumerate().skip(first) {
-        let escape: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0..=0x1f => b"",
-            _ => continue,
-        };
-        buf.extend_from_slice(&bytes[plain_from..i]);
-        plain_from = i + 1;
-        if escape.is_empty() {
-            const HEX: &[u8; 16] = b"0123456789abcdef";
-            buf.extend_from_slice(b"\\u00");
-            buf.push(HEX[usize::from(b >> 4)]);
-            buf.push(HEX[usize::from(b & 0xf)]);
-        } else {
-            buf.extend_from_slice(escape);
-        }
-    }
-    buf.extend_from_slice(&bytes[plain_from..]);
-    buf.push(b'"');
 }

@@ -1,10 +1,12 @@
 //! `tracetail dns`: one row per DNS query with its response and latency.
 
 use super::common::{self, Inputs};
+#[cfg(test)]
 use serde_json::json;
 use std::io::Write;
 use std::process::ExitCode;
 use tracetail::analyzers::DnsTransaction;
+use tracetail::columns::dns::{query_type_name, rcode_name, DNS};
 use tracetail::pipeline::{PassOptions, Record};
 
 #[derive(clap::Args)]
@@ -29,76 +31,9 @@ pub struct Args {
     time_format: common::TimeFormat,
 }
 
-/// Column names of `--json` and `--csv`, in order. A contract with users' scripts: extend only.
-pub const COLUMNS: [&str; 17] = [
-    "capture",
-    "client_ip",
-    "client_port",
-    "server_ip",
-    "server_port",
-    "transport",
-    "id",
-    "query_name",
-    "query_type",
-    "rcode",
-    "answers",
-    "query_ns",
-    "response_ns",
-    "latency_ns",
-    "flags",
-    "query_type_name",
-    "rcode_name",
-];
-
-/// A query type's mnemonic (RFC 1035 and successors), `TYPE<n>` for others (RFC 3597).
-pub fn query_type_name(query_type: u16) -> String {
-    let name = match query_type {
-        1 => "A",
-        2 => "NS",
-        5 => "CNAME",
-        6 => "SOA",
-        12 => "PTR",
-        13 => "HINFO",
-        15 => "MX",
-        16 => "TXT",
-        28 => "AAAA",
-        33 => "SRV",
-        35 => "NAPTR",
-        41 => "OPT",
-        43 => "DS",
-        46 => "RRSIG",
-        47 => "NSEC",
-        48 => "DNSKEY",
-        64 => "SVCB",
-        65 => "HTTPS",
-        252 => "AXFR",
-        255 => "ANY",
-        257 => "CAA",
-        other => return format!("TYPE{other}"),
-    };
-    name.to_string()
-}
-
-/// A response code's name (RFC 1035, 2136, 6891), `RCODE<n>` for others.
-pub fn rcode_name(rcode: u8) -> String {
-    let name = match rcode {
-        0 => "NOERROR",
-        1 => "FORMERR",
-        2 => "SERVFAIL",
-        3 => "NXDOMAIN",
-        4 => "NOTIMP",
-        5 => "REFUSED",
-        6 => "YXDOMAIN",
-        7 => "YXRRSET",
-        8 => "NXRRSET",
-        9 => "NOTAUTH",
-        10 => "NOTZONE",
-        16 => "BADVERS",
-        other => return format!("RCODE{other}"),
-    };
-    name.to_string()
-}
-
+/// One `--json` row as it was written before the column definitions: the reference the
+/// column-driven writer ([`DNS`]) is tested against.
+#[cfg(test)]
 pub fn to_json(capture: &str, t: &DnsTransaction) -> serde_json::Value {
     json!({
         "capture": capture,
@@ -121,6 +56,8 @@ pub fn to_json(capture: &str, t: &DnsTransaction) -> serde_json::Value {
     })
 }
 
+/// One `--csv` record as it was written before the column definitions (test reference).
+#[cfg(test)]
 fn csv_row(capture: &str, t: &DnsTransaction) -> Vec<String> {
     let o = |v: Option<i64>| v.map(|x| x.to_string()).unwrap_or_default();
     vec![
@@ -183,18 +120,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ..Default::default()
     };
     let options = args.inputs.pass(options);
-    let mut rows = common::RowWriter::new(args.json, args.csv, &COLUMNS)?;
+    let mut rows = common::RowWriter::new(args.json, args.csv, &DNS)?;
     let mut styles = common::TimeStyles::new(args.time_format);
     let run = common::run_pass(&args.inputs.files, &options, &mut |path, record| {
         let Record::Dns(t) = record else {
             return Ok(());
         };
-        rows.row(
-            path,
-            |capture, out| common::write_json_line(out, &to_json(capture, &t)),
-            |capture| csv_row(capture, &t),
-            || text_line(&t, styles.for_file(path)),
-        )
+        rows.row(path, &t, || text_line(&t, styles.for_file(path)))
     })?;
     let text = rows.is_text();
     let count = rows.count;
@@ -204,4 +136,70 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     out.flush()?;
     Ok(run.exit_code())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tracetail::columns::writers::{CsvRows, JsonRows};
+
+    fn rows() -> Vec<DnsTransaction> {
+        let mut d = DnsTransaction {
+            client_ip: "10.0.0.1".parse().unwrap(),
+            client_port: 5353,
+            server_ip: "2001:db8::53".parse().unwrap(),
+            server_port: 53,
+            transport: "udp",
+            id: 0xffff,
+            query_name: "we\"ird,na\\me.example".into(),
+            query_type: 65280,
+            rcode: Some(3),
+            answers: 0,
+            query_ns: Some(i64::MIN),
+            response_ns: Some(i64::MAX),
+            flags: vec!["duplicate_response", "clock_backwards"],
+        };
+        let mut rows = vec![d.clone()];
+        d.rcode = None;
+        d.query_type = 28;
+        d.response_ns = None;
+        d.flags.clear();
+        rows.push(d.clone());
+        d.rcode = Some(200);
+        rows.push(d);
+        rows
+    }
+
+    #[test]
+    fn json_and_csv_rows_are_the_written_out_ones() {
+        let json = JsonRows::new(&DNS);
+        let csv_rows = CsvRows::new(&DNS);
+        let mut ours = csv::Writer::from_writer(Vec::new());
+        let mut reference = csv::Writer::from_writer(Vec::new());
+        let mut scratch = Vec::new();
+        for d in &rows() {
+            let mut line = Vec::new();
+            json.push_line(&mut line, "c.pcap", d);
+            let mut want = serde_json::to_vec(&to_json("c.pcap", d)).unwrap();
+            want.push(b'\n');
+            assert_eq!(
+                String::from_utf8(line).unwrap(),
+                String::from_utf8(want).unwrap()
+            );
+            csv_rows
+                .write(&mut ours, &mut scratch, "c,.pcap", d)
+                .unwrap();
+            reference.write_record(csv_row("c,.pcap", d)).unwrap();
+        }
+        assert_eq!(ours.into_inner().unwrap(), reference.into_inner().unwrap());
+        let header: Vec<&str> = csv_rows.header().collect();
+        let keys = to_json("c", &rows()[0]);
+        let keys: Vec<&str> = keys
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
+        assert_eq!(header, keys);
+    }
 }

@@ -1,5 +1,6 @@
-//! `tracetail export`: Parquet tables `flows`, `http`, `dns` (schema in src/export/schema.md),
-//! one file per capture in a folder per table, for Spark, DuckDB and pyarrow.
+//! `tracetail export`: Parquet tables `flows`, `http`, `dns`, and on request `tcp` and `tls`
+//! (schema in src/export/schema.md), one file per capture in a folder per table, for Spark,
+//! DuckDB and pyarrow.
 
 use super::common::Inputs;
 use std::path::PathBuf;
@@ -14,10 +15,20 @@ pub struct Args {
     /// Output folder: DIR/flows/<capture>.parquet, DIR/http/..., DIR/dns/...
     #[arg(short, long)]
     output: PathBuf,
-    /// Also write this protocol's transaction table (repeatable): `tcp` adds DIR/tcp/, the
-    /// exchanges of `tracetail tcp`; `http` and `dns` are always written.
+    /// Also write this protocol's table (repeatable): `tcp` adds DIR/tcp/, the exchanges of
+    /// `tracetail tcp`; `tls` adds DIR/tls/, the connections of `tracetail tls`; `http` and
+    /// `dns` are always written.
     #[arg(long, value_enum)]
-    protocol: Vec<tracetail::samples::Protocol>,
+    protocol: Vec<ExportProtocol>,
+}
+
+/// The values of `export --protocol`.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+enum ExportProtocol {
+    Http,
+    Dns,
+    Tcp,
+    Tls,
 }
 
 #[cfg(not(feature = "parquet"))]
@@ -55,12 +66,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     std::fs::create_dir_all(&args.output)
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.output.display()))?;
-    let with_tcp = args.protocol.contains(&tracetail::samples::Protocol::Tcp);
+    let mut extra = Vec::new();
     let mut analyzer = args.analysis.config()?;
-    if with_tcp {
+    if args.protocol.contains(&ExportProtocol::Tcp) {
+        extra.push(tracetail::export::Table::Tcp);
         analyzer
             .observers
             .push(tracetail::analyzers::tcp::REGISTRATION.name);
+    }
+    if args.protocol.contains(&ExportProtocol::Tls) {
+        extra.push(tracetail::export::Table::Tls);
+        analyzer.tls.rows = true;
     }
     let options = PassOptions {
         flows: true,
@@ -76,11 +92,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_else(|| "stdin".into());
-        let mut writers = if with_tcp {
-            TableWriters::create_with_tcp(&args.output, &name)?
-        } else {
-            TableWriters::create(&args.output, &name)?
-        };
+        let mut writers = TableWriters::create_with(&args.output, &name, &extra)?;
         let mut write_error = None;
         let result = super::common::analyze_path(path, &options, &mut |record| {
             let pushed = match &record {
@@ -88,7 +100,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 Record::Http(t) => writers.push_http(t),
                 Record::Dns(t) => writers.push_dns(t),
                 Record::Tcp(t) => writers.push_tcp(t),
-                Record::Tls(_) => Ok(()),
+                Record::Tls(t) => writers.push_tls(t),
             };
             match pushed {
                 Ok(()) => ControlFlow::Continue(()),
@@ -115,6 +127,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     .tables
                     .iter()
                     .chain(summary.tcp.as_ref())
+                    .chain(summary.tls.as_ref())
                     .map(|t| {
                         format!(
                             "{} {} rows -> {}",

@@ -4,6 +4,7 @@ use super::common::{self, Inputs};
 use std::io::Write;
 use std::process::ExitCode;
 use tracetail::analyzers::HttpTransaction;
+use tracetail::columns::http::HTTP;
 use tracetail::pipeline::{PassOptions, Record};
 
 #[derive(clap::Args)]
@@ -23,47 +24,8 @@ pub struct Args {
     time_format: common::TimeFormat,
 }
 
-/// Column names of `--json` and `--csv`, in order. A contract with users' scripts: extend only.
-pub const COLUMNS: [&str; 35] = [
-    "capture",
-    "connection_id",
-    "depth",
-    "client_ip",
-    "client_port",
-    "server_ip",
-    "server_port",
-    "method",
-    "host",
-    "uri",
-    "version",
-    "status",
-    "request_bytes",
-    "response_bytes",
-    "request_body_bytes",
-    "response_body_bytes",
-    "request_first_ns",
-    "request_last_ns",
-    "response_first_ns",
-    "response_last_ns",
-    "ttfb_ns",
-    "total_ns",
-    "server_ns",
-    "tshark_ns",
-    "flags",
-    "gap",
-    "tls",
-    "sni",
-    "stream_id",
-    "grpc_service",
-    "grpc_method",
-    "grpc_status",
-    "grpc_message",
-    "grpc_request_messages",
-    "grpc_response_messages",
-];
-
-/// One `--json` row as serde writes it: the reference [`push_json_line`] is tested against.
-/// Field order is the column order above.
+/// One `--json` row as serde writes it: the reference the column-driven writer
+/// ([`tracetail::columns::http::HTTP`]) is tested against, written out field by field.
 #[cfg(test)]
 #[derive(serde::Serialize)]
 pub struct JsonRow<'a> {
@@ -145,49 +107,9 @@ pub fn to_json<'a>(capture: &'a str, t: &'a HttpTransaction) -> JsonRow<'a> {
     }
 }
 
-/// Appends the `--json` line of a transaction to `buf`: the bytes serde_json writes for
-/// [`to_json`], by hand (the hot path of `http --json`).
-pub fn push_json_line(buf: &mut Vec<u8>, capture: &str, t: &HttpTransaction) {
-    let grpc = t.grpc.as_ref();
-    common::JsonLine::new(buf)
-        .str("capture", capture)
-        .int("connection_id", t.connection_id)
-        .int("depth", t.depth)
-        .display("client_ip", t.client_ip)
-        .int("client_port", t.client_port)
-        .display("server_ip", t.server_ip)
-        .int("server_port", t.server_port)
-        .str("method", &t.method)
-        .opt_str("host", t.host.as_deref())
-        .str("uri", &t.uri)
-        .str("version", &t.version)
-        .opt_int("status", t.status)
-        .int("request_bytes", t.request_bytes)
-        .int("response_bytes", t.response_bytes)
-        .int("request_body_bytes", t.request_body_bytes)
-        .int("response_body_bytes", t.response_body_bytes)
-        .opt_int("request_first_ns", t.request_first_ns)
-        .opt_int("request_last_ns", t.request_last_ns)
-        .opt_int("response_first_ns", t.response_first_ns)
-        .opt_int("response_last_ns", t.response_last_ns)
-        .opt_int("ttfb_ns", t.ttfb_ns())
-        .opt_int("total_ns", t.total_ns())
-        .opt_int("server_ns", t.server_ns())
-        .opt_int("tshark_ns", t.tshark_ns())
-        .str_list("flags", &t.flags)
-        .bool("gap", t.flags.contains(&"gap"))
-        .bool("tls", t.tls)
-        .opt_str("sni", t.sni.as_deref())
-        .opt_int("stream_id", t.stream_id)
-        .opt_str("grpc_service", grpc.map(|g| g.service.as_str()))
-        .opt_str("grpc_method", grpc.map(|g| g.method.as_str()))
-        .opt_int("grpc_status", grpc.and_then(|g| g.status))
-        .opt_str("grpc_message", grpc.and_then(|g| g.message.as_deref()))
-        .opt_int("grpc_request_messages", grpc.map(|g| g.request_messages))
-        .opt_int("grpc_response_messages", grpc.map(|g| g.response_messages))
-        .end();
-}
-
+/// One `--csv` record as it was written before the column definitions: the reference the
+/// column-driven writer is tested against.
+#[cfg(test)]
 fn csv_row(capture: &str, t: &HttpTransaction) -> Vec<String> {
     let o = |v: Option<i64>| v.map(|x| x.to_string()).unwrap_or_default();
     let grpc = t.grpc.as_ref();
@@ -272,23 +194,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ..Default::default()
     };
     let options = args.inputs.pass(options);
-    let mut rows = common::RowWriter::new(args.json, args.csv, &COLUMNS)?;
+    let mut rows = common::RowWriter::new(args.json, args.csv, &HTTP)?;
     let mut styles = common::TimeStyles::new(args.time_format);
-    let mut line = Vec::with_capacity(1024);
     let run = common::run_pass(&args.inputs.files, &options, &mut |path, record| {
         let Record::Http(t) = record else {
             return Ok(());
         };
-        rows.row(
-            path,
-            |capture, out| {
-                line.clear();
-                push_json_line(&mut line, capture, &t);
-                out.write_all(&line)
-            },
-            |capture| csv_row(capture, &t),
-            || text_line(&t, styles.for_file(path)),
-        )
+        rows.row(path, &t, || text_line(&t, styles.for_file(path)))
     })?;
     let text = rows.is_text();
     let count = rows.count;
@@ -308,6 +220,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 mod tests {
     use super::*;
     use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    use tracetail::columns::writers::{CsvRows, JsonRows};
 
     fn serde_line(capture: &str, t: &HttpTransaction) -> Vec<u8> {
         let mut line = serde_json::to_vec(&to_json(capture, t)).unwrap();
@@ -315,8 +228,8 @@ mod tests {
         line
     }
 
-    #[test]
-    fn hand_written_json_rows_are_serde_json_bytes() {
+    /// Transactions with every kind of value: escapes, extremes, absent fields, gRPC.
+    fn rows() -> Vec<HttpTransaction> {
         let mut rows = Vec::new();
         let mut t = HttpTransaction {
             connection_id: 7,
@@ -327,7 +240,7 @@ mod tests {
             server_port: 80,
             method: "GET".into(),
             host: Some("example.com".into()),
-            uri: "/a?b=\"c\"&d=\\e\u{1}\u{1f}\u{7f}\t\n\r\u{8}\u{c}é😀".into(),
+            uri: "/a?b=\"c\"&d=\\e\u{1}\u{1f}\u{7f}\t\n\r\u{8}\u{c}é😀,x".into(),
             version: "HTTP/1.1".into(),
             status: Some(200),
             request_first_ns: Some(i64::MIN),
@@ -357,7 +270,7 @@ mod tests {
         t.response_body_bytes = 12345;
         rows.push(t.clone());
         t.stream_id = Some(u32::MAX);
-        t.grpc = Some(tracetail::analyzers::http::GrpcCall {
+        t.grpc = Some(tracetail::analyzers::GrpcCall {
             service: "helloworld.Greeter".into(),
             method: "SayHello".into(),
             status: Some(14),
@@ -369,10 +282,16 @@ mod tests {
         t.grpc.as_mut().unwrap().status = None;
         t.grpc.as_mut().unwrap().message = None;
         rows.push(t);
-        for (i, t) in rows.iter().enumerate() {
+        rows
+    }
+
+    #[test]
+    fn json_rows_are_serde_json_bytes() {
+        let json = JsonRows::new(&HTTP);
+        for (i, t) in rows().iter().enumerate() {
             for capture in ["a.pcap", "dir\\we\"ird\nname.pcap"] {
                 let mut line = Vec::new();
-                push_json_line(&mut line, capture, t);
+                json.push_line(&mut line, capture, t);
                 assert_eq!(
                     String::from_utf8(line).unwrap(),
                     String::from_utf8(serde_line(capture, t)).unwrap(),
@@ -380,5 +299,76 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn csv_rows_are_the_written_out_records() {
+        let columns = CsvRows::new(&HTTP);
+        let mut ours = csv::Writer::from_writer(Vec::new());
+        let mut reference = csv::Writer::from_writer(Vec::new());
+        ours.write_record(columns.header()).unwrap();
+        reference.write_record(JSON_FIELDS).unwrap();
+        let mut scratch = Vec::new();
+        for t in &rows() {
+            for capture in ["a.pcap", "dir\\we\"ird\nname,x.pcap"] {
+                columns.write(&mut ours, &mut scratch, capture, t).unwrap();
+                reference.write_record(csv_row(capture, t)).unwrap();
+            }
+        }
+        assert_eq!(
+            String::from_utf8(ours.into_inner().unwrap()).unwrap(),
+            String::from_utf8(reference.into_inner().unwrap()).unwrap()
+        );
+    }
+
+    /// The CSV header is the JSON keys, in order.
+    const JSON_FIELDS: [&str; 35] = [
+        "capture",
+        "connection_id",
+        "depth",
+        "client_ip",
+        "client_port",
+        "server_ip",
+        "server_port",
+        "method",
+        "host",
+        "uri",
+        "version",
+        "status",
+        "request_bytes",
+        "response_bytes",
+        "request_body_bytes",
+        "response_body_bytes",
+        "request_first_ns",
+        "request_last_ns",
+        "response_first_ns",
+        "response_last_ns",
+        "ttfb_ns",
+        "total_ns",
+        "server_ns",
+        "tshark_ns",
+        "flags",
+        "gap",
+        "tls",
+        "sni",
+        "stream_id",
+        "grpc_service",
+        "grpc_method",
+        "grpc_status",
+        "grpc_message",
+        "grpc_request_messages",
+        "grpc_response_messages",
+    ];
+
+    #[test]
+    fn serde_reference_has_the_header_fields() {
+        let value = serde_json::to_value(to_json("a", &rows()[0])).unwrap();
+        let keys: Vec<&str> = value
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
+        assert_eq!(keys, JSON_FIELDS);
     }
 }

@@ -1,10 +1,10 @@
 //! `tracetail sessions`: conversations (default) or Scapy's session keys (`--scapy`).
 
 use super::common::{self, Inputs};
-use serde_json::json;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::ExitCode;
+use tracetail::columns::flows::FLOWS;
 use tracetail::flows::FlowRecord;
 use tracetail::pipeline::{PassOptions, Record};
 use tracetail::units::{bytes_human, thousands};
@@ -36,44 +36,39 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ..Default::default()
     };
     let options = args.inputs.pass(options);
-    let mut out = common::stdout();
     let multi = args.inputs.files.len() > 1;
     let mut rows: Vec<(String, FlowRecord)> = Vec::new();
-    let mut csv_writer = args.csv.then(|| csv::Writer::from_writer(common::stdout()));
-    if let Some(w) = csv_writer.as_mut() {
-        w.write_record(CSV_COLUMNS)?;
-    }
+    // JSON and CSV rows stream out as flows end; the text table waits for all of them.
+    let mut writer = (args.json || args.csv)
+        .then(|| common::RowWriter::new(args.json, args.csv, &FLOWS))
+        .transpose()?;
     let run = common::run_pass(&args.inputs.files, &options, &mut |path, record| {
         let Record::Flow(flow) = record else {
             return Ok(());
         };
-        let file = path.display().to_string();
-        if args.json {
-            let mut v = serde_json::to_value(&flow).map_err(std::io::Error::other)?;
-            v["capture"] = json!(file);
-            v["duration_ns"] = json!(flow.duration_ns());
-            v["handshake_ns"] = json!(flow.handshake_ns());
-            common::write_json_line(&mut out, &v)
-        } else if let Some(w) = csv_writer.as_mut() {
-            w.write_record(csv_row(&file, &flow))
-                .map_err(common::csv_error)
-        } else {
-            rows.push((file, flow));
-            Ok(())
+        match writer.as_mut() {
+            Some(w) => w.row(path, &flow, String::new),
+            None => {
+                rows.push((path.display().to_string(), flow));
+                Ok(())
+            }
         }
     })?;
+    let mut out = match writer {
+        Some(w) => w.finish()?,
+        None => common::stdout(),
+    };
     if !args.json && !args.csv && !run.nothing_read() {
         // Flows are streamed as they end; show them in order of first packet.
         rows.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.flow_id.cmp(&b.1.flow_id)));
         print_table(&mut out, &rows, multi)?;
     }
-    if let Some(mut w) = csv_writer {
-        w.flush()?;
-    }
     out.flush()?;
     Ok(run.exit_code())
 }
 
+/// The `--csv` header as it was written before the column definitions (test reference).
+#[cfg(test)]
 const CSV_COLUMNS: [&str; 19] = [
     "capture",
     "flow_id",
@@ -96,6 +91,8 @@ const CSV_COLUMNS: [&str; 19] = [
     "synack_to_ack_ns",
 ];
 
+/// One `--csv` record as it was written before the column definitions (test reference).
+#[cfg(test)]
 fn csv_row(file: &str, f: &FlowRecord) -> Vec<String> {
     let opt = |v: Option<i64>| v.map(|x| x.to_string()).unwrap_or_default();
     vec![
@@ -213,4 +210,78 @@ fn run_scapy(args: Args) -> anyhow::Result<ExitCode> {
     }
     out.flush()?;
     Ok(run.exit_code())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use tracetail::columns::writers::{CsvRows, JsonRows};
+
+    /// A `--json` line as it was written before the column definitions.
+    fn reference_json(file: &str, flow: &FlowRecord) -> Vec<u8> {
+        let mut v = serde_json::to_value(flow).unwrap();
+        v["capture"] = json!(file);
+        v["duration_ns"] = json!(flow.duration_ns());
+        v["handshake_ns"] = json!(flow.handshake_ns());
+        let mut line = serde_json::to_vec(&v).unwrap();
+        line.push(b'\n');
+        line
+    }
+
+    fn flows() -> Vec<FlowRecord> {
+        let mut f = FlowRecord {
+            flow_id: u64::MAX,
+            protocol: "tcp".into(),
+            client_ip: "10.0.0.1".parse().unwrap(),
+            client_port: 65535,
+            server_ip: "2001:db8::1".parse().unwrap(),
+            server_port: 443,
+            first_ns: i64::MIN,
+            last_ns: i64::MAX,
+            client_packets: 1,
+            client_bytes: 2,
+            client_payload_bytes: 3,
+            server_packets: 4,
+            server_bytes: 5,
+            server_payload_bytes: 6,
+            tcp_state: Some("SF".into()),
+            syn_to_synack_ns: Some(7),
+            synack_to_ack_ns: Some(8),
+        };
+        let mut rows = vec![f.clone()];
+        f.protocol = "ip-47".into();
+        f.tcp_state = None;
+        f.syn_to_synack_ns = None;
+        f.synack_to_ack_ns = None;
+        rows.push(f);
+        rows
+    }
+
+    #[test]
+    fn json_and_csv_rows_are_the_written_out_ones() {
+        let json = JsonRows::new(&FLOWS);
+        let csv_rows = CsvRows::new(&FLOWS);
+        let mut ours = csv::Writer::from_writer(Vec::new());
+        let mut reference = csv::Writer::from_writer(Vec::new());
+        ours.write_record(csv_rows.header()).unwrap();
+        reference.write_record(CSV_COLUMNS).unwrap();
+        let mut scratch = Vec::new();
+        for f in &flows() {
+            for file in ["a.pcap", "we\"ird,\n.pcap"] {
+                let mut line = Vec::new();
+                json.push_line(&mut line, file, f);
+                assert_eq!(
+                    String::from_utf8(line).unwrap(),
+                    String::from_utf8(reference_json(file, f)).unwrap()
+                );
+                csv_rows.write(&mut ours, &mut scratch, file, f).unwrap();
+                reference.write_record(csv_row(file, f)).unwrap();
+            }
+        }
+        assert_eq!(
+            String::from_utf8(ours.into_inner().unwrap()).unwrap(),
+            String::from_utf8(reference.into_inner().unwrap()).unwrap()
+        );
+    }
 }

@@ -4,9 +4,9 @@
 
 use super::common::{self, Inputs};
 use std::io::Write;
-use std::net::IpAddr;
 use std::process::ExitCode;
 use tracetail::analyzers::{tcp, TcpExchange};
+use tracetail::columns::tcp::TCP;
 use tracetail::pipeline::{PassOptions, Record};
 use tracetail::stats::intervals::{IntervalRow, IntervalStats, MAX_INTERVALS};
 use tracetail::units::{duration_ns_to_human, epoch_ns_to_string};
@@ -58,137 +58,6 @@ fn parse_duration_ns(text: &str) -> Result<i64, String> {
     Ok(ns as i64)
 }
 
-/// One cell of a row: typed for JSON, printed for CSV.
-enum Cell<'a> {
-    Text(&'a str),
-    Count(u64),
-    Time(Option<i64>),
-    Ip(IpAddr),
-    List(&'a [&'static str]),
-}
-
-/// One column: its name (a contract with users' scripts: extend only) and how a row
-/// fills it. This one list feeds `--json` and `--csv`.
-struct Column {
-    name: &'static str,
-    get: fn(&TcpExchange) -> Cell<'_>,
-}
-
-const COLUMNS: &[Column] = &[
-    Column {
-        name: "connection_id",
-        get: |t| Cell::Count(t.connection_id),
-    },
-    Column {
-        name: "exchange",
-        get: |t| Cell::Count(u64::from(t.exchange)),
-    },
-    Column {
-        name: "protocol",
-        get: |t| Cell::Text(t.protocol),
-    },
-    Column {
-        name: "client_ip",
-        get: |t| Cell::Ip(t.client_ip),
-    },
-    Column {
-        name: "client_port",
-        get: |t| Cell::Count(u64::from(t.client_port)),
-    },
-    Column {
-        name: "server_ip",
-        get: |t| Cell::Ip(t.server_ip),
-    },
-    Column {
-        name: "server_port",
-        get: |t| Cell::Count(u64::from(t.server_port)),
-    },
-    Column {
-        name: "server_rule",
-        get: |t| Cell::Text(t.server_rule),
-    },
-    Column {
-        name: "request_bytes",
-        get: |t| Cell::Count(t.request_bytes),
-    },
-    Column {
-        name: "response_bytes",
-        get: |t| Cell::Count(t.response_bytes),
-    },
-    Column {
-        name: "request_first_ns",
-        get: |t| Cell::Time(t.request_first_ns),
-    },
-    Column {
-        name: "request_last_ns",
-        get: |t| Cell::Time(t.request_last_ns),
-    },
-    Column {
-        name: "response_first_ns",
-        get: |t| Cell::Time(t.response_first_ns),
-    },
-    Column {
-        name: "response_last_ns",
-        get: |t| Cell::Time(t.response_last_ns),
-    },
-    Column {
-        name: "ttfb_ns",
-        get: |t| Cell::Time(t.ttfb_ns()),
-    },
-    Column {
-        name: "total_ns",
-        get: |t| Cell::Time(t.total_ns()),
-    },
-    Column {
-        name: "server_ns",
-        get: |t| Cell::Time(t.server_ns()),
-    },
-    Column {
-        name: "tshark_ns",
-        get: |t| Cell::Time(t.tshark_ns()),
-    },
-    Column {
-        name: "flags",
-        get: |t| Cell::List(&t.flags),
-    },
-];
-
-/// Column names of `--json` and `--csv`, in order (`capture` first, as in `http`).
-fn column_names() -> Vec<&'static str> {
-    std::iter::once("capture")
-        .chain(COLUMNS.iter().map(|c| c.name))
-        .collect()
-}
-
-fn write_json(out: &mut dyn Write, capture: &str, t: &TcpExchange) -> std::io::Result<()> {
-    out.write_all(b"{\"capture\":")?;
-    serde_json::to_writer(&mut *out, capture)?;
-    for c in COLUMNS {
-        write!(out, ",\"{}\":", c.name)?;
-        match (c.get)(t) {
-            Cell::Text(s) => serde_json::to_writer(&mut *out, s)?,
-            Cell::Count(n) => write!(out, "{n}")?,
-            Cell::Time(Some(n)) => write!(out, "{n}")?,
-            Cell::Time(None) => out.write_all(b"null")?,
-            Cell::Ip(ip) => write!(out, "\"{ip}\"")?,
-            Cell::List(l) => serde_json::to_writer(&mut *out, l)?,
-        }
-    }
-    out.write_all(b"}\n")
-}
-
-fn csv_row(capture: &str, t: &TcpExchange) -> Vec<String> {
-    std::iter::once(capture.to_string())
-        .chain(COLUMNS.iter().map(|c| match (c.get)(t) {
-            Cell::Text(s) => s.to_string(),
-            Cell::Count(n) => n.to_string(),
-            Cell::Time(v) => v.map(|n| n.to_string()).unwrap_or_default(),
-            Cell::Ip(ip) => ip.to_string(),
-            Cell::List(l) => l.join(","),
-        }))
-        .collect()
-}
-
 fn text_line(t: &TcpExchange) -> String {
     let when = t
         .request_first_ns
@@ -230,7 +99,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if let Some(length) = args.intervals {
         return run_intervals(&args, &options, length, keep);
     }
-    let mut rows = common::RowWriter::new(args.json, args.csv, &column_names())?;
+    let mut rows = common::RowWriter::new(args.json, args.csv, &TCP)?;
     let (mut unanswered, mut overlapped, mut greetings) = (0u64, 0u64, 0u64);
     let run = common::run_pass(&args.inputs.files, &options, &mut |path, record| {
         let Record::Tcp(t) = record else {
@@ -242,12 +111,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         unanswered += u64::from(t.flags.contains(&"unanswered"));
         overlapped += u64::from(t.flags.contains(&"overlapped"));
         greetings += u64::from(t.flags.contains(&"server_first"));
-        rows.row(
-            path,
-            |capture, out| write_json(out, capture, &t),
-            |capture| csv_row(capture, &t),
-            || text_line(&t),
-        )
+        rows.row(path, &t, || text_line(&t))
     })?;
     let text = rows.is_text();
     let count = rows.count;

@@ -4,7 +4,8 @@
 use super::common::{self, Inputs};
 use std::io::Write;
 use std::process::ExitCode;
-use tracetail::analyzers::tls::{TlsConnection, TLS_COLUMNS};
+use tracetail::analyzers::tls::TlsConnection;
+use tracetail::columns::tls::TLS;
 use tracetail::pipeline::{PassOptions, Record};
 use tracetail::units::{duration_ns_to_human, epoch_ns_to_string};
 
@@ -20,15 +21,6 @@ pub struct Args {
     /// CSV with the same columns as --json.
     #[arg(long, conflicts_with = "json")]
     csv: bool,
-}
-
-/// One `--json` row: the capture, then the connection's fields in [`TLS_COLUMNS`] order.
-#[derive(serde::Serialize)]
-struct JsonRow<'a> {
-    capture: &'a str,
-    #[serde(flatten)]
-    connection: &'a TlsConnection,
-    gap: bool,
 }
 
 fn text_line(t: &TlsConnection) -> String {
@@ -76,24 +68,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         analyzer,
         ..Default::default()
     };
-    let mut rows = common::RowWriter::new(args.json, args.csv, &TLS_COLUMNS)?;
+    let mut rows = common::RowWriter::new(args.json, args.csv, &TLS)?;
     let run = common::run_pass(&args.inputs.files, &options, &mut |path, record| {
         let Record::Tls(t) = record else {
             return Ok(());
         };
-        rows.row(
-            path,
-            |capture, out| {
-                let row = JsonRow {
-                    capture,
-                    connection: &t,
-                    gap: t.has_gap(),
-                };
-                common::write_json_line(out, &row)
-            },
-            |capture| t.csv_values(capture),
-            || text_line(&t),
-        )
+        rows.row(path, &t, || text_line(&t))
     })?;
     let text = rows.is_text();
     let count = rows.count;

@@ -79,7 +79,7 @@ mod rows;
 
 pub use rows::{
     BatchBuilder, DnsBatches, DnsRows, FlowBatches, FlowRows, HttpBatches, HttpRows, RowBuffer,
-    TcpBatches, TcpRows,
+    TableRow, TableRows, TcpBatches, TcpRows, TlsBatches, TlsRows,
 };
 pub use schema::{Table, SCHEMA_VERSION, SCHEMA_VERSION_KEY};
 
@@ -176,10 +176,11 @@ mod tests {
         for table in Table::ALL {
             let schema = table.schema();
             assert_eq!(schema.field(0).name(), "capture_file");
-            let mut names: Vec<&str> = table.columns().iter().map(|c| c.name).collect();
+            let columns = table.columns();
+            let mut names: Vec<&str> = columns.iter().map(|c| c.name).collect();
             names.sort_unstable();
             names.dedup();
-            assert_eq!(names.len(), table.columns().len(), "{table:?}");
+            assert_eq!(names.len(), columns.len(), "{table:?}");
         }
     }
 }

@@ -1,9 +1,9 @@
 //! The Parquet writer: one file per table and capture, written batch by batch from the same
 //! [`BatchBuilder`]s every Arrow consumer gets (feature `parquet`).
 
-use super::rows::{BatchBuilder, DnsRows, FlowRows, HttpRows, RowBuffer, TcpRows};
+use super::rows::{BatchBuilder, DnsRows, FlowRows, HttpRows, RowBuffer, TcpRows, TlsRows};
 use super::{capture_stem, Table, BATCH_ROWS};
-use crate::analyzers::{DnsTransaction, HttpTransaction, TcpExchange};
+use crate::analyzers::{DnsTransaction, HttpTransaction, TcpExchange, TlsConnection};
 use crate::flows::FlowRecord;
 use arrow_array::RecordBatch;
 use arrow_schema::ArrowError;
@@ -159,12 +159,13 @@ pub struct TableSummary {
 }
 
 /// The three files of one capture: `flows`, `http` and `dns`, in that order, and the `tcp`
-/// file when it was asked for.
+/// and `tls` files when they were asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportSummary {
     pub capture_file: String,
     pub tables: [TableSummary; 3],
     pub tcp: Option<TableSummary>,
+    pub tls: Option<TableSummary>,
 }
 
 /// Streaming writers for one capture's three tables.
@@ -185,6 +186,7 @@ pub struct TableWriters {
     http: TableFile<HttpRows>,
     dns: TableFile<DnsRows>,
     tcp: Option<TableFile<TcpRows>>,
+    tls: Option<TableFile<TlsRows>>,
 }
 
 impl TableWriters {
@@ -199,15 +201,39 @@ impl TableWriters {
             http: TableFile::create(dir, &stem, capture_file_name)?,
             dns: TableFile::create(dir, &stem, capture_file_name)?,
             tcp: None,
+            tls: None,
         })
     }
 
     /// As [`create`](Self::create), also starting the `tcp` table (`dir/tcp/`).
     pub fn create_with_tcp(dir: &Path, capture_file_name: &str) -> Result<Self, ExportError> {
+        Self::create_with(dir, capture_file_name, &[Table::Tcp])
+    }
+
+    /// As [`create`](Self::create), also starting the tables written on request
+    /// (`Table::Tcp`, `Table::Tls`) named in `extra`.
+    pub fn create_with(
+        dir: &Path,
+        capture_file_name: &str,
+        extra: &[Table],
+    ) -> Result<Self, ExportError> {
         let mut writers = Self::create(dir, capture_file_name)?;
         let stem = capture_stem(capture_file_name);
-        writers.tcp = Some(TableFile::create(dir, &stem, capture_file_name)?);
+        if extra.contains(&Table::Tcp) {
+            writers.tcp = Some(TableFile::create(dir, &stem, capture_file_name)?);
+        }
+        if extra.contains(&Table::Tls) {
+            writers.tls = Some(TableFile::create(dir, &stem, capture_file_name)?);
+        }
         Ok(writers)
+    }
+
+    /// Appends a connection to the `tls` table; ignored when it was not started.
+    pub fn push_tls(&mut self, connection: &TlsConnection) -> Result<(), ExportError> {
+        match self.tls.as_mut() {
+            Some(file) => file.push(connection),
+            None => Ok(()),
+        }
     }
 
     /// Appends an exchange to the `tcp` table; ignored when it was not started.
@@ -236,14 +262,13 @@ impl TableWriters {
         let flows = self.flows.finish()?;
         let http = self.http.finish()?;
         let dns = self.dns.finish()?;
-        let tcp = match self.tcp.as_mut() {
-            Some(file) => Some(file.finish()?),
-            None => None,
-        };
+        let tcp = self.tcp.as_mut().map(TableFile::finish).transpose()?;
+        let tls = self.tls.as_mut().map(TableFile::finish).transpose()?;
         Ok(ExportSummary {
             capture_file: std::mem::take(&mut self.capture_file),
             tables: [flows, http, dns],
             tcp,
+            tls,
         })
     }
 }

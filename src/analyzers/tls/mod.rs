@@ -87,38 +87,6 @@ pub struct TlsConnection {
     pub first_record_ns: i64,
 }
 
-/// Column names of `tls --json` / `--csv`, in order (`capture` first, like `http`): a
-/// contract with users' scripts, extend only. A test checks the JSON keys follow it.
-pub const TLS_COLUMNS: [&str; 26] = [
-    "capture",
-    "connection_id",
-    "client_ip",
-    "client_port",
-    "server_ip",
-    "server_port",
-    "sni",
-    "alpn_offered",
-    "alpn",
-    "version",
-    "cipher_suite",
-    "resumed",
-    "client_hello_ns",
-    "server_hello_ns",
-    "hello_ns",
-    "handshake_ns",
-    "first_data_ns",
-    "alerts",
-    "decrypted",
-    "undecrypted_reason",
-    "flags",
-    "legacy_version",
-    "resumption",
-    "handshake_end",
-    "server_first_data_ns",
-    // Kept last so the list above reads like the field list.
-    "gap",
-];
-
 impl TlsConnection {
     /// A row with nothing known yet but the endpoints (`senders[0]` taken as the client).
     pub fn new(info: &ConnInfo) -> Self {
@@ -152,40 +120,6 @@ impl TlsConnection {
         }
     }
 
-    /// The CSV cells in [`TLS_COLUMNS`] order; lists are joined with `,`, absent values empty.
-    pub fn csv_values(&self, capture: &str) -> Vec<String> {
-        let o = |v: Option<i64>| v.map(|x| x.to_string()).unwrap_or_default();
-        let s = |v: &Option<String>| v.clone().unwrap_or_default();
-        vec![
-            capture.into(),
-            self.connection_id.to_string(),
-            self.client_ip.to_string(),
-            self.client_port.to_string(),
-            self.server_ip.to_string(),
-            self.server_port.to_string(),
-            s(&self.sni),
-            self.alpn_offered.join(","),
-            s(&self.alpn),
-            s(&self.version),
-            s(&self.cipher_suite),
-            self.resumed.to_string(),
-            o(self.client_hello_ns),
-            o(self.server_hello_ns),
-            o(self.hello_ns),
-            o(self.handshake_ns),
-            o(self.first_data_ns),
-            self.alerts.join(","),
-            self.decrypted.to_string(),
-            s(&self.undecrypted_reason),
-            self.flags.join(","),
-            s(&self.legacy_version),
-            self.resumption.unwrap_or_default().into(),
-            self.handshake_end.unwrap_or_default().into(),
-            o(self.server_first_data_ns),
-            self.has_gap().to_string(),
-        ]
-    }
-
     pub fn has_gap(&self) -> bool {
         self.flags.contains(&"gap")
     }
@@ -211,34 +145,5 @@ fn probe(probe: &Probe<'_>) -> Claim {
         Some(Ok(h)) if h.content_type != wire::HEARTBEAT => Claim::Maybe,
         _ if wire::sslv2_client_hello(bytes).is_some() => Claim::Yes,
         _ => Claim::No,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn json_keys_follow_the_columns() {
-        let info = ConnInfo {
-            connection_id: 3,
-            senders: [
-                ("10.0.0.1".parse().unwrap(), 5000),
-                ("10.0.0.2".parse().unwrap(), 443),
-            ],
-            handshake_client: None,
-            endpoint_connections: None,
-        };
-        let row = TlsConnection::new(&info);
-        let json = serde_json::to_value(&row).unwrap();
-        let keys: Vec<&str> = json
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(|k| k.as_str())
-            .collect();
-        // `capture` is added by the writer, `gap` derived from the flags.
-        assert_eq!(keys, TLS_COLUMNS[1..TLS_COLUMNS.len() - 1]);
-        assert_eq!(row.csv_values("f").len(), TLS_COLUMNS.len());
     }
 }
