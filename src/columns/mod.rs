@@ -22,6 +22,8 @@
 pub mod dns;
 pub mod flows;
 pub mod http;
+#[cfg(test)]
+pub(crate) mod samples;
 pub mod tcp;
 pub mod tls;
 pub mod writers;

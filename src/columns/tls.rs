@@ -155,7 +155,7 @@ const TLS_COLUMNS: &[Column<TlsConnection>] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analyzers::seam::ConnInfo;
+    use crate::columns::samples;
     use crate::columns::writers::JsonRows;
 
     /// `tls --json` as serde writes the row (how the command wrote it before the columns).
@@ -167,44 +167,10 @@ mod tests {
         gap: bool,
     }
 
-    fn rows() -> Vec<TlsConnection> {
-        let info = ConnInfo {
-            connection_id: 3,
-            senders: [
-                ("10.0.0.1".parse().unwrap(), 5000),
-                ("2001:db8::2".parse().unwrap(), 443),
-            ],
-            handshake_client: None,
-            endpoint_connections: None,
-        };
-        let empty = TlsConnection::new(&info);
-        let mut full = empty.clone();
-        full.sni = Some("b\u{fc}cher.example\"\\".into());
-        full.alpn_offered = vec!["h2".into(), "http/1.1".into()];
-        full.alpn = Some("h2".into());
-        full.version = Some("TLS 1.3".into());
-        full.cipher_suite = Some("TLS_AES_128_GCM_SHA256".into());
-        full.resumed = true;
-        full.client_hello_ns = Some(i64::MIN);
-        full.server_hello_ns = Some(i64::MAX);
-        full.hello_ns = Some(-1);
-        full.handshake_ns = Some(0);
-        full.first_data_ns = Some(5);
-        full.alerts = vec!["client: warning close_notify".into()];
-        full.decrypted = true;
-        full.undecrypted_reason = Some("no key".into());
-        full.flags = vec!["gap", "hello_retry"];
-        full.legacy_version = Some("TLS 1.2".into());
-        full.resumption = Some("psk");
-        full.handshake_end = Some("client_finished");
-        full.server_first_data_ns = Some(6);
-        vec![empty, full]
-    }
-
     #[test]
     fn json_rows_are_serde_json_bytes_of_the_connection() {
         let json = JsonRows::new(&TLS);
-        for row in rows() {
+        for row in samples::tls() {
             let mut ours = Vec::new();
             json.push_line(&mut ours, "t.pcap", &row);
             let serde = SerdeRow {

@@ -293,3 +293,96 @@ impl<B: RowBuffer> BatchBuilder<B> {
             .map(Some)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::columns::samples;
+    use crate::columns::writers::JsonRows;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Int32Type, Int64Type, TimestampNanosecondType};
+    use arrow_array::Array;
+    use arrow_schema::DataType;
+    use serde_json::Value as Json;
+
+    /// Row `i` of an Arrow column as the JSON value it stands for.
+    fn json_of(array: &dyn Array, i: usize) -> Json {
+        if array.is_null(i) {
+            return Json::Null;
+        }
+        match array.data_type() {
+            DataType::Utf8 => array.as_string::<i32>().value(i).into(),
+            DataType::Int32 => array.as_primitive::<Int32Type>().value(i).into(),
+            DataType::Int64 => array.as_primitive::<Int64Type>().value(i).into(),
+            DataType::Timestamp(..) => array
+                .as_primitive::<TimestampNanosecondType>()
+                .value(i)
+                .into(),
+            DataType::Boolean => array.as_boolean().value(i).into(),
+            DataType::List(_) => {
+                let items = array.as_list::<i32>().value(i);
+                let items = items.as_string::<i32>();
+                (0..items.len())
+                    .map(|j| Json::from(items.value(j)))
+                    .collect()
+            }
+            other => panic!("no JSON for {other}"),
+        }
+    }
+
+    /// Every table column holds the value `--json` writes for it, row by row (one definition,
+    /// two writers), and the batch has the documented schema.
+    fn tables_equal_json<R: TableRow>(rows: &[R]) {
+        let mut buffer = TableRows::<R>::default();
+        for row in rows {
+            buffer.push(row);
+        }
+        let batch = buffer
+            .take_batch(&R::TABLE.schema(), "f.pcap")
+            .expect("a batch with the documented schema");
+        let json = JsonRows::new(R::columns());
+        for (i, row) in rows.iter().enumerate() {
+            let mut line = Vec::new();
+            json.push_line(&mut line, "f.pcap", row);
+            let object: Json = serde_json::from_slice(&line).unwrap();
+            for (k, column) in R::columns().table().enumerate() {
+                assert_eq!(
+                    json_of(batch.column(k).as_ref(), i),
+                    object[column.name],
+                    "{:?} row {i} column {}",
+                    R::TABLE,
+                    column.name
+                );
+            }
+        }
+        assert!(buffer.is_empty(), "taking the batch empties the buffer");
+    }
+
+    #[test]
+    fn every_column_fills_its_table_type() {
+        tables_equal_json(&samples::flows());
+        tables_equal_json(&samples::http());
+        tables_equal_json(&samples::dns());
+        tables_equal_json(&samples::tcp());
+        tables_equal_json(&samples::tls());
+    }
+
+    #[test]
+    fn out_of_range_counters_are_clamped_not_wrapped() {
+        let mut rows = samples::http();
+        rows[0].request_bytes = u64::MAX;
+        rows[0].depth = u32::MAX;
+        let mut buffer = HttpRows::default();
+        buffer.push(&rows[0]);
+        let batch = buffer.take_batch(&Table::Http.schema(), "f").unwrap();
+        let column = |name: &str| batch.column(batch.schema().index_of(name).unwrap()).clone();
+        assert_eq!(
+            column("request_bytes").as_primitive::<Int64Type>().value(0),
+            i64::MAX
+        );
+        assert_eq!(
+            column("depth").as_primitive::<Int32Type>().value(0),
+            i32::MAX
+        );
+    }
+}
