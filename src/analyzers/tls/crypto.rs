@@ -8,12 +8,14 @@
 //! with RustCrypto; ring's cold release build took 30 s against 20 s, and one crate covers
 //! HKDF, HMAC and the AEADs.
 //!
-//! AES-CBC: `ring` has no CBC mode. The `aes` crate (hardware AES, already in the lock file
-//! through nothing else, ~3 s of cold build) decrypts all blocks of a record in one call, which
-//! pipelines AES-NI; the CBC chaining (XOR with the previous ciphertext block) is done here
-//! rather than through the `cbc` crate, whose decryptor would add a dependency for those few
-//! lines. The MAC is always verified; padding is checked, not in constant time (a passive
-//! analyzer is no padding oracle).
+//! AES-CBC: `ring` has no CBC mode. The `aes` crate (hardware AES; a few seconds of cold
+//! build) decrypts all blocks of a record in one call, which pipelines AES-NI; the CBC
+//! chaining (XOR with the previous ciphertext block) is done here. Measured on 16 KiB records
+//! (release, this 2-core machine under load): this 4.6-6.4 GB/s, RustCrypto's `cbc` crate
+//! 5.4-7.9 GB/s (it avoids one copy) — too close to be worth another dependency, since the MAC
+//! dominates anyway: `ring` HMAC-SHA256 1.0-1.9 GB/s, HMAC-SHA1 0.3-0.4 GB/s. The MAC is
+//! always verified; padding is checked, not in constant time (a passive analyzer is no
+//! padding oracle).
 
 use aes::cipher::inout::InOutBuf;
 use aes::cipher::{BlockDecrypt, KeyInit};
@@ -546,11 +548,12 @@ impl CbcKeys {
             AesKey::Aes128(k) => k.decrypt_blocks_inout(chunks),
             AesKey::Aes256(k) => k.decrypt_blocks_inout(chunks),
         }
-        for (plain, previous) in output_blocks(record).zip(iv_and_previous.chunks_exact(AES_BLOCK))
-        {
-            for (p, c) in plain.iter_mut().zip(previous) {
-                *p ^= c;
-            }
+        // Whole blocks at a time: a byte loop here was 4x slower than AES itself.
+        let blocks = output_blocks(record).zip(iv_and_previous.chunks_exact(AES_BLOCK));
+        for (plain, previous) in blocks {
+            let block = |b: &[u8]| u128::from_ne_bytes(b.try_into().expect("one block"));
+            let xored = block(plain) ^ block(previous);
+            plain.copy_from_slice(&xored.to_ne_bytes());
         }
     }
 }
