@@ -217,10 +217,13 @@ def openssl_key_update(port, keylog, manifest):
         )
 
 
-def start_tcpdump(pcap, port):
+def start_tcpdump(pcap, ports):
+    """tcpdump on `lo` for TCP on `ports` (one or a list), once it says "listening"."""
+    ports = ports if isinstance(ports, list) else [ports]
+    expr = " or ".join(f"port {p}" for p in ports)
     proc = subprocess.Popen(
         ["tcpdump", "-i", "lo", "-n", "-U", "--immediate-mode", "-B", "32768", "-s", "0", "-w", pcap,
-         f"tcp port {port}"],
+         f"tcp and ({expr})"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     line = proc.stderr.readline()
@@ -230,11 +233,10 @@ def start_tcpdump(pcap, port):
     return proc
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--workdir", required=True)
-    args = parser.parse_args()
-    work = os.path.abspath(args.workdir)
+def prepare_workdir(workdir):
+    """The work directory, without old key logs, with a self-signed certificate for
+    `localhost`: returns (work, cert, key)."""
+    work = os.path.abspath(workdir)
     os.makedirs(work, exist_ok=True)
     for name in os.listdir(work):
         if name.startswith("keys-"):
@@ -245,6 +247,14 @@ def main():
          "-days", "1", "-keyout", key, "-out", cert],
         check=True, capture_output=True, timeout=30,
     )
+    return work, cert, key
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--workdir", required=True)
+    args = parser.parse_args()
+    work, cert, key = prepare_workdir(args.workdir)
     server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_ctx.load_cert_chain(cert, key)
     server_ctx.minimum_version = ssl.TLSVersion.TLSv1_2

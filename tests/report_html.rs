@@ -31,11 +31,17 @@ fn make_report(test: &str) -> (PathBuf, String) {
         String::from_utf8_lossy(&out.stderr)
     );
     let html_path = scratch(&format!("{test}.html"));
+    let html = report_of(&capture, &html_path);
+    (html_path, html)
+}
+
+/// `tracetail report CAPTURE -o HTML_PATH` must succeed; the page.
+fn report_of(capture: &std::path::Path, html_path: &std::path::Path) -> String {
     let out = bin()
         .arg("report")
-        .arg(&capture)
+        .arg(capture)
         .arg("-o")
-        .arg(&html_path)
+        .arg(html_path)
         .output()
         .unwrap();
     assert!(
@@ -43,8 +49,7 @@ fn make_report(test: &str) -> (PathBuf, String) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let html = std::fs::read_to_string(&html_path).unwrap();
-    (html_path, html)
+    std::fs::read_to_string(html_path).unwrap()
 }
 
 #[test]
@@ -339,20 +344,10 @@ fn dns_only_capture_gets_a_dns_report() {
     let Some(corpus) = common::corpus_dir("dns_only_capture_gets_a_dns_report") else {
         return;
     };
-    let html_path = scratch("dns-only.html");
-    let out = bin()
-        .arg("report")
-        .arg(corpus.join("cs__dns_lab.pcapng"))
-        .arg("-o")
-        .arg(&html_path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let html = report_of(
+        &corpus.join("cs__dns_lab.pcapng"),
+        &scratch("dns-only.html"),
     );
-    let html = std::fs::read_to_string(&html_path).unwrap();
     assert!(html.contains(">DNS</h2>"));
     assert!(
         !html.contains(">HTTP transactions</h2>"),
@@ -373,4 +368,75 @@ fn dns_only_capture_gets_a_dns_report() {
             &part[..part.find("</h3>").unwrap_or(0)]
         );
     }
+}
+
+/// A capture with TLS gets a TLS section whose numbers are those of `tracetail tls` on the
+/// same capture (whose fields are compared with tshark in tests/tls.rs): connections, hello
+/// and handshake time counts, and the count of each version, cipher suite and
+/// `handshake_end` rule. A capture without TLS gets no such section.
+#[test]
+fn tls_capture_gets_a_tls_section() {
+    let Some(corpus) = common::corpus_dir("tls_capture_gets_a_tls_section") else {
+        return;
+    };
+    let capture = corpus.join("sv__tls-subjectaltname__input.pcap");
+    let html = report_of(&capture, &scratch("tls.html"));
+    let out = bin()
+        .args(["tls", "--json"])
+        .arg(&capture)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let rows: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(rows.len() > 10, "the capture has TLS connections");
+
+    let section = &html[html.find(">TLS handshakes</h2>").expect("a TLS section")..];
+    let section = &section[..section.find("</section>").unwrap()];
+    assert!(
+        section.contains(&format!("{} TLS connections", rows.len())),
+        "{section}"
+    );
+    let with = |field: &str| rows.iter().filter(|r| !r[field].is_null()).count();
+    for (label, field) in [
+        ("hello time", "hello_ns"),
+        ("handshake time", "handshake_ns"),
+    ] {
+        let cell = format!("<td class=\"l\">{label}</td><td>{}</td>", with(field));
+        assert!(section.contains(&cell), "{cell} in {section}");
+    }
+    let mut counts: std::collections::BTreeMap<(&str, String), usize> = Default::default();
+    for row in &rows {
+        for (label, field) in [("version", "version"), ("cipher suite", "cipher_suite")] {
+            let value = row[field]
+                .as_str()
+                .unwrap_or("(no ServerHello)")
+                .to_string();
+            *counts.entry((label, value)).or_default() += 1;
+        }
+    }
+    for ((label, value), n) in &counts {
+        let cell = format!("<td class=\"l\">{label}</td><td class=\"l\">{value}</td><td>{n}</td>");
+        assert!(section.contains(&cell), "{cell} in {section}");
+    }
+    let finished = rows
+        .iter()
+        .filter(|r| r["handshake_end"] == "client_finished")
+        .count();
+    assert!(finished > 0);
+    let rule_row = section
+        .split("<tr>")
+        .find(|r| r.starts_with("<td class=\"l\">client_finished</td>"))
+        .expect("the client_finished rule's row");
+    assert!(
+        rule_row.contains(&format!("<td>{finished}</td></tr>")),
+        "{rule_row}"
+    );
+
+    // No TLS, no section.
+    let html = report_of(&corpus.join("cs__dns_lab.pcapng"), &scratch("no-tls.html"));
+    assert!(!html.contains(">TLS handshakes</h2>"));
 }

@@ -362,6 +362,69 @@ fn tshark_http_times(pcap: &Path, keylog: &Path) -> BTreeMap<(u16, u64), i64> {
     times
 }
 
+/// Runs `scripts/SCRIPT --workdir target/tmp/tls/WORKDIR` (real servers and clients on
+/// loopback, captured by tcpdump) and returns the work directory and the script's JSON
+/// manifest; `None` (skipped, a failure under CI) without the tools or root. On a busy
+/// machine the kernel may drop a packet: captures again, up to 3 times.
+fn capture_on_loopback(
+    test: &str,
+    script: &str,
+    workdir: &str,
+    needs_editcap: bool,
+) -> Option<(std::path::PathBuf, Value)> {
+    let mut tools = vec![
+        ("tcpdump", "--version"),
+        ("python3", "--version"),
+        ("openssl", "version"),
+        ("tshark", "--version"),
+    ];
+    if needs_editcap {
+        tools.push(("editcap", "--version"));
+    }
+    for (tool, arg) in tools {
+        if !have(test, tool, arg) {
+            return None;
+        }
+    }
+    if !is_root() {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{test}: capturing on lo needs root, and CI runs as root");
+        }
+        common::skip_visibly(test, "capturing on lo needs root");
+        return None;
+    }
+    let work = common::scratch("tls", workdir);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scripts")
+        .join(script);
+    for attempt in 1.. {
+        let out = Command::new("timeout")
+            .arg("120")
+            .arg("python3")
+            .arg(&script)
+            .arg("--workdir")
+            .arg(&work)
+            .output()
+            .expect("run the capture script");
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            script.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let manifest: Value = serde_json::from_slice(&out.stdout).expect("manifest is JSON");
+        let stats = manifest["tcpdump"].as_str().unwrap().to_string();
+        if stats
+            .lines()
+            .any(|l| l.trim() == "0 packets dropped by kernel")
+        {
+            return Some((work, manifest));
+        }
+        assert!(attempt < 3, "tcpdump keeps dropping packets: {stats}");
+    }
+    unreachable!()
+}
+
 /// Real HTTPS on loopback (scripts/tls_capture.py: Python `ssl` server; Python, curl and
 /// `openssl s_client` clients writing key logs; TLS 1.2 and 1.3, every supported suite,
 /// keep-alive and one connection per request, a 300 kB response, KeyUpdate, resumption):
@@ -372,51 +435,9 @@ fn tshark_http_times(pcap: &Path, keylog: &Path) -> BTreeMap<(u16, u64), i64> {
 #[test]
 fn https_on_loopback_decrypted_from_key_logs() {
     let test = "https_on_loopback_decrypted_from_key_logs";
-    for (tool, arg) in [
-        ("tcpdump", "--version"),
-        ("python3", "--version"),
-        ("openssl", "version"),
-        ("tshark", "--version"),
-        ("editcap", "--version"),
-    ] {
-        if !have(test, tool, arg) {
-            return;
-        }
-    }
-    if !is_root() {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("{test}: capturing on lo needs root, and CI runs as root");
-        }
-        return common::skip_visibly(test, "capturing on lo needs root");
-    }
-    let work = common::scratch("tls", "loopback");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/tls_capture.py");
-    // On a busy machine the kernel may drop a packet: capture again (up to 3 times).
-    let mut attempts = 0;
-    let manifest: Value = loop {
-        attempts += 1;
-        let out = Command::new("timeout")
-            .arg("120")
-            .arg("python3")
-            .arg(&script)
-            .arg("--workdir")
-            .arg(&work)
-            .output()
-            .expect("run scripts/tls_capture.py");
-        assert!(
-            out.status.success(),
-            "tls_capture.py: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let manifest: Value = serde_json::from_slice(&out.stdout).expect("manifest is JSON");
-        let stats = manifest["tcpdump"].as_str().unwrap().to_string();
-        if stats
-            .lines()
-            .any(|l| l.trim() == "0 packets dropped by kernel")
-        {
-            break manifest;
-        }
-        assert!(attempts < 3, "tcpdump keeps dropping packets: {stats}");
+    let Some((work, manifest)) = capture_on_loopback(test, "tls_capture.py", "loopback", true)
+    else {
+        return;
     };
     let pcap = Path::new(manifest["pcap"].as_str().unwrap()).to_path_buf();
     let requests = manifest["requests"].as_array().unwrap();
@@ -602,27 +623,7 @@ fn https_on_loopback_decrypted_from_key_logs() {
     );
 
     // 6. Wrong keys (every secret changed): no garbage rows, each connection says why.
-    let wrong = work.join("keys-wrong.txt");
-    let flipped: String = text
-        .lines()
-        .map(|l| {
-            let mut f: Vec<String> = l.split(' ').map(str::to_string).collect();
-            if f.len() == 3 {
-                let c = if f[2].starts_with('0') { "1" } else { "0" };
-                f[2].replace_range(0..1, c);
-            }
-            f.join(" ") + "\n"
-        })
-        .collect();
-    std::fs::write(&wrong, flipped).unwrap();
-    let wrong_arg = wrong.to_str().unwrap();
-    let (wrong_tls, _) = tracetail_ok(&["tls", "--json", "--keylog", wrong_arg, pcap_arg]);
-    for row in json_lines(&wrong_tls) {
-        assert_eq!(row["decrypted"], false, "{row}");
-        assert_eq!(row["undecrypted_reason"], "wrong key", "{row}");
-    }
-    let (wrong_http, _) = tracetail_ok(&["http", "--json", "--keylog", wrong_arg, pcap_arg]);
-    assert_eq!(wrong_http, "", "no transaction from undecryptable traffic");
+    assert_wrong_keys_decode_nothing(&work, &text, &pcap);
 
     // 7. Damaged records with the right keys: authentication failures, never a panic.
     let mut keys = tracetail::analyzers::tls::KeyLog::default();
@@ -646,6 +647,32 @@ fn https_on_loopback_decrypted_from_key_logs() {
             "a secret appears in the output"
         );
     }
+}
+
+/// With every secret of `keys` changed, each connection says `wrong key` (the first record's
+/// tag or MAC fails) and no transaction comes out of the undecryptable traffic.
+fn assert_wrong_keys_decode_nothing(work: &Path, keys: &str, pcap: &Path) {
+    let flipped: String = keys
+        .lines()
+        .map(|l| {
+            let mut f: Vec<String> = l.split(' ').map(str::to_string).collect();
+            if f.len() == 3 {
+                let c = if f[2].starts_with('0') { "1" } else { "0" };
+                f[2].replace_range(0..1, c);
+            }
+            f.join(" ") + "\n"
+        })
+        .collect();
+    let wrong = work.join("keys-wrong.txt");
+    std::fs::write(&wrong, flipped).unwrap();
+    let (wrong_arg, pcap_arg) = (wrong.to_str().unwrap(), pcap.to_str().unwrap());
+    let (wrong_tls, _) = tracetail_ok(&["tls", "--json", "--keylog", wrong_arg, pcap_arg]);
+    for row in json_lines(&wrong_tls) {
+        assert_eq!(row["decrypted"], false, "{row}");
+        assert_eq!(row["undecrypted_reason"], "wrong key", "{row}");
+    }
+    let (wrong_http, _) = tracetail_ok(&["http", "--json", "--keylog", wrong_arg, pcap_arg]);
+    assert_eq!(wrong_http, "", "no transaction from undecryptable traffic");
 }
 
 /// xorshift64*: deterministic, no dependency.
@@ -820,4 +847,236 @@ fn latency_of_tls_hellos_and_handshakes_by_sni() {
             "{metric}: {summary}"
         );
     }
+}
+
+/// Real TLS 1.2 AES-CBC (HMAC-SHA1/SHA256/SHA384, with and without encrypt-then-MAC) and a
+/// TLS 1.3 HelloRetryRequest on loopback (scripts/tls_cbc_capture.py: `openssl s_server
+/// -HTTP`, clients `openssl s_client` and curl): every request is found decrypted with its
+/// path and status, `tshark_ns` equals tshark's `http.time` with the same keys, the rows'
+/// handshake fields equal tshark's, the HelloRetryRequest is flagged and timed from the first
+/// ClientHello to the HelloRetryRequest, and wrong keys (bad MACs) are reported, not decoded.
+#[test]
+fn aes_cbc_and_hello_retry_on_loopback() {
+    let test = "aes_cbc_and_hello_retry_on_loopback";
+    let Some((work, manifest)) = capture_on_loopback(test, "tls_cbc_capture.py", "cbc", false)
+    else {
+        return;
+    };
+    let pcap = Path::new(manifest["pcap"].as_str().unwrap()).to_path_buf();
+    let pcap_arg = pcap.to_str().unwrap();
+    let cases = manifest["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 7);
+    let mut key_args: Vec<&str> = Vec::new();
+    let mut all_keys = String::new();
+    for case in cases {
+        assert_eq!(case["status"], 200, "the client got its page: {case}");
+        let keylog = case["keylog"].as_str().unwrap();
+        key_args.extend(["--keylog", keylog]);
+        all_keys += &std::fs::read_to_string(keylog).unwrap();
+    }
+    let keys_file = work.join("keys-all.txt");
+    std::fs::write(&keys_file, &all_keys).unwrap();
+
+    // 1. Each connection's row: the suite, decrypted, the HelloRetryRequest flagged.
+    let (tls_json, _) = tracetail_ok(&[&["tls", "--json"], &key_args[..], &[pcap_arg]].concat());
+    let tls_rows = json_lines(&tls_json);
+    assert_eq!(tls_rows.len(), cases.len());
+    for case in cases {
+        let port = &case["server_port"];
+        let row = tls_rows
+            .iter()
+            .find(|r| &r["server_port"] == port)
+            .unwrap_or_else(|| panic!("no tls row for {case}"));
+        assert_eq!(row["cipher_suite"], case["suite"], "{row}");
+        assert_eq!(row["decrypted"], true, "{case}: {row}");
+        let flags = row["flags"].as_array().unwrap();
+        let hrr = flags.contains(&Value::from("hello_retry"));
+        assert_eq!(hrr, case["hrr"] == true, "{row}");
+        if hrr {
+            assert_eq!(row["version"], "TLS 1.3");
+            assert_eq!(row["resumed"], false, "{row}");
+            assert_eq!(row["handshake_end"], "client_finished", "{row}");
+        }
+    }
+    // Without keys: SNI, version, suite and hello times equal tshark's (for the
+    // HelloRetryRequest, the first ServerHello-type message: the retry request).
+    let (compared, _) = assert_rows_match_tshark(&pcap, true);
+    assert_eq!(compared, cases.len());
+    let hrr_row = tracetail_rows(&pcap, &[])
+        .into_values()
+        .find(|r| {
+            r["flags"]
+                .as_array()
+                .unwrap()
+                .contains(&Value::from("hello_retry"))
+        })
+        .expect("the HelloRetryRequest is seen without keys");
+    assert_eq!(hrr_row["handshake_end"], "first_client_encrypted_record");
+
+    // 2. The HTTP inside, with the times tshark gives with the same keys.
+    let (http_json, _) = tracetail_ok(&[&["http", "--json"], &key_args[..], &[pcap_arg]].concat());
+    let rows = json_lines(&http_json);
+    assert_eq!(rows.len(), cases.len(), "{http_json}");
+    let tshark = tshark_http_times(&pcap, &keys_file);
+    for row in &rows {
+        assert_eq!(row["uri"], "/page.txt", "{row}");
+        assert_eq!(row["status"], 200, "{row}");
+        assert_eq!(row["response_body_bytes"], 48000, "{row}");
+        assert_eq!(row["tls"], true, "{row}");
+        let key = (row["client_port"].as_u64().unwrap() as u16, 1);
+        let want = tshark.get(&key).unwrap_or_else(|| panic!("tshark: {row}"));
+        assert_eq!(row["tshark_ns"].as_i64(), Some(*want), "{row}");
+    }
+
+    // 3. Wrong keys: the MAC (or tag) check fails on the first record, nothing is decoded.
+    assert_wrong_keys_decode_nothing(&work, &all_keys, &pcap);
+
+    // 4. Damaged records with the right keys: never a panic.
+    let mut keys = tracetail::analyzers::tls::KeyLog::default();
+    keys.add_text("keys", &all_keys).unwrap();
+    mutated_tls_never_panics(&pcap, keys, 30);
+}
+
+/// An SSLv2-compatible ClientHello (RFC 5246 appendix E.2; no current client sends one), built
+/// from literal bytes into a pcap together with a TLS 1.0 ServerHello and the client's
+/// ChangeCipherSpec + Finished: the row is flagged `sslv2_hello`, its times are those of the
+/// packets, and tshark reads the same hellos.
+#[test]
+fn sslv2_compatible_client_hello_is_detected() {
+    use tracetail::synth::packet::{tcp_flags, Endpoints, PacketBuilder, TcpFields};
+    let test = "sslv2_compatible_client_hello_is_detected";
+    // msg_length (high bit set), CLIENT-HELLO, version 3.1, cipher_spec_length 9,
+    // session_id_length 0, challenge_length 16; three cipher specs (TLS_RSA_WITH_AES_128_CBC_SHA,
+    // TLS_RSA_WITH_AES_256_CBC_SHA, SSL_CK_RC4_128_WITH_MD5); the challenge.
+    let mut sslv2 = vec![
+        0x80, 0x22, 0x01, 0x03, 0x01, 0x00, 0x09, 0x00, 0x00, 0x00, 0x10,
+    ];
+    sslv2.extend([0x00, 0x00, 0x2f, 0x00, 0x00, 0x35, 0x01, 0x00, 0x80]);
+    sslv2.extend(0x40u8..0x50);
+    assert_eq!(sslv2.len(), 2 + 0x22);
+    // A TLS 1.0 ServerHello (random, empty session id, TLS_RSA_WITH_AES_128_CBC_SHA, null
+    // compression) and ServerHelloDone, in one record.
+    let mut server_hello = vec![0x03, 0x01];
+    server_hello.extend([0x5a; 32]);
+    server_hello.extend([0x00, 0x00, 0x2f, 0x00]);
+    let mut messages = vec![0x02, 0x00, 0x00, server_hello.len() as u8];
+    messages.extend(&server_hello);
+    messages.extend([0x0e, 0, 0, 0]);
+    let mut server_flight = vec![0x16, 0x03, 0x01, 0x00, messages.len() as u8];
+    server_flight.extend(&messages);
+    // ChangeCipherSpec, then the (encrypted) Finished: 48 opaque bytes.
+    let mut client_flight = vec![
+        0x14, 0x03, 0x01, 0x00, 0x01, 0x01, 0x16, 0x03, 0x01, 0x00, 0x30,
+    ];
+    client_flight.extend([0x99; 48]);
+
+    let client = Endpoints {
+        src_mac: [2, 0, 0, 0, 0, 1],
+        dst_mac: [2, 0, 0, 0, 0, 2],
+        src_ip: "192.0.2.1".parse().unwrap(),
+        dst_ip: "192.0.2.2".parse().unwrap(),
+        src_port: 40001,
+        dst_port: 4433,
+    };
+    let server = client.reversed();
+    let t0: i64 = 1_700_000_000_000_000_000;
+    // Initial sequence numbers: the SYNs take one each.
+    let (mut c_seq, mut s_seq) = (999u32, 4999u32);
+    let mut builder = PacketBuilder::new();
+    let mut writer = tracetail::capture::PcapWriter::new(
+        Vec::new(),
+        tracetail::capture::LinkType::ETHERNET,
+        65535,
+        true,
+    )
+    .unwrap();
+    let mut send = |from_client: bool, flags: u8, payload: &[u8], at_us: i64| {
+        let (ends, seq, ack) = if from_client {
+            (&client, &mut c_seq, s_seq)
+        } else {
+            (&server, &mut s_seq, c_seq)
+        };
+        let fields = TcpFields {
+            seq: *seq,
+            ack,
+            flags,
+            window: 65535,
+        };
+        let frame = builder
+            .tcp(ends, fields, |buf| buf.extend_from_slice(payload))
+            .to_vec();
+        *seq = seq.wrapping_add(
+            payload.len() as u32 + u32::from(flags & (tcp_flags::SYN | tcp_flags::FIN) != 0),
+        );
+        writer
+            .write_packet(t0 + at_us * 1000, &frame, frame.len() as u32)
+            .unwrap();
+    };
+    let (a, pa) = (tcp_flags::ACK, tcp_flags::ACK | tcp_flags::PSH);
+    send(true, tcp_flags::SYN, &[], 0);
+    send(false, tcp_flags::SYN | a, &[], 100);
+    send(true, a, &[], 200);
+    send(true, pa, &sslv2, 1_000);
+    send(false, pa, &server_flight, 1_700);
+    send(true, pa, &client_flight, 2_500);
+    send(false, tcp_flags::FIN | a, &[], 3_000);
+    send(true, tcp_flags::FIN | a, &[], 3_100);
+    let pcap = common::scratch("tls", "sslv2.pcap");
+    std::fs::write(&pcap, writer.finish().unwrap()).unwrap();
+
+    let rows = tracetail_rows(&pcap, &[]);
+    let [row] = &rows.values().collect::<Vec<_>>()[..] else {
+        panic!("one tls row expected: {rows:?}");
+    };
+    assert_eq!(row["client_port"], 40001, "{row}");
+    assert_eq!(row["server_port"], 4433, "{row}");
+    assert_eq!(row["flags"], serde_json::json!(["sslv2_hello"]), "{row}");
+    assert_eq!(row["client_hello_ns"], t0 + 1_000_000, "{row}");
+    assert_eq!(row["server_hello_ns"], t0 + 1_700_000, "{row}");
+    assert_eq!(row["hello_ns"], 700_000, "{row}");
+    // The Finished record is in the same packet as the ChangeCipherSpec.
+    assert_eq!(row["handshake_ns"], 1_500_000, "{row}");
+    assert_eq!(row["handshake_end"], "client_finished", "{row}");
+    assert_eq!(row["version"], "TLS 1.0", "{row}");
+    assert_eq!(row["cipher_suite"], "TLS_RSA_WITH_AES_128_CBC_SHA", "{row}");
+    assert_eq!(
+        row["sni"],
+        Value::Null,
+        "an SSLv2 hello has no extensions: {row}"
+    );
+
+    // tshark reads the same two hellos (its SSLv2 record layer for the first).
+    if !tshark_available(test) {
+        return;
+    }
+    let out = Command::new("tshark")
+        .args(["-n", "-r"])
+        .arg(&pcap)
+        .args([
+            "-d",
+            "tcp.port==4433,tls",
+            "-T",
+            "fields",
+            "-e",
+            "frame.time_epoch",
+        ])
+        .args(["-e", "tls.record.version", "-e", "tls.handshake.type"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let hellos: Vec<(i64, &str, &str)> = text
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            (f[2] == "1" || f[2].starts_with("2,")).then(|| (epoch_ns(f[0]), f[1], f[2]))
+        })
+        .collect();
+    assert_eq!(
+        hellos,
+        [
+            (row["client_hello_ns"].as_i64().unwrap(), "0x0002", "1"),
+            (row["server_hello_ns"].as_i64().unwrap(), "0x0301", "2,14")
+        ],
+        "tshark: an SSLv2 record holding a ClientHello, then the ServerHello: {text}"
+    );
 }

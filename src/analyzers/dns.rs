@@ -17,6 +17,7 @@
 //! Names are decoded with compression pointers, at most [`MAX_POINTERS`] jumps and 255 bytes,
 //! so pointer loops end in an error instead of a hang.
 
+use super::pairing::PairingQueue;
 use super::seam::{Chunk, Claim, ConnInfo, Dir, Probe, Registration, Shared, TcpAnalyzer, Verdict};
 use super::{Ctx, Event};
 use rustc_hash::FxHashMap;
@@ -219,9 +220,9 @@ struct PendingQuery {
 /// Matches queries and responses of all transports.
 #[derive(Debug, Default)]
 pub(crate) struct DnsTracker {
-    pending: FxHashMap<DnsKey, PendingQuery>,
-    /// Pending keys in query order, for timeouts (entries may be stale).
-    order: VecDeque<(i64, DnsKey)>,
+    /// Queries waiting for their response, by key, in query order (for timeouts); each holds
+    /// the watermark at its query time.
+    pending: PairingQueue<DnsKey, PendingQuery>,
     recent: FxHashMap<DnsKey, i64>,
     recent_order: VecDeque<DnsKey>,
 }
@@ -243,7 +244,7 @@ impl DnsTracker {
                 tcp: false,
                 id,
             };
-            return self.pending.contains_key(&key);
+            return self.pending.contains(&key);
         }
         true
     }
@@ -285,8 +286,8 @@ impl DnsTracker {
                 tcp,
                 id: m.id,
             };
-            if let Some(p) = self.pending.get_mut(&key) {
-                add_flag(&mut p.tx.flags, "retransmitted_query");
+            if let Some(p) = self.pending.by_key(&key) {
+                add_flag(&mut p.item.tx.flags, "retransmitted_query");
                 return;
             }
             let (query_name, query_type) = m.question.unwrap_or_default();
@@ -310,24 +311,13 @@ impl DnsTracker {
                 response_ns: None,
                 flags,
             };
-            ctx.marks.add(ts_ns);
-            self.pending.insert(
-                key,
-                PendingQuery {
-                    tx,
-                    tentative: !standard,
-                },
-            );
-            self.order.push_back((ts_ns, key));
+            let query = PendingQuery {
+                tx,
+                tentative: !standard,
+            };
+            self.pending.push_request(key, ts_ns, query, ctx.marks);
             if self.pending.len() > MAX_PENDING_QUERIES {
                 self.expire(i64::MIN, true, ctx);
-            }
-            // Answered queries leave stale entries behind; drop them once they dominate, so
-            // the queue follows the pending queries, not the query rate times the timeout.
-            if self.order.len() > 2 * self.pending.len() + 1024 {
-                let pending = &self.pending;
-                self.order
-                    .retain(|(t, k)| pending.get(k).is_some_and(|p| p.tx.query_ns == Some(*t)));
             }
             return;
         }
@@ -337,10 +327,8 @@ impl DnsTracker {
             tcp,
             id: m.id,
         };
-        if let Some(mut p) = self.pending.remove(&key) {
-            if let Some(q) = p.tx.query_ns {
-                ctx.marks.remove(q);
-            }
+        if let Some(pending) = self.pending.remove(&key, ctx.marks) {
+            let mut p = pending.item;
             p.tx.rcode = Some(m.rcode);
             p.tx.answers = m.ancount;
             if malformed {
@@ -399,20 +387,11 @@ impl DnsTracker {
 
     /// Reports queries older than `before_ns` (or, with `one`, just the oldest) unanswered.
     pub(crate) fn expire(&mut self, before_ns: i64, one: bool, ctx: &mut Ctx<'_>) {
-        while let Some(&(t, key)) = self.order.front() {
-            if !one && t >= before_ns {
-                break;
-            }
-            self.order.pop_front();
-            let live = self
-                .pending
-                .get(&key)
-                .is_some_and(|p| p.tx.query_ns == Some(t));
-            if !live {
-                continue;
-            }
-            let mut p = self.pending.remove(&key).expect("checked above");
-            ctx.marks.remove(t);
+        let old = |p: &super::pairing::Pending<DnsKey, PendingQuery>| {
+            one || p.times.request_first_ns.is_some_and(|t| t < before_ns)
+        };
+        while let Some(pending) = self.pending.pop_front_where(ctx.marks, old) {
+            let mut p = pending.item;
             if !p.tentative {
                 p.tx.flags.push("unanswered");
                 ctx.stats.dns_queries += 1;

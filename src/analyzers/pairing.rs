@@ -84,6 +84,13 @@ pub struct PairingQueue<K, T> {
     limit: usize,
 }
 
+impl<K: Eq + Hash + Clone, T> Default for PairingQueue<K, T> {
+    /// No limit of its own: the analyzer bounds it (DNS, HTTP count against wider budgets).
+    fn default() -> Self {
+        Self::new(usize::MAX)
+    }
+}
+
 impl<K: Eq + Hash + Clone, T> PairingQueue<K, T> {
     pub fn new(limit: usize) -> Self {
         PairingQueue {
@@ -104,6 +111,11 @@ impl<K: Eq + Hash + Clone, T> PairingQueue<K, T> {
         self.live == 0
     }
 
+    /// Whether an exchange with this key is waiting.
+    pub fn contains(&self, key: &K) -> bool {
+        self.index.contains_key(key)
+    }
+
     /// A new request with `key` that started at `first_ns`. When the queue is full, the
     /// oldest exchange is returned (released from the watermark) for the caller to report as
     /// unanswered.
@@ -114,27 +126,47 @@ impl<K: Eq + Hash + Clone, T> PairingQueue<K, T> {
         item: T,
         marks: &mut Watermark,
     ) -> Option<Pending<K, T>> {
+        self.push(key, Some(first_ns), item, marks)
+    }
+
+    /// A new exchange, holding the watermark at `start_ns` when given. Without a start (an
+    /// analyzer whose message in progress already holds the watermark) the exchange holds
+    /// nothing until [`Pending::hold`]. As [`Self::push_request`] when the queue is full.
+    pub fn push(
+        &mut self,
+        key: K,
+        start_ns: Option<i64>,
+        item: T,
+        marks: &mut Watermark,
+    ) -> Option<Pending<K, T>> {
         let evicted = if self.live >= self.limit {
             self.pop_front_if(marks, |_| true)
         } else {
             None
         };
-        marks.add(first_ns);
+        if let Some(t) = start_ns {
+            marks.add(t);
+        }
         let seq = self.front_seq + self.waiting.len() as u64;
         self.index.insert(key.clone(), seq);
         self.waiting.push_back(Some(Pending {
             key,
             times: Exchange {
-                request_first_ns: Some(first_ns),
+                request_first_ns: start_ns,
                 ..Exchange::default()
             },
             item,
             answered: false,
             done: false,
-            mark: Some(first_ns),
+            mark: start_ns,
         }));
         self.live += 1;
         evicted
+    }
+
+    /// The waiting exchanges in request order.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Pending<K, T>> {
+        self.waiting.iter_mut().flatten()
     }
 
     /// The oldest request without a response yet (pipelined protocols answer in order).
@@ -158,7 +190,18 @@ impl<K: Eq + Hash + Clone, T> PairingQueue<K, T> {
         let p = self.waiting.get_mut(at)?.take()?;
         self.live -= 1;
         self.trim_front();
+        self.compact_if_mostly_holes();
         Some(release(p, marks))
+    }
+
+    /// The oldest exchange, if `wanted` says so, released from the watermark (timeouts: call
+    /// until `None` with a test on its start time).
+    pub fn pop_front_where(
+        &mut self,
+        marks: &mut Watermark,
+        wanted: impl Fn(&Pending<K, T>) -> bool,
+    ) -> Option<Pending<K, T>> {
+        self.pop_front_if(marks, wanted)
     }
 
     /// The oldest exchange, if it is `done`, released from the watermark: call until `None`
@@ -201,12 +244,49 @@ impl<K: Eq + Hash + Clone, T> PairingQueue<K, T> {
         Some(release(p, marks))
     }
 
+    /// Exchanges answered out of order behind an old one that waits (a lost DNS response
+    /// waiting for its timeout) leave holes that the front does not trim: once they outnumber
+    /// the waiting exchanges, they are squeezed out and the index renumbered, so memory
+    /// follows the exchanges in flight, not the request rate times the timeout. Amortized
+    /// O(1): each compaction costs what at least as many removals left behind.
+    fn compact_if_mostly_holes(&mut self) {
+        let holes = self.waiting.len() - self.live;
+        if holes <= self.live + HOLES_KEPT {
+            return;
+        }
+        self.front_seq += self.waiting.len() as u64;
+        self.waiting.retain(Option::is_some);
+        self.front_seq -= self.waiting.len() as u64;
+        for (i, p) in self.waiting.iter().flatten().enumerate() {
+            self.index.insert(p.key.clone(), self.front_seq + i as u64);
+        }
+    }
+
     /// Drops the holes left at the front by exchanges removed out of order.
     fn trim_front(&mut self) {
         while matches!(self.waiting.front(), Some(None)) {
             self.waiting.pop_front();
             self.front_seq += 1;
         }
+    }
+}
+
+/// Holes tolerated before [`PairingQueue::compact_if_mostly_holes`] bothers.
+const HOLES_KEPT: usize = 1024;
+
+impl<K, T> Pending<K, T> {
+    /// Holds the watermark at `start_ns` from now on (instead of where it held it, if
+    /// anywhere): for an exchange pushed without a start, or whose start moved earlier.
+    pub fn hold(&mut self, start_ns: i64, marks: &mut Watermark) {
+        match self.mark.replace(start_ns) {
+            Some(old) => marks.replace(old, start_ns),
+            None => marks.add(start_ns),
+        }
+    }
+
+    /// Where this exchange holds the watermark, if it does.
+    pub fn held_at(&self) -> Option<i64> {
+        self.mark
     }
 }
 
@@ -284,6 +364,52 @@ mod tests {
         assert_eq!(q.by_key(&7).unwrap().times.request_first_ns, Some(70));
         assert_eq!(q.drain(&mut marks).len(), 1);
         assert!(q.by_key(&7).is_none());
+    }
+
+    #[test]
+    fn holes_behind_a_waiting_front_are_squeezed_out() {
+        let mut marks = Watermark::default();
+        let mut q: PairingQueue<u64, ()> = PairingQueue::new(usize::MAX);
+        // One old exchange waits; 100 000 later ones are answered out of order behind it.
+        q.push_request(0, 0, (), &mut marks);
+        for id in 1..100_000u64 {
+            q.push_request(id, id as i64, (), &mut marks);
+            q.remove(&id, &mut marks).unwrap();
+            assert!(
+                q.waiting.len() <= 2 + HOLES_KEPT,
+                "holes grow with the rate"
+            );
+        }
+        q.push_request(7_000_000, 5, (), &mut marks);
+        assert_eq!(q.by_key(&0).unwrap().key, 0);
+        assert_eq!(
+            q.by_key(&7_000_000).unwrap().times.request_first_ns,
+            Some(5)
+        );
+        assert!(q.contains(&0) && !q.contains(&5));
+        assert_eq!(marks.min(), Some(0));
+        // Timeouts pop from the front by start time.
+        let old = q.pop_front_where(&mut marks, |p| p.times.request_first_ns < Some(1));
+        assert_eq!(old.unwrap().key, 0);
+        assert!(q
+            .pop_front_where(&mut marks, |p| p.times.request_first_ns < Some(1))
+            .is_none());
+        assert_eq!(marks.min(), Some(5));
+    }
+
+    #[test]
+    fn an_exchange_pushed_without_a_start_holds_nothing_until_told() {
+        let mut marks = Watermark::default();
+        let mut q: PairingQueue<u32, ()> = PairingQueue::new(8);
+        q.push(1, None, (), &mut marks);
+        assert_eq!(marks.min(), None);
+        let p = q.by_key(&1).unwrap();
+        p.hold(40, &mut marks);
+        p.hold(30, &mut marks);
+        assert_eq!((marks.min(), p.held_at()), (Some(30), Some(30)));
+        q.iter_mut().for_each(|p| p.done = true);
+        assert!(q.pop_front_done(&mut marks).is_some());
+        assert_eq!(marks.min(), None);
     }
 
     #[test]

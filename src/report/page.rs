@@ -2,7 +2,7 @@
 //! sessions, HTTP and DNS transaction summaries, percentile tables and every plot inline,
 //! gathered from the records of one pass by a [`ReportBuilder`].
 
-use crate::analyzers::AnalyzerStats;
+use crate::analyzers::{AnalyzerStats, TlsConnection};
 use crate::flows::counts::{self, IntervalCounts};
 use crate::flows::{FlowRecord, ProtocolCounts};
 use crate::pipeline::{FileReport, PassOptions, Record};
@@ -58,10 +58,90 @@ struct Gathered {
     /// Time to first byte of `tracetail tcp`'s exchanges, by server.
     tcp_ttfb: SampleSet,
     tcp_flagged: BTreeMap<&'static str, u64>,
+    tls: TlsGathered,
     /// Requests (HTTP requests, DNS queries) and responses per interval of `message_width`,
     /// which widens like the pass's packet intervals (bounded memory).
     messages: BTreeMap<i64, IntervalCounts>,
     message_width: i64,
+}
+
+/// What the TLS section needs: handshake times by server name and how the connections'
+/// handshakes went (counts per value of each field).
+struct TlsGathered {
+    connections: u64,
+    hello_by_sni: SampleSet,
+    handshake_by_sni: SampleSet,
+    handshake_by_server: SampleSet,
+    /// (field, value) → connections, e.g. ("version", "TLS 1.3") → 12.
+    counts: BTreeMap<(&'static str, String), u64>,
+}
+
+impl TlsGathered {
+    fn new() -> Self {
+        TlsGathered {
+            connections: 0,
+            hello_by_sni: SampleSet::new(Metric::TlsHello, Some(GroupBy::Sni)),
+            handshake_by_sni: SampleSet::new(Metric::TlsHandshake, Some(GroupBy::Sni)),
+            handshake_by_server: SampleSet::new(Metric::TlsHandshake, Some(GroupBy::Server)),
+            counts: BTreeMap::new(),
+        }
+    }
+
+    fn add(&mut self, t: &TlsConnection) {
+        self.connections += 1;
+        self.hello_by_sni.add_tls(t);
+        self.handshake_by_sni.add_tls(t);
+        self.handshake_by_server.add_tls(t);
+        let mut count = |field: &'static str, value: &str| {
+            *self.counts.entry((field, value.to_string())).or_default() += 1;
+        };
+        let or = |v: &Option<String>, none: &str| v.clone().unwrap_or_else(|| none.to_string());
+        count("version", &or(&t.version, "(no ServerHello)"));
+        count("cipher suite", &or(&t.cipher_suite, "(no ServerHello)"));
+        let alpn = match (&t.alpn, t.version.as_deref()) {
+            (Some(a), _) => a.clone(),
+            // TLS 1.3 says the chosen protocol only inside the encrypted extensions.
+            (None, Some("TLS 1.3")) if !t.decrypted && !t.alpn_offered.is_empty() => {
+                "(encrypted: TLS 1.3 without keys)".to_string()
+            }
+            (None, _) if t.alpn_offered.is_empty() => "(none offered)".to_string(),
+            (None, _) => "(none chosen)".to_string(),
+        };
+        count("ALPN chosen", &alpn);
+        count(
+            "resumption",
+            match (t.resumption, t.server_hello_ns) {
+                (Some(how), _) => how,
+                (None, Some(_)) => "none (full handshake)",
+                (None, None) => "(no ServerHello)",
+            },
+        );
+        count(
+            "handshake_ns rule",
+            t.handshake_end.unwrap_or("(no client Finished seen)"),
+        );
+        let decryption = if t.decrypted {
+            "decrypted".to_string()
+        } else {
+            format!("not decrypted: {}", or(&t.undecrypted_reason, "unknown"))
+        };
+        count("decryption", &decryption);
+        for alert in &t.alerts {
+            count("alert", alert);
+        }
+        for flag in &t.flags {
+            count("flag", flag);
+        }
+    }
+}
+
+/// What each `handshake_end` rule means, for the reader of the report.
+fn handshake_rule_meaning(rule: &str) -> &'static str {
+    match rule {
+        "client_finished" => "to the client's Finished (TLS ≤ 1.2: its record after ChangeCipherSpec; with keys: the decrypted message)",
+        "first_client_encrypted_record" => "TLS 1.3 without keys: to the client's first encrypted record after the ServerHello",
+        _ => "no handshake time: the client's Finished was not in the capture",
+    }
 }
 
 /// Most intervals the rates picture draws.
@@ -105,21 +185,24 @@ impl ReportBuilder {
                 tcp_ttfb: SampleSet::new(Metric::Ttfb, Some(GroupBy::Server))
                     .with_protocol(Protocol::Tcp),
                 tcp_flagged: BTreeMap::new(),
+                tls: TlsGathered::new(),
                 messages: BTreeMap::new(),
                 message_width: counts::ADAPTIVE_INTERVAL_START_NS,
             },
         }
     }
 
-    /// What the pass must compute for this page: flows, transactions and packet counts per
-    /// interval (the rates over time).
+    /// What the pass must compute for this page: flows, transactions, TLS rows and packet
+    /// counts per interval (the rates over time).
     pub fn pass_options(base: PassOptions) -> PassOptions {
-        PassOptions {
+        let mut options = PassOptions {
             flows: true,
             transactions: true,
             adaptive_intervals: true,
             ..base
-        }
+        };
+        options.analyzer.tls.rows = true;
+        options
     }
 
     /// Counts a request (`response` false) or response starting at `ts` in its interval.
@@ -190,7 +273,7 @@ impl ReportBuilder {
                     self.g.top_flows.truncate(self.options.top_sessions);
                 }
             }
-            Record::Tls(_) => {}
+            Record::Tls(t) => self.g.tls.add(t),
         }
     }
 
@@ -493,6 +576,12 @@ fn build_page(
         tcp_section(&mut page, options, g);
     }
 
+    // 4c. TLS.
+    if g.tls.connections > 0 {
+        metrics_shown.extend([Metric::TlsHello, Metric::TlsHandshake]);
+        tls_section(&mut page, options, &g.tls);
+    }
+
     // 5. TCP handshakes.
     if let (Some(s), _) = g.handshake.summaries(options.method) {
         metrics_shown.push(Metric::Handshake);
@@ -758,4 +847,94 @@ fn tcp_section(page: &mut Page, options: &ReportOptions, g: &Gathered) {
             1,
         ));
     }
+}
+
+/// TLS connections: handshake times by server name and server, how the handshakes went
+/// (versions, suites, ALPN, resumption, alerts) and what was decrypted.
+fn tls_section(page: &mut Page, options: &ReportOptions, tls: &TlsGathered) {
+    page.section("TLS handshakes");
+    let decrypted = tls
+        .counts
+        .get(&("decryption", "decrypted".to_string()))
+        .copied()
+        .unwrap_or(0);
+    let decryption = if decrypted == 0 {
+        "none decrypted (give the clients' key log with --keylog to see the HTTP inside)"
+            .to_string()
+    } else {
+        format!(
+            "{} decrypted with the key log (their HTTP transactions are in the HTTP section)",
+            thousands(decrypted)
+        )
+    };
+    page.paragraph(&format!(
+        "{} TLS connections (found by content, on any port), {decryption}. Hello time is \
+         ServerHello − ClientHello (one round trip plus the server's work); handshake time is \
+         ClientHello → the client's Finished, found by the rule in the last table.",
+        thousands(tls.connections),
+    ));
+    let (hello, _) = tls.hello_by_sni.summaries(options.method);
+    let (handshake, _) = tls.handshake_by_sni.summaries(options.method);
+    let rows: Vec<Vec<String>> = [("hello time", hello), ("handshake time", handshake)]
+        .into_iter()
+        .filter_map(|(name, s)| s.map(|s| summary_row(name, &s)))
+        .collect();
+    if !rows.is_empty() {
+        page.table(&SUMMARY_HEADERS, &rows, 1);
+    }
+    for (set, what) in [
+        (&tls.hello_by_sni, "Hello time by server name (SNI)"),
+        (&tls.handshake_by_sni, "Handshake time by server name (SNI)"),
+        (&tls.handshake_by_server, "Handshake time by server"),
+    ] {
+        let (_, groups) = set.summaries(options.method);
+        // One group would repeat the row above.
+        if groups.len() < 2 {
+            continue;
+        }
+        page.subheading(&format!(
+            "{what} (all {}; click a column to sort)",
+            groups.len()
+        ));
+        let rows: Vec<Vec<String>> = groups.iter().map(|(n, s)| summary_row(n, s)).collect();
+        page.table(&SUMMARY_HEADERS, &rows, 1);
+    }
+    if !tls.handshake_by_sni.samples.is_empty() {
+        page.plots(&plots_for(
+            &tls.handshake_by_sni.ungrouped(),
+            &[PlotKind::Hist, PlotKind::Ccdf],
+            options.method,
+            1,
+        ));
+    }
+    page.subheading("How the handshakes went");
+    let fields = [
+        "version",
+        "cipher suite",
+        "ALPN chosen",
+        "resumption",
+        "decryption",
+        "alert",
+        "flag",
+    ];
+    let rows: Vec<Vec<String>> = fields
+        .iter()
+        .flat_map(|want| tls.counts.iter().filter(move |((f, _), _)| f == want))
+        .map(|((field, value), n)| vec![field.to_string(), value.clone(), thousands(*n)])
+        .collect();
+    page.table(&["field", "value", "connections"], &rows, 2);
+    page.subheading("Which rule dated the handshake time (handshake_end)");
+    let rows: Vec<Vec<String>> = tls
+        .counts
+        .iter()
+        .filter(|((field, _), _)| *field == "handshake_ns rule")
+        .map(|((_, rule), n)| {
+            vec![
+                rule.clone(),
+                handshake_rule_meaning(rule).to_string(),
+                thousands(*n),
+            ]
+        })
+        .collect();
+    page.table(&["rule", "meaning", "connections"], &rows, 2);
 }

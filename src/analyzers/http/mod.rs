@@ -40,9 +40,8 @@ use detect::{
 use framing::parse_chunk_size;
 pub(crate) use head::{parse_head, Head, HeadResult};
 
-use super::pairing::elapsed;
+use super::pairing::{elapsed, PairingQueue};
 use super::{AnalyzerStats, Ctx, Event};
-use std::collections::VecDeque;
 use std::net::IpAddr;
 
 /// One HTTP request and its response, in nanoseconds since the epoch.
@@ -216,16 +215,35 @@ struct DirParser {
     target_in_progress: bool,
 }
 
+/// What HTTP keeps with a transaction in the pairing queue, keyed by depth. The queue's
+/// `answered` is "a response started", its `done` "request and response complete"; the
+/// times live in the transaction itself. A transaction holds the watermark once one of its
+/// messages is complete (the message in progress holds it before).
 #[derive(Debug)]
 struct PendingTx {
     tx: HttpTransaction,
     request_done: bool,
-    response_started: bool,
     response_done: bool,
-    /// Key this transaction holds in the low watermark.
-    mark: Option<i64>,
     /// Server-stream offset the client had acknowledged when it sent the request.
     request_peer_ack: Option<u64>,
+}
+
+impl PendingTx {
+    fn new(tx: HttpTransaction, request_peer_ack: Option<u64>) -> Self {
+        PendingTx {
+            tx,
+            request_done: false,
+            response_done: false,
+            request_peer_ack,
+        }
+    }
+}
+
+type Waiting = super::pairing::Pending<u32, PendingTx>;
+
+/// Marks the transaction `done` for the queue once both its messages are.
+fn update_done(p: &mut Waiting) {
+    p.done = p.item.request_done && p.item.response_done;
 }
 
 /// HTTP state of one TCP connection; direction `d` is sent by `senders[d]`.
@@ -235,8 +253,8 @@ pub(crate) struct HttpConn {
     senders: [(IpAddr, u16); 2],
     client_dir: Option<usize>,
     dirs: [DirParser; 2],
-    /// Transactions in depth order (so found by binary search).
-    txs: VecDeque<PendingTx>,
+    /// Transactions in depth order (pipelined: the oldest unanswered gets the next response).
+    txs: PairingQueue<u32, PendingTx>,
     /// How many of `txs` wait for a response (`!response_started`), kept so the
     /// `max_pending_requests` check costs nothing per request.
     waiting: usize,
@@ -257,7 +275,7 @@ impl HttpConn {
             senders,
             client_dir: None,
             dirs: [DirParser::default(), DirParser::default()],
-            txs: VecDeque::new(),
+            txs: PairingQueue::default(),
             waiting: 0,
             next_depth: 1,
             not_http: false,
@@ -646,16 +664,7 @@ impl HttpConn {
         tx.uri = head.uri;
         tx.host = head.host;
         tx.version = head.version;
-        self.waiting += 1;
-        ctx.stats.http_pending_requests += 1;
-        self.txs.push_back(PendingTx {
-            tx,
-            request_done: false,
-            response_started: false,
-            response_done: false,
-            mark: None,
-            request_peer_ack,
-        });
+        self.push_request(depth, PendingTx::new(tx, request_peer_ack), ctx);
         self.dirs[dir].state = if head.chunked {
             State::ChunkSize
         } else {
@@ -671,10 +680,30 @@ impl HttpConn {
         self.evict_excess(ctx);
     }
 
-    /// The transaction of depth `depth`, if still held (`txs` is in depth order).
-    fn tx_mut(&mut self, depth: u32) -> Option<&mut PendingTx> {
-        let i = self.txs.binary_search_by_key(&depth, |p| p.tx.depth).ok()?;
-        self.txs.get_mut(i)
+    /// A request waiting for its response. The message in progress holds the watermark, so
+    /// the transaction holds nothing yet; the queue has no limit of its own
+    /// ([`Self::evict_excess`] applies HTTP's).
+    fn push_request(&mut self, depth: u32, pending: PendingTx, ctx: &mut Ctx<'_>) {
+        self.waiting += 1;
+        ctx.stats.http_pending_requests += 1;
+        let evicted = self.txs.push(depth, None, pending, ctx.marks);
+        debug_assert!(evicted.is_none(), "the queue has no limit of its own");
+    }
+
+    /// The oldest request without a response: it gets the response that starts now.
+    fn answer_oldest(&mut self, ctx: &mut Ctx<'_>) -> Option<&mut Waiting> {
+        let p = self.txs.oldest_unanswered()?;
+        p.answered = true;
+        self.waiting -= 1;
+        ctx.stats.http_pending_requests = ctx.stats.http_pending_requests.saturating_sub(1);
+        Some(p)
+    }
+
+    /// Emits the transactions at the front that are complete, in depth order.
+    fn emit_done(&mut self, ctx: &mut Ctx<'_>) {
+        while let Some(p) = self.txs.pop_front_done(ctx.marks) {
+            emit(p.item, ctx);
+        }
     }
 
     /// Keeps at most `max_pending_requests` requests waiting for a response on this connection
@@ -686,10 +715,11 @@ impl HttpConn {
             || (self.waiting > 0
                 && ctx.stats.http_pending_requests > ctx.config.max_pending_requests_total as u64)
         {
-            let Some(i) = self.txs.iter().position(|p| !p.response_started) else {
+            let Some(depth) = self.txs.oldest_unanswered().map(|p| p.key) else {
                 break;
             };
-            if let Some(mut p) = self.txs.remove(i) {
+            if let Some(p) = self.txs.remove(&depth, ctx.marks) {
+                let mut p = p.item;
                 self.waiting -= 1;
                 ctx.stats.http_pending_requests = ctx.stats.http_pending_requests.saturating_sub(1);
                 add_flag(&mut p.tx.flags, "unanswered");
@@ -747,9 +777,9 @@ impl HttpConn {
         let first_ns = self.dirs[dir].msg.as_ref().map_or(0, |m| m.first_ns);
         let head_ns = self.dirs[dir].msg.as_ref().map(|m| m.last_ns);
         if (100..200).contains(&status) && status != 101 {
-            if let Some(p) = self.txs.iter_mut().find(|p| !p.response_started) {
+            if let Some(p) = self.txs.oldest_unanswered() {
                 if status == 100 {
-                    add_flag(&mut p.tx.flags, "continue");
+                    add_flag(&mut p.item.tx.flags, "continue");
                 }
             }
             if let Some(msg) = self.dirs[dir].msg.as_mut() {
@@ -761,18 +791,17 @@ impl HttpConn {
         if self.dirs[dir].msg.as_ref().is_some_and(|m| m.gap) {
             self.realign_after_gap(dir, ctx);
         }
-        let method = match self.txs.iter_mut().find(|p| !p.response_started) {
+        let method = match self.answer_oldest(ctx) {
             Some(p) => {
-                p.response_started = true;
-                self.waiting -= 1;
-                ctx.stats.http_pending_requests = ctx.stats.http_pending_requests.saturating_sub(1);
-                p.tx.status = Some(status);
-                p.tx.response_first_ns = Some(first_ns);
-                p.tx.response_head_ns = head_ns;
+                let tx = &mut p.item.tx;
+                tx.status = Some(status);
+                tx.response_first_ns = Some(first_ns);
+                tx.response_head_ns = head_ns;
+                let (depth, method) = (tx.depth, tx.method.clone());
                 if let Some(msg) = self.dirs[dir].msg.as_mut() {
-                    msg.tx = Some(p.tx.depth);
+                    msg.tx = Some(depth);
                 }
-                p.tx.method.clone()
+                method
             }
             None => {
                 let depth = self.next_depth;
@@ -787,14 +816,13 @@ impl HttpConn {
                 if let Some(msg) = self.dirs[dir].msg.as_mut() {
                     msg.tx = Some(depth);
                 }
-                self.txs.push_back(PendingTx {
-                    tx,
-                    request_done: true,
-                    response_started: true,
-                    response_done: false,
-                    mark: None,
-                    request_peer_ack: None,
-                });
+                let mut orphan = PendingTx::new(tx, None);
+                orphan.request_done = true;
+                let evicted = self.txs.push(depth, None, orphan, ctx.marks);
+                debug_assert!(evicted.is_none(), "the queue has no limit of its own");
+                if let Some(p) = self.txs.by_key(&depth) {
+                    p.answered = true;
+                }
                 String::new()
             }
         };
@@ -832,12 +860,11 @@ impl HttpConn {
         let Some(offset) = self.dirs[dir].msg.as_ref().map(|m| m.start_offset) else {
             return;
         };
-        let waiting: Vec<(usize, u64)> = self
+        let waiting: Vec<(u32, u64)> = self
             .txs
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| !p.response_started)
-            .map(|(i, p)| (i, p.request_peer_ack.unwrap_or(0)))
+            .iter_mut()
+            .filter(|p| !p.answered)
+            .map(|p| (p.key, p.item.request_peer_ack.unwrap_or(0)))
             .collect();
         let Some(best_ack) = waiting
             .iter()
@@ -850,23 +877,19 @@ impl HttpConn {
         let Some(&(chosen, _)) = waiting.iter().find(|&&(_, ack)| ack == best_ack) else {
             return;
         };
-        for &(i, _) in waiting.iter().take_while(|&&(i, _)| i < chosen) {
-            let p = &mut self.txs[i];
-            p.response_started = true;
+        // Depths grow in queue order.
+        for &(depth, _) in waiting.iter().take_while(|&&(d, _)| d < chosen) {
+            let Some(p) = self.txs.by_key(&depth) else {
+                continue;
+            };
+            p.answered = true;
+            p.item.response_done = true;
+            add_flag(&mut p.item.tx.flags, "gap");
+            update_done(p);
             self.waiting -= 1;
             ctx.stats.http_pending_requests = ctx.stats.http_pending_requests.saturating_sub(1);
-            p.response_done = true;
-            add_flag(&mut p.tx.flags, "gap");
         }
-        while self
-            .txs
-            .front()
-            .is_some_and(|p| p.request_done && p.response_done)
-        {
-            if let Some(p) = self.txs.pop_front() {
-                emit(p, ctx);
-            }
-        }
+        self.emit_done(ctx);
     }
 
     /// Chunk-size line or trailer lines.
@@ -960,28 +983,17 @@ impl HttpConn {
                 let mut tx = self.new_tx(dir, depth);
                 tx.request_first_ns = Some(msg.first_ns);
                 tx.method = method.unwrap_or_default();
-                self.waiting += 1;
-                ctx.stats.http_pending_requests += 1;
-                self.txs.push_back(PendingTx {
-                    tx,
-                    request_done: false,
-                    response_started: false,
-                    response_done: false,
-                    mark: None,
-                    request_peer_ack: msg.peer_ack,
-                });
+                self.push_request(depth, PendingTx::new(tx, msg.peer_ack), ctx);
                 if let Some(m) = self.dirs[dir].msg.as_mut() {
                     m.tx = Some(depth);
                 }
                 // Requests cut by gaps count against the limit like whole ones.
                 self.evict_excess(ctx);
-            } else if let Some(p) = self.txs.iter_mut().find(|p| !p.response_started) {
-                p.response_started = true;
-                self.waiting -= 1;
-                ctx.stats.http_pending_requests = ctx.stats.http_pending_requests.saturating_sub(1);
-                p.tx.response_first_ns = Some(msg.first_ns);
+            } else if let Some(p) = self.answer_oldest(ctx) {
+                p.item.tx.response_first_ns = Some(msg.first_ns);
+                let depth = p.key;
                 if let Some(m) = self.dirs[dir].msg.as_mut() {
-                    m.tx = Some(p.tx.depth);
+                    m.tx = Some(depth);
                 }
             }
         }
@@ -991,10 +1003,10 @@ impl HttpConn {
             "response_incomplete"
         };
         if let Some(depth) = self.dirs[dir].msg.as_ref().and_then(|m| m.tx) {
-            if let Some(p) = self.tx_mut(depth) {
-                add_flag(&mut p.tx.flags, flag);
+            if let Some(p) = self.txs.by_key(&depth) {
+                add_flag(&mut p.item.tx.flags, flag);
                 if flag != "malformed" && flag != incomplete {
-                    add_flag(&mut p.tx.flags, incomplete);
+                    add_flag(&mut p.item.tx.flags, incomplete);
                 }
             }
         }
@@ -1014,46 +1026,33 @@ impl HttpConn {
         let Some(depth) = msg.tx else {
             return;
         };
-        let Some(p) = self.tx_mut(depth) else {
+        let Some(p) = self.txs.by_key(&depth) else {
             return;
         };
+        let tx = &mut p.item.tx;
         if msg.gap {
-            add_flag(&mut p.tx.flags, "gap");
+            add_flag(&mut tx.flags, "gap");
         }
         if is_request {
-            p.tx.request_head_ns = p.tx.request_head_ns.or(Some(msg.last_ns));
-            p.tx.request_first_ns = Some(msg.first_ns);
-            p.tx.request_last_ns = Some(msg.last_ns);
-            p.tx.request_bytes = msg.bytes;
-            p.tx.request_body_bytes = msg.body_bytes;
-            p.request_done = true;
+            tx.request_head_ns = tx.request_head_ns.or(Some(msg.last_ns));
+            tx.request_first_ns = Some(msg.first_ns);
+            tx.request_last_ns = Some(msg.last_ns);
+            tx.request_bytes = msg.bytes;
+            tx.request_body_bytes = msg.body_bytes;
+            p.item.request_done = true;
         } else {
-            p.tx.response_first_ns = Some(msg.first_ns);
-            p.tx.response_last_ns = Some(msg.last_ns);
-            p.tx.response_bytes = msg.bytes;
-            p.tx.response_body_bytes = msg.body_bytes;
-            p.response_done = true;
+            tx.response_first_ns = Some(msg.first_ns);
+            tx.response_last_ns = Some(msg.last_ns);
+            tx.response_bytes = msg.bytes;
+            tx.response_body_bytes = msg.body_bytes;
+            p.item.response_done = true;
         }
-        let key = p.tx.request_first_ns.or(p.tx.response_first_ns);
-        if p.mark.is_none() {
-            if let Some(k) = key {
-                ctx.marks.add(k);
-                p.mark = Some(k);
-            }
-        } else if p.mark != key {
-            if let (Some(old), Some(new)) = (p.mark, key) {
-                ctx.marks.replace(old, new);
-                p.mark = Some(new);
-            }
+        // From now on the transaction holds the watermark at its start.
+        if let Some(start) = p.item.tx.request_first_ns.or(p.item.tx.response_first_ns) {
+            p.hold(start, ctx.marks);
         }
-        while self
-            .txs
-            .front()
-            .is_some_and(|p| p.request_done && p.response_done)
-        {
-            let p = self.txs.pop_front().unwrap();
-            emit(p, ctx);
-        }
+        update_done(p);
+        self.emit_done(ctx);
     }
 
     /// Resync state: look for a line that starts a message of this direction.
@@ -1206,8 +1205,9 @@ impl HttpConn {
             .http_pending_requests
             .saturating_sub(self.waiting as u64);
         self.waiting = 0;
-        while let Some(mut p) = self.txs.pop_front() {
-            if !p.response_started {
+        for pending in self.txs.drain(ctx.marks) {
+            let mut p = pending.item;
+            if !pending.answered {
                 add_flag(&mut p.tx.flags, "unanswered");
             } else if !p.response_done {
                 add_flag(&mut p.tx.flags, "response_incomplete");
@@ -1226,9 +1226,6 @@ fn emit(mut p: PendingTx, ctx: &mut Ctx<'_>) {
     let times = [p.tx.ttfb_ns(), p.tx.total_ns(), p.tx.server_ns()];
     if times.iter().flatten().any(|&t| t < 0) {
         add_flag(&mut p.tx.flags, "clock_backwards");
-    }
-    if let Some(k) = p.mark {
-        ctx.marks.remove(k);
     }
     let stats: &mut AnalyzerStats = ctx.stats;
     stats.http_transactions += 1;

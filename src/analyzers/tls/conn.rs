@@ -156,6 +156,10 @@ pub struct TlsConn {
     client_hello: Option<HelloSummary>,
     server_random: Option<[u8; 32]>,
     cipher_suite: Option<u16>,
+    /// The negotiated version (`supported_versions`, else the ServerHello's).
+    version: Option<u16>,
+    /// RFC 7366 encrypt-then-MAC negotiated (CBC suites).
+    encrypt_then_mac: bool,
     /// Direction whose ChangeCipherSpec came first (the server's, on a resumed 1.2 session).
     first_ccs: Option<Dir>,
     client_finished_seen: bool,
@@ -184,6 +188,8 @@ impl TlsConn {
             client_hello: None,
             server_random: None,
             cipher_suite: None,
+            version: None,
+            encrypt_then_mac: false,
             first_ccs: None,
             client_finished_seen: false,
             marked: None,
@@ -454,10 +460,22 @@ impl TlsConn {
             let Some(master) = &secrets.master else {
                 return self.give_up("no key");
             };
-            let (keys, ivs) =
-                crypto::tls12_key_block(suite, &master.0, &hello.random, &server_random);
+            let block = crypto::Tls12KeyBlock::new(suite, &master.0, &hello.random, &server_random);
             let side = usize::from(!is_client);
-            RecordKeys::new(suite, &keys[side], &ivs[side])
+            if suite.cipher.mac().is_some() {
+                // CBC before TLS 1.2 uses another PRF (MD5+SHA-1) and chained IVs.
+                if self.version != Some(0x0303) {
+                    return self.give_up("unsupported suite");
+                }
+                RecordKeys::cbc(
+                    suite,
+                    &block.key[side],
+                    &block.mac[side],
+                    self.encrypt_then_mac,
+                )
+            } else {
+                RecordKeys::new(suite, &block.key[side], &block.iv[side])
+            }
         };
         match keys {
             Some(keys) => {
@@ -711,12 +729,17 @@ impl TlsConn {
                 self.row.server_hello_ns = Some(msg_ns);
             }
             if hello.is_hello_retry_request() {
+                // Only TLS 1.3 retries: the ChangeCipherSpec records around the second
+                // ClientHello are middlebox dummies, not a switch to encrypted records.
+                self.tls13 = true;
                 return self.flag("hello_retry");
             }
             let version = hello.version();
             self.tls13 = version == 0x0304;
             self.server_random = hello.random.try_into().ok();
             self.cipher_suite = Some(hello.cipher_suite);
+            self.version = Some(version);
+            self.encrypt_then_mac = hello.extensions.encrypt_then_mac;
             self.row.version = Some(names::version_name(version));
             self.row.legacy_version = Some(names::version_name(hello.legacy_version));
             self.row.cipher_suite = Some(names::cipher_suite_name(hello.cipher_suite));

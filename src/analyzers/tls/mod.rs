@@ -5,7 +5,9 @@
 //! TLS record named):
 //! - `client_hello_ns` / `server_hello_ns`: the record holding the first ClientHello /
 //!   ServerHello (a HelloRetryRequest counts: it is the server's answer; flag `hello_retry`);
-//!   `hello_ns` = server_hello − client_hello: one round trip plus the server's work.
+//!   `hello_ns` = server_hello − client_hello: one round trip plus the server's work. After
+//!   a HelloRetryRequest both times are the first ones, so `handshake_ns` includes the extra
+//!   round trip the retry cost.
 //! - `handshake_ns` = client's Finished − client_hello, where `handshake_end` says how the
 //!   Finished was found: `client_finished` (TLS ≤ 1.2: the client's first record after its
 //!   ChangeCipherSpec, which is the Finished) or `first_client_encrypted_record` (TLS 1.3
