@@ -49,8 +49,8 @@ pub fn call_from_path(path: &str) -> Option<GrpcCall> {
 }
 
 /// Takes `grpc-status` and `grpc-message` from a trailer (or trailers-only HEADERS) field;
-/// other fields are ignored. A status that is not a decimal number is left unset; a
-/// message is percent-decoded, with invalid escapes kept as they are and invalid UTF-8
+/// other fields are ignored. A status that is not a decimal number is left unset; an empty
+/// message is none; a message is percent-decoded, with invalid escapes kept as they are and invalid UTF-8
 /// replaced (as the gRPC spec asks receivers to do).
 pub fn apply_trailer(call: &mut GrpcCall, name: &[u8], value: &[u8]) {
     if name.eq_ignore_ascii_case(b"grpc-status") {
@@ -59,7 +59,8 @@ pub fn apply_trailer(call: &mut GrpcCall, name: &[u8], value: &[u8]) {
             .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
             .and_then(|s| s.parse().ok());
     } else if name.eq_ignore_ascii_case(b"grpc-message") {
-        call.message = Some(percent_decode(value));
+        // Servers send an empty grpc-message with OK: no message.
+        call.message = (!value.is_empty()).then(|| percent_decode(value));
     }
 }
 
@@ -206,6 +207,8 @@ mod tests {
         assert_eq!(call.status, Some(0));
         apply_trailer(&mut call, b"grpc-status", b"99999999999");
         assert_eq!(call.status, None);
+        apply_trailer(&mut call, b"grpc-message", b"");
+        assert_eq!(call.message, None);
     }
 
     /// Three messages (lengths 0, 3 and 300) as one byte stream.
