@@ -151,6 +151,12 @@ impl<K: Eq + Hash + Clone, T> PairingQueue<K, T> {
         self.waiting.get_mut(at)?.as_mut()
     }
 
+    /// Every waiting exchange, in request order (a connection-wide event such as an HTTP/2
+    /// GOAWAY touches them all).
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Pending<K, T>> {
+        self.waiting.iter_mut().flatten()
+    }
+
     /// Removes and returns the exchange with this key, released from the watermark.
     pub fn remove(&mut self, key: &K, marks: &mut Watermark) -> Option<Pending<K, T>> {
         let seq = self.index.remove(key)?;

@@ -147,7 +147,7 @@ fn has_head_end(bytes: &[u8]) -> bool {
         .any(|(i, w)| w == b"\n\n" || (w == b"\n\r" && bytes.get(i + 2) == Some(&b'\n')))
 }
 
-fn add_flag(flags: &mut Vec<&'static str>, flag: &'static str) {
+pub(crate) fn add_flag(flags: &mut Vec<&'static str>, flag: &'static str) {
     if !flags.contains(&flag) {
         flags.push(flag);
     }
@@ -226,6 +226,18 @@ struct PendingTx {
     mark: Option<i64>,
     /// Server-stream offset the client had acknowledged when it sent the request.
     request_peer_ack: Option<u64>,
+    /// The request asked for `Upgrade: h2c`.
+    upgrade_h2c: bool,
+}
+
+/// A request answered by `101 Switching Protocols` to `h2c`: the connection continues as
+/// HTTP/2 with this request as stream 1.
+#[derive(Debug)]
+pub(crate) struct H2cUpgrade {
+    pub request: HttpTransaction,
+    pub request_done: bool,
+    /// Bytes of the server's chunk after the 101 head (the start of its HTTP/2 frames).
+    pub rest: Vec<u8>,
 }
 
 /// HTTP state of one TCP connection; direction `d` is sent by `senders[d]`.
@@ -248,6 +260,8 @@ pub(crate) struct HttpConn {
     stream_end: [u64; 2],
     /// ACK (as an offset of the other direction) of the packet being processed, per sender.
     peer_ack: [Option<u64>; 2],
+    /// Set by a `101` to `Upgrade: h2c`: the analyzer hands the connection to HTTP/2.
+    h2c: Option<H2cUpgrade>,
 }
 
 impl HttpConn {
@@ -264,7 +278,17 @@ impl HttpConn {
             tunnel: false,
             stream_end: [0; 2],
             peer_ack: [None; 2],
+            h2c: None,
         }
+    }
+
+    /// The connection switched to HTTP/2 (`Upgrade: h2c` answered by `101`).
+    pub(crate) fn take_h2c(&mut self) -> Option<H2cUpgrade> {
+        self.h2c.take()
+    }
+
+    pub(crate) fn connection(&self) -> (u64, [(IpAddr, u16); 2], Option<usize>) {
+        (self.connection_id, self.senders, self.client_dir)
     }
 
     /// Records the acknowledgment carried by the packet `sender` is sending now.
@@ -439,6 +463,9 @@ impl HttpConn {
     ) -> Option<(Vec<u8>, i64)> {
         while !input.is_empty() {
             if self.tunnel {
+                if let Some(up) = self.h2c.as_mut() {
+                    up.rest.extend_from_slice(input);
+                }
                 return None;
             }
             match self.dirs[dir].state {
@@ -635,6 +662,7 @@ impl HttpConn {
         let depth = self.next_depth;
         self.next_depth += 1;
         let mut tx = self.new_tx(dir, depth);
+        let upgrade_h2c = head.upgrade_h2c;
         let mut request_peer_ack = None;
         if let Some(msg) = self.dirs[dir].msg.as_mut() {
             msg.tx = Some(depth);
@@ -655,6 +683,7 @@ impl HttpConn {
             response_done: false,
             mark: None,
             request_peer_ack,
+            upgrade_h2c,
         });
         self.dirs[dir].state = if head.chunked {
             State::ChunkSize
@@ -761,8 +790,12 @@ impl HttpConn {
         if self.dirs[dir].msg.as_ref().is_some_and(|m| m.gap) {
             self.realign_after_gap(dir, ctx);
         }
+        let mut upgraded = None;
         let method = match self.txs.iter_mut().find(|p| !p.response_started) {
             Some(p) => {
+                if status == 101 && p.upgrade_h2c {
+                    upgraded = Some(p.tx.depth);
+                }
                 p.response_started = true;
                 self.waiting -= 1;
                 ctx.stats.http_pending_requests = ctx.stats.http_pending_requests.saturating_sub(1);
@@ -794,11 +827,25 @@ impl HttpConn {
                     response_done: false,
                     mark: None,
                     request_peer_ack: None,
+                    upgrade_h2c: false,
                 });
                 String::new()
             }
         };
         let success = (200..300).contains(&status);
+        if let Some(i) = upgraded.and_then(|d| self.txs.iter().position(|p| p.tx.depth == d)) {
+            // The request becomes HTTP/2 stream 1: HTTP/2 reports it, with its response.
+            if let Some(p) = self.txs.remove(i) {
+                if let Some(k) = p.mark {
+                    ctx.marks.remove(k);
+                }
+                self.h2c = Some(H2cUpgrade {
+                    request: p.tx,
+                    request_done: p.request_done,
+                    rest: Vec::new(),
+                });
+            }
+        }
         if status == 101 || (method == "CONNECT" && success) {
             self.complete_msg(dir, ctx);
             self.tunnel = true;
@@ -969,6 +1016,7 @@ impl HttpConn {
                     response_done: false,
                     mark: None,
                     request_peer_ack: msg.peer_ack,
+                    upgrade_h2c: false,
                 });
                 if let Some(m) = self.dirs[dir].msg.as_mut() {
                     m.tx = Some(depth);
@@ -1220,25 +1268,30 @@ impl HttpConn {
     }
 }
 
-fn emit(mut p: PendingTx, ctx: &mut Ctx<'_>) {
-    // Capture time that steps backwards can order a response before its request: never
-    // report a negative latency without saying so.
-    let times = [p.tx.ttfb_ns(), p.tx.total_ns(), p.tx.server_ns()];
-    if times.iter().flatten().any(|&t| t < 0) {
-        add_flag(&mut p.tx.flags, "clock_backwards");
-    }
+fn emit(p: PendingTx, ctx: &mut Ctx<'_>) {
     if let Some(k) = p.mark {
         ctx.marks.remove(k);
     }
+    emit_transaction(p.tx, ctx);
+}
+
+/// Counts a finished transaction (HTTP/1.x or an HTTP/2 stream) and sends it out.
+pub(crate) fn emit_transaction(mut tx: HttpTransaction, ctx: &mut Ctx<'_>) {
+    // Capture time that steps backwards can order a response before its request: never
+    // report a negative latency without saying so.
+    let times = [tx.ttfb_ns(), tx.total_ns(), tx.server_ns()];
+    if times.iter().flatten().any(|&t| t < 0) {
+        add_flag(&mut tx.flags, "clock_backwards");
+    }
     let stats: &mut AnalyzerStats = ctx.stats;
     stats.http_transactions += 1;
-    if p.tx.flags.contains(&"gap") {
+    if tx.flags.contains(&"gap") {
         stats.http_transactions_with_gaps += 1;
     }
-    if p.tx.flags.contains(&"unanswered") {
+    if tx.flags.contains(&"unanswered") {
         stats.http_unanswered += 1;
     }
-    ctx.out.push(Event::Http(p.tx));
+    ctx.out.push(Event::Http(tx));
 }
 
 #[cfg(test)]

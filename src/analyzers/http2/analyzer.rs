@@ -1,0 +1,891 @@
+//! The HTTP/2 connection state machine, plugged into the analyzer seam.
+//!
+//! Each direction is cut into frames as its bytes arrive (a frame may span chunks, a chunk
+//! may hold many frames). A frame is dated by the chunk carrying its first byte (`first_ns`)
+//! and the latest chunk carrying any of its bytes (`last_ns`). DATA payloads stream through
+//! (only counted, never held); other payloads are held until complete, bounded: header blocks
+//! by `max_header_bytes`, other frames by [`MAX_CONTROL_PAYLOAD`].
+//!
+//! Streams are transactions in a [`PairingQueue`] keyed by stream id: request first = first
+//! byte of the HEADERS that opened the stream (for a pushed stream, of its PUSH_PROMISE);
+//! request last = completion of the client's END_STREAM frame; response first = first byte
+//! of the server's final (non-1xx) HEADERS; response last = completion of the server's
+//! END_STREAM frame (trailers included).
+//!
+//! Without the start of the connection (no preface), HPACK starts in the unknown state:
+//! fields referring to dynamic entries the capture never saw are not guessed, the stream gets
+//! `hpack_unknown`. A gap inside a frame of known length is skipped (HPACK becomes unknown if
+//! it hit a header block); a gap between frames loses the framing: that direction ends (`gap`).
+
+use super::detect::{evidence, Evidence};
+use super::frame::{self, flag, kind, Head, HEADER_LEN, PREFACE};
+use super::hpack::{Decoder, MAX_TABLE_SIZE_CAP};
+use super::stream::{HeaderSummary, Stream};
+use crate::analyzers::http::{emit_transaction, HttpTransaction};
+use crate::analyzers::pairing::{PairingQueue, Pending};
+use crate::analyzers::seam::{
+    Chunk, Claim, ConnInfo, Dir, Probe, Registration, Shared, TcpAnalyzer, Verdict,
+};
+use crate::analyzers::Ctx;
+use std::net::IpAddr;
+
+pub const REGISTRATION: Registration = Registration {
+    name: "http2",
+    probe: |p: &Probe<'_>| match evidence(p.first_bytes) {
+        Evidence::Preface | Evidence::Frames => Claim::Yes,
+        Evidence::None => Claim::No,
+    },
+    new: |info: &ConnInfo| {
+        Box::new(H2Conn::new(
+            info.connection_id,
+            info.senders,
+            info.handshake_client,
+        ))
+    },
+    observer: false,
+};
+
+/// Largest payload held for a frame that is not part of a header block (SETTINGS, GOAWAY
+/// with its debug data, unknown types): the rest is skipped.
+const MAX_CONTROL_PAYLOAD: usize = 1 << 16;
+/// HPACK dynamic table size until SETTINGS say otherwise (RFC 9113 §6.5.2).
+const DEFAULT_TABLE_SIZE: usize = 4096;
+/// Frame length assumed acceptable when the receiver's SETTINGS were not seen: the largest
+/// the length field allows (payloads are bounded by what is held, not by this).
+const UNKNOWN_MAX_FRAME: usize = (1 << 24) - 1;
+
+/// A frame whose payload is arriving.
+#[derive(Debug)]
+struct FrameInProgress {
+    head: Head,
+    first_ns: i64,
+    last_ns: i64,
+    /// Payload bytes seen so far.
+    got: usize,
+    /// Held payload (not for DATA); at most the limit for the frame's kind.
+    held: Vec<u8>,
+    /// The payload went beyond what is held.
+    overflow: bool,
+    /// Part of the payload was never captured.
+    gap: bool,
+    /// DATA: padding length, once the pad length byte was seen (0 when not padded).
+    pad: Option<usize>,
+}
+
+/// A header block being collected: HEADERS or PUSH_PROMISE, then CONTINUATION frames.
+#[derive(Debug)]
+struct HeaderBlock {
+    stream_id: u32,
+    /// PUSH_PROMISE: the promised stream.
+    promised: Option<u32>,
+    end_stream: bool,
+    fragments: Vec<u8>,
+    first_ns: i64,
+    last_ns: i64,
+    /// Bytes of the frames carrying the block, headers included.
+    frame_bytes: u64,
+    /// Why the block cannot be decoded (`headers_too_large`, `gap`, `malformed`): the stream
+    /// is still timed, without its fields.
+    broken: Option<&'static str>,
+}
+
+#[derive(Debug, Default)]
+struct DirState {
+    /// Client preface bytes still expected at the start of this direction.
+    preface_left: usize,
+    /// Whether this direction's first bytes were looked at.
+    started: bool,
+    header: [u8; HEADER_LEN],
+    header_len: usize,
+    header_first_ns: i64,
+    frame: Option<FrameInProgress>,
+    block: Option<HeaderBlock>,
+    /// HPACK decoder for the blocks this direction sends (created with the first block).
+    decoder: Option<HpackState>,
+    /// SETTINGS_HEADER_TABLE_SIZE this direction announced, applied when the peer acks it.
+    announced_table_size: Option<usize>,
+    /// Largest frame this direction may send (the peer's SETTINGS_MAX_FRAME_SIZE).
+    max_frame: usize,
+    /// Start time held in the watermark for a frame or header block in progress.
+    mark: Option<i64>,
+    /// Framing lost or a frame too large: nothing more is parsed.
+    dead: bool,
+}
+
+/// A direction's HPACK decoder (a newtype: the seam wants every analyzer `Debug`).
+struct HpackState(Decoder);
+
+impl std::fmt::Debug for HpackState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HpackState {{ known_size: {} }}", self.0.known_size())
+    }
+}
+
+/// HTTP/2 state of one TCP connection (or of the plaintext inside TLS).
+#[derive(Debug)]
+pub struct H2Conn {
+    connection_id: u64,
+    senders: [(IpAddr, u16); 2],
+    client: Option<Dir>,
+    dirs: [DirState; 2],
+    /// The connection's start was seen (preface or upgrade): HPACK state is known.
+    from_start: bool,
+    streams: PairingQueue<u32, Stream>,
+    next_depth: u32,
+    /// Nothing parsed yet: the connection can still be given up as not HTTP/2.
+    undecided: bool,
+    rejected: bool,
+    counted: bool,
+}
+
+impl H2Conn {
+    pub fn new(connection_id: u64, senders: [(IpAddr, u16); 2], client: Option<Dir>) -> Self {
+        let mut conn = H2Conn {
+            connection_id,
+            senders,
+            client,
+            dirs: Default::default(),
+            from_start: false,
+            // The queue's limit is set from the configuration at the first stream.
+            streams: PairingQueue::new(usize::MAX),
+            next_depth: 1,
+            undecided: true,
+            rejected: false,
+            counted: false,
+        };
+        for d in &mut conn.dirs {
+            d.max_frame = UNKNOWN_MAX_FRAME;
+        }
+        conn
+    }
+
+    /// After HTTP/1.1 `Upgrade: h2c` and `101 Switching Protocols`: the client sends the
+    /// preface next, the upgraded request is stream 1 (its response comes on stream 1),
+    /// `request` holds its fields and times so far.
+    pub(crate) fn after_upgrade(
+        connection_id: u64,
+        senders: [(IpAddr, u16); 2],
+        client: Dir,
+        mut request: HttpTransaction,
+        request_done: bool,
+        ctx: &mut Ctx<'_>,
+    ) -> Self {
+        let mut conn = H2Conn::new(connection_id, senders, Some(client));
+        conn.from_start = true;
+        conn.undecided = false;
+        conn.counted = true;
+        conn.dirs[client].preface_left = PREFACE.len();
+        for d in &mut conn.dirs {
+            d.started = true;
+            d.max_frame = frame::DEFAULT_MAX_FRAME_SIZE;
+        }
+        request.version = "2".into();
+        request.stream_id = Some(1);
+        // The 101 is not the answer: the response comes on stream 1.
+        request.status = None;
+        request.response_first_ns = None;
+        request.response_head_ns = None;
+        request.depth = conn.next_depth;
+        conn.next_depth += 1;
+        request.flags.push("h2c_upgrade");
+        conn.streams = PairingQueue::new(ctx.config.max_pending_requests);
+        let first_ns = request.request_first_ns.unwrap_or_default();
+        let last_ns = request.request_last_ns;
+        let mut stream = Stream::new(request);
+        stream.request_done = request_done;
+        conn.streams.push_request(1, first_ns, stream, ctx.marks);
+        if let Some(p) = conn.streams.by_key(&1) {
+            p.times.request_last_ns = last_ns;
+        }
+        conn
+    }
+
+    fn is_client(&self, dir: Dir) -> bool {
+        self.client == Some(dir)
+    }
+
+    /// The first bytes of direction `dir`: the preface makes it the client and the HPACK
+    /// state known; frames are taken as they come; anything else is not HTTP/2.
+    fn start_direction(&mut self, dir: Dir, bytes: &[u8]) -> bool {
+        self.dirs[dir].started = true;
+        match evidence(bytes) {
+            Evidence::Preface => {
+                self.client = Some(dir);
+                self.dirs[dir].preface_left = PREFACE.len();
+                // Preface and SETTINGS come first: no header block can have been decoded.
+                if self.dirs.iter().all(|d| d.decoder.is_none()) {
+                    self.from_start = true;
+                    for d in &mut self.dirs {
+                        d.max_frame = frame::DEFAULT_MAX_FRAME_SIZE;
+                    }
+                }
+                true
+            }
+            Evidence::Frames => true,
+            // Frames may start past the first bytes seen only when the connection is known
+            // to be HTTP/2 already (ALPN, the other direction).
+            Evidence::None => !self.undecided,
+        }
+    }
+
+    /// Feeds in-order bytes of `dir` dated `first_ns`..`last_ns`.
+    fn feed(&mut self, dir: Dir, chunk: &Chunk<'_>, ctx: &mut Ctx<'_>) {
+        let mut input = chunk.bytes;
+        while !input.is_empty() && !self.dirs[dir].dead {
+            let d = &mut self.dirs[dir];
+            if d.preface_left > 0 {
+                let at = PREFACE.len() - d.preface_left;
+                let n = d.preface_left.min(input.len());
+                if input[..n] != PREFACE[at..at + n] {
+                    self.lose_framing(dir, "malformed", ctx);
+                    break;
+                }
+                d.preface_left -= n;
+                input = &input[n..];
+                continue;
+            }
+            match d.frame.as_mut() {
+                None => {
+                    if d.header_len == 0 {
+                        d.header_first_ns = chunk.first_ns;
+                    }
+                    let n = (HEADER_LEN - d.header_len).min(input.len());
+                    d.header[d.header_len..d.header_len + n].copy_from_slice(&input[..n]);
+                    d.header_len += n;
+                    input = &input[n..];
+                    if d.header_len == HEADER_LEN {
+                        d.header_len = 0;
+                        let Some(head) = Head::parse(&d.header) else {
+                            break;
+                        };
+                        let first_ns = d.header_first_ns;
+                        self.begin_frame(dir, head, first_ns, chunk.last_ns, ctx);
+                    }
+                }
+                Some(f) => {
+                    let n = (f.head.length - f.got).min(input.len());
+                    f.last_ns = f.last_ns.max(chunk.last_ns);
+                    self.payload_piece(dir, &input[..n], ctx);
+                    input = &input[n..];
+                }
+            }
+            let d = &mut self.dirs[dir];
+            if d.frame.as_ref().is_some_and(|f| f.got == f.head.length) {
+                if let Some(f) = d.frame.take() {
+                    self.end_frame(dir, f, ctx);
+                }
+            }
+        }
+        self.sync_mark(dir, ctx);
+    }
+
+    /// A frame header arrived.
+    fn begin_frame(
+        &mut self,
+        dir: Dir,
+        head: Head,
+        first_ns: i64,
+        last_ns: i64,
+        ctx: &mut Ctx<'_>,
+    ) {
+        if self.undecided && !head.is_plausible(self.dirs[dir].max_frame.max(1 << 20)) {
+            self.rejected = true;
+            self.dirs[dir].dead = true;
+            return;
+        }
+        self.undecided = false;
+        if !self.counted {
+            self.counted = true;
+            ctx.stats.http_connections += 1;
+        }
+        let d = &mut self.dirs[dir];
+        if head.length > d.max_frame {
+            // Either a peer breaking the limit or bytes that are not frames: nothing after
+            // this can be trusted to be a frame boundary.
+            self.lose_framing(dir, "frame_too_large", ctx);
+            return;
+        }
+        d.frame = Some(FrameInProgress {
+            head,
+            first_ns,
+            last_ns,
+            got: 0,
+            held: Vec::new(),
+            overflow: false,
+            gap: false,
+            pad: (!head.has_flag(flag::PADDED)).then_some(0),
+        });
+    }
+
+    /// Payload bytes of the frame in progress.
+    fn payload_piece(&mut self, dir: Dir, piece: &[u8], ctx: &mut Ctx<'_>) {
+        let max_header_bytes = ctx.config.max_header_bytes;
+        let request = self.is_client(dir);
+        let Some(f) = self.dirs[dir].frame.as_mut() else {
+            return;
+        };
+        let start = f.got;
+        f.got += piece.len();
+        if f.head.frame_type != kind::DATA {
+            let limit = match f.head.frame_type {
+                // Padding, priority and the promised id on top of the block.
+                kind::HEADERS | kind::PUSH_PROMISE | kind::CONTINUATION => max_header_bytes + 261,
+                _ => MAX_CONTROL_PAYLOAD,
+            };
+            let room = limit.saturating_sub(f.held.len());
+            f.held.extend_from_slice(&piece[..piece.len().min(room)]);
+            f.overflow |= piece.len() > room;
+            return;
+        }
+        // DATA streams through: only the data between pad length and padding is counted.
+        let mut piece = piece;
+        let mut at = start;
+        if f.pad.is_none() {
+            let Some((&pad, rest)) = piece.split_first() else {
+                return;
+            };
+            f.pad = Some(pad as usize);
+            piece = rest;
+            at += 1;
+        }
+        let data_start = usize::from(f.head.has_flag(flag::PADDED));
+        let data_end = f
+            .head
+            .length
+            .saturating_sub(f.pad.unwrap_or(0))
+            .max(data_start);
+        let from = at.max(data_start);
+        let to = (at + piece.len()).min(data_end);
+        if from >= to {
+            return;
+        }
+        let data = &piece[from - at..to - at];
+        let stream_id = f.head.stream_id;
+        if self.client.is_some() {
+            if let Some(p) = self.streams.by_key(&stream_id) {
+                p.item.add_body(request, data);
+            }
+        }
+    }
+
+    /// A whole frame arrived.
+    fn end_frame(&mut self, dir: Dir, f: FrameInProgress, ctx: &mut Ctx<'_>) {
+        let head = f.head;
+        let frame_bytes = (HEADER_LEN + head.length) as u64;
+        match head.frame_type {
+            kind::HEADERS | kind::PUSH_PROMISE => {
+                if self.dirs[dir].block.take().is_some() {
+                    // The previous block never ended: its fields are lost, and so the table.
+                    self.hpack_lost(dir);
+                }
+                let parts = frame::padded_parts(&head, &f.held);
+                let broken = if f.gap {
+                    Some("gap")
+                } else if f.overflow {
+                    Some("headers_too_large")
+                } else if parts.is_none() {
+                    Some("malformed")
+                } else {
+                    None
+                };
+                let promised = parts.and_then(|p| p.promised_stream);
+                if head.frame_type == kind::PUSH_PROMISE && promised.is_none() {
+                    // Which stream was promised is unknown: nothing to time.
+                    self.broken_block(dir, broken.unwrap_or("malformed"), ctx);
+                    return;
+                }
+                self.dirs[dir].block = Some(HeaderBlock {
+                    stream_id: head.stream_id,
+                    promised,
+                    end_stream: head.frame_type == kind::HEADERS && head.has_flag(flag::END_STREAM),
+                    fragments: match (broken, parts) {
+                        (None, Some(p)) => p.content.to_vec(),
+                        _ => Vec::new(),
+                    },
+                    first_ns: f.first_ns,
+                    last_ns: f.last_ns,
+                    frame_bytes,
+                    broken,
+                });
+                if head.has_flag(flag::END_HEADERS) {
+                    self.end_block(dir, ctx);
+                }
+            }
+            kind::CONTINUATION => {
+                let max = ctx.config.max_header_bytes;
+                let Some(block) = self.dirs[dir].block.as_mut() else {
+                    // The block's start was never seen (capture start, gap): HPACK is unknown
+                    // from here.
+                    self.hpack_lost(dir);
+                    return;
+                };
+                block.last_ns = block.last_ns.max(f.last_ns);
+                block.frame_bytes += frame_bytes;
+                if f.gap {
+                    block.broken = Some("gap");
+                } else if f.overflow || block.fragments.len() + f.held.len() > max {
+                    block.broken.get_or_insert("headers_too_large");
+                }
+                if block.broken.is_some() {
+                    block.fragments = Vec::new();
+                } else {
+                    block.fragments.extend_from_slice(&f.held);
+                }
+                if head.has_flag(flag::END_HEADERS) {
+                    self.end_block(dir, ctx);
+                }
+            }
+            kind::DATA => {
+                self.on_stream_frame(dir, head.stream_id, frame_bytes);
+                if head.has_flag(flag::END_STREAM) {
+                    self.end_stream(dir, head.stream_id, f.last_ns, ctx);
+                }
+            }
+            kind::RST_STREAM => {
+                self.on_stream_frame(dir, head.stream_id, frame_bytes);
+                if let Some(p) = self.streams.by_key(&head.stream_id) {
+                    p.item.flag("reset");
+                    p.done = true;
+                }
+                self.release_done(ctx);
+            }
+            kind::SETTINGS => self.on_settings(dir, &head, &f.held),
+            kind::GOAWAY => {
+                if let Some((last_id, _code)) = frame::goaway(&f.held) {
+                    self.on_goaway(dir, last_id, ctx);
+                }
+            }
+            _ => self.on_stream_frame(dir, head.stream_id, frame_bytes),
+        }
+    }
+
+    /// Counts a frame's bytes on its stream (connection-level frames count nowhere).
+    fn on_stream_frame(&mut self, dir: Dir, stream_id: u32, frame_bytes: u64) {
+        if stream_id == 0 || self.client.is_none() {
+            return;
+        }
+        let request = self.is_client(dir);
+        if let Some(p) = self.streams.by_key(&stream_id) {
+            p.item.add_frame_bytes(request, frame_bytes);
+        }
+    }
+
+    fn on_settings(&mut self, dir: Dir, head: &Head, payload: &[u8]) {
+        let peer = 1 - dir;
+        if head.has_flag(flag::ACK) {
+            // The peer announced the table size it decodes with; its ACK means this direction
+            // encodes within it from now on.
+            if let Some(n) = self.dirs[peer].announced_table_size.take() {
+                if let Some(HpackState(decoder)) = self.dirs[dir].decoder.as_mut() {
+                    decoder.set_max_table_size(n);
+                }
+            }
+            return;
+        }
+        for (id, value) in frame::settings(payload) {
+            match id {
+                frame::setting::HEADER_TABLE_SIZE => {
+                    self.dirs[dir].announced_table_size = Some(value as usize)
+                }
+                frame::setting::MAX_FRAME_SIZE => {
+                    // Frames towards `dir` may be this large (applied at once: lenient).
+                    let limit = &mut self.dirs[peer].max_frame;
+                    *limit = (*limit).max(value as usize);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// GOAWAY from `dir`: streams the peer opened above `last_id` were never processed (they
+    /// end now); every stream still open carries the flag.
+    fn on_goaway(&mut self, dir: Dir, last_id: u32, ctx: &mut Ctx<'_>) {
+        let peer_is_client = !self.is_client(dir);
+        for p in self.streams.iter_mut() {
+            p.item.flag("goaway");
+            let peers_stream = (p.key % 2 == 1) == peer_is_client;
+            if peers_stream && p.key > last_id {
+                p.done = true;
+            }
+        }
+        self.release_done(ctx);
+    }
+
+    /// A complete header block from `dir`.
+    fn end_block(&mut self, dir: Dir, ctx: &mut Ctx<'_>) {
+        let Some(block) = self.dirs[dir].block.take() else {
+            return;
+        };
+        let mut summary = HeaderSummary::default();
+        let mut flags: Vec<&'static str> = Vec::new();
+        if let Some(broken) = block.broken {
+            self.broken_block(dir, broken, ctx);
+            flags.push(broken);
+        } else {
+            let from_start = self.from_start;
+            let HpackState(decoder) = self.dirs[dir].decoder.get_or_insert_with(|| {
+                HpackState(if from_start {
+                    Decoder::new(DEFAULT_TABLE_SIZE)
+                } else {
+                    Decoder::new_unknown(MAX_TABLE_SIZE_CAP)
+                })
+            });
+            let decoded = decoder.decode(&block.fragments, ctx.config.max_header_bytes, |n, v| {
+                summary.add(n, v)
+            });
+            match decoded {
+                Ok(info) => {
+                    if info.unknown_refs > 0 {
+                        flags.push("hpack_unknown");
+                    }
+                    if info.dropped_fields > 0 {
+                        flags.push("headers_too_large");
+                    }
+                }
+                Err(_) => {
+                    ctx.stats.http_parse_errors += 1;
+                    flags.push("malformed");
+                }
+            }
+        }
+        if self.client.is_none() {
+            self.client = if summary.method.is_some() {
+                Some(dir)
+            } else if summary.status.is_some() || block.promised.is_some() {
+                Some(1 - dir)
+            } else {
+                // Nothing decodable says which side asks: the lower port serves.
+                Some(usize::from(self.senders[0].1 < self.senders[1].1))
+            };
+        }
+        if let Some(promised) = block.promised {
+            self.on_push_promise(promised, block, summary, &flags, ctx);
+        } else if self.is_client(dir) {
+            self.on_request_block(block, summary, &flags, ctx);
+        } else {
+            self.on_response_block(block, summary, &flags, ctx);
+        }
+        self.release_done(ctx);
+    }
+
+    /// A new transaction on `stream_id` that started at `first_ns`.
+    fn open_stream(&mut self, stream_id: u32, first_ns: i64, ctx: &mut Ctx<'_>) {
+        if self.streams.is_empty() {
+            self.streams = PairingQueue::new(ctx.config.max_pending_requests);
+        }
+        let (client, server) = match self.client {
+            Some(c) => (self.senders[c], self.senders[1 - c]),
+            None => (self.senders[0], self.senders[1]),
+        };
+        let tx = HttpTransaction {
+            connection_id: self.connection_id,
+            depth: self.next_depth,
+            client_ip: client.0,
+            client_port: client.1,
+            server_ip: server.0,
+            server_port: server.1,
+            method: String::new(),
+            host: None,
+            uri: String::new(),
+            version: "2".into(),
+            status: None,
+            request_bytes: 0,
+            response_bytes: 0,
+            request_body_bytes: 0,
+            response_body_bytes: 0,
+            request_first_ns: None,
+            request_last_ns: None,
+            request_head_ns: None,
+            response_first_ns: None,
+            response_last_ns: None,
+            response_head_ns: None,
+            flags: Vec::new(),
+            tls: false,
+            sni: None,
+            stream_id: Some(stream_id),
+            grpc: None,
+        };
+        self.next_depth += 1;
+        if let Some(evicted) =
+            self.streams
+                .push_request(stream_id, first_ns, Stream::new(tx), ctx.marks)
+        {
+            // Too many streams in flight: the oldest is reported as it stands.
+            let mut evicted = evicted;
+            if !evicted.done {
+                evicted.item.flag("unanswered");
+            }
+            emit(evicted, ctx);
+        }
+        ctx.stats.http_peak_pending_requests = ctx
+            .stats
+            .http_peak_pending_requests
+            .max(self.streams.len() as u64);
+    }
+
+    fn on_request_block(
+        &mut self,
+        block: HeaderBlock,
+        summary: HeaderSummary,
+        flags: &[&'static str],
+        ctx: &mut Ctx<'_>,
+    ) {
+        let id = block.stream_id;
+        let opening = self
+            .streams
+            .by_key(&id)
+            .is_none_or(|p| p.times.request_first_ns.is_none() && !p.item.request_done);
+        if self.streams.by_key(&id).is_none() {
+            self.open_stream(id, block.first_ns, ctx);
+        }
+        let Some(p) = self.streams.by_key(&id) else {
+            return;
+        };
+        for &f in flags {
+            p.item.flag(f);
+        }
+        p.item.add_frame_bytes(true, block.frame_bytes);
+        if opening {
+            p.item.tx.request_head_ns = Some(block.last_ns);
+            p.item.apply_request(summary);
+        }
+        if block.end_stream {
+            p.times.request_last_ns = Some(block.last_ns);
+            p.item.request_done = true;
+            p.done = p.item.is_done();
+        }
+    }
+
+    fn on_response_block(
+        &mut self,
+        block: HeaderBlock,
+        summary: HeaderSummary,
+        flags: &[&'static str],
+        ctx: &mut Ctx<'_>,
+    ) {
+        let id = block.stream_id;
+        if self.streams.by_key(&id).is_none() {
+            // The request was not captured (the capture started later).
+            self.open_stream(id, block.first_ns, ctx);
+            if let Some(p) = self.streams.by_key(&id) {
+                p.times.request_first_ns = None;
+                p.item.request_done = true;
+                p.item.flag("orphan_response");
+                ctx.stats.http_orphan_responses += 1;
+            }
+        }
+        let Some(p) = self.streams.by_key(&id) else {
+            return;
+        };
+        for &f in flags {
+            p.item.flag(f);
+        }
+        p.item.add_frame_bytes(false, block.frame_bytes);
+        if summary.is_interim() {
+            if summary.status == Some(100) {
+                p.item.flag("continue");
+            }
+        } else {
+            if !p.item.response_started {
+                // Without `:status` (HPACK unknown) the first response block is taken as final.
+                p.item.response_started = true;
+                p.answered = true;
+                p.times.response_first_ns = Some(block.first_ns);
+                p.item.tx.response_head_ns = Some(block.last_ns);
+            }
+            p.item.apply_response(&summary);
+        }
+        if block.end_stream {
+            p.times.response_last_ns = Some(block.last_ns);
+            p.item.response_done = true;
+            p.done = p.item.is_done();
+        }
+    }
+
+    /// PUSH_PROMISE: the server opens `promised` with the request it answers; the promise's
+    /// frames date the request.
+    fn on_push_promise(
+        &mut self,
+        promised: u32,
+        block: HeaderBlock,
+        summary: HeaderSummary,
+        flags: &[&'static str],
+        ctx: &mut Ctx<'_>,
+    ) {
+        if self.streams.by_key(&promised).is_some() {
+            return;
+        }
+        self.open_stream(promised, block.first_ns, ctx);
+        let Some(p) = self.streams.by_key(&promised) else {
+            return;
+        };
+        p.item.flag("push");
+        for &f in flags {
+            p.item.flag(f);
+        }
+        p.item.add_frame_bytes(true, block.frame_bytes);
+        p.item.apply_request(summary);
+        p.item.tx.request_head_ns = Some(block.last_ns);
+        p.times.request_last_ns = Some(block.last_ns);
+        p.item.request_done = true;
+    }
+
+    /// END_STREAM on a DATA frame from `dir`.
+    fn end_stream(&mut self, dir: Dir, stream_id: u32, last_ns: i64, ctx: &mut Ctx<'_>) {
+        if self.client.is_none() {
+            return;
+        }
+        let request = self.is_client(dir);
+        let Some(p) = self.streams.by_key(&stream_id) else {
+            return;
+        };
+        if request {
+            p.times.request_last_ns = Some(last_ns);
+            p.item.request_done = true;
+        } else {
+            p.times.response_last_ns = Some(last_ns);
+            p.item.response_done = true;
+        }
+        p.done = p.item.is_done();
+        self.release_done(ctx);
+    }
+
+    /// A header block that cannot be decoded (`broken` says why): the table this direction
+    /// decodes with is unknown from here, since the block may have changed it.
+    fn broken_block(&mut self, dir: Dir, broken: &'static str, ctx: &mut Ctx<'_>) {
+        if broken == "malformed" {
+            ctx.stats.http_parse_errors += 1;
+        }
+        self.hpack_lost(dir);
+    }
+
+    /// The blocks `dir` sent since the table was last known were not all decoded.
+    fn hpack_lost(&mut self, dir: Dir) {
+        self.dirs[dir].decoder = Some(HpackState(Decoder::new_unknown(MAX_TABLE_SIZE_CAP)));
+    }
+
+    /// The framing of `dir` cannot be followed any more: every stream still waiting gets
+    /// `flag`, and nothing more is parsed in that direction.
+    fn lose_framing(&mut self, dir: Dir, flag: &'static str, ctx: &mut Ctx<'_>) {
+        let d = &mut self.dirs[dir];
+        d.dead = true;
+        d.frame = None;
+        d.block = None;
+        d.header_len = 0;
+        if self.undecided {
+            self.rejected = true;
+            return;
+        }
+        if flag == "malformed" {
+            ctx.stats.http_parse_errors += 1;
+        }
+        for p in self.streams.iter_mut() {
+            p.item.flag(flag);
+        }
+    }
+
+    /// Emits finished streams at the front of the queue (request order).
+    fn release_done(&mut self, ctx: &mut Ctx<'_>) {
+        while let Some(p) = self.streams.pop_front_done(ctx.marks) {
+            emit(p, ctx);
+        }
+    }
+
+    /// Holds the start of a frame or header block still arriving in the watermark.
+    fn sync_mark(&mut self, dir: Dir, ctx: &mut Ctx<'_>) {
+        let d = &mut self.dirs[dir];
+        let wanted = d
+            .block
+            .as_ref()
+            .map(|b| b.first_ns)
+            .or_else(|| d.frame.as_ref().map(|f| f.first_ns))
+            .or((d.header_len > 0).then_some(d.header_first_ns));
+        if wanted != d.mark {
+            if let Some(old) = d.mark {
+                ctx.marks.remove(old);
+            }
+            if let Some(new) = wanted {
+                ctx.marks.add(new);
+            }
+            d.mark = wanted;
+        }
+    }
+}
+
+fn emit(p: Pending<u32, Stream>, ctx: &mut Ctx<'_>) {
+    let times = p.times;
+    let mut tx = p.item.into_transaction();
+    tx.request_first_ns = times.request_first_ns;
+    tx.request_last_ns = times.request_last_ns;
+    tx.response_first_ns = times.response_first_ns;
+    tx.response_last_ns = times.response_last_ns;
+    emit_transaction(tx, ctx);
+}
+
+impl TcpAnalyzer for H2Conn {
+    fn protocol(&self) -> &'static str {
+        "http2"
+    }
+
+    fn on_data(
+        &mut self,
+        dir: Dir,
+        chunk: &Chunk<'_>,
+        ctx: &mut Ctx<'_>,
+        _shared: &mut Shared,
+    ) -> Verdict {
+        if !self.dirs[dir].started && !self.start_direction(dir, chunk.bytes) {
+            self.rejected = true;
+        }
+        if !self.rejected {
+            self.feed(dir, chunk, ctx);
+        }
+        if self.rejected {
+            Verdict::Reject
+        } else {
+            Verdict::Continue
+        }
+    }
+
+    fn on_gap(&mut self, dir: Dir, len: u64, ctx: &mut Ctx<'_>) {
+        let d = &mut self.dirs[dir];
+        if d.dead || !d.started {
+            return;
+        }
+        let Some(f) = d.frame.as_mut() else {
+            self.lose_framing(dir, "gap", ctx);
+            return;
+        };
+        let left = (f.head.length - f.got) as u64;
+        if len > left {
+            self.lose_framing(dir, "gap", ctx);
+            return;
+        }
+        // Inside a frame of known length: skip exactly (a DATA frame's pad length byte, if
+        // lost, leaves the padding counted as data).
+        f.got += len as usize;
+        f.gap = true;
+        f.pad.get_or_insert(0);
+        if let Some(p) = self.streams.by_key(&f.head.stream_id) {
+            p.item.flag("gap");
+        }
+        let d = &mut self.dirs[dir];
+        if d.frame.as_ref().is_some_and(|f| f.got == f.head.length) {
+            if let Some(f) = d.frame.take() {
+                self.end_frame(dir, f, ctx);
+            }
+        }
+        self.sync_mark(dir, ctx);
+    }
+
+    fn flush(&mut self, ctx: &mut Ctx<'_>) {
+        for d in &mut self.dirs {
+            if let Some(t) = d.mark.take() {
+                ctx.marks.remove(t);
+            }
+        }
+        for p in self.streams.drain(ctx.marks) {
+            emit(p, ctx);
+        }
+    }
+}
