@@ -90,7 +90,6 @@ fn grpcio_calls_are_found_once_with_status_message_and_counts() {
     for row in &grpc_rows {
         assert_eq!(row["version"], "2");
         assert_eq!(row["method"], "POST");
-        assert_eq!(row["status"], 200, "{row}");
         assert_eq!(
             row["stream_id"].as_u64().unwrap() % 2,
             1,
@@ -103,6 +102,13 @@ fn grpcio_calls_are_found_once_with_status_message_and_counts() {
         );
         assert_eq!(row["uri"], path.as_str());
         let first = row["request_first_ns"].as_i64().unwrap();
+        // Only the deadline-exceeded call may end without a response (the client's
+        // RST_STREAM can come before the server's trailers-only answer).
+        if row["grpc_method"] == "Slow" && row["status"].is_null() {
+            assert!(row["response_first_ns"].is_null(), "{row}");
+            continue;
+        }
+        assert_eq!(row["status"], 200, "{row}");
         let response = row["response_first_ns"].as_i64().unwrap();
         assert!(first <= response, "{row}");
     }
@@ -191,7 +197,12 @@ fn grpcio_calls_are_found_once_with_status_message_and_counts() {
         .map(|(k, v)| (k.clone(), v["count"].as_u64().unwrap()))
         .collect();
     assert_eq!(groups, per_method);
-    assert_eq!(latency["left_out"], 0);
+    // Rows that are not gRPC calls (none, unless a late answer to the reset deadline call
+    // came back as a response without a request) are left out, and counted.
+    assert_eq!(
+        latency["left_out"].as_u64().unwrap() as usize,
+        rows.len() - grpc_rows.len()
+    );
     let by_status: Value = serde_json::from_str(
         tracetail(&[
             "latency",
