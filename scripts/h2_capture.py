@@ -11,7 +11,9 @@ with `openssl req`) and `listen PORT http2` (cleartext h2c, prior knowledge); st
   * h2c: `nghttp -n -s` over the same URL set, multiplexed on one connection (its summary
     gives stream id, status and path per request), and `curl --http2-prior-knowledge
     --parallel --parallel-immediate` (one connection per URL: curl 7.88 fails a second
-    transfer on a reused prior-knowledge connection with "Error in the HTTP2 framing layer").
+    transfer on a reused prior-knowledge connection with "Error in the HTTP2 framing layer");
+    `h2load -n 60 -c 1 -m 4` (one connection, 4 streams at a time, URIs in round robin, so
+    requests keep coming while the HPACK table fills: the mid-connection test cuts into it).
   * Upgrade (`--upgrade`, needs the Python `h2` package): `curl --http2` on http:// against a
     small h2 server (scripts' own, below) that answers `Upgrade: h2c` with 101 and the
     response on stream 1; then more requests on the same connection (curl multiplexes).
@@ -146,6 +148,19 @@ def nghttp(mode, port, urls):
     return rows
 
 
+def h2load(mode, port, urls, n):
+    """h2load's URIs in round robin; its own summary must agree (2xx and 4xx counts)."""
+    out = subprocess.run(["h2load", "-n", str(n), "-c", "1", "-m", "4"] + urls,
+                         capture_output=True, text=True, timeout=120)
+    rows = [{"mode": mode, "port": port, "path": urllib.parse.urlsplit(urls[i % len(urls)]).path,
+             "status": 404 if "/missing" in urls[i % len(urls)] else 200} for i in range(n)]
+    codes = [l for l in out.stdout.splitlines() if l.startswith("status codes:")]
+    ok = sum(r["status"] == 200 for r in rows)
+    if codes != [f"status codes: {ok} 2xx, 0 3xx, {n - ok} 4xx, 0 5xx"]:
+        sys.exit(f"h2load: {out.stdout} {out.stderr}")
+    return rows
+
+
 def upgrade_server(port, ready):
     """A small cleartext HTTP/2 server that accepts `Upgrade: h2c` (RFC 7540 §3.2)."""
     import h2.config
@@ -242,6 +257,7 @@ def main():
                          ["--http2", "--data-binary", "@" + body], env)
         base = f"http://127.0.0.1:{h2c_port}"
         requests += nghttp("h2c", h2c_port, [base + p for p in paths])
+        requests += h2load("h2load", h2c_port, [base + p for p in SMALL[:10] + MISSING[:2]], 60)
         requests += curl("h2c-curl", h2c_port, [base + p for p in SMALL[:5] + MISSING[:1]],
                          ["--http2-prior-knowledge", "--parallel-immediate"])
         if args.upgrade:

@@ -32,8 +32,9 @@ pub fn evidence(bytes: &[u8]) -> Evidence {
 }
 
 /// Whether `bytes` are whole plausible frames, possibly ending in the start of one more
-/// (whose header, if present, is plausible). One frame alone must fill the bytes exactly and
-/// not be DATA or CONTINUATION (their payload says nothing); random binary rarely gets there.
+/// (whose header, if present, is plausible). One frame alone must fill the bytes exactly (a
+/// 24-bit length that lands on the end of the segment, the reserved bit clear, a known type
+/// with only its flags: random binary rarely gets there) and not be a CONTINUATION.
 pub fn looks_like_frames(bytes: &[u8]) -> bool {
     let mut at = 0;
     let mut whole = Vec::new();
@@ -42,7 +43,8 @@ pub fn looks_like_frames(bytes: &[u8]) -> bool {
             // A partial header at the end: fine after whole frames.
             break;
         };
-        if !head.is_plausible(PROBE_MAX_FRAME) {
+        let reserved_bit = bytes[at + 5] & 0x80 != 0;
+        if reserved_bit || !head.is_plausible(PROBE_MAX_FRAME) {
             return false;
         }
         let end = at + HEADER_LEN + head.length;
@@ -54,7 +56,7 @@ pub fn looks_like_frames(bytes: &[u8]) -> bool {
     }
     match whole.as_slice() {
         [] => false,
-        [only] => at == bytes.len() && !matches!(*only, kind::DATA | kind::CONTINUATION),
+        [only] => at == bytes.len() && *only != kind::CONTINUATION,
         _ => true,
     }
 }
@@ -85,12 +87,13 @@ mod tests {
         // ...but an implausible header after them is not.
         frames.extend_from_slice(&[0xee, 0, 0, 0, 0]);
         assert_eq!(evidence(&frames), Evidence::None);
-        // One HEADERS frame that fills the payload exactly; one DATA frame alone is not enough.
-        assert_eq!(
-            evidence(&[0, 0, 1, 1, 5, 0, 0, 0, 1, 0x82]),
-            Evidence::Frames
-        );
-        assert_eq!(evidence(&[0, 0, 1, 0, 1, 0, 0, 0, 1, 0x82]), Evidence::None);
+        // One frame that fills the payload exactly (a capture starting with the last DATA of a
+        // response), but not with the reserved bit set, nor a lone CONTINUATION.
+        let one = |f: &[u8]| evidence(f) == Evidence::Frames;
+        assert!(one(&[0, 0, 1, 1, 5, 0, 0, 0, 1, 0x82]));
+        assert!(one(&[0, 0, 1, 0, 1, 0, 0, 0, 1, 0x82]));
+        assert!(!one(&[0, 0, 1, 0, 1, 0x80, 0, 0, 1, 0x82]));
+        assert!(!one(&[0, 0, 1, 9, 4, 0, 0, 0, 1, 0x82]));
         assert_eq!(evidence(&[0, 0, 2, 1, 5, 0, 0, 0, 1, 0x82]), Evidence::None);
         assert_eq!(evidence(&[]), Evidence::None);
     }
