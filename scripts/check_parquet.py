@@ -50,6 +50,10 @@ EXPECTED = {
         ("request_last_ts", TS, True), ("response_first_ts", TS, True),
         ("response_last_ts", TS, True), ("ttfb_ns", I64, True), ("total_ns", I64, True),
         ("server_ns", I64, True), ("tshark_ns", I64, True), ("flags", FLAGS, False),
+        ("tls", pa.bool_(), False), ("sni", S, True), ("stream_id", I64, True),
+        ("grpc_service", S, True), ("grpc_method", S, True), ("grpc_status", I64, True),
+        ("grpc_message", S, True), ("grpc_request_messages", I64, True),
+        ("grpc_response_messages", I64, True),
     ],
     "dns": [
         ("capture_file", S, False), ("client_ip", S, False), ("client_port", I32, False),

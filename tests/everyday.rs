@@ -441,6 +441,13 @@ fn json_fields_have_stable_names_and_types() {
                 ("gap", &["bool"]),
                 ("tls", &["bool"]),
                 ("sni", OPT_STR),
+                ("stream_id", OPT_INT),
+                ("grpc_service", OPT_STR),
+                ("grpc_method", OPT_STR),
+                ("grpc_status", OPT_INT),
+                ("grpc_message", OPT_STR),
+                ("grpc_request_messages", OPT_INT),
+                ("grpc_response_messages", OPT_INT),
             ],
         );
         names = row
@@ -451,7 +458,7 @@ fn json_fields_have_stable_names_and_types() {
             .collect();
         assert_eq!(
             names.len(),
-            28,
+            35,
             "http rows have exactly the documented fields"
         );
     }

@@ -737,3 +737,100 @@ fn fuzz_the_stats_csv_reader() {
     };
     fuzz("stats-csv", 0xc5f, seeds, 0.1, &mutate, &mut check);
 }
+
+// ---- target: HPACK header blocks ----
+
+/// An HPACK fuzz input: byte 0 picks the decoder (bit 0: started mid-connection) and its
+/// table size, byte 1 the header list limit, then blocks, each after a one-byte length.
+fn hpack_input(unknown: bool, table_size_byte: u8, blocks: &[&[u8]]) -> Vec<u8> {
+    let mut out = vec![(table_size_byte << 1) | unknown as u8, 0xff];
+    for block in blocks {
+        out.push(block.len() as u8);
+        out.extend_from_slice(block);
+    }
+    out
+}
+
+fn hpack_seeds() -> Vec<Vec<u8>> {
+    let hex = |s: &str| -> Vec<u8> {
+        let digits: Vec<u8> = s.bytes().filter(|b| b.is_ascii_hexdigit()).collect();
+        digits
+            .chunks(2)
+            .map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap(), 16).unwrap())
+            .collect()
+    };
+    // RFC 7541 C.4 (requests, Huffman) and C.6 (responses, Huffman, 256-byte table).
+    let requests = [
+        hex("8286 8441 8cf1 e3c2 e5f2 3a6b a0ab 90f4 ff"),
+        hex("8286 84be 5886 a8eb 1064 9cbf"),
+        hex("8287 85bf 4088 25a8 49e9 5ba9 7d7f 8925 a849 e95b b8e8 b4bf"),
+    ];
+    let responses = [
+        hex(
+            "4882 6402 5885 aec3 771a 4b61 96d0 7abe 9410 54d4 44a8 2005 9504 0b81 66e0 82a6
+             2d1b ff6e 919d 29ad 1718 63c7 8f0b 97c8 e9ae 82ae 43d3",
+        ),
+        hex("4883 640e ffc1 c0bf"),
+        hex(
+            "88c1 6196 d07a be94 1054 d444 a820 0595 040b 8166 e084 a62d 1bff c05a 839b d9ab
+             77ad 94e7 821d d7f2 e6c7 b335 dfdf cd5b 3960 d5af 2708 7f36 72c1 ab27 0fb5 291f
+             9587 3160 65c0 03ed 4ee5 b106 3d50 07",
+        ),
+    ];
+    let requests: Vec<&[u8]> = requests.iter().map(|b| &b[..]).collect();
+    let responses: Vec<&[u8]> = responses.iter().map(|b| &b[..]).collect();
+    vec![
+        hpack_input(false, 64, &requests),
+        hpack_input(true, 64, &requests),
+        hpack_input(false, 4, &responses),
+        hpack_input(true, 4, &responses),
+        // A size update, then a literal with a long name, never indexed.
+        hpack_input(
+            false,
+            64,
+            &[&[0x3f, 0xe1, 0x1f, 0x10, 0x7f, 0x01, b'a', 0x00]],
+        ),
+    ]
+}
+
+#[test]
+fn fuzz_hpack_blocks() {
+    use tracetail::analyzers::http2::hpack::{Decoder, MAX_TABLE_SIZE_CAP};
+    let mut check = |input: &[u8]| -> String {
+        let (Some(&mode), Some(&limit)) = (input.first(), input.get(1)) else {
+            return "short".into();
+        };
+        let table_size = (mode >> 1) as usize * 64;
+        let max_list_bytes = limit as usize * 16;
+        let mut decoder = if mode & 1 == 1 {
+            Decoder::new_unknown(table_size)
+        } else {
+            Decoder::new(table_size)
+        };
+        let mut outcome = String::new();
+        let mut rest = &input[2..];
+        while let Some((&len, tail)) = rest.split_first() {
+            let block = &tail[..(len as usize).min(tail.len())];
+            rest = &tail[block.len()..];
+            let mut list_bytes = 0;
+            let result = decoder.decode(block, max_list_bytes, |name, value| {
+                list_bytes += name.len() + value.len() + 32;
+            });
+            // The bounds the decoder promises, whatever the input.
+            assert!(list_bytes <= max_list_bytes);
+            assert!(decoder.known_size() <= table_size.min(MAX_TABLE_SIZE_CAP));
+            match result {
+                Ok(info) => outcome.push_str(&format!(
+                    "ok{}/{}/{} ",
+                    info.unknown_refs, info.dropped_fields, list_bytes
+                )),
+                Err(e) => outcome.push_str(&format!("{e} ")),
+            }
+        }
+        coarse(&outcome)
+    };
+    let mutate = |rng: &mut Rng, parent: &[u8], corpus: &[Vec<u8>]| {
+        mutate_bytes(rng, parent, corpus, &[0, 1, 2, 3, 4])
+    };
+    fuzz("hpack", 0x4ac4, hpack_seeds(), 0.05, &mutate, &mut check);
+}

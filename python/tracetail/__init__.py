@@ -116,7 +116,10 @@ def http(source: Source) -> "pyarrow.Table":
     Four capture timestamps per transaction (``request_first_ts``, ``request_last_ts``,
     ``response_first_ts``, ``response_last_ts``, ``timestamp[ns, UTC]``) and the latencies
     derived from them (``ttfb_ns``, ``total_ns``, ``server_ns``, ``tshark_ns``, ``int64`` ns),
-    plus method, host, uri, status, sizes and ``flags`` (``gap``, ``unanswered``, ...).
+    plus method, host, uri, status, sizes and ``flags`` (``gap``, ``unanswered``, ...), then
+    ``tls`` and ``sni`` (HTTP decrypted from TLS), ``stream_id`` (HTTP/2; null for HTTP/1.x)
+    and the gRPC call (``grpc_service``, ``grpc_method``, ``grpc_status``, ``grpc_message``,
+    ``grpc_request_messages``, ``grpc_response_messages``; null when not gRPC).
     """
     return _tracetail.table(_inputs(source), "http")
 

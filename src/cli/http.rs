@@ -24,7 +24,7 @@ pub struct Args {
 }
 
 /// Column names of `--json` and `--csv`, in order. A contract with users' scripts: extend only.
-pub const COLUMNS: [&str; 28] = [
+pub const COLUMNS: [&str; 35] = [
     "capture",
     "connection_id",
     "depth",
@@ -53,6 +53,13 @@ pub const COLUMNS: [&str; 28] = [
     "gap",
     "tls",
     "sni",
+    "stream_id",
+    "grpc_service",
+    "grpc_method",
+    "grpc_status",
+    "grpc_message",
+    "grpc_request_messages",
+    "grpc_response_messages",
 ];
 
 /// One `--json` row as serde writes it: the reference [`push_json_line`] is tested against.
@@ -88,6 +95,13 @@ pub struct JsonRow<'a> {
     gap: bool,
     tls: bool,
     sni: Option<&'a str>,
+    stream_id: Option<u32>,
+    grpc_service: Option<&'a str>,
+    grpc_method: Option<&'a str>,
+    grpc_status: Option<u32>,
+    grpc_message: Option<&'a str>,
+    grpc_request_messages: Option<u64>,
+    grpc_response_messages: Option<u64>,
 }
 
 #[cfg(test)]
@@ -121,12 +135,20 @@ pub fn to_json<'a>(capture: &'a str, t: &'a HttpTransaction) -> JsonRow<'a> {
         gap: t.flags.contains(&"gap"),
         tls: t.tls,
         sni: t.sni.as_deref(),
+        stream_id: t.stream_id,
+        grpc_service: t.grpc.as_ref().map(|g| g.service.as_str()),
+        grpc_method: t.grpc.as_ref().map(|g| g.method.as_str()),
+        grpc_status: t.grpc.as_ref().and_then(|g| g.status),
+        grpc_message: t.grpc.as_ref().and_then(|g| g.message.as_deref()),
+        grpc_request_messages: t.grpc.as_ref().map(|g| g.request_messages),
+        grpc_response_messages: t.grpc.as_ref().map(|g| g.response_messages),
     }
 }
 
 /// Appends the `--json` line of a transaction to `buf`: the bytes serde_json writes for
 /// [`to_json`], by hand (the hot path of `http --json`).
 pub fn push_json_line(buf: &mut Vec<u8>, capture: &str, t: &HttpTransaction) {
+    let grpc = t.grpc.as_ref();
     common::JsonLine::new(buf)
         .str("capture", capture)
         .int("connection_id", t.connection_id)
@@ -156,11 +178,19 @@ pub fn push_json_line(buf: &mut Vec<u8>, capture: &str, t: &HttpTransaction) {
         .bool("gap", t.flags.contains(&"gap"))
         .bool("tls", t.tls)
         .opt_str("sni", t.sni.as_deref())
+        .opt_int("stream_id", t.stream_id)
+        .opt_str("grpc_service", grpc.map(|g| g.service.as_str()))
+        .opt_str("grpc_method", grpc.map(|g| g.method.as_str()))
+        .opt_int("grpc_status", grpc.and_then(|g| g.status))
+        .opt_str("grpc_message", grpc.and_then(|g| g.message.as_deref()))
+        .opt_int("grpc_request_messages", grpc.map(|g| g.request_messages))
+        .opt_int("grpc_response_messages", grpc.map(|g| g.response_messages))
         .end();
 }
 
 fn csv_row(capture: &str, t: &HttpTransaction) -> Vec<String> {
     let o = |v: Option<i64>| v.map(|x| x.to_string()).unwrap_or_default();
+    let grpc = t.grpc.as_ref();
     vec![
         capture.into(),
         t.connection_id.to_string(),
@@ -190,6 +220,17 @@ fn csv_row(capture: &str, t: &HttpTransaction) -> Vec<String> {
         t.flags.contains(&"gap").to_string(),
         t.tls.to_string(),
         t.sni.clone().unwrap_or_default(),
+        t.stream_id.map(|s| s.to_string()).unwrap_or_default(),
+        grpc.map(|g| g.service.clone()).unwrap_or_default(),
+        grpc.map(|g| g.method.clone()).unwrap_or_default(),
+        grpc.and_then(|g| g.status)
+            .map(|s| s.to_string())
+            .unwrap_or_default(),
+        grpc.and_then(|g| g.message.clone()).unwrap_or_default(),
+        grpc.map(|g| g.request_messages.to_string())
+            .unwrap_or_default(),
+        grpc.map(|g| g.response_messages.to_string())
+            .unwrap_or_default(),
     ]
 }
 
@@ -314,6 +355,19 @@ mod tests {
         rows.push(t.clone());
         t.request_bytes = u64::MAX;
         t.response_body_bytes = 12345;
+        rows.push(t.clone());
+        t.stream_id = Some(u32::MAX);
+        t.grpc = Some(tracetail::analyzers::http::GrpcCall {
+            service: "helloworld.Greeter".into(),
+            method: "SayHello".into(),
+            status: Some(14),
+            message: Some("unavailable: \"x\"\n".into()),
+            request_messages: 1,
+            response_messages: u64::MAX,
+        });
+        rows.push(t.clone());
+        t.grpc.as_mut().unwrap().status = None;
+        t.grpc.as_mut().unwrap().message = None;
         rows.push(t);
         for (i, t) in rows.iter().enumerate() {
             for capture in ["a.pcap", "dir\\we\"ird\nname.pcap"] {

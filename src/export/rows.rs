@@ -8,7 +8,8 @@ use crate::analyzers::pairing::Exchange;
 use crate::analyzers::{DnsTransaction, HttpTransaction, TcpExchange, Transaction};
 use crate::flows::FlowRecord;
 use arrow_array::builder::{
-    Int32Builder, Int64Builder, ListBuilder, StringBuilder, TimestampNanosecondBuilder,
+    BooleanBuilder, Int32Builder, Int64Builder, ListBuilder, StringBuilder,
+    TimestampNanosecondBuilder,
 };
 use arrow_array::{ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{ArrowError, SchemaRef};
@@ -255,6 +256,15 @@ pub struct HttpRows {
     response_body_bytes: Int64Builder,
     times: ExchangeColumns,
     flags: ListBuilder<StringBuilder>,
+    tls: BooleanBuilder,
+    sni: StringBuilder,
+    stream_id: Int64Builder,
+    grpc_service: StringBuilder,
+    grpc_method: StringBuilder,
+    grpc_status: Int64Builder,
+    grpc_message: StringBuilder,
+    grpc_request_messages: Int64Builder,
+    grpc_response_messages: Int64Builder,
 }
 
 impl Default for HttpRows {
@@ -278,6 +288,15 @@ impl Default for HttpRows {
             response_body_bytes: Int64Builder::new(),
             times: ExchangeColumns::default(),
             flags: flag_list(),
+            tls: BooleanBuilder::new(),
+            sni: StringBuilder::new(),
+            stream_id: Int64Builder::new(),
+            grpc_service: StringBuilder::new(),
+            grpc_method: StringBuilder::new(),
+            grpc_status: Int64Builder::new(),
+            grpc_message: StringBuilder::new(),
+            grpc_request_messages: Int64Builder::new(),
+            grpc_response_messages: Int64Builder::new(),
         }
     }
 }
@@ -309,6 +328,22 @@ impl RowBuffer for HttpRows {
             .append_value(count(t.response_body_bytes));
         self.times.append(&t.exchange());
         append_flags(&mut self.flags, &t.flags);
+        self.tls.append_value(t.tls);
+        self.sni.append_option(t.sni.as_deref());
+        self.stream_id.append_option(t.stream_id.map(i64::from));
+        let grpc = t.grpc.as_ref();
+        self.grpc_service
+            .append_option(grpc.map(|g| g.service.as_str()));
+        self.grpc_method
+            .append_option(grpc.map(|g| g.method.as_str()));
+        self.grpc_status
+            .append_option(grpc.and_then(|g| g.status).map(i64::from));
+        self.grpc_message
+            .append_option(grpc.and_then(|g| g.message.as_deref()));
+        self.grpc_request_messages
+            .append_option(grpc.map(|g| count(g.request_messages)));
+        self.grpc_response_messages
+            .append_option(grpc.map(|g| count(g.response_messages)));
     }
 
     fn len(&self) -> usize {
@@ -341,6 +376,15 @@ impl RowBuffer for HttpRows {
         ];
         columns.extend(self.times.finish());
         columns.push(Arc::new(self.flags.finish()));
+        columns.push(Arc::new(self.tls.finish()));
+        columns.push(Arc::new(self.sni.finish()));
+        columns.push(Arc::new(self.stream_id.finish()));
+        columns.push(Arc::new(self.grpc_service.finish()));
+        columns.push(Arc::new(self.grpc_method.finish()));
+        columns.push(Arc::new(self.grpc_status.finish()));
+        columns.push(Arc::new(self.grpc_message.finish()));
+        columns.push(Arc::new(self.grpc_request_messages.finish()));
+        columns.push(Arc::new(self.grpc_response_messages.finish()));
         RecordBatch::try_new(schema.clone(), columns)
     }
 }

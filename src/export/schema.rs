@@ -22,6 +22,7 @@ pub enum ColumnType {
     TimestampNsUtc,
     /// `List<Utf8>` with non-null items.
     Utf8List,
+    Boolean,
 }
 
 impl ColumnType {
@@ -34,6 +35,7 @@ impl ColumnType {
                 DataType::Timestamp(TimeUnit::Nanosecond, Some(Arc::from("UTC")))
             }
             ColumnType::Utf8List => DataType::List(Arc::new(list_item_field())),
+            ColumnType::Boolean => DataType::Boolean,
         }
     }
 
@@ -45,6 +47,7 @@ impl ColumnType {
             ColumnType::Int64 => "int64",
             ColumnType::TimestampNsUtc => "timestamp[ns, UTC]",
             ColumnType::Utf8List => "list<string>",
+            ColumnType::Boolean => "bool",
         }
     }
 }
@@ -72,7 +75,7 @@ const fn col(name: &'static str, ty: ColumnType, nullable: bool, doc: &'static s
     }
 }
 
-use ColumnType::{Int32, Int64, TimestampNsUtc, Utf8, Utf8List};
+use ColumnType::{Boolean, Int32, Int64, TimestampNsUtc, Utf8, Utf8List};
 
 const CAPTURE_FILE_DOC: &str = "capture the row came from, as given to the exporter";
 
@@ -246,6 +249,55 @@ pub const HTTP_COLUMNS: &[Column] = &[
         Utf8List,
         false,
         "problems: `gap`, `unanswered`, `orphan_response`, ...",
+    ),
+    col(
+        "tls",
+        Boolean,
+        false,
+        "carried inside TLS and decrypted with `--keylog` keys",
+    ),
+    col(
+        "sni",
+        Utf8,
+        true,
+        "TLS server name of the connection, when inside TLS",
+    ),
+    col(
+        "stream_id",
+        Int64,
+        true,
+        "HTTP/2 stream of the exchange; null for HTTP/1.x",
+    ),
+    col(
+        "grpc_service",
+        Utf8,
+        true,
+        "gRPC service (`package.Service` from the path); null if not gRPC",
+    ),
+    col("grpc_method", Utf8, true, "gRPC method; null if not gRPC"),
+    col(
+        "grpc_status",
+        Int64,
+        true,
+        "`grpc-status` of the trailers; null if not gRPC or not seen",
+    ),
+    col(
+        "grpc_message",
+        Utf8,
+        true,
+        "`grpc-message` of the trailers, percent-decoded",
+    ),
+    col(
+        "grpc_request_messages",
+        Int64,
+        true,
+        "gRPC messages the client sent; null if not gRPC",
+    ),
+    col(
+        "grpc_response_messages",
+        Int64,
+        true,
+        "gRPC messages the server sent; null if not gRPC",
     ),
 ];
 
