@@ -6,9 +6,6 @@
 mod common;
 
 use tracetail::analyzers::{AnalyzerConfig, Event, HttpTransaction, TransactionAnalyzer};
-use tracetail::capture::LinkType;
-use tracetail::decode::decode;
-use tracetail::synth::packet::{PacketBuilder, TcpFields};
 
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 const DATA: u8 = 0;
@@ -76,41 +73,25 @@ fn run(
     schedule: &Schedule,
 ) -> (Vec<HttpTransaction>, [Vec<i64>; 2]) {
     let mut analyzer = TransactionAnalyzer::new(config);
-    let c = common::client_endpoints(8080);
-    let s = c.reversed();
-    let mut b = PacketBuilder::new();
-    let mut seq = [1000u32, 5000u32];
+    let mut conn = common::TcpConversation::new(8080);
     let mut events = Vec::new();
     let mut times = [vec![0; client.bytes.len()], vec![0; server.bytes.len()]];
     let mut t = T0 - 3 * STEP;
-    let mut send = |from_client: bool, flags: u8, payload: &[u8], t: i64| {
-        let (ends, me) = if from_client { (&c, 0) } else { (&s, 1) };
-        let fields = TcpFields {
-            seq: seq[me],
-            ack: seq[1 - me],
-            flags,
-            window: 65535,
-        };
-        let pkt = b
-            .tcp(ends, fields, |p| p.extend_from_slice(payload))
-            .to_vec();
-        seq[me] = seq[me].wrapping_add(payload.len() as u32 + u32::from(flags & 3 != 0));
-        analyzer.on_packet(t, 1, &decode(LinkType::ETHERNET, &pkt), &mut events);
-    };
     for (from_client, flags) in [(true, 0x02), (false, 0x12), (true, 0x10)] {
-        send(from_client, flags, b"", t);
+        conn.send(&mut analyzer, !from_client, flags, b"", t, &mut events);
         t += STEP;
     }
     for (from_client, range) in schedule {
         let side = if *from_client { client } else { server };
-        send(*from_client, 0x18, &side.bytes[range.clone()], t);
+        let bytes = &side.bytes[range.clone()];
+        conn.send(&mut analyzer, !from_client, 0x18, bytes, t, &mut events);
         for i in range.clone() {
             times[usize::from(!from_client)][i] = t;
         }
         t += STEP;
     }
-    send(true, 0x11, b"", t);
-    send(false, 0x11, b"", t + STEP);
+    conn.send(&mut analyzer, false, 0x11, b"", t, &mut events);
+    conn.send(&mut analyzer, true, 0x11, b"", t + STEP, &mut events);
     analyzer.finish(&mut events);
     let rows = events
         .into_iter()
