@@ -170,17 +170,11 @@ fn four_times_follow_the_bytes_whatever_the_segmentation() {
 
     for max in [1, 2, 3, 7, 9, 10, 64, 1000, 100_000] {
         for seed in 0..4 {
-            // The preface in the first segment (the probe sees only that one: a preface cut
-            // before its 16th byte is not recognised), the rest of the client's bytes, then
-            // the server's.
-            let mut schedule: Schedule = vec![(true, 0..PREFACE.len())];
-            let rest = c.bytes.len() - PREFACE.len();
-            schedule.extend(
-                pieces(rest, seed, max)
-                    .into_iter()
-                    .map(|r| (true, r.start + PREFACE.len()..r.end + PREFACE.len())),
-            );
+            // The client's bytes (the preface too may come a byte at a time), then the
+            // server's.
+            let cp = pieces(c.bytes.len(), seed, max);
             let sp = pieces(s.bytes.len(), seed + 100, max);
+            let mut schedule: Schedule = cp.into_iter().map(|r| (true, r)).collect();
             schedule.extend(sp.into_iter().map(|r| (false, r)));
             let (rows, [ct, st]) = run(AnalyzerConfig::default(), &c, &s, &schedule);
             assert_eq!(rows.len(), 3, "max {max}: {rows:#?}");
@@ -381,4 +375,34 @@ fn streams_in_flight_are_bounded() {
     // Evicted oldest first, as they come: in request order.
     let ids: Vec<u32> = rows.iter().map(|r| r.stream_id.unwrap()).collect();
     assert_eq!(ids, (1..=19).step_by(2).collect::<Vec<u32>>());
+}
+
+/// A first segment too short to tell HTTP/2's preface from an HTTP/1.x request ("P" of a
+/// POST) is held by HTTP/2 and handed to HTTP/1.x with the bytes it held: the request is
+/// found and dated from its first byte.
+#[test]
+fn short_first_segments_still_reach_http1() {
+    let mut c = Side::default();
+    let mut s = Side::default();
+    c.push(b"POST /form HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi".to_vec());
+    s.push(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n".to_vec());
+    let n = c.bytes.len();
+    let schedule: Schedule = vec![
+        (true, 0..1),
+        (true, 1..3),
+        (true, 3..n),
+        (false, 0..s.bytes.len()),
+    ];
+    let (rows, _) = run(AnalyzerConfig::default(), &c, &s, &schedule);
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    let r = &rows[0];
+    assert_eq!(
+        (r.method.as_str(), r.uri.as_str(), r.status),
+        ("POST", "/form", Some(201))
+    );
+    assert_eq!((r.version.as_str(), r.stream_id), ("1.1", None));
+    assert_eq!(r.request_first_ns, Some(T0));
+    assert_eq!(r.request_last_ns, Some(T0 + 2 * STEP));
+    assert_eq!(r.response_first_ns, Some(T0 + 3 * STEP));
+    assert!(r.flags.is_empty(), "{r:#?}");
 }

@@ -33,6 +33,9 @@ pub const REGISTRATION: Registration = Registration {
     name: "http2",
     probe: |p: &Probe<'_>| match evidence(p.first_bytes) {
         Evidence::Preface | Evidence::Frames => Claim::Yes,
+        // A first segment too short to tell ("P", "PRI * "): held, then handed to HTTP/1.x
+        // if it is not the preface (`Held`). Before HTTP/1.x's "maybe" in the registry.
+        Evidence::PrefacePrefix => Claim::Maybe,
         Evidence::None => Claim::No,
     },
     new: |info: &ConnInfo| {
@@ -53,6 +56,27 @@ const DEFAULT_TABLE_SIZE: usize = 4096;
 /// Frame length assumed acceptable when the receiver's SETTINGS were not seen: the largest
 /// the length field allows (payloads are bounded by what is held, not by this).
 const UNKNOWN_MAX_FRAME: usize = (1 << 24) - 1;
+
+/// The first bytes of a connection while they are only a prefix of the preface.
+#[derive(Debug)]
+struct Held {
+    dir: Dir,
+    bytes: Vec<u8>,
+    first_ns: i64,
+    last_ns: i64,
+}
+
+impl Held {
+    /// The held bytes as one chunk, dated by the first and latest of their segments.
+    fn as_chunk(&self, ready_ns: i64) -> Chunk<'_> {
+        Chunk {
+            bytes: &self.bytes,
+            first_ns: self.first_ns,
+            last_ns: self.last_ns,
+            ready_ns: ready_ns.max(self.last_ns),
+        }
+    }
+}
 
 /// A frame whose payload is arriving.
 #[derive(Debug)]
@@ -136,6 +160,7 @@ pub struct H2Conn {
     next_depth: u32,
     /// Nothing parsed yet: the connection can still be given up as not HTTP/2.
     undecided: bool,
+    held: Option<Held>,
     rejected: bool,
     counted: bool,
 }
@@ -153,6 +178,7 @@ impl H2Conn {
             limit_set: false,
             next_depth: 1,
             undecided: true,
+            held: None,
             rejected: false,
             counted: false,
         };
@@ -204,6 +230,73 @@ impl H2Conn {
         conn
     }
 
+    /// While the connection's first bytes are a short prefix of the preface they are held:
+    /// `None` once they prove to be the preface (then they are fed, and the caller goes on),
+    /// else the verdict for this chunk (held, or handed to HTTP/1.x with the held bytes).
+    fn hold_short_preface(
+        &mut self,
+        dir: Dir,
+        chunk: &Chunk<'_>,
+        ctx: &mut Ctx<'_>,
+        shared: &mut Shared,
+    ) -> Option<Verdict> {
+        let mut held = match self.held.take() {
+            Some(h) => h,
+            None if !self.dirs.iter().any(|d| d.started)
+                && evidence(chunk.bytes) == Evidence::PrefacePrefix =>
+            {
+                Held {
+                    dir,
+                    bytes: Vec::new(),
+                    first_ns: chunk.first_ns,
+                    last_ns: chunk.last_ns,
+                }
+            }
+            None => return None,
+        };
+        let mut joined = held.bytes.clone();
+        if held.dir == dir {
+            joined.extend_from_slice(chunk.bytes);
+        }
+        match (held.dir == dir, evidence(&joined)) {
+            (true, Evidence::PrefacePrefix) => {
+                held.bytes = joined;
+                held.last_ns = held.last_ns.max(chunk.last_ns);
+                self.held = Some(held);
+                return Some(Verdict::Continue);
+            }
+            (true, Evidence::Preface) => {
+                // The held bytes keep their own times, this chunk its own.
+                self.start_direction(dir, &joined);
+                if !held.bytes.is_empty() {
+                    self.feed(dir, &held.as_chunk(chunk.ready_ns), ctx);
+                }
+                self.feed(dir, chunk, ctx);
+                return Some(Verdict::Continue);
+            }
+            _ => {}
+        }
+        // Not HTTP/2: HTTP/1.x gets the connection from its first byte.
+        let info = ConnInfo {
+            connection_id: self.connection_id,
+            senders: self.senders,
+            handshake_client: self.client,
+            endpoint_connections: None,
+        };
+        let mut next = (crate::analyzers::http::REGISTRATION.new)(&info);
+        let mut verdict = Verdict::Continue;
+        if !held.bytes.is_empty() {
+            verdict = next.on_data(held.dir, &held.as_chunk(chunk.ready_ns), ctx, shared);
+        }
+        if matches!(verdict, Verdict::Continue) {
+            verdict = next.on_data(dir, chunk, ctx, shared);
+        }
+        Some(match verdict {
+            Verdict::Continue => Verdict::HandOff(next),
+            other => other,
+        })
+    }
+
     fn is_client(&self, dir: Dir) -> bool {
         self.client == Some(dir)
     }
@@ -228,7 +321,7 @@ impl H2Conn {
             Evidence::Frames => true,
             // Frames may start past the first bytes seen only when the connection is known
             // to be HTTP/2 already (ALPN, the other direction).
-            Evidence::None => !self.undecided,
+            Evidence::None | Evidence::PrefacePrefix => !self.undecided,
         }
     }
 
@@ -837,8 +930,11 @@ impl TcpAnalyzer for H2Conn {
         dir: Dir,
         chunk: &Chunk<'_>,
         ctx: &mut Ctx<'_>,
-        _shared: &mut Shared,
+        shared: &mut Shared,
     ) -> Verdict {
+        if let Some(verdict) = self.hold_short_preface(dir, chunk, ctx, shared) {
+            return verdict;
+        }
         if !self.dirs[dir].started && !self.start_direction(dir, chunk.bytes) {
             self.rejected = true;
         }
