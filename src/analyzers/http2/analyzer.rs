@@ -157,6 +157,11 @@ pub struct H2Conn {
     streams: PairingQueue<u32, Stream>,
     /// `streams` has the configured limit (the configuration comes with the first stream).
     limit_set: bool,
+    /// First and highest stream id opened in the capture, per parity (`[odd: the client's,
+    /// even: pushed]`): a stream below the highest that is not waiting was closed already,
+    /// one below the first may have been opened before the capture started.
+    first_opened: [Option<u32>; 2],
+    highest_opened: [u32; 2],
     next_depth: u32,
     /// Nothing parsed yet: the connection can still be given up as not HTTP/2.
     undecided: bool,
@@ -176,6 +181,8 @@ impl H2Conn {
             // The queue's limit is set from the configuration at the first stream.
             streams: PairingQueue::new(usize::MAX),
             limit_set: false,
+            first_opened: [None; 2],
+            highest_opened: [0; 2],
             next_depth: 1,
             undecided: true,
             held: None,
@@ -600,7 +607,7 @@ impl H2Conn {
         let peer_is_client = !self.is_client(dir);
         for p in self.streams.iter_mut().filter(|p| !p.done) {
             p.item.flag("goaway");
-            let peers_stream = (p.key % 2 == 1) == peer_is_client;
+            let peers_stream = (parity(p.key) == 0) == peer_is_client;
             if peers_stream && p.key > last_id {
                 p.done = true;
             }
@@ -721,6 +728,13 @@ impl H2Conn {
             .max(self.streams.len() as u64);
     }
 
+    /// A stream opened in the capture by a request or a promise (not an orphan response).
+    fn note_opened(&mut self, stream_id: u32) {
+        let side = parity(stream_id);
+        self.first_opened[side].get_or_insert(stream_id);
+        self.highest_opened[side] = self.highest_opened[side].max(stream_id);
+    }
+
     fn on_request_block(
         &mut self,
         block: HeaderBlock,
@@ -734,6 +748,11 @@ impl H2Conn {
             .by_key(&id)
             .is_none_or(|p| p.times.request_first_ns.is_none() && !p.item.request_done);
         if self.streams.by_key(&id).is_none() {
+            if id <= self.highest_opened[parity(id)] {
+                // A late block on a stream already reported (stream ids are never reused).
+                return;
+            }
+            self.note_opened(id);
             self.open_stream(id, block.first_ns, ctx);
         }
         let Some(p) = self.streams.by_key(&id) else {
@@ -763,7 +782,12 @@ impl H2Conn {
     ) {
         let id = block.stream_id;
         if self.streams.by_key(&id).is_none() {
-            // The request was not captured (the capture started later).
+            // Either the request was not captured (the capture started later), or the stream
+            // is over (a late answer after a reset): only the first makes a row.
+            let first = self.first_opened[parity(id)];
+            if self.from_start || first.is_some_and(|f| id >= f) {
+                return;
+            }
             self.open_stream(id, block.first_ns, ctx);
             if let Some(p) = self.streams.by_key(&id) {
                 p.times.request_first_ns = None;
@@ -810,9 +834,12 @@ impl H2Conn {
         flags: &[&'static str],
         ctx: &mut Ctx<'_>,
     ) {
-        if self.streams.by_key(&promised).is_some() {
+        if self.streams.by_key(&promised).is_some()
+            || promised <= self.highest_opened[parity(promised)]
+        {
             return;
         }
+        self.note_opened(promised);
         self.open_stream(promised, block.first_ns, ctx);
         let Some(p) = self.streams.by_key(&promised) else {
             return;
@@ -908,6 +935,11 @@ impl H2Conn {
             d.mark = wanted;
         }
     }
+}
+
+/// Index by who opens a stream: 0 for odd ids (the client's), 1 for even ones (pushed).
+fn parity(stream_id: u32) -> usize {
+    usize::from(stream_id.is_multiple_of(2))
 }
 
 fn emit(p: Pending<u32, Stream>, ctx: &mut Ctx<'_>) {
