@@ -81,7 +81,14 @@ fn run(
         conn.send(&mut analyzer, !from_client, flags, b"", t, &mut events);
         t += STEP;
     }
+    // Bytes of a side left out of the schedule are never sent: a gap in its stream.
+    let mut next = [0, 0];
     for (from_client, range) in schedule {
+        let i = usize::from(!from_client);
+        if range.start > next[i] {
+            conn.skip(!from_client, (range.start - next[i]) as u32);
+        }
+        next[i] = range.end;
         let side = if *from_client { client } else { server };
         let bytes = &side.bytes[range.clone()];
         conn.send(&mut analyzer, !from_client, 0x18, bytes, t, &mut events);
@@ -407,4 +414,55 @@ fn late_answers_and_orphans() {
     assert_eq!(rows[0].flags, ["orphan_response"]);
     assert_eq!(rows[0].request_first_ns, None);
     assert_eq!(rows[2].request_first_ns, Some(T0 + 2 * STEP));
+}
+
+/// Gaps: inside a DATA frame the frame's length says where the next frame starts (only its
+/// stream gets `gap`); between frames parsing resumes at the first segment that starts with
+/// frames, and the streams open across the gap are still timed exactly.
+#[test]
+fn gaps_inside_and_between_frames() {
+    let mut preface = PREFACE.to_vec();
+    preface.extend(frame(SETTINGS, 0, 0, &[]));
+    let data1 = frame(DATA, END_STREAM, 1, &[1; 900]);
+    let data3 = frame(DATA, END_STREAM, 3, &[3; 900]);
+    let frames = [
+        (true, preface),
+        (true, frame(HEADERS, 5, 1, &request_block("/one"))),
+        (true, frame(HEADERS, 5, 3, &request_block("/three"))),
+        (true, frame(HEADERS, 5, 5, &request_block("/five"))),
+        (false, frame(HEADERS, 4, 1, &[0x88])),
+        (false, data1[..300].to_vec()),
+        (false, data1[300..600].to_vec()), // lost: inside the DATA frame
+        (false, data1[600..].to_vec()),
+        (false, frame(HEADERS, 4, 3, &[0x88])), // lost: between frames
+        (false, data3[..300].to_vec()),         // skipped: a frame not whole in it
+        (false, data3[300..].to_vec()),         // skipped: starts inside a frame
+        (false, frame(HEADERS, 5, 5, &[0x8d])), // parsing resumes here
+    ];
+    let (c, s, mut schedule) = conversation(frames);
+    let lost = [6, 8];
+    let sent: Vec<usize> = (0..schedule.len()).filter(|i| !lost.contains(i)).collect();
+    schedule = sent.iter().map(|&i| schedule[i].clone()).collect();
+    let (rows, _) = run(AnalyzerConfig::default(), &c, &s, &schedule);
+    assert_eq!(rows.len(), 3, "{rows:#?}");
+    let r1 = by_stream(&rows, 1);
+    assert_eq!(
+        (r1.status, r1.flags.as_slice()),
+        (Some(200), &["gap"][..]),
+        "{rows:#?}"
+    );
+    assert_eq!(r1.response_body_bytes, 600, "the bytes seen");
+    // Sent: 5 segments, the DATA's first (T0 + 5), its last (T0 + 6).
+    assert_eq!(r1.response_last_ns, Some(T0 + 6 * STEP));
+    let r3 = by_stream(&rows, 3);
+    assert_eq!(r3.status, None);
+    assert!(
+        r3.flags.contains(&"gap") && r3.flags.contains(&"unanswered"),
+        "{r3:#?}"
+    );
+    let r5 = by_stream(&rows, 5);
+    assert_eq!((r5.status, r5.flags.as_slice()), (Some(404), &["gap"][..]));
+    assert_eq!(r5.response_first_ns, Some(T0 + 9 * STEP));
+    assert_eq!(r5.response_last_ns, Some(T0 + 9 * STEP));
+    assert_eq!(r5.request_first_ns, Some(T0 + 3 * STEP));
 }

@@ -222,4 +222,10 @@ impl TcpConversation {
         let packet = tracetail::decode::decode(tracetail::capture::LinkType::ETHERNET, &frame);
         analyzer.on_packet(t_ns, 1, &packet, events);
     }
+
+    /// `n` bytes of one side that the capture never sees (a gap in its stream).
+    pub fn skip(&mut self, from_server: bool, n: u32) {
+        let me = usize::from(from_server);
+        self.seq[me] = self.seq[me].wrapping_add(n);
+    }
 }

@@ -15,9 +15,10 @@
 //! Without the start of the connection (no preface), HPACK starts in the unknown state:
 //! fields referring to dynamic entries the capture never saw are not guessed, the stream gets
 //! `hpack_unknown`. A gap inside a frame of known length is skipped (HPACK becomes unknown if
-//! it hit a header block); a gap between frames loses the framing: that direction ends (`gap`).
+//! it hit a header block); after a gap between frames, parsing resumes at the first chunk that
+//! starts with plausible frames (the streams open across the gap get `gap`).
 
-use super::detect::{evidence, Evidence};
+use super::detect::{evidence, looks_like_frames, Evidence};
 use super::frame::{self, flag, kind, Head, HEADER_LEN, PREFACE};
 use super::hpack::{Decoder, MAX_TABLE_SIZE_CAP};
 use super::stream::{HeaderSummary, Stream};
@@ -134,6 +135,8 @@ struct DirState {
     mark: Option<i64>,
     /// Framing lost or a frame too large: nothing more is parsed.
     dead: bool,
+    /// After a gap between frames: chunks are skipped until one starts with frames.
+    resync: bool,
 }
 
 /// A direction's HPACK decoder (a newtype: the seam wants every analyzer `Debug`).
@@ -334,6 +337,12 @@ impl H2Conn {
 
     /// Feeds in-order bytes of `dir` dated `first_ns`..`last_ns`.
     fn feed(&mut self, dir: Dir, chunk: &Chunk<'_>, ctx: &mut Ctx<'_>) {
+        if self.dirs[dir].resync {
+            if !looks_like_frames(chunk.bytes) {
+                return;
+            }
+            self.dirs[dir].resync = false;
+        }
         let mut input = chunk.bytes;
         while !input.is_empty() && !self.dirs[dir].dead {
             let d = &mut self.dirs[dir];
@@ -914,6 +923,26 @@ impl H2Conn {
         self.dirs[dir].decoder = Some(HpackState(Decoder::new_unknown(MAX_TABLE_SIZE_CAP)));
     }
 
+    /// A gap between frames (or across a frame's end): where the next frame starts is
+    /// unknown. Parsing resumes at the first chunk (a segment, a TLS record) that starts with
+    /// a run of plausible frames; the streams open now get `gap`, and HPACK is unknown from
+    /// here (the blocks lost may have changed the table).
+    fn resync_after_gap(&mut self, dir: Dir, ctx: &mut Ctx<'_>) {
+        if self.undecided {
+            return self.lose_framing(dir, "gap", ctx);
+        }
+        let d = &mut self.dirs[dir];
+        d.resync = true;
+        d.frame = None;
+        d.block = None;
+        d.header_len = 0;
+        for p in self.streams.iter_mut().filter(|p| !p.done) {
+            p.item.flag("gap");
+        }
+        self.hpack_lost(dir);
+        self.sync_mark(dir, ctx);
+    }
+
     /// The framing of `dir` cannot be followed any more: every stream still waiting gets
     /// `flag`, and nothing more is parsed in that direction.
     fn lose_framing(&mut self, dir: Dir, flag: &'static str, ctx: &mut Ctx<'_>) {
@@ -1031,12 +1060,12 @@ impl TcpAnalyzer for H2Conn {
             return;
         }
         let Some(f) = d.frame.as_mut() else {
-            self.lose_framing(dir, "gap", ctx);
+            self.resync_after_gap(dir, ctx);
             return;
         };
         let left = (f.head.length - f.got) as u64;
         if len > left {
-            self.lose_framing(dir, "gap", ctx);
+            self.resync_after_gap(dir, ctx);
             return;
         }
         // Inside a frame of known length: skip exactly (a DATA frame's pad length byte, if
