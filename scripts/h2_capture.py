@@ -16,7 +16,7 @@ with `openssl req`) and `listen PORT http2` (cleartext h2c, prior knowledge); st
     requests keep coming while the HPACK table fills: the mid-connection test cuts into it).
   * Upgrade (when the Python `h2` package is installed): `curl --http2` on http:// against a
     small h2 server (scripts' own, below) that answers `Upgrade: h2c` with 101 and the
-    response on stream 1; then more requests on the same connection (curl multiplexes).
+    response on stream 1, and sends one PING; then more requests on the same connection.
 
 Each curl run writes `-w '%{http_code} %{url_effective}\\n'`: that is the client's record of
 every request. Prints a JSON manifest: {pcap, keylog, tcpdump, upgrade (whether that part
@@ -196,6 +196,8 @@ def serve_upgrade(sock):
     sock.sendall(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n")
     conn.initiate_upgrade_connection(headers.get("http2-settings", ""))
     respond(conn, 1, path)
+    # A PING the client answers: one round trip for `sessions --json --http2`.
+    conn.ping(b"tracetl1")
     sock.sendall(conn.data_to_send())
     data = rest
     while True:

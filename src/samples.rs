@@ -312,6 +312,8 @@ impl SampleSet {
             Record::Tcp(t) => self.add_tcp(t),
             Record::Flow(f) => self.add_flow(f),
             Record::Tls(t) => self.add_tls(t),
+            // Connection figures, not latency samples.
+            Record::Http2(_) => {}
         }
     }
 

@@ -320,6 +320,86 @@ fn http2_on_loopback_matches_clients_and_tshark() {
         .find(|p| rows.iter().filter(|r| u(r, "client_port") == *p).count() == 60)
         .expect("h2load's connection");
     mid_connection_cuts(&pcap, &work, &rows, h2load_client as u16);
+
+    // 5. Connection figures (`sessions --json --http2`).
+    let out = common::tracetail()
+        .args(["sessions", "--json", "--http2", "--keylog"])
+        .arg(&keylog)
+        .arg(&pcap)
+        .output()
+        .expect("run tracetail");
+    assert!(out.status.success());
+    let sessions: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let figures = |client_port: u64| -> &Value {
+        let s = sessions
+            .iter()
+            .find(|s| u(s, "client_port") == client_port)
+            .unwrap();
+        &s["http2"]
+    };
+    // h2load -m 4: at most 4 requests in flight, which it keeps up the whole run.
+    let h = figures(h2load_client);
+    assert_eq!((u(h, "streams"), u(h, "max_open_streams")), (60, 4), "{h}");
+    let mean = h["mean_open_streams"].as_f64().unwrap();
+    assert!(mean > 0.0 && mean <= 4.0, "{h}");
+    // Every conversation with HTTP/2 rows has figures; the others none.
+    for s in &sessions {
+        let streams = rows
+            .iter()
+            .filter(|r| u(r, "connection_id") == u(s, "flow_id"))
+            .count() as u64;
+        if streams == 0 {
+            assert!(s.get("http2").is_none(), "{s}");
+        } else {
+            let h = &s["http2"];
+            assert_eq!(u(h, "streams"), streams, "{s}");
+            assert!(u(h, "max_open_streams") >= 1 && u(h, "max_open_streams") <= streams);
+            if u(s, "server_port") != ports["upgrade"].as_u64().unwrap() {
+                assert_eq!(
+                    h["server_settings"]["MAX_CONCURRENT_STREAMS"], 128,
+                    "nginx's"
+                );
+            }
+        }
+    }
+    if upgrade {
+        // The Python server's PING and curl's ACK, against tshark's frame times.
+        let s = sessions
+            .iter()
+            .find(|s| u(s, "server_port") == ports["upgrade"].as_u64().unwrap())
+            .unwrap();
+        let h = &s["http2"];
+        assert_eq!(u(h, "pings"), 1, "{h}");
+        let rtt = h["ping_rtts_ns"][0].as_i64().unwrap();
+        let ping_times = tshark_ping_times(&pcap, u(s, "client_port"));
+        assert_eq!(ping_times.len(), 2, "{ping_times:?}");
+        assert_eq!(rtt, ping_times[1] - ping_times[0]);
+    }
+}
+
+/// Capture times of the PING frames (request, then ACK) on one connection, from tshark.
+fn tshark_ping_times(pcap: &Path, client_port: u64) -> Vec<i64> {
+    let out = Command::new("tshark")
+        .args(["-n", "-r"])
+        .arg(pcap)
+        .args([
+            "-Y",
+            &format!("http2.type == 6 && tcp.port == {client_port}"),
+            "-T",
+            "fields",
+            "-e",
+            "frame.time_epoch",
+        ])
+        .output()
+        .expect("run tshark");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(epoch_ns)
+        .collect()
 }
 
 /// Reads a classic pcap (what tcpdump writes) into its global header and records.

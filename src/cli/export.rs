@@ -88,7 +88,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 Record::Http(t) => writers.push_http(t),
                 Record::Dns(t) => writers.push_dns(t),
                 Record::Tcp(t) => writers.push_tcp(t),
-                Record::Tls(_) => Ok(()),
+                Record::Tls(_) | Record::Http2(_) => Ok(()),
             };
             match pushed {
                 Ok(()) => ControlFlow::Continue(()),

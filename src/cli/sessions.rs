@@ -2,9 +2,10 @@
 
 use super::common::{self, Inputs};
 use serde_json::json;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::process::ExitCode;
+use tracetail::analyzers::http2::Http2Connection;
 use tracetail::flows::FlowRecord;
 use tracetail::pipeline::{PassOptions, Record};
 use tracetail::units::{bytes_human, thousands};
@@ -24,18 +25,32 @@ pub struct Args {
     /// CSV, one row per conversation (not with --scapy).
     #[arg(long, conflicts_with_all = ["json", "scapy"])]
     csv: bool,
+    /// With --json: add `http2` to HTTP/2 conversations (streams open at once, PING round
+    /// trips, SETTINGS). Runs the HTTP/2 analysis (as `http` does: slower, rows come at the end).
+    #[arg(long, requires = "json", conflicts_with = "scapy")]
+    http2: bool,
+    #[command(flatten)]
+    analysis: common::AnalysisArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.scapy {
         return run_scapy(args);
     }
-    let options = PassOptions {
+    let mut options = PassOptions {
         flows: true,
         select: args.inputs.selection(),
         ..Default::default()
     };
+    if args.http2 {
+        options.transactions = true;
+        options.analyzer = args.analysis.config()?;
+        options.analyzer.http2_connections = true;
+    }
     let options = args.inputs.pass(options);
+    // --http2: a conversation's figures may come before or after its row; joined at the end.
+    let mut held: Vec<(String, u64, serde_json::Value)> = Vec::new();
+    let mut figures: HashMap<(String, u64), Http2Connection> = HashMap::new();
     let mut out = common::stdout();
     let multi = args.inputs.files.len() > 1;
     let mut rows: Vec<(String, FlowRecord)> = Vec::new();
@@ -44,8 +59,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         w.write_record(CSV_COLUMNS)?;
     }
     let run = common::run_pass(&args.inputs.files, &options, &mut |path, record| {
-        let Record::Flow(flow) = record else {
-            return Ok(());
+        let flow = match record {
+            Record::Flow(flow) => flow,
+            Record::Http2(c) => {
+                figures.insert((path.display().to_string(), c.connection_id), c);
+                return Ok(());
+            }
+            _ => return Ok(()),
         };
         let file = path.display().to_string();
         if args.json {
@@ -53,6 +73,10 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             v["capture"] = json!(file);
             v["duration_ns"] = json!(flow.duration_ns());
             v["handshake_ns"] = json!(flow.handshake_ns());
+            if args.http2 {
+                held.push((file, flow.flow_id, v));
+                return Ok(());
+            }
             common::write_json_line(&mut out, &v)
         } else if let Some(w) = csv_writer.as_mut() {
             w.write_record(csv_row(&file, &flow))
@@ -62,6 +86,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Ok(())
         }
     })?;
+    for (file, flow_id, mut v) in held {
+        if let Some(c) = figures.remove(&(file, flow_id)) {
+            v["http2"] = serde_json::to_value(&c)?;
+        }
+        common::write_json_line(&mut out, &v)?;
+    }
     if !args.json && !args.csv && !run.nothing_read() {
         // Flows are streamed as they end; show them in order of first packet.
         rows.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.flow_id.cmp(&b.1.flow_id)));

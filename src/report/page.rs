@@ -205,7 +205,7 @@ impl ReportBuilder {
                     self.g.top_flows.truncate(self.options.top_sessions);
                 }
             }
-            Record::Tls(_) => {}
+            Record::Tls(_) | Record::Http2(_) => {}
         }
     }
 

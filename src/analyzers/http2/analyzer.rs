@@ -19,6 +19,7 @@
 //! starts with plausible frames (the streams open across the gap get `gap`).
 
 use super::detect::{evidence, looks_like_frames, Evidence};
+use super::figures::Figures;
 use super::frame::{self, flag, kind, Head, HEADER_LEN, PREFACE};
 use super::hpack::{Decoder, MAX_TABLE_SIZE_CAP};
 use super::stream::{HeaderSummary, Stream};
@@ -27,7 +28,7 @@ use crate::analyzers::pairing::{PairingQueue, Pending};
 use crate::analyzers::seam::{
     Chunk, Claim, ConnInfo, Dir, Probe, Registration, Shared, TcpAnalyzer, Verdict,
 };
-use crate::analyzers::Ctx;
+use crate::analyzers::{Ctx, Event};
 use std::net::IpAddr;
 
 pub const REGISTRATION: Registration = Registration {
@@ -166,6 +167,10 @@ pub struct H2Conn {
     first_opened: [Option<u32>; 2],
     highest_opened: [u32; 2],
     next_depth: u32,
+    /// Streams open at once, PING round trips, SETTINGS.
+    figures: Figures,
+    /// The first frame's time, held in the watermark until the figures are emitted.
+    figures_mark: Option<i64>,
     /// Nothing parsed yet: the connection can still be given up as not HTTP/2.
     undecided: bool,
     held: Option<Held>,
@@ -187,6 +192,8 @@ impl H2Conn {
             first_opened: [None; 2],
             highest_opened: [0; 2],
             next_depth: 1,
+            figures: Figures::default(),
+            figures_mark: None,
             undecided: true,
             held: None,
             rejected: false,
@@ -233,6 +240,7 @@ impl H2Conn {
         let last_ns = request.request_last_ns;
         let mut stream = Stream::new(request);
         stream.request_done = request_done;
+        conn.figures.stream_opened(first_ns);
         conn.streams.push_request(1, first_ns, stream, ctx.marks);
         if let Some(p) = conn.streams.by_key(&1) {
             p.times.request_last_ns = last_ns;
@@ -434,6 +442,7 @@ impl H2Conn {
             self.counted = true;
             ctx.stats.http_connections += 1;
         }
+        self.note_frame(first_ns, ctx);
         let d = &mut self.dirs[dir];
         if head.length > d.max_frame {
             // Either a peer breaking the limit or bytes that are not frames: nothing after
@@ -499,10 +508,21 @@ impl H2Conn {
         }
     }
 
+    /// A frame started at `t_ns`: the connection's span, and its figures' place in the
+    /// time-ordered output when they are wanted.
+    fn note_frame(&mut self, t_ns: i64, ctx: &mut Ctx<'_>) {
+        if self.figures.first_ns().is_none() && ctx.config.http2_connections {
+            ctx.marks.add(t_ns);
+            self.figures_mark = Some(t_ns);
+        }
+        self.figures.frame(t_ns);
+    }
+
     /// A whole frame arrived.
     /// `payload`: what was held of it (all of it unless `f.overflow`).
     fn end_frame(&mut self, dir: Dir, f: FrameInProgress, payload: &[u8], ctx: &mut Ctx<'_>) {
         let head = f.head;
+        self.figures.frame(f.last_ns);
         let frame_bytes = (HEADER_LEN + head.length) as u64;
         match head.frame_type {
             kind::HEADERS | kind::PUSH_PROMISE => {
@@ -586,14 +606,20 @@ impl H2Conn {
                 self.on_stream_frame(dir, head.stream_id, frame_bytes);
                 if let Some(p) = self.streams.by_key(&head.stream_id) {
                     p.item.flag("reset");
-                    p.done = true;
+                    settle(p, true, f.last_ns, &mut self.figures);
                 }
                 self.release_done(ctx);
             }
             kind::SETTINGS => self.on_settings(dir, &head, payload),
+            kind::PING => {
+                if let Some(data) = frame::ping(payload) {
+                    let ack = head.has_flag(flag::ACK);
+                    self.figures.ping(dir, ack, data, f.last_ns);
+                }
+            }
             kind::GOAWAY => {
                 if let Some((last_id, _code)) = frame::goaway(payload) {
-                    self.on_goaway(dir, last_id, ctx);
+                    self.on_goaway(dir, last_id, f.last_ns, ctx);
                 }
             }
             _ => self.on_stream_frame(dir, head.stream_id, frame_bytes),
@@ -624,6 +650,7 @@ impl H2Conn {
             return;
         }
         for (id, value) in frame::settings(payload) {
+            self.figures.setting(dir, id, value);
             match id {
                 frame::setting::HEADER_TABLE_SIZE => {
                     self.dirs[dir].announced_table_size = Some(value as usize)
@@ -640,13 +667,13 @@ impl H2Conn {
 
     /// GOAWAY from `dir`: streams the peer opened above `last_id` were never processed (they
     /// end now); every stream still open carries the flag.
-    fn on_goaway(&mut self, dir: Dir, last_id: u32, ctx: &mut Ctx<'_>) {
+    fn on_goaway(&mut self, dir: Dir, last_id: u32, t_ns: i64, ctx: &mut Ctx<'_>) {
         let peer_is_client = !self.is_client(dir);
         for p in self.streams.iter_mut().filter(|p| !p.done) {
             p.item.flag("goaway");
             let peers_stream = (parity(p.key) == 0) == peer_is_client;
             if peers_stream && p.key > last_id {
-                p.done = true;
+                settle(p, true, t_ns, &mut self.figures);
             }
         }
         self.release_done(ctx);
@@ -745,6 +772,7 @@ impl H2Conn {
             grpc: None,
         };
         self.next_depth += 1;
+        self.figures.stream_opened(first_ns);
         if let Some(evicted) =
             self.streams
                 .push_request(stream_id, first_ns, Stream::new(tx), ctx.marks)
@@ -753,6 +781,7 @@ impl H2Conn {
             let mut evicted = evicted;
             if !evicted.done {
                 evicted.item.flag("unanswered");
+                self.figures.stream_closed(first_ns);
             }
             emit(evicted, ctx);
         }
@@ -803,7 +832,7 @@ impl H2Conn {
         if block.end_stream {
             p.times.request_last_ns = Some(block.last_ns);
             p.item.request_done = true;
-            p.done = p.item.is_done();
+            settle(p, p.item.is_done(), block.last_ns, &mut self.figures);
         }
     }
 
@@ -854,7 +883,7 @@ impl H2Conn {
         if block.end_stream {
             p.times.response_last_ns = Some(block.last_ns);
             p.item.response_done = true;
-            p.done = p.item.is_done();
+            settle(p, p.item.is_done(), block.last_ns, &mut self.figures);
         }
     }
 
@@ -905,7 +934,7 @@ impl H2Conn {
             p.times.response_last_ns = Some(last_ns);
             p.item.response_done = true;
         }
-        p.done = p.item.is_done();
+        settle(p, p.item.is_done(), last_ns, &mut self.figures);
         self.release_done(ctx);
     }
 
@@ -972,6 +1001,9 @@ impl H2Conn {
 
     /// Releases what the directions hold in the watermark (the connection is over).
     fn release_marks(&mut self, ctx: &mut Ctx<'_>) {
+        if let Some(t) = self.figures_mark.take() {
+            ctx.marks.remove(t);
+        }
         for d in &mut self.dirs {
             if let Some(t) = d.mark.take() {
                 ctx.marks.remove(t);
@@ -1007,6 +1039,14 @@ fn held_limit(frame_type: u8, max_header_bytes: usize) -> usize {
         kind::HEADERS | kind::PUSH_PROMISE | kind::CONTINUATION => max_header_bytes + 261,
         _ => MAX_CONTROL_PAYLOAD,
     }
+}
+
+/// Sets whether a stream is over, counting its end in the connection's figures.
+fn settle(p: &mut Pending<u32, Stream>, done: bool, t_ns: i64, figures: &mut Figures) {
+    if done && !p.done {
+        figures.stream_closed(t_ns);
+    }
+    p.done = done;
 }
 
 /// Index by who opens a stream: 0 for odd ids (the client's), 1 for even ones (pushed).
@@ -1082,6 +1122,13 @@ impl TcpAnalyzer for H2Conn {
 
     fn flush(&mut self, ctx: &mut Ctx<'_>) {
         self.release_marks(ctx);
+        if ctx.config.http2_connections {
+            let figures = std::mem::take(&mut self.figures);
+            let client = self.client.unwrap_or(0);
+            if let Some(c) = figures.finish(self.connection_id, self.senders, client) {
+                ctx.out.push(Event::Http2(c));
+            }
+        }
         for p in self.streams.drain(ctx.marks) {
             emit(p, ctx);
         }

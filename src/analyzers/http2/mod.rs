@@ -5,9 +5,11 @@
 //! - [`grpc`]: what a gRPC call adds to its stream (service, method, status, message counts).
 mod analyzer;
 mod detect;
+mod figures;
 pub mod frame;
 pub mod grpc;
 pub mod hpack;
 mod stream;
 
 pub use analyzer::{H2Conn, REGISTRATION};
+pub use figures::Http2Connection;
