@@ -9,6 +9,7 @@
 //! progress can start earlier. Progress is reported through [`Progress`]; the library draws
 //! nothing itself.
 
+use crate::analyzers::http2::Http2Connection;
 use crate::analyzers::tcp::EndpointCounts;
 use crate::analyzers::{
     AnalyzerConfig, AnalyzerStats, DnsTransaction, Event, HttpTransaction, SweepSchedule,
@@ -66,6 +67,8 @@ pub enum Record {
     Tcp(TcpExchange),
     /// One TLS connection (when the analyzer config asks for TLS rows).
     Tls(TlsConnection),
+    /// One HTTP/2 connection's figures (when the analyzer config asks for them).
+    Http2(Http2Connection),
 }
 
 /// Everything a pass learned about one file besides the streamed records.
@@ -798,6 +801,8 @@ enum Exchange {
     Tcp(u64),
     /// A TLS connection's row: its connection.
     Tls(u64),
+    /// An HTTP/2 connection's figures: its connection.
+    Http2(u64),
     Dns {
         transport: &'static str,
         client: (IpAddr, u16),
@@ -812,6 +817,7 @@ impl Exchange {
             Event::Http(t) => Exchange::Http(t.connection_id),
             Event::Tcp(t) => Exchange::Tcp(t.connection_id),
             Event::Tls(t) => Exchange::Tls(t.connection_id),
+            Event::Http2(t) => Exchange::Http2(t.connection_id),
             Event::Dns(t) => Exchange::Dns {
                 transport: t.transport,
                 client: (t.client_ip, t.client_port),
@@ -1035,6 +1041,7 @@ impl Merger {
                     Event::Dns(t) => Record::Dns(t),
                     Event::Tcp(t) => Record::Tcp(t),
                     Event::Tls(t) => Record::Tls(t),
+                    Event::Http2(t) => Record::Http2(t),
                 })?;
             }
         }

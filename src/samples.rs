@@ -144,6 +144,13 @@ pub enum GroupBy {
     Capture,
     /// TLS server name (HTTP inside TLS: its SNI, else the Host).
     Sni,
+    /// gRPC `service/method`; transactions that are not gRPC calls are left out.
+    #[serde(rename = "grpc-method")]
+    GrpcMethod,
+    /// gRPC status (`0 OK`, `5 NOT_FOUND`, …); transactions that are not gRPC calls are
+    /// left out.
+    #[serde(rename = "grpc-status")]
+    GrpcStatus,
 }
 
 impl GroupBy {
@@ -156,7 +163,50 @@ impl GroupBy {
             GroupBy::Status => "status",
             GroupBy::Capture => "capture",
             GroupBy::Sni => "sni",
+            GroupBy::GrpcMethod => "grpc-method",
+            GroupBy::GrpcStatus => "grpc-status",
         }
+    }
+
+    /// Groups only gRPC calls (other transactions are left out).
+    pub fn is_grpc(self) -> bool {
+        matches!(self, GroupBy::GrpcMethod | GroupBy::GrpcStatus)
+    }
+}
+
+/// The canonical name of a gRPC status code (grpc/doc/statuscodes.md).
+pub fn grpc_status_name(code: u32) -> &'static str {
+    const NAMES: [&str; 17] = [
+        "OK",
+        "CANCELLED",
+        "UNKNOWN",
+        "INVALID_ARGUMENT",
+        "DEADLINE_EXCEEDED",
+        "NOT_FOUND",
+        "ALREADY_EXISTS",
+        "PERMISSION_DENIED",
+        "RESOURCE_EXHAUSTED",
+        "FAILED_PRECONDITION",
+        "ABORTED",
+        "OUT_OF_RANGE",
+        "UNIMPLEMENTED",
+        "INTERNAL",
+        "UNAVAILABLE",
+        "DATA_LOSS",
+        "UNAUTHENTICATED",
+    ];
+    NAMES
+        .get(code as usize)
+        .copied()
+        .unwrap_or("(unknown code)")
+}
+
+/// The group label of a gRPC status: `5 NOT_FOUND`, or `(no status)` when the call ended
+/// without one (reset, cut off by the capture).
+pub fn grpc_status_label(status: Option<u32>) -> String {
+    match status {
+        Some(code) => format!("{code} {}", grpc_status_name(code)),
+        None => "(no status)".into(),
     }
 }
 
@@ -182,6 +232,9 @@ pub struct SampleSet {
     pub samples: Vec<Sample>,
     /// Transactions of the right kind that had no value for the metric (unanswered, ...).
     pub missing: u64,
+    /// Transactions without the grouping's key, not sampled: those that are not gRPC calls
+    /// under `--by grpc-method|grpc-status`.
+    pub left_out: u64,
     /// Group of the capture being read (for [`GroupBy::Capture`]), set by [`Self::add_record_from`].
     capture_group: u32,
 }
@@ -201,6 +254,7 @@ impl SampleSet {
             index: HashMap::new(),
             samples: Vec::new(),
             missing: 0,
+            left_out: 0,
             capture_group: 0,
         };
         if by.is_none() {
@@ -214,6 +268,11 @@ impl SampleSet {
     pub fn with_protocol(mut self, protocol: Protocol) -> Self {
         self.protocol = protocol;
         self
+    }
+
+    /// Counts a transaction the grouping does not apply to.
+    fn leave_out(&mut self) {
+        self.left_out += 1;
     }
 
     fn group_index(&mut self, name: &str) -> u32 {
@@ -253,12 +312,19 @@ impl SampleSet {
             Record::Tcp(t) => self.add_tcp(t),
             Record::Flow(f) => self.add_flow(f),
             Record::Tls(t) => self.add_tls(t),
+            // Connection figures, not latency samples.
+            Record::Http2(_) => {}
         }
     }
 
     pub fn add_http(&mut self, t: &HttpTransaction) {
         if self.protocol != Protocol::Http {
             return;
+        }
+        // Checked before the value so that a non-gRPC request without a response counts as
+        // left out, not as missing.
+        if self.by.is_some_and(GroupBy::is_grpc) && t.grpc.is_none() {
+            return self.leave_out();
         }
         let value = match self.metric {
             Metric::Ttfb => t.ttfb_ns(),
@@ -286,6 +352,13 @@ impl SampleSet {
             Some(GroupBy::Sni) => {
                 self.group_index(t.sni.as_deref().or(t.host.as_deref()).unwrap_or("(no sni)"))
             }
+            Some(GroupBy::GrpcMethod | GroupBy::GrpcStatus) => match (&t.grpc, self.by) {
+                (Some(call), Some(GroupBy::GrpcMethod)) => {
+                    self.group_index(&format!("{}/{}", call.service, call.method))
+                }
+                (Some(call), _) => self.group_index(&grpc_status_label(call.status)),
+                (None, _) => return self.leave_out(),
+            },
         };
         self.samples.push(Sample {
             timestamp_ns: ts,
@@ -320,6 +393,7 @@ impl SampleSet {
                 self.group_index(&t.rcode.map(|r| r.to_string()).unwrap_or_else(|| "-".into()))
             }
             Some(GroupBy::Capture) => self.capture_group,
+            Some(GroupBy::GrpcMethod | GroupBy::GrpcStatus) => return self.leave_out(),
         };
         self.samples.push(Sample {
             timestamp_ns: ts,
@@ -351,6 +425,7 @@ impl SampleSet {
             Some(GroupBy::Uri) | Some(GroupBy::Status) => self.group_index(t.protocol),
             Some(GroupBy::Client) => self.group_index(&t.client_ip.to_string()),
             Some(GroupBy::Capture) => self.capture_group,
+            Some(GroupBy::GrpcMethod | GroupBy::GrpcStatus) => return self.leave_out(),
             Some(GroupBy::Sni) => self.group_index("(no sni)"),
         };
         self.samples.push(Sample {
@@ -377,6 +452,7 @@ impl SampleSet {
             Some(GroupBy::Client) => self.group_index(&f.client_ip.to_string()),
             Some(GroupBy::Status) => self.group_index(f.tcp_state.as_deref().unwrap_or("-")),
             Some(GroupBy::Capture) => self.capture_group,
+            Some(GroupBy::GrpcMethod | GroupBy::GrpcStatus) => return self.leave_out(),
         };
         self.samples.push(Sample {
             timestamp_ns: f.first_ns,
@@ -406,6 +482,7 @@ impl SampleSet {
             Some(GroupBy::Client) => self.group_index(&t.client_ip.to_string()),
             Some(GroupBy::Status) => self.group_index(t.version.as_deref().unwrap_or("-")),
             Some(GroupBy::Capture) => self.capture_group,
+            Some(GroupBy::GrpcMethod | GroupBy::GrpcStatus) => return self.leave_out(),
         };
         self.samples.push(Sample {
             timestamp_ns: ts,
@@ -423,6 +500,7 @@ impl SampleSet {
             .map(|s| Sample { group: 0, ..*s })
             .collect();
         set.missing = self.missing;
+        set.left_out = self.left_out;
         set
     }
 
@@ -455,5 +533,84 @@ impl SampleSet {
             groups.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(&b.0)));
         }
         (overall, groups)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyzers::GrpcCall;
+    use std::net::{IpAddr, Ipv4Addr};
+
+    fn http(grpc: Option<(&str, Option<u32>)>, total_ns: Option<i64>) -> HttpTransaction {
+        HttpTransaction {
+            connection_id: 1,
+            depth: 1,
+            client_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            client_port: 40000,
+            server_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            server_port: 50051,
+            method: "POST".into(),
+            host: None,
+            uri: "/".into(),
+            version: "2".into(),
+            status: Some(200),
+            request_first_ns: Some(1_000),
+            request_last_ns: Some(1_000),
+            response_first_ns: total_ns.map(|t| 1_000 + t / 2),
+            response_last_ns: total_ns.map(|t| 1_000 + t),
+            flags: Vec::new(),
+            tls: false,
+            sni: None,
+            stream_id: Some(1),
+            grpc: grpc.map(|(method, status)| {
+                let (service, method) = method.split_once('/').unwrap();
+                GrpcCall {
+                    service: service.into(),
+                    method: method.into(),
+                    status,
+                    ..GrpcCall::default()
+                }
+            }),
+            request_bytes: 0,
+            response_bytes: 0,
+            request_body_bytes: 0,
+            response_body_bytes: 0,
+            request_head_ns: None,
+            response_head_ns: None,
+        }
+    }
+
+    #[test]
+    fn grpc_groupings_leave_out_other_transactions() {
+        let rows = [
+            http(Some(("pkg.Svc/Get", Some(0))), Some(10)),
+            http(Some(("pkg.Svc/Get", Some(5))), Some(30)),
+            http(Some(("pkg.Svc/List", None)), Some(20)),
+            http(Some(("pkg.Svc/List", Some(4))), None),
+            http(None, Some(99)),
+            http(None, None),
+        ];
+        let mut by_method = SampleSet::new(Metric::Total, Some(GroupBy::GrpcMethod));
+        let mut by_status = SampleSet::new(Metric::Total, Some(GroupBy::GrpcStatus));
+        for t in &rows {
+            by_method.add_http(t);
+            by_status.add_http(t);
+        }
+        for set in [&by_method, &by_status] {
+            assert_eq!(set.samples.len(), 3);
+            assert_eq!(set.left_out, 2, "non-gRPC rows, answered or not");
+            assert_eq!(set.missing, 1, "the gRPC call without a response");
+        }
+        let (_, groups) = by_method.summaries(PercentileMethod::NearestRank);
+        let counts: Vec<(&str, u64)> = groups.iter().map(|(n, s)| (n.as_str(), s.count)).collect();
+        assert_eq!(counts, [("pkg.Svc/Get", 2), ("pkg.Svc/List", 1)]);
+        let (_, groups) = by_status.summaries(PercentileMethod::NearestRank);
+        let mut names: Vec<&str> = groups.iter().map(|(n, _)| n.as_str()).collect();
+        names.sort();
+        assert_eq!(names, ["(no status)", "0 OK", "5 NOT_FOUND"]);
+        // Canonical names, and a code beyond them.
+        assert_eq!(grpc_status_name(16), "UNAUTHENTICATED");
+        assert_eq!(grpc_status_name(17), "(unknown code)");
     }
 }

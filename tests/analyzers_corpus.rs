@@ -115,6 +115,7 @@ fn analyze(path: &Path) -> (Vec<HttpTransaction>, Vec<DnsTransaction>) {
                     Event::Dns(t) => t.query_ns.or(t.response_ns),
                     Event::Tcp(t) => t.request_first_ns.or(t.response_first_ns),
                     Event::Tls(t) => t.client_hello_ns.or(Some(t.first_record_ns)),
+                    Event::Http2(c) => Some(c.first_ns),
                 };
                 assert!(
                     key >= Some(w),
@@ -138,7 +139,7 @@ fn analyze(path: &Path) -> (Vec<HttpTransaction>, Vec<DnsTransaction>) {
             Event::Http(t) => http.push(t),
             Event::Dns(t) => dns.push(t),
             Event::Tcp(_) => {}
-            Event::Tls(_) => {}
+            Event::Tls(_) | Event::Http2(_) => {}
         }
     }
     (http, dns)

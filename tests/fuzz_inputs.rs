@@ -495,7 +495,7 @@ fn fuzz_captures_through_the_whole_pass() {
                 }
             }
             Record::Dns(_) => kinds[2] += 1,
-            Record::Tls(_) => kinds[4] += 1,
+            Record::Tls(_) | Record::Http2(_) => kinds[4] += 1,
             Record::Tcp(t) => {
                 kinds[3] += 1;
                 if let (Some(first), Some(last)) = (t.request_first_ns, t.request_last_ns) {
@@ -736,4 +736,253 @@ fn fuzz_the_stats_csv_reader() {
         out
     };
     fuzz("stats-csv", 0xc5f, seeds, 0.1, &mutate, &mut check);
+}
+
+// ---- target: HPACK header blocks ----
+
+/// An HPACK fuzz input: byte 0 picks the decoder (bit 0: started mid-connection) and its
+/// table size, byte 1 the header list limit, then blocks, each after a one-byte length.
+fn hpack_input(unknown: bool, table_size_byte: u8, blocks: &[&[u8]]) -> Vec<u8> {
+    let mut out = vec![(table_size_byte << 1) | unknown as u8, 0xff];
+    for block in blocks {
+        out.push(block.len() as u8);
+        out.extend_from_slice(block);
+    }
+    out
+}
+
+fn hpack_seeds() -> Vec<Vec<u8>> {
+    let hex = |s: &str| -> Vec<u8> {
+        let digits: Vec<u8> = s.bytes().filter(|b| b.is_ascii_hexdigit()).collect();
+        digits
+            .chunks(2)
+            .map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap(), 16).unwrap())
+            .collect()
+    };
+    // RFC 7541 C.4 (requests, Huffman) and C.6 (responses, Huffman, 256-byte table).
+    let requests = [
+        hex("8286 8441 8cf1 e3c2 e5f2 3a6b a0ab 90f4 ff"),
+        hex("8286 84be 5886 a8eb 1064 9cbf"),
+        hex("8287 85bf 4088 25a8 49e9 5ba9 7d7f 8925 a849 e95b b8e8 b4bf"),
+    ];
+    let responses = [
+        hex(
+            "4882 6402 5885 aec3 771a 4b61 96d0 7abe 9410 54d4 44a8 2005 9504 0b81 66e0 82a6
+             2d1b ff6e 919d 29ad 1718 63c7 8f0b 97c8 e9ae 82ae 43d3",
+        ),
+        hex("4883 640e ffc1 c0bf"),
+        hex(
+            "88c1 6196 d07a be94 1054 d444 a820 0595 040b 8166 e084 a62d 1bff c05a 839b d9ab
+             77ad 94e7 821d d7f2 e6c7 b335 dfdf cd5b 3960 d5af 2708 7f36 72c1 ab27 0fb5 291f
+             9587 3160 65c0 03ed 4ee5 b106 3d50 07",
+        ),
+    ];
+    let requests: Vec<&[u8]> = requests.iter().map(|b| &b[..]).collect();
+    let responses: Vec<&[u8]> = responses.iter().map(|b| &b[..]).collect();
+    vec![
+        hpack_input(false, 64, &requests),
+        hpack_input(true, 64, &requests),
+        hpack_input(false, 4, &responses),
+        hpack_input(true, 4, &responses),
+        // A size update, then a literal with a long name, never indexed.
+        hpack_input(
+            false,
+            64,
+            &[&[0x3f, 0xe1, 0x1f, 0x10, 0x7f, 0x01, b'a', 0x00]],
+        ),
+    ]
+}
+
+#[test]
+fn fuzz_hpack_blocks() {
+    use tracetail::analyzers::http2::hpack::{Decoder, MAX_TABLE_SIZE_CAP};
+    let mut check = |input: &[u8]| -> String {
+        let (Some(&mode), Some(&limit)) = (input.first(), input.get(1)) else {
+            return "short".into();
+        };
+        let table_size = (mode >> 1) as usize * 64;
+        let max_list_bytes = limit as usize * 16;
+        let mut decoder = if mode & 1 == 1 {
+            Decoder::new_unknown(table_size)
+        } else {
+            Decoder::new(table_size)
+        };
+        let mut outcome = String::new();
+        let mut rest = &input[2..];
+        while let Some((&len, tail)) = rest.split_first() {
+            let block = &tail[..(len as usize).min(tail.len())];
+            rest = &tail[block.len()..];
+            let mut list_bytes = 0;
+            let result = decoder.decode(block, max_list_bytes, |name, value| {
+                list_bytes += name.len() + value.len() + 32;
+            });
+            // The bounds the decoder promises, whatever the input.
+            assert!(list_bytes <= max_list_bytes);
+            assert!(decoder.known_size() <= table_size.min(MAX_TABLE_SIZE_CAP));
+            match result {
+                Ok(info) => outcome.push_str(&format!(
+                    "ok{}/{}/{} ",
+                    info.unknown_refs, info.dropped_fields, list_bytes
+                )),
+                Err(e) => outcome.push_str(&format!("{e} ")),
+            }
+        }
+        coarse(&outcome)
+    };
+    let mutate = |rng: &mut Rng, parent: &[u8], corpus: &[Vec<u8>]| {
+        mutate_bytes(rng, parent, corpus, &[0, 1, 2, 3, 4])
+    };
+    fuzz("hpack", 0x4ac4, hpack_seeds(), 0.05, &mutate, &mut check);
+}
+
+/// An HTTP/2 fuzz input: segments of one TCP connection, each a byte (bit 0: sent by the
+/// server), a length byte, then its payload.
+fn http2_input(segments: &[(bool, Vec<u8>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (server, bytes) in segments {
+        for piece in bytes.chunks(255) {
+            out.push(u8::from(*server));
+            out.push(piece.len() as u8);
+            out.extend_from_slice(piece);
+        }
+    }
+    out
+}
+
+fn http2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let n = payload.len();
+    let mut f = vec![(n >> 16) as u8, (n >> 8) as u8, n as u8, kind, flags];
+    f.extend_from_slice(&stream.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+fn http2_seeds() -> Vec<Vec<u8>> {
+    let preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    // GET /a, :authority x; a literal with incremental indexing; a dynamic-table reference.
+    let request = [0x82, 0x86, 0x44, 2, b'/', b'a', 0x41, 1, b'x'];
+    let again = [0x82, 0x86, 0xbe, 0xbf];
+    let grpc = [
+        0x83, 0x86, 0x04, 6, b'/', b's', b'.', b'S', b'/', b'M', 0x5f, 16, b'a', b'p', b'p', b'l',
+        b'i', b'c', b'a', b't', b'i', b'o', b'n', b'/', b'g', b'r', b'p', b'c',
+    ];
+    let mut client = preface.clone();
+    client.extend(http2_frame(4, 0, 0, &[0, 1, 0, 0, 0x10, 0]));
+    client.extend(http2_frame(1, 5, 1, &request));
+    client.extend(http2_frame(1, 0x24, 3, &[0, 0, 0, 1, 16, 0x82, 0x86]));
+    client.extend(http2_frame(9, 4, 3, &again[2..]));
+    client.extend(http2_frame(0, 9, 3, &[1, b'b', 0]));
+    client.extend(http2_frame(1, 4, 5, &grpc));
+    client.extend(http2_frame(0, 1, 5, &[0, 0, 0, 0, 2, 7, 7]));
+    let mut server = http2_frame(4, 0, 0, &[0, 5, 0, 0, 0x40, 0]);
+    server.extend(http2_frame(4, 1, 0, &[]));
+    server.extend(http2_frame(5, 4, 1, &[0, 0, 0, 2, 0x82, 0x84]));
+    server.extend(http2_frame(1, 4, 1, &[0x08, 3, b'1', b'0', b'0']));
+    server.extend(http2_frame(1, 4, 1, &[0x88, 0x40, 1, b'y', 1, b'z']));
+    server.extend(http2_frame(0, 1, 1, b"hello"));
+    server.extend(http2_frame(1, 5, 2, &[0x88]));
+    server.extend(http2_frame(1, 5, 3, &[0x8d, 0xbe]));
+    server.extend(http2_frame(1, 4, 5, &[0x88]));
+    server.extend(http2_frame(0, 0, 5, &[0, 0, 0, 0, 1, 9]));
+    server.extend(http2_frame(
+        1,
+        5,
+        5,
+        &[
+            0x40, 11, b'g', b'r', b'p', b'c', b'-', b's', b't', b'a', b't', b'u', b's', 1, b'0',
+        ],
+    ));
+    server.extend(http2_frame(3, 0, 7, &[0, 0, 0, 8]));
+    server.extend(http2_frame(7, 0, 0, &[0, 0, 0, 5, 0, 0, 0, 0]));
+    server.extend(http2_frame(6, 1, 0, &[1; 8]));
+    let (c1, c2) = client.split_at(40);
+    let (s1, s2) = server.split_at(30);
+    vec![
+        http2_input(&[(false, client.clone()), (true, server.clone())]),
+        http2_input(&[
+            (false, c1.to_vec()),
+            (true, s1.to_vec()),
+            (false, c2.to_vec()),
+            (true, s2.to_vec()),
+        ]),
+        // Mid-connection: no preface, the server's frames first.
+        http2_input(&[(true, server), (false, client[preface.len()..].to_vec())]),
+    ]
+}
+
+/// Offsets of the segment headers and of the frame headers inside segments that start with
+/// one: lengths, types, flags and stream ids are where damage means something.
+fn http2_fields(input: &[u8]) -> Vec<usize> {
+    let mut fields = Vec::new();
+    let mut at = 0;
+    while at + 2 <= input.len() {
+        let len = input[at + 1] as usize;
+        fields.extend([at, at + 1]);
+        let seg = at + 2..(at + 2 + len).min(input.len());
+        let mut f = seg.start;
+        if input[seg.clone()].starts_with(b"PRI") {
+            f += 24;
+        }
+        while f + 9 <= seg.end {
+            fields.extend([f, f + 1, f + 2, f + 3, f + 4, f + 8]);
+            let n =
+                (input[f] as usize) << 16 | (input[f + 1] as usize) << 8 | input[f + 2] as usize;
+            f += 9 + n;
+        }
+        at = seg.end;
+    }
+    fields
+}
+
+#[test]
+fn fuzz_http2_connections() {
+    use tracetail::analyzers::{AnalyzerConfig, Event, TransactionAnalyzer};
+    let mut check = |input: &[u8]| -> String {
+        let config = AnalyzerConfig {
+            max_header_bytes: 256,
+            max_pending_requests: 4,
+            ..AnalyzerConfig::default()
+        };
+        let mut analyzer = TransactionAnalyzer::new(config);
+        let mut conn = common::TcpConversation::new(80);
+        let mut events = Vec::new();
+        let mut t = 1_000_000_000i64;
+        let mut at = 0;
+        let mut payload_bytes = 0;
+        while at + 2 <= input.len() {
+            let from_server = input[at] & 1 == 1;
+            let seg = &input[at + 2..(at + 2 + input[at + 1] as usize).min(input.len())];
+            conn.send(&mut analyzer, from_server, 0x18, seg, t, &mut events);
+            payload_bytes += seg.len();
+            at += 2 + seg.len();
+            t += 1000;
+        }
+        conn.send(&mut analyzer, false, 0x11, b"", t, &mut events);
+        conn.send(&mut analyzer, true, 0x11, b"", t, &mut events);
+        analyzer.finish(&mut events);
+        // Nothing is held once the capture ends; no more rows than frames could open.
+        assert_eq!(analyzer.low_watermark_ns(), None);
+        let rows: Vec<_> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Http(h) => Some(h),
+                _ => None,
+            })
+            .collect();
+        assert!(rows.len() <= payload_bytes / 9 + 1);
+        let mut flags: Vec<&str> = rows.iter().flat_map(|r| r.flags.iter().copied()).collect();
+        flags.sort_unstable();
+        flags.dedup();
+        let versions: HashSet<&str> = rows.iter().map(|r| r.version.as_str()).collect();
+        let rows_seen = rows.len();
+        coarse(&format!("{rows_seen} {flags:?} {versions:?}"))
+    };
+    let mutate = |rng: &mut Rng, parent: &[u8], corpus: &[Vec<u8>]| {
+        mutate_bytes(rng, parent, corpus, &http2_fields(parent))
+    };
+    // The seeds reach the HTTP/2 analyzer (with and without the preface): four streams.
+    for seed in http2_seeds() {
+        assert!(check(&seed).starts_with("#3 "), "{}", check(&seed));
+    }
+    fuzz("http2", 0x4832, http2_seeds(), 0.05, &mutate, &mut check);
 }

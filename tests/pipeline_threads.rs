@@ -45,6 +45,7 @@ fn pass(path: &Path, threads: usize, analyzer: &AnalyzerConfig) -> (Vec<String>,
         .observers
         .push(tracetail::analyzers::tcp::REGISTRATION.name);
     options.analyzer.tls.rows = true;
+    options.analyzer.http2_connections = true;
     let mut records = Vec::new();
     let report = analyze_file(path, &options, &mut |record| {
         records.push(match record {
@@ -53,6 +54,7 @@ fn pass(path: &Path, threads: usize, analyzer: &AnalyzerConfig) -> (Vec<String>,
             Record::Dns(t) => format!("dns {t:?}"),
             Record::Tcp(t) => format!("tcp {t:?}"),
             Record::Tls(t) => format!("tls {t:?}"),
+            Record::Http2(t) => format!("http2 {t:?}"),
         });
     })
     .unwrap();

@@ -85,6 +85,9 @@ pub struct AnalyzerConfig {
     pub observers: Vec<&'static str>,
     /// What the TLS analyzer does besides detecting TLS (rows per connection).
     pub tls: tls::TlsOptions,
+    /// Emit one [`http2::Http2Connection`] per HTTP/2 connection (`sessions --json`). Off by
+    /// default: each one holds the time-ordered output until its connection ends.
+    pub http2_connections: bool,
 }
 
 impl Default for AnalyzerConfig {
@@ -100,6 +103,7 @@ impl Default for AnalyzerConfig {
             dns_timeout_ns: 10_000_000_000,
             observers: Vec::new(),
             tls: tls::TlsOptions::default(),
+            http2_connections: false,
         }
     }
 }
@@ -113,6 +117,8 @@ pub enum Event {
     Tcp(TcpExchange),
     /// One TLS connection (only when [`tls::TlsOptions::rows`] is on).
     Tls(TlsConnection),
+    /// One HTTP/2 connection's figures (only when [`AnalyzerConfig::http2_connections`] is on).
+    Http2(http2::Http2Connection),
 }
 
 /// Counters describing what the analyzers saw and skipped.

@@ -178,6 +178,8 @@ pub static REGISTRY: &[Registration] = &[
     super::dns::REGISTRATION,
     // Before HTTP: HTTP's probe says "maybe" to anything.
     super::tls::REGISTRATION,
+    // HTTP/2 says "yes" only to its preface or a run of plausible frames.
+    super::http2::REGISTRATION,
     super::http::REGISTRATION,
     super::tcp::REGISTRATION,
 ];

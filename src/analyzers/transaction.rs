@@ -4,6 +4,7 @@
 //! metrics and groupings work through [`Transaction`], so a new protocol's rows get them by
 //! implementing it.
 
+use super::http2::Http2Connection;
 use super::pairing::Exchange;
 use super::{DnsTransaction, Event, HttpTransaction, TlsConnection};
 use std::net::SocketAddr;
@@ -103,6 +104,33 @@ impl Transaction for TlsConnection {
     }
 }
 
+/// An HTTP/2 connection as a whole: its first frame to its last.
+impl Transaction for Http2Connection {
+    fn protocol(&self) -> &'static str {
+        "http2"
+    }
+    fn client(&self) -> SocketAddr {
+        SocketAddr::new(self.client_ip, self.client_port)
+    }
+    fn server(&self) -> SocketAddr {
+        SocketAddr::new(self.server_ip, self.server_port)
+    }
+    fn exchange(&self) -> Exchange {
+        Exchange {
+            request_first_ns: Some(self.first_ns),
+            request_last_ns: Some(self.first_ns),
+            response_first_ns: Some(self.last_ns),
+            response_last_ns: Some(self.last_ns),
+        }
+    }
+    fn status(&self) -> Option<String> {
+        None
+    }
+    fn flags(&self) -> &[&'static str] {
+        &[]
+    }
+}
+
 impl Event {
     /// The transaction behind the event, whatever its protocol.
     pub fn transaction(&self) -> &dyn Transaction {
@@ -111,6 +139,7 @@ impl Event {
             Event::Dns(t) => t,
             Event::Tcp(t) => t,
             Event::Tls(t) => t,
+            Event::Http2(t) => t,
         }
     }
 }

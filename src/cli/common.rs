@@ -393,6 +393,7 @@ impl AnalysisArgs {
             idle_timeout_ns: ns(self.idle_timeout),
             dns_timeout_ns: ns(self.dns_timeout),
             observers: Vec::new(),
+            http2_connections: false,
             tls: tracetail::analyzers::tls::TlsOptions {
                 rows: false,
                 keys: std::sync::Arc::new(keys),

@@ -112,6 +112,11 @@ pub fn no_samples_message(set: &SampleSet, run: &common::Run) -> String {
         _ if http == 0 && dns > 0 => format!(
             "the input has {dns} DNS queries but no HTTP: try --metric dns"
         ),
+        _ if set.left_out > 0 && set.by.is_some_and(GroupBy::is_grpc) => format!(
+            "no gRPC calls among {} transactions (--by {} groups gRPC calls only): try another --by",
+            set.left_out,
+            set.by.map_or("", GroupBy::name)
+        ),
         _ if set.missing > 0 => format!(
             "{} transactions had no value for it (unanswered or cut): try --metric total or look at `tracetail http {files}`",
             set.missing
@@ -183,6 +188,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     writeln!(out, "percentiles: {}", method.describe())?;
     if set.missing > 0 {
         writeln!(out, "({} transactions without a value for this metric are not counted: unanswered or incomplete)", set.missing)?;
+    }
+    if set.left_out > 0 {
+        writeln!(
+            out,
+            "({} transactions that are not gRPC calls are left out of --by {})",
+            set.left_out,
+            set.by.map_or("", GroupBy::name)
+        )?;
     }
     writeln!(out)?;
     let mut rows = vec![("all".to_string(), overall)];

@@ -1,10 +1,12 @@
 //! `tracetail sessions`: conversations (default) or Scapy's session keys (`--scapy`).
 
 use super::common::{self, Inputs};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::process::ExitCode;
+use tracetail::analyzers::http2::Http2Connection;
 use tracetail::columns::flows::FLOWS;
+use tracetail::columns::writers::JsonRows;
 use tracetail::flows::FlowRecord;
 use tracetail::pipeline::{PassOptions, Record};
 use tracetail::units::{bytes_human, thousands};
@@ -24,18 +26,32 @@ pub struct Args {
     /// CSV, one row per conversation (not with --scapy).
     #[arg(long, conflicts_with_all = ["json", "scapy"])]
     csv: bool,
+    /// With --json: add `http2` to HTTP/2 conversations (streams open at once, PING round
+    /// trips, SETTINGS). Runs the HTTP/2 analysis (as `http` does: slower, rows come at the end).
+    #[arg(long, requires = "json", conflicts_with = "scapy")]
+    http2: bool,
+    #[command(flatten)]
+    analysis: common::AnalysisArgs,
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.scapy {
         return run_scapy(args);
     }
-    let options = PassOptions {
+    let mut options = PassOptions {
         flows: true,
         select: args.inputs.selection(),
         ..Default::default()
     };
+    if args.http2 {
+        options.transactions = true;
+        options.analyzer = args.analysis.config()?;
+        options.analyzer.http2_connections = true;
+    }
     let options = args.inputs.pass(options);
+    // --http2: a conversation's figures may come before or after its row; joined at the end.
+    let mut held: Vec<(std::path::PathBuf, FlowRecord)> = Vec::new();
+    let mut figures: HashMap<(std::path::PathBuf, u64), Http2Connection> = HashMap::new();
     let multi = args.inputs.files.len() > 1;
     let mut rows: Vec<(String, FlowRecord)> = Vec::new();
     // JSON and CSV rows stream out as flows end; the text table waits for all of them.
@@ -43,9 +59,18 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         .then(|| common::RowWriter::new(args.json, args.csv, &FLOWS))
         .transpose()?;
     let run = common::run_pass(&args.inputs.files, &options, &mut |path, record| {
-        let Record::Flow(flow) = record else {
-            return Ok(());
+        let flow = match record {
+            Record::Flow(flow) => flow,
+            Record::Http2(c) => {
+                figures.insert((path.to_path_buf(), c.connection_id), c);
+                return Ok(());
+            }
+            _ => return Ok(()),
         };
+        if args.http2 {
+            held.push((path.to_path_buf(), flow));
+            return Ok(());
+        }
         match writer.as_mut() {
             Some(w) => w.row(path, &flow, String::new),
             None => {
@@ -58,6 +83,22 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         Some(w) => w.finish()?,
         None => common::stdout(),
     };
+    if !held.is_empty() {
+        let json = JsonRows::new(&FLOWS);
+        let mut line = Vec::with_capacity(1024);
+        for (path, flow) in held {
+            line.clear();
+            json.push_line(&mut line, &path.display().to_string(), &flow);
+            if let Some(c) = figures.remove(&(path, flow.flow_id)) {
+                // The row's object gains one field: `..., "http2": {...}}`.
+                line.truncate(line.len() - 2);
+                line.extend_from_slice(b",\"http2\":");
+                serde_json::to_writer(&mut line, &c)?;
+                line.extend_from_slice(b"}\n");
+            }
+            out.write_all(&line)?;
+        }
+    }
     if !args.json && !args.csv && !run.nothing_read() {
         // Flows are streamed as they end; show them in order of first packet.
         rows.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.flow_id.cmp(&b.1.flow_id)));

@@ -195,6 +195,9 @@ pub fn latency_json(
     v["missing"] = json!(set.missing);
     if let Some(by) = set.by {
         v["by"] = json!(by.name());
+        if by.is_grpc() {
+            v["left_out"] = json!(set.left_out);
+        }
         let g: serde_json::Map<String, Value> = groups
             .iter()
             .map(|(name, s)| (name.clone(), s.to_json()))

@@ -9,7 +9,7 @@ use crate::pipeline::{FileReport, PassOptions, Record};
 use crate::report::explorer::Explorer;
 use crate::report::html::Page;
 use crate::report::plot::{self, PlotKind, PlotOptions};
-use crate::samples::{GroupBy, Metric, Protocol, SampleSet};
+use crate::samples::{grpc_status_label, GroupBy, Metric, Protocol, SampleSet};
 use crate::stats::percentile::LatencySummary;
 use crate::stats::{PercentileMethod, STANDARD_PERCENTILES};
 use crate::units::{bytes_human, duration_ns_to_human, epoch_ns_to_rfc3339, thousands};
@@ -55,6 +55,9 @@ struct Gathered {
     dns_explorer: Explorer,
     /// TTFB and DNS latency grouped by [`ReportOptions::side_by_side`].
     side_by_side: Option<(SampleSet, SampleSet)>,
+    /// gRPC calls: total latency by `service/method`, and per method the calls by status.
+    grpc_total: SampleSet,
+    grpc_statuses: BTreeMap<String, BTreeMap<String, u64>>,
     /// Time to first byte of `tracetail tcp`'s exchanges, by server.
     tcp_ttfb: SampleSet,
     tcp_flagged: BTreeMap<&'static str, u64>,
@@ -182,6 +185,8 @@ impl ReportBuilder {
                         SampleSet::new(Metric::Dns, Some(by)),
                     )
                 }),
+                grpc_total: SampleSet::new(Metric::Total, Some(GroupBy::GrpcMethod)),
+                grpc_statuses: BTreeMap::new(),
                 tcp_ttfb: SampleSet::new(Metric::Ttfb, Some(GroupBy::Server))
                     .with_protocol(Protocol::Tcp),
                 tcp_flagged: BTreeMap::new(),
@@ -248,6 +253,16 @@ impl ReportBuilder {
                     t.method.clone()
                 };
                 *self.g.methods.entry(method).or_default() += 1;
+                if let Some(call) = &t.grpc {
+                    self.g.grpc_total.add_http(t);
+                    *self
+                        .g
+                        .grpc_statuses
+                        .entry(format!("{}/{}", call.service, call.method))
+                        .or_default()
+                        .entry(grpc_status_label(call.status))
+                        .or_default() += 1;
+                }
             }
             Record::Dns(t) => {
                 self.count_message(t.query_ns, false);
@@ -274,6 +289,7 @@ impl ReportBuilder {
                 }
             }
             Record::Tls(t) => self.g.tls.add(t),
+            Record::Http2(_) => {}
         }
     }
 
@@ -546,6 +562,9 @@ fn build_page(
         metrics_shown.extend([Metric::Ttfb, Metric::Total, Metric::Server, Metric::Tshark]);
         http_section(&mut page, options, &analyzer, g);
     }
+    if !g.grpc_statuses.is_empty() {
+        grpc_section(&mut page, options, g);
+    }
 
     // 4. DNS.
     if has_dns {
@@ -734,6 +753,69 @@ fn rates_section(page: &mut Page, total: &ProtocolCounts, g: &Gathered) {
 }
 
 /// The HTTP section: counts, percentile tables (every server), pictures and the explorer.
+/// Per gRPC method: calls, their statuses, and total-latency percentiles; then the methods'
+/// distributions side by side.
+fn grpc_section(page: &mut Page, options: &ReportOptions, g: &Gathered) {
+    page.section("gRPC calls");
+    let calls: u64 = g.grpc_statuses.values().flat_map(|m| m.values()).sum();
+    page.paragraph(&format!(
+        "{} calls to {} methods. Latency is the whole call: first byte of the request to the \
+         last byte of the response (trailers included). Percentiles: {}.",
+        thousands(calls),
+        g.grpc_statuses.len(),
+        options.method.describe()
+    ));
+    let (_, by_method) = g.grpc_total.summaries(options.method);
+    let latency: BTreeMap<&str, &LatencySummary> =
+        by_method.iter().map(|(m, s)| (m.as_str(), s)).collect();
+    let percentile = |s: Option<&&LatencySummary>, p: f64| -> String {
+        match s {
+            Some(s) if crate::report::n_too_small(s.count, p) => {
+                crate::report::N_TOO_SMALL.to_string()
+            }
+            Some(s) => s.at(p).map(duration_ns_to_human).unwrap_or_default(),
+            None => String::new(),
+        }
+    };
+    let mut rows: Vec<(u64, Vec<String>)> = g
+        .grpc_statuses
+        .iter()
+        .map(|(method, statuses)| {
+            let count: u64 = statuses.values().sum();
+            let statuses = statuses
+                .iter()
+                .map(|(status, n)| format!("{status} ×{}", thousands(*n)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let s = latency.get(method.as_str());
+            let row = vec![
+                method.clone(),
+                thousands(count),
+                statuses,
+                percentile(s, 50.0),
+                percentile(s, 90.0),
+                percentile(s, 99.0),
+                s.map(|s| duration_ns_to_human(s.max as f64))
+                    .unwrap_or_default(),
+            ];
+            (count, row)
+        })
+        .collect();
+    rows.sort_by(|a, b| b.0.cmp(&a.0).then(a.1[0].cmp(&b.1[0])));
+    let rows: Vec<Vec<String>> = rows.into_iter().map(|(_, row)| row).collect();
+    page.table(
+        &["method", "calls", "statuses", "p50", "p90", "p99", "max"],
+        &rows,
+        3,
+    );
+    page.plots(&plots_for(
+        &g.grpc_total,
+        &[PlotKind::Compare],
+        options.method,
+        12,
+    ));
+}
+
 fn http_section(page: &mut Page, options: &ReportOptions, analyzer: &AnalyzerStats, g: &Gathered) {
     page.section("HTTP transactions");
     page.paragraph(&format!(

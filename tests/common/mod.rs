@@ -114,3 +114,118 @@ impl Rng {
         self.below(one_in) == 0
     }
 }
+
+/// Whether this test runs as root (capturing on `lo` needs it).
+pub fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("Uid:"))?.to_string();
+            line.split_whitespace().nth(2).map(|u| u == "0")
+        })
+        .unwrap_or(false)
+}
+
+/// Whether `program args` runs successfully here (e.g. `python3 -c "import grpc"`); when
+/// not, the test is skipped visibly, and under CI=true it fails.
+pub fn require(test: &str, program: &str, args: &[&str], what: &str) -> bool {
+    let ok = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{test}: {what} is not installed, but CI must run this test");
+        }
+        skip_visibly(test, &format!("{what} is not installed"));
+    }
+    ok
+}
+
+/// Runs `scripts/NAME --workdir WORK` (a capture script printing a JSON manifest with the
+/// tcpdump statistics under `tcpdump`), again when the kernel dropped packets (a busy
+/// machine), up to 3 times; the manifest.
+pub fn run_capture_script(name: &str, work: &Path) -> serde_json::Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scripts")
+        .join(name);
+    for _ in 0..3 {
+        let out = std::process::Command::new("timeout")
+            .arg("120")
+            .arg("python3")
+            .arg(&script)
+            .arg("--workdir")
+            .arg(work)
+            .output()
+            .unwrap_or_else(|e| panic!("run scripts/{name}: {e}"));
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("manifest is JSON");
+        let stats = manifest["tcpdump"].as_str().unwrap_or_default();
+        if stats
+            .lines()
+            .any(|l| l.trim() == "0 packets dropped by kernel")
+        {
+            return manifest;
+        }
+    }
+    panic!("{name}: tcpdump kept dropping packets");
+}
+
+/// One synthetic TCP connection (client [`client_endpoints`]`(port)`, Ethernet) fed to an
+/// analyzer segment by segment, its sequence numbers kept: for tests that write a protocol's
+/// bytes by hand.
+pub struct TcpConversation {
+    builder: tracetail::synth::packet::PacketBuilder,
+    ends: [tracetail::synth::packet::Endpoints; 2],
+    seq: [u32; 2],
+}
+
+impl TcpConversation {
+    pub fn new(port: u16) -> Self {
+        let client = client_endpoints(port);
+        TcpConversation {
+            builder: tracetail::synth::packet::PacketBuilder::new(),
+            ends: [client, client.reversed()],
+            seq: [1000, 9000],
+        }
+    }
+
+    /// Sends `payload` from the client or the server with TCP `flags` (0x02 SYN, 0x12 SYN-ACK,
+    /// 0x18 PSH-ACK, 0x11 FIN-ACK...) at capture time `t_ns`; finished events go to `events`.
+    pub fn send(
+        &mut self,
+        analyzer: &mut tracetail::analyzers::TransactionAnalyzer,
+        from_server: bool,
+        flags: u8,
+        payload: &[u8],
+        t_ns: i64,
+        events: &mut Vec<tracetail::analyzers::Event>,
+    ) {
+        let me = usize::from(from_server);
+        let fields = tracetail::synth::packet::TcpFields {
+            seq: self.seq[me],
+            ack: self.seq[1 - me],
+            flags,
+            window: 65535,
+        };
+        let frame = self
+            .builder
+            .tcp(&self.ends[me], fields, |p| p.extend_from_slice(payload))
+            .to_vec();
+        let syn_or_fin = u32::from(flags & 0x03 != 0);
+        self.seq[me] = self.seq[me].wrapping_add(payload.len() as u32 + syn_or_fin);
+        let packet = tracetail::decode::decode(tracetail::capture::LinkType::ETHERNET, &frame);
+        analyzer.on_packet(t_ns, 1, &packet, events);
+    }
+
+    /// `n` bytes of one side that the capture never sees (a gap in its stream).
+    pub fn skip(&mut self, from_server: bool, n: u32) {
+        let me = usize::from(from_server);
+        self.seq[me] = self.seq[me].wrapping_add(n);
+    }
+}

@@ -2,6 +2,7 @@
 //! (the connection state machine decides from the content and rejects the rest).
 
 use super::HttpConn;
+use crate::analyzers::http2::H2Conn;
 use crate::analyzers::seam::{
     Chunk, Claim, ConnInfo, Dir, Probe, Registration, SegmentView, Shared, TcpAnalyzer, Verdict,
 };
@@ -34,10 +35,32 @@ impl TcpAnalyzer for HttpConn {
         dir: Dir,
         chunk: &Chunk<'_>,
         ctx: &mut Ctx<'_>,
-        _shared: &mut Shared,
+        shared: &mut Shared,
     ) -> Verdict {
         // HTTP dates a message by its own bytes, not by the stream before it.
         HttpConn::on_data(self, dir, chunk.bytes, chunk.first_ns, chunk.last_ns, ctx);
+        if let Some(upgrade) = self.take_h2c() {
+            // Everything HTTP/1.x still holds goes out; HTTP/2 takes the connection, starting
+            // with the bytes after the 101 in this chunk.
+            HttpConn::flush(self, ctx);
+            let (connection_id, senders, client) = self.connection();
+            let mut next = H2Conn::after_upgrade(
+                connection_id,
+                senders,
+                client.unwrap_or(1 - dir),
+                upgrade.request,
+                upgrade.request_done,
+                ctx,
+            );
+            if !upgrade.rest.is_empty() {
+                let rest = Chunk {
+                    bytes: &upgrade.rest,
+                    ..*chunk
+                };
+                let _ = next.on_data(dir, &rest, ctx, shared);
+            }
+            return Verdict::HandOff(Box::new(next));
+        }
         if self.is_http() {
             Verdict::Continue
         } else {

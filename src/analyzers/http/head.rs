@@ -13,6 +13,8 @@ pub(crate) struct Head {
     pub(super) chunked: bool,
     /// Conflicting or unparsable Content-Length.
     pub(super) bad_length: bool,
+    /// `Upgrade: h2c` (a request asking to switch to cleartext HTTP/2).
+    pub(super) upgrade_h2c: bool,
 }
 
 #[derive(Debug)]
@@ -38,6 +40,11 @@ fn head_from_headers(len: usize, headers: &[httparse::Header<'_>], head: &mut He
                 (Some(v), Some(old)) if v == old => {}
                 _ => head.bad_length = true,
             }
+        } else if h.name.eq_ignore_ascii_case("upgrade") {
+            head.upgrade_h2c = h
+                .value
+                .split(|&b| b == b',')
+                .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"h2c"));
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
             // Chunked counts when it is the final coding.
             let value = String::from_utf8_lossy(h.value);

@@ -146,7 +146,7 @@ fn has_head_end(bytes: &[u8]) -> bool {
         .any(|(i, w)| w == b"\n\n" || (w == b"\n\r" && bytes.get(i + 2) == Some(&b'\n')))
 }
 
-fn add_flag(flags: &mut Vec<&'static str>, flag: &'static str) {
+pub(crate) fn add_flag(flags: &mut Vec<&'static str>, flag: &'static str) {
     if !flags.contains(&flag) {
         flags.push(flag);
     }
@@ -226,6 +226,18 @@ struct PendingTx {
     response_done: bool,
     /// Server-stream offset the client had acknowledged when it sent the request.
     request_peer_ack: Option<u64>,
+    /// The request asked for `Upgrade: h2c`.
+    upgrade_h2c: bool,
+}
+
+/// A request answered by `101 Switching Protocols` to `h2c`: the connection continues as
+/// HTTP/2 with this request as stream 1.
+#[derive(Debug)]
+pub(crate) struct H2cUpgrade {
+    pub request: HttpTransaction,
+    pub request_done: bool,
+    /// Bytes of the server's chunk after the 101 head (the start of its HTTP/2 frames).
+    pub rest: Vec<u8>,
 }
 
 impl PendingTx {
@@ -235,6 +247,7 @@ impl PendingTx {
             request_done: false,
             response_done: false,
             request_peer_ack,
+            upgrade_h2c: false,
         }
     }
 }
@@ -266,6 +279,8 @@ pub(crate) struct HttpConn {
     stream_end: [u64; 2],
     /// ACK (as an offset of the other direction) of the packet being processed, per sender.
     peer_ack: [Option<u64>; 2],
+    /// Set by a `101` to `Upgrade: h2c`: the analyzer hands the connection to HTTP/2.
+    h2c: Option<H2cUpgrade>,
 }
 
 impl HttpConn {
@@ -282,7 +297,17 @@ impl HttpConn {
             tunnel: false,
             stream_end: [0; 2],
             peer_ack: [None; 2],
+            h2c: None,
         }
+    }
+
+    /// The connection switched to HTTP/2 (`Upgrade: h2c` answered by `101`).
+    pub(crate) fn take_h2c(&mut self) -> Option<H2cUpgrade> {
+        self.h2c.take()
+    }
+
+    pub(crate) fn connection(&self) -> (u64, [(IpAddr, u16); 2], Option<usize>) {
+        (self.connection_id, self.senders, self.client_dir)
     }
 
     /// Records the acknowledgment carried by the packet `sender` is sending now.
@@ -457,6 +482,9 @@ impl HttpConn {
     ) -> Option<(Vec<u8>, i64)> {
         while !input.is_empty() {
             if self.tunnel {
+                if let Some(up) = self.h2c.as_mut() {
+                    up.rest.extend_from_slice(input);
+                }
                 return None;
             }
             match self.dirs[dir].state {
@@ -653,6 +681,7 @@ impl HttpConn {
         let depth = self.next_depth;
         self.next_depth += 1;
         let mut tx = self.new_tx(dir, depth);
+        let upgrade_h2c = head.upgrade_h2c;
         let mut request_peer_ack = None;
         if let Some(msg) = self.dirs[dir].msg.as_mut() {
             msg.tx = Some(depth);
@@ -664,7 +693,9 @@ impl HttpConn {
         tx.uri = head.uri;
         tx.host = head.host;
         tx.version = head.version;
-        self.push_request(depth, PendingTx::new(tx, request_peer_ack), ctx);
+        let mut pending = PendingTx::new(tx, request_peer_ack);
+        pending.upgrade_h2c = upgrade_h2c;
+        self.push_request(depth, pending, ctx);
         self.dirs[dir].state = if head.chunked {
             State::ChunkSize
         } else {
@@ -791,8 +822,12 @@ impl HttpConn {
         if self.dirs[dir].msg.as_ref().is_some_and(|m| m.gap) {
             self.realign_after_gap(dir, ctx);
         }
+        let mut upgraded = None;
         let method = match self.answer_oldest(ctx) {
             Some(p) => {
+                if status == 101 && p.item.upgrade_h2c {
+                    upgraded = Some(p.key);
+                }
                 let tx = &mut p.item.tx;
                 tx.status = Some(status);
                 tx.response_first_ns = Some(first_ns);
@@ -827,6 +862,14 @@ impl HttpConn {
             }
         };
         let success = (200..300).contains(&status);
+        if let Some(p) = upgraded.and_then(|depth| self.txs.remove(&depth, ctx.marks)) {
+            // The request becomes HTTP/2 stream 1: HTTP/2 reports it, with its response.
+            self.h2c = Some(H2cUpgrade {
+                request: p.item.tx,
+                request_done: p.item.request_done,
+                rest: Vec::new(),
+            });
+        }
         if status == 101 || (method == "CONNECT" && success) {
             self.complete_msg(dir, ctx);
             self.tunnel = true;
@@ -1220,22 +1263,27 @@ impl HttpConn {
     }
 }
 
-fn emit(mut p: PendingTx, ctx: &mut Ctx<'_>) {
+fn emit(p: PendingTx, ctx: &mut Ctx<'_>) {
+    emit_transaction(p.tx, ctx);
+}
+
+/// Counts a finished transaction (HTTP/1.x or an HTTP/2 stream) and sends it out.
+pub(crate) fn emit_transaction(mut tx: HttpTransaction, ctx: &mut Ctx<'_>) {
     // Capture time that steps backwards can order a response before its request: never
     // report a negative latency without saying so.
-    let times = [p.tx.ttfb_ns(), p.tx.total_ns(), p.tx.server_ns()];
+    let times = [tx.ttfb_ns(), tx.total_ns(), tx.server_ns()];
     if times.iter().flatten().any(|&t| t < 0) {
-        add_flag(&mut p.tx.flags, "clock_backwards");
+        add_flag(&mut tx.flags, "clock_backwards");
     }
     let stats: &mut AnalyzerStats = ctx.stats;
     stats.http_transactions += 1;
-    if p.tx.flags.contains(&"gap") {
+    if tx.flags.contains(&"gap") {
         stats.http_transactions_with_gaps += 1;
     }
-    if p.tx.flags.contains(&"unanswered") {
+    if tx.flags.contains(&"unanswered") {
         stats.http_unanswered += 1;
     }
-    ctx.out.push(Event::Http(p.tx));
+    ctx.out.push(Event::Http(tx));
 }
 
 #[cfg(test)]

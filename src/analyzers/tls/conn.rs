@@ -652,7 +652,14 @@ impl TlsConn {
         if !self.inner_chosen {
             self.inner_chosen = true;
             match self.row.alpn.as_deref() {
-                Some("h2") => self.flag("h2_not_analysed"),
+                Some("h2") => {
+                    let info = &self.info;
+                    self.inner = Some(Box::new(crate::analyzers::http2::H2Conn::new(
+                        info.connection_id,
+                        info.senders,
+                        Some(self.client_dir()),
+                    )))
+                }
                 None | Some("http/1.1") | Some("http/1.0") => {
                     self.inner = Some((crate::analyzers::http::REGISTRATION.new)(&self.info))
                 }
