@@ -111,6 +111,16 @@ fn grpcio_calls_are_found_once_with_status_message_and_counts() {
         assert_eq!(row["status"], 200, "{row}");
         let response = row["response_first_ns"].as_i64().unwrap();
         assert!(first <= response, "{row}");
+        // A stream answered before its request ended (bidirectional streaming) overlaps; the
+        // capture clock did not step back.
+        let flags = row["flags"].to_string();
+        assert!(!flags.contains("clock_backwards"), "{row}");
+        let request_last = row["request_last_ns"].as_i64().unwrap();
+        assert_eq!(
+            flags.contains("overlapped"),
+            response < request_last,
+            "{row}"
+        );
     }
 
     // Per method, the multiset of outcomes equals the client's (the deadline-exceeded call

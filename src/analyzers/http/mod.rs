@@ -1273,7 +1273,19 @@ pub(crate) fn emit_transaction(mut tx: HttpTransaction, ctx: &mut Ctx<'_>) {
     // report a negative latency without saying so.
     let times = [tx.ttfb_ns(), tx.total_ns(), tx.server_ns()];
     if times.iter().flatten().any(|&t| t < 0) {
-        add_flag(&mut tx.flags, "clock_backwards");
+        // An HTTP/2 stream may answer before its request ends (bidirectional streaming):
+        // that is an overlap, not a clock fault, as long as the answer began after the request.
+        let overlap = tx.stream_id.is_some()
+            && tx.response_first_ns >= tx.request_first_ns
+            && tx.total_ns().is_none_or(|t| t >= 0);
+        add_flag(
+            &mut tx.flags,
+            if overlap {
+                "overlapped"
+            } else {
+                "clock_backwards"
+            },
+        );
     }
     let stats: &mut AnalyzerStats = ctx.stats;
     stats.http_transactions += 1;
