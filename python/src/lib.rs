@@ -615,13 +615,20 @@ fn latency_json(
     method: &str,
     keylog: Vec<PathBuf>,
 ) -> PyResult<String> {
+    // The CLI's `tls-hello` is `TlsHello`, `tlshello` to serde.
     let metric: Metric = parse_name(
         "metric",
-        metric,
+        &metric.replace('-', ""),
         "ttfb, total, server, tshark, dns, handshake, tls-hello, tls-handshake",
-    )?;
+    )
+    .map_err(|_| {
+        PyValueError::new_err(format!(
+            "unknown metric {metric:?}; choose one of ttfb, total, server, tshark, dns, \
+             handshake, tls-hello, tls-handshake"
+        ))
+    })?;
     let by: Option<GroupBy> = by
-        .map(|b| parse_name("grouping", b, "server, host, uri, client, status"))
+        .map(|b| parse_name("grouping", b, "server, host, uri, client, status, sni"))
         .transpose()?;
     let method: PercentileMethod = parse_name("method", method, "nearest-rank, linear")?;
     let keys = read_keylog(&keylog)?;

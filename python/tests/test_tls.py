@@ -45,6 +45,12 @@ def test_tls_equals_cli_json_on_corpus(cli, corpus, name):
     # read_batches streams the same table.
     streamed = quiet(lambda: tracetail.read_batches(capture, "tls").read_all())
     assert streamed.equals(table)
+    # TLS metrics from the same rows, like `latency --metric tls-hello --by sni`.
+    for metric in ("tls-hello", "tls-handshake"):
+        ours = quiet(tracetail.latency, capture, metric=metric, by="server")
+        assert ours == json.loads(
+            run_cli(cli, "latency", "--json", "--metric", metric, "--by", "server", str(capture))
+        ), metric
 
 
 @pytest.fixture(scope="module")

@@ -195,9 +195,9 @@ def latency(
 
     ``metric``: ``ttfb`` (response first byte - request first byte), ``total``, ``server``,
     ``tshark`` (tshark's ``http.time``), ``dns``, ``handshake``, ``tls-hello`` or
-    ``tls-handshake``. ``by``: ``None``,
-    ``server``, ``host``, ``uri``, ``client`` or ``status``. ``method``: ``nearest-rank``
-    (numpy ``inverted_cdf``, always an observed value) or ``linear`` (numpy's default).
+    ``tls-handshake``. ``by``: ``None``, ``server``, ``host``, ``uri``, ``client``, ``status``
+    or ``sni``. ``method``: ``nearest-rank`` (numpy ``inverted_cdf``, always an observed value)
+    or ``linear`` (numpy's default).
 
     Keys: ``count``, ``percentiles`` (ns, keys ``"50"`` ... ``"99.99"``), ``min``, ``max``,
     ``mean``, ... overall, the same under ``overall``, ``missing`` (transactions without a

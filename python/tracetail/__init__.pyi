@@ -30,7 +30,7 @@ KeyLog = Union[str, os.PathLike[str], List[Union[str, os.PathLike[str]]], None]
 Metric = Literal[
     "ttfb", "total", "server", "tshark", "dns", "handshake", "tls-hello", "tls-handshake"
 ]
-GroupBy = Literal["server", "host", "uri", "client", "status"]
+GroupBy = Literal["server", "host", "uri", "client", "status", "sni"]
 Method = Literal["nearest-rank", "linear"]
 TableName = Literal["flows", "http", "dns", "tcp", "tls"]
 

@@ -1,5 +1,8 @@
-//! Parquet export of flows, HTTP and DNS transactions, for Spark, DuckDB, pandas/pyarrow and
-//! DataFusion (the schema and batch builders with the cargo feature `arrow`, the Parquet writer with `parquet`).
+//! Parquet export of flows, HTTP and DNS transactions (and on request the `tcp` exchanges and
+//! `tls` connections), for Spark, DuckDB, pandas/pyarrow and DataFusion (the schema and batch
+//! builders with the cargo feature `arrow`, the Parquet writer with `parquet`). Every table's
+//! columns come from its row type's definition in [`crate::columns`], the one the CLI's
+//! `--json` and `--csv` use too.
 //!
 //! Percentiles do not merge across shards, so a cluster needs the raw per-request rows: this
 //! module writes them, one set of files per capture, streaming (bounded memory, any capture
@@ -13,6 +16,8 @@
 //! <dir>/flows/<capture stem>.parquet
 //! <dir>/http/<capture stem>.parquet
 //! <dir>/dns/<capture stem>.parquet
+//! <dir>/tcp/<capture stem>.parquet     (export --protocol tcp)
+//! <dir>/tls/<capture stem>.parquet     (export --protocol tls)
 //! ```
 //!
 //! so a whole table is one glob or folder for every engine: `spark.read.parquet("<dir>/http")`,
