@@ -85,6 +85,11 @@ pub struct AnalyzerConfig {
     pub observers: Vec<&'static str>,
     /// What the TLS analyzer does besides detecting TLS (rows per connection).
     pub tls: tls::TlsOptions,
+    /// The pass wants no rows of the claiming analyzers, only the protocol name they decide
+    /// (the observers' `protocol` column, e.g. `tcp`): a claimer is dropped once it has
+    /// [settled](seam::TcpAnalyzer::settled), its transactions in progress discarded, and
+    /// only the observers keep working. Off by default.
+    pub detect_only: bool,
 }
 
 impl Default for AnalyzerConfig {
@@ -100,6 +105,7 @@ impl Default for AnalyzerConfig {
             dns_timeout_ns: 10_000_000_000,
             observers: Vec::new(),
             tls: tls::TlsOptions::default(),
+            detect_only: false,
         }
     }
 }
@@ -367,6 +373,17 @@ impl AnalyzerSink<'_, '_> {
     }
 }
 
+impl AnalyzerSink<'_, '_> {
+    /// Detect-only: replaces a settled claimer by its protocol name. What it holds is
+    /// flushed (so its watermark entries go) and the rows that produces are discarded.
+    fn keep_only_protocol(slot: &mut BoxedAnalyzer, ctx: &mut Ctx<'_>) {
+        let kept = ctx.out.len();
+        slot.flush(ctx);
+        ctx.out.truncate(kept);
+        *slot = Box::new(seam::Detected(slot.protocol()));
+    }
+}
+
 impl StreamSink for AnalyzerSink<'_, '_> {
     fn data(&mut self, bytes: &[u8], arrival_ns: i64, ready_ns: i64) {
         let Analyzers::Running { claimer, observers } = self.analyzers else {
@@ -381,6 +398,9 @@ impl StreamSink for AnalyzerSink<'_, '_> {
         };
         if let Some(a) = claimer {
             let verdict = a.on_data(self.dir, &chunk, self.ctx, self.shared);
+            if self.ctx.config.detect_only && matches!(verdict, Verdict::Continue) && a.settled() {
+                Self::keep_only_protocol(a, self.ctx);
+            }
             if !matches!(verdict, Verdict::Continue) {
                 if !Self::apply(a, verdict) {
                     self.ctx.stats.tcp_other_connections += 1;

@@ -389,6 +389,7 @@ impl AnalysisArgs {
                 rows: false,
                 keys: std::sync::Arc::new(keys),
             },
+            detect_only: false,
         })
     }
 }
