@@ -20,7 +20,6 @@ use crate::decode::{decode, Decoded, Network, TcpInfo, Transport, UdpInfo};
 use crate::flows::{scapy, CaptureClock, FlowRecord, FlowTable, PacketSelection, ProtocolCounts};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
-use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -189,6 +188,7 @@ pub fn analyze<'a>(
     for shard in &shards {
         report.analyzer.merge(shard.analyzer.stats());
     }
+    report.analyzer.ip_fragment_sheds = front.deal.defrag.stats().evicted;
     report.warnings.extend(report.analyzer.warnings());
     report
 }
@@ -423,7 +423,10 @@ impl<'o> Front<'o> {
             deal: Dealer {
                 options,
                 flows: FlowTable::new(false).with_max_flows(options.analyzer.max_flows),
-                defrag: Defragmenter::default(),
+                defrag: Defragmenter::new(
+                    options.analyzer.max_fragment_datagrams,
+                    crate::decode::defrag::DEFAULT_TIMEOUT_NS,
+                ),
                 peak_open_flows: 0,
                 workers,
                 ended: Vec::new(),
@@ -762,19 +765,12 @@ impl Dealer<'_> {
 /// too, up to this depth (each round reaches one tunnel deeper, so it ends anyway).
 const MAX_NESTED_REASSEMBLY: usize = 4;
 
-/// The worker of a conversation: a hash of its unordered endpoint pair, so both directions,
-/// every connection reusing the pair, and DNS over UDP and TCP between the same sockets go
-/// to the same worker. Fixed hash (no random seed): the same worker on every run.
+/// The worker of a conversation: its lane's (see [`crate::flows::lanes`]).
 fn worker_of(a: (IpAddr, u16), b: (IpAddr, u16), workers: usize) -> usize {
     if workers <= 1 {
         return 0;
     }
-    let (low, high) = if a <= b { (a, b) } else { (b, a) };
-    let mut hasher = rustc_hash::FxHasher::default();
-    (low, high).hash(&mut hasher);
-    // Fx leaves its entropy in the high bits.
-    let mixed = hasher.finish().wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    ((mixed >> 32) % workers as u64) as usize
+    crate::flows::lanes::lane_of(a, b) % workers
 }
 
 /// The total order of transactions: by start time, then by the work item whose handling

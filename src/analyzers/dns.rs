@@ -57,10 +57,12 @@ impl DnsTransaction {
 pub const DNS_PORTS: [u16; 3] = [53, 5353, 5355];
 /// Compression pointers followed in one name before it is declared a loop.
 pub const MAX_POINTERS: usize = 64;
-/// Queries waiting for an answer; beyond this the oldest is reported unanswered.
-pub const MAX_PENDING_QUERIES: usize = 1 << 16;
-/// Answered keys remembered to recognise duplicate responses.
-const RECENT_ANSWERED: usize = 4096;
+/// Queries waiting for an answer over the whole pass, by default
+/// ([`super::AnalyzerConfig::max_dns_pending`]); beyond a lane's share the lane's oldest is
+/// reported unanswered.
+pub const DEFAULT_MAX_PENDING_QUERIES: usize = 1 << 18;
+/// Answered keys remembered per lane to recognise duplicate responses (4096 in all).
+const RECENT_ANSWERED_PER_LANE: usize = 16;
 
 /// Why a payload is not a DNS message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -216,14 +218,45 @@ struct PendingQuery {
     tentative: bool,
 }
 
-/// Matches queries and responses of all transports.
+/// The limits of one lane (see [`crate::flows::lanes`]): its state is the same for every
+/// number of workers, so what the limits shed is too.
 #[derive(Debug, Default)]
+struct Lane {
+    pending: usize,
+    /// This lane's pending keys in query order (entries may be stale).
+    order: VecDeque<(i64, DnsKey)>,
+    /// Answered keys remembered, oldest first.
+    recent: VecDeque<DnsKey>,
+}
+
+/// Matches queries and responses of all transports.
+#[derive(Debug)]
 pub(crate) struct DnsTracker {
     pending: FxHashMap<DnsKey, PendingQuery>,
     /// Pending keys in query order, for timeouts (entries may be stale).
     order: VecDeque<(i64, DnsKey)>,
     recent: FxHashMap<DnsKey, i64>,
-    recent_order: VecDeque<DnsKey>,
+    /// Per lane.
+    lanes: Vec<Lane>,
+}
+
+impl Default for DnsTracker {
+    fn default() -> Self {
+        DnsTracker {
+            pending: FxHashMap::default(),
+            order: VecDeque::new(),
+            recent: FxHashMap::default(),
+            lanes: (0..crate::flows::lanes::LANES)
+                .map(|_| Lane::default())
+                .collect(),
+        }
+    }
+}
+
+impl DnsKey {
+    fn lane(&self) -> usize {
+        crate::flows::lanes::lane_of(self.client, self.server)
+    }
 }
 
 impl DnsTracker {
@@ -319,9 +352,7 @@ impl DnsTracker {
                 },
             );
             self.order.push_back((ts_ns, key));
-            if self.pending.len() > MAX_PENDING_QUERIES {
-                self.expire(i64::MIN, true, ctx);
-            }
+            self.admit(ts_ns, key, ctx);
             // Answered queries leave stale entries behind; drop them once they dominate, so
             // the queue follows the pending queries, not the query rate times the timeout.
             if self.order.len() > 2 * self.pending.len() + 1024 {
@@ -337,7 +368,7 @@ impl DnsTracker {
             tcp,
             id: m.id,
         };
-        if let Some(mut p) = self.pending.remove(&key) {
+        if let Some(mut p) = self.take_pending(&key) {
             if let Some(q) = p.tx.query_ns {
                 ctx.marks.remove(q);
             }
@@ -387,20 +418,69 @@ impl DnsTracker {
     }
 
     fn remember(&mut self, key: DnsKey) {
-        if self.recent.insert(key, 0).is_none() {
-            self.recent_order.push_back(key);
+        if self.recent.insert(key, 0).is_some() {
+            return;
         }
-        while self.recent_order.len() > RECENT_ANSWERED {
-            if let Some(old) = self.recent_order.pop_front() {
+        let lane = &mut self.lanes[key.lane()];
+        lane.recent.push_back(key);
+        if lane.recent.len() > RECENT_ANSWERED_PER_LANE {
+            if let Some(old) = lane.recent.pop_front() {
                 self.recent.remove(&old);
             }
         }
     }
 
-    /// Reports queries older than `before_ns` (or, with `one`, just the oldest) unanswered.
-    pub(crate) fn expire(&mut self, before_ns: i64, one: bool, ctx: &mut Ctx<'_>) {
+    /// A query was just added: over its lane's share of `max_dns_pending`, the lane's oldest
+    /// pending query is reported unanswered (counted in `dns_pending_sheds`).
+    fn admit(&mut self, ts_ns: i64, key: DnsKey, ctx: &mut Ctx<'_>) {
+        let share = (ctx.config.max_dns_pending / crate::flows::lanes::LANES).max(1);
+        let pending = &self.pending;
+        let live =
+            |&(t, k): &(i64, DnsKey)| pending.get(&k).is_some_and(|p| p.tx.query_ns == Some(t));
+        let lane = &mut self.lanes[key.lane()];
+        lane.pending += 1;
+        lane.order.push_back((ts_ns, key));
+        let mut oldest = None;
+        if lane.pending > share {
+            while let Some(entry) = lane.order.pop_front() {
+                if live(&entry) {
+                    oldest = Some(entry);
+                    break;
+                }
+            }
+        }
+        // Answered queries leave stale entries behind: drop them once they dominate.
+        if lane.order.len() > 2 * lane.pending + 16 {
+            lane.order.retain(live);
+        }
+        if let Some((t, key)) = oldest {
+            let p = self.take_pending(&key).expect("live");
+            ctx.marks.remove(t);
+            ctx.stats.dns_pending_sheds += 1;
+            Self::report_unanswered(p, ctx);
+        }
+    }
+
+    /// Removes a pending query (its lane's count follows).
+    fn take_pending(&mut self, key: &DnsKey) -> Option<PendingQuery> {
+        let p = self.pending.remove(key)?;
+        self.lanes[key.lane()].pending -= 1;
+        Some(p)
+    }
+
+    fn report_unanswered(mut p: PendingQuery, ctx: &mut Ctx<'_>) {
+        if !p.tentative {
+            p.tx.flags.push("unanswered");
+            ctx.stats.dns_queries += 1;
+            ctx.stats.dns_unanswered += 1;
+            ctx.out.push(Event::Dns(p.tx));
+        }
+    }
+
+    /// Reports queries older than `before_ns` unanswered.
+    pub(crate) fn expire(&mut self, before_ns: i64, ctx: &mut Ctx<'_>) {
         while let Some(&(t, key)) = self.order.front() {
-            if !one && t >= before_ns {
+            if t >= before_ns {
                 break;
             }
             self.order.pop_front();
@@ -411,23 +491,15 @@ impl DnsTracker {
             if !live {
                 continue;
             }
-            let mut p = self.pending.remove(&key).expect("checked above");
+            let p = self.take_pending(&key).expect("checked above");
             ctx.marks.remove(t);
-            if !p.tentative {
-                p.tx.flags.push("unanswered");
-                ctx.stats.dns_queries += 1;
-                ctx.stats.dns_unanswered += 1;
-                ctx.out.push(Event::Dns(p.tx));
-            }
-            if one {
-                break;
-            }
+            Self::report_unanswered(p, ctx);
         }
     }
 
     /// End of capture: every pending query is unanswered.
     pub(crate) fn finish(&mut self, ctx: &mut Ctx<'_>) {
-        self.expire(i64::MAX, false, ctx);
+        self.expire(i64::MAX, ctx);
     }
 }
 

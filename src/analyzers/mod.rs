@@ -26,7 +26,7 @@
 //!
 //! Memory per TCP connection: up to `max_reorder_bytes` (+160 bytes per piece) per direction of
 //! out-of-order data, a head / resync buffer of `max_header_bytes` per direction, at most
-//! `max_pending_requests` waiting transactions; DNS: at most 65536 pending queries. Over all
+//! `max_pending_requests` waiting transactions; DNS: at most `max_dns_pending` pending queries. Over all
 //! connections, out-of-order data is held up to `max_reassembly_bytes`: above it the direction
 //! holding the oldest is given up as gaps (counted in `tcp_reassembly_sheds`).
 
@@ -74,6 +74,13 @@ pub struct AnalyzerConfig {
     /// Requests waiting for a response over all connections (default 250,000, ~256 MiB);
     /// beyond it the connection adding one reports its oldest waiting request `unanswered`.
     pub max_pending_requests_total: usize,
+    /// DNS queries waiting for a response over the whole pass (default 262,144, ~220 MiB).
+    /// Kept per lane (`max_dns_pending / LANES` each, see [`crate::flows::lanes`]): beyond a
+    /// lane's share its oldest query is reported unanswered, the same for every `--threads`.
+    pub max_dns_pending: usize,
+    /// IP datagrams being reassembled from fragments at once (default 1024, at most 64 KiB
+    /// each); beyond it the oldest is dropped.
+    pub max_fragment_datagrams: usize,
     /// A connection with no packet for this long (capture time) is flushed (default 300 s).
     pub idle_timeout_ns: i64,
     /// A DNS query without a response for this long (capture time) is reported unanswered
@@ -101,6 +108,8 @@ impl Default for AnalyzerConfig {
             max_header_bytes: 64 << 10,
             max_pending_requests: 100,
             max_pending_requests_total: 250_000,
+            max_dns_pending: dns::DEFAULT_MAX_PENDING_QUERIES,
+            max_fragment_datagrams: crate::decode::defrag::DEFAULT_MAX_DATAGRAMS,
             idle_timeout_ns: 300_000_000_000,
             dns_timeout_ns: 10_000_000_000,
             observers: Vec::new(),
@@ -164,6 +173,11 @@ pub struct AnalyzerStats {
     /// Times the global reassembly budget made the oldest held data a gap, and the bytes given up.
     pub tcp_reassembly_sheds: u64,
     pub tcp_reassembly_shed_bytes: u64,
+    /// DNS queries reported unanswered early because their lane was over its share of
+    /// `max_dns_pending`.
+    pub dns_pending_sheds: u64,
+    /// Unfinished IP datagrams dropped because `max_fragment_datagrams` were in progress.
+    pub ip_fragment_sheds: u64,
 }
 
 impl AnalyzerStats {
@@ -175,6 +189,20 @@ impl AnalyzerStats {
                 "the reassembly budget (--max-reassembly-bytes) was reached: {} times the oldest \
                  out-of-order data ({} bytes with overhead) was given up as gaps",
                 self.tcp_reassembly_sheds, self.tcp_reassembly_shed_bytes
+            ));
+        }
+        if self.dns_pending_sheds > 0 {
+            warnings.push(format!(
+                "the DNS pending-query budget (--max-dns-pending) was reached: {} queries were \
+                 reported unanswered before their timeout",
+                self.dns_pending_sheds
+            ));
+        }
+        if self.ip_fragment_sheds > 0 {
+            warnings.push(format!(
+                "the IP fragment budget (--max-fragments) was reached: {} unfinished datagrams \
+                 were dropped",
+                self.ip_fragment_sheds
             ));
         }
         warnings
@@ -209,6 +237,8 @@ impl AnalyzerStats {
             tcp_peak_reassembly_bytes,
             tcp_reassembly_sheds,
             tcp_reassembly_shed_bytes,
+            dns_pending_sheds,
+            ip_fragment_sheds,
         } = other;
         self.tcp_connections += tcp_connections;
         self.http_connections += http_connections;
@@ -239,6 +269,8 @@ impl AnalyzerStats {
         self.tcp_peak_reassembly_bytes += tcp_peak_reassembly_bytes;
         self.tcp_reassembly_sheds += tcp_reassembly_sheds;
         self.tcp_reassembly_shed_bytes += tcp_reassembly_shed_bytes;
+        self.dns_pending_sheds += dns_pending_sheds;
+        self.ip_fragment_sheds += ip_fragment_sheds;
     }
 }
 
@@ -754,7 +786,7 @@ impl TransactionAnalyzer {
         };
         self.shared
             .dns
-            .expire(now_ns.saturating_sub(dns_timeout), false, &mut ctx);
+            .expire(now_ns.saturating_sub(dns_timeout), &mut ctx);
     }
 
     /// The flow table dropped this flow (closed or idle): flush its state.
