@@ -47,6 +47,11 @@ pub struct PassOptions {
     /// (the default) one per core. With transactions on and more than one, the reading and
     /// every worker run on threads of their own.
     pub threads: usize,
+    /// Benchmarks only: each worker also waits this long per packet dealt to it (sleeping,
+    /// once per batch, so it costs no CPU), as if its analysis were that much slower. Shows
+    /// how many workers the reader can feed on a machine with fewer cores than workers
+    /// (`TRACETAIL_BENCH_WORKER_NS` in the CLI; `scripts/bench.sh`). 0 (the default): off.
+    pub simulated_work_ns: u64,
 }
 
 /// Told how far a pass has read, from the reading thread (a progress bar, a log line...).
@@ -193,6 +198,14 @@ pub fn analyze<'a>(
     report
 }
 
+/// [`PassOptions::simulated_work_ns`] for `packets` packets: one sleep.
+fn simulate_work(options: &PassOptions, packets: u64) {
+    if options.simulated_work_ns > 0 && packets > 0 {
+        let ns = options.simulated_work_ns.saturating_mul(packets);
+        std::thread::sleep(std::time::Duration::from_nanos(ns));
+    }
+}
+
 /// Workers for `threads` (0: one per core).
 fn worker_count(threads: usize) -> usize {
     match threads {
@@ -228,6 +241,7 @@ fn run_threaded<'o>(
             from_workers.push(outs);
             threads.push(scope.spawn(move || {
                 for mut batch in batches {
+                    simulate_work(options, batch.packets);
                     let out = shard.process(&mut batch);
                     batch.clear();
                     let _ = recycle.send(batch);
@@ -308,6 +322,8 @@ enum Work {
 #[derive(Default)]
 struct Batch {
     items: Vec<Work>,
+    /// How many of `items` are packets.
+    packets: u64,
     arena: Vec<u8>,
     /// The capture ends with this epoch: the worker finishes its connections.
     last: bool,
@@ -316,6 +332,7 @@ struct Batch {
 impl Batch {
     fn clear(&mut self) {
         self.items.clear();
+        self.packets = 0;
         self.arena.clear();
         self.last = false;
     }
@@ -384,6 +401,8 @@ struct Dealer<'o> {
     endpoints: EndpointCounts,
     /// Capture time as the front's clock has it (stray future-dated packets kept out).
     now_ns: i64,
+    /// Packets handed to the inline worker in this epoch.
+    inline_packets: u64,
 }
 
 impl<'o> Front<'o> {
@@ -436,6 +455,7 @@ impl<'o> Front<'o> {
                 sweeps: SweepSchedule::new(&options.analyzer),
                 endpoints: EndpointCounts::default(),
                 now_ns: i64::MIN,
+                inline_packets: 0,
             },
         }
     }
@@ -473,6 +493,7 @@ impl<'o> Front<'o> {
                 }
             }
             Workers::Inline(Some(shard)) => {
+                simulate_work(self.options, std::mem::take(&mut deal.inline_packets));
                 if last {
                     shard.finish();
                 }
@@ -702,6 +723,7 @@ impl Dealer<'_> {
         let batches = match &mut self.workers {
             Workers::Batches { batches, .. } => batches,
             Workers::Inline(Some(shard)) => {
+                self.inline_packets += 1;
                 shard.packet(
                     item,
                     packet.timestamp_ns,
@@ -715,6 +737,7 @@ impl Dealer<'_> {
         };
         let worker = worker_of((src, ports.0), (dst, ports.1), batches.len());
         let batch = &mut batches[worker];
+        batch.packets += 1;
         let start = batch.arena.len();
         batch.arena.extend_from_slice(bytes);
         batch.items.push(Work::Packet {

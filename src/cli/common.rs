@@ -178,6 +178,10 @@ pub fn analyze_path(
             options.threads = threads.trim().parse().unwrap_or(options.threads);
         }
     }
+    // Bench only (scripts/bench.sh's scaling section): see PassOptions::simulated_work_ns.
+    if let Ok(ns) = std::env::var("TRACETAIL_BENCH_WORKER_NS") {
+        options.simulated_work_ns = ns.trim().parse().unwrap_or(0);
+    }
     let mut bar = super::progress::bar_for(path);
     let progress = bar
         .as_mut()
