@@ -60,7 +60,7 @@ pub const MAX_POINTERS: usize = 64;
 /// Queries waiting for an answer over the whole pass, by default
 /// ([`super::AnalyzerConfig::max_dns_pending`]); beyond a lane's share the lane's oldest is
 /// reported unanswered.
-pub const DEFAULT_MAX_PENDING_QUERIES: usize = 1 << 18;
+pub const DEFAULT_MAX_PENDING_QUERIES: usize = 1 << 17;
 /// Answered keys remembered per lane to recognise duplicate responses (4096 in all).
 const RECENT_ANSWERED_PER_LANE: usize = 16;
 

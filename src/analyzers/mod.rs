@@ -74,7 +74,7 @@ pub struct AnalyzerConfig {
     /// Requests waiting for a response over all connections (default 250,000, ~256 MiB);
     /// beyond it the connection adding one reports its oldest waiting request `unanswered`.
     pub max_pending_requests_total: usize,
-    /// DNS queries waiting for a response over the whole pass (default 262,144, ~220 MiB).
+    /// DNS queries waiting for a response over the whole pass (default 131,072, ~110 MiB).
     /// Kept per lane (`max_dns_pending / LANES` each, see [`crate::flows::lanes`]): beyond a
     /// lane's share its oldest query is reported unanswered, the same for every `--threads`.
     pub max_dns_pending: usize,

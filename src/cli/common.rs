@@ -357,7 +357,7 @@ pub struct AnalysisArgs {
     #[arg(long, value_name = "N", default_value_t = 250_000, help_heading = "Analysis limits",
           value_parser = limits::int::<usize>(1, 100_000_000))]
     pub max_pending_total: usize,
-    /// DNS queries waiting for a response over all connections (~220 MiB by default); the
+    /// DNS queries waiting for a response over all connections (~110 MiB by default); the
     /// budget is split into equal shares by endpoint pair (the same for every --threads), and
     /// beyond a share its oldest query is reported unanswered, with a warning
     /// (256 to 100000000).
