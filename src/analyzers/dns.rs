@@ -61,8 +61,8 @@ pub const MAX_POINTERS: usize = 64;
 /// ([`super::AnalyzerConfig::max_dns_pending`]); beyond a lane's share the lane's oldest is
 /// reported unanswered.
 pub const DEFAULT_MAX_PENDING_QUERIES: usize = 1 << 17;
-/// Answered keys remembered per lane to recognise duplicate responses (4096 in all).
-const RECENT_ANSWERED_PER_LANE: usize = 16;
+/// Answered keys remembered per lane to recognise duplicate responses (16,384 in all, ~1 MiB).
+const RECENT_ANSWERED_PER_LANE: usize = 64;
 
 /// Why a payload is not a DNS message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
