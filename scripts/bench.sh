@@ -77,6 +77,28 @@ timed() {
   rm -f "$log"
 }
 
+# Per-core throughput: packets per CPU second (user + system) of one-thread runs, on this file
+# and on a small-packet trace (short bodies: ~130 bytes a packet, a transaction every ~6 packets).
+small=$work/synth-small.pcap
+if [ ! -f "$small" ]; then
+  "$bin" synth -o "$small" --requests 150000 --body-scale 0.01 --seed 42 >&2
+fi
+small_packets=$("$bin" summary --json "$small" | python3 -c 'import json,sys; print(json.load(sys.stdin)["packets"])')
+echo
+echo "Per-core throughput (\`--threads 1\`, packets per CPU second; CPU = user + system):"
+echo
+echo "| command | this file | small-packet trace ($small_packets packets) |"
+echo "| --- | --- | --- |"
+for command in "http --json" "tcp --json" "latency" "summary"; do
+  # shellcheck disable=SC2086 # the command is words on purpose
+  read -r _ cpu_big < <(timed "$bin" $command --threads 1 "$file")
+  # shellcheck disable=SC2086
+  read -r _ cpu_small < <(timed "$bin" $command --threads 1 "$small")
+  python3 -c "
+big, small = $packets / max($cpu_big, 0.01), $small_packets / max($cpu_small, 0.01)
+print(f'| \`$command\` | {big / 1e6:.2f} M/s ({$cpu_big:.2f} s) | {small / 1e6:.2f} M/s ({$cpu_small:.2f} s) |')"
+done
+
 cores=$(nproc)
 echo
 echo "Scaling of \`http --json\` with workers (\`--threads N\`; the reader and the merger are two"
@@ -91,6 +113,30 @@ for n in $(seq 1 "$cores") $((cores * 2)); do
   python3 -c "
 n, wall, cpu, base, packets = $n, $wall, $cpu, $base, $packets
 print(f'| {n} | {wall:.2f} s | {packets / wall / 1e6:.2f} M | {base / wall:.2f}x | {cpu:.2f} s |')"
+done
+
+# Scaling where the workers are the bottleneck. On a machine with few cores the reader, the
+# merger and the workers share them, so adding workers cannot show what the dealer can feed.
+# TRACETAIL_BENCH_WORKER_NS (bench only) makes each worker also sleep that long per packet
+# dealt to it (no CPU used), as if its analysis were that much slower: the wall time then
+# follows max(reader, packets x delay / workers), and the curve shows how far the one reader
+# feeds N workers. BENCH_WORKER_NS sets the delay (default 2000 ns per packet).
+delay=${BENCH_WORKER_NS:-2000}
+echo
+echo "Scaling of \`http --json\` when each worker costs ${delay} ns more per packet (simulated,"
+echo "sleeping; \`TRACETAIL_BENCH_WORKER_NS=${delay}\`): ideal wall time is packets x ${delay} ns / workers,"
+echo "until the reader's own speed is the bound. Load average before: $(cut -d' ' -f1-3 /proc/loadavg)."
+echo
+echo "| workers | wall time | speed-up | ideal | CPU time |"
+echo "| --- | --- | --- | --- | --- |"
+base=""
+for n in 1 2 4 8 16; do
+  read -r wall cpu < <(TRACETAIL_BENCH_WORKER_NS=$delay timed "$bin" http --json --threads "$n" "$file")
+  base=${base:-$wall}
+  python3 -c "
+n, wall, cpu, base, packets, delay = $n, $wall, $cpu, $base, $packets, $delay
+ideal = packets * delay / 1e9 / n
+print(f'| {n} | {wall:.2f} s | {base / wall:.2f}x | {ideal:.2f} s | {cpu:.2f} s |')"
 done
 
 # A bigger machine, from stage costs measured one at a time on one thread: the reader

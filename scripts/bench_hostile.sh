@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Time and peak memory of tracetail on hostile traces (issue 14): a SYN flood, requests never
 # answered, out-of-order floods, a header grown byte by byte, requests cut by gaps, DNS queries
-# never answered. The traces come from `tracetail synth --hostile KIND`.
+# never answered, IPv6 fragments that never complete (each with the default and a small
+# budget). The traces come from `tracetail synth --hostile KIND`.
 #
 #   scripts/bench_hostile.sh                    # the release build of this tree
 #   scripts/bench_hostile.sh OLD_BIN NEW_BIN    # before/after: one row per binary
@@ -31,7 +32,10 @@ one-conn-out-of-order|out-of-order|1|$((1000000 * scale))|http --json
 far-apart|far-apart|$((10 * scale))|100000|http --json
 header-byte-by-byte|byte-by-byte-header|1|$((1000000 * scale))|http --json --max-header-bytes 1073741824
 gapped-requests|gapped-requests|1|$((50000 * scale))|http --json
-dns-unanswered|dns-unanswered|$((500000 * scale))|1|dns --json"
+dns-unanswered|dns-unanswered|$((500000 * scale))|1|dns --json
+dns-unanswered|dns-unanswered|$((500000 * scale))|1|dns --json --max-dns-pending 4096 --max-flows 10000
+ipv6-fragments|ipv6-fragments|$((500000 * scale))|64|dns --json
+ipv6-fragments|ipv6-fragments|$((500000 * scale))|64|dns --json --max-fragments 64"
 
 echo "| trace | packets | command | binary | seconds | peak RSS (MiB) |"
 echo "|---|---:|---|---|---:|---:|"

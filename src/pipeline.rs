@@ -21,7 +21,6 @@ use crate::decode::{decode, Decoded, Network, TcpInfo, Transport, UdpInfo};
 use crate::flows::{scapy, CaptureClock, FlowRecord, FlowTable, PacketSelection, ProtocolCounts};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
-use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 use std::ops::ControlFlow;
 use std::path::Path;
@@ -49,6 +48,11 @@ pub struct PassOptions {
     /// (the default) one per core. With transactions on and more than one, the reading and
     /// every worker run on threads of their own.
     pub threads: usize,
+    /// Benchmarks only: each worker also waits this long per packet dealt to it (sleeping,
+    /// once per batch, so it costs no CPU), as if its analysis were that much slower. Shows
+    /// how many workers the reader can feed on a machine with fewer cores than workers
+    /// (`TRACETAIL_BENCH_WORKER_NS` in the CLI; `scripts/bench.sh`). 0 (the default): off.
+    pub simulated_work_ns: u64,
 }
 
 /// Told how far a pass has read, from the reading thread (a progress bar, a log line...).
@@ -192,8 +196,17 @@ pub fn analyze<'a>(
     for shard in &shards {
         report.analyzer.merge(shard.analyzer.stats());
     }
+    report.analyzer.ip_fragment_sheds = front.deal.defrag.stats().evicted;
     report.warnings.extend(report.analyzer.warnings());
     report
+}
+
+/// [`PassOptions::simulated_work_ns`] for `packets` packets: one sleep.
+fn simulate_work(options: &PassOptions, packets: u64) {
+    if options.simulated_work_ns > 0 && packets > 0 {
+        let ns = options.simulated_work_ns.saturating_mul(packets);
+        std::thread::sleep(std::time::Duration::from_nanos(ns));
+    }
 }
 
 /// Workers for `threads` (0: one per core).
@@ -231,6 +244,7 @@ fn run_threaded<'o>(
             from_workers.push(outs);
             threads.push(scope.spawn(move || {
                 for mut batch in batches {
+                    simulate_work(options, batch.packets);
                     let out = shard.process(&mut batch);
                     batch.clear();
                     let _ = recycle.send(batch);
@@ -311,6 +325,8 @@ enum Work {
 #[derive(Default)]
 struct Batch {
     items: Vec<Work>,
+    /// How many of `items` are packets.
+    packets: u64,
     arena: Vec<u8>,
     /// The capture ends with this epoch: the worker finishes its connections.
     last: bool,
@@ -319,6 +335,7 @@ struct Batch {
 impl Batch {
     fn clear(&mut self) {
         self.items.clear();
+        self.packets = 0;
         self.arena.clear();
         self.last = false;
     }
@@ -387,6 +404,8 @@ struct Dealer<'o> {
     endpoints: EndpointCounts,
     /// Capture time as the front's clock has it (stray future-dated packets kept out).
     now_ns: i64,
+    /// Packets handed to the inline worker in this epoch.
+    inline_packets: u64,
 }
 
 impl<'o> Front<'o> {
@@ -426,7 +445,10 @@ impl<'o> Front<'o> {
             deal: Dealer {
                 options,
                 flows: FlowTable::new(false).with_max_flows(options.analyzer.max_flows),
-                defrag: Defragmenter::default(),
+                defrag: Defragmenter::new(
+                    options.analyzer.max_fragment_datagrams,
+                    crate::decode::defrag::DEFAULT_TIMEOUT_NS,
+                ),
                 peak_open_flows: 0,
                 workers,
                 ended: Vec::new(),
@@ -436,6 +458,7 @@ impl<'o> Front<'o> {
                 sweeps: SweepSchedule::new(&options.analyzer),
                 endpoints: EndpointCounts::default(),
                 now_ns: i64::MIN,
+                inline_packets: 0,
             },
         }
     }
@@ -473,6 +496,7 @@ impl<'o> Front<'o> {
                 }
             }
             Workers::Inline(Some(shard)) => {
+                simulate_work(self.options, std::mem::take(&mut deal.inline_packets));
                 if last {
                     shard.finish();
                 }
@@ -702,6 +726,7 @@ impl Dealer<'_> {
         let batches = match &mut self.workers {
             Workers::Batches { batches, .. } => batches,
             Workers::Inline(Some(shard)) => {
+                self.inline_packets += 1;
                 shard.packet(
                     item,
                     packet.timestamp_ns,
@@ -715,6 +740,7 @@ impl Dealer<'_> {
         };
         let worker = worker_of((src, ports.0), (dst, ports.1), batches.len());
         let batch = &mut batches[worker];
+        batch.packets += 1;
         let start = batch.arena.len();
         batch.arena.extend_from_slice(bytes);
         batch.items.push(Work::Packet {
@@ -765,19 +791,12 @@ impl Dealer<'_> {
 /// too, up to this depth (each round reaches one tunnel deeper, so it ends anyway).
 const MAX_NESTED_REASSEMBLY: usize = 4;
 
-/// The worker of a conversation: a hash of its unordered endpoint pair, so both directions,
-/// every connection reusing the pair, and DNS over UDP and TCP between the same sockets go
-/// to the same worker. Fixed hash (no random seed): the same worker on every run.
+/// The worker of a conversation: its lane's (see [`crate::flows::lanes`]).
 fn worker_of(a: (IpAddr, u16), b: (IpAddr, u16), workers: usize) -> usize {
     if workers <= 1 {
         return 0;
     }
-    let (low, high) = if a <= b { (a, b) } else { (b, a) };
-    let mut hasher = rustc_hash::FxHasher::default();
-    (low, high).hash(&mut hasher);
-    // Fx leaves its entropy in the high bits.
-    let mixed = hasher.finish().wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    ((mixed >> 32) % workers as u64) as usize
+    crate::flows::lanes::lane_of(a, b) % workers
 }
 
 /// The total order of transactions: by start time, then by the work item whose handling

@@ -14,19 +14,7 @@ const WORKER_COUNTS: std::ops::RangeInclusive<usize> = 1..=8;
 
 /// Writes a synthetic capture with `extra` synth options; returns its path.
 fn synth(name: &str, extra: &[&str]) -> PathBuf {
-    let path = common::scratch("threads", name);
-    let out = common::tracetail()
-        .args(["synth", "-o"])
-        .arg(&path)
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "synth failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    path
+    common::synth("threads", name, extra)
 }
 
 /// Everything one pass hands out, as text: every record in order, the counters and the

@@ -58,10 +58,12 @@ impl DnsTransaction {
 pub const DNS_PORTS: [u16; 3] = [53, 5353, 5355];
 /// Compression pointers followed in one name before it is declared a loop.
 pub const MAX_POINTERS: usize = 64;
-/// Queries waiting for an answer; beyond this the oldest is reported unanswered.
-pub const MAX_PENDING_QUERIES: usize = 1 << 16;
-/// Answered keys remembered to recognise duplicate responses.
-const RECENT_ANSWERED: usize = 4096;
+/// Queries waiting for an answer over the whole pass, by default
+/// ([`super::AnalyzerConfig::max_dns_pending`]); beyond a lane's share the lane's oldest is
+/// reported unanswered.
+pub const DEFAULT_MAX_PENDING_QUERIES: usize = 1 << 17;
+/// Answered keys remembered per lane to recognise duplicate responses (16,384 in all, ~1 MiB).
+const RECENT_ANSWERED_PER_LANE: usize = 64;
 
 /// Why a payload is not a DNS message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -217,14 +219,52 @@ struct PendingQuery {
     tentative: bool,
 }
 
-/// Matches queries and responses of all transports.
+/// The limits of one lane (see [`crate::flows::lanes`]): its state is the same for every
+/// number of workers, so what the limits shed is too.
 #[derive(Debug, Default)]
+struct Lane {
+    pending: usize,
+    /// This lane's pending keys in query order (entries may be stale).
+    order: VecDeque<(i64, DnsKey)>,
+    /// Answered keys remembered, oldest first.
+    recent: VecDeque<DnsKey>,
+}
+
+/// Matches queries and responses of all transports.
+#[derive(Debug)]
 pub(crate) struct DnsTracker {
     /// Queries waiting for their response, by key, in query order (for timeouts); each holds
     /// the watermark at its query time.
     pending: PairingQueue<DnsKey, PendingQuery>,
     recent: FxHashMap<DnsKey, i64>,
-    recent_order: VecDeque<DnsKey>,
+    /// Per lane.
+    lanes: Vec<Lane>,
+}
+
+impl Default for DnsTracker {
+    fn default() -> Self {
+        DnsTracker {
+            pending: PairingQueue::default(),
+            recent: FxHashMap::default(),
+            lanes: (0..crate::flows::lanes::LANES)
+                .map(|_| Lane::default())
+                .collect(),
+        }
+    }
+}
+
+impl DnsKey {
+    fn lane(&self) -> usize {
+        crate::flows::lanes::lane_of(self.client, self.server)
+    }
+}
+
+/// Whether a lane's `(query time, key)` entry is still a pending query (not answered since,
+/// nor replaced by a later query with the same key).
+fn is_live(pending: &mut PairingQueue<DnsKey, PendingQuery>, (t, key): (i64, DnsKey)) -> bool {
+    pending
+        .by_key(&key)
+        .is_some_and(|p| p.item.tx.query_ns == Some(t))
 }
 
 impl DnsTracker {
@@ -316,9 +356,7 @@ impl DnsTracker {
                 tentative: !standard,
             };
             self.pending.push_request(key, ts_ns, query, ctx.marks);
-            if self.pending.len() > MAX_PENDING_QUERIES {
-                self.expire(i64::MIN, true, ctx);
-            }
+            self.admit(ts_ns, key, ctx);
             return;
         }
         let key = DnsKey {
@@ -328,6 +366,7 @@ impl DnsTracker {
             id: m.id,
         };
         if let Some(pending) = self.pending.remove(&key, ctx.marks) {
+            self.lanes[key.lane()].pending -= 1;
             let mut p = pending.item;
             p.tx.rcode = Some(m.rcode);
             p.tx.answers = m.ancount;
@@ -375,38 +414,69 @@ impl DnsTracker {
     }
 
     fn remember(&mut self, key: DnsKey) {
-        if self.recent.insert(key, 0).is_none() {
-            self.recent_order.push_back(key);
+        if self.recent.insert(key, 0).is_some() {
+            return;
         }
-        while self.recent_order.len() > RECENT_ANSWERED {
-            if let Some(old) = self.recent_order.pop_front() {
+        let lane = &mut self.lanes[key.lane()];
+        lane.recent.push_back(key);
+        if lane.recent.len() > RECENT_ANSWERED_PER_LANE {
+            if let Some(old) = lane.recent.pop_front() {
                 self.recent.remove(&old);
             }
         }
     }
 
-    /// Reports queries older than `before_ns` (or, with `one`, just the oldest) unanswered.
-    pub(crate) fn expire(&mut self, before_ns: i64, one: bool, ctx: &mut Ctx<'_>) {
+    /// A query was just added: over its lane's share of `max_dns_pending`, the lane's oldest
+    /// pending query is reported unanswered (counted in `dns_pending_sheds`).
+    fn admit(&mut self, ts_ns: i64, key: DnsKey, ctx: &mut Ctx<'_>) {
+        let share = (ctx.config.max_dns_pending / crate::flows::lanes::LANES).max(1);
+        let lane = &mut self.lanes[key.lane()];
+        lane.pending += 1;
+        lane.order.push_back((ts_ns, key));
+        let mut oldest = None;
+        if lane.pending > share {
+            while let Some(entry) = lane.order.pop_front() {
+                if is_live(&mut self.pending, entry) {
+                    oldest = Some(entry.1);
+                    break;
+                }
+            }
+        }
+        // Answered queries leave stale entries behind: drop them once they dominate.
+        if lane.order.len() > 2 * lane.pending + 16 {
+            let pending = &mut self.pending;
+            lane.order.retain(|&entry| is_live(pending, entry));
+        }
+        if let Some(p) = oldest.and_then(|key| self.pending.remove(&key, ctx.marks)) {
+            lane.pending -= 1;
+            ctx.stats.dns_pending_sheds += 1;
+            Self::report_unanswered(p.item, ctx);
+        }
+    }
+
+    fn report_unanswered(mut p: PendingQuery, ctx: &mut Ctx<'_>) {
+        if !p.tentative {
+            p.tx.flags.push("unanswered");
+            ctx.stats.dns_queries += 1;
+            ctx.stats.dns_unanswered += 1;
+            ctx.out.push(Event::Dns(p.tx));
+        }
+    }
+
+    /// Reports queries older than `before_ns` unanswered.
+    pub(crate) fn expire(&mut self, before_ns: i64, ctx: &mut Ctx<'_>) {
         let old = |p: &super::pairing::Pending<DnsKey, PendingQuery>| {
-            one || p.times.request_first_ns.is_some_and(|t| t < before_ns)
+            p.times.request_first_ns.is_some_and(|t| t < before_ns)
         };
         while let Some(pending) = self.pending.pop_front_where(ctx.marks, old) {
-            let mut p = pending.item;
-            if !p.tentative {
-                p.tx.flags.push("unanswered");
-                ctx.stats.dns_queries += 1;
-                ctx.stats.dns_unanswered += 1;
-                ctx.out.push(Event::Dns(p.tx));
-            }
-            if one {
-                break;
-            }
+            self.lanes[pending.key.lane()].pending -= 1;
+            Self::report_unanswered(pending.item, ctx);
         }
     }
 
     /// End of capture: every pending query is unanswered.
     pub(crate) fn finish(&mut self, ctx: &mut Ctx<'_>) {
-        self.expire(i64::MAX, false, ctx);
+        self.expire(i64::MAX, ctx);
     }
 }
 

@@ -26,7 +26,7 @@
 //!
 //! Memory per TCP connection: up to `max_reorder_bytes` (+160 bytes per piece) per direction of
 //! out-of-order data, a head / resync buffer of `max_header_bytes` per direction, at most
-//! `max_pending_requests` waiting transactions; DNS: at most 65536 pending queries. Over all
+//! `max_pending_requests` waiting transactions; DNS: at most `max_dns_pending` pending queries. Over all
 //! connections, out-of-order data is held up to `max_reassembly_bytes`: above it the direction
 //! holding the oldest is given up as gaps (counted in `tcp_reassembly_sheds`).
 
@@ -74,6 +74,13 @@ pub struct AnalyzerConfig {
     /// Requests waiting for a response over all connections (default 250,000, ~256 MiB);
     /// beyond it the connection adding one reports its oldest waiting request `unanswered`.
     pub max_pending_requests_total: usize,
+    /// DNS queries waiting for a response over the whole pass (default 131,072, ~110 MiB).
+    /// Kept per lane (`max_dns_pending / LANES` each, see [`crate::flows::lanes`]): beyond a
+    /// lane's share its oldest query is reported unanswered, the same for every `--threads`.
+    pub max_dns_pending: usize,
+    /// IP datagrams being reassembled from fragments at once (default 1024, at most 64 KiB
+    /// each); beyond it the oldest is dropped.
+    pub max_fragment_datagrams: usize,
     /// A connection with no packet for this long (capture time) is flushed (default 300 s).
     pub idle_timeout_ns: i64,
     /// A DNS query without a response for this long (capture time) is reported unanswered
@@ -88,6 +95,11 @@ pub struct AnalyzerConfig {
     /// Emit one [`http2::Http2Connection`] per HTTP/2 connection (`sessions --json`). Off by
     /// default: each one holds the time-ordered output until its connection ends.
     pub http2_connections: bool,
+    /// The pass wants no rows of the claiming analyzers, only the protocol name they decide
+    /// (the observers' `protocol` column, e.g. `tcp`): a claimer is dropped once it has
+    /// [settled](seam::TcpAnalyzer::settled), its transactions in progress discarded, and
+    /// only the observers keep working. Off by default.
+    pub detect_only: bool,
 }
 
 impl Default for AnalyzerConfig {
@@ -99,11 +111,14 @@ impl Default for AnalyzerConfig {
             max_header_bytes: 64 << 10,
             max_pending_requests: 100,
             max_pending_requests_total: 250_000,
+            max_dns_pending: dns::DEFAULT_MAX_PENDING_QUERIES,
+            max_fragment_datagrams: crate::decode::defrag::DEFAULT_MAX_DATAGRAMS,
             idle_timeout_ns: 300_000_000_000,
             dns_timeout_ns: 10_000_000_000,
             observers: Vec::new(),
             tls: tls::TlsOptions::default(),
             http2_connections: false,
+            detect_only: false,
         }
     }
 }
@@ -164,6 +179,11 @@ pub struct AnalyzerStats {
     /// Times the global reassembly budget made the oldest held data a gap, and the bytes given up.
     pub tcp_reassembly_sheds: u64,
     pub tcp_reassembly_shed_bytes: u64,
+    /// DNS queries reported unanswered early because their lane was over its share of
+    /// `max_dns_pending`.
+    pub dns_pending_sheds: u64,
+    /// Unfinished IP datagrams dropped because `max_fragment_datagrams` were in progress.
+    pub ip_fragment_sheds: u64,
 }
 
 impl AnalyzerStats {
@@ -175,6 +195,20 @@ impl AnalyzerStats {
                 "the reassembly budget (--max-reassembly-bytes) was reached: {} times the oldest \
                  out-of-order data ({} bytes with overhead) was given up as gaps",
                 self.tcp_reassembly_sheds, self.tcp_reassembly_shed_bytes
+            ));
+        }
+        if self.dns_pending_sheds > 0 {
+            warnings.push(format!(
+                "the DNS pending-query budget (--max-dns-pending) was reached: {} queries were \
+                 reported unanswered before their timeout",
+                self.dns_pending_sheds
+            ));
+        }
+        if self.ip_fragment_sheds > 0 {
+            warnings.push(format!(
+                "the IP fragment budget (--max-fragments) was reached: {} unfinished datagrams \
+                 were dropped",
+                self.ip_fragment_sheds
             ));
         }
         warnings
@@ -209,6 +243,8 @@ impl AnalyzerStats {
             tcp_peak_reassembly_bytes,
             tcp_reassembly_sheds,
             tcp_reassembly_shed_bytes,
+            dns_pending_sheds,
+            ip_fragment_sheds,
         } = other;
         self.tcp_connections += tcp_connections;
         self.http_connections += http_connections;
@@ -239,6 +275,8 @@ impl AnalyzerStats {
         self.tcp_peak_reassembly_bytes += tcp_peak_reassembly_bytes;
         self.tcp_reassembly_sheds += tcp_reassembly_sheds;
         self.tcp_reassembly_shed_bytes += tcp_reassembly_shed_bytes;
+        self.dns_pending_sheds += dns_pending_sheds;
+        self.ip_fragment_sheds += ip_fragment_sheds;
     }
 }
 
@@ -373,6 +411,17 @@ impl AnalyzerSink<'_, '_> {
     }
 }
 
+impl AnalyzerSink<'_, '_> {
+    /// Detect-only: replaces a settled claimer by its protocol name. What it holds is
+    /// flushed (so its watermark entries go) and the rows that produces are discarded.
+    fn keep_only_protocol(slot: &mut BoxedAnalyzer, ctx: &mut Ctx<'_>) {
+        let kept = ctx.out.len();
+        slot.flush(ctx);
+        ctx.out.truncate(kept);
+        *slot = Box::new(seam::Detected(slot.protocol()));
+    }
+}
+
 impl StreamSink for AnalyzerSink<'_, '_> {
     fn data(&mut self, bytes: &[u8], arrival_ns: i64, ready_ns: i64) {
         let Analyzers::Running { claimer, observers } = self.analyzers else {
@@ -387,6 +436,9 @@ impl StreamSink for AnalyzerSink<'_, '_> {
         };
         if let Some(a) = claimer {
             let verdict = a.on_data(self.dir, &chunk, self.ctx, self.shared);
+            if self.ctx.config.detect_only && matches!(verdict, Verdict::Continue) && a.settled() {
+                Self::keep_only_protocol(a, self.ctx);
+            }
             if !matches!(verdict, Verdict::Continue) {
                 if !Self::apply(a, verdict) {
                     self.ctx.stats.tcp_other_connections += 1;
@@ -740,7 +792,7 @@ impl TransactionAnalyzer {
         };
         self.shared
             .dns
-            .expire(now_ns.saturating_sub(dns_timeout), false, &mut ctx);
+            .expire(now_ns.saturating_sub(dns_timeout), &mut ctx);
     }
 
     /// The flow table dropped this flow (closed or idle): flush its state.

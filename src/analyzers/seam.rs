@@ -123,6 +123,29 @@ pub trait TcpAnalyzer: Debug + Send {
     /// For observers: the protocol the claiming analyzer speaks from now on (`None` when
     /// nothing claimed the connection or the claimer rejected it).
     fn on_claim(&mut self, _protocol: Option<&'static str>) {}
+
+    /// For claimers: detection is over, [`protocol`](Self::protocol) is final (no `Reject`
+    /// or `HandOff` from now on). A pass that wants only the protocol's name
+    /// ([`super::AnalyzerConfig::detect_only`]) then stops feeding it. The default, never,
+    /// is always correct.
+    fn settled(&self) -> bool {
+        false
+    }
+}
+
+/// What stays of a settled claimer in a detect-only pass: its protocol name, nothing to run
+/// (not `settled` itself, so it is not replaced again).
+#[derive(Debug)]
+pub(crate) struct Detected(pub &'static str);
+
+impl TcpAnalyzer for Detected {
+    fn protocol(&self) -> &'static str {
+        self.0
+    }
+
+    fn on_data(&mut self, _: Dir, _: &Chunk<'_>, _: &mut Ctx<'_>, _: &mut Shared) -> Verdict {
+        Verdict::Continue
+    }
 }
 
 /// State shared by the connections of one pass.

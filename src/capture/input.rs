@@ -113,17 +113,14 @@ pub(super) fn sniff(mut raw: Box<dyn Read + Send>, max_zstd_window: u64) -> io::
     let mut prefix = [0u8; 4];
     let got = read_up_to(&mut raw, &mut prefix)?;
     let prefix = prefix[..got].to_vec();
-    let compression = if prefix.starts_with(&GZIP_MAGIC) {
-        Compression::Gzip
-    } else if prefix == ZSTD_MAGIC || is_zstd_skippable(&prefix) {
-        Compression::Zstd
-    } else {
+    let compression = compression_of(&prefix);
+    if compression == Compression::None {
         return Ok(Sniffed {
             compression: Compression::None,
             stream: raw,
             prefix,
         });
-    };
+    }
     let rejoined: Box<dyn Read + Send> = Box::new(io::Cursor::new(prefix).chain(raw));
     let decoded: Box<dyn Read + Send> = match compression {
         Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(rejoined)),
@@ -134,6 +131,17 @@ pub(super) fn sniff(mut raw: Box<dyn Read + Send>, max_zstd_window: u64) -> io::
         stream: decoded,
         prefix: Vec::new(),
     })
+}
+
+/// The compression the first (up to 4) bytes of a file announce.
+pub(super) fn compression_of(prefix: &[u8]) -> Compression {
+    if prefix.starts_with(&GZIP_MAGIC) {
+        Compression::Gzip
+    } else if prefix == ZSTD_MAGIC || is_zstd_skippable(prefix) {
+        Compression::Zstd
+    } else {
+        Compression::None
+    }
 }
 
 /// A zstd skippable frame's magic (0x184D2A50..=0x184D2A5F, little-endian); pzstd starts its

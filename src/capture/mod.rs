@@ -188,6 +188,32 @@ struct Frame {
     interface_id: u32,
 }
 
+/// The bytes the reader parses: a buffer refilled from the stream, or a whole uncompressed
+/// file mapped into memory, parsed where it lies in the page cache instead of copied out.
+enum Buffer {
+    Owned(Vec<u8>),
+    Mapped {
+        map: memmap2::Mmap,
+        /// Bytes before this offset were handed back to the kernel (not resident any more).
+        released: usize,
+    },
+}
+
+impl std::ops::Deref for Buffer {
+    type Target = [u8];
+    #[inline(always)]
+    fn deref(&self) -> &[u8] {
+        match self {
+            Buffer::Owned(v) => v,
+            Buffer::Mapped { map, .. } => map,
+        }
+    }
+}
+
+/// A mapped file's consumed pages are dropped from memory in steps of this many bytes, so the
+/// reader's resident memory stays small however large the file.
+const MAPPED_RELEASE_STEP: usize = 8 << 20;
+
 /// Streaming reader over any supported capture.
 ///
 /// Timestamps are exact integer nanoseconds; values beyond the i64 range (after year 2262)
@@ -198,7 +224,7 @@ pub struct CaptureReader {
     name: String,
     input: Box<dyn Read + Send>,
     /// `buf[start..end]` holds stream bytes not yet consumed.
-    buf: Vec<u8>,
+    buf: Buffer,
     start: usize,
     end: usize,
     /// Stream offset of `buf[0]`.
@@ -259,13 +285,66 @@ impl CaptureReader {
             return Self::from_read(&name, Box::new(io::stdin()));
         }
         match std::fs::File::open(path) {
-            Ok(file) => Self::from_read(&name, Box::new(file)),
+            Ok(file) => match Self::open_mapped(&name, &file) {
+                Some(reader) => reader,
+                None => Self::from_read(&name, Box::new(file)),
+            },
             Err(e) => Err(CaptureError {
                 file: name,
                 offset: 0,
                 message: format!("cannot open: {e}"),
                 decompressed: false,
             }),
+        }
+    }
+
+    /// A regular, uncompressed file is mapped and parsed in place (no copy out of the page
+    /// cache: most of the system time of reading a large file). `None`: read it as a stream.
+    fn open_mapped(name: &str, file: &std::fs::File) -> Option<Result<Self, CaptureError>> {
+        let meta = file.metadata().ok()?;
+        if !meta.is_file() || meta.len() < 4 || usize::try_from(meta.len()).is_err() {
+            return None;
+        }
+        // SAFETY: a private, read-only mapping that this process never writes. Another
+        // process truncating the file while it is read would fault the reads beyond the new
+        // end (as for ripgrep and other tools that map their input); nothing else can change
+        // what the slices show from under us in a way Rust's rules care about for `u8`s.
+        let map = unsafe { memmap2::Mmap::map(file) }.ok()?;
+        if input::compression_of(&map[..4]) != Compression::None {
+            return None;
+        }
+        let _ = map.advise(memmap2::Advice::Sequential);
+        let len = map.len();
+        let buf = Buffer::Mapped { map, released: 0 };
+        Some(Self::with_buffer(
+            name,
+            Box::new(io::empty()),
+            buf,
+            len,
+            Compression::None,
+        ))
+    }
+
+    /// Hands the pages of a mapped file before `upto` (already parsed) back to the kernel, so
+    /// they stop counting as this process's memory; they stay in the page cache.
+    #[cold]
+    fn release_mapped(&mut self, upto: usize) {
+        if let Buffer::Mapped { map, released } = &mut self.buf {
+            // Whole 64 KiB units (a multiple of every page size in use).
+            let upto = upto & !0xffff;
+            if upto > *released {
+                // SAFETY: a private read-only file mapping: dropping its pages only means the
+                // next access (none is planned: the bytes were parsed) reads them again from
+                // the file; no content is lost.
+                let _ = unsafe {
+                    map.unchecked_advise_range(
+                        memmap2::UncheckedAdvice::DontNeed,
+                        *released,
+                        upto - *released,
+                    )
+                };
+                *released = upto;
+            }
         }
     }
 
@@ -288,18 +367,39 @@ impl CaptureReader {
             message: format!("cannot read: {e}"),
             decompressed: false,
         })?;
+        let mut buf = vec![0; INITIAL_BUFFER_LEN];
+        buf[..sniffed.prefix.len()].copy_from_slice(&sniffed.prefix);
+        let end = sniffed.prefix.len();
+        Self::with_buffer(
+            name,
+            sniffed.stream,
+            Buffer::Owned(buf),
+            end,
+            sniffed.compression,
+        )
+    }
+
+    /// A reader over `buf[..end]` and then `input` (mapped files: all of it in `buf`).
+    fn with_buffer(
+        name: &str,
+        input: Box<dyn Read + Send>,
+        buf: Buffer,
+        end: usize,
+        compression: Compression,
+    ) -> Result<Self, CaptureError> {
+        let mapped = matches!(buf, Buffer::Mapped { .. });
         let mut reader = CaptureReader {
             name: name.to_string(),
-            input: sniffed.stream,
-            buf: vec![0; INITIAL_BUFFER_LEN],
+            input,
+            buf,
             start: 0,
-            end: sniffed.prefix.len(),
+            end,
             buf_offset: 0,
-            input_ended: false,
+            input_ended: mapped,
             stream_damaged: false,
             finished: false,
             format: CaptureFormat::PcapNg,
-            compression: sniffed.compression,
+            compression,
             record_header_len: 16,
             modified_pcap: false,
             frac_ns: 1000,
@@ -310,7 +410,6 @@ impl CaptureReader {
             counters: ReaderCounters::default(),
             secrets: Arc::default(),
         };
-        reader.buf[..sniffed.prefix.len()].copy_from_slice(&sniffed.prefix);
         reader.read_file_header()?;
         Ok(reader)
     }
@@ -331,6 +430,11 @@ impl CaptureReader {
             return Ok(None);
         };
         self.counters.packets += 1;
+        if let Buffer::Mapped { released, .. } = self.buf {
+            if frame.data_at >= released + MAPPED_RELEASE_STEP {
+                self.release_mapped(frame.data_at);
+            }
+        }
         Ok(Some(Packet {
             timestamp_ns: frame.timestamp_ns,
             link_type: frame.link_type,
@@ -483,9 +587,13 @@ impl CaptureReader {
     #[inline(never)]
     fn fill_slow(&mut self, n: usize) -> io::Result<bool> {
         debug_assert!(n <= MAX_BLOCK_LEN);
+        let Buffer::Owned(buf) = &mut self.buf else {
+            // A mapped file is all there: short means the file ends here.
+            return Ok(false);
+        };
         // Move the unconsumed tail to the front so the read below gets the whole buffer.
         if self.start > 0 {
-            self.buf.copy_within(self.start..self.end, 0);
+            buf.copy_within(self.start..self.end, 0);
             self.buf_offset += self.start as u64;
             self.end -= self.start;
             self.start = 0;
@@ -494,13 +602,13 @@ impl CaptureReader {
             if self.input_ended {
                 return Ok(false);
             }
-            if self.end == self.buf.len() {
+            if self.end == buf.len() {
                 // A record bigger than the buffer: grow by doubling as its bytes actually
                 // arrive, so a damaged length field costs no more memory than the data.
-                let grown = (self.buf.len() * 2).min(n);
-                self.buf.resize(grown, 0);
+                let grown = (buf.len() * 2).min(n);
+                buf.resize(grown, 0);
             }
-            match self.input.read(&mut self.buf[self.end..]) {
+            match self.input.read(&mut buf[self.end..]) {
                 Ok(0) => self.input_ended = true,
                 Ok(got) => self.end += got,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

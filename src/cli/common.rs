@@ -180,6 +180,10 @@ pub fn analyze_path(
             options.threads = threads.trim().parse().unwrap_or(options.threads);
         }
     }
+    // Bench only (scripts/bench.sh's scaling section): see PassOptions::simulated_work_ns.
+    if let Ok(ns) = std::env::var("TRACETAIL_BENCH_WORKER_NS") {
+        options.simulated_work_ns = ns.trim().parse().unwrap_or(0);
+    }
     let mut bar = super::progress::bar_for(path);
     let progress = bar
         .as_mut()
@@ -361,6 +365,18 @@ pub struct AnalysisArgs {
     #[arg(long, value_name = "N", default_value_t = 250_000, help_heading = "Analysis limits",
           value_parser = limits::int::<usize>(1, 100_000_000))]
     pub max_pending_total: usize,
+    /// DNS queries waiting for a response over all connections (~110 MiB by default); the
+    /// budget is split into equal shares by endpoint pair (the same for every --threads), and
+    /// beyond a share its oldest query is reported unanswered, with a warning
+    /// (256 to 100000000).
+    #[arg(long, value_name = "N", default_value_t = tracetail::analyzers::dns::DEFAULT_MAX_PENDING_QUERIES,
+          help_heading = "Analysis limits", value_parser = limits::int::<usize>(256, 100_000_000))]
+    pub max_dns_pending: usize,
+    /// IP datagrams being put back together from fragments at once (at most 64 KiB each);
+    /// beyond it the oldest unfinished one is dropped, with a warning (1 to 1000000).
+    #[arg(long, value_name = "N", default_value_t = tracetail::decode::defrag::DEFAULT_MAX_DATAGRAMS,
+          help_heading = "Analysis limits", value_parser = limits::int::<usize>(1, 1_000_000))]
+    pub max_fragments: usize,
     /// Seconds (capture time) without a packet after which a connection is flushed
     /// (0 to 1000000).
     #[arg(long, value_name = "SECONDS", default_value_t = 300.0, help_heading = "Analysis limits",
@@ -390,6 +406,8 @@ impl AnalysisArgs {
             max_header_bytes: self.max_header_bytes,
             max_pending_requests: self.max_pending_requests.max(1),
             max_pending_requests_total: self.max_pending_total,
+            max_dns_pending: self.max_dns_pending,
+            max_fragment_datagrams: self.max_fragments,
             idle_timeout_ns: ns(self.idle_timeout),
             dns_timeout_ns: ns(self.dns_timeout),
             observers: Vec::new(),
@@ -398,6 +416,7 @@ impl AnalysisArgs {
                 rows: false,
                 keys: std::sync::Arc::new(keys),
             },
+            detect_only: false,
         })
     }
 }

@@ -89,12 +89,15 @@ fn text_line(t: &TcpExchange) -> String {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut analyzer = args.analysis.config()?;
     analyzer.observers.push(tcp::REGISTRATION.name);
-    let options = PassOptions {
+    // Only the tcp rows are wanted: HTTP & co. stop once they know their protocol.
+    analyzer.detect_only = true;
+    // `inputs.pass` applies `--threads`.
+    let options = args.inputs.pass(PassOptions {
         transactions: true,
         select: args.inputs.selection(),
         analyzer,
         ..Default::default()
-    };
+    });
     let keep = |t: &TcpExchange| args.ports.is_empty() || args.ports.contains(&t.server_port);
     if let Some(length) = args.intervals {
         return run_intervals(&args, &options, length, keep);

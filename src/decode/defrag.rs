@@ -15,7 +15,7 @@
 //! left to the caller to treat as the frame it is.
 
 use super::{decode_ip, Decoded, Fragment, LayerPath, LinkInfo, Network};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// The largest datagram rebuilt: the IPv4 total length / IPv6 payload length limit.
 pub const MAX_DATAGRAM_LEN: usize = 65_535;
@@ -254,6 +254,9 @@ fn copy_new(payload: &mut [u8], start: u32, data: &[u8], from: u32, to: u32) {
 /// Reassembles IP datagrams from their fragments. See the module docs.
 pub struct Defragmenter {
     in_progress: HashMap<Key, Datagram>,
+    /// The same datagrams by age (first fragment's time, then arrival): eviction and
+    /// timeouts take the oldest without a scan.
+    by_age: BTreeMap<(i64, u64), Key>,
     max_datagrams: usize,
     timeout_ns: i64,
     sequence: u64,
@@ -272,6 +275,7 @@ impl Defragmenter {
     pub fn new(max_datagrams: usize, timeout_ns: i64) -> Self {
         Defragmenter {
             in_progress: HashMap::new(),
+            by_age: BTreeMap::new(),
             max_datagrams: max_datagrams.max(1),
             timeout_ns,
             sequence: 0,
@@ -316,7 +320,7 @@ impl Defragmenter {
         let key = Key::of(&fragment);
         if let Some(stale) = self.in_progress.get(&key) {
             if now_ns.saturating_sub(stale.first_seen_ns) > self.timeout_ns {
-                self.in_progress.remove(&key);
+                self.remove(&key);
                 self.stats.expired += 1;
             }
         }
@@ -324,17 +328,21 @@ impl Defragmenter {
             self.evict_oldest();
         }
         let sequence = self.sequence;
-        let datagram = self.in_progress.entry(key).or_insert_with(|| Datagram {
-            first_seen_ns: now_ns,
-            sequence,
-            header: fragment.header.to_vec(),
-            context: Context::of(decoded, &fragment),
-            has_first: false,
-            payload: Vec::new(),
-            covered: Vec::new(),
-            total: None,
-            wire_len: 0,
-            fragments: 0,
+        let by_age = &mut self.by_age;
+        let datagram = self.in_progress.entry(key).or_insert_with(|| {
+            by_age.insert((now_ns, sequence), key);
+            Datagram {
+                first_seen_ns: now_ns,
+                sequence,
+                header: fragment.header.to_vec(),
+                context: Context::of(decoded, &fragment),
+                has_first: false,
+                payload: Vec::new(),
+                covered: Vec::new(),
+                total: None,
+                wire_len: 0,
+                fragments: 0,
+            }
         });
         self.sequence += 1;
         if fragment.offset == 0 && !datagram.has_first {
@@ -353,29 +361,33 @@ impl Defragmenter {
         if !datagram.is_complete() {
             return Outcome::Held;
         }
-        let datagram = self.in_progress.remove(&key).expect("present");
+        let datagram = self.remove(&key).expect("present");
         self.stats.completed += 1;
         Outcome::Complete(datagram.rebuild(fragment.ipv6, fragment.protocol))
     }
 
     /// Drops datagrams unfinished `timeout_ns` after their first fragment.
     pub fn expire(&mut self, now_ns: i64) {
-        let timeout = self.timeout_ns;
-        let before = self.in_progress.len();
-        self.in_progress
-            .retain(|_, d| now_ns.saturating_sub(d.first_seen_ns) <= timeout);
-        self.stats.expired += (before - self.in_progress.len()) as u64;
+        while let Some((&(first_seen_ns, _), &key)) = self.by_age.first_key_value() {
+            if now_ns.saturating_sub(first_seen_ns) <= self.timeout_ns {
+                break;
+            }
+            self.remove(&key);
+            self.stats.expired += 1;
+        }
     }
 
     fn evict_oldest(&mut self) {
-        let oldest = self
-            .in_progress
-            .iter()
-            .min_by_key(|(_, d)| (d.first_seen_ns, d.sequence))
-            .map(|(k, _)| *k);
-        if let Some(key) = oldest {
+        if let Some((_, key)) = self.by_age.pop_first() {
             self.in_progress.remove(&key);
             self.stats.evicted += 1;
         }
+    }
+
+    fn remove(&mut self, key: &Key) -> Option<Datagram> {
+        let datagram = self.in_progress.remove(key)?;
+        self.by_age
+            .remove(&(datagram.first_seen_ns, datagram.sequence));
+        Some(datagram)
     }
 }

@@ -47,6 +47,7 @@ impl FlowRecord {
 pub mod clock;
 pub mod counts;
 pub mod filter;
+pub mod lanes;
 pub mod scapy;
 pub mod table;
 

@@ -28,6 +28,9 @@ pub enum HostileKind {
     GappedRequests,
     /// `count` DNS queries over UDP that are never answered.
     DnsUnanswered,
+    /// `count` IPv6 fragments (UDP, `per` bytes of data each, rounded up to 8), each the last
+    /// piece of a datagram whose other pieces never come.
+    Ipv6Fragments,
 }
 
 /// Time between packets of a flood (1 µs).
@@ -119,6 +122,12 @@ pub fn write_hostile<W: Write>(kind: HostileKind, count: u64, per: u64, out: W) 
                 trace.udp(&ends, &query)?;
             }
         }
+        HostileKind::Ipv6Fragments => {
+            let data = vec![0x55; per.max(1).div_ceil(8) as usize * 8];
+            for i in 0..count {
+                trace.last_ipv6_fragment(i as u32, &data)?;
+            }
+        }
     }
     trace.writer.finish()
 }
@@ -170,6 +179,29 @@ impl<W: Write> Trace<W> {
         self.now_ns += STEP_NS;
         self.writer
             .write_packet(self.now_ns, frame, frame.len() as u32)
+    }
+
+    /// The last fragment (offset 1232, more-fragments clear) of IPv6 datagram `id` from
+    /// 2001:db8::1 to 2001:db8::2, carrying UDP.
+    fn last_ipv6_fragment(&mut self, id: u32, data: &[u8]) -> io::Result<()> {
+        let mut frame = Vec::with_capacity(14 + 48 + data.len());
+        frame.extend_from_slice(&[2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x86, 0xdd]);
+        frame.extend_from_slice(&[0x60, 0, 0, 0]);
+        frame.extend_from_slice(&(8 + data.len() as u16).to_be_bytes());
+        frame.extend_from_slice(&[44, 64]); // next header: fragment; hop limit
+        for last in [1u8, 2] {
+            frame.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+            frame.extend_from_slice(&[0; 11]);
+            frame.push(last);
+        }
+        let offset_units: u16 = 1232 / 8;
+        frame.extend_from_slice(&[17, 0]); // UDP, reserved
+        frame.extend_from_slice(&(offset_units << 3).to_be_bytes()); // M clear
+        frame.extend_from_slice(&id.to_be_bytes());
+        frame.extend_from_slice(data);
+        self.now_ns += STEP_NS;
+        self.writer
+            .write_packet(self.now_ns, &frame, frame.len() as u32)
     }
 
     /// SYN, SYN-ACK, ACK (client ISN 1000, server ISN 0); returns the client's next seq.

@@ -78,6 +78,23 @@ pub fn scratch(group: &str, name: &str) -> PathBuf {
     dir.join(name)
 }
 
+/// Writes a synthetic capture (`tracetail synth` with `args`) to scratch file `group/name`.
+pub fn synth(group: &str, name: &str, args: &[&str]) -> PathBuf {
+    let path = scratch(group, name);
+    let out = tracetail()
+        .args(["synth", "-o"])
+        .arg(&path)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "synth failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    path
+}
+
 /// The client side of a test conversation 10.0.0.1:40000 -> 10.0.0.2:`port` (Ethernet).
 pub fn client_endpoints(port: u16) -> tracetail::synth::packet::Endpoints {
     tracetail::synth::packet::Endpoints {

@@ -79,4 +79,9 @@ impl TcpAnalyzer for HttpConn {
     fn flush(&mut self, ctx: &mut Ctx<'_>) {
         HttpConn::flush(self, ctx);
     }
+
+    fn settled(&self) -> bool {
+        // A request or status line decided the roles: HTTP never rejects after that.
+        self.client_dir.is_some()
+    }
 }

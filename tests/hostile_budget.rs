@@ -1,0 +1,146 @@
+//! Issue 14: DNS queries never answered and IPv6 fragments that never complete stay under
+//! their configured budgets (`--max-dns-pending`, `--max-fragments`, with `--max-flows`):
+//! peak memory bounded, a warning for each limit that shed state, and the same output for
+//! every `--threads` (the DNS budget is kept per lane, not per worker).
+//!
+//! Sizes: 100k queries + 100k fragments here (debug builds are slow); `scripts/bench_hostile.sh`
+//! runs 500k of each on the release build.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const QUERIES: u64 = 100_000;
+const FRAGMENTS: u64 = 100_000;
+const SMALL_BUDGET: [&str; 6] = [
+    "--max-dns-pending",
+    "2048",
+    "--max-fragments",
+    "64",
+    "--max-flows",
+    "5000",
+];
+
+fn synth_hostile(name: &str, kind: &str, count: u64) -> PathBuf {
+    let count = count.to_string();
+    common::synth(
+        "hostile_budget",
+        name,
+        &["--hostile", kind, "--count", &count, "--per", "64"],
+    )
+}
+
+/// `/usr/bin/time`, which reports a child's peak RSS; `None` (skipped visibly) when absent
+/// outside CI.
+fn gnu_time(test: &str) -> Option<PathBuf> {
+    let path = PathBuf::from("/usr/bin/time");
+    if path.exists() {
+        return Some(path);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{test}: /usr/bin/time not found, but CI must measure peak memory");
+    }
+    common::skip_visibly(test, "/usr/bin/time not found (apt-get install time)");
+    None
+}
+
+struct Run {
+    stdout: Vec<u8>,
+    stderr: String,
+    peak_rss_kib: u64,
+}
+
+/// `tracetail dns --json` over `files` with `extra` flags, under `/usr/bin/time`.
+fn run(time: &Path, files: &[&Path], extra: &[&str]) -> Run {
+    let out = Command::new(time)
+        .args(["-f", "peak-rss-kib %M"])
+        .arg(env!("CARGO_BIN_EXE_tracetail"))
+        .args(["dns", "--json"])
+        .args(extra)
+        .args(files)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{stderr}");
+    let peak_rss_kib = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("peak-rss-kib "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("peak RSS line");
+    Run {
+        stdout: out.stdout,
+        stderr,
+        peak_rss_kib,
+    }
+}
+
+#[test]
+fn unanswered_dns_and_unfinished_fragments_stay_within_the_budget() {
+    let test = "unanswered_dns_and_unfinished_fragments_stay_within_the_budget";
+    let Some(time) = gnu_time(test) else {
+        return;
+    };
+    let dns = synth_hostile("dns.pcap", "dns-unanswered", QUERIES);
+    let fragments = synth_hostile("fragments.pcap", "ipv6-fragments", FRAGMENTS);
+    let files = [dns.as_path(), fragments.as_path()];
+
+    // Large enough for the whole trace (the default DNS budget, every fragment).
+    let large = run(
+        &time,
+        &files,
+        &["--threads", "1", "--max-fragments", "1000000"],
+    );
+    let small = run(
+        &time,
+        &files,
+        &[&["--threads", "1"][..], &SMALL_BUDGET].concat(),
+    );
+
+    // Every query is one row, unanswered, whatever the budget: shedding reports a query
+    // unanswered before its timeout instead of at it.
+    let rows = small.stdout.iter().filter(|&&b| b == b'\n').count();
+    assert_eq!(rows as u64, QUERIES);
+    assert_eq!(small.stdout, large.stdout, "the budget changed the rows");
+    for warning in [
+        "DNS pending-query budget (--max-dns-pending)",
+        "IP fragment budget (--max-fragments)",
+    ] {
+        assert!(small.stderr.contains(warning), "{}", small.stderr);
+        assert!(!large.stderr.contains(warning), "{}", large.stderr);
+    }
+    // Memory: the large budget holds all 100k queries (and their flows) and fragments at once;
+    // the small one a few thousand.
+    assert!(
+        small.peak_rss_kib < 64 * 1024,
+        "peak RSS {} KiB under the small budget",
+        small.peak_rss_kib
+    );
+    assert!(
+        small.peak_rss_kib * 2 < large.peak_rss_kib,
+        "small budget {} KiB, default {} KiB",
+        small.peak_rss_kib,
+        large.peak_rss_kib
+    );
+
+    // The same rows and warnings with any number of workers.
+    for threads in ["2", "3"] {
+        let many = run(
+            &time,
+            &files,
+            &[&["--threads", threads][..], &SMALL_BUDGET].concat(),
+        );
+        assert_eq!(many.stdout, small.stdout, "{threads} workers: rows differ");
+        let warnings = |s: &str| {
+            s.lines()
+                .filter(|l| l.starts_with("warning"))
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            warnings(&many.stderr),
+            warnings(&small.stderr),
+            "{threads} workers: warnings differ"
+        );
+    }
+}
