@@ -221,7 +221,8 @@ struct DirParser {
 /// messages is complete (the message in progress holds it before).
 #[derive(Debug)]
 struct PendingTx {
-    tx: HttpTransaction,
+    /// Boxed: the queue moves its entries around; a pointer is cheaper to move than a row.
+    tx: Box<HttpTransaction>,
     request_done: bool,
     response_done: bool,
     /// Server-stream offset the client had acknowledged when it sent the request.
@@ -231,7 +232,7 @@ struct PendingTx {
 impl PendingTx {
     fn new(tx: HttpTransaction, request_peer_ack: Option<u64>) -> Self {
         PendingTx {
-            tx,
+            tx: Box::new(tx),
             request_done: false,
             response_done: false,
             request_peer_ack,
@@ -275,7 +276,7 @@ impl HttpConn {
             senders,
             client_dir: None,
             dirs: [DirParser::default(), DirParser::default()],
-            txs: PairingQueue::default(),
+            txs: PairingQueue::ordered(usize::MAX),
             waiting: 0,
             next_depth: 1,
             not_http: false,
@@ -1235,7 +1236,7 @@ fn emit(mut p: PendingTx, ctx: &mut Ctx<'_>) {
     if p.tx.flags.contains(&"unanswered") {
         stats.http_unanswered += 1;
     }
-    ctx.out.push(Event::Http(p.tx));
+    ctx.out.push(Event::Http(*p.tx));
 }
 
 #[cfg(test)]
