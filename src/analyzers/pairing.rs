@@ -13,6 +13,7 @@
 
 use super::Watermark;
 use rustc_hash::FxHashMap;
+use std::cmp::Ordering;
 use std::collections::VecDeque;
 use std::hash::Hash;
 
@@ -71,14 +72,15 @@ pub struct Pending<K, T> {
 /// Lookup by key is O(1) (an index by key; removed exchanges leave a hole that is skipped at
 /// the front), so multiplexed protocols with many requests in flight stay linear. Keys are
 /// unique among waiting exchanges: a protocol whose keys can repeat (a retransmitted DNS
-/// query) looks the key up first.
+/// query) looks the key up first. A protocol whose keys only grow (HTTP/1.x depths) uses
+/// [`PairingQueue::ordered`]: found by binary search, nothing hashed per exchange.
 #[derive(Debug)]
 pub struct PairingQueue<K, T> {
     /// Request order; `None` where an exchange was removed out of order.
     waiting: VecDeque<Option<Pending<K, T>>>,
     /// Sequence number of `waiting[0]`.
     front_seq: u64,
-    index: FxHashMap<K, u64>,
+    index: KeyIndex<K>,
     live: usize,
     /// Most exchanges in flight before the oldest is given up (bounds memory).
     limit: usize,
@@ -91,15 +93,86 @@ impl<K: Eq + Hash + Clone, T> Default for PairingQueue<K, T> {
     }
 }
 
+/// How exchanges are found by key.
+#[derive(Debug)]
+enum KeyIndex<K> {
+    /// Any keys: key → sequence number.
+    Hashed(FxHashMap<K, u64>),
+    /// Keys pushed in increasing order: the key of every slot of `waiting` (holes too), in
+    /// step with it, searched by `cmp`.
+    Ordered {
+        keys: VecDeque<K>,
+        cmp: fn(&K, &K) -> Ordering,
+    },
+}
+
+fn compare<K: Ord>(a: &K, b: &K) -> Ordering {
+    a.cmp(b)
+}
+
+impl<K: Ord + Eq + Hash + Clone, T> PairingQueue<K, T> {
+    /// A queue whose keys are pushed in increasing order (each key greater than the last).
+    pub fn ordered(limit: usize) -> Self {
+        let mut queue = Self::new(limit);
+        queue.index = KeyIndex::Ordered {
+            keys: VecDeque::new(),
+            cmp: compare::<K>,
+        };
+        queue
+    }
+}
+
 impl<K: Eq + Hash + Clone, T> PairingQueue<K, T> {
     pub fn new(limit: usize) -> Self {
         PairingQueue {
             waiting: VecDeque::new(),
             front_seq: 0,
-            index: FxHashMap::default(),
+            index: KeyIndex::Hashed(FxHashMap::default()),
             live: 0,
             limit: limit.max(1),
         }
+    }
+
+    /// The sequence number the key was pushed with (its slot may be a hole since).
+    #[inline]
+    fn seq_of(&self, key: &K) -> Option<u64> {
+        match &self.index {
+            KeyIndex::Hashed(index) => index.get(key).copied(),
+            KeyIndex::Ordered { keys, cmp } => keys
+                .binary_search_by(|k| cmp(k, key))
+                .ok()
+                .map(|i| self.front_seq + i as u64),
+        }
+    }
+
+    /// The slot of a sequence number.
+    #[inline]
+    fn slot(&mut self, seq: u64) -> Option<&mut Option<Pending<K, T>>> {
+        let at = usize::try_from(seq.checked_sub(self.front_seq)?).ok()?;
+        self.waiting.get_mut(at)
+    }
+
+    /// Removes the front slot (an exchange or a hole), keeping the index in step.
+    #[inline]
+    fn pop_slot(&mut self) -> Option<Option<Pending<K, T>>> {
+        let slot = self.waiting.pop_front()?;
+        let seq = self.front_seq;
+        self.front_seq += 1;
+        match &mut self.index {
+            KeyIndex::Hashed(index) => {
+                // A later exchange may have reused the key (callers should not, but then the
+                // index points at the later one and must stay).
+                if let Some(p) = &slot {
+                    if index.get(&p.key) == Some(&seq) {
+                        index.remove(&p.key);
+                    }
+                }
+            }
+            KeyIndex::Ordered { keys, .. } => {
+                keys.pop_front();
+            }
+        }
+        Some(slot)
     }
 
     /// Exchanges waiting.
@@ -113,7 +186,14 @@ impl<K: Eq + Hash + Clone, T> PairingQueue<K, T> {
 
     /// Whether an exchange with this key is waiting.
     pub fn contains(&self, key: &K) -> bool {
-        self.index.contains_key(key)
+        let Some(seq) = self.seq_of(key) else {
+            return false;
+        };
+        let at = seq
+            .checked_sub(self.front_seq)
+            .and_then(|d| usize::try_from(d).ok());
+        at.and_then(|at| self.waiting.get(at))
+            .is_some_and(Option::is_some)
     }
 
     /// A new request with `key` that started at `first_ns`. When the queue is full, the
@@ -132,6 +212,7 @@ impl<K: Eq + Hash + Clone, T> PairingQueue<K, T> {
     /// A new exchange, holding the watermark at `start_ns` when given. Without a start (an
     /// analyzer whose message in progress already holds the watermark) the exchange holds
     /// nothing until [`Pending::hold`]. As [`Self::push_request`] when the queue is full.
+    #[inline]
     pub fn push(
         &mut self,
         key: K,
@@ -148,7 +229,19 @@ impl<K: Eq + Hash + Clone, T> PairingQueue<K, T> {
             marks.add(t);
         }
         let seq = self.front_seq + self.waiting.len() as u64;
-        self.index.insert(key.clone(), seq);
+        match &mut self.index {
+            KeyIndex::Hashed(index) => {
+                index.insert(key.clone(), seq);
+            }
+            KeyIndex::Ordered { keys, cmp } => {
+                debug_assert!(
+                    keys.back()
+                        .is_none_or(|last| cmp(last, &key) == Ordering::Less),
+                    "keys of an ordered queue only grow"
+                );
+                keys.push_back(key.clone());
+            }
+        }
         self.waiting.push_back(Some(Pending {
             key,
             times: Exchange {
@@ -172,22 +265,25 @@ impl<K: Eq + Hash + Clone, T> PairingQueue<K, T> {
     /// The oldest request without a response yet (pipelined protocols answer in order).
     /// Scans from the front, so it costs the number of answered exchanges still waiting for
     /// their end, at most the limit.
+    #[inline]
     pub fn oldest_unanswered(&mut self) -> Option<&mut Pending<K, T>> {
         self.waiting.iter_mut().flatten().find(|p| !p.answered)
     }
 
     /// The waiting exchange with this key (multiplexed protocols).
+    #[inline]
     pub fn by_key(&mut self, key: &K) -> Option<&mut Pending<K, T>> {
-        let seq = *self.index.get(key)?;
-        let at = usize::try_from(seq - self.front_seq).ok()?;
-        self.waiting.get_mut(at)?.as_mut()
+        let seq = self.seq_of(key)?;
+        self.slot(seq)?.as_mut()
     }
 
     /// Removes and returns the exchange with this key, released from the watermark.
     pub fn remove(&mut self, key: &K, marks: &mut Watermark) -> Option<Pending<K, T>> {
-        let seq = self.index.remove(key)?;
-        let at = usize::try_from(seq - self.front_seq).ok()?;
-        let p = self.waiting.get_mut(at)?.take()?;
+        let seq = self.seq_of(key)?;
+        let p = self.slot(seq)?.take()?;
+        if let KeyIndex::Hashed(index) = &mut self.index {
+            index.remove(key);
+        }
         self.live -= 1;
         self.trim_front();
         self.compact_if_mostly_holes();
@@ -206,13 +302,17 @@ impl<K: Eq + Hash + Clone, T> PairingQueue<K, T> {
 
     /// The oldest exchange, if it is `done`, released from the watermark: call until `None`
     /// to emit finished exchanges in request order.
+    #[inline]
     pub fn pop_front_done(&mut self, marks: &mut Watermark) -> Option<Pending<K, T>> {
         self.pop_front_if(marks, |p| p.done)
     }
 
     /// Every exchange still held (connection end), oldest first, released from the watermark.
     pub fn drain(&mut self, marks: &mut Watermark) -> Vec<Pending<K, T>> {
-        self.index.clear();
+        match &mut self.index {
+            KeyIndex::Hashed(index) => index.clear(),
+            KeyIndex::Ordered { keys, .. } => keys.clear(),
+        }
         self.live = 0;
         self.front_seq += self.waiting.len() as u64;
         self.waiting
@@ -222,6 +322,7 @@ impl<K: Eq + Hash + Clone, T> PairingQueue<K, T> {
             .collect()
     }
 
+    #[inline]
     fn pop_front_if(
         &mut self,
         marks: &mut Watermark,
@@ -231,15 +332,8 @@ impl<K: Eq + Hash + Clone, T> PairingQueue<K, T> {
         if !self.waiting.front()?.as_ref().is_some_and(wanted) {
             return None;
         }
-        let seq = self.front_seq;
-        let p = self.waiting.pop_front()??;
-        self.front_seq += 1;
+        let p = self.pop_slot()??;
         self.live -= 1;
-        // A later exchange may have reused the key (callers should not, but then the index
-        // points at the later one and must stay).
-        if self.index.get(&p.key) == Some(&seq) {
-            self.index.remove(&p.key);
-        }
         self.trim_front();
         Some(release(p, marks))
     }
@@ -257,16 +351,22 @@ impl<K: Eq + Hash + Clone, T> PairingQueue<K, T> {
         self.front_seq += self.waiting.len() as u64;
         self.waiting.retain(Option::is_some);
         self.front_seq -= self.waiting.len() as u64;
-        for (i, p) in self.waiting.iter().flatten().enumerate() {
-            self.index.insert(p.key.clone(), self.front_seq + i as u64);
+        let renumbered = self.waiting.iter().flatten().map(|p| p.key.clone());
+        match &mut self.index {
+            KeyIndex::Hashed(index) => {
+                for (i, key) in renumbered.enumerate() {
+                    index.insert(key, self.front_seq + i as u64);
+                }
+            }
+            KeyIndex::Ordered { keys, .. } => *keys = renumbered.collect(),
         }
     }
 
     /// Drops the holes left at the front by exchanges removed out of order.
+    #[inline]
     fn trim_front(&mut self) {
         while matches!(self.waiting.front(), Some(None)) {
-            self.waiting.pop_front();
-            self.front_seq += 1;
+            self.pop_slot();
         }
     }
 }
@@ -290,6 +390,7 @@ impl<K, T> Pending<K, T> {
     }
 }
 
+#[inline]
 fn release<K, T>(mut p: Pending<K, T>, marks: &mut Watermark) -> Pending<K, T> {
     if let Some(t) = p.mark.take() {
         marks.remove(t);
@@ -341,8 +442,39 @@ mod tests {
 
     #[test]
     fn out_of_order_removal_leaves_no_trace() {
+        out_of_order_removal_in(PairingQueue::new(100_000));
+        out_of_order_removal_in(PairingQueue::ordered(100_000));
+    }
+
+    #[test]
+    fn ordered_keys_are_found_by_search_through_holes_and_compaction() {
         let mut marks = Watermark::default();
-        let mut q: PairingQueue<u64, ()> = PairingQueue::new(100_000);
+        let mut q: PairingQueue<u32, u32> = PairingQueue::ordered(usize::MAX);
+        for depth in 1..=5000u32 {
+            q.push(depth, None, depth * 10, &mut marks);
+        }
+        // Holes behind a waiting front (evictions), enough to compact.
+        for depth in (2..=5000u32).filter(|d| d % 4 != 0) {
+            assert_eq!(q.remove(&depth, &mut marks).unwrap().item, depth * 10);
+        }
+        assert_eq!(q.len(), 1 + 1250);
+        assert!(q.waiting.len() <= q.len() + HOLES_KEPT + 1);
+        for depth in 1..=5000u32 {
+            let kept = depth == 1 || depth % 4 == 0;
+            assert_eq!(q.contains(&depth), kept, "{depth}");
+            assert_eq!(q.by_key(&depth).map(|p| p.item), kept.then_some(depth * 10));
+        }
+        assert!(q.remove(&3, &mut marks).is_none(), "already gone");
+        q.by_key(&1).unwrap().done = true;
+        assert_eq!(q.pop_front_done(&mut marks).unwrap().key, 1);
+        q.push(5001, Some(7), 0, &mut marks);
+        assert_eq!(q.by_key(&5001).unwrap().times.request_first_ns, Some(7));
+        assert_eq!(q.drain(&mut marks).len(), 1251);
+        assert!(!q.contains(&4) && marks.min().is_none());
+    }
+
+    fn out_of_order_removal_in(mut q: PairingQueue<u64, ()>) {
+        let mut marks = Watermark::default();
         for id in 0..50_000u64 {
             q.push_request(id, id as i64, (), &mut marks);
         }

@@ -221,7 +221,8 @@ struct DirParser {
 /// messages is complete (the message in progress holds it before).
 #[derive(Debug)]
 struct PendingTx {
-    tx: HttpTransaction,
+    /// Boxed: the queue moves its entries around; a pointer is cheaper to move than a row.
+    tx: Box<HttpTransaction>,
     request_done: bool,
     response_done: bool,
     /// Server-stream offset the client had acknowledged when it sent the request.
@@ -243,7 +244,7 @@ pub(crate) struct H2cUpgrade {
 impl PendingTx {
     fn new(tx: HttpTransaction, request_peer_ack: Option<u64>) -> Self {
         PendingTx {
-            tx,
+            tx: Box::new(tx),
             request_done: false,
             response_done: false,
             request_peer_ack,
@@ -290,7 +291,7 @@ impl HttpConn {
             senders,
             client_dir: None,
             dirs: [DirParser::default(), DirParser::default()],
-            txs: PairingQueue::default(),
+            txs: PairingQueue::ordered(usize::MAX),
             waiting: 0,
             next_depth: 1,
             not_http: false,
@@ -865,7 +866,7 @@ impl HttpConn {
         if let Some(p) = upgraded.and_then(|depth| self.txs.remove(&depth, ctx.marks)) {
             // The request becomes HTTP/2 stream 1: HTTP/2 reports it, with its response.
             self.h2c = Some(H2cUpgrade {
-                request: p.item.tx,
+                request: *p.item.tx,
                 request_done: p.item.request_done,
                 rest: Vec::new(),
             });
@@ -1264,7 +1265,7 @@ impl HttpConn {
 }
 
 fn emit(p: PendingTx, ctx: &mut Ctx<'_>) {
-    emit_transaction(p.tx, ctx);
+    emit_transaction(*p.tx, ctx);
 }
 
 /// Counts a finished transaction (HTTP/1.x or an HTTP/2 stream) and sends it out.
