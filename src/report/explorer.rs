@@ -33,6 +33,9 @@ struct Point {
 pub struct Explorer {
     metric: String,
     groups: Vec<String>,
+    /// Transactions seen per group (kept or not): the page orders groups as the static
+    /// pictures do, largest first, so a group has the same colour in both.
+    counts: Vec<u64>,
     index: HashMap<String, u32>,
     points: Vec<Point>,
     seen: u64,
@@ -47,6 +50,7 @@ impl Explorer {
         Explorer {
             metric: metric.to_string(),
             groups: Vec::new(),
+            counts: Vec::new(),
             index: HashMap::new(),
             points: Vec::new(),
             seen: 0,
@@ -75,14 +79,20 @@ impl Explorer {
         what: String,
     ) {
         self.seen += 1;
+        let next = self.groups.len() as u32;
+        let group = match self.index.get(group) {
+            Some(&g) => g,
+            None => {
+                self.index.insert(group.to_string(), next);
+                self.groups.push(group.to_string());
+                self.counts.push(0);
+                next
+            }
+        };
+        self.counts[group as usize] += 1;
         if !self.seen.is_multiple_of(self.keep_every) && value_ns < self.slow_floor {
             return;
         }
-        let next = self.groups.len() as u32;
-        let group = *self.index.entry(group.to_string()).or_insert_with(|| {
-            self.groups.push(group.to_string());
-            next
-        });
         self.points.push(Point {
             t_ns,
             value_ns,
@@ -164,6 +174,18 @@ impl Explorer {
                 .chain(rest.into_iter().step_by(stride))
                 .collect()
         };
+        // Groups in the static pictures' order (most transactions first, ties by name).
+        let mut by_size: Vec<usize> = (0..self.groups.len()).collect();
+        by_size.sort_by(|&a, &b| {
+            self.counts[b]
+                .cmp(&self.counts[a])
+                .then_with(|| self.groups[a].cmp(&self.groups[b]))
+        });
+        let mut rank = vec![0u32; self.groups.len()];
+        for (r, &g) in by_size.iter().enumerate() {
+            rank[g] = r as u32;
+        }
+        let groups: Vec<&str> = by_size.iter().map(|&g| self.groups[g].as_str()).collect();
         let t0 = self.points.iter().map(|p| p.t_ns).min().unwrap_or(0);
         // The same unit as the static pictures of these samples.
         let max = self.points.iter().map(|p| p.value_ns).max().unwrap_or(1);
@@ -181,7 +203,7 @@ impl Explorer {
                 serde_json::json!([
                     (p.t_ns - t0) as f64 / 1e9,
                     p.value_ns,
-                    p.group,
+                    rank[p.group as usize],
                     p.from,
                     p.to,
                     p.what
@@ -193,7 +215,7 @@ impl Explorer {
             "unit": {"symbol": unit.symbol, "ns": unit.ns},
             "t0": epoch_ns_to_rfc3339(t0),
             "t0_ms": t0.div_euclid(1_000_000) as f64 + t0.rem_euclid(1_000_000) as f64 / 1e6,
-            "groups": self.groups,
+            "groups": groups,
             "zoom": zoom.iter().map(|(k, v)| (k.to_string(), serde_json::json!(v))).collect::<serde_json::Map<_, _>>(),
             "points": points,
         });
@@ -266,5 +288,19 @@ mod tests {
         );
         let html = x.html("e", "h", &[]);
         assert_eq!(html.matches("</script>").count(), 1);
+    }
+
+    #[test]
+    fn groups_are_ordered_as_in_the_static_pictures() {
+        // First seen is not first drawn: most transactions first, ties by name, so a group
+        // has the same colour here and in the plots.
+        let mut x = Explorer::new("t");
+        for (t, g) in [(1, "b"), (2, "c"), (3, "a"), (4, "c"), (5, "a")] {
+            x.add(t, 1000 + t, g, "x".into(), "y".into(), format!("from {g}"));
+        }
+        let html = x.html("e", "h", &[]);
+        assert!(html.contains(r#""groups":["a","c","b"]"#), "{html}");
+        assert!(html.contains(r#"1005,0,"x","y","from a"]"#), "{html}");
+        assert!(html.contains(r#"1001,2,"x","y","from b"]"#), "{html}");
     }
 }

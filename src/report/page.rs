@@ -49,6 +49,8 @@ struct Gathered {
     handshake: SampleSet,
     statuses: BTreeMap<String, u64>,
     methods: BTreeMap<String, u64>,
+    /// HTTP/1.0, HTTP/1.1, 2 (HTTP/2 streams), and whether inside TLS.
+    versions: BTreeMap<String, u64>,
     top_flows: Vec<FlowRecord>,
     flows_total: u64,
     http_explorer: Explorer,
@@ -175,6 +177,7 @@ impl ReportBuilder {
                 handshake: SampleSet::new(Metric::Handshake, None),
                 statuses: BTreeMap::new(),
                 methods: BTreeMap::new(),
+                versions: BTreeMap::new(),
                 top_flows: Vec::new(),
                 flows_total: 0,
                 http_explorer: Explorer::new(Metric::Ttfb.label()),
@@ -253,6 +256,13 @@ impl ReportBuilder {
                     t.method.clone()
                 };
                 *self.g.methods.entry(method).or_default() += 1;
+                let version = match (t.version.as_str(), t.stream_id) {
+                    ("", None) => "(unknown)".to_string(),
+                    (_, Some(_)) => "HTTP/2".to_string(),
+                    (v, None) => v.to_string(),
+                };
+                let carried = if t.tls { " in TLS" } else { "" };
+                *self.g.versions.entry(version + carried).or_default() += 1;
                 if let Some(call) = &t.grpc {
                     self.g.grpc_total.add_http(t);
                     *self
@@ -835,9 +845,10 @@ fn http_section(page: &mut Page, options: &ReportOptions, analyzer: &AnalyzerSta
             .map(|(k, v)| vec![k.clone(), thousands(*v)])
             .collect::<Vec<_>>()
     };
-    page.subheading("Status codes and methods");
+    page.subheading("Status codes, methods and versions");
     page.table(&["status", "transactions"], &counts(&g.statuses), 1);
     page.table(&["method", "transactions"], &counts(&g.methods), 1);
+    page.table(&["version", "transactions"], &counts(&g.versions), 1);
     page.subheading("Latency percentiles (all HTTP transactions)");
     page.paragraph(&format!("Percentiles: {}.", options.method.describe()));
     let mut latency_rows = Vec::new();
