@@ -8,7 +8,9 @@ pub(crate) struct Head {
     pub(super) len: usize,
     pub(super) method: String,
     pub(super) uri: String,
-    pub(super) version: String,
+    /// `1.0` or `1.1`: a literal, so a response head (whose version only an orphan keeps)
+    /// allocates nothing for it.
+    pub(super) version: &'static str,
     pub(super) status: u16,
     pub(super) host: Option<String>,
     pub(super) content_length: Option<u64>,
@@ -58,12 +60,11 @@ fn head_from_headers(len: usize, headers: &[httparse::Header<'_>], head: &mut He
     }
 }
 
-/// `HTTP/1.x` as tracetail writes the version: `1.0`, `1.1` (httparse accepts no other).
-fn http1_version(minor: Option<u8>) -> String {
-    match minor.unwrap_or(1) {
-        0 => "1.0".to_owned(),
-        1 => "1.1".to_owned(),
-        other => format!("1.{other}"),
+/// `HTTP/1.x` as tracetail writes the version: `1.0` or `1.1`, the only two httparse accepts.
+fn http1_version(minor: Option<u8>) -> &'static str {
+    match minor {
+        Some(0) => "1.0",
+        _ => "1.1",
     }
 }
 
