@@ -390,7 +390,7 @@ fn finalize(state: &mut FlowState) {
 }
 
 fn innermost_protocol(decoded: &Decoded<'_>) -> u8 {
-    match decoded.inner_network.unwrap_or(decoded.network) {
+    match decoded.inner_network.as_ref().unwrap_or(&decoded.network) {
         Network::Ipv4(ip) => ip.protocol,
         Network::Ipv6(ip) => ip.transport_protocol,
         _ => 255,
