@@ -66,18 +66,26 @@ fn push_json_value(buf: &mut Vec<u8>, value: Value<'_>, capture: &str) {
 fn push_ip(buf: &mut Vec<u8>, ip: std::net::IpAddr) {
     match ip {
         std::net::IpAddr::V4(v4) => {
+            // At most 15 bytes: formatted on the stack, copied once.
+            let mut text = [0u8; 15];
+            let mut len = 0;
             for (i, octet) in v4.octets().into_iter().enumerate() {
                 if i > 0 {
-                    buf.push(b'.');
+                    text[len] = b'.';
+                    len += 1;
                 }
                 if octet >= 100 {
-                    buf.push(b'0' + octet / 100);
+                    text[len] = b'0' + octet / 100;
+                    len += 1;
                 }
                 if octet >= 10 {
-                    buf.push(b'0' + octet / 10 % 10);
+                    text[len] = b'0' + octet / 10 % 10;
+                    len += 1;
                 }
-                buf.push(b'0' + octet % 10);
+                text[len] = b'0' + octet % 10;
+                len += 1;
             }
+            buf.extend_from_slice(&text[..len]);
         }
         std::net::IpAddr::V6(_) => write!(buf, "{ip}").expect("writing to a Vec cannot fail"),
     }
