@@ -324,10 +324,11 @@ impl Watermark {
         *self.counts.entry(t).or_insert(0) += 1;
     }
     pub fn remove(&mut self, t: i64) {
-        if let Some(c) = self.counts.get_mut(&t) {
-            *c -= 1;
-            if *c == 0 {
-                self.counts.remove(&t);
+        // One search of the tree, also when the count drops to zero (the usual case).
+        if let std::collections::btree_map::Entry::Occupied(mut entry) = self.counts.entry(t) {
+            *entry.get_mut() -= 1;
+            if *entry.get() == 0 {
+                entry.remove();
             }
         }
     }

@@ -220,13 +220,16 @@ impl FlowTable {
         let wire = u64::from(packet.original_len.max(packet.data.len() as u32));
 
         // A fresh SYN on a flow that already closed starts a new connection (port reuse).
-        if let (Some(state), Some(flags)) = (self.flows.get(&key), tcp_flags) {
-            let reopened =
-                flags.syn() && !flags.ack() && state.tcp.as_ref().is_some_and(TcpState::closed);
-            if reopened {
-                let old = self.flows.remove(&key).expect("present");
-                self.end(old);
-            }
+        // The flags first: only a SYN costs a lookup here.
+        let fresh_syn = tcp_flags.is_some_and(|flags| flags.syn() && !flags.ack());
+        if fresh_syn
+            && self
+                .flows
+                .get(&key)
+                .is_some_and(|state| state.tcp.as_ref().is_some_and(TcpState::closed))
+        {
+            let old = self.flows.remove(&key).expect("present");
+            self.end(old);
         }
 
         if self.flows.len() >= self.max_flows && !self.flows.contains_key(&key) {
@@ -390,7 +393,7 @@ fn finalize(state: &mut FlowState) {
 }
 
 fn innermost_protocol(decoded: &Decoded<'_>) -> u8 {
-    match decoded.inner_network.unwrap_or(decoded.network) {
+    match decoded.inner_network.as_ref().unwrap_or(&decoded.network) {
         Network::Ipv4(ip) => ip.protocol,
         Network::Ipv6(ip) => ip.transport_protocol,
         _ => 255,

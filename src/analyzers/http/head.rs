@@ -1,12 +1,16 @@
 //! Head parsing: request and status lines and the headers tracetail keeps (with `httparse`).
 
+use std::mem::MaybeUninit;
+
 /// The parts of a message head tracetail keeps.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Head {
     pub(super) len: usize,
     pub(super) method: String,
     pub(super) uri: String,
-    pub(super) version: String,
+    /// `1.0` or `1.1`: a literal, so a response head (whose version only an orphan keeps)
+    /// allocates nothing for it.
+    pub(super) version: &'static str,
     pub(super) status: u16,
     pub(super) host: Option<String>,
     pub(super) content_length: Option<u64>,
@@ -56,35 +60,43 @@ fn head_from_headers(len: usize, headers: &[httparse::Header<'_>], head: &mut He
     }
 }
 
+/// `HTTP/1.x` as tracetail writes the version: `1.0` or `1.1`, the only two httparse accepts.
+fn http1_version(minor: Option<u8>) -> &'static str {
+    match minor {
+        Some(0) => "1.0",
+        _ => "1.1",
+    }
+}
+
 fn parse_head_with<'b>(
     buf: &'b [u8],
     request: bool,
-    headers: &mut [httparse::Header<'b>],
+    headers: &mut [MaybeUninit<httparse::Header<'b>>],
 ) -> Result<HeadResult, httparse::Error> {
     let mut head = Head::default();
     if request {
-        let mut req = httparse::Request::new(headers);
-        match req.parse(buf)? {
+        let mut req = httparse::Request::new(&mut []);
+        match req.parse_with_uninit_headers(buf, headers)? {
             httparse::Status::Partial => return Ok(HeadResult::Partial),
             httparse::Status::Complete(n) => {
                 head.method = req.method.unwrap_or_default().to_string();
                 head.uri = req.path.unwrap_or_default().to_string();
-                head.version = format!("1.{}", req.version.unwrap_or(1));
+                head.version = http1_version(req.version);
                 head_from_headers(n, req.headers, &mut head);
             }
         }
     } else {
-        let mut resp = httparse::Response::new(headers);
+        let mut resp = httparse::Response::new(&mut []);
         let status = httparse::ParserConfig::default()
             .allow_spaces_after_header_name_in_responses(true)
             .allow_obsolete_multiline_headers_in_responses(true)
             .allow_multiple_spaces_in_response_status_delimiters(true)
-            .parse_response(&mut resp, buf)?;
+            .parse_response_with_uninit_headers(&mut resp, buf, headers)?;
         match status {
             httparse::Status::Partial => return Ok(HeadResult::Partial),
             httparse::Status::Complete(n) => {
                 head.status = resp.code.unwrap_or(0);
-                head.version = format!("1.{}", resp.version.unwrap_or(1));
+                head.version = http1_version(resp.version);
                 head_from_headers(n, resp.headers, &mut head);
             }
         }
@@ -93,12 +105,13 @@ fn parse_head_with<'b>(
 }
 
 /// Parses a request or response head; retries with more header slots when 64 are not enough.
+/// The slots start uninitialised: zeroing 64 of them cost more than parsing a short head.
 pub(crate) fn parse_head(buf: &[u8], request: bool) -> HeadResult {
-    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut headers = [const { MaybeUninit::uninit() }; 64];
     match parse_head_with(buf, request, &mut headers) {
         Ok(r) => r,
         Err(httparse::Error::TooManyHeaders) => {
-            let mut many = vec![httparse::EMPTY_HEADER; 1024];
+            let mut many = vec![MaybeUninit::uninit(); 1024];
             parse_head_with(buf, request, &mut many).unwrap_or(HeadResult::Invalid)
         }
         Err(_) => HeadResult::Invalid,

@@ -693,7 +693,7 @@ impl HttpConn {
         tx.method = head.method;
         tx.uri = head.uri;
         tx.host = head.host;
-        tx.version = head.version;
+        tx.version = head.version.to_owned();
         let mut pending = PendingTx::new(tx, request_peer_ack);
         pending.upgrade_h2c = upgrade_h2c;
         self.push_request(depth, pending, ctx);
@@ -824,7 +824,8 @@ impl HttpConn {
             self.realign_after_gap(dir, ctx);
         }
         let mut upgraded = None;
-        let method = match self.answer_oldest(ctx) {
+        // (HEAD request, CONNECT request): what the body and the tunnel depend on.
+        let (head_request, connect_request) = match self.answer_oldest(ctx) {
             Some(p) => {
                 if status == 101 && p.item.upgrade_h2c {
                     upgraded = Some(p.key);
@@ -833,18 +834,19 @@ impl HttpConn {
                 tx.status = Some(status);
                 tx.response_first_ns = Some(first_ns);
                 tx.response_head_ns = head_ns;
-                let (depth, method) = (tx.depth, tx.method.clone());
+                let depth = tx.depth;
+                let request_kind = (tx.method == "HEAD", tx.method == "CONNECT");
                 if let Some(msg) = self.dirs[dir].msg.as_mut() {
                     msg.tx = Some(depth);
                 }
-                method
+                request_kind
             }
             None => {
                 let depth = self.next_depth;
                 self.next_depth += 1;
                 let mut tx = self.new_tx(dir, depth);
                 tx.status = Some(status);
-                tx.version = head.version.clone();
+                tx.version = head.version.to_owned();
                 tx.response_first_ns = Some(first_ns);
                 tx.response_head_ns = head_ns;
                 tx.flags.push("orphan_response");
@@ -859,7 +861,7 @@ impl HttpConn {
                 if let Some(p) = self.txs.by_key(&depth) {
                     p.answered = true;
                 }
-                String::new()
+                (false, false)
             }
         };
         let success = (200..300).contains(&status);
@@ -871,12 +873,12 @@ impl HttpConn {
                 rest: Vec::new(),
             });
         }
-        if status == 101 || (method == "CONNECT" && success) {
+        if status == 101 || (connect_request && success) {
             self.complete_msg(dir, ctx);
             self.tunnel = true;
             return;
         }
-        let no_body = method == "HEAD" || status == 204 || status == 304;
+        let no_body = head_request || status == 204 || status == 304;
         self.dirs[dir].state = if no_body {
             State::Head
         } else if head.chunked {
