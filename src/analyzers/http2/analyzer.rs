@@ -131,6 +131,8 @@ pub struct H2Conn {
     /// The connection's start was seen (preface or upgrade): HPACK state is known.
     from_start: bool,
     streams: PairingQueue<u32, Stream>,
+    /// `streams` has the configured limit (the configuration comes with the first stream).
+    limit_set: bool,
     next_depth: u32,
     /// Nothing parsed yet: the connection can still be given up as not HTTP/2.
     undecided: bool,
@@ -148,6 +150,7 @@ impl H2Conn {
             from_start: false,
             // The queue's limit is set from the configuration at the first stream.
             streams: PairingQueue::new(usize::MAX),
+            limit_set: false,
             next_depth: 1,
             undecided: true,
             rejected: false,
@@ -189,6 +192,7 @@ impl H2Conn {
         conn.next_depth += 1;
         request.flags.push("h2c_upgrade");
         conn.streams = PairingQueue::new(ctx.config.max_pending_requests);
+        conn.limit_set = true;
         let first_ns = request.request_first_ns.unwrap_or_default();
         let last_ns = request.request_last_ns;
         let mut stream = Stream::new(request);
@@ -501,7 +505,7 @@ impl H2Conn {
     /// end now); every stream still open carries the flag.
     fn on_goaway(&mut self, dir: Dir, last_id: u32, ctx: &mut Ctx<'_>) {
         let peer_is_client = !self.is_client(dir);
-        for p in self.streams.iter_mut() {
+        for p in self.streams.iter_mut().filter(|p| !p.done) {
             p.item.flag("goaway");
             let peers_stream = (p.key % 2 == 1) == peer_is_client;
             if peers_stream && p.key > last_id {
@@ -570,7 +574,8 @@ impl H2Conn {
 
     /// A new transaction on `stream_id` that started at `first_ns`.
     fn open_stream(&mut self, stream_id: u32, first_ns: i64, ctx: &mut Ctx<'_>) {
-        if self.streams.is_empty() {
+        if !self.limit_set {
+            self.limit_set = true;
             self.streams = PairingQueue::new(ctx.config.max_pending_requests);
         }
         let (client, server) = match self.client {
@@ -779,7 +784,7 @@ impl H2Conn {
         if flag == "malformed" {
             ctx.stats.http_parse_errors += 1;
         }
-        for p in self.streams.iter_mut() {
+        for p in self.streams.iter_mut().filter(|p| !p.done) {
             p.item.flag(flag);
         }
     }

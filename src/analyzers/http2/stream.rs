@@ -1,5 +1,6 @@
 //! One HTTP/2 stream as one transaction: what its header blocks say and what it carried.
 
+use super::grpc::{self, MessageCounter};
 use crate::analyzers::http::{add_flag, HttpTransaction};
 
 /// The fields of a decoded header block that a transaction keeps.
@@ -25,7 +26,7 @@ impl HeaderSummary {
             b":status" => {
                 self.status = std::str::from_utf8(value).ok().and_then(|s| s.parse().ok())
             }
-            b"content-type" => self.grpc_content_type = value.starts_with(b"application/grpc"),
+            b"content-type" => self.grpc_content_type = grpc::is_grpc_content_type(value),
             // Hosts written by HTTP/1-minded clients (RFC 9113 §8.3.1 prefers :authority).
             b"host" if self.authority.is_none() => self.authority = Some(text()),
             _ if name.starts_with(b"grpc-") => {
@@ -48,6 +49,8 @@ pub(super) struct Stream {
     pub request_done: bool,
     pub response_started: bool,
     pub response_done: bool,
+    /// gRPC messages each way: `[request, response]`.
+    pub messages: Option<Box<[MessageCounter; 2]>>,
 }
 
 impl Stream {
@@ -57,6 +60,7 @@ impl Stream {
             request_done: false,
             response_started: false,
             response_done: false,
+            messages: None,
         }
     }
 
@@ -77,12 +81,23 @@ impl Stream {
         if h.authority.is_some() {
             tx.host = h.authority;
         }
+        if h.grpc_content_type && tx.grpc.is_none() {
+            tx.grpc = grpc::call_from_path(&tx.uri);
+            if tx.grpc.is_some() {
+                self.messages = Some(Box::default());
+            }
+        }
     }
 
     /// A response header block after the interim ones: the final head, or trailers.
     pub fn apply_response(&mut self, h: &HeaderSummary) {
         if let (Some(s), None) = (h.status, self.tx.status) {
             self.tx.status = Some(s);
+        }
+        if let Some(call) = self.tx.grpc.as_mut() {
+            for (name, value) in &h.grpc_fields {
+                grpc::apply_trailer(call, name, value);
+            }
         }
     }
 
@@ -93,6 +108,9 @@ impl Stream {
             tx.request_body_bytes += data.len() as u64;
         } else {
             tx.response_body_bytes += data.len() as u64;
+        }
+        if let Some(m) = self.messages.as_mut() {
+            m[usize::from(!request)].feed(data);
         }
     }
 
@@ -120,6 +138,10 @@ impl Stream {
         }
         if !self.request_done && !reset {
             self.flag("request_incomplete");
+        }
+        if let (Some(call), Some(m)) = (self.tx.grpc.as_mut(), self.messages.as_ref()) {
+            call.request_messages = m[0].count();
+            call.response_messages = m[1].count();
         }
         self.tx
     }
