@@ -14,13 +14,13 @@ with `openssl req`) and `listen PORT http2` (cleartext h2c, prior knowledge); st
     transfer on a reused prior-knowledge connection with "Error in the HTTP2 framing layer");
     `h2load -n 60 -c 1 -m 4` (one connection, 4 streams at a time, URIs in round robin, so
     requests keep coming while the HPACK table fills: the mid-connection test cuts into it).
-  * Upgrade (`--upgrade`, needs the Python `h2` package): `curl --http2` on http:// against a
+  * Upgrade (when the Python `h2` package is installed): `curl --http2` on http:// against a
     small h2 server (scripts' own, below) that answers `Upgrade: h2c` with 101 and the
     response on stream 1; then more requests on the same connection (curl multiplexes).
 
 Each curl run writes `-w '%{http_code} %{url_effective}\\n'`: that is the client's record of
-every request. Prints a JSON manifest: {pcap, keylog, tcpdump, ports: {tls, h2c, upgrade},
-requests: [{mode, port, path, status}]}.
+every request. Prints a JSON manifest: {pcap, keylog, tcpdump, upgrade (whether that part
+ran), ports: {tls, h2c, upgrade}, requests: [{mode, port, path, status}]}.
 """
 import argparse
 import json
@@ -222,8 +222,12 @@ def respond(conn, stream_id, path):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--workdir", required=True)
-    parser.add_argument("--upgrade", action="store_true")
     args = parser.parse_args()
+    try:
+        import h2  # noqa: F401
+        args.upgrade = True
+    except ImportError:
+        args.upgrade = False
     work = os.path.abspath(args.workdir)
     os.makedirs(work, exist_ok=True)
     make_site(os.path.join(work, "www"))
@@ -274,7 +278,7 @@ def main():
             nginx.wait(timeout=10)
         except subprocess.TimeoutExpired:
             nginx.kill()
-    json.dump({"pcap": pcap, "keylog": keylog, "tcpdump": stats,
+    json.dump({"pcap": pcap, "keylog": keylog, "tcpdump": stats, "upgrade": args.upgrade,
                "ports": {"tls": tls_port, "h2c": h2c_port, "upgrade": up_port},
                "requests": requests}, sys.stdout, indent=1)
 

@@ -834,3 +834,155 @@ fn fuzz_hpack_blocks() {
     };
     fuzz("hpack", 0x4ac4, hpack_seeds(), 0.05, &mutate, &mut check);
 }
+
+/// An HTTP/2 fuzz input: segments of one TCP connection, each a byte (bit 0: sent by the
+/// server), a length byte, then its payload.
+fn http2_input(segments: &[(bool, Vec<u8>)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (server, bytes) in segments {
+        for piece in bytes.chunks(255) {
+            out.push(u8::from(*server));
+            out.push(piece.len() as u8);
+            out.extend_from_slice(piece);
+        }
+    }
+    out
+}
+
+fn http2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let n = payload.len();
+    let mut f = vec![(n >> 16) as u8, (n >> 8) as u8, n as u8, kind, flags];
+    f.extend_from_slice(&stream.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+fn http2_seeds() -> Vec<Vec<u8>> {
+    let preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    // GET /a, :authority x; a literal with incremental indexing; a dynamic-table reference.
+    let request = [0x82, 0x86, 0x44, 2, b'/', b'a', 0x41, 1, b'x'];
+    let again = [0x82, 0x86, 0xbe, 0xbf];
+    let grpc = [
+        0x83, 0x86, 0x04, 6, b'/', b's', b'.', b'S', b'/', b'M', 0x5f, 16, b'a', b'p', b'p', b'l',
+        b'i', b'c', b'a', b't', b'i', b'o', b'n', b'/', b'g', b'r', b'p', b'c',
+    ];
+    let mut client = preface.clone();
+    client.extend(http2_frame(4, 0, 0, &[0, 1, 0, 0, 0x10, 0]));
+    client.extend(http2_frame(1, 5, 1, &request));
+    client.extend(http2_frame(1, 0x24, 3, &[0, 0, 0, 1, 16, 0x82, 0x86]));
+    client.extend(http2_frame(9, 4, 3, &again[2..]));
+    client.extend(http2_frame(0, 9, 3, &[1, b'b', 0]));
+    client.extend(http2_frame(1, 4, 5, &grpc));
+    client.extend(http2_frame(0, 1, 5, &[0, 0, 0, 0, 2, 7, 7]));
+    let mut server = http2_frame(4, 0, 0, &[0, 5, 0, 0, 0x40, 0]);
+    server.extend(http2_frame(4, 1, 0, &[]));
+    server.extend(http2_frame(5, 4, 1, &[0, 0, 0, 2, 0x82, 0x84]));
+    server.extend(http2_frame(1, 4, 1, &[0x08, 3, b'1', b'0', b'0']));
+    server.extend(http2_frame(1, 4, 1, &[0x88, 0x40, 1, b'y', 1, b'z']));
+    server.extend(http2_frame(0, 1, 1, b"hello"));
+    server.extend(http2_frame(1, 5, 2, &[0x88]));
+    server.extend(http2_frame(1, 5, 3, &[0x8d, 0xbe]));
+    server.extend(http2_frame(1, 4, 5, &[0x88]));
+    server.extend(http2_frame(0, 0, 5, &[0, 0, 0, 0, 1, 9]));
+    server.extend(http2_frame(
+        1,
+        5,
+        5,
+        &[
+            0x40, 11, b'g', b'r', b'p', b'c', b'-', b's', b't', b'a', b't', b'u', b's', 1, b'0',
+        ],
+    ));
+    server.extend(http2_frame(3, 0, 7, &[0, 0, 0, 8]));
+    server.extend(http2_frame(7, 0, 0, &[0, 0, 0, 5, 0, 0, 0, 0]));
+    server.extend(http2_frame(6, 1, 0, &[1; 8]));
+    let (c1, c2) = client.split_at(40);
+    let (s1, s2) = server.split_at(30);
+    vec![
+        http2_input(&[(false, client.clone()), (true, server.clone())]),
+        http2_input(&[
+            (false, c1.to_vec()),
+            (true, s1.to_vec()),
+            (false, c2.to_vec()),
+            (true, s2.to_vec()),
+        ]),
+        // Mid-connection: no preface, the server's frames first.
+        http2_input(&[(true, server), (false, client[preface.len()..].to_vec())]),
+    ]
+}
+
+/// Offsets of the segment headers and of the frame headers inside segments that start with
+/// one: lengths, types, flags and stream ids are where damage means something.
+fn http2_fields(input: &[u8]) -> Vec<usize> {
+    let mut fields = Vec::new();
+    let mut at = 0;
+    while at + 2 <= input.len() {
+        let len = input[at + 1] as usize;
+        fields.extend([at, at + 1]);
+        let seg = at + 2..(at + 2 + len).min(input.len());
+        let mut f = seg.start;
+        if input[seg.clone()].starts_with(b"PRI") {
+            f += 24;
+        }
+        while f + 9 <= seg.end {
+            fields.extend([f, f + 1, f + 2, f + 3, f + 4, f + 8]);
+            let n =
+                (input[f] as usize) << 16 | (input[f + 1] as usize) << 8 | input[f + 2] as usize;
+            f += 9 + n;
+        }
+        at = seg.end;
+    }
+    fields
+}
+
+#[test]
+fn fuzz_http2_connections() {
+    use tracetail::analyzers::{AnalyzerConfig, Event, TransactionAnalyzer};
+    let mut check = |input: &[u8]| -> String {
+        let config = AnalyzerConfig {
+            max_header_bytes: 256,
+            max_pending_requests: 4,
+            ..AnalyzerConfig::default()
+        };
+        let mut analyzer = TransactionAnalyzer::new(config);
+        let mut conn = common::TcpConversation::new(80);
+        let mut events = Vec::new();
+        let mut t = 1_000_000_000i64;
+        let mut at = 0;
+        let mut payload_bytes = 0;
+        while at + 2 <= input.len() {
+            let from_server = input[at] & 1 == 1;
+            let seg = &input[at + 2..(at + 2 + input[at + 1] as usize).min(input.len())];
+            conn.send(&mut analyzer, from_server, 0x18, seg, t, &mut events);
+            payload_bytes += seg.len();
+            at += 2 + seg.len();
+            t += 1000;
+        }
+        conn.send(&mut analyzer, false, 0x11, b"", t, &mut events);
+        conn.send(&mut analyzer, true, 0x11, b"", t, &mut events);
+        analyzer.finish(&mut events);
+        // Nothing is held once the capture ends; no more rows than frames could open.
+        assert_eq!(analyzer.low_watermark_ns(), None);
+        let rows: Vec<_> = events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Http(h) => Some(h),
+                _ => None,
+            })
+            .collect();
+        assert!(rows.len() <= payload_bytes / 9 + 1);
+        let mut flags: Vec<&str> = rows.iter().flat_map(|r| r.flags.iter().copied()).collect();
+        flags.sort_unstable();
+        flags.dedup();
+        let versions: HashSet<&str> = rows.iter().map(|r| r.version.as_str()).collect();
+        let rows_seen = rows.len();
+        coarse(&format!("{rows_seen} {flags:?} {versions:?}"))
+    };
+    let mutate = |rng: &mut Rng, parent: &[u8], corpus: &[Vec<u8>]| {
+        mutate_bytes(rng, parent, corpus, &http2_fields(parent))
+    };
+    // The seeds reach the HTTP/2 analyzer (with and without the preface): four streams.
+    for seed in http2_seeds() {
+        assert!(check(&seed).starts_with("#3 "), "{}", check(&seed));
+    }
+    fuzz("http2", 0x4832, http2_seeds(), 0.05, &mutate, &mut check);
+}

@@ -6,9 +6,6 @@
 mod common;
 
 use tracetail::analyzers::{AnalyzerConfig, Event, HttpTransaction, TransactionAnalyzer};
-use tracetail::capture::LinkType;
-use tracetail::decode::decode;
-use tracetail::synth::packet::{PacketBuilder, TcpFields};
 
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 const DATA: u8 = 0;
@@ -76,41 +73,25 @@ fn run(
     schedule: &Schedule,
 ) -> (Vec<HttpTransaction>, [Vec<i64>; 2]) {
     let mut analyzer = TransactionAnalyzer::new(config);
-    let c = common::client_endpoints(8080);
-    let s = c.reversed();
-    let mut b = PacketBuilder::new();
-    let mut seq = [1000u32, 5000u32];
+    let mut conn = common::TcpConversation::new(8080);
     let mut events = Vec::new();
     let mut times = [vec![0; client.bytes.len()], vec![0; server.bytes.len()]];
     let mut t = T0 - 3 * STEP;
-    let mut send = |from_client: bool, flags: u8, payload: &[u8], t: i64| {
-        let (ends, me) = if from_client { (&c, 0) } else { (&s, 1) };
-        let fields = TcpFields {
-            seq: seq[me],
-            ack: seq[1 - me],
-            flags,
-            window: 65535,
-        };
-        let pkt = b
-            .tcp(ends, fields, |p| p.extend_from_slice(payload))
-            .to_vec();
-        seq[me] = seq[me].wrapping_add(payload.len() as u32 + u32::from(flags & 3 != 0));
-        analyzer.on_packet(t, 1, &decode(LinkType::ETHERNET, &pkt), &mut events);
-    };
     for (from_client, flags) in [(true, 0x02), (false, 0x12), (true, 0x10)] {
-        send(from_client, flags, b"", t);
+        conn.send(&mut analyzer, !from_client, flags, b"", t, &mut events);
         t += STEP;
     }
     for (from_client, range) in schedule {
         let side = if *from_client { client } else { server };
-        send(*from_client, 0x18, &side.bytes[range.clone()], t);
+        let bytes = &side.bytes[range.clone()];
+        conn.send(&mut analyzer, !from_client, 0x18, bytes, t, &mut events);
         for i in range.clone() {
             times[usize::from(!from_client)][i] = t;
         }
         t += STEP;
     }
-    send(true, 0x11, b"", t);
-    send(false, 0x11, b"", t + STEP);
+    conn.send(&mut analyzer, false, 0x11, b"", t, &mut events);
+    conn.send(&mut analyzer, true, 0x11, b"", t + STEP, &mut events);
     analyzer.finish(&mut events);
     let rows = events
         .into_iter()
@@ -189,17 +170,11 @@ fn four_times_follow_the_bytes_whatever_the_segmentation() {
 
     for max in [1, 2, 3, 7, 9, 10, 64, 1000, 100_000] {
         for seed in 0..4 {
-            // The preface in the first segment (the probe sees only that one: a preface cut
-            // before its 16th byte is not recognised), the rest of the client's bytes, then
-            // the server's.
-            let mut schedule: Schedule = vec![(true, 0..PREFACE.len())];
-            let rest = c.bytes.len() - PREFACE.len();
-            schedule.extend(
-                pieces(rest, seed, max)
-                    .into_iter()
-                    .map(|r| (true, r.start + PREFACE.len()..r.end + PREFACE.len())),
-            );
+            // The client's bytes (the preface too may come a byte at a time), then the
+            // server's.
+            let cp = pieces(c.bytes.len(), seed, max);
             let sp = pieces(s.bytes.len(), seed + 100, max);
+            let mut schedule: Schedule = cp.into_iter().map(|r| (true, r)).collect();
             schedule.extend(sp.into_iter().map(|r| (false, r)));
             let (rows, [ct, st]) = run(AnalyzerConfig::default(), &c, &s, &schedule);
             assert_eq!(rows.len(), 3, "max {max}: {rows:#?}");
@@ -243,67 +218,40 @@ fn four_times_follow_the_bytes_whatever_the_segmentation() {
     }
 }
 
-fn one_segment_each(c: &Side, s: &Side, order: &[(bool, usize)]) -> Schedule {
-    // `order`: (from client, frame length in bytes) taken in sequence from each side.
-    let mut at = [0, 0];
-    let _ = (c, s);
-    order
-        .iter()
-        .map(|&(client, n)| {
-            let i = usize::from(!client);
-            let r = at[i]..at[i] + n;
-            at[i] += n;
-            (client, r)
-        })
-        .collect()
+/// The two sides of a conversation of frames, each frame one segment, in the order given.
+fn conversation(frames: impl IntoIterator<Item = (bool, Vec<u8>)>) -> (Side, Side, Schedule) {
+    let (mut c, mut s) = (Side::default(), Side::default());
+    let mut schedule = Vec::new();
+    for (client, f) in frames {
+        let side = if client { &mut c } else { &mut s };
+        let (first, last) = side.push(f);
+        schedule.push((client, first..last + 1));
+    }
+    (c, s, schedule)
 }
 
 #[test]
 fn reset_goaway_and_push() {
-    let mut c = Side::default();
-    let mut s = Side::default();
-    let mut order = Vec::new();
-    let mut send = |client: bool, f: Vec<u8>, c: &mut Side, s: &mut Side| {
-        order.push((client, f.len()));
-        if client {
-            c.push(f);
-        } else {
-            s.push(f);
-        }
-    };
     let mut preface = PREFACE.to_vec();
     preface.extend(frame(SETTINGS, 0, 0, &[]));
-    send(true, preface, &mut c, &mut s);
+    let mut frames = vec![(true, preface)];
     for (id, path) in [(1, "/a"), (3, "/b"), (5, "/c"), (7, "/d")] {
-        send(
-            true,
-            frame(HEADERS, 5, id, &request_block(path)),
-            &mut c,
-            &mut s,
-        );
+        frames.push((true, frame(HEADERS, 5, id, &request_block(path))));
     }
     // The server promises /pushed on stream 1 (as stream 2), then answers 1 and pushes 2.
     let mut promise = vec![0, 0, 0, 2];
     promise.extend(request_block("/pushed"));
-    send(
-        false,
-        frame(PUSH_PROMISE, END_HEADERS, 1, &promise),
-        &mut c,
-        &mut s,
-    );
-    send(false, frame(HEADERS, 5, 1, &[0x88]), &mut c, &mut s);
-    send(false, frame(HEADERS, 4, 2, &[0x88]), &mut c, &mut s);
-    send(false, frame(DATA, 1, 2, b"pushed body"), &mut c, &mut s);
-    // The client cancels 3; the server says it processed streams up to 5.
-    send(true, frame(RST_STREAM, 0, 3, &[0, 0, 0, 8]), &mut c, &mut s);
-    send(
-        false,
-        frame(GOAWAY, 0, 0, &[0, 0, 0, 5, 0, 0, 0, 0]),
-        &mut c,
-        &mut s,
-    );
-    send(false, frame(HEADERS, 5, 5, &[0x88]), &mut c, &mut s);
-    let schedule = one_segment_each(&c, &s, &order);
+    frames.extend([
+        (false, frame(PUSH_PROMISE, END_HEADERS, 1, &promise)),
+        (false, frame(HEADERS, 5, 1, &[0x88])),
+        (false, frame(HEADERS, 4, 2, &[0x88])),
+        (false, frame(DATA, 1, 2, b"pushed body")),
+        // The client cancels 3; the server says it processed streams up to 5.
+        (true, frame(RST_STREAM, 0, 3, &[0, 0, 0, 8])),
+        (false, frame(GOAWAY, 0, 0, &[0, 0, 0, 5, 0, 0, 0, 0])),
+        (false, frame(HEADERS, 5, 5, &[0x88])),
+    ]);
+    let (c, s, schedule) = conversation(frames);
     let (rows, _) = run(AnalyzerConfig::default(), &c, &s, &schedule);
     let at = |k: usize| T0 + k as i64 * STEP;
     assert_eq!(rows.len(), 5, "{rows:#?}");
@@ -332,8 +280,6 @@ fn reset_goaway_and_push() {
 
 #[test]
 fn oversized_frames_and_header_blocks_are_flagged_with_memory_bounded() {
-    let mut c = Side::default();
-    let mut s = Side::default();
     let mut preface = PREFACE.to_vec();
     preface.extend(frame(SETTINGS, 0, 0, &[]));
     let mut big_block = request_block("/big");
@@ -350,16 +296,7 @@ fn oversized_frames_and_header_blocks_are_flagged_with_memory_bounded() {
         (false, frame(DATA, 0, 1, &vec![0; 20_000])),
         (false, frame(HEADERS, 5, 1, &[0x88])),
     ];
-    let mut order = Vec::new();
-    for (client, f) in frames {
-        order.push((client, f.len()));
-        if client {
-            c.push(f);
-        } else {
-            s.push(f);
-        }
-    }
-    let schedule = one_segment_each(&c, &s, &order);
+    let (c, s, schedule) = conversation(frames);
     let config = AnalyzerConfig {
         max_header_bytes: 500,
         ..AnalyzerConfig::default()
@@ -378,18 +315,13 @@ fn oversized_frames_and_header_blocks_are_flagged_with_memory_bounded() {
 
 #[test]
 fn streams_in_flight_are_bounded() {
-    let mut c = Side::default();
-    let s = Side::default();
     let mut preface = PREFACE.to_vec();
     preface.extend(frame(SETTINGS, 0, 0, &[]));
-    let mut order = vec![(true, preface.len())];
-    c.push(preface);
+    let mut frames = vec![(true, preface)];
     for id in (1..=19).step_by(2) {
-        let f = frame(HEADERS, 5, id, &request_block("/x"));
-        order.push((true, f.len()));
-        c.push(f);
+        frames.push((true, frame(HEADERS, 5, id, &request_block("/x"))));
     }
-    let schedule = one_segment_each(&c, &s, &order);
+    let (c, s, schedule) = conversation(frames);
     let config = AnalyzerConfig {
         max_pending_requests: 3,
         ..AnalyzerConfig::default()
@@ -400,4 +332,79 @@ fn streams_in_flight_are_bounded() {
     // Evicted oldest first, as they come: in request order.
     let ids: Vec<u32> = rows.iter().map(|r| r.stream_id.unwrap()).collect();
     assert_eq!(ids, (1..=19).step_by(2).collect::<Vec<u32>>());
+}
+
+/// A first segment too short to tell HTTP/2's preface from an HTTP/1.x request ("P" of a
+/// POST) is held by HTTP/2 and handed to HTTP/1.x with the bytes it held: the request is
+/// found and dated from its first byte.
+#[test]
+fn short_first_segments_still_reach_http1() {
+    let mut c = Side::default();
+    let mut s = Side::default();
+    c.push(b"POST /form HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\nhi".to_vec());
+    s.push(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n".to_vec());
+    let n = c.bytes.len();
+    let schedule: Schedule = vec![
+        (true, 0..1),
+        (true, 1..3),
+        (true, 3..n),
+        (false, 0..s.bytes.len()),
+    ];
+    let (rows, _) = run(AnalyzerConfig::default(), &c, &s, &schedule);
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    let r = &rows[0];
+    assert_eq!(
+        (r.method.as_str(), r.uri.as_str(), r.status),
+        ("POST", "/form", Some(201))
+    );
+    assert_eq!((r.version.as_str(), r.stream_id), ("1.1", None));
+    assert_eq!(r.request_first_ns, Some(T0));
+    assert_eq!(r.request_last_ns, Some(T0 + 2 * STEP));
+    assert_eq!(r.response_first_ns, Some(T0 + 3 * STEP));
+    assert!(r.flags.is_empty(), "{r:#?}");
+}
+
+/// A response that arrives after the client reset its stream is no new row (the stream was
+/// reported with `reset`); without the connection's start, a response to a request before
+/// the capture is a row of its own (`orphan_response`).
+#[test]
+fn late_answers_and_orphans() {
+    let mut preface = PREFACE.to_vec();
+    preface.extend(frame(SETTINGS, 0, 0, &[]));
+    let frames = [
+        (true, preface),
+        (true, frame(HEADERS, 5, 1, &request_block("/gone"))),
+        (true, frame(RST_STREAM, 0, 1, &[0, 0, 0, 8])),
+        (false, frame(HEADERS, 5, 1, &[0x88])),
+    ];
+    let (c, s, schedule) = conversation(frames);
+    let (rows, _) = run(AnalyzerConfig::default(), &c, &s, &schedule);
+    assert_eq!(rows.len(), 1, "{rows:#?}");
+    assert_eq!(rows[0].flags, ["reset"]);
+
+    // Mid-connection: the server answers streams 3 and 5 (requests not captured), then the
+    // client opens 7.
+    let frames = [
+        (false, frame(HEADERS, 5, 3, &[0x88])),
+        (false, frame(HEADERS, 5, 5, &[0x8d])),
+        (true, frame(HEADERS, 5, 7, &request_block("/seven"))),
+        (false, frame(HEADERS, 5, 7, &[0x88])),
+    ];
+    let (c, s, schedule) = conversation(frames);
+    let (rows, _) = run(AnalyzerConfig::default(), &c, &s, &schedule);
+    let summary: Vec<(Option<u32>, Option<u16>, &str)> = rows
+        .iter()
+        .map(|r| (r.stream_id, r.status, r.uri.as_str()))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            (Some(3), Some(200), ""),
+            (Some(5), Some(404), ""),
+            (Some(7), Some(200), "/seven")
+        ]
+    );
+    assert_eq!(rows[0].flags, ["orphan_response"]);
+    assert_eq!(rows[0].request_first_ns, None);
+    assert_eq!(rows[2].request_first_ns, Some(T0 + 2 * STEP));
 }

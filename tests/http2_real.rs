@@ -24,70 +24,6 @@ use std::sync::Arc;
 use tracetail::analyzers::tls::KeyLog;
 use tracetail::pipeline::{analyze_file, PassOptions, Record};
 
-fn ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-fn have(test: &str, name: &str, arg: &str) -> bool {
-    let ok = Command::new(name).arg(arg).output().is_ok();
-    if !ok {
-        assert!(
-            !ci(),
-            "{test}: {name} is not installed, but CI must run this test"
-        );
-        common::skip_visibly(test, &format!("{name} is not installed"));
-    }
-    ok
-}
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            let line = s.lines().find(|l| l.starts_with("Uid:"))?.to_string();
-            line.split_whitespace().nth(2).map(|u| u == "0")
-        })
-        .unwrap_or(false)
-}
-
-fn python_has_h2() -> bool {
-    Command::new("python3")
-        .args(["-c", "import h2"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// Runs scripts/h2_capture.py (again when the kernel dropped packets) and returns its manifest.
-fn capture(work: &Path, upgrade: bool) -> Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/h2_capture.py");
-    for _ in 0..3 {
-        let mut cmd = Command::new("timeout");
-        cmd.arg("180")
-            .arg("python3")
-            .arg(&script)
-            .arg("--workdir")
-            .arg(work);
-        if upgrade {
-            cmd.arg("--upgrade");
-        }
-        let out = cmd.output().expect("run scripts/h2_capture.py");
-        assert!(
-            out.status.success(),
-            "h2_capture.py: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let manifest: Value = serde_json::from_slice(&out.stdout).expect("manifest is JSON");
-        let stats = manifest["tcpdump"].as_str().unwrap();
-        if stats
-            .lines()
-            .any(|l| l.trim() == "0 packets dropped by kernel")
-        {
-            return manifest;
-        }
-    }
-    panic!("tcpdump keeps dropping packets");
-}
-
 /// `tracetail http --json` must succeed without a secret in its output; the rows themselves
 /// come from the library (`stream_id` is not a CLI column yet), as JSON values of
 /// `HttpTransaction`, in the same number.
@@ -218,28 +154,27 @@ fn http2_on_loopback_matches_clients_and_tshark() {
         ("nginx", "-v"),
         ("curl", "--version"),
         ("nghttp", "--version"),
+        ("h2load", "--version"),
         ("openssl", "version"),
         ("tshark", "--version"),
-        ("python3", "--version"),
     ] {
-        if !have(test, tool, arg) {
+        if !common::require(test, tool, &[arg], tool) {
             return;
         }
     }
-    if !is_root() {
+    // Without it only the Upgrade: h2c part is left out (and CI installs it).
+    common::require(test, "python3", &["-c", "import h2"], "python3 with h2");
+    if !common::is_root() {
+        let ci = std::env::var("CI").is_ok_and(|v| v == "true");
         assert!(
-            !ci(),
+            !ci,
             "{test}: capturing on lo needs root, and CI runs as root"
         );
         return common::skip_visibly(test, "capturing on lo needs root");
     }
-    let upgrade = python_has_h2();
-    if !upgrade {
-        assert!(!ci(), "{test}: python3 -m pip install h2 (CI installs it)");
-        common::skip_visibly(test, "the Upgrade: h2c part (pip install h2)");
-    }
     let work = common::scratch("http2_real", "loopback");
-    let manifest = capture(&work, upgrade);
+    let manifest = common::run_capture_script("h2_capture.py", &work);
+    let upgrade = manifest["upgrade"].as_bool().unwrap();
     let pcap = PathBuf::from(manifest["pcap"].as_str().unwrap());
     let keylog = PathBuf::from(manifest["keylog"].as_str().unwrap());
     let requests = manifest["requests"].as_array().unwrap();

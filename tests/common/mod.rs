@@ -175,3 +175,51 @@ pub fn run_capture_script(name: &str, work: &Path) -> serde_json::Value {
     }
     panic!("{name}: tcpdump kept dropping packets");
 }
+
+/// One synthetic TCP connection (client [`client_endpoints`]`(port)`, Ethernet) fed to an
+/// analyzer segment by segment, its sequence numbers kept: for tests that write a protocol's
+/// bytes by hand.
+pub struct TcpConversation {
+    builder: tracetail::synth::packet::PacketBuilder,
+    ends: [tracetail::synth::packet::Endpoints; 2],
+    seq: [u32; 2],
+}
+
+impl TcpConversation {
+    pub fn new(port: u16) -> Self {
+        let client = client_endpoints(port);
+        TcpConversation {
+            builder: tracetail::synth::packet::PacketBuilder::new(),
+            ends: [client, client.reversed()],
+            seq: [1000, 9000],
+        }
+    }
+
+    /// Sends `payload` from the client or the server with TCP `flags` (0x02 SYN, 0x12 SYN-ACK,
+    /// 0x18 PSH-ACK, 0x11 FIN-ACK...) at capture time `t_ns`; finished events go to `events`.
+    pub fn send(
+        &mut self,
+        analyzer: &mut tracetail::analyzers::TransactionAnalyzer,
+        from_server: bool,
+        flags: u8,
+        payload: &[u8],
+        t_ns: i64,
+        events: &mut Vec<tracetail::analyzers::Event>,
+    ) {
+        let me = usize::from(from_server);
+        let fields = tracetail::synth::packet::TcpFields {
+            seq: self.seq[me],
+            ack: self.seq[1 - me],
+            flags,
+            window: 65535,
+        };
+        let frame = self
+            .builder
+            .tcp(&self.ends[me], fields, |p| p.extend_from_slice(payload))
+            .to_vec();
+        let syn_or_fin = u32::from(flags & 0x03 != 0);
+        self.seq[me] = self.seq[me].wrapping_add(payload.len() as u32 + syn_or_fin);
+        let packet = tracetail::decode::decode(tracetail::capture::LinkType::ETHERNET, &frame);
+        analyzer.on_packet(t_ns, 1, &packet, events);
+    }
+}

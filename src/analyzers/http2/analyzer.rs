@@ -33,6 +33,9 @@ pub const REGISTRATION: Registration = Registration {
     name: "http2",
     probe: |p: &Probe<'_>| match evidence(p.first_bytes) {
         Evidence::Preface | Evidence::Frames => Claim::Yes,
+        // A first segment too short to tell ("P", "PRI * "): held, then handed to HTTP/1.x
+        // if it is not the preface (`Held`). Before HTTP/1.x's "maybe" in the registry.
+        Evidence::PrefacePrefix => Claim::Maybe,
         Evidence::None => Claim::No,
     },
     new: |info: &ConnInfo| {
@@ -53,6 +56,27 @@ const DEFAULT_TABLE_SIZE: usize = 4096;
 /// Frame length assumed acceptable when the receiver's SETTINGS were not seen: the largest
 /// the length field allows (payloads are bounded by what is held, not by this).
 const UNKNOWN_MAX_FRAME: usize = (1 << 24) - 1;
+
+/// The first bytes of a connection while they are only a prefix of the preface.
+#[derive(Debug)]
+struct Held {
+    dir: Dir,
+    bytes: Vec<u8>,
+    first_ns: i64,
+    last_ns: i64,
+}
+
+impl Held {
+    /// The held bytes as one chunk, dated by the first and latest of their segments.
+    fn as_chunk(&self, ready_ns: i64) -> Chunk<'_> {
+        Chunk {
+            bytes: &self.bytes,
+            first_ns: self.first_ns,
+            last_ns: self.last_ns,
+            ready_ns: ready_ns.max(self.last_ns),
+        }
+    }
+}
 
 /// A frame whose payload is arriving.
 #[derive(Debug)]
@@ -133,9 +157,15 @@ pub struct H2Conn {
     streams: PairingQueue<u32, Stream>,
     /// `streams` has the configured limit (the configuration comes with the first stream).
     limit_set: bool,
+    /// First and highest stream id opened in the capture, per parity (`[odd: the client's,
+    /// even: pushed]`): a stream below the highest that is not waiting was closed already,
+    /// one below the first may have been opened before the capture started.
+    first_opened: [Option<u32>; 2],
+    highest_opened: [u32; 2],
     next_depth: u32,
     /// Nothing parsed yet: the connection can still be given up as not HTTP/2.
     undecided: bool,
+    held: Option<Held>,
     rejected: bool,
     counted: bool,
 }
@@ -151,8 +181,11 @@ impl H2Conn {
             // The queue's limit is set from the configuration at the first stream.
             streams: PairingQueue::new(usize::MAX),
             limit_set: false,
+            first_opened: [None; 2],
+            highest_opened: [0; 2],
             next_depth: 1,
             undecided: true,
+            held: None,
             rejected: false,
             counted: false,
         };
@@ -204,6 +237,73 @@ impl H2Conn {
         conn
     }
 
+    /// While the connection's first bytes are a short prefix of the preface they are held:
+    /// `None` once they prove to be the preface (then they are fed, and the caller goes on),
+    /// else the verdict for this chunk (held, or handed to HTTP/1.x with the held bytes).
+    fn hold_short_preface(
+        &mut self,
+        dir: Dir,
+        chunk: &Chunk<'_>,
+        ctx: &mut Ctx<'_>,
+        shared: &mut Shared,
+    ) -> Option<Verdict> {
+        let mut held = match self.held.take() {
+            Some(h) => h,
+            None if !self.dirs.iter().any(|d| d.started)
+                && evidence(chunk.bytes) == Evidence::PrefacePrefix =>
+            {
+                Held {
+                    dir,
+                    bytes: Vec::new(),
+                    first_ns: chunk.first_ns,
+                    last_ns: chunk.last_ns,
+                }
+            }
+            None => return None,
+        };
+        let mut joined = held.bytes.clone();
+        if held.dir == dir {
+            joined.extend_from_slice(chunk.bytes);
+        }
+        match (held.dir == dir, evidence(&joined)) {
+            (true, Evidence::PrefacePrefix) => {
+                held.bytes = joined;
+                held.last_ns = held.last_ns.max(chunk.last_ns);
+                self.held = Some(held);
+                return Some(Verdict::Continue);
+            }
+            (true, Evidence::Preface) => {
+                // The held bytes keep their own times, this chunk its own.
+                self.start_direction(dir, &joined);
+                if !held.bytes.is_empty() {
+                    self.feed(dir, &held.as_chunk(chunk.ready_ns), ctx);
+                }
+                self.feed(dir, chunk, ctx);
+                return Some(Verdict::Continue);
+            }
+            _ => {}
+        }
+        // Not HTTP/2: HTTP/1.x gets the connection from its first byte.
+        let info = ConnInfo {
+            connection_id: self.connection_id,
+            senders: self.senders,
+            handshake_client: self.client,
+            endpoint_connections: None,
+        };
+        let mut next = (crate::analyzers::http::REGISTRATION.new)(&info);
+        let mut verdict = Verdict::Continue;
+        if !held.bytes.is_empty() {
+            verdict = next.on_data(held.dir, &held.as_chunk(chunk.ready_ns), ctx, shared);
+        }
+        if matches!(verdict, Verdict::Continue) {
+            verdict = next.on_data(dir, chunk, ctx, shared);
+        }
+        Some(match verdict {
+            Verdict::Continue => Verdict::HandOff(next),
+            other => other,
+        })
+    }
+
     fn is_client(&self, dir: Dir) -> bool {
         self.client == Some(dir)
     }
@@ -228,7 +328,7 @@ impl H2Conn {
             Evidence::Frames => true,
             // Frames may start past the first bytes seen only when the connection is known
             // to be HTTP/2 already (ALPN, the other direction).
-            Evidence::None => !self.undecided,
+            Evidence::None | Evidence::PrefacePrefix => !self.undecided,
         }
     }
 
@@ -507,7 +607,7 @@ impl H2Conn {
         let peer_is_client = !self.is_client(dir);
         for p in self.streams.iter_mut().filter(|p| !p.done) {
             p.item.flag("goaway");
-            let peers_stream = (p.key % 2 == 1) == peer_is_client;
+            let peers_stream = (parity(p.key) == 0) == peer_is_client;
             if peers_stream && p.key > last_id {
                 p.done = true;
             }
@@ -628,6 +728,13 @@ impl H2Conn {
             .max(self.streams.len() as u64);
     }
 
+    /// A stream opened in the capture by a request or a promise (not an orphan response).
+    fn note_opened(&mut self, stream_id: u32) {
+        let side = parity(stream_id);
+        self.first_opened[side].get_or_insert(stream_id);
+        self.highest_opened[side] = self.highest_opened[side].max(stream_id);
+    }
+
     fn on_request_block(
         &mut self,
         block: HeaderBlock,
@@ -641,6 +748,11 @@ impl H2Conn {
             .by_key(&id)
             .is_none_or(|p| p.times.request_first_ns.is_none() && !p.item.request_done);
         if self.streams.by_key(&id).is_none() {
+            if id <= self.highest_opened[parity(id)] {
+                // A late block on a stream already reported (stream ids are never reused).
+                return;
+            }
+            self.note_opened(id);
             self.open_stream(id, block.first_ns, ctx);
         }
         let Some(p) = self.streams.by_key(&id) else {
@@ -670,7 +782,12 @@ impl H2Conn {
     ) {
         let id = block.stream_id;
         if self.streams.by_key(&id).is_none() {
-            // The request was not captured (the capture started later).
+            // Either the request was not captured (the capture started later), or the stream
+            // is over (a late answer after a reset): only the first makes a row.
+            let first = self.first_opened[parity(id)];
+            if self.from_start || first.is_some_and(|f| id >= f) {
+                return;
+            }
             self.open_stream(id, block.first_ns, ctx);
             if let Some(p) = self.streams.by_key(&id) {
                 p.times.request_first_ns = None;
@@ -717,9 +834,12 @@ impl H2Conn {
         flags: &[&'static str],
         ctx: &mut Ctx<'_>,
     ) {
-        if self.streams.by_key(&promised).is_some() {
+        if self.streams.by_key(&promised).is_some()
+            || promised <= self.highest_opened[parity(promised)]
+        {
             return;
         }
+        self.note_opened(promised);
         self.open_stream(promised, block.first_ns, ctx);
         let Some(p) = self.streams.by_key(&promised) else {
             return;
@@ -817,6 +937,11 @@ impl H2Conn {
     }
 }
 
+/// Index by who opens a stream: 0 for odd ids (the client's), 1 for even ones (pushed).
+fn parity(stream_id: u32) -> usize {
+    usize::from(stream_id.is_multiple_of(2))
+}
+
 fn emit(p: Pending<u32, Stream>, ctx: &mut Ctx<'_>) {
     let times = p.times;
     let mut tx = p.item.into_transaction();
@@ -837,8 +962,11 @@ impl TcpAnalyzer for H2Conn {
         dir: Dir,
         chunk: &Chunk<'_>,
         ctx: &mut Ctx<'_>,
-        _shared: &mut Shared,
+        shared: &mut Shared,
     ) -> Verdict {
+        if let Some(verdict) = self.hold_short_preface(dir, chunk, ctx, shared) {
+            return verdict;
+        }
         if !self.dirs[dir].started && !self.start_direction(dir, chunk.bytes) {
             self.rejected = true;
         }

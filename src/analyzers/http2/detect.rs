@@ -13,6 +13,8 @@ pub enum Evidence {
     /// The client preface (the preface is complete, or the bytes are a prefix of at least
     /// 16 bytes of it: `PRI * HTTP/2.0\r\n` is not an HTTP/1.x request).
     Preface,
+    /// Fewer than 16 bytes, all of them the preface's: maybe (more bytes will tell).
+    PrefacePrefix,
     /// Frames, starting at the first byte.
     Frames,
     None,
@@ -21,8 +23,12 @@ pub enum Evidence {
 /// Classifies the first payload of a connection.
 pub fn evidence(bytes: &[u8]) -> Evidence {
     let n = bytes.len().min(PREFACE.len());
-    if n >= 16 && bytes[..n] == PREFACE[..n] {
-        return Evidence::Preface;
+    if n > 0 && bytes[..n] == PREFACE[..n] {
+        return if n >= 16 {
+            Evidence::Preface
+        } else {
+            Evidence::PrefacePrefix
+        };
     }
     if looks_like_frames(bytes) {
         Evidence::Frames
@@ -69,7 +75,9 @@ mod tests {
     fn preface_and_frames_are_recognised() {
         assert_eq!(evidence(PREFACE), Evidence::Preface);
         assert_eq!(evidence(&PREFACE[..16]), Evidence::Preface);
-        assert_eq!(evidence(b"PRI * HTTP/2"), Evidence::None);
+        assert_eq!(evidence(b"PRI * HTTP/2"), Evidence::PrefacePrefix);
+        assert_eq!(evidence(b"P"), Evidence::PrefacePrefix);
+        assert_eq!(evidence(b"POST / HTTP/1.1\r\n"), Evidence::None);
         assert_eq!(
             evidence(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
             Evidence::None
