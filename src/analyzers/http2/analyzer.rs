@@ -364,6 +364,23 @@ impl H2Conn {
                         };
                         let first_ns = d.header_first_ns;
                         self.begin_frame(dir, head, first_ns, chunk.last_ns, ctx);
+                        // A whole frame in this chunk is read in place, not held.
+                        let d = &mut self.dirs[dir];
+                        let whole = d.frame.as_ref().is_some_and(|f| {
+                            f.head.frame_type != kind::DATA && f.head.length <= input.len()
+                        });
+                        if whole {
+                            if let Some(mut f) = d.frame.take() {
+                                let (payload, rest) = input.split_at(f.head.length);
+                                input = rest;
+                                let limit =
+                                    held_limit(f.head.frame_type, ctx.config.max_header_bytes);
+                                f.got = f.head.length;
+                                f.overflow = payload.len() > limit;
+                                let payload = &payload[..payload.len().min(limit)];
+                                self.end_frame(dir, f, payload, ctx);
+                            }
+                        }
                     }
                 }
                 Some(f) => {
@@ -373,14 +390,20 @@ impl H2Conn {
                     input = &input[n..];
                 }
             }
-            let d = &mut self.dirs[dir];
-            if d.frame.as_ref().is_some_and(|f| f.got == f.head.length) {
-                if let Some(f) = d.frame.take() {
-                    self.end_frame(dir, f, ctx);
-                }
-            }
+            self.end_frame_if_complete(dir, ctx);
         }
         self.sync_mark(dir, ctx);
+    }
+
+    /// Ends the frame in progress once its payload is all there.
+    fn end_frame_if_complete(&mut self, dir: Dir, ctx: &mut Ctx<'_>) {
+        let d = &mut self.dirs[dir];
+        if d.frame.as_ref().is_some_and(|f| f.got == f.head.length) {
+            if let Some(mut f) = d.frame.take() {
+                let held = std::mem::take(&mut f.held);
+                self.end_frame(dir, f, &held, ctx);
+            }
+        }
     }
 
     /// A frame header arrived.
@@ -431,12 +454,7 @@ impl H2Conn {
         let start = f.got;
         f.got += piece.len();
         if f.head.frame_type != kind::DATA {
-            let limit = match f.head.frame_type {
-                // Padding, priority and the promised id on top of the block.
-                kind::HEADERS | kind::PUSH_PROMISE | kind::CONTINUATION => max_header_bytes + 261,
-                _ => MAX_CONTROL_PAYLOAD,
-            };
-            let room = limit.saturating_sub(f.held.len());
+            let room = held_limit(f.head.frame_type, max_header_bytes).saturating_sub(f.held.len());
             f.held.extend_from_slice(&piece[..piece.len().min(room)]);
             f.overflow |= piece.len() > room;
             return;
@@ -473,7 +491,8 @@ impl H2Conn {
     }
 
     /// A whole frame arrived.
-    fn end_frame(&mut self, dir: Dir, f: FrameInProgress, ctx: &mut Ctx<'_>) {
+    /// `payload`: what was held of it (all of it unless `f.overflow`).
+    fn end_frame(&mut self, dir: Dir, f: FrameInProgress, payload: &[u8], ctx: &mut Ctx<'_>) {
         let head = f.head;
         let frame_bytes = (HEADER_LEN + head.length) as u64;
         match head.frame_type {
@@ -482,7 +501,7 @@ impl H2Conn {
                     // The previous block never ended: its fields are lost, and so the table.
                     self.hpack_lost(dir);
                 }
-                let parts = frame::padded_parts(&head, &f.held);
+                let parts = frame::padded_parts(&head, payload);
                 let broken = if f.gap {
                     Some("gap")
                 } else if f.overflow {
@@ -498,21 +517,27 @@ impl H2Conn {
                     self.broken_block(dir, broken.unwrap_or("malformed"), ctx);
                     return;
                 }
-                self.dirs[dir].block = Some(HeaderBlock {
+                let content = match (broken, parts) {
+                    (None, Some(p)) => p.content,
+                    _ => &[],
+                };
+                let block = HeaderBlock {
                     stream_id: head.stream_id,
                     promised,
                     end_stream: head.frame_type == kind::HEADERS && head.has_flag(flag::END_STREAM),
-                    fragments: match (broken, parts) {
-                        (None, Some(p)) => p.content.to_vec(),
-                        _ => Vec::new(),
-                    },
+                    fragments: Vec::new(),
                     first_ns: f.first_ns,
                     last_ns: f.last_ns,
                     frame_bytes,
                     broken,
-                });
+                };
                 if head.has_flag(flag::END_HEADERS) {
-                    self.end_block(dir, ctx);
+                    // One frame: decoded where it lies.
+                    self.end_block(dir, block, content, ctx);
+                } else {
+                    let mut block = block;
+                    block.fragments = content.to_vec();
+                    self.dirs[dir].block = Some(block);
                 }
             }
             kind::CONTINUATION => {
@@ -527,16 +552,19 @@ impl H2Conn {
                 block.frame_bytes += frame_bytes;
                 if f.gap {
                     block.broken = Some("gap");
-                } else if f.overflow || block.fragments.len() + f.held.len() > max {
+                } else if f.overflow || block.fragments.len() + payload.len() > max {
                     block.broken.get_or_insert("headers_too_large");
                 }
                 if block.broken.is_some() {
                     block.fragments = Vec::new();
                 } else {
-                    block.fragments.extend_from_slice(&f.held);
+                    block.fragments.extend_from_slice(payload);
                 }
                 if head.has_flag(flag::END_HEADERS) {
-                    self.end_block(dir, ctx);
+                    if let Some(mut block) = self.dirs[dir].block.take() {
+                        let fragments = std::mem::take(&mut block.fragments);
+                        self.end_block(dir, block, &fragments, ctx);
+                    }
                 }
             }
             kind::DATA => {
@@ -553,9 +581,9 @@ impl H2Conn {
                 }
                 self.release_done(ctx);
             }
-            kind::SETTINGS => self.on_settings(dir, &head, &f.held),
+            kind::SETTINGS => self.on_settings(dir, &head, payload),
             kind::GOAWAY => {
-                if let Some((last_id, _code)) = frame::goaway(&f.held) {
+                if let Some((last_id, _code)) = frame::goaway(payload) {
                     self.on_goaway(dir, last_id, ctx);
                 }
             }
@@ -616,10 +644,7 @@ impl H2Conn {
     }
 
     /// A complete header block from `dir`.
-    fn end_block(&mut self, dir: Dir, ctx: &mut Ctx<'_>) {
-        let Some(block) = self.dirs[dir].block.take() else {
-            return;
-        };
+    fn end_block(&mut self, dir: Dir, block: HeaderBlock, fragments: &[u8], ctx: &mut Ctx<'_>) {
         let mut summary = HeaderSummary::default();
         let mut flags: Vec<&'static str> = Vec::new();
         if let Some(broken) = block.broken {
@@ -634,7 +659,7 @@ impl H2Conn {
                     Decoder::new_unknown(MAX_TABLE_SIZE_CAP)
                 })
             });
-            let decoded = decoder.decode(&block.fragments, ctx.config.max_header_bytes, |n, v| {
+            let decoded = decoder.decode(fragments, ctx.config.max_header_bytes, |n, v| {
                 summary.add(n, v)
             });
             match decoded {
@@ -916,6 +941,15 @@ impl H2Conn {
         }
     }
 
+    /// Releases what the directions hold in the watermark (the connection is over).
+    fn release_marks(&mut self, ctx: &mut Ctx<'_>) {
+        for d in &mut self.dirs {
+            if let Some(t) = d.mark.take() {
+                ctx.marks.remove(t);
+            }
+        }
+    }
+
     /// Holds the start of a frame or header block still arriving in the watermark.
     fn sync_mark(&mut self, dir: Dir, ctx: &mut Ctx<'_>) {
         let d = &mut self.dirs[dir];
@@ -934,6 +968,15 @@ impl H2Conn {
             }
             d.mark = wanted;
         }
+    }
+}
+
+/// Most payload bytes held for a frame of this type (the rest is counted, not kept).
+fn held_limit(frame_type: u8, max_header_bytes: usize) -> usize {
+    match frame_type {
+        // Padding, priority and the promised id on top of the block.
+        kind::HEADERS | kind::PUSH_PROMISE | kind::CONTINUATION => max_header_bytes + 261,
+        _ => MAX_CONTROL_PAYLOAD,
     }
 }
 
@@ -974,6 +1017,8 @@ impl TcpAnalyzer for H2Conn {
             self.feed(dir, chunk, ctx);
         }
         if self.rejected {
+            // Dropped without a flush: nothing may stay in the watermark.
+            self.release_marks(ctx);
             Verdict::Reject
         } else {
             Verdict::Continue
@@ -1002,21 +1047,12 @@ impl TcpAnalyzer for H2Conn {
         if let Some(p) = self.streams.by_key(&f.head.stream_id) {
             p.item.flag("gap");
         }
-        let d = &mut self.dirs[dir];
-        if d.frame.as_ref().is_some_and(|f| f.got == f.head.length) {
-            if let Some(f) = d.frame.take() {
-                self.end_frame(dir, f, ctx);
-            }
-        }
+        self.end_frame_if_complete(dir, ctx);
         self.sync_mark(dir, ctx);
     }
 
     fn flush(&mut self, ctx: &mut Ctx<'_>) {
-        for d in &mut self.dirs {
-            if let Some(t) = d.mark.take() {
-                ctx.marks.remove(t);
-            }
-        }
+        self.release_marks(ctx);
         for p in self.streams.drain(ctx.marks) {
             emit(p, ctx);
         }
