@@ -536,13 +536,15 @@ impl SampleSet {
     }
 }
 
+/// Transactions for unit tests (here and in the report).
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::analyzers::GrpcCall;
+pub(crate) mod test_rows {
+    use crate::analyzers::{GrpcCall, HttpTransaction};
     use std::net::{IpAddr, Ipv4Addr};
 
-    fn http(grpc: Option<(&str, Option<u32>)>, total_ns: Option<i64>) -> HttpTransaction {
+    /// An HTTP/2 transaction that took `total_ns` (None: unanswered), a gRPC call to
+    /// `service/method` with a status when `grpc` says so.
+    pub fn http(grpc: Option<(&str, Option<u32>)>, total_ns: Option<i64>) -> HttpTransaction {
         HttpTransaction {
             connection_id: 1,
             depth: 1,
@@ -580,6 +582,12 @@ mod tests {
             response_head_ns: None,
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_rows::http;
+    use super::*;
 
     #[test]
     fn grpc_groupings_leave_out_other_transactions() {

@@ -1031,3 +1031,40 @@ fn tls_section(page: &mut Page, options: &ReportOptions, tls: &TlsGathered) {
         .collect();
     page.table(&["rule", "meaning", "connections"], &rows, 2);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::samples::test_rows::http;
+
+    #[test]
+    fn grpc_breakdown_per_method_only_when_there_are_calls() {
+        let mut builder = ReportBuilder::new(ReportOptions::default());
+        for (call, total) in [
+            (Some(("pkg.Svc/Get", Some(0))), Some(1_000_000)),
+            (Some(("pkg.Svc/Get", Some(0))), Some(3_000_000)),
+            (Some(("pkg.Svc/Get", Some(5))), Some(2_000_000)),
+            (Some(("pkg.Svc/Watch", None)), None),
+            (None, Some(9_000_000)),
+        ] {
+            builder.add(&Record::Http(http(call, total)));
+        }
+        let page = builder.build(&[], 0);
+        assert!(page.contains("gRPC calls"));
+        assert!(page.contains("4 calls to 2 methods"));
+        // Get: 3 calls, two statuses, p50 of {1, 2, 3} ms and max 3 ms.
+        let get = page
+            .find("<td class=\"l\">pkg.Svc/Get</td>")
+            .expect("Get row");
+        let row = &page[get..get + page[get..].find("</tr>").unwrap()];
+        for cell in ["3", "0 OK ×2, 5 NOT_FOUND ×1", "2.000ms", "3.000ms"] {
+            assert!(row.contains(&format!(">{cell}</td>")), "{cell} in {row}");
+        }
+        // Watch: counted, without a status and without latency.
+        assert!(page.contains("(no status) ×1"));
+
+        let mut builder = ReportBuilder::new(ReportOptions::default());
+        builder.add(&Record::Http(http(None, Some(1_000))));
+        assert!(!builder.build(&[], 0).contains("gRPC calls"));
+    }
+}

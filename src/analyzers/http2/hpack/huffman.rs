@@ -409,22 +409,22 @@ static TRANSITIONS: [[Transition; 16]; 256] = build_transitions();
 pub fn decode(encoded: &[u8], out: &mut Vec<u8>) -> Result<(), HuffmanError> {
     // Decoded strings are at most 8/5 of the encoded length.
     out.reserve(encoded.len() + encoded.len() / 2);
-    let mut state = 0usize;
-    let mut may_end = true;
+    let mut state = 0u8;
+    let mut flags = MAY_END;
     for &byte in encoded {
         for nibble in [byte >> 4, byte & 0x0f] {
-            let step = TRANSITIONS[state][nibble as usize];
-            if step.flags & FAILS != 0 {
-                return Err(HuffmanError::Eos);
-            }
-            if step.flags & EMITS != 0 {
+            let step = TRANSITIONS[state as usize][nibble as usize];
+            flags = step.flags;
+            if flags & (EMITS | FAILS) != 0 {
+                if flags & FAILS != 0 {
+                    return Err(HuffmanError::Eos);
+                }
                 out.push(step.symbol);
             }
-            state = step.next as usize;
-            may_end = step.flags & MAY_END != 0;
+            state = step.next;
         }
     }
-    if may_end {
+    if flags & MAY_END != 0 {
         Ok(())
     } else {
         Err(HuffmanError::BadPadding)

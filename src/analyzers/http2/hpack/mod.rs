@@ -9,18 +9,23 @@
 //! every example of RFC 7541 appendix C, and fuzzed in tests/fuzz_inputs.rs.
 //!
 //! # Unknown table state
-//! A [`Decoder::new_unknown`] (or any decoder after an [`HpackError`]) holds the entries it
-//! saw inserted ("known", newest first) and, behind them, an unknown remainder whose size is
-//! only bounded: it is at most `max_size - known_size`. Eviction always removes the oldest
-//! entries first, so the unknown remainder goes before any known entry, and a known entry is
-//! evicted exactly when the known entries alone no longer fit: the known part stays exact.
-//! An index past the known entries then answers "unknown" (counted, the field not emitted)
-//! until the remainder is provably empty (less than 32 bytes of room for it: no entry is
-//! smaller), from which point such an index is an error, as in a decoder that saw everything.
+//! A [`Decoder::new_unknown`] (or any decoder after an [`HpackError`]) lists the entries it
+//! saw inserted (newest first) and, behind them, an unknown remainder. The invariant: the
+//! real table is always a prefix of "listed entries, then the unknown remainder". It holds
+//! because eviction removes the oldest entries first and the decoder never evicts more than
+//! the real table does: it evicts by a lower bound of the entries' sizes under an upper
+//! bound of the maximum size. So every index the encoder sends (it only points into the
+//! real table) points at the listed entry in the same position, or into the remainder:
+//! answered "unknown" (counted, the field not emitted), never guessed. Once the remainder is
+//! provably empty (less than 32 bytes of room for it, and no entry is smaller), an index past
+//! the listed entries is an error, as in a decoder that saw everything.
 //!
-//! Overestimating the table's maximum size is safe (the real table is then a prefix of the
-//! known entries, and every index the encoder can send still points at the same entry), so
-//! a decoder that did not see `SETTINGS_HEADER_TABLE_SIZE` should be given an upper bound:
+//! An entry inserted with its name taken from an unknown entry is listed with that name
+//! unknown (and only its value's size counted): references to it are unknown too, but the
+//! entries around it stay answered.
+//!
+//! Overestimating the table's maximum size is therefore safe, underestimating is not: a
+//! decoder that did not see `SETTINGS_HEADER_TABLE_SIZE` should be given the upper bound
 //! [`MAX_TABLE_SIZE_CAP`].
 //!
 //! # Memory
@@ -169,21 +174,25 @@ impl From<huffman::HuffmanError> for HpackError {
 }
 
 struct Entry {
-    name: Box<[u8]>,
+    /// `None`: taken from an unknown entry.
+    name: Option<Box<[u8]>>,
     value: Box<[u8]>,
 }
 
 impl Entry {
+    /// RFC size, or its lower bound when the name is unknown.
     fn size(&self) -> usize {
-        self.name.len() + self.value.len() + ENTRY_OVERHEAD
+        self.name.as_ref().map_or(0, |n| n.len()) + self.value.len() + ENTRY_OVERHEAD
     }
 }
 
-/// The dynamic table as far as it is known: the entries seen inserted, newest first, and
-/// whether older, unseen entries may sit behind them.
+/// The dynamic table as far as it is known: the entries seen inserted, newest first (a
+/// superset of the real table's entries since the decoder's knowledge began), and whether
+/// older, unseen entries may sit behind them.
 struct DynamicTable {
-    known: VecDeque<Entry>,
-    known_size: usize,
+    listed: VecDeque<Entry>,
+    /// Sum of the listed entries' sizes (a lower bound when a name is unknown).
+    listed_size: usize,
     /// Current maximum size (from size updates), at most `limit`.
     max_size: usize,
     /// SETTINGS_HEADER_TABLE_SIZE as acknowledged (capped): size updates may not exceed it.
@@ -196,8 +205,8 @@ impl DynamicTable {
     fn new(limit: usize, unknown_tail: bool) -> Self {
         let limit = limit.min(MAX_TABLE_SIZE_CAP);
         DynamicTable {
-            known: VecDeque::new(),
-            known_size: 0,
+            listed: VecDeque::new(),
+            listed_size: 0,
             max_size: limit,
             limit,
             unknown_tail,
@@ -206,23 +215,23 @@ impl DynamicTable {
 
     /// Forget everything: the table may hold anything that fits the limit.
     fn become_unknown(&mut self) {
-        self.known.clear();
-        self.known_size = 0;
+        self.listed.clear();
+        self.listed_size = 0;
         // The current maximum is unknown too; the limit is a safe overestimate.
         self.max_size = self.limit;
         self.unknown_tail = true;
     }
 
-    /// Evict oldest known entries until `extra` more bytes fit, then decide whether the
+    /// Evict the oldest listed entries until `extra` more bytes fit, then decide whether the
     /// unknown remainder can still hold an entry.
     fn make_room(&mut self, extra: usize) {
-        while self.known_size + extra > self.max_size {
-            match self.known.pop_back() {
-                Some(old) => self.known_size -= old.size(),
+        while self.listed_size + extra > self.max_size {
+            match self.listed.pop_back() {
+                Some(old) => self.listed_size -= old.size(),
                 None => break,
             }
         }
-        if self.max_size.saturating_sub(self.known_size + extra) < ENTRY_OVERHEAD {
+        if self.max_size.saturating_sub(self.listed_size + extra) < ENTRY_OVERHEAD {
             self.unknown_tail = false;
         }
     }
@@ -232,21 +241,23 @@ impl DynamicTable {
         self.make_room(0);
     }
 
-    fn insert(&mut self, name: &[u8], value: &[u8]) {
-        let size = name.len() + value.len() + ENTRY_OVERHEAD;
+    /// Inserts an entry; `name` `None` when it came from an unknown entry.
+    fn insert(&mut self, name: Option<&[u8]>, value: &[u8]) {
+        let entry = Entry {
+            name: name.map(Box::from),
+            value: value.into(),
+        };
+        let size = entry.size();
         if size > self.max_size {
             // RFC 7541 section 4.4: an entry larger than the table empties it.
-            self.known.clear();
-            self.known_size = 0;
+            self.listed.clear();
+            self.listed_size = 0;
             self.unknown_tail = false;
             return;
         }
         self.make_room(size);
-        self.known.push_front(Entry {
-            name: name.into(),
-            value: value.into(),
-        });
-        self.known_size += size;
+        self.listed.push_front(entry);
+        self.listed_size += size;
     }
 
     /// Resolves an index into the static table or the known dynamic entries.
@@ -259,19 +270,15 @@ impl DynamicTable {
             let (name, value) = STATIC_TABLE[i - 1];
             return Ok(Lookup::Found(name.as_bytes(), value.as_bytes()));
         }
-        match self.known.get(i - STATIC_TABLE.len() - 1) {
-            Some(e) => Ok(Lookup::Found(&e.name, &e.value)),
+        match self.listed.get(i - STATIC_TABLE.len() - 1) {
+            Some(Entry {
+                name: Some(name),
+                value,
+            }) => Ok(Lookup::Found(name, value)),
+            Some(_) => Ok(Lookup::Unknown),
             None if self.unknown_tail => Ok(Lookup::Unknown),
             None => Err(HpackError::BadIndex(index)),
         }
-    }
-
-    /// An entry of unknown size was inserted (its name came from an unknown entry): what
-    /// is older than it can no longer be placed, and neither can it.
-    fn insert_unknown(&mut self) {
-        self.known.clear();
-        self.known_size = 0;
-        self.unknown_tail = true;
     }
 }
 
@@ -323,14 +330,20 @@ impl Decoder {
         }
     }
 
-    /// The entries known to be in the dynamic table, newest (index 62) first.
+    /// The newest dynamic-table entries (index 62 first) as far as they are known: up to
+    /// the first whose name is unknown. Older ones may have been evicted already when the
+    /// table is not fully known.
     pub fn known_entries(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
-        self.table.known.iter().map(|e| (&e.name[..], &e.value[..]))
+        self.table
+            .listed
+            .iter()
+            .map_while(|e| Some((e.name.as_deref()?, &e.value[..])))
     }
 
-    /// RFC size of the known entries (the table's size when it is fully known).
+    /// RFC size of the listed entries: the table's size when it is fully known, else a
+    /// lower bound of the size of the entries seen inserted.
     pub fn known_size(&self) -> usize {
-        self.table.known_size
+        self.table.listed_size
     }
 
     /// The table holds nothing but the known entries.
@@ -433,14 +446,12 @@ impl Decoder {
                     if admit(&self.name_buf, &self.value_buf, &mut info) {
                         emit(&self.name_buf, &self.value_buf);
                     }
-                    if indexing {
-                        self.table.insert(&self.name_buf, &self.value_buf);
-                    }
                 } else {
                     info.unknown_refs += 1;
-                    if indexing {
-                        self.table.insert_unknown();
-                    }
+                }
+                if indexing {
+                    let name = known_name.then_some(&self.name_buf[..]);
+                    self.table.insert(name, &self.value_buf);
                 }
             }
         }
