@@ -978,6 +978,31 @@ fn streams_figure(v: f64) -> String {
     }
 }
 
+/// min, mean, p50, p90, p99 and max of `values` (not empty), in a table's few columns.
+fn short_summary(
+    values: &[f64],
+    method: PercentileMethod,
+    show: fn(f64) -> String,
+    show_mean: fn(f64) -> String,
+) -> Vec<String> {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len() as u64;
+    let mut row = vec![
+        show(sorted[0]),
+        show_mean(sorted.iter().sum::<f64>() / n as f64),
+    ];
+    row.extend([50.0, 90.0, 99.0].iter().map(|&p| {
+        if crate::report::n_too_small(n, p) {
+            crate::report::N_TOO_SMALL.to_string()
+        } else {
+            show(percentile::percentile_f64(&sorted, p, method))
+        }
+    }));
+    row.push(show(sorted[sorted.len() - 1]));
+    row
+}
+
 /// HTTP/2 connections as a whole: how many streams each carried and kept open at once (the
 /// busiest listed), PING round trips, and the SETTINGS each side sent.
 fn http2_section(page: &mut Page, options: &ReportOptions, h2: &Http2Gathered) {
@@ -993,7 +1018,6 @@ fn http2_section(page: &mut Page, options: &ReportOptions, h2: &Http2Gathered) {
         thousands(streams as u64),
         options.method.describe()
     ));
-    let percentiles = [50.0, 90.0, 99.0];
     let rows: Vec<Vec<String>> = [
         ("streams", &h2.streams),
         ("most open at once", &h2.max_open),
@@ -1001,22 +1025,13 @@ fn http2_section(page: &mut Page, options: &ReportOptions, h2: &Http2Gathered) {
     ]
     .into_iter()
     .map(|(what, values)| {
-        let mut sorted = values.clone();
-        sorted.sort_by(f64::total_cmp);
-        let n = sorted.len() as u64;
-        let mut row = vec![
-            what.to_string(),
-            streams_figure(sorted[0]),
-            format!("{:.2}", sorted.iter().sum::<f64>() / n as f64),
-        ];
-        row.extend(percentiles.iter().map(|&p| {
-            if crate::report::n_too_small(n, p) {
-                crate::report::N_TOO_SMALL.to_string()
-            } else {
-                streams_figure(percentile::percentile_f64(&sorted, p, options.method))
-            }
-        }));
-        row.push(streams_figure(sorted[sorted.len() - 1]));
+        let mut row = vec![what.to_string()];
+        row.extend(short_summary(
+            values,
+            options.method,
+            streams_figure,
+            |mean| format!("{mean:.2}"),
+        ));
         row
     })
     .collect();
@@ -1069,15 +1084,26 @@ fn http2_section(page: &mut Page, options: &ReportOptions, h2: &Http2Gathered) {
     if h2.pings > 0 {
         page.subheading("PING round trips (PING → its PING ACK)");
         page.paragraph(&format!(
-            "{} PINGs sent (either side), {} answered in the capture (the first 64 of each \
+            "PINGs sent (either side): {}; answered in the capture: {} (the first 64 of each \
              connection are timed). A PING is answered by the peer's HTTP/2 stack at once, so \
              its round trip is the network's plus that stack's, without the application's work.",
             thousands(h2.pings),
             thousands(h2.ping_rtts_ns.len() as u64)
         ));
-        let mut rtts = h2.ping_rtts_ns.clone();
-        if let Some(s) = percentile::summarize(&mut rtts, options.method, &STANDARD_PERCENTILES) {
-            page.table(&SUMMARY_HEADERS, &[summary_row("PING → ACK", &s)], 1);
+        if !h2.ping_rtts_ns.is_empty() {
+            let rtts: Vec<f64> = h2.ping_rtts_ns.iter().map(|&ns| ns as f64).collect();
+            let mut row = vec!["PING → ACK".to_string(), thousands(rtts.len() as u64)];
+            row.extend(short_summary(
+                &rtts,
+                options.method,
+                duration_ns_to_human,
+                duration_ns_to_human,
+            ));
+            page.table(
+                &["", "count", "min", "mean", "p50", "p90", "p99", "max"],
+                &[row],
+                1,
+            );
         }
     }
 
