@@ -366,6 +366,39 @@ fn http2_on_loopback_matches_clients_and_tshark() {
             }
         }
     }
+    // The report's HTTP/2 connections part shows the same figures.
+    let html = work.join("report.html");
+    let out = common::tracetail()
+        .args(["report", "--keylog"])
+        .arg(&keylog)
+        .arg(&pcap)
+        .arg("-o")
+        .arg(&html)
+        .output()
+        .expect("run tracetail");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page = std::fs::read_to_string(&html).unwrap();
+    let section = page
+        .find("<h2>HTTP/2 connections</h2>")
+        .expect("the HTTP/2 connections section");
+    let page = &page[section..];
+    let h2_connections = sessions.iter().filter(|s| s.get("http2").is_some()).count();
+    assert!(
+        page.contains(&format!("{h2_connections} HTTP/2 connections carried")),
+        "{h2_connections} connections"
+    );
+    // h2load's row among the busiest: 60 streams, at most 4 open at once, nginx's limit 128.
+    let at = page
+        .find(&format!(":{h2load_client}</td>"))
+        .expect("h2load's connection in the report");
+    let row = &page[at..at + page[at..].find("</tr>").unwrap()];
+    assert!(row.contains("<td>60</td><td>4</td>"), "{row}");
+    assert!(row.contains("<td>128</td>"), "{row}");
+
     if upgrade {
         // The Python server's PING and curl's ACK, against tshark's frame times.
         let s = sessions

@@ -2,6 +2,7 @@
 //! sessions, HTTP and DNS transaction summaries, percentile tables and every plot inline,
 //! gathered from the records of one pass by a [`ReportBuilder`].
 
+use crate::analyzers::http2::Http2Connection;
 use crate::analyzers::{AnalyzerStats, TlsConnection};
 use crate::flows::counts::{self, IntervalCounts};
 use crate::flows::{FlowRecord, ProtocolCounts};
@@ -10,7 +11,7 @@ use crate::report::explorer::Explorer;
 use crate::report::html::Page;
 use crate::report::plot::{self, PlotKind, PlotOptions};
 use crate::samples::{grpc_status_label, GroupBy, Metric, Protocol, SampleSet};
-use crate::stats::percentile::LatencySummary;
+use crate::stats::percentile::{self, LatencySummary};
 use crate::stats::{PercentileMethod, STANDARD_PERCENTILES};
 use crate::units::{bytes_human, duration_ns_to_human, epoch_ns_to_rfc3339, thousands};
 use std::collections::BTreeMap;
@@ -64,6 +65,7 @@ struct Gathered {
     tcp_ttfb: SampleSet,
     tcp_flagged: BTreeMap<&'static str, u64>,
     tls: TlsGathered,
+    http2: Http2Gathered,
     /// Requests (HTTP requests, DNS queries) and responses per interval of `message_width`,
     /// which widens like the pass's packet intervals (bounded memory).
     messages: BTreeMap<i64, IntervalCounts>,
@@ -140,6 +142,72 @@ impl TlsGathered {
     }
 }
 
+/// Busiest HTTP/2 connections listed (most streams open at once).
+const HTTP2_BUSIEST: usize = 10;
+
+/// What the HTTP/2 connections section needs: a few numbers per connection (fewer than its
+/// streams' samples), the busiest connections, PING round trips and the SETTINGS seen.
+struct Http2Gathered {
+    /// Per connection: streams, most open at once, mean open.
+    streams: Vec<f64>,
+    max_open: Vec<f64>,
+    mean_open: Vec<f64>,
+    busiest: Vec<Http2Connection>,
+    pings: u64,
+    ping_rtts_ns: Vec<i64>,
+    /// (sent by, setting, value) → connections, e.g. ("server", "MAX_CONCURRENT_STREAMS", 128).
+    settings: BTreeMap<(&'static str, &'static str, u32), u64>,
+}
+
+impl Http2Gathered {
+    fn new() -> Self {
+        Http2Gathered {
+            streams: Vec::new(),
+            max_open: Vec::new(),
+            mean_open: Vec::new(),
+            busiest: Vec::new(),
+            pings: 0,
+            ping_rtts_ns: Vec::new(),
+            settings: BTreeMap::new(),
+        }
+    }
+
+    fn connections(&self) -> u64 {
+        self.streams.len() as u64
+    }
+
+    fn add(&mut self, c: &Http2Connection) {
+        self.streams.push(c.streams as f64);
+        self.max_open.push(c.max_open_streams as f64);
+        self.mean_open.push(c.mean_open_streams);
+        self.pings += c.pings;
+        self.ping_rtts_ns.extend(&c.ping_rtts_ns);
+        for (side, settings) in [
+            ("client", &c.client_settings),
+            ("server", &c.server_settings),
+        ] {
+            for (name, value) in settings {
+                *self.settings.entry((side, name, *value)).or_default() += 1;
+            }
+        }
+        // Keep only the busiest: memory stays bounded on captures with many connections.
+        self.busiest.push(c.clone());
+        if self.busiest.len() > HTTP2_BUSIEST * 4 {
+            self.keep_busiest();
+        }
+    }
+
+    /// The busiest first (most open at once, then most streams, then earliest).
+    fn keep_busiest(&mut self) {
+        self.busiest.sort_by(|a, b| {
+            (b.max_open_streams, b.streams)
+                .cmp(&(a.max_open_streams, a.streams))
+                .then(a.first_ns.cmp(&b.first_ns))
+        });
+        self.busiest.truncate(HTTP2_BUSIEST);
+    }
+}
+
 /// What each `handshake_end` rule means, for the reader of the report.
 fn handshake_rule_meaning(rule: &str) -> &'static str {
     match rule {
@@ -194,6 +262,7 @@ impl ReportBuilder {
                     .with_protocol(Protocol::Tcp),
                 tcp_flagged: BTreeMap::new(),
                 tls: TlsGathered::new(),
+                http2: Http2Gathered::new(),
                 messages: BTreeMap::new(),
                 message_width: counts::ADAPTIVE_INTERVAL_START_NS,
             },
@@ -210,6 +279,7 @@ impl ReportBuilder {
             ..base
         };
         options.analyzer.tls.rows = true;
+        options.analyzer.http2_connections = true;
         options
     }
 
@@ -299,7 +369,7 @@ impl ReportBuilder {
                 }
             }
             Record::Tls(t) => self.g.tls.add(t),
-            Record::Http2(_) => {}
+            Record::Http2(c) => self.g.http2.add(c),
         }
     }
 
@@ -310,6 +380,7 @@ impl ReportBuilder {
             .top_flows
             .sort_by_key(|f| std::cmp::Reverse(flow_bytes(f)));
         self.g.top_flows.truncate(top);
+        self.g.http2.keep_busiest();
         build_page(&self.options, reports, failed, &self.g)
     }
 }
@@ -574,6 +645,9 @@ fn build_page(
     }
     if !g.grpc_statuses.is_empty() {
         grpc_section(&mut page, options, g);
+    }
+    if g.http2.connections() > 0 {
+        http2_section(&mut page, options, &g.http2);
     }
 
     // 4. DNS.
@@ -895,6 +969,162 @@ fn http_section(page: &mut Page, options: &ReportOptions, analyzer: &AnalyzerSta
     }
 }
 
+/// A count or mean of streams: whole numbers as counts, the rest with two decimals.
+fn streams_figure(v: f64) -> String {
+    if v.fract() == 0.0 && v >= 0.0 {
+        thousands(v as u64)
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// min, mean, p50, p90, p99 and max of `values` (not empty), in a table's few columns.
+fn short_summary(
+    values: &[f64],
+    method: PercentileMethod,
+    show: fn(f64) -> String,
+    show_mean: fn(f64) -> String,
+) -> Vec<String> {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let n = sorted.len() as u64;
+    let mut row = vec![
+        show(sorted[0]),
+        show_mean(sorted.iter().sum::<f64>() / n as f64),
+    ];
+    row.extend([50.0, 90.0, 99.0].iter().map(|&p| {
+        if crate::report::n_too_small(n, p) {
+            crate::report::N_TOO_SMALL.to_string()
+        } else {
+            show(percentile::percentile_f64(&sorted, p, method))
+        }
+    }));
+    row.push(show(sorted[sorted.len() - 1]));
+    row
+}
+
+/// HTTP/2 connections as a whole: how many streams each carried and kept open at once (the
+/// busiest listed), PING round trips, and the SETTINGS each side sent.
+fn http2_section(page: &mut Page, options: &ReportOptions, h2: &Http2Gathered) {
+    page.section("HTTP/2 connections");
+    let streams: f64 = h2.streams.iter().sum();
+    page.paragraph(&format!(
+        "{} HTTP/2 connections carried {} streams (their transactions are in the HTTP \
+         section). A stream is open from the first frame of its request until both sides ended \
+         it (END_STREAM each way, or RST_STREAM); the mean is over time, from the connection's \
+         first frame to its last. A server caps the streams open at once with \
+         MAX_CONCURRENT_STREAMS (\"server's limit\"; all SETTINGS are below). Percentiles: {}.",
+        thousands(h2.connections()),
+        thousands(streams as u64),
+        options.method.describe()
+    ));
+    let rows: Vec<Vec<String>> = [
+        ("streams", &h2.streams),
+        ("most open at once", &h2.max_open),
+        ("mean open", &h2.mean_open),
+    ]
+    .into_iter()
+    .map(|(what, values)| {
+        let mut row = vec![what.to_string()];
+        row.extend(short_summary(
+            values,
+            options.method,
+            streams_figure,
+            |mean| format!("{mean:.2}"),
+        ));
+        row
+    })
+    .collect();
+    page.table(
+        &["per connection", "min", "mean", "p50", "p90", "p99", "max"],
+        &rows,
+        1,
+    );
+
+    let shown = h2.busiest.len() as u64;
+    page.subheading(&if shown == h2.connections() {
+        format!("Connections (all {shown}), most streams open at once first")
+    } else {
+        format!("Busiest connections (the {shown} with most streams open at once)")
+    });
+    let rows: Vec<Vec<String>> = h2
+        .busiest
+        .iter()
+        .map(|c| {
+            vec![
+                std::net::SocketAddr::new(c.client_ip, c.client_port).to_string(),
+                std::net::SocketAddr::new(c.server_ip, c.server_port).to_string(),
+                thousands(c.streams),
+                thousands(c.max_open_streams),
+                format!("{:.2}", c.mean_open_streams),
+                c.server_settings
+                    .get("MAX_CONCURRENT_STREAMS")
+                    .map(|v| thousands(u64::from(*v)))
+                    .unwrap_or_else(|| "(not sent: none)".to_string()),
+                duration_ns_to_human(c.last_ns.saturating_sub(c.first_ns) as f64),
+                thousands(c.pings),
+            ]
+        })
+        .collect();
+    page.table(
+        &[
+            "client",
+            "server",
+            "streams",
+            "most open",
+            "mean open",
+            "server's limit",
+            "duration",
+            "PINGs",
+        ],
+        &rows,
+        2,
+    );
+
+    if h2.pings > 0 {
+        page.subheading("PING round trips (PING → its PING ACK)");
+        page.paragraph(&format!(
+            "PINGs sent (either side): {}; answered in the capture: {} (the first 64 of each \
+             connection are timed). A PING is answered by the peer's HTTP/2 stack at once, so \
+             its round trip is the network's plus that stack's, without the application's work.",
+            thousands(h2.pings),
+            thousands(h2.ping_rtts_ns.len() as u64)
+        ));
+        if !h2.ping_rtts_ns.is_empty() {
+            let rtts: Vec<f64> = h2.ping_rtts_ns.iter().map(|&ns| ns as f64).collect();
+            let mut row = vec!["PING → ACK".to_string(), thousands(rtts.len() as u64)];
+            row.extend(short_summary(
+                &rtts,
+                options.method,
+                duration_ns_to_human,
+                duration_ns_to_human,
+            ));
+            page.table(
+                &["", "count", "min", "mean", "p50", "p90", "p99", "max"],
+                &[row],
+                1,
+            );
+        }
+    }
+
+    if !h2.settings.is_empty() {
+        page.subheading("SETTINGS sent (the last value of each, per connection)");
+        let rows: Vec<Vec<String>> = h2
+            .settings
+            .iter()
+            .map(|((side, name, value), n)| {
+                vec![
+                    side.to_string(),
+                    name.to_string(),
+                    thousands(u64::from(*value)),
+                    thousands(*n),
+                ]
+            })
+            .collect();
+        page.table(&["sent by", "setting", "value", "connections"], &rows, 2);
+    }
+}
+
 /// The interactive explorer, with tail-zoom buttons at the exact p90 and p99 (when n allows).
 fn explorer(page: &mut Page, explorer: &Explorer, id: &str, all: &LatencySummary) {
     if explorer.is_empty() {
@@ -1066,5 +1296,92 @@ mod tests {
         let mut builder = ReportBuilder::new(ReportOptions::default());
         builder.add(&Record::Http(http(None, Some(1_000))));
         assert!(!builder.build(&[], 0).contains("gRPC calls"));
+    }
+
+    fn h2_connection(
+        client_port: u16,
+        streams: u64,
+        max_open: u64,
+        rtts: &[i64],
+    ) -> Http2Connection {
+        Http2Connection {
+            connection_id: u64::from(client_port),
+            client_ip: "10.0.0.1".parse().unwrap(),
+            client_port,
+            server_ip: "10.0.0.2".parse().unwrap(),
+            server_port: 443,
+            first_ns: 0,
+            last_ns: 2_000_000,
+            streams,
+            max_open_streams: max_open,
+            mean_open_streams: max_open as f64 / 2.0,
+            pings: rtts.len() as u64,
+            ping_rtts_ns: rtts.to_vec(),
+            client_settings: [("ENABLE_PUSH", 0)].into_iter().collect(),
+            server_settings: [("MAX_CONCURRENT_STREAMS", 128)].into_iter().collect(),
+        }
+    }
+
+    /// The `<tr>` holding a cell with `first`.
+    fn row_of<'a>(page: &'a str, first: &str) -> &'a str {
+        let at = page
+            .find(&format!("<td class=\"l\">{first}</td>"))
+            .unwrap_or_else(|| panic!("row {first}"));
+        &page[at..at + page[at..].find("</tr>").unwrap()]
+    }
+
+    #[test]
+    fn http2_connections_section_only_when_there_are_connections() {
+        let mut builder = ReportBuilder::new(ReportOptions::default());
+        builder.add(&Record::Http(http(None, Some(1_000))));
+        for (port, streams, max_open, rtts) in [
+            (1001, 60, 4, &[][..]),
+            (1002, 3, 1, &[40_000, 60_000][..]),
+            (1003, 10, 2, &[50_000][..]),
+        ] {
+            builder.add(&Record::Http2(h2_connection(port, streams, max_open, rtts)));
+        }
+        let page = builder.build(&[], 0);
+        assert!(page.contains("HTTP/2 connections"));
+        assert!(page.contains("3 HTTP/2 connections carried 73 streams"));
+        // Per connection: streams {3, 10, 60}, most open {1, 2, 4}, mean open {0.5, 1, 2}.
+        let streams = row_of(&page, "streams");
+        for cell in ["3", "24.33", "10", "60"] {
+            assert!(
+                streams.contains(&format!(">{cell}</td>")),
+                "{cell} in {streams}"
+            );
+        }
+        let most = row_of(&page, "most open at once");
+        for cell in ["1", "2.33", "2", "4"] {
+            assert!(most.contains(&format!(">{cell}</td>")), "{cell} in {most}");
+        }
+        assert!(row_of(&page, "mean open").contains(">0.50</td>"));
+        // The busiest connection comes first, with the server's limit beside it.
+        let busiest = row_of(&page, "10.0.0.1:1001");
+        for cell in ["60", "4", "2.00", "128", "2.000ms", "0"] {
+            assert!(
+                busiest.contains(&format!(">{cell}</td>")),
+                "{cell} in {busiest}"
+            );
+        }
+        assert!(page.find("10.0.0.1:1001").unwrap() < page.find("10.0.0.1:1003").unwrap());
+        // Three round trips: median 50 µs, max 60 µs.
+        let ping = row_of(&page, "PING → ACK");
+        for cell in ["3", "40.000µs", "50.000µs", "60.000µs"] {
+            assert!(ping.contains(&format!(">{cell}</td>")), "{cell} in {ping}");
+        }
+        // SETTINGS: per side, setting and value, the connections that sent it.
+        let limit = row_of(&page, "MAX_CONCURRENT_STREAMS");
+        assert!(limit.contains(">128</td><td>3</td>"), "{limit}");
+        assert!(row_of(&page, "client").contains(">ENABLE_PUSH</td>"));
+
+        // No HTTP/2 connections: no section; no pings: no PING table.
+        let mut builder = ReportBuilder::new(ReportOptions::default());
+        builder.add(&Record::Http(http(None, Some(1_000))));
+        assert!(!builder.build(&[], 0).contains("HTTP/2 connections"));
+        let mut builder = ReportBuilder::new(ReportOptions::default());
+        builder.add(&Record::Http2(h2_connection(1001, 1, 1, &[])));
+        assert!(!builder.build(&[], 0).contains("PING round trips"));
     }
 }
