@@ -173,22 +173,30 @@ impl From<huffman::HuffmanError> for HpackError {
     }
 }
 
-/// One dynamic-table entry in one allocation (entries come and go with every block).
+/// One dynamic-table entry in one buffer (entries come and go with every block, so the
+/// buffer of an evicted entry is reused for the next).
 struct Entry {
     /// The name, then the value.
-    bytes: Box<[u8]>,
+    bytes: Vec<u8>,
     /// `None`: taken from an unknown entry (`bytes` holds the value only).
     name_len: Option<usize>,
 }
 
 impl Entry {
-    fn new(name: Option<&[u8]>, value: &[u8]) -> Self {
+    /// An entry in `buffer` (an evicted entry's), unless that is much larger than needed:
+    /// an entry never holds more than about twice its RFC size.
+    fn new(name: Option<&[u8]>, value: &[u8], mut buffer: Vec<u8>) -> Self {
         let name_bytes = name.unwrap_or_default();
-        let mut bytes = Vec::with_capacity(name_bytes.len() + value.len());
-        bytes.extend_from_slice(name_bytes);
-        bytes.extend_from_slice(value);
+        let needed = name_bytes.len() + value.len();
+        if buffer.capacity() > 2 * needed + ENTRY_OVERHEAD {
+            buffer = Vec::new();
+        }
+        buffer.clear();
+        buffer.reserve_exact(needed);
+        buffer.extend_from_slice(name_bytes);
+        buffer.extend_from_slice(value);
         Entry {
-            bytes: bytes.into_boxed_slice(),
+            bytes: buffer,
             name_len: name.map(<[u8]>::len),
         }
     }
@@ -220,6 +228,8 @@ struct DynamicTable {
     limit: usize,
     /// Entries from before the decoder's knowledge may still be present behind `known`.
     unknown_tail: bool,
+    /// The buffer of the last evicted entry, for the next insert.
+    spare: Vec<u8>,
 }
 
 impl DynamicTable {
@@ -231,6 +241,7 @@ impl DynamicTable {
             max_size: limit,
             limit,
             unknown_tail,
+            spare: Vec::new(),
         }
     }
 
@@ -248,7 +259,10 @@ impl DynamicTable {
     fn make_room(&mut self, extra: usize) {
         while self.listed_size + extra > self.max_size {
             match self.listed.pop_back() {
-                Some(old) => self.listed_size -= old.size(),
+                Some(old) => {
+                    self.listed_size -= old.size();
+                    self.spare = old.bytes;
+                }
                 None => break,
             }
         }
@@ -264,8 +278,7 @@ impl DynamicTable {
 
     /// Inserts an entry; `name` `None` when it came from an unknown entry.
     fn insert(&mut self, name: Option<&[u8]>, value: &[u8]) {
-        let entry = Entry::new(name, value);
-        let size = entry.size();
+        let size = name.map_or(0, <[u8]>::len) + value.len() + ENTRY_OVERHEAD;
         if size > self.max_size {
             // RFC 7541 section 4.4: an entry larger than the table empties it.
             self.listed.clear();
@@ -274,6 +287,7 @@ impl DynamicTable {
             return;
         }
         self.make_room(size);
+        let entry = Entry::new(name, value, std::mem::take(&mut self.spare));
         self.listed.push_front(entry);
         self.listed_size += size;
     }
@@ -645,4 +659,49 @@ pub fn decode_integer(bytes: &[u8], pos: &mut usize, prefix_bits: u8) -> Result<
     }
     *pos = reader_pos;
     Ok(value as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Through the memo, hits and misses alike, every string decodes as the plain decoder
+    /// decodes it, errors included, also when more strings cycle than it has slots.
+    #[test]
+    fn memo_answers_as_the_decoder() {
+        let mut memo = HuffmanMemo::default();
+        // Short valid codes ('a' = 00011 + padding, "www.example.com", two of each length),
+        // invalid ones (8 bits of padding, EOS), a long one past MEMO_MAX_ENCODED, and empty.
+        let mut inputs: Vec<Vec<u8>> = vec![
+            vec![0b0001_1111],
+            vec![
+                0xf1, 0xe3, 0xc2, 0xe5, 0xf2, 0x3a, 0x6b, 0xa0, 0xab, 0x90, 0xf4, 0xff,
+            ],
+            vec![0xff],
+            vec![0xff, 0xff, 0xff, 0xfc],
+            vec![0x0f; MEMO_MAX_ENCODED + 5],
+            vec![],
+        ];
+        inputs.extend((0..3 * MEMO_SLOTS as u8).map(|i| vec![i, i.wrapping_mul(7), 0xff]));
+        for round in 0..3 {
+            for input in inputs.iter().skip(round) {
+                let mut expected = Vec::new();
+                let expected_result = huffman::decode(input, &mut expected);
+                let mut got = b"kept".to_vec();
+                assert_eq!(
+                    memo.decode(input, &mut got),
+                    expected_result,
+                    "{input:02x?}"
+                );
+                if expected_result.is_ok() {
+                    assert_eq!(&got[4..], &expected[..], "{input:02x?}");
+                }
+                assert_eq!(
+                    memo.decoded_len(input),
+                    expected_result.map(|()| expected.len()),
+                    "{input:02x?}"
+                );
+            }
+        }
+    }
 }
