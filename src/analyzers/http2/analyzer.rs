@@ -695,9 +695,12 @@ impl H2Conn {
                     Decoder::new_unknown(MAX_TABLE_SIZE_CAP)
                 })
             });
-            let decoded = decoder.decode(fragments, ctx.config.max_header_bytes, |n, v| {
-                summary.add(n, v)
-            });
+            let decoded = decoder.decode_wanted(
+                fragments,
+                ctx.config.max_header_bytes,
+                HeaderSummary::wants,
+                |n, v| summary.add(n, v),
+            );
             match decoded {
                 Ok(info) => {
                     if info.unknown_refs > 0 {

@@ -16,6 +16,14 @@ pub(super) struct HeaderSummary {
 }
 
 impl HeaderSummary {
+    /// The names [`HeaderSummary::add`] reads; the decoder skips the values of all others.
+    pub fn wants(name: &[u8]) -> bool {
+        matches!(
+            name,
+            b":method" | b":path" | b":authority" | b":status" | b"content-type" | b"host"
+        ) || name.starts_with(b"grpc-")
+    }
+
     /// One decoded field (called in block order).
     pub fn add(&mut self, name: &[u8], value: &[u8]) {
         let text = || String::from_utf8_lossy(value).into_owned();
@@ -144,5 +152,37 @@ impl Stream {
             call.response_messages = m[1].count();
         }
         self.tx
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyzers::http2::hpack::STATIC_TABLE;
+
+    /// Every field `add` keeps is one `wants` lets through: skipping the others loses nothing.
+    #[test]
+    fn wants_covers_every_field_add_reads() {
+        let untouched = format!("{:?}", HeaderSummary::default());
+        let names = STATIC_TABLE.iter().map(|(name, _)| name.as_bytes()).chain([
+            &b"grpc-status"[..],
+            b"grpc-message",
+            b"te",
+            b"x-trace",
+            b"",
+        ]);
+        for name in names {
+            for value in [&b"GET"[..], b"200", b"application/grpc", b"/a", b""] {
+                let mut summary = HeaderSummary::default();
+                summary.add(name, value);
+                if format!("{summary:?}") != untouched {
+                    assert!(
+                        HeaderSummary::wants(name),
+                        "{}",
+                        String::from_utf8_lossy(name)
+                    );
+                }
+            }
+        }
     }
 }

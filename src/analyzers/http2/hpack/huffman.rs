@@ -405,10 +405,94 @@ const fn build_transitions() -> [[Transition; 16]; 256] {
 
 static TRANSITIONS: [[Transition; 16]; 256] = build_transitions();
 
+/// One input byte (two nibbles) from one state: up to two symbols, since the shortest code
+/// is 5 bits. Built from [`TRANSITIONS`] so both tables say the same.
+#[derive(Clone, Copy)]
+struct ByteStep {
+    next: u8,
+    /// Symbols completed (0..=2) in the low bits, then `BYTE_FAILS` and `BYTE_MAY_END`.
+    flags: u8,
+    symbols: [u8; 2],
+}
+
+const BYTE_COUNT: u8 = 3;
+const BYTE_FAILS: u8 = 4;
+const BYTE_MAY_END: u8 = 8;
+
+/// `BYTE_STEPS[state * 256 + byte]`: one look-up per input byte instead of two (256 KiB,
+/// built on first use; a const table that large would slow every build).
+static BYTE_STEPS: std::sync::LazyLock<Box<[ByteStep]>> = std::sync::LazyLock::new(|| {
+    let mut steps = Vec::with_capacity(256 * 256);
+    for from in &TRANSITIONS {
+        for byte in 0..256usize {
+            let high = from[byte >> 4];
+            let low = TRANSITIONS[high.next as usize][byte & 0x0f];
+            let mut step = ByteStep {
+                next: low.next,
+                flags: 0,
+                symbols: [0; 2],
+            };
+            for nibble in [high, low] {
+                if nibble.flags & FAILS != 0 {
+                    step.flags |= BYTE_FAILS;
+                } else if nibble.flags & EMITS != 0 {
+                    step.symbols[(step.flags & BYTE_COUNT) as usize] = nibble.symbol;
+                    step.flags += 1;
+                }
+            }
+            if low.flags & MAY_END != 0 {
+                step.flags |= BYTE_MAY_END;
+            }
+            steps.push(step);
+        }
+    }
+    steps.into_boxed_slice()
+});
+
+/// Walks `encoded` a byte at a time, calling `emit` with each step's completed symbols.
+#[inline(always)]
+fn walk(encoded: &[u8], mut emit: impl FnMut(&ByteStep)) -> Result<(), HuffmanError> {
+    let steps = &**BYTE_STEPS;
+    let mut state = 0usize;
+    let mut flags = BYTE_MAY_END;
+    for &byte in encoded {
+        let step = &steps[state * 256 + byte as usize];
+        flags = step.flags;
+        if flags & BYTE_FAILS != 0 {
+            return Err(HuffmanError::Eos);
+        }
+        emit(step);
+        state = step.next as usize;
+    }
+    if flags & BYTE_MAY_END != 0 {
+        Ok(())
+    } else {
+        Err(HuffmanError::BadPadding)
+    }
+}
+
 /// Appends the decoded form of `encoded` to `out`.
 pub fn decode(encoded: &[u8], out: &mut Vec<u8>) -> Result<(), HuffmanError> {
     // Decoded strings are at most 8/5 of the encoded length.
     out.reserve(encoded.len() + encoded.len() / 2);
+    walk(encoded, |step| match step.flags & BYTE_COUNT {
+        0 => {}
+        1 => out.push(step.symbols[0]),
+        _ => out.extend_from_slice(&step.symbols),
+    })
+}
+
+/// The length [`decode`] would produce, with the same errors, without writing it: for
+/// values nobody reads (HPACK counts decoded octets against list limits).
+pub fn decoded_len(encoded: &[u8]) -> Result<usize, HuffmanError> {
+    let mut len = 0;
+    walk(encoded, |step| len += (step.flags & BYTE_COUNT) as usize)?;
+    Ok(len)
+}
+
+/// The nibble-at-a-time decoder the byte table is built from; the tests' second opinion.
+#[cfg(test)]
+fn decode_by_nibbles(encoded: &[u8], out: &mut Vec<u8>) -> Result<(), HuffmanError> {
     let mut state = 0u8;
     let mut flags = MAY_END;
     for &byte in encoded {
@@ -483,6 +567,36 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out, b"www.example.com");
+    }
+
+    /// The byte table, the nibble table and the length walk agree on every input of up to
+    /// two bytes and on every three-byte input with a varied first byte: same output, same
+    /// error, same length.
+    #[test]
+    fn byte_table_matches_nibble_table() {
+        let check = |input: &[u8]| {
+            let (mut fast, mut slow) = (Vec::new(), Vec::new());
+            let fast_result = decode(input, &mut fast);
+            let slow_result = decode_by_nibbles(input, &mut slow);
+            assert_eq!(fast_result, slow_result, "{input:02x?}");
+            if slow_result.is_ok() {
+                assert_eq!(fast, slow, "{input:02x?}");
+            }
+            assert_eq!(
+                decoded_len(input),
+                slow_result.map(|()| slow.len()),
+                "{input:02x?}"
+            );
+        };
+        for a in 0..=255u8 {
+            check(&[a]);
+            for b in 0..=255u8 {
+                check(&[a, b]);
+                check(&[a.wrapping_mul(37), b, a ^ b]);
+            }
+        }
+        let all: Vec<u8> = (0..=255u8).collect();
+        check(&encode(&all));
     }
 
     #[test]

@@ -173,16 +173,45 @@ impl From<huffman::HuffmanError> for HpackError {
     }
 }
 
+/// One dynamic-table entry in one buffer (entries come and go with every block, so the
+/// buffer of an evicted entry is reused for the next).
 struct Entry {
-    /// `None`: taken from an unknown entry.
-    name: Option<Box<[u8]>>,
-    value: Box<[u8]>,
+    /// The name, then the value.
+    bytes: Vec<u8>,
+    /// `None`: taken from an unknown entry (`bytes` holds the value only).
+    name_len: Option<usize>,
 }
 
 impl Entry {
+    /// An entry in `buffer` (an evicted entry's), unless that is much larger than needed:
+    /// an entry never holds more than about twice its RFC size.
+    fn new(name: Option<&[u8]>, value: &[u8], mut buffer: Vec<u8>) -> Self {
+        let name_bytes = name.unwrap_or_default();
+        let needed = name_bytes.len() + value.len();
+        if buffer.capacity() > 2 * needed + ENTRY_OVERHEAD {
+            buffer = Vec::new();
+        }
+        buffer.clear();
+        buffer.reserve_exact(needed);
+        buffer.extend_from_slice(name_bytes);
+        buffer.extend_from_slice(value);
+        Entry {
+            bytes: buffer,
+            name_len: name.map(<[u8]>::len),
+        }
+    }
+
+    fn name(&self) -> Option<&[u8]> {
+        self.name_len.map(|n| &self.bytes[..n])
+    }
+
+    fn value(&self) -> &[u8] {
+        &self.bytes[self.name_len.unwrap_or(0)..]
+    }
+
     /// RFC size, or its lower bound when the name is unknown.
     fn size(&self) -> usize {
-        self.name.as_ref().map_or(0, |n| n.len()) + self.value.len() + ENTRY_OVERHEAD
+        self.bytes.len() + ENTRY_OVERHEAD
     }
 }
 
@@ -199,6 +228,8 @@ struct DynamicTable {
     limit: usize,
     /// Entries from before the decoder's knowledge may still be present behind `known`.
     unknown_tail: bool,
+    /// The buffer of the last evicted entry, for the next insert.
+    spare: Vec<u8>,
 }
 
 impl DynamicTable {
@@ -210,6 +241,7 @@ impl DynamicTable {
             max_size: limit,
             limit,
             unknown_tail,
+            spare: Vec::new(),
         }
     }
 
@@ -227,7 +259,10 @@ impl DynamicTable {
     fn make_room(&mut self, extra: usize) {
         while self.listed_size + extra > self.max_size {
             match self.listed.pop_back() {
-                Some(old) => self.listed_size -= old.size(),
+                Some(old) => {
+                    self.listed_size -= old.size();
+                    self.spare = old.bytes;
+                }
                 None => break,
             }
         }
@@ -243,11 +278,7 @@ impl DynamicTable {
 
     /// Inserts an entry; `name` `None` when it came from an unknown entry.
     fn insert(&mut self, name: Option<&[u8]>, value: &[u8]) {
-        let entry = Entry {
-            name: name.map(Box::from),
-            value: value.into(),
-        };
-        let size = entry.size();
+        let size = name.map_or(0, <[u8]>::len) + value.len() + ENTRY_OVERHEAD;
         if size > self.max_size {
             // RFC 7541 section 4.4: an entry larger than the table empties it.
             self.listed.clear();
@@ -256,6 +287,7 @@ impl DynamicTable {
             return;
         }
         self.make_room(size);
+        let entry = Entry::new(name, value, std::mem::take(&mut self.spare));
         self.listed.push_front(entry);
         self.listed_size += size;
     }
@@ -271,11 +303,10 @@ impl DynamicTable {
             return Ok(Lookup::Found(name.as_bytes(), value.as_bytes()));
         }
         match self.listed.get(i - STATIC_TABLE.len() - 1) {
-            Some(Entry {
-                name: Some(name),
-                value,
-            }) => Ok(Lookup::Found(name, value)),
-            Some(_) => Ok(Lookup::Unknown),
+            Some(entry) => Ok(match entry.name() {
+                Some(name) => Lookup::Found(name, entry.value()),
+                None => Lookup::Unknown,
+            }),
             None if self.unknown_tail => Ok(Lookup::Unknown),
             None => Err(HpackError::BadIndex(index)),
         }
@@ -294,6 +325,7 @@ pub struct Decoder {
     /// Scratch for Huffman-decoded strings, reused across fields.
     name_buf: Vec<u8>,
     value_buf: Vec<u8>,
+    memo: HuffmanMemo,
 }
 
 impl Decoder {
@@ -305,6 +337,7 @@ impl Decoder {
             table: DynamicTable::new(max_table_size, false),
             name_buf: Vec::new(),
             value_buf: Vec::new(),
+            memo: HuffmanMemo::default(),
         }
     }
 
@@ -316,6 +349,7 @@ impl Decoder {
             table: DynamicTable::new(max_table_size, true),
             name_buf: Vec::new(),
             value_buf: Vec::new(),
+            memo: HuffmanMemo::default(),
         }
     }
 
@@ -337,7 +371,7 @@ impl Decoder {
         self.table
             .listed
             .iter()
-            .map_while(|e| Some((e.name.as_deref()?, &e.value[..])))
+            .map_while(|e| Some((e.name()?, e.value())))
     }
 
     /// RFC size of the listed entries: the table's size when it is fully known, else a
@@ -360,9 +394,22 @@ impl Decoder {
         &mut self,
         block: &[u8],
         max_list_bytes: usize,
+        emit: impl FnMut(&[u8], &[u8]),
+    ) -> Result<BlockInfo, HpackError> {
+        self.decode_wanted(block, max_list_bytes, |_| true, emit)
+    }
+
+    /// [`Decoder::decode`], emitting only the fields whose name `wanted` accepts. A value
+    /// that is neither emitted nor inserted into the table is not Huffman-decoded, only
+    /// validated and measured: same table, same counts, same errors, less work.
+    pub fn decode_wanted(
+        &mut self,
+        block: &[u8],
+        max_list_bytes: usize,
+        wanted: impl Fn(&[u8]) -> bool,
         mut emit: impl FnMut(&[u8], &[u8]),
     ) -> Result<BlockInfo, HpackError> {
-        let result = self.decode_fields(block, max_list_bytes, &mut emit);
+        let result = self.decode_fields(block, max_list_bytes, &wanted, &mut emit);
         if result.is_err() {
             self.table.become_unknown();
         }
@@ -373,6 +420,7 @@ impl Decoder {
         &mut self,
         block: &[u8],
         max_list_bytes: usize,
+        wanted: &dyn Fn(&[u8]) -> bool,
         emit: &mut dyn FnMut(&[u8], &[u8]),
     ) -> Result<BlockInfo, HpackError> {
         let mut info = BlockInfo::default();
@@ -382,9 +430,10 @@ impl Decoder {
             bytes: block,
             pos: 0,
         };
-        // Counts a field against the list budget; false when it must be dropped.
-        let mut admit = |name: &[u8], value: &[u8], info: &mut BlockInfo| {
-            list_bytes = list_bytes.saturating_add(name.len() + value.len() + ENTRY_OVERHEAD);
+        // Counts a field (its name's and value's decoded lengths) against the list budget;
+        // false when it must be dropped.
+        let mut admit = |name_len: usize, value_len: usize, info: &mut BlockInfo| {
+            list_bytes = list_bytes.saturating_add(name_len + value_len + ENTRY_OVERHEAD);
             if list_bytes > max_list_bytes {
                 info.dropped_fields += 1;
                 false
@@ -399,7 +448,7 @@ impl Decoder {
                 let index = input.integer(7)?;
                 match self.table.lookup(index)? {
                     Lookup::Found(name, value) => {
-                        if admit(name, value, &mut info) {
+                        if admit(name.len(), value.len(), &mut info) && wanted(name) {
                             emit(name, value);
                         }
                     }
@@ -429,7 +478,7 @@ impl Decoder {
                 };
                 let name_index = input.integer(prefix)?;
                 let known_name = if name_index == 0 {
-                    input.string(&mut self.name_buf)?;
+                    input.string(&mut self.name_buf, &mut self.memo)?;
                     true
                 } else {
                     match self.table.lookup(name_index)? {
@@ -441,9 +490,20 @@ impl Decoder {
                         Lookup::Unknown => false,
                     }
                 };
-                input.string(&mut self.value_buf)?;
+                let emitted = known_name && wanted(&self.name_buf);
+                if !(emitted || indexing) {
+                    // Nobody reads this value: measure it, do not decode it.
+                    let value_len = input.string_len(&mut self.memo)?;
+                    if known_name {
+                        admit(self.name_buf.len(), value_len, &mut info);
+                    } else {
+                        info.unknown_refs += 1;
+                    }
+                    continue;
+                }
+                input.string(&mut self.value_buf, &mut self.memo)?;
                 if known_name {
-                    if admit(&self.name_buf, &self.value_buf, &mut info) {
+                    if admit(self.name_buf.len(), self.value_buf.len(), &mut info) && emitted {
                         emit(&self.name_buf, &self.value_buf);
                     }
                 } else {
@@ -456,6 +516,67 @@ impl Decoder {
             }
         }
         Ok(info)
+    }
+}
+
+/// The last few short Huffman strings decoded, by their encoded bytes. Encoders send the same
+/// values block after block (nginx: `server`, `date` for a whole second, `content-type`, all
+/// with incremental indexing, so they must be decoded every time); decoding is a function of
+/// the bytes alone, so a hit is exact. Memory: at most `MEMO_SLOTS` short strings.
+#[derive(Default)]
+struct HuffmanMemo {
+    slots: [MemoSlot; MEMO_SLOTS],
+    /// The slot the next miss overwrites (round robin).
+    next: usize,
+}
+
+const MEMO_SLOTS: usize = 8;
+/// Longer strings are decoded each time: rarely repeated, and bounded memory.
+const MEMO_MAX_ENCODED: usize = 64;
+
+#[derive(Default)]
+struct MemoSlot {
+    encoded: Vec<u8>,
+    decoded: Vec<u8>,
+}
+
+impl HuffmanMemo {
+    /// The remembered decoding of `encoded`; on a miss a short string is decoded into a slot.
+    fn lookup(&mut self, encoded: &[u8]) -> Result<Option<&[u8]>, huffman::HuffmanError> {
+        if let Some(i) = self.slots.iter().position(|s| s.encoded == encoded) {
+            return Ok(Some(&self.slots[i].decoded));
+        }
+        if encoded.len() > MEMO_MAX_ENCODED {
+            return Ok(None);
+        }
+        let slot = &mut self.slots[self.next];
+        slot.decoded.clear();
+        if let Err(e) = huffman::decode(encoded, &mut slot.decoded) {
+            slot.encoded.clear();
+            slot.decoded.clear();
+            return Err(e);
+        }
+        slot.encoded.clear();
+        slot.encoded.extend_from_slice(encoded);
+        self.next = (self.next + 1) % MEMO_SLOTS;
+        Ok(Some(&slot.decoded))
+    }
+
+    /// Appends the decoded form of `encoded` to `out` ([`huffman::decode`], remembered).
+    fn decode(&mut self, encoded: &[u8], out: &mut Vec<u8>) -> Result<(), huffman::HuffmanError> {
+        match self.lookup(encoded)? {
+            Some(decoded) => out.extend_from_slice(decoded),
+            None => huffman::decode(encoded, out)?,
+        }
+        Ok(())
+    }
+
+    /// [`huffman::decoded_len`], remembered.
+    fn decoded_len(&mut self, encoded: &[u8]) -> Result<usize, huffman::HuffmanError> {
+        match self.lookup(encoded)? {
+            Some(decoded) => Ok(decoded.len()),
+            None => huffman::decoded_len(encoded),
+        }
     }
 }
 
@@ -476,16 +597,30 @@ impl Reader<'_> {
         decode_integer(self.bytes, &mut self.pos, prefix_bits)
     }
 
-    /// RFC 7541 section 5.2: a string literal, Huffman-decoded if flagged, into `out`.
-    fn string(&mut self, out: &mut Vec<u8>) -> Result<(), HpackError> {
+    /// RFC 7541 section 5.2: a string literal as sent, and whether it is Huffman-coded.
+    fn raw_string(&mut self) -> Result<(bool, &[u8]), HpackError> {
         let huffman = self.peek().ok_or(HpackError::Truncated)? & 0x80 != 0;
         let len = self.integer(7)? as usize;
         let end = self.pos.checked_add(len).ok_or(HpackError::Truncated)?;
         let raw = self.bytes.get(self.pos..end).ok_or(HpackError::Truncated)?;
         self.pos = end;
+        Ok((huffman, raw))
+    }
+
+    /// The decoded length of the next string literal (validated as [`Reader::string`] does).
+    fn string_len(&mut self, memo: &mut HuffmanMemo) -> Result<usize, HpackError> {
+        match self.raw_string()? {
+            (true, raw) => Ok(memo.decoded_len(raw)?),
+            (false, raw) => Ok(raw.len()),
+        }
+    }
+
+    /// The next string literal, Huffman-decoded if flagged, into `out`.
+    fn string(&mut self, out: &mut Vec<u8>, memo: &mut HuffmanMemo) -> Result<(), HpackError> {
+        let (huffman, raw) = self.raw_string()?;
         out.clear();
         if huffman {
-            huffman::decode(raw, out)?;
+            memo.decode(raw, out)?;
         } else {
             out.extend_from_slice(raw);
         }
@@ -524,4 +659,49 @@ pub fn decode_integer(bytes: &[u8], pos: &mut usize, prefix_bits: u8) -> Result<
     }
     *pos = reader_pos;
     Ok(value as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Through the memo, hits and misses alike, every string decodes as the plain decoder
+    /// decodes it, errors included, also when more strings cycle than it has slots.
+    #[test]
+    fn memo_answers_as_the_decoder() {
+        let mut memo = HuffmanMemo::default();
+        // Short valid codes ('a' = 00011 + padding, "www.example.com", two of each length),
+        // invalid ones (8 bits of padding, EOS), a long one past MEMO_MAX_ENCODED, and empty.
+        let mut inputs: Vec<Vec<u8>> = vec![
+            vec![0b0001_1111],
+            vec![
+                0xf1, 0xe3, 0xc2, 0xe5, 0xf2, 0x3a, 0x6b, 0xa0, 0xab, 0x90, 0xf4, 0xff,
+            ],
+            vec![0xff],
+            vec![0xff, 0xff, 0xff, 0xfc],
+            vec![0x0f; MEMO_MAX_ENCODED + 5],
+            vec![],
+        ];
+        inputs.extend((0..3 * MEMO_SLOTS as u8).map(|i| vec![i, i.wrapping_mul(7), 0xff]));
+        for round in 0..3 {
+            for input in inputs.iter().skip(round) {
+                let mut expected = Vec::new();
+                let expected_result = huffman::decode(input, &mut expected);
+                let mut got = b"kept".to_vec();
+                assert_eq!(
+                    memo.decode(input, &mut got),
+                    expected_result,
+                    "{input:02x?}"
+                );
+                if expected_result.is_ok() {
+                    assert_eq!(&got[4..], &expected[..], "{input:02x?}");
+                }
+                assert_eq!(
+                    memo.decoded_len(input),
+                    expected_result.map(|()| expected.len()),
+                    "{input:02x?}"
+                );
+            }
+        }
+    }
 }
