@@ -326,10 +326,12 @@ impl ReportBuilder {
                     t.method.clone()
                 };
                 *self.g.methods.entry(method).or_default() += 1;
+                // Rows carry "1.1" or "2"; the table names the protocol.
                 let version = match (t.version.as_str(), t.stream_id) {
-                    ("", None) => "(unknown)".to_string(),
                     (_, Some(_)) => "HTTP/2".to_string(),
-                    (v, None) => v.to_string(),
+                    ("", None) => "(unknown)".to_string(),
+                    (v, None) if v.starts_with("HTTP") => v.to_string(),
+                    (v, None) => format!("HTTP/{v}"),
                 };
                 let carried = if t.tls { " in TLS" } else { "" };
                 *self.g.versions.entry(version + carried).or_default() += 1;
@@ -1296,6 +1298,28 @@ mod tests {
         let mut builder = ReportBuilder::new(ReportOptions::default());
         builder.add(&Record::Http(http(None, Some(1_000))));
         assert!(!builder.build(&[], 0).contains("gRPC calls"));
+    }
+
+    #[test]
+    fn versions_table_names_the_protocol() {
+        let mut builder = ReportBuilder::new(ReportOptions::default());
+        let h2 = http(None, Some(1_000));
+        let mut h1 = h2.clone();
+        h1.version = "1.1".into();
+        h1.stream_id = None;
+        let mut h2_tls = h2.clone();
+        h2_tls.tls = true;
+        for t in [h1.clone(), h1, h2, h2_tls] {
+            builder.add(&Record::Http(t));
+        }
+        let page = builder.build(&[], 0);
+        for row in [
+            "HTTP/1.1</td><td>2<",
+            "HTTP/2</td><td>1<",
+            "HTTP/2 in TLS</td><td>1<",
+        ] {
+            assert!(page.contains(row), "{row}");
+        }
     }
 
     fn h2_connection(
