@@ -111,6 +111,44 @@ pub struct GrpcCall {
 }
 
 impl HttpTransaction {
+    /// A transaction between `client` and `server` with nothing seen yet (HTTP/1.x fields;
+    /// HTTP/2 sets its version and stream).
+    pub(crate) fn empty(
+        connection_id: u64,
+        depth: u32,
+        client: (IpAddr, u16),
+        server: (IpAddr, u16),
+    ) -> Self {
+        HttpTransaction {
+            connection_id,
+            depth,
+            client_ip: client.0,
+            client_port: client.1,
+            server_ip: server.0,
+            server_port: server.1,
+            method: String::new(),
+            host: None,
+            uri: String::new(),
+            version: String::new(),
+            status: None,
+            request_bytes: 0,
+            response_bytes: 0,
+            request_body_bytes: 0,
+            response_body_bytes: 0,
+            request_first_ns: None,
+            request_last_ns: None,
+            request_head_ns: None,
+            response_first_ns: None,
+            response_last_ns: None,
+            response_head_ns: None,
+            flags: Vec::new(),
+            tls: false,
+            sni: None,
+            stream_id: None,
+            grpc: None,
+        }
+    }
+
     /// Time to first byte: response first − request first.
     pub fn ttfb_ns(&self) -> Option<i64> {
         elapsed(self.response_first_ns, self.request_first_ns)
@@ -774,34 +812,7 @@ impl HttpConn {
         } else {
             (self.senders[1 - sender_dir], self.senders[sender_dir])
         };
-        HttpTransaction {
-            connection_id: self.connection_id,
-            depth,
-            client_ip: client.0,
-            client_port: client.1,
-            server_ip: server.0,
-            server_port: server.1,
-            method: String::new(),
-            host: None,
-            uri: String::new(),
-            version: String::new(),
-            status: None,
-            request_bytes: 0,
-            response_bytes: 0,
-            request_body_bytes: 0,
-            response_body_bytes: 0,
-            request_first_ns: None,
-            request_last_ns: None,
-            request_head_ns: None,
-            response_first_ns: None,
-            response_last_ns: None,
-            response_head_ns: None,
-            flags: Vec::new(),
-            tls: false,
-            sni: None,
-            stream_id: None,
-            grpc: None,
-        }
+        HttpTransaction::empty(self.connection_id, depth, client, server)
     }
 
     fn on_response_head(&mut self, dir: usize, head: Head, ctx: &mut Ctx<'_>) {

@@ -747,32 +747,9 @@ impl H2Conn {
             None => (self.senders[0], self.senders[1]),
         };
         let tx = HttpTransaction {
-            connection_id: self.connection_id,
-            depth: self.next_depth,
-            client_ip: client.0,
-            client_port: client.1,
-            server_ip: server.0,
-            server_port: server.1,
-            method: String::new(),
-            host: None,
-            uri: String::new(),
             version: "2".into(),
-            status: None,
-            request_bytes: 0,
-            response_bytes: 0,
-            request_body_bytes: 0,
-            response_body_bytes: 0,
-            request_first_ns: None,
-            request_last_ns: None,
-            request_head_ns: None,
-            response_first_ns: None,
-            response_last_ns: None,
-            response_head_ns: None,
-            flags: Vec::new(),
-            tls: false,
-            sni: None,
             stream_id: Some(stream_id),
-            grpc: None,
+            ..HttpTransaction::empty(self.connection_id, self.next_depth, client, server)
         };
         self.next_depth += 1;
         self.figures.stream_opened(first_ns);
