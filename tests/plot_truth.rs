@@ -180,7 +180,18 @@ fn check_log_axes(p: &Picture) {
                     t.anchor == "middle" && t.dy == "0.76em"
                 }
             })
-            .count();
+            .map(|t| t.text.as_str())
+            .collect::<Vec<_>>();
+        // Ticks that round to the same label tell nothing (a range of one value did that).
+        let distinct: std::collections::BTreeSet<_> = labels.iter().collect();
+        assert_eq!(
+            distinct.len(),
+            labels.len(),
+            "{}: log axis \"{}\" repeats a label: {labels:?}",
+            p.name,
+            title.text
+        );
+        let labels = labels.len();
         assert!(
             labels >= 3,
             "{}: log axis \"{}\" has {labels} labelled ticks",
@@ -425,4 +436,24 @@ fn the_legend_check_catches_a_covered_point() {
         caught.is_err(),
         "a point under the legend must fail the check"
     );
+}
+
+#[test]
+fn a_single_value_gets_a_readable_axis() {
+    // One TLS connection: one handshake time. Its histogram's log axis used to tick 9.25,
+    // 9.25, 9.25.
+    let Some(corpus) = common::corpus_dir("plot_truth") else {
+        return;
+    };
+    let input = corpus.join("zeek__tls13_wolfssl.pcap");
+    let svg = plot(
+        &input,
+        "hist",
+        false,
+        &["--metric", "tls-handshake"],
+        "one-value",
+    );
+    let p = parse("one-value hist", &svg);
+    check_log_axes(&p);
+    check_legends(&p);
 }

@@ -910,7 +910,13 @@ where
     // Bin edges in display units.
     let (edges, log_axis_wanted) = if opts.log_bins {
         let (lo, hi) = positive_extent(&sorted);
-        let (lo, hi) = (lo / unit.ns, hi / unit.ns * 1.000001);
+        // One value (or values within 1 %) gets a readable neighbourhood, not an axis whose
+        // ticks all round to the same label.
+        let (lo, hi) = if hi <= lo * 1.01 {
+            (lo / unit.ns / 1.5, hi / unit.ns * 1.5)
+        } else {
+            (lo / unit.ns, hi / unit.ns * 1.000001)
+        };
         let ratio = (hi / lo).powf(1.0 / bins as f64);
         (
             (0..=bins)
