@@ -22,6 +22,7 @@
 
 mod input;
 mod linktype;
+mod mapped;
 mod pcap;
 mod pcapng;
 #[cfg(test)]
@@ -36,6 +37,7 @@ pub use linktype::LinkType;
 pub use pcapng::InterfaceInfo;
 pub use writer::{PcapNgWriter, PcapWriter};
 
+use mapped::{MappedFile, MAPPED_RELEASE_STEP};
 use pcap::{read_u32, PcapHeader};
 use pcapng::Interface;
 use std::fmt;
@@ -189,14 +191,10 @@ struct Frame {
 }
 
 /// The bytes the reader parses: a buffer refilled from the stream, or a whole uncompressed
-/// file mapped into memory, parsed where it lies in the page cache instead of copied out.
+/// file mapped into memory (see [`mapped`]).
 enum Buffer {
     Owned(Vec<u8>),
-    Mapped {
-        map: memmap2::Mmap,
-        /// Bytes before this offset were handed back to the kernel (not resident any more).
-        released: usize,
-    },
+    Mapped(MappedFile),
 }
 
 impl std::ops::Deref for Buffer {
@@ -205,14 +203,10 @@ impl std::ops::Deref for Buffer {
     fn deref(&self) -> &[u8] {
         match self {
             Buffer::Owned(v) => v,
-            Buffer::Mapped { map, .. } => map,
+            Buffer::Mapped(file) => file.bytes(),
         }
     }
 }
-
-/// A mapped file's consumed pages are dropped from memory in steps of this many bytes, so the
-/// reader's resident memory stays small however large the file.
-const MAPPED_RELEASE_STEP: usize = 8 << 20;
 
 /// Streaming reader over any supported capture.
 ///
@@ -298,56 +292,6 @@ impl CaptureReader {
         }
     }
 
-    /// A regular, uncompressed file is mapped and parsed in place (no copy out of the page
-    /// cache: most of the system time of reading a large file). `None`: read it as a stream.
-    fn open_mapped(name: &str, file: &std::fs::File) -> Option<Result<Self, CaptureError>> {
-        let meta = file.metadata().ok()?;
-        if !meta.is_file() || meta.len() < 4 || usize::try_from(meta.len()).is_err() {
-            return None;
-        }
-        // SAFETY: a private, read-only mapping that this process never writes. Another
-        // process truncating the file while it is read would fault the reads beyond the new
-        // end (as for ripgrep and other tools that map their input); nothing else can change
-        // what the slices show from under us in a way Rust's rules care about for `u8`s.
-        let map = unsafe { memmap2::Mmap::map(file) }.ok()?;
-        if input::compression_of(&map[..4]) != Compression::None {
-            return None;
-        }
-        let _ = map.advise(memmap2::Advice::Sequential);
-        let len = map.len();
-        let buf = Buffer::Mapped { map, released: 0 };
-        Some(Self::with_buffer(
-            name,
-            Box::new(io::empty()),
-            buf,
-            len,
-            Compression::None,
-        ))
-    }
-
-    /// Hands the pages of a mapped file before `upto` (already parsed) back to the kernel, so
-    /// they stop counting as this process's memory; they stay in the page cache.
-    #[cold]
-    fn release_mapped(&mut self, upto: usize) {
-        if let Buffer::Mapped { map, released } = &mut self.buf {
-            // Whole 64 KiB units (a multiple of every page size in use).
-            let upto = upto & !0xffff;
-            if upto > *released {
-                // SAFETY: a private read-only file mapping: dropping its pages only means the
-                // next access (none is planned: the bytes were parsed) reads them again from
-                // the file; no content is lost.
-                let _ = unsafe {
-                    map.unchecked_advise_range(
-                        memmap2::UncheckedAdvice::DontNeed,
-                        *released,
-                        upto - *released,
-                    )
-                };
-                *released = upto;
-            }
-        }
-    }
-
     /// Reads a capture from any byte stream; `name` is used in messages. A zstd window above
     /// [`max_zstd_window`] is refused.
     pub fn from_read(name: &str, input: Box<dyn Read + Send>) -> Result<Self, CaptureError> {
@@ -387,7 +331,7 @@ impl CaptureReader {
         end: usize,
         compression: Compression,
     ) -> Result<Self, CaptureError> {
-        let mapped = matches!(buf, Buffer::Mapped { .. });
+        let mapped = matches!(buf, Buffer::Mapped(_));
         let mut reader = CaptureReader {
             name: name.to_string(),
             input,
@@ -430,7 +374,7 @@ impl CaptureReader {
             return Ok(None);
         };
         self.counters.packets += 1;
-        if let Buffer::Mapped { released, .. } = self.buf {
+        if let Buffer::Mapped(MappedFile { released, .. }) = self.buf {
             if frame.data_at >= released + MAPPED_RELEASE_STEP {
                 self.release_mapped(frame.data_at);
             }
