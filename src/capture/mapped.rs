@@ -2,8 +2,26 @@
 //! lies in the page cache instead of being copied out (most of the system time of reading a
 //! large file). Pages already parsed are handed back to the kernel as the reader moves on, so
 //! resident memory stays small however large the file.
+//!
+//! A file truncated by another process while it is read (`tcpdump -W` reusing a file, `>
+//! file`, logrotate's copytruncate) must not end the process: touching a mapped page past the
+//! new end raises SIGBUS. A SIGBUS handler, installed when the first file is mapped and
+//! passing every other fault on to the handler it replaced, maps anonymous zero pages over
+//! the missing part of one of our mappings and records where they start; the access then
+//! reads zeros. The reader checks every record it is about to hand out: it touches the page
+//! after the record (a page is dropped by truncation only when wholly past the new end), and
+//! if a zero page was mapped since its last look, or there is no next page to touch (and at the
+//! end of the data), it asks the file its current length (fstat). A record that does not fit
+//! in it, or a stop that may have read zeros, is parsed again against the new length, so the
+//! reader ends exactly as for a file that short from the start (the usual truncation warning
+//! at the last whole record) and adds that the file shrank. Zeros are only ever a suffix of
+//! what was there, so a pcapng block whose trailing length matched was read whole.
+//!
+//! Left to chance: bytes of a record already handed out, read after the file is truncated
+//! under them, read as zeros (decoders count such a packet malformed, nothing faults); a
+//! truncation between the mapping and the file header reads the header as zeros.
 
-use super::{input, Buffer, CaptureError, CaptureReader, Compression};
+use super::{input, Buffer, CaptureError, CaptureReader, Compression, Frame};
 use std::io;
 
 /// A mapped file's consumed pages are dropped from memory in steps of this many bytes.
@@ -11,16 +29,80 @@ pub(super) const MAPPED_RELEASE_STEP: usize = 8 << 20;
 
 /// A whole capture file mapped read-only.
 pub(super) struct MappedFile {
+    // Fields drop in order: the handler forgets the range before it is unmapped.
+    guard: sigbus::Guard,
     map: memmap2::Mmap,
+    /// The file, asked for its current length when a record may have been cut.
+    file: std::fs::File,
+    page_size: usize,
     /// Bytes before this offset were handed back to the kernel (not resident any more).
     pub(super) released: usize,
+    /// Bytes of the file known to be readable: the mapped length, less once it shrank.
+    readable: usize,
+    /// Where the zero pages the handler mapped began when we last looked (`usize::MAX`:
+    /// none); a smaller value in the handler's table means a new fault.
+    zeroed_seen: usize,
+    /// The file shrank while it was read and the last warning does not say so yet.
+    shrink_untold: bool,
 }
 
 impl MappedFile {
+    /// Maps `file` and registers the mapping with the SIGBUS handler; `None` when either
+    /// cannot be done (the file is then read as a stream).
+    fn open(file: &std::fs::File) -> Option<MappedFile> {
+        // SAFETY: a read-only mapping that this process never writes. Another process
+        // truncating the file is survived through the SIGBUS handler (registered below before
+        // any byte is read); another process writing into it changes only `u8` values.
+        let map = unsafe { memmap2::Mmap::map(file) }.ok()?;
+        let guard = sigbus::Guard::register(map.as_ptr() as usize, map.len())?;
+        let readable = map.len();
+        Some(MappedFile {
+            guard,
+            map,
+            file: file.try_clone().ok()?,
+            page_size: sigbus::page_size(),
+            released: 0,
+            readable,
+            zeroed_seen: usize::MAX,
+            shrink_untold: false,
+        })
+    }
+
     /// The file's bytes.
     #[inline(always)]
     pub(super) fn bytes(&self) -> &[u8] {
         &self.map
+    }
+
+    /// Whether a record ending at `record_end` certainly lay inside the file when it was
+    /// parsed; `false` means "ask [`MappedFile::current_len`]", not that it did not.
+    #[inline(always)]
+    fn record_is_intact(&self, record_end: usize, end: usize) -> bool {
+        // Truncation drops the pages wholly past the new end (faulting later reads) and zeroes
+        // the rest of the page the cut falls in (no fault): if the page after the record's
+        // last byte is still there, the whole record was.
+        let next_page = (record_end.saturating_sub(1) | (self.page_size - 1)) + 1;
+        if next_page >= end {
+            return false;
+        }
+        // SAFETY: `next_page < end <= map.len()`; a missing page is zero-filled by the handler.
+        unsafe { std::ptr::read_volatile(self.map.as_ptr().add(next_page)) };
+        self.guard.zeroed_from() >= self.zeroed_seen
+    }
+
+    /// Bytes of the file that can be trusted now: the length on disk, less any part the
+    /// handler had to zero-fill (a file truncated and written again), never growing again.
+    #[cold]
+    fn current_len(&mut self) -> usize {
+        self.zeroed_seen = self.guard.zeroed_from();
+        let on_disk = self
+            .file
+            .metadata()
+            .ok()
+            .and_then(|m| usize::try_from(m.len()).ok())
+            .unwrap_or(usize::MAX);
+        self.readable = self.readable.min(on_disk).min(self.zeroed_seen);
+        self.readable
     }
 }
 
@@ -35,37 +117,132 @@ impl CaptureReader {
         if !meta.is_file() || meta.len() < 4 || usize::try_from(meta.len()).is_err() {
             return None;
         }
-        // SAFETY: a private, read-only mapping that this process never writes. Another
-        // process truncating the file while it is read would fault the reads beyond the new
-        // end (as for ripgrep and other tools that map their input); nothing else can change
-        // what the slices show from under us in a way Rust's rules care about for `u8`s.
-        let map = unsafe { memmap2::Mmap::map(file) }.ok()?;
-        if input::compression_of(&map[..4]) != Compression::None {
+        let mapped = MappedFile::open(file)?;
+        if input::compression_of(&mapped.bytes()[..4]) != Compression::None {
             return None;
         }
-        let _ = map.advise(memmap2::Advice::Sequential);
-        let len = map.len();
-        let buf = Buffer::Mapped(MappedFile { map, released: 0 });
+        let _ = mapped.map.advise(memmap2::Advice::Sequential);
+        let len = mapped.bytes().len();
         Some(Self::with_buffer(
             name,
             Box::new(io::empty()),
-            buf,
+            Buffer::Mapped(mapped),
             len,
             Compression::None,
         ))
+    }
+
+    /// The next frame of a mapped file, checked to lie inside the file as it is now (see the
+    /// module comment); consumed pages are released as reading moves on.
+    #[inline(always)]
+    pub(super) fn next_mapped_frame(&mut self) -> Result<Option<Frame>, CaptureError> {
+        let step_start = self.start;
+        let frame = self.next_frame()?;
+        if let (Some(parsed), Buffer::Mapped(mapped)) = (&frame, &self.buf) {
+            if mapped.record_is_intact(self.start, self.end) {
+                if parsed.data_at >= mapped.released + MAPPED_RELEASE_STEP {
+                    self.release_mapped(parsed.data_at);
+                }
+                return Ok(frame);
+            }
+        }
+        self.check_step_against_file(step_start, frame)
+    }
+
+    /// The end of the data, or a record the fast check could not vouch for: compares with the
+    /// file's current length. A record past it, or a stop that may have read zeros, is parsed
+    /// again against the shorter file (each retry means the file shrank again, so this ends).
+    #[cold]
+    #[inline(never)]
+    fn check_step_against_file(
+        &mut self,
+        step_start: usize,
+        mut frame: Option<Frame>,
+    ) -> Result<Option<Frame>, CaptureError> {
+        loop {
+            // Bytes before this were parsed from the file as it was and stand: the step's
+            // record (a frame), or the blocks before the one reading stopped at.
+            let parsed = if frame.is_some() {
+                step_start
+            } else {
+                self.start
+            };
+            let Buffer::Mapped(mapped) = &mut self.buf else {
+                return Ok(frame);
+            };
+            let len = mapped.current_len().max(parsed);
+            if len >= self.end {
+                break;
+            }
+            mapped.shrink_untold = true;
+            let stopped_inside = frame.is_none() && self.start < self.end;
+            self.end = len;
+            if frame.is_some() && self.start <= len {
+                break;
+            }
+            if stopped_inside {
+                self.unsay_stop();
+            }
+            self.start = parsed;
+            self.finished = false;
+            frame = self.next_frame()?;
+        }
+        match &frame {
+            Some(frame) => self.release_mapped(frame.data_at),
+            None => self.tell_shrink(),
+        }
+        Ok(frame)
+    }
+
+    /// Takes back the warning reading stopped with (it may describe zeros read past a cut).
+    fn unsay_stop(&mut self) {
+        match self.warnings.last() {
+            Some(last) if last.ends_reading => {
+                self.warnings.pop();
+            }
+            _ => {
+                self.counters.suppressed_warnings =
+                    self.counters.suppressed_warnings.saturating_sub(1)
+            }
+        }
+    }
+
+    /// Reading ended in a file that shrank while it was read: the last warning says so (or
+    /// one is added when the cut fell between two records).
+    fn tell_shrink(&mut self) {
+        let Buffer::Mapped(mapped) = &mut self.buf else {
+            return;
+        };
+        if !std::mem::take(&mut mapped.shrink_untold) {
+            return;
+        }
+        let note = format!(
+            "the file shrank from {} to {} bytes while it was read",
+            mapped.bytes().len(),
+            mapped.readable
+        );
+        match self.warnings.last_mut() {
+            Some(last) if last.ends_reading => {
+                last.message = format!("{} ({note})", last.message);
+            }
+            _ => {
+                let at = self.end as u64;
+                self.warn_stop(at, format!("{note}; reading stops"));
+            }
+        }
     }
 
     /// Hands the pages of a mapped file before `upto` (already parsed) back to the kernel, so
     /// they stop counting as this process's memory; they stay in the page cache.
     #[cold]
     pub(super) fn release_mapped(&mut self, upto: usize) {
-        if let Buffer::Mapped(MappedFile { map, released }) = &mut self.buf {
+        if let Buffer::Mapped(MappedFile { map, released, .. }) = &mut self.buf {
             // Whole 64 KiB units (a multiple of every page size in use).
             let upto = upto & !0xffff;
             if upto > *released {
-                // SAFETY: a private read-only file mapping: dropping its pages only means the
-                // next access (none is planned: the bytes were parsed) reads them again from
-                // the file; no content is lost.
+                // SAFETY: a read-only file mapping: dropping its pages only means the next
+                // access (none is planned: the bytes were parsed) reads them again from the
+                // file; no content is lost.
                 let _ = unsafe {
                     map.unchecked_advise_range(
                         memmap2::UncheckedAdvice::DontNeed,
@@ -76,5 +253,207 @@ impl CaptureReader {
                 *released = upto;
             }
         }
+    }
+}
+
+/// The SIGBUS handler and the table of mapped ranges it may repair.
+#[cfg(unix)]
+mod sigbus {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::OnceLock;
+
+    /// Files mapped at once; a file opened while all are taken is read as a stream.
+    const SLOTS: usize = 256;
+
+    /// One registered mapping: `start == 0` when free.
+    struct Slot {
+        taken: AtomicBool,
+        start: AtomicUsize,
+        len: AtomicUsize,
+        /// Offset of the first zero page mapped over the range (`usize::MAX`: none).
+        zeroed_from: AtomicUsize,
+    }
+
+    static TABLE: [Slot; SLOTS] = [const {
+        Slot {
+            taken: AtomicBool::new(false),
+            start: AtomicUsize::new(0),
+            len: AtomicUsize::new(0),
+            zeroed_from: AtomicUsize::new(usize::MAX),
+        }
+    }; SLOTS];
+
+    static PAGE_SIZE: AtomicUsize = AtomicUsize::new(4096);
+
+    /// The action that was in place before ours (Rust's stack-overflow reporter, usually).
+    static PREVIOUS: OnceLock<Previous> = OnceLock::new();
+
+    struct Previous(libc::sigaction);
+    // SAFETY: plain data (a function address, flags and a signal mask), only read.
+    unsafe impl Sync for Previous {}
+    unsafe impl Send for Previous {}
+
+    pub fn page_size() -> usize {
+        PAGE_SIZE.load(Ordering::Relaxed)
+    }
+
+    /// A mapped range known to the handler while this lives.
+    pub struct Guard {
+        slot: &'static Slot,
+    }
+
+    impl Guard {
+        /// Registers `len` bytes mapped at `start` (installing the handler the first time);
+        /// `None` when the handler cannot be installed or the table is full.
+        pub fn register(start: usize, len: usize) -> Option<Guard> {
+            if !install() {
+                return None;
+            }
+            let slot = TABLE.iter().find(|slot| {
+                slot.taken
+                    .compare_exchange(false, true, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+            })?;
+            slot.zeroed_from.store(usize::MAX, Ordering::Relaxed);
+            slot.len.store(len, Ordering::Release);
+            slot.start.store(start, Ordering::Release);
+            Some(Guard { slot })
+        }
+
+        /// Offset of the first zero page mapped over the range (`usize::MAX`: none).
+        #[inline(always)]
+        pub fn zeroed_from(&self) -> usize {
+            self.slot.zeroed_from.load(Ordering::Acquire)
+        }
+    }
+
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            self.slot.start.store(0, Ordering::Release);
+            self.slot.len.store(0, Ordering::Release);
+            self.slot.taken.store(false, Ordering::Release);
+        }
+    }
+
+    impl Slot {
+        /// If `address` lies in this slot's range: maps zero pages from its page to the end
+        /// of the range and records it. Runs inside the signal handler: atomics and one
+        /// `mmap` system call only.
+        fn zero_fill(&self, address: usize) -> bool {
+            let start = self.start.load(Ordering::Acquire);
+            let len = self.len.load(Ordering::Acquire);
+            let offset = address.wrapping_sub(start);
+            if start == 0 || offset >= len {
+                return false;
+            }
+            let page = PAGE_SIZE.load(Ordering::Relaxed);
+            let from = offset & !(page - 1);
+            let to = (len + page - 1) & !(page - 1);
+            // SAFETY: replaces pages inside our own read-only file mapping (which the file no
+            // longer backs) with anonymous zero pages; nothing else lives at those addresses.
+            let mapped = unsafe {
+                libc::mmap(
+                    (start + from) as *mut libc::c_void,
+                    to - from,
+                    libc::PROT_READ,
+                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED,
+                    -1,
+                    0,
+                )
+            };
+            if mapped == libc::MAP_FAILED {
+                return false;
+            }
+            self.zeroed_from.fetch_min(from, Ordering::AcqRel);
+            true
+        }
+    }
+
+    /// Installs the handler once for the process; whether it is in place.
+    fn install() -> bool {
+        static INSTALLED: OnceLock<bool> = OnceLock::new();
+        *INSTALLED.get_or_init(|| {
+            // SAFETY: sysconf and sigaction with initialised arguments; the previous action is
+            // stored before ours can run.
+            unsafe {
+                let page = libc::sysconf(libc::_SC_PAGESIZE);
+                if page > 0 {
+                    PAGE_SIZE.store(page as usize, Ordering::Relaxed);
+                }
+                let mut previous: libc::sigaction = std::mem::zeroed();
+                if libc::sigaction(libc::SIGBUS, std::ptr::null(), &mut previous) != 0 {
+                    return false;
+                }
+                let _ = PREVIOUS.set(Previous(previous));
+                let mut action: libc::sigaction = std::mem::zeroed();
+                action.sa_sigaction = on_sigbus as *const () as libc::sighandler_t;
+                action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+                libc::sigemptyset(&mut action.sa_mask);
+                libc::sigaction(libc::SIGBUS, &action, std::ptr::null_mut()) == 0
+            }
+        })
+    }
+
+    extern "C" fn on_sigbus(
+        signal: libc::c_int,
+        info: *mut libc::siginfo_t,
+        context: *mut libc::c_void,
+    ) {
+        // SAFETY: the kernel hands a valid siginfo to an SA_SIGINFO handler.
+        let (code, address) = unsafe { ((*info).si_code, (*info).si_addr() as usize) };
+        // BUS_ADRERR: an address the mapping's file no longer backs (not a hardware error).
+        if code == libc::BUS_ADRERR && TABLE.iter().any(|slot| slot.zero_fill(address)) {
+            return;
+        }
+        pass_on(signal, info, context);
+    }
+
+    /// A fault that is not ours: the previous handler's, or the default action (the faulting
+    /// access runs again on return and ends the process with SIGBUS, as without us).
+    fn pass_on(signal: libc::c_int, info: *mut libc::siginfo_t, context: *mut libc::c_void) {
+        let previous = PREVIOUS.get().map(|p| &p.0);
+        // SAFETY: calls the handler that was installed before ours, with its own signature,
+        // or puts the default action back.
+        unsafe {
+            match previous {
+                Some(p) if p.sa_sigaction != libc::SIG_DFL && p.sa_sigaction != libc::SIG_IGN => {
+                    if p.sa_flags & libc::SA_SIGINFO != 0 {
+                        let handler: extern "C" fn(
+                            libc::c_int,
+                            *mut libc::siginfo_t,
+                            *mut libc::c_void,
+                        ) = std::mem::transmute(p.sa_sigaction);
+                        handler(signal, info, context);
+                    } else {
+                        let handler: extern "C" fn(libc::c_int) =
+                            std::mem::transmute(p.sa_sigaction);
+                        handler(signal);
+                    }
+                }
+                _ => {
+                    let mut default: libc::sigaction = std::mem::zeroed();
+                    default.sa_sigaction = libc::SIG_DFL;
+                    libc::sigaction(signal, &default, std::ptr::null_mut());
+                }
+            }
+        }
+    }
+}
+
+/// Elsewhere a mapped file cannot be truncated while mapped, or no handler is written here:
+/// files are read as streams.
+#[cfg(not(unix))]
+mod sigbus {
+    pub struct Guard;
+    impl Guard {
+        pub fn register(_start: usize, _len: usize) -> Option<Guard> {
+            None
+        }
+        pub fn zeroed_from(&self) -> usize {
+            usize::MAX
+        }
+    }
+    pub fn page_size() -> usize {
+        4096
     }
 }

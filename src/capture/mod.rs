@@ -37,7 +37,7 @@ pub use linktype::LinkType;
 pub use pcapng::InterfaceInfo;
 pub use writer::{PcapNgWriter, PcapWriter};
 
-use mapped::{MappedFile, MAPPED_RELEASE_STEP};
+use mapped::MappedFile;
 use pcap::{read_u32, PcapHeader};
 use pcapng::Interface;
 use std::fmt;
@@ -366,19 +366,14 @@ impl CaptureReader {
         if self.finished {
             return Ok(None);
         }
-        let frame = match self.format {
-            CaptureFormat::Pcap { .. } => self.next_pcap_frame()?,
-            CaptureFormat::PcapNg => self.next_pcapng_frame()?,
+        let frame = match self.buf {
+            Buffer::Owned(_) => self.next_frame()?,
+            Buffer::Mapped(_) => self.next_mapped_frame()?,
         };
         let Some(frame) = frame else {
             return Ok(None);
         };
         self.counters.packets += 1;
-        if let Buffer::Mapped(MappedFile { released, .. }) = self.buf {
-            if frame.data_at >= released + MAPPED_RELEASE_STEP {
-                self.release_mapped(frame.data_at);
-            }
-        }
         Ok(Some(Packet {
             timestamp_ns: frame.timestamp_ns,
             link_type: frame.link_type,
@@ -386,6 +381,15 @@ impl CaptureReader {
             interface_id: frame.interface_id,
             data: &self.buf[frame.data_at..frame.data_at + frame.caplen],
         }))
+    }
+
+    /// The next frame of either format, parsed from the bytes between `start` and `end`.
+    #[inline(always)]
+    fn next_frame(&mut self) -> Result<Option<Frame>, CaptureError> {
+        match self.format {
+            CaptureFormat::Pcap { .. } => self.next_pcap_frame(),
+            CaptureFormat::PcapNg => self.next_pcapng_frame(),
+        }
     }
 
     /// Where TLS secrets embedded in the capture (pcapng Decryption Secrets Blocks) arrive.
