@@ -2,7 +2,8 @@
 # Time and peak memory of tracetail on hostile traces (issue 14): a SYN flood, requests never
 # answered, out-of-order floods, a header grown byte by byte, requests cut by gaps, DNS queries
 # never answered, IPv6 fragments that never complete (each with the default and a small
-# budget). The traces come from `tracetail synth --hostile KIND`.
+# budget; the last rows put all held state under one `--memory-budget`). The traces come
+# from `tracetail synth --hostile KIND`.
 #
 #   scripts/bench_hostile.sh                    # the release build of this tree
 #   scripts/bench_hostile.sh OLD_BIN NEW_BIN    # before/after: one row per binary
@@ -35,7 +36,10 @@ gapped-requests|gapped-requests|1|$((50000 * scale))|http --json
 dns-unanswered|dns-unanswered|$((500000 * scale))|1|dns --json
 dns-unanswered|dns-unanswered|$((500000 * scale))|1|dns --json --max-dns-pending 4096 --max-flows 10000
 ipv6-fragments|ipv6-fragments|$((500000 * scale))|64|dns --json
-ipv6-fragments|ipv6-fragments|$((500000 * scale))|64|dns --json --max-fragments 64"
+ipv6-fragments|ipv6-fragments|$((500000 * scale))|64|dns --json --max-fragments 64
+syn-flood|syn-flood|$((500000 * scale))|1|http --json --memory-budget 64M
+dns-unanswered|dns-unanswered|$((500000 * scale))|1|dns --json --memory-budget 64M
+ipv6-fragments|ipv6-fragments|$((500000 * scale))|64|dns --json --memory-budget 64M"
 
 echo "| trace | packets | command | binary | seconds | peak RSS (MiB) |"
 echo "|---|---:|---|---|---:|---:|"

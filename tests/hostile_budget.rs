@@ -144,3 +144,74 @@ fn unanswered_dns_and_unfinished_fragments_stay_within_the_budget() {
         );
     }
 }
+
+/// `--memory-budget`: one figure for all held state. A SYN flood, unanswered DNS queries and
+/// never-completed fragments together stay under a 32 MiB budget (peak RSS above the same
+/// command's on a tiny capture), every limit that shed state names the budget, and the rows
+/// and warnings are the same for 1, 2 and 3 workers.
+#[test]
+fn one_memory_budget_bounds_a_syn_flood_dns_and_fragments_together() {
+    let test = "one_memory_budget_bounds_a_syn_flood_dns_and_fragments_together";
+    let Some(time) = gnu_time(test) else {
+        return;
+    };
+    const EACH: u64 = 50_000;
+    let syn = synth_hostile("budget-syn.pcap", "syn-flood", EACH);
+    let dns = synth_hostile("budget-dns.pcap", "dns-unanswered", EACH);
+    let fragments = synth_hostile("budget-fragments.pcap", "ipv6-fragments", EACH);
+    let tiny = common::synth("hostile_budget", "budget-tiny.pcap", &["--requests", "10"]);
+    let files = [syn.as_path(), dns.as_path(), fragments.as_path()];
+    const BUDGET: [&str; 2] = ["--memory-budget", "32M"];
+
+    let baseline = run(
+        &time,
+        &[tiny.as_path()],
+        &[&["--threads", "1"][..], &BUDGET].concat(),
+    );
+    let default = run(&time, &files, &["--threads", "1"]);
+    let small = run(&time, &files, &[&["--threads", "1"][..], &BUDGET].concat());
+
+    let rows = small.stdout.iter().filter(|&&b| b == b'\n').count();
+    assert_eq!(rows as u64, EACH, "one row per query");
+    for flag in ["--max-flows", "--max-dns-pending", "--max-fragments"] {
+        let hint = format!("[{flag} was its share of --memory-budget = 32.00 MiB");
+        assert!(small.stderr.contains(&hint), "{flag}: {}", small.stderr);
+    }
+    assert!(
+        !default.stderr.contains("--memory-budget"),
+        "{}",
+        default.stderr
+    );
+    let held_kib = small.peak_rss_kib.saturating_sub(baseline.peak_rss_kib);
+    assert!(
+        held_kib < 32 * 1024,
+        "{held_kib} KiB held above the baseline ({} KiB) under a 32 MiB budget",
+        baseline.peak_rss_kib
+    );
+    assert!(
+        small.peak_rss_kib * 2 < default.peak_rss_kib,
+        "32 MiB budget {} KiB, default {} KiB",
+        small.peak_rss_kib,
+        default.peak_rss_kib
+    );
+
+    let warnings = |s: &str| {
+        s.lines()
+            .filter(|l| l.starts_with("warning"))
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    for threads in ["2", "3"] {
+        let many = run(
+            &time,
+            &files,
+            &[&["--threads", threads][..], &BUDGET].concat(),
+        );
+        assert_eq!(many.stdout, small.stdout, "{threads} workers: rows differ");
+        assert_eq!(
+            warnings(&many.stderr),
+            warnings(&small.stderr),
+            "{threads} workers: warnings differ"
+        );
+    }
+}

@@ -150,7 +150,7 @@ pub fn run_pass(
             Ok(report) => {
                 for warning in &report.warnings {
                     // Each warning says itself whether reading stopped there.
-                    eprintln!("warning: {warning}");
+                    eprintln!("warning: {warning}{}", budget_hint(warning));
                 }
                 run.reports.push(report);
             }
@@ -332,6 +332,117 @@ impl<R> RowWriter<R> {
     }
 }
 
+/// One kind of held state under `--memory-budget`: its own flag, its default limit and the
+/// bytes one unit of it costs (measured; see each default's documentation).
+#[derive(Debug, Clone, Copy)]
+pub struct BudgetKind {
+    pub flag: &'static str,
+    pub default_limit: usize,
+    pub unit_bytes: u64,
+    /// The flag's range.
+    pub min_limit: usize,
+    pub max_limit: usize,
+}
+
+/// Flows: ~1.3 KiB each with their reassembly and HTTP state (measured under a SYN flood).
+pub const FLOWS: BudgetKind = BudgetKind {
+    flag: "--max-flows",
+    default_limit: tracetail::flows::DEFAULT_MAX_FLOWS,
+    unit_bytes: 1342,
+    min_limit: 1,
+    max_limit: 1 << 32,
+};
+/// Out-of-order data, counted in bytes with per-segment overhead.
+pub const REASSEMBLY: BudgetKind = BudgetKind {
+    flag: "--max-reassembly-bytes",
+    default_limit: 256 << 20,
+    unit_bytes: 1,
+    min_limit: 1 << 20,
+    max_limit: 1 << 40,
+};
+/// HTTP requests waiting for a response: ~1 KiB each.
+pub const HTTP_PENDING: BudgetKind = BudgetKind {
+    flag: "--max-pending-total",
+    default_limit: 250_000,
+    unit_bytes: 1074,
+    min_limit: 1,
+    max_limit: 100_000_000,
+};
+/// DNS queries waiting for a response: ~880 bytes each.
+pub const DNS_PENDING: BudgetKind = BudgetKind {
+    flag: "--max-dns-pending",
+    default_limit: tracetail::analyzers::dns::DEFAULT_MAX_PENDING_QUERIES,
+    unit_bytes: 880,
+    min_limit: 256,
+    max_limit: 100_000_000,
+};
+/// IP datagrams being reassembled: at most 64 KiB each.
+pub const FRAGMENTS: BudgetKind = BudgetKind {
+    flag: "--max-fragments",
+    default_limit: tracetail::decode::defrag::DEFAULT_MAX_DATAGRAMS,
+    unit_bytes: 64 << 10,
+    min_limit: 1,
+    max_limit: 1_000_000,
+};
+/// Every kind under the budget.
+pub const BUDGET_KINDS: [BudgetKind; 5] = [FLOWS, REASSEMBLY, HTTP_PENDING, DNS_PENDING, FRAGMENTS];
+
+/// Smallest `--memory-budget`: below it the per-kind minimums would exceed it.
+const MIN_MEMORY_BUDGET: u64 = 16 << 20;
+
+/// `--memory-budget`: one figure for all held state. Each kind keeps the share it has of the
+/// default budget (the sum of the default limits' costs, ~942 MiB), so the default budget
+/// gives exactly the default limits and half of it gives half of each.
+#[derive(Debug, Clone, Copy)]
+pub struct MemoryBudget {
+    pub bytes: u64,
+}
+
+impl MemoryBudget {
+    /// The default budget: every kind at its default limit.
+    pub fn default_bytes() -> u64 {
+        BUDGET_KINDS
+            .iter()
+            .map(|k| k.default_limit as u64 * k.unit_bytes)
+            .sum()
+    }
+
+    pub fn new(bytes: Option<u64>) -> MemoryBudget {
+        MemoryBudget {
+            bytes: bytes.unwrap_or_else(Self::default_bytes),
+        }
+    }
+
+    /// The limit of `kind` under this budget (within its flag's range).
+    pub fn share(&self, kind: BudgetKind) -> usize {
+        let scaled =
+            kind.default_limit as u128 * u128::from(self.bytes) / u128::from(Self::default_bytes());
+        usize::try_from(scaled)
+            .unwrap_or(usize::MAX)
+            .clamp(kind.min_limit, kind.max_limit)
+    }
+}
+
+/// The `--memory-budget` given and the flags whose limits came from it, for the warnings of
+/// this run (one command per process).
+static BUDGET_SHARES: std::sync::Mutex<Option<(u64, Vec<&'static str>)>> =
+    std::sync::Mutex::new(None);
+
+/// For a warning that a limit shed state: which budget set that limit and what to raise.
+fn budget_hint(warning: &str) -> String {
+    let shares = BUDGET_SHARES.lock().unwrap_or_else(|e| e.into_inner());
+    let Some((bytes, flags)) = shares.as_ref() else {
+        return String::new();
+    };
+    match flags.iter().find(|flag| warning.contains(&format!("({flag}"))) {
+        Some(flag) => format!(
+            " [{flag} was its share of --memory-budget = {}: raise the budget, or set {flag} alone]",
+            tracetail::units::bytes_human(*bytes)
+        ),
+        None => String::new(),
+    }
+}
+
 /// Limits of the TCP/HTTP/DNS analysis (memory is bounded by these, per connection).
 #[derive(clap::Args, Debug, Clone)]
 pub struct AnalysisArgs {
@@ -345,38 +456,48 @@ pub struct AnalysisArgs {
     #[arg(long, value_name = "BYTES", default_value_t = 64 << 10, help_heading = "Analysis limits",
           value_parser = limits::int::<usize>(1, limits::MAX_ANALYSIS_BYTES))]
     pub max_header_bytes: usize,
+    /// Memory for held state over the whole pass (K/M/G; 16M to 1T; default 942M): flows,
+    /// out-of-order data, pending HTTP requests and DNS queries, IP fragments each get a fixed
+    /// share of it (README "Memory budget"); a --max-* flag given as well sets its kind alone.
+    #[arg(long, value_name = "SIZE", help_heading = "Analysis limits",
+          value_parser = limits::size(MIN_MEMORY_BUDGET, 1 << 40))]
+    pub memory_budget: Option<u64>,
     /// Out-of-order bytes (with per-segment overhead) buffered over all TCP connections; above
-    /// it the oldest held data is given up as gaps, with a warning (1048576 to 1099511627776).
-    #[arg(long, value_name = "BYTES", default_value_t = 256 << 20, help_heading = "Analysis limits",
+    /// it the oldest held data is given up as gaps, with a warning (1048576 to 1099511627776;
+    /// default 268435456, a share of --memory-budget).
+    #[arg(long, value_name = "BYTES", help_heading = "Analysis limits",
           value_parser = limits::int::<usize>(1 << 20, 1 << 40))]
-    pub max_reassembly_bytes: usize,
+    pub max_reassembly_bytes: Option<usize>,
     /// Flows open at once; beyond it the oldest half-open or idle ones are ended early (their
-    /// rows are complete up to then), with a warning. The default is ~256 MiB of flow state (1 to 4294967296).
-    #[arg(long, value_name = "N", default_value_t = tracetail::flows::DEFAULT_MAX_FLOWS, help_heading = "Analysis limits",
+    /// rows are complete up to then), with a warning (1 to 4294967296; default 200000, ~256
+    /// MiB, a share of --memory-budget).
+    #[arg(long, value_name = "N", help_heading = "Analysis limits",
           value_parser = limits::int::<usize>(1, 1 << 32))]
-    pub max_flows: usize,
+    pub max_flows: Option<usize>,
     /// HTTP requests in flight on one connection before the oldest is reported unanswered
     /// (1 to 1000000).
     #[arg(long, value_name = "N", default_value_t = 100, help_heading = "Analysis limits",
           value_parser = limits::int::<usize>(1, 1_000_000))]
     pub max_pending_requests: usize,
     /// HTTP requests in flight over all connections before the connection adding one reports
-    /// its oldest unanswered (~256 MiB of requests; 1 to 100000000).
-    #[arg(long, value_name = "N", default_value_t = 250_000, help_heading = "Analysis limits",
+    /// its oldest unanswered (1 to 100000000; default 250000, ~256 MiB, a share of
+    /// --memory-budget).
+    #[arg(long, value_name = "N", help_heading = "Analysis limits",
           value_parser = limits::int::<usize>(1, 100_000_000))]
-    pub max_pending_total: usize,
-    /// DNS queries waiting for a response over all connections (~110 MiB by default); the
-    /// budget is split into equal shares by endpoint pair (the same for every --threads), and
-    /// beyond a share its oldest query is reported unanswered, with a warning
-    /// (256 to 100000000).
-    #[arg(long, value_name = "N", default_value_t = tracetail::analyzers::dns::DEFAULT_MAX_PENDING_QUERIES,
-          help_heading = "Analysis limits", value_parser = limits::int::<usize>(256, 100_000_000))]
-    pub max_dns_pending: usize,
+    pub max_pending_total: Option<usize>,
+    /// DNS queries waiting for a response over all connections; the budget is split into
+    /// equal shares by endpoint pair (the same for every --threads), and beyond a share its
+    /// oldest query is reported unanswered, with a warning (256 to 100000000; default 131072,
+    /// ~110 MiB, a share of --memory-budget).
+    #[arg(long, value_name = "N", help_heading = "Analysis limits",
+          value_parser = limits::int::<usize>(256, 100_000_000))]
+    pub max_dns_pending: Option<usize>,
     /// IP datagrams being put back together from fragments at once (at most 64 KiB each);
-    /// beyond it the oldest unfinished one is dropped, with a warning (1 to 1000000).
-    #[arg(long, value_name = "N", default_value_t = tracetail::decode::defrag::DEFAULT_MAX_DATAGRAMS,
-          help_heading = "Analysis limits", value_parser = limits::int::<usize>(1, 1_000_000))]
-    pub max_fragments: usize,
+    /// beyond it the oldest unfinished one is dropped, with a warning (1 to 1000000; default
+    /// 1024, a share of --memory-budget).
+    #[arg(long, value_name = "N", help_heading = "Analysis limits",
+          value_parser = limits::int::<usize>(1, 1_000_000))]
+    pub max_fragments: Option<usize>,
     /// Seconds (capture time) without a packet after which a connection is flushed
     /// (0 to 1000000).
     #[arg(long, value_name = "SECONDS", default_value_t = 300.0, help_heading = "Analysis limits",
@@ -399,15 +520,33 @@ impl AnalysisArgs {
     pub fn config(&self) -> anyhow::Result<tracetail::analyzers::AnalyzerConfig> {
         let ns = |s: f64| (s.max(0.0) * 1e9).min(i64::MAX as f64) as i64;
         let keys = tracetail::analyzers::tls::KeyLog::from_files(&self.keylog)?;
+        let budget = MemoryBudget::new(self.memory_budget);
+        let mut from_budget = Vec::new();
+        let mut limit = |kind: BudgetKind, explicit: Option<usize>| match explicit {
+            Some(value) => value,
+            None => {
+                from_budget.push(kind.flag);
+                budget.share(kind)
+            }
+        };
+        let max_reassembly_bytes = limit(REASSEMBLY, self.max_reassembly_bytes);
+        let max_flows = limit(FLOWS, self.max_flows);
+        let max_pending_requests_total = limit(HTTP_PENDING, self.max_pending_total);
+        let max_dns_pending = limit(DNS_PENDING, self.max_dns_pending);
+        let max_fragment_datagrams = limit(FRAGMENTS, self.max_fragments);
+        if self.memory_budget.is_some() {
+            *BUDGET_SHARES.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some((budget.bytes, from_budget));
+        }
         Ok(tracetail::analyzers::AnalyzerConfig {
             max_reorder_bytes: self.max_reorder_bytes,
-            max_reassembly_bytes: self.max_reassembly_bytes,
-            max_flows: self.max_flows,
+            max_reassembly_bytes,
+            max_flows,
             max_header_bytes: self.max_header_bytes,
             max_pending_requests: self.max_pending_requests.max(1),
-            max_pending_requests_total: self.max_pending_total,
-            max_dns_pending: self.max_dns_pending,
-            max_fragment_datagrams: self.max_fragments,
+            max_pending_requests_total,
+            max_dns_pending,
+            max_fragment_datagrams,
             idle_timeout_ns: ns(self.idle_timeout),
             dns_timeout_ns: ns(self.dns_timeout),
             observers: Vec::new(),
@@ -502,5 +641,40 @@ impl TimeStyles {
             self.current = Some((path.to_path_buf(), TimeStyle::for_file(self.format, path)));
         }
         &mut self.current.as_mut().expect("set above").1
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_budget_gives_the_default_limits_and_a_smaller_one_scales_them() {
+        let default = MemoryBudget::new(None);
+        assert_eq!(default.bytes, MemoryBudget::default_bytes());
+        // ~942 MiB: the five kinds' defaults.
+        assert_eq!(default.bytes >> 20, 942);
+        for kind in BUDGET_KINDS {
+            assert_eq!(default.share(kind), kind.default_limit, "{}", kind.flag);
+        }
+        let quarter = MemoryBudget::new(Some(default.bytes / 4));
+        let total: u64 = BUDGET_KINDS
+            .iter()
+            .map(|&k| quarter.share(k) as u64 * k.unit_bytes)
+            .sum();
+        assert!(
+            total <= quarter.bytes && total > quarter.bytes - 64 * 1024,
+            "{total}"
+        );
+        for kind in BUDGET_KINDS {
+            assert_eq!(quarter.share(kind), kind.default_limit / 4, "{}", kind.flag);
+        }
+        // The smallest budget keeps every kind at or above its flag's minimum.
+        let smallest = MemoryBudget::new(Some(MIN_MEMORY_BUDGET));
+        for kind in BUDGET_KINDS {
+            assert!(smallest.share(kind) >= kind.min_limit, "{}", kind.flag);
+        }
+        // 16 MiB of 942: 1/58.9 of each default (1024 datagrams -> 17).
+        assert_eq!(smallest.share(FRAGMENTS), 17);
     }
 }
