@@ -6,9 +6,11 @@
 #
 # Writes a markdown table to stdout. Not a test: numbers depend on the machine. Each tool runs
 # once on a warm page cache (the file is read once first); peak memory is max RSS from
-# /usr/bin/time. tshark runs are skipped when tshark is not installed, and the slow tshark
-# http.time run is limited to BENCH_TSHARK_HTTP_MAX bytes of input (default 300 MB) unless
-# BENCH_FULL=1.
+# /usr/bin/time. tshark runs are skipped when tshark is not installed.
+#
+# tshark on the same job as `tracetail http --json` (scripts/bench_tshark.sh): on this file
+# and on the small-packet trace, with the ratio per trace; a trace over BENCH_TSHARK_HTTP_MAX
+# bytes (default 300 MB) is cut to its first packets for both tools unless BENCH_FULL=1.
 #
 # Then, on the same file: per-core throughput (`--threads 1`), the scaling table for 1..cores
 # workers (wall and CPU time), and a model of larger machines from measured stage costs
@@ -61,12 +63,6 @@ measure "tracetail latency --threads 1" "$bin" latency --threads 1 "$file"
 if command -v capinfos > /dev/null; then measure "capinfos" capinfos "$file"; fi
 if command -v tshark > /dev/null; then
   measure "tshark -q -z io,phs" tshark -n -q -r "$file" -z io,phs
-  limit=${BENCH_TSHARK_HTTP_MAX:-300000000}
-  if [ "${BENCH_FULL:-0}" = 1 ] || [ "$bytes" -le "$limit" ]; then
-    measure "tshark http.time" tshark -n -r "$file" -Y http.response -T fields -e http.time
-  else
-    echo "| tshark http.time | skipped on the full file (BENCH_FULL=1 to run; see note) |"
-  fi
 fi
 
 # Seconds of wall and CPU (user + system) time of one run: "wall cpu".
@@ -98,6 +94,12 @@ for command in "http --json" "tcp --json" "latency" "summary"; do
 big, small = $packets / max($cpu_big, 0.01), $small_packets / max($cpu_small, 0.01)
 print(f'| \`$command\` | {big / 1e6:.2f} M/s ({$cpu_big:.2f} s) | {small / 1e6:.2f} M/s ({$cpu_small:.2f} s) |')"
 done
+
+echo
+echo "tshark on the same job as \`tracetail http --json\` (every HTTP transaction with its response"
+echo "time; scripts/bench_tshark.sh):"
+echo
+BENCH_BIN=$bin scripts/bench_tshark.sh "$file" "$small"
 
 cores=$(nproc)
 echo

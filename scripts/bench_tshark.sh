@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# tracetail against tshark on the same job: every HTTP transaction of a trace with its
+# response time, as rows.
+#
+#   scripts/bench_tshark.sh FILE...        # BENCH_BIN=path/to/tracetail to pick the binary
+#
+# tracetail runs `http --json` (one JSON row per transaction: endpoints, method, URI, status,
+# four timestamps, bytes). tshark runs the closest it has: a display filter on responses with
+# the fields of a row (`-Y http.response -T fields`: response time, stream, endpoints, the
+# request's frame, URI, status, `http.time`, content length); it reassembles TCP and parses
+# HTTP as tracetail does, but prints fewer fields. Both write to a pipe counting rows.
+#
+# tshark is ~100x slower and keeps every frame's state (1.75 GiB for 1.25 M packets): a trace
+# over BENCH_TSHARK_HTTP_MAX bytes (default 300 MB) is cut to its first packets for both tools
+# (`editcap -r`; the row says so) unless BENCH_FULL=1. Each command runs once on a warm page
+# cache. Writes a markdown table to stdout; skipped when tshark is not installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=${BENCH_BIN:-target/release/tracetail}
+work=${BENCH_DIR:-target/bench}
+limit=${BENCH_TSHARK_HTTP_MAX:-300000000}
+mkdir -p "$work"
+if ! command -v tshark > /dev/null; then
+  echo "tshark is not installed: the comparison with tshark is skipped"
+  exit 0
+fi
+
+packets_of() {
+  "$bin" summary --json "$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["packets"])'
+}
+
+# Runs a command with its output counted: prints "wall cpu rows".
+rows_timed() {
+  local log; log=$(mktemp)
+  local rows
+  rows=$(/usr/bin/time -f "%e %U %S" -o "$log" "$@" 2> /dev/null | wc -l)
+  awk -v rows="$rows" '{printf "%s %.2f %s\n", $1, $2 + $3, rows}' "$log"
+  rm -f "$log"
+}
+
+echo "| trace | packets | rows (tracetail / tshark) | tracetail \`http --json\` wall (CPU) | tshark wall (CPU) | tshark / tracetail |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+for file in "$@"; do
+  bytes=$(stat -c %s "$file")
+  input=$file
+  name=$(basename "$file")
+  if [ "${BENCH_FULL:-0}" != 1 ] && [ "$bytes" -gt "$limit" ]; then
+    all=$(packets_of "$file")
+    keep=$((all * limit / bytes))
+    input=$work/$(basename "$file" .pcap)-first-$keep.pcap
+    [ -f "$input" ] || editcap -r "$file" "$input" "1-$keep"
+    name="$name, first $keep of $all packets"
+  fi
+  cat "$input" > /dev/null
+  packets=$(packets_of "$input")
+  read -r tt_wall tt_cpu tt_rows < <(rows_timed "$bin" http --json "$input")
+  read -r ts_wall ts_cpu ts_rows < <(rows_timed tshark -n -r "$input" -Y http.response -T fields \
+    -e frame.time_epoch -e tcp.stream -e ip.src -e ipv6.src -e tcp.srcport -e ip.dst \
+    -e ipv6.dst -e tcp.dstport -e http.request_in -e http.response_for.uri \
+    -e http.response.code -e http.time -e http.content_length)
+  python3 -c "
+tt_wall, tt_cpu, ts_wall, ts_cpu = max($tt_wall, 0.01), max($tt_cpu, 0.01), $ts_wall, $ts_cpu
+print(f'| $name | $packets | $tt_rows / $ts_rows | {tt_wall:.2f} s ({tt_cpu:.2f} s) | {ts_wall:.2f} s ({ts_cpu:.2f} s) | {ts_wall / tt_wall:.0f}x wall, {ts_cpu / tt_cpu:.0f}x CPU |')"
+done
