@@ -75,6 +75,15 @@ fn run(time: &Path, files: &[&Path], extra: &[&str]) -> Run {
     }
 }
 
+/// The warning lines of a run's standard error.
+fn warning_lines(stderr: &str) -> Vec<String> {
+    stderr
+        .lines()
+        .filter(|l| l.starts_with("warning"))
+        .map(str::to_string)
+        .collect()
+}
+
 #[test]
 fn unanswered_dns_and_unfinished_fragments_stay_within_the_budget() {
     let test = "unanswered_dns_and_unfinished_fragments_stay_within_the_budget";
@@ -131,15 +140,9 @@ fn unanswered_dns_and_unfinished_fragments_stay_within_the_budget() {
             &[&["--threads", threads][..], &SMALL_BUDGET].concat(),
         );
         assert_eq!(many.stdout, small.stdout, "{threads} workers: rows differ");
-        let warnings = |s: &str| {
-            s.lines()
-                .filter(|l| l.starts_with("warning"))
-                .map(str::to_string)
-                .collect::<Vec<_>>()
-        };
         assert_eq!(
-            warnings(&many.stderr),
-            warnings(&small.stderr),
+            warning_lines(&many.stderr),
+            warning_lines(&small.stderr),
             "{threads} workers: warnings differ"
         );
     }
@@ -195,12 +198,6 @@ fn one_memory_budget_bounds_a_syn_flood_dns_and_fragments_together() {
         default.peak_rss_kib
     );
 
-    let warnings = |s: &str| {
-        s.lines()
-            .filter(|l| l.starts_with("warning"))
-            .map(str::to_string)
-            .collect::<Vec<_>>()
-    };
     for threads in ["2", "3"] {
         let many = run(
             &time,
@@ -209,8 +206,8 @@ fn one_memory_budget_bounds_a_syn_flood_dns_and_fragments_together() {
         );
         assert_eq!(many.stdout, small.stdout, "{threads} workers: rows differ");
         assert_eq!(
-            warnings(&many.stderr),
-            warnings(&small.stderr),
+            warning_lines(&many.stderr),
+            warning_lines(&small.stderr),
             "{threads} workers: warnings differ"
         );
     }
