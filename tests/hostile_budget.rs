@@ -150,7 +150,8 @@ fn unanswered_dns_and_unfinished_fragments_stay_within_the_budget() {
 
 /// `--memory-budget`: one figure for all held state. A SYN flood, unanswered DNS queries and
 /// never-completed fragments together stay under a 32 MiB budget (peak RSS above the same
-/// command's on a tiny capture), every limit that shed state names the budget, and the rows
+/// command's on a tiny capture; the held flows reported never above their share), every
+/// limit that shed state names the budget, and the rows
 /// and warnings are the same for 1, 2 and 3 workers.
 #[test]
 fn one_memory_budget_bounds_a_syn_flood_dns_and_fragments_together() {
@@ -185,6 +186,26 @@ fn one_memory_budget_bounds_a_syn_flood_dns_and_fragments_together() {
         "{}",
         default.stderr
     );
+    // The held state each file reached, beside its limit: flows never above theirs.
+    let notes: Vec<&str> = small
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("note:") && l.contains("under --memory-budget = 32.00 MiB"))
+        .collect();
+    assert_eq!(notes.len(), files.len(), "{}", small.stderr);
+    for note in notes {
+        let number = |after: &str| -> u64 {
+            let rest = &note[note.find(after).expect(after) + after.len()..];
+            let digits: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_digit() || *c == ',')
+                .filter(char::is_ascii_digit)
+                .collect();
+            digits.parse().expect(after)
+        };
+        let (held, limit) = (number("held at most "), number("flows (limit "));
+        assert!(held <= limit && limit < 10_000, "{note}");
+    }
     let held_kib = small.peak_rss_kib.saturating_sub(baseline.peak_rss_kib);
     assert!(
         held_kib < 32 * 1024,

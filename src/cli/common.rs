@@ -152,6 +152,9 @@ pub fn run_pass(
                     // Each warning says itself whether reading stopped there.
                     eprintln!("warning: {warning}{}", budget_hint(warning));
                 }
+                if let Some(note) = budget_peaks(&report, options) {
+                    eprintln!("{note}");
+                }
                 run.reports.push(report);
             }
             Err(err) => {
@@ -427,6 +430,29 @@ impl MemoryBudget {
 /// this run (one command per process).
 static BUDGET_SHARES: std::sync::Mutex<Option<(u64, Vec<&'static str>)>> =
     std::sync::Mutex::new(None);
+
+/// Under `--memory-budget`: the most state of each measured kind held at once in a file,
+/// beside its limit (DNS and fragment peaks are not measured; their warnings say when they
+/// shed).
+fn budget_peaks(report: &FileReport, options: &PassOptions) -> Option<String> {
+    use tracetail::units::{bytes_human, thousands};
+    let shares = BUDGET_SHARES.lock().unwrap_or_else(|e| e.into_inner());
+    let (bytes, _) = shares.as_ref()?;
+    let limits = &options.analyzer;
+    let held = &report.analyzer;
+    Some(format!(
+        "note: {}: under --memory-budget = {}, held at most {} flows (limit {}), {} of \
+         out-of-order data (limit {}), {} pending HTTP requests (limit {})",
+        report.file,
+        bytes_human(*bytes),
+        thousands(report.peak_open_flows as u64),
+        thousands(limits.max_flows as u64),
+        bytes_human(held.tcp_peak_reassembly_bytes),
+        bytes_human(limits.max_reassembly_bytes as u64),
+        thousands(held.http_peak_pending_total),
+        thousands(limits.max_pending_requests_total as u64),
+    ))
+}
 
 /// For a warning that a limit shed state: which budget set that limit and what to raise.
 fn budget_hint(warning: &str) -> String {
