@@ -270,6 +270,12 @@ fn a_fault_outside_our_mappings_still_ends_the_process() {
         // In the child: with a mapped capture open (our handler installed), a mapping of
         // someone else's faults as it would without us.
         let dir = PathBuf::from(dir);
+        // No core file from the expected crash (it would land in the working directory).
+        let no_core = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        unsafe { libc::setrlimit(libc::RLIMIT_CORE, &no_core) };
         let _reader = CaptureReader::open(&dir.join("capture.pcap")).unwrap();
         let file = std::fs::OpenOptions::new()
             .read(true)
