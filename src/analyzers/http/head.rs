@@ -33,7 +33,12 @@ fn head_from_headers(len: usize, headers: &[httparse::Header<'_>], head: &mut He
     for h in headers {
         if h.name.eq_ignore_ascii_case("host") {
             if head.host.is_none() {
-                head.host = Some(String::from_utf8_lossy(h.value).trim().to_string());
+                // Valid UTF-8 (the usual case) is checked faster than the lossy path does.
+                let host = match std::str::from_utf8(h.value) {
+                    Ok(text) => text.trim().to_owned(),
+                    Err(_) => String::from_utf8_lossy(h.value).trim().to_owned(),
+                };
+                head.host = Some(host);
             }
         } else if h.name.eq_ignore_ascii_case("content-length") {
             let parsed = std::str::from_utf8(h.value)
