@@ -898,25 +898,39 @@ impl TransactionAnalyzer {
 
 /// Keeps the watermark entry and the budget's index for a direction's out-of-order bytes
 /// current.
+#[inline(always)]
 fn sync_mark(
     conn: &mut TcpConn,
     dir: usize,
     marks: &mut Watermark,
     held_since: &mut BTreeMap<(i64, u64, usize), ()>,
 ) {
+    // Inlined: called twice per packet, and almost always nothing changed.
     let now = conn.streams[dir].min_pending_arrival();
     if now != conn.marked[dir] {
-        let id = conn.info.connection_id;
-        if let Some(old) = conn.marked[dir] {
-            marks.remove(old);
-            held_since.remove(&(old, id, dir));
-        }
-        if let Some(new) = now {
-            marks.add(new);
-            held_since.insert((new, id, dir), ());
-        }
-        conn.marked[dir] = now;
+        move_mark(conn, dir, now, marks, held_since);
     }
+}
+
+/// Only out-of-order bytes move the mark: rare on usual traffic, so kept out of line.
+#[cold]
+fn move_mark(
+    conn: &mut TcpConn,
+    dir: usize,
+    now: Option<i64>,
+    marks: &mut Watermark,
+    held_since: &mut BTreeMap<(i64, u64, usize), ()>,
+) {
+    let id = conn.info.connection_id;
+    if let Some(old) = conn.marked[dir] {
+        marks.remove(old);
+        held_since.remove(&(old, id, dir));
+    }
+    if let Some(new) = now {
+        marks.add(new);
+        held_since.insert((new, id, dir), ());
+    }
+    conn.marked[dir] = now;
 }
 
 impl TcpConn {
