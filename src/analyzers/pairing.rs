@@ -384,6 +384,20 @@ impl<K, T> Pending<K, T> {
         }
     }
 
+    /// As [`Self::hold`], taking over a hold at `released` that the caller owned (the message
+    /// that just completed): when both are the same time the watermark is not touched, which
+    /// is the usual case of a request handing its start to its transaction.
+    pub fn hold_instead_of(&mut self, released: i64, start_ns: i64, marks: &mut Watermark) {
+        let mut given_up = [Some(released), self.mark.replace(start_ns)];
+        match given_up.iter_mut().find(|t| **t == Some(start_ns)) {
+            Some(kept) => *kept = None,
+            None => marks.add(start_ns),
+        }
+        for t in given_up.into_iter().flatten() {
+            marks.remove(t);
+        }
+    }
+
     /// Where this exchange holds the watermark, if it does.
     pub fn held_at(&self) -> Option<i64> {
         self.mark
@@ -527,6 +541,29 @@ mod tests {
             .pop_front_where(&mut marks, |p| p.times.request_first_ns < Some(1))
             .is_none());
         assert_eq!(marks.min(), Some(5));
+    }
+
+    #[test]
+    fn a_hold_taken_over_from_a_message_leaves_the_watermark_as_hold_would() {
+        let mut marks = Watermark::default();
+        let mut q: PairingQueue<u32, ()> = PairingQueue::new(8);
+        // The request message held 10; its transaction takes that hold over.
+        marks.add(10);
+        q.push(1, None, (), &mut marks);
+        let p = q.by_key(&1).unwrap();
+        p.hold_instead_of(10, 10, &mut marks);
+        assert_eq!((marks.min(), p.held_at()), (Some(10), Some(10)));
+        // The response message held 20 and gives it up; the transaction stays at 10.
+        marks.add(20);
+        p.hold_instead_of(20, 10, &mut marks);
+        assert_eq!((marks.min(), p.held_at()), (Some(10), Some(10)));
+        // A start that moved earlier: both the message's and the old hold go.
+        marks.add(15);
+        p.hold_instead_of(15, 5, &mut marks);
+        assert_eq!((marks.min(), p.held_at()), (Some(5), Some(5)));
+        q.iter_mut().for_each(|p| p.done = true);
+        assert!(q.pop_front_done(&mut marks).is_some());
+        assert_eq!(marks.min(), None);
     }
 
     #[test]

@@ -119,6 +119,7 @@ impl StreamReassembler {
     }
 
     /// Earliest arrival time of a byte still held out of order.
+    #[inline]
     pub fn min_pending_arrival(&self) -> Option<i64> {
         self.pending_arrivals.keys().next().copied()
     }

@@ -33,12 +33,15 @@ fn head_from_headers(len: usize, headers: &[httparse::Header<'_>], head: &mut He
     for h in headers {
         if h.name.eq_ignore_ascii_case("host") {
             if head.host.is_none() {
-                head.host = Some(String::from_utf8_lossy(h.value).trim().to_string());
+                // Valid UTF-8 (the usual case) is checked faster than the lossy path does.
+                let host = match std::str::from_utf8(h.value) {
+                    Ok(text) => text.trim().to_owned(),
+                    Err(_) => String::from_utf8_lossy(h.value).trim().to_owned(),
+                };
+                head.host = Some(host);
             }
         } else if h.name.eq_ignore_ascii_case("content-length") {
-            let parsed = std::str::from_utf8(h.value)
-                .ok()
-                .and_then(|v| v.trim().parse::<u64>().ok());
+            let parsed = content_length(h.value);
             match (parsed, head.content_length) {
                 (Some(v), None) => head.content_length = Some(v),
                 (Some(v), Some(old)) if v == old => {}
@@ -58,6 +61,29 @@ fn head_from_headers(len: usize, headers: &[httparse::Header<'_>], head: &mut He
                 .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
         }
     }
+}
+
+/// A Content-Length value: what `str::trim().parse::<u64>()` accepts (digits with an optional
+/// `+`, surrounded by whitespace), read from the bytes directly when they are ASCII.
+fn content_length(value: &[u8]) -> Option<u64> {
+    if !value.is_ascii() {
+        return std::str::from_utf8(value).ok()?.trim().parse().ok();
+    }
+    // `char::is_whitespace` on ASCII (it includes the vertical tab, `trim_ascii` does not).
+    let space = |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r');
+    let start = value.iter().position(|b| !space(b))?;
+    let end = value.iter().rposition(|b| !space(b))? + 1;
+    let digits = match &value[start..end] {
+        [b'+', rest @ ..] => rest,
+        all => all,
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |n, &b| {
+        let digit = b.checked_sub(b'0').filter(|d| *d <= 9)?;
+        n.checked_mul(10)?.checked_add(u64::from(digit))
+    })
 }
 
 /// `HTTP/1.x` as tracetail writes the version: `1.0` or `1.1`, the only two httparse accepts.
@@ -115,5 +141,54 @@ pub(crate) fn parse_head(buf: &[u8], request: bool) -> HeadResult {
             parse_head_with(buf, request, &mut many).unwrap_or(HeadResult::Invalid)
         }
         Err(_) => HeadResult::Invalid,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::content_length;
+
+    #[test]
+    fn content_length_reads_what_str_parse_reads() {
+        let reference =
+            |v: &[u8]| -> Option<u64> { std::str::from_utf8(v).ok()?.trim().parse().ok() };
+        let mut cases: Vec<Vec<u8>> = [
+            &b"0"[..],
+            b"5",
+            b" 42 ",
+            b"\t7\r",
+            b"+9",
+            b"++9",
+            b"-1",
+            b"+",
+            b"",
+            b"  ",
+            b"1 2",
+            b"0x10",
+            b"007",
+            b"\x0b3\x0c",
+            b"18446744073709551615",
+            b"18446744073709551616",
+            b"99999999999999999999",
+            "\u{a0}12".as_bytes(),
+            "12\u{3000}".as_bytes(),
+            b"1\xff",
+            b"\xff",
+            "١٢".as_bytes(),
+        ]
+        .iter()
+        .map(|c| c.to_vec())
+        .collect();
+        // Every one- and two-byte value over a small alphabet.
+        let alphabet = b" \t\x0b+-09a\r";
+        for &a in alphabet {
+            cases.push(vec![a]);
+            for &b in alphabet {
+                cases.push(vec![a, b]);
+            }
+        }
+        for case in cases {
+            assert_eq!(content_length(&case), reference(&case), "{case:?}");
+        }
     }
 }

@@ -963,20 +963,30 @@ impl HttpConn {
         self.consume(dir, take, arrival_ns, last_arrival_ns, false, ctx);
         let trailers = self.dirs[dir].state == State::Trailers;
         let d = &mut self.dirs[dir];
-        d.buf.extend_from_slice(&input[..take]);
+        // A line whole in this input is read in place; only a line split over packets is held.
+        let split = newline.is_none() || !d.buf.is_empty();
+        if split {
+            d.buf.extend_from_slice(&input[..take]);
+        }
         let limit = if trailers {
             ctx.config.max_header_bytes
         } else {
             MAX_CHUNK_LINE
         };
-        let used_so_far = d.buf.len() + d.msg.as_ref().map_or(0, |m| m.trailer_bytes);
+        let line_len = if split { d.buf.len() } else { take };
+        let used_so_far = line_len + d.msg.as_ref().map_or(0, |m| m.trailer_bytes);
         if newline.is_none() {
             if used_so_far > limit {
                 return (&[], self.malformed(dir, &[], ctx));
             }
             return (&[], None);
         }
-        let line = std::mem::take(&mut d.buf);
+        let held = if split {
+            std::mem::take(&mut d.buf)
+        } else {
+            Vec::new()
+        };
+        let line = if split { &held[..] } else { &input[..take] };
         let rest = &input[take..];
         if trailers {
             if line == b"\r\n" || line == b"\n" {
@@ -991,7 +1001,7 @@ impl HttpConn {
             }
             return (rest, None);
         }
-        match parse_chunk_size(&line) {
+        match parse_chunk_size(line) {
             Some(0) => d.state = State::Trailers,
             Some(n) => d.state = State::ChunkData { remaining: n },
             None => return (&[], self.malformed(dir, rest, ctx)),
@@ -1079,11 +1089,9 @@ impl HttpConn {
         let Some(msg) = d.msg.take() else {
             return;
         };
-        ctx.marks.remove(msg.first_ns);
-        let Some(depth) = msg.tx else {
-            return;
-        };
-        let Some(p) = self.txs.by_key(&depth) else {
+        // The message's hold on the watermark goes to its transaction (below) or is released.
+        let Some(p) = msg.tx.and_then(|depth| self.txs.by_key(&depth)) else {
+            ctx.marks.remove(msg.first_ns);
             return;
         };
         let tx = &mut p.item.tx;
@@ -1105,8 +1113,9 @@ impl HttpConn {
             p.item.response_done = true;
         }
         // From now on the transaction holds the watermark at its start.
-        if let Some(start) = p.item.tx.request_first_ns.or(p.item.tx.response_first_ns) {
-            p.hold(start, ctx.marks);
+        match p.item.tx.request_first_ns.or(p.item.tx.response_first_ns) {
+            Some(start) => p.hold_instead_of(msg.first_ns, start, ctx.marks),
+            None => ctx.marks.remove(msg.first_ns),
         }
         update_done(p);
         self.emit_done(ctx);
