@@ -683,31 +683,9 @@ impl Dealer<'_> {
             }
         }
         // Only TCP and UDP reach the analyzers (the flow table gave us IP endpoints).
-        let (transport, bytes, ports) = match decoded.transport {
-            Transport::Tcp(t) => (
-                Transport::Tcp(TcpInfo {
-                    src_port: t.src_port,
-                    dst_port: t.dst_port,
-                    seq: t.seq,
-                    ack: t.ack,
-                    flags: t.flags,
-                    window: t.window,
-                    payload: &[],
-                    payload_missing: t.payload_missing,
-                }),
-                t.payload,
-                (t.src_port, t.dst_port),
-            ),
-            Transport::Udp(u) => (
-                Transport::Udp(UdpInfo {
-                    src_port: u.src_port,
-                    dst_port: u.dst_port,
-                    payload: &[],
-                    payload_missing: u.payload_missing,
-                }),
-                u.payload,
-                (u.src_port, u.dst_port),
-            ),
+        let (bytes, ports) = match &decoded.transport {
+            Transport::Tcp(t) => (t.payload, (t.src_port, t.dst_port)),
+            Transport::Udp(u) => (u.payload, (u.src_port, u.dst_port)),
             _ => return,
         };
         let Some((src, dst)) = decoded.ip_endpoints() else {
@@ -739,6 +717,26 @@ impl Dealer<'_> {
                 return;
             }
             Workers::Inline(None) | Workers::Threads(_) => return,
+        };
+        // The payload travels in the batch's arena.
+        let transport = match decoded.transport {
+            Transport::Tcp(t) => Transport::Tcp(TcpInfo {
+                src_port: t.src_port,
+                dst_port: t.dst_port,
+                seq: t.seq,
+                ack: t.ack,
+                flags: t.flags,
+                window: t.window,
+                payload: &[],
+                payload_missing: t.payload_missing,
+            }),
+            Transport::Udp(u) => Transport::Udp(UdpInfo {
+                src_port: u.src_port,
+                dst_port: u.dst_port,
+                payload: &[],
+                payload_missing: u.payload_missing,
+            }),
+            _ => return,
         };
         let worker = worker_of((src, ports.0), (dst, ports.1), batches.len());
         let batch = &mut batches[worker];
@@ -982,6 +980,10 @@ impl Shard {
 
     /// Keys the events the last piece of work emitted; `everywhere`: every worker did it.
     fn collect(&mut self, item: u64, everywhere: bool) {
+        // Most packets emit nothing.
+        if self.events.is_empty() {
+            return;
+        }
         let out = if everywhere {
             &mut self.everywhere
         } else {

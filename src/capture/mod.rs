@@ -270,7 +270,9 @@ impl SecretsInbox {
 
     /// Key log texts met since the last call (cheap when there are none).
     pub fn take(&self) -> Vec<String> {
-        if !self.waiting.swap(false, Ordering::Acquire) {
+        // A plain load first: asked once a packet, an atomic swap would cost a locked
+        // instruction every time.
+        if !self.waiting.load(Ordering::Relaxed) || !self.waiting.swap(false, Ordering::Acquire) {
             return Vec::new();
         }
         std::mem::take(&mut *self.texts.lock().unwrap_or_else(|e| e.into_inner()))

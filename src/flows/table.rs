@@ -353,7 +353,7 @@ impl FlowTable {
     /// long captures. Flows evicted for room since the last call come first.
     pub fn evict(&mut self, now_ns: i64, linger_ns: i64, idle_ns: i64) -> Vec<FlowRecord> {
         let mut out = std::mem::take(&mut self.evicted);
-        let done: Vec<FlowKey> = self
+        let mut done: Vec<(u64, FlowKey)> = self
             .flows
             .iter()
             .filter(|(_, s)| {
@@ -361,17 +361,16 @@ impl FlowTable {
                 quiet > idle_ns
                     || (quiet > linger_ns && s.tcp.as_ref().is_some_and(TcpState::closed))
             })
-            .map(|(k, _)| *k)
+            .map(|(k, s)| (s.record.flow_id, *k))
             .collect();
+        // In flow order, not the hash table's: the same for any hash of the key.
+        done.sort_unstable_by_key(|(flow_id, _)| *flow_id);
         out.reserve(done.len());
-        let swept = out.len();
-        for key in done {
+        for (_, key) in done {
             if let Some(state) = self.flows.remove(&key) {
                 out.push(self.end(state));
             }
         }
-        // In flow order, not the hash table's: the same for any hash of the key.
-        out[swept..].sort_unstable_by_key(|r| r.flow_id);
         out
     }
 
