@@ -859,7 +859,13 @@ struct Shard {
     out: Vec<(OrderKey, Event)>,
     everywhere: Vec<(OrderKey, Event)>,
     emitted: u64,
+    /// Capacity `out` starts each epoch with (see [`Shard::take_out`]).
+    out_capacity: usize,
 }
+
+/// Events an emptied `out` keeps room for (an epoch has at most [`Front::EPOCH_ITEMS`] work
+/// items; a few emit more than one event).
+const MAX_OUT_CAPACITY: usize = 8192;
 
 /// What a worker hands the merger after one epoch.
 struct ShardOut {
@@ -886,6 +892,7 @@ impl Shard {
             out: Vec::new(),
             everywhere: Vec::new(),
             emitted: 0,
+            out_capacity: 0,
         }
     }
 
@@ -967,10 +974,11 @@ impl Shard {
 
     /// What this worker emitted since the last call, and its watermark.
     fn take_out(&mut self) -> ShardOut {
-        // The next epoch likely emits about as much: start at this one's length, not at
-        // nothing, so events (hundreds of bytes each) are not copied again while the vector
-        // doubles.
-        let capacity = self.out.len();
+        // Start the next epoch at the most an epoch emitted so far (up to a bound), not at
+        // nothing or at this one's length, so events (hundreds of bytes each) are rarely
+        // copied again while the vector doubles.
+        self.out_capacity = self.out_capacity.max(self.out.len()).min(MAX_OUT_CAPACITY);
+        let capacity = self.out_capacity;
         ShardOut {
             events: std::mem::replace(&mut self.out, Vec::with_capacity(capacity)),
             everywhere: std::mem::take(&mut self.everywhere),
