@@ -444,7 +444,14 @@ impl<'o> Front<'o> {
             first_ns: None,
             deal: Dealer {
                 options,
-                flows: FlowTable::new(false).with_max_flows(options.analyzer.max_flows),
+                flows: {
+                    let table = FlowTable::new(false).with_max_flows(options.analyzer.max_flows);
+                    // Worker threads are dealt packets by their flow's lane.
+                    match workers {
+                        Workers::Batches { .. } => table.with_lanes(),
+                        _ => table,
+                    }
+                },
                 defrag: Defragmenter::new(
                     options.analyzer.max_fragment_datagrams,
                     crate::decode::defrag::DEFAULT_TIMEOUT_NS,
@@ -738,7 +745,8 @@ impl Dealer<'_> {
             }),
             _ => return,
         };
-        let worker = worker_of((src, ports.0), (dst, ports.1), batches.len());
+        // The flow table hashed the endpoint pair into a lane once, when the flow opened.
+        let worker = update.lane % batches.len().max(1);
         let batch = &mut batches[worker];
         batch.packets += 1;
         let start = batch.arena.len();

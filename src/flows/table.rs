@@ -64,6 +64,9 @@ pub struct FlowUpdate {
     pub from_client: bool,
     /// This packet opened the flow.
     pub is_new: bool,
+    /// The flow's lane ([`super::lanes::lane_of`] of its endpoints), computed once per flow
+    /// when the table was made [`FlowTable::with_lanes`]; 0 otherwise.
+    pub lane: usize,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -137,6 +140,7 @@ struct FlowState {
     /// The client is the key's lower endpoint (tells a packet's direction without comparing
     /// addresses).
     client_is_low: bool,
+    lane: u16,
 }
 
 /// Tracks every flow; `finish` returns them in order of first packet.
@@ -151,6 +155,8 @@ pub struct FlowTable {
     evicted: Vec<FlowRecord>,
     /// Flows evicted for room so far.
     pub evictions: u64,
+    /// Hand out each flow's lane (see [`FlowUpdate::lane`]).
+    with_lanes: bool,
 }
 
 /// Default flow budget: about 256 MiB of flow state (a TCP flow with its reassembly and HTTP
@@ -175,6 +181,7 @@ impl FlowTable {
             max_flows: usize::MAX,
             evicted: Vec::new(),
             evictions: 0,
+            with_lanes: false,
         }
     }
 
@@ -184,6 +191,12 @@ impl FlowTable {
     /// like idle ones: their records and transactions are complete up to the eviction.
     pub fn with_max_flows(mut self, max_flows: usize) -> Self {
         self.max_flows = max_flows.max(1);
+        self
+    }
+
+    /// Each [`FlowUpdate`] carries its flow's lane (a sharded pass deals packets by it).
+    pub fn with_lanes(mut self) -> Self {
+        self.with_lanes = true;
         self
     }
 
@@ -277,6 +290,7 @@ impl FlowTable {
         }
         let mut is_new = false;
         let mut client_is_low = src_is_low;
+        let with_lanes = self.with_lanes;
         let next_id = &mut self.next_id;
         let state = self.flows.entry(key).or_insert_with(|| {
             is_new = true;
@@ -313,6 +327,11 @@ impl FlowTable {
                 },
                 tcp: tcp_flags.map(|_| TcpState::default()),
                 client_is_low,
+                lane: if with_lanes {
+                    super::lanes::lane_of((src, sport), (dst, dport)) as u16
+                } else {
+                    0
+                },
             }
         });
         // A packet from an endpoint to itself counts as the client's whichever way it was
@@ -337,6 +356,7 @@ impl FlowTable {
             flow_id: state.record.flow_id,
             from_client,
             is_new,
+            lane: usize::from(state.lane),
         })
     }
 
