@@ -17,7 +17,7 @@ use crate::analyzers::{
 };
 use crate::capture::{CaptureError, CaptureFormat, CaptureReader, Compression, LinkType, Packet};
 use crate::decode::defrag::{Defragmenter, Outcome, Reassembled};
-use crate::decode::{decode, Decoded, Network, TcpInfo, Transport, UdpInfo};
+use crate::decode::{decode_into, Decoded, Network, TcpInfo, Transport, UdpInfo};
 use crate::flows::{scapy, CaptureClock, FlowRecord, FlowTable, PacketSelection, ProtocolCounts};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
@@ -444,7 +444,14 @@ impl<'o> Front<'o> {
             first_ns: None,
             deal: Dealer {
                 options,
-                flows: FlowTable::new(false).with_max_flows(options.analyzer.max_flows),
+                flows: {
+                    let table = FlowTable::new(false).with_max_flows(options.analyzer.max_flows);
+                    // Worker threads are dealt packets by their flow's lane.
+                    match workers {
+                        Workers::Batches { .. } => table.with_lanes(),
+                        _ => table,
+                    }
+                },
                 defrag: Defragmenter::new(
                     options.analyzer.max_fragment_datagrams,
                     crate::decode::defrag::DEFAULT_TIMEOUT_NS,
@@ -547,7 +554,9 @@ impl<'o> Front<'o> {
         self.packets += 1;
         let first_ns = *self.first_ns.get_or_insert(packet.timestamp_ns);
         self.deal.epoch_items += 1;
-        let decoded = decode(packet.link_type, packet.data);
+        // Decoded in place: `decode` returning it by value cost a 380-byte copy per packet.
+        let mut decoded = Decoded::default();
+        decode_into(packet.link_type, packet.data, &mut decoded);
         // The one place packets are selected: the rest go nowhere but this count.
         let selected = options
             .select
@@ -681,31 +690,9 @@ impl Dealer<'_> {
             }
         }
         // Only TCP and UDP reach the analyzers (the flow table gave us IP endpoints).
-        let (transport, bytes, ports) = match decoded.transport {
-            Transport::Tcp(t) => (
-                Transport::Tcp(TcpInfo {
-                    src_port: t.src_port,
-                    dst_port: t.dst_port,
-                    seq: t.seq,
-                    ack: t.ack,
-                    flags: t.flags,
-                    window: t.window,
-                    payload: &[],
-                    payload_missing: t.payload_missing,
-                }),
-                t.payload,
-                (t.src_port, t.dst_port),
-            ),
-            Transport::Udp(u) => (
-                Transport::Udp(UdpInfo {
-                    src_port: u.src_port,
-                    dst_port: u.dst_port,
-                    payload: &[],
-                    payload_missing: u.payload_missing,
-                }),
-                u.payload,
-                (u.src_port, u.dst_port),
-            ),
+        let (bytes, ports) = match &decoded.transport {
+            Transport::Tcp(t) => (t.payload, (t.src_port, t.dst_port)),
+            Transport::Udp(u) => (u.payload, (u.src_port, u.dst_port)),
             _ => return,
         };
         let Some((src, dst)) = decoded.ip_endpoints() else {
@@ -738,7 +725,28 @@ impl Dealer<'_> {
             }
             Workers::Inline(None) | Workers::Threads(_) => return,
         };
-        let worker = worker_of((src, ports.0), (dst, ports.1), batches.len());
+        // The payload travels in the batch's arena.
+        let transport = match decoded.transport {
+            Transport::Tcp(t) => Transport::Tcp(TcpInfo {
+                src_port: t.src_port,
+                dst_port: t.dst_port,
+                seq: t.seq,
+                ack: t.ack,
+                flags: t.flags,
+                window: t.window,
+                payload: &[],
+                payload_missing: t.payload_missing,
+            }),
+            Transport::Udp(u) => Transport::Udp(UdpInfo {
+                src_port: u.src_port,
+                dst_port: u.dst_port,
+                payload: &[],
+                payload_missing: u.payload_missing,
+            }),
+            _ => return,
+        };
+        // The flow table hashed the endpoint pair into a lane once, when the flow opened.
+        let worker = update.lane % batches.len().max(1);
         let batch = &mut batches[worker];
         batch.packets += 1;
         let start = batch.arena.len();
@@ -859,7 +867,13 @@ struct Shard {
     out: Vec<(OrderKey, Event)>,
     everywhere: Vec<(OrderKey, Event)>,
     emitted: u64,
+    /// Capacity `out` starts each epoch with (see [`Shard::take_out`]).
+    out_capacity: usize,
 }
+
+/// Events an emptied `out` keeps room for (an epoch has at most [`Front::EPOCH_ITEMS`] work
+/// items; a few emit more than one event).
+const MAX_OUT_CAPACITY: usize = 8192;
 
 /// What a worker hands the merger after one epoch.
 struct ShardOut {
@@ -886,6 +900,7 @@ impl Shard {
             out: Vec::new(),
             everywhere: Vec::new(),
             emitted: 0,
+            out_capacity: 0,
         }
     }
 
@@ -967,10 +982,11 @@ impl Shard {
 
     /// What this worker emitted since the last call, and its watermark.
     fn take_out(&mut self) -> ShardOut {
-        // The next epoch likely emits about as much: start at this one's length, not at
-        // nothing, so events (hundreds of bytes each) are not copied again while the vector
-        // doubles.
-        let capacity = self.out.len();
+        // Start the next epoch at the most an epoch emitted so far (up to a bound), not at
+        // nothing or at this one's length, so events (hundreds of bytes each) are rarely
+        // copied again while the vector doubles.
+        self.out_capacity = self.out_capacity.max(self.out.len()).min(MAX_OUT_CAPACITY);
+        let capacity = self.out_capacity;
         ShardOut {
             events: std::mem::replace(&mut self.out, Vec::with_capacity(capacity)),
             everywhere: std::mem::take(&mut self.everywhere),
@@ -980,6 +996,10 @@ impl Shard {
 
     /// Keys the events the last piece of work emitted; `everywhere`: every worker did it.
     fn collect(&mut self, item: u64, everywhere: bool) {
+        // Most packets emit nothing.
+        if self.events.is_empty() {
+            return;
+        }
         let out = if everywhere {
             &mut self.everywhere
         } else {

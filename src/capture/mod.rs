@@ -264,7 +264,9 @@ impl SecretsInbox {
 
     /// Key log texts met since the last call (cheap when there are none).
     pub fn take(&self) -> Vec<String> {
-        if !self.waiting.swap(false, Ordering::Acquire) {
+        // A plain load first: asked once a packet, an atomic swap would cost a locked
+        // instruction every time.
+        if !self.waiting.load(Ordering::Relaxed) || !self.waiting.swap(false, Ordering::Acquire) {
             return Vec::new();
         }
         std::mem::take(&mut *self.texts.lock().unwrap_or_else(|e| e.into_inner()))
@@ -802,13 +804,60 @@ impl CaptureReader {
 
     // ---- pcapng blocks ----
 
+    #[inline(always)]
     fn next_pcapng_frame(&mut self) -> Result<Option<Frame>, CaptureError> {
+        if let Some(frame) = self.whole_enhanced_packet_block() {
+            return Ok(Some(frame));
+        }
         while !self.finished {
             if let Some(frame) = self.pcapng_block()? {
                 return Ok(Some(frame));
             }
         }
         Ok(None)
+    }
+
+    /// The common block in a few instructions: an Enhanced Packet Block that is whole in the
+    /// buffer, well formed and on a defined interface, read from one fixed-size view of its
+    /// header. Anything else (`None`, nothing consumed) goes to [`Self::pcapng_block`], which
+    /// checks it field by field and reports what is wrong; for a block taken here it would
+    /// return the same frame.
+    #[inline(always)]
+    fn whole_enhanced_packet_block(&mut self) -> Option<Frame> {
+        use pcapng::*;
+        let rest = self.buf.get(self.start..self.end)?;
+        let header: &[u8; MIN_EPB_LEN] = rest.get(..MIN_EPB_LEN)?.try_into().ok()?;
+        let be = self.big_endian;
+        if read_u32(header, 0, be) != BLOCK_EPB {
+            return None;
+        }
+        let total_len = read_u32(header, 4, be) as usize;
+        let caplen = read_u32(header, 20, be) as usize;
+        let block = rest.get(..total_len)?;
+        let well_formed = total_len >= MIN_EPB_LEN
+            && total_len.is_multiple_of(4)
+            && total_len <= MAX_BLOCK_LEN
+            && caplen <= total_len - MIN_EPB_LEN
+            && read_u32(block, total_len - 4, be) as usize == total_len;
+        if !well_formed {
+            return None;
+        }
+        let interface_id = read_u32(header, 8, be);
+        let interface = self.interfaces.get(interface_id as usize)?;
+        let units =
+            (u64::from(read_u32(header, 12, be)) << 32) | u64::from(read_u32(header, 16, be));
+        let timestamp_ns = interface.timestamp_ns(units);
+        let frame = Frame {
+            data_at: self.start + 28,
+            caplen,
+            timestamp_ns,
+            link_type: interface.info.link_type,
+            original_len: read_u32(header, 24, be),
+            interface_id,
+        };
+        self.start += total_len;
+        self.last_timestamp_ns = timestamp_ns;
+        Some(frame)
     }
 
     /// Reads one block: `Some` for a packet; `None` when the block carried none, or the

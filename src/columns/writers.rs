@@ -8,7 +8,8 @@ use std::io::Write;
 /// Writes rows as JSON objects, one per line, with the bytes `serde_json` writes for a struct
 /// with the same fields in the same order (tests compare the two).
 pub struct JsonRows<R: 'static> {
-    /// Each column with its key as written: `"name":` (names need no escaping).
+    /// Each column with what goes before its value: `"name":` for the first, `,"name":` for
+    /// the others (names need no escaping).
     columns: Vec<(&'static Column<R>, Box<[u8]>)>,
 }
 
@@ -17,11 +18,11 @@ impl<R> JsonRows<R> {
         let columns = row
             .json()
             .into_iter()
-            .map(|c| {
-                (
-                    c,
-                    format!("\"{}\":", c.name).into_bytes().into_boxed_slice(),
-                )
+            .enumerate()
+            .map(|(i, c)| {
+                let comma = if i > 0 { "," } else { "" };
+                let key = format!("{comma}\"{}\":", c.name);
+                (c, key.into_bytes().into_boxed_slice())
             })
             .collect();
         JsonRows { columns }
@@ -30,10 +31,7 @@ impl<R> JsonRows<R> {
     /// Appends the line of `row` to `buf`; `capture` fills the `capture` column.
     pub fn push_line(&self, buf: &mut Vec<u8>, capture: &str, row: &R) {
         buf.push(b'{');
-        for (i, (column, key)) in self.columns.iter().enumerate() {
-            if i > 0 {
-                buf.push(b',');
-            }
+        for (column, key) in &self.columns {
             buf.extend_from_slice(key);
             push_json_value(buf, (column.get)(row), capture);
         }

@@ -103,6 +103,8 @@ struct PendingTallies {
     paths: HashMap<LayerPath, (u64, u64)>,
     /// The first distinct paths seen, counted without hashing (the map takes the rest).
     recent: Vec<(LayerPath, u64, u64)>,
+    /// Where in `recent` the last packet's path was.
+    last_path: usize,
     problems: Vec<(crate::decode::DecodeProblem, u64)>,
 }
 
@@ -203,15 +205,24 @@ impl ProtocolCounts {
             }
         }
         let bytes = u64::from(packet.original_len.max(packet.data.len() as u32));
-        // Few distinct paths occur in practice: find this one among them by pointer identity.
-        let recent = &mut self.pending.recent;
-        if let Some(entry) = recent
-            .iter_mut()
-            .find(|(path, _, _)| same_path(path, &decoded.layers))
-        {
+        // Few distinct paths occur in practice: find this one among them by pointer identity,
+        // first where the last packet's was (runs of one path are the rule).
+        let pending = &mut self.pending;
+        let recent = &mut pending.recent;
+        let last = pending.last_path;
+        let found = match recent.get(last) {
+            Some((path, _, _)) if same_path(path, &decoded.layers) => Some(last),
+            _ => recent
+                .iter()
+                .position(|(path, _, _)| same_path(path, &decoded.layers)),
+        };
+        if let Some(i) = found {
+            pending.last_path = i;
+            let entry = &mut recent[i];
             entry.1 += 1;
             entry.2 += bytes;
         } else if recent.len() < 32 {
+            pending.last_path = recent.len();
             recent.push((decoded.layers, 1, bytes));
         } else {
             let entry = self.pending.paths.entry(decoded.layers).or_default();

@@ -9,7 +9,8 @@
 use std::hash::{Hash, Hasher};
 use std::net::IpAddr;
 
-/// Lanes in a pass (at least the workers worth having; see the README's Performance).
+/// Lanes in a pass (at least the workers worth having; see the README's Performance). A
+/// lane fits in a `u16` (the flow table keeps each flow's).
 pub const LANES: usize = 256;
 
 /// The lane of the conversation between `a` and `b` (in either order). Fixed hash (no

@@ -7,11 +7,53 @@ use crate::decode::{Decoded, Network, TcpFlags, Transport};
 use rustc_hash::FxHashMap;
 use std::net::IpAddr;
 
+/// A flow's identity: the protocol and its two endpoints, the lower first. Addresses are
+/// 128-bit numbers and the small fields share one word, so hashing a key is five
+/// multiply-rotates and comparing it five word compares (an `IpAddr` pair hashed and compared
+/// field by field cost about a third of the table's time per packet).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct FlowKey {
-    protocol: u8,
-    low: (IpAddr, u16),
-    high: (IpAddr, u16),
+    low_addr: u128,
+    high_addr: u128,
+    /// Low port, high port, protocol and whether the addresses are IPv6 (an IPv4 address
+    /// and an IPv6 one with the same number are different endpoints).
+    ports_protocol: u64,
+}
+
+impl FlowKey {
+    /// The key of a packet from `src` to `dst`, and whether `src` is the lower endpoint.
+    #[inline]
+    fn of(protocol: u8, src: (IpAddr, u16), dst: (IpAddr, u16)) -> (FlowKey, bool) {
+        let ipv6 = src.0.is_ipv6();
+        let a = (address_number(src.0), src.1);
+        let b = (address_number(dst.0), dst.1);
+        let src_is_low = a <= b;
+        let (low, high) = if src_is_low { (a, b) } else { (b, a) };
+        let key = FlowKey {
+            low_addr: low.0,
+            high_addr: high.0,
+            ports_protocol: u64::from(low.1) << 48
+                | u64::from(high.1) << 32
+                | u64::from(protocol) << 8
+                | u64::from(ipv6),
+        };
+        (key, src_is_low)
+    }
+
+    /// Both endpoints are the same address and port (a packet to itself).
+    fn one_endpoint(&self) -> bool {
+        self.low_addr == self.high_addr
+            && (self.ports_protocol >> 48) == (self.ports_protocol >> 32) & 0xffff
+    }
+}
+
+/// An address as a number, in the order `IpAddr` sorts addresses of one family.
+#[inline]
+fn address_number(addr: IpAddr) -> u128 {
+    match addr {
+        IpAddr::V4(v4) => u128::from(v4.to_bits()),
+        IpAddr::V6(v6) => v6.to_bits(),
+    }
 }
 
 /// What the table says about one packet.
@@ -22,6 +64,9 @@ pub struct FlowUpdate {
     pub from_client: bool,
     /// This packet opened the flow.
     pub is_new: bool,
+    /// The flow's lane ([`super::lanes::lane_of`] of its endpoints), computed once per flow
+    /// when the table was made [`FlowTable::with_lanes`]; 0 otherwise.
+    pub lane: usize,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -92,6 +137,10 @@ impl TcpState {
 struct FlowState {
     record: FlowRecord,
     tcp: Option<TcpState>,
+    /// The client is the key's lower endpoint (tells a packet's direction without comparing
+    /// addresses).
+    client_is_low: bool,
+    lane: u16,
 }
 
 /// Tracks every flow; `finish` returns them in order of first packet.
@@ -106,6 +155,8 @@ pub struct FlowTable {
     evicted: Vec<FlowRecord>,
     /// Flows evicted for room so far.
     pub evictions: u64,
+    /// Hand out each flow's lane (see [`FlowUpdate::lane`]).
+    with_lanes: bool,
 }
 
 /// Default flow budget: about 256 MiB of flow state (a TCP flow with its reassembly and HTTP
@@ -130,6 +181,7 @@ impl FlowTable {
             max_flows: usize::MAX,
             evicted: Vec::new(),
             evictions: 0,
+            with_lanes: false,
         }
     }
 
@@ -139,6 +191,12 @@ impl FlowTable {
     /// like idle ones: their records and transactions are complete up to the eviction.
     pub fn with_max_flows(mut self, max_flows: usize) -> Self {
         self.max_flows = max_flows.max(1);
+        self
+    }
+
+    /// Each [`FlowUpdate`] carries its flow's lane (a sharded pass deals packets by it).
+    pub fn with_lanes(mut self) -> Self {
+        self.with_lanes = true;
         self
     }
 
@@ -156,7 +214,9 @@ impl FlowTable {
     /// Evicts the oldest quarter of the flows (half-open and closed ones first): one scan per
     /// quarter, so constant time per new flow on average.
     fn make_room(&mut self) {
-        let mut ranked: Vec<((bool, i64), FlowKey)> = self
+        // Ranked with the flow id last, and the victims taken in flow order: which flows go
+        // and in what order does not depend on the hash table's order.
+        let mut ranked: Vec<((bool, i64, u64), FlowKey)> = self
             .flows
             .iter()
             .map(|(k, s)| {
@@ -164,14 +224,16 @@ impl FlowTable {
                     .tcp
                     .as_ref()
                     .is_none_or(|t| t.client_syn && t.server_synack && !t.closed());
-                ((established, s.record.last_ns), *k)
+                ((established, s.record.last_ns, s.record.flow_id), *k)
             })
             .collect();
         let victims = (ranked.len() / 4).max(1);
         if victims < ranked.len() {
             ranked.select_nth_unstable_by_key(victims, |(rank, _)| *rank);
         }
-        for (_, key) in ranked.into_iter().take(victims) {
+        ranked.truncate(victims);
+        ranked.sort_unstable_by_key(|((_, _, flow_id), _)| *flow_id);
+        for (_, key) in ranked {
             if let Some(state) = self.flows.remove(&key) {
                 let record = self.end(state);
                 if !self.keep_records {
@@ -206,16 +268,7 @@ impl FlowTable {
             Transport::Other { protocol } => (protocol, 0, 0, None, 0),
             Transport::None => (innermost_protocol(decoded), 0, 0, None, 0),
         };
-        let (low, high) = if (src, sport) <= (dst, dport) {
-            ((src, sport), (dst, dport))
-        } else {
-            ((dst, dport), (src, sport))
-        };
-        let key = FlowKey {
-            protocol,
-            low,
-            high,
-        };
+        let (key, src_is_low) = FlowKey::of(protocol, (src, sport), (dst, dport));
         let ts = packet.timestamp_ns;
         let wire = u64::from(packet.original_len.max(packet.data.len() as u32));
 
@@ -236,6 +289,8 @@ impl FlowTable {
             self.make_room();
         }
         let mut is_new = false;
+        let mut client_is_low = src_is_low;
+        let with_lanes = self.with_lanes;
         let next_id = &mut self.next_id;
         let state = self.flows.entry(key).or_insert_with(|| {
             is_new = true;
@@ -244,6 +299,7 @@ impl FlowTable {
             // The originator is the sender of the first packet, except that a SYN/ACK seen
             // first (handshake start missed) points the other way.
             let reversed = matches!(tcp_flags, Some(f) if f.syn() && f.ack());
+            client_is_low = src_is_low != reversed;
             let ((cip, cport), (sip, sport_)) = if reversed {
                 ((dst, dport), (src, sport))
             } else {
@@ -270,11 +326,18 @@ impl FlowTable {
                     synack_to_ack_ns: None,
                 },
                 tcp: tcp_flags.map(|_| TcpState::default()),
+                client_is_low,
+                lane: if with_lanes {
+                    super::lanes::lane_of((src, sport), (dst, dport)) as u16
+                } else {
+                    0
+                },
             }
         });
+        // A packet from an endpoint to itself counts as the client's whichever way it was
+        // opened.
+        let from_client = src_is_low == state.client_is_low || key.one_endpoint();
         let r = &mut state.record;
-        let from_client = (src, sport) == (r.client_ip, r.client_port)
-            && (dst, dport) == (r.server_ip, r.server_port);
         r.first_ns = r.first_ns.min(ts);
         r.last_ns = r.last_ns.max(ts);
         if from_client {
@@ -293,6 +356,7 @@ impl FlowTable {
             flow_id: state.record.flow_id,
             from_client,
             is_new,
+            lane: usize::from(state.lane),
         })
     }
 
@@ -305,11 +369,11 @@ impl FlowTable {
     }
 
     /// Removes flows that are closed (and quiet for `linger_ns`) or idle for `idle_ns`, as of
-    /// capture time `now_ns`, and returns them. Keeps memory bounded on long captures.
-    /// Flows evicted for room since the last call come first.
+    /// capture time `now_ns`, and returns them (in order of flow id). Keeps memory bounded on
+    /// long captures. Flows evicted for room since the last call come first.
     pub fn evict(&mut self, now_ns: i64, linger_ns: i64, idle_ns: i64) -> Vec<FlowRecord> {
         let mut out = std::mem::take(&mut self.evicted);
-        let done: Vec<FlowKey> = self
+        let mut done: Vec<(u64, FlowKey)> = self
             .flows
             .iter()
             .filter(|(_, s)| {
@@ -317,10 +381,12 @@ impl FlowTable {
                 quiet > idle_ns
                     || (quiet > linger_ns && s.tcp.as_ref().is_some_and(TcpState::closed))
             })
-            .map(|(k, _)| *k)
+            .map(|(k, s)| (s.record.flow_id, *k))
             .collect();
+        // In flow order, not the hash table's: the same for any hash of the key.
+        done.sort_unstable_by_key(|(flow_id, _)| *flow_id);
         out.reserve(done.len());
-        for key in done {
+        for (_, key) in done {
             if let Some(state) = self.flows.remove(&key) {
                 out.push(self.end(state));
             }
@@ -532,6 +598,58 @@ mod tests {
                 .collect::<Vec<_>>(),
             vec!["REJ", "S0"]
         );
+    }
+
+    fn over_ipv6(d: Decoded<'static>) -> Decoded<'static> {
+        let Network::Ipv4(v4) = d.network else {
+            unreachable!("built over IPv4")
+        };
+        // The IPv4-compatible address: as a number, the same as the IPv4 one.
+        let six = |a: Ipv4Addr| std::net::Ipv6Addr::from_bits(u128::from(a.to_bits()));
+        Decoded {
+            network: Network::Ipv6(crate::decode::Ipv6Info {
+                src: six(v4.src),
+                dst: six(v4.dst),
+                next_header: 6,
+                transport_protocol: 6,
+                payload_len: 20,
+                hop_limit: 64,
+                is_fragment: false,
+            }),
+            ..d
+        }
+    }
+
+    #[test]
+    fn ipv4_and_ipv6_endpoints_with_the_same_number_are_different_flows() {
+        let mut t = FlowTable::new(true);
+        let v4 = feed(&mut t, 1, &tcp(C, 40000, S, 80, SYN, b""));
+        let v6 = feed(&mut t, 2, &over_ipv6(tcp(C, 40000, S, 80, SYN, b"")));
+        let back = feed(&mut t, 3, &over_ipv6(tcp(S, 80, C, 40000, SYNACK, b"")));
+        assert!(v4.is_new && v6.is_new && v4.flow_id != v6.flow_id);
+        assert_eq!((back.flow_id, back.from_client), (v6.flow_id, false));
+    }
+
+    #[test]
+    fn a_packet_to_itself_is_the_clients_even_when_a_synack_opened_the_flow() {
+        let mut t = FlowTable::new(true);
+        let first = feed(&mut t, 1, &tcp(C, 5000, C, 5000, SYNACK, b""));
+        let second = feed(&mut t, 2, &tcp(C, 5000, C, 5000, ACK, b""));
+        assert!(first.from_client && second.from_client && !second.is_new);
+    }
+
+    #[test]
+    fn swept_flows_come_out_in_flow_order() {
+        let mut t = FlowTable::new(false);
+        for port in 1..=200 {
+            feed(&mut t, 0, &tcp(C, port, S, 80, SYN, b""));
+        }
+        let ids: Vec<u64> = t
+            .evict(10_000, 50, 1_000)
+            .iter()
+            .map(|r| r.flow_id)
+            .collect();
+        assert_eq!(ids, (0..200).collect::<Vec<u64>>());
     }
 
     #[test]
