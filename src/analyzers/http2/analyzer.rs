@@ -1041,7 +1041,7 @@ fn emit(p: Pending<u32, Stream>, ctx: &mut Ctx<'_>) {
     tx.request_last_ns = times.request_last_ns;
     tx.response_first_ns = times.response_first_ns;
     tx.response_last_ns = times.response_last_ns;
-    emit_transaction(tx, ctx);
+    emit_transaction(*tx, ctx);
 }
 
 impl TcpAnalyzer for H2Conn {

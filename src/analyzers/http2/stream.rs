@@ -53,7 +53,8 @@ impl HeaderSummary {
 /// What a waiting stream keeps besides its four times (held in the pairing queue).
 #[derive(Debug)]
 pub(super) struct Stream {
-    pub tx: HttpTransaction,
+    /// Boxed: the queue moves its entries (push, pop, release), a transaction is large.
+    pub tx: Box<HttpTransaction>,
     pub request_done: bool,
     pub response_started: bool,
     pub response_done: bool,
@@ -64,7 +65,7 @@ pub(super) struct Stream {
 impl Stream {
     pub fn new(tx: HttpTransaction) -> Self {
         Stream {
-            tx,
+            tx: Box::new(tx),
             request_done: false,
             response_started: false,
             response_done: false,
@@ -136,7 +137,7 @@ impl Stream {
     }
 
     /// The transaction as reported: state flags and the message counts filled in.
-    pub fn into_transaction(mut self) -> HttpTransaction {
+    pub fn into_transaction(mut self) -> Box<HttpTransaction> {
         // A reset stream was cancelled: "reset" says all.
         let reset = self.tx.flags.contains(&"reset");
         if !reset && !self.response_started {
