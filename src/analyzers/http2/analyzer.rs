@@ -596,12 +596,7 @@ impl H2Conn {
                     }
                 }
             }
-            kind::DATA => {
-                self.on_stream_frame(dir, head.stream_id, frame_bytes);
-                if head.has_flag(flag::END_STREAM) {
-                    self.end_stream(dir, head.stream_id, f.last_ns, ctx);
-                }
-            }
+            kind::DATA => self.on_data_frame(dir, &head, frame_bytes, f.last_ns, ctx),
             kind::RST_STREAM => {
                 self.on_stream_frame(dir, head.stream_id, frame_bytes);
                 if let Some(p) = self.streams.by_key(&head.stream_id) {
@@ -786,11 +781,12 @@ impl H2Conn {
         ctx: &mut Ctx<'_>,
     ) {
         let id = block.stream_id;
-        let opening = self
+        let waiting = self
             .streams
             .by_key(&id)
-            .is_none_or(|p| p.times.request_first_ns.is_none() && !p.item.request_done);
-        if self.streams.by_key(&id).is_none() {
+            .map(|p| p.times.request_first_ns.is_none() && !p.item.request_done);
+        let opening = waiting.unwrap_or(true);
+        if waiting.is_none() {
             if id <= self.highest_opened[parity(id)] {
                 // A late block on a stream already reported (stream ids are never reused).
                 return;
@@ -898,15 +894,29 @@ impl H2Conn {
         p.item.request_done = true;
     }
 
-    /// END_STREAM on a DATA frame from `dir`.
-    fn end_stream(&mut self, dir: Dir, stream_id: u32, last_ns: i64, ctx: &mut Ctx<'_>) {
+    /// A whole DATA frame from `dir` (its payload was counted as it came): its bytes, and
+    /// the end of the sender's side of the stream on END_STREAM. One lookup of the stream.
+    fn on_data_frame(
+        &mut self,
+        dir: Dir,
+        head: &Head,
+        frame_bytes: u64,
+        last_ns: i64,
+        ctx: &mut Ctx<'_>,
+    ) {
         if self.client.is_none() {
             return;
         }
         let request = self.is_client(dir);
-        let Some(p) = self.streams.by_key(&stream_id) else {
+        let Some(p) = self.streams.by_key(&head.stream_id) else {
             return;
         };
+        if head.stream_id != 0 {
+            p.item.add_frame_bytes(request, frame_bytes);
+        }
+        if !head.has_flag(flag::END_STREAM) {
+            return;
+        }
         if request {
             p.times.request_last_ns = Some(last_ns);
             p.item.request_done = true;
