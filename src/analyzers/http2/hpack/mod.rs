@@ -38,6 +38,7 @@ pub mod huffman;
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::sync::Arc;
 
 /// The largest dynamic table this decoder keeps (64 KiB), whatever `SETTINGS_HEADER_TABLE_SIZE`
 /// says: real peers use 4 KiB (the default) to 64 KiB; more would let one connection hold
@@ -173,30 +174,21 @@ impl From<huffman::HuffmanError> for HpackError {
     }
 }
 
-/// One dynamic-table entry in one buffer (entries come and go with every block, so the
-/// buffer of an evicted entry is reused for the next).
+/// One dynamic-table entry in one buffer, shared with the block memo: a replayed block
+/// inserts its entries again by reference, without copying or allocating.
+#[derive(Clone)]
 struct Entry {
     /// The name, then the value.
-    bytes: Vec<u8>,
+    bytes: Arc<[u8]>,
     /// `None`: taken from an unknown entry (`bytes` holds the value only).
     name_len: Option<usize>,
 }
 
 impl Entry {
-    /// An entry in `buffer` (an evicted entry's), unless that is much larger than needed:
-    /// an entry never holds more than about twice its RFC size.
-    fn new(name: Option<&[u8]>, value: &[u8], mut buffer: Vec<u8>) -> Self {
+    fn new(name: Option<&[u8]>, value: &[u8]) -> Self {
         let name_bytes = name.unwrap_or_default();
-        let needed = name_bytes.len() + value.len();
-        if buffer.capacity() > 2 * needed + ENTRY_OVERHEAD {
-            buffer = Vec::new();
-        }
-        buffer.clear();
-        buffer.reserve_exact(needed);
-        buffer.extend_from_slice(name_bytes);
-        buffer.extend_from_slice(value);
         Entry {
-            bytes: buffer,
+            bytes: name_bytes.iter().chain(value).copied().collect(),
             name_len: name.map(<[u8]>::len),
         }
     }
@@ -228,8 +220,6 @@ struct DynamicTable {
     limit: usize,
     /// Entries from before the decoder's knowledge may still be present behind `known`.
     unknown_tail: bool,
-    /// The buffer of the last evicted entry, for the next insert.
-    spare: Vec<u8>,
     /// Counts every change (inserts, evictions, size changes, forgetting): a block decoded
     /// twice at the same generation meets the same table.
     generation: u64,
@@ -244,7 +234,6 @@ impl DynamicTable {
             max_size: limit,
             limit,
             unknown_tail,
-            spare: Vec::new(),
             generation: 0,
         }
     }
@@ -265,10 +254,7 @@ impl DynamicTable {
         self.generation += 1;
         while self.listed_size + extra > self.max_size {
             match self.listed.pop_back() {
-                Some(old) => {
-                    self.listed_size -= old.size();
-                    self.spare = old.bytes;
-                }
+                Some(old) => self.listed_size -= old.size(),
                 None => break,
             }
         }
@@ -282,10 +268,10 @@ impl DynamicTable {
         self.make_room(0);
     }
 
-    /// Inserts an entry; `name` `None` when it came from an unknown entry.
-    fn insert(&mut self, name: Option<&[u8]>, value: &[u8]) {
+    /// Inserts an entry.
+    fn insert(&mut self, entry: Entry) {
         self.generation += 1;
-        let size = name.map_or(0, <[u8]>::len) + value.len() + ENTRY_OVERHEAD;
+        let size = entry.size();
         if size > self.max_size {
             // RFC 7541 section 4.4: an entry larger than the table empties it.
             self.listed.clear();
@@ -294,7 +280,6 @@ impl DynamicTable {
             return;
         }
         self.make_room(size);
-        let entry = Entry::new(name, value, std::mem::take(&mut self.spare));
         self.listed.push_front(entry);
         self.listed_size += size;
     }
@@ -480,7 +465,7 @@ impl Decoder {
                 match self.table.lookup(index)? {
                     Lookup::Found(name, value) => {
                         if admit(name.len(), value.len(), &mut info) && wanted(name) {
-                            self.last_block.record(Some(name), value, true, false);
+                            self.last_block.record_emit(name, value);
                             emit(name, value);
                         }
                     }
@@ -543,15 +528,14 @@ impl Decoder {
                     info.unknown_refs += 1;
                     false
                 };
-                let name = known_name.then_some(&self.name_buf[..]);
-                self.last_block
-                    .record(name, &self.value_buf, emitted, indexing);
                 if emitted {
+                    self.last_block.record_emit(&self.name_buf, &self.value_buf);
                     emit(&self.name_buf, &self.value_buf);
                 }
                 if indexing {
-                    let name = known_name.then_some(&self.name_buf[..]);
-                    self.table.insert(name, &self.value_buf);
+                    let entry = Entry::new(known_name.then_some(&self.name_buf), &self.value_buf);
+                    self.last_block.record_insert(&entry);
+                    self.table.insert(entry);
                 }
             }
         }
@@ -589,10 +573,12 @@ struct BlockMemo {
     info: BlockInfo,
     /// Fields emitted, in order: ranges of `bytes`.
     emitted: Vec<(Span, Span)>,
-    /// Entries inserted, in order (`None`: the name of an unknown entry).
-    inserted: Vec<(Option<Span>, Span)>,
-    /// The names and values, one after the other.
+    /// The names and values emitted, one after the other.
     bytes: Vec<u8>,
+    /// Entries inserted, in order (shared with the table).
+    inserted: Vec<Entry>,
+    /// Bytes of the entries inserted.
+    inserted_bytes: usize,
     /// Blocks replayed (tests check the memo is used, not only harmless).
     #[cfg(test)]
     replays: u64,
@@ -630,8 +616,8 @@ impl BlockMemo {
         for &(name, value) in &self.emitted {
             emit(span(name), span(value));
         }
-        for &(name, value) in &self.inserted {
-            table.insert(name.map(span), span(value));
+        for entry in &self.inserted {
+            table.insert(entry.clone());
         }
         #[cfg(test)]
         {
@@ -653,6 +639,7 @@ impl BlockMemo {
         self.block.clear();
         self.emitted.clear();
         self.inserted.clear();
+        self.inserted_bytes = 0;
         self.bytes.clear();
         self.wanted = None;
         self.recording = false;
@@ -666,12 +653,12 @@ impl BlockMemo {
         }
     }
 
-    /// A field the block emitted, inserted into the table, or both.
-    fn record(&mut self, name: Option<&[u8]>, value: &[u8], emitted: bool, inserted: bool) {
-        if !self.recording || !(emitted || inserted) {
+    /// A field the block emitted.
+    fn record_emit(&mut self, name: &[u8], value: &[u8]) {
+        if !self.recording {
             return;
         }
-        if self.bytes.len() + name.map_or(0, <[u8]>::len) + value.len() > BLOCK_MEMO_MAX_FIELDS {
+        if self.bytes.len() + name.len() + value.len() > BLOCK_MEMO_MAX_FIELDS {
             return self.forget();
         }
         let mut put = |bytes: &[u8]| {
@@ -679,15 +666,21 @@ impl BlockMemo {
             self.bytes.extend_from_slice(bytes);
             (from, self.bytes.len() as u32)
         };
-        let name = name.map(&mut put);
+        let name = put(name);
         let value = put(value);
-        if emitted {
-            // Emitted fields have known names.
-            self.emitted.push((name.unwrap_or((0, 0)), value));
+        self.emitted.push((name, value));
+    }
+
+    /// An entry the block inserted into the table.
+    fn record_insert(&mut self, entry: &Entry) {
+        if !self.recording {
+            return;
         }
-        if inserted {
-            self.inserted.push((name, value));
+        self.inserted_bytes += entry.bytes.len();
+        if self.inserted_bytes > BLOCK_MEMO_MAX_FIELDS {
+            return self.forget();
         }
+        self.inserted.push(entry.clone());
     }
 
     /// The block decoded without error, for `wanted`, at table `generation`.
