@@ -128,6 +128,9 @@ struct DirState {
     block: Option<HeaderBlock>,
     /// HPACK decoder for the blocks this direction sends (created with the first block).
     decoder: Option<HpackState>,
+    /// What the decoder's last block said, once that block came again: a block the decoder
+    /// replays says the same (cloned, not rebuilt field by field).
+    last_summary: Option<HeaderSummary>,
     /// SETTINGS_HEADER_TABLE_SIZE this direction announced, applied when the peer acks it.
     announced_table_size: Option<usize>,
     /// Largest frame this direction may send (the peer's SETTINGS_MAX_FRAME_SIZE).
@@ -690,12 +693,24 @@ impl H2Conn {
                     Decoder::new_unknown(MAX_TABLE_SIZE_CAP)
                 })
             });
-            let decoded = decoder.decode_wanted(
-                fragments,
-                ctx.config.max_header_bytes,
-                HeaderSummary::wants,
-                |n, v| summary.add(n, v),
-            );
+            let max = ctx.config.max_header_bytes;
+            let replay = decoder.would_replay(fragments, max, HeaderSummary::wants);
+            let last_summary = &mut self.dirs[dir].last_summary;
+            let decoded = match last_summary {
+                Some(last) if replay => {
+                    summary = last.clone();
+                    decoder.decode_wanted(fragments, max, HeaderSummary::wants, |_, _| {})
+                }
+                _ => {
+                    let decoded =
+                        decoder.decode_wanted(fragments, max, HeaderSummary::wants, |n, v| {
+                            summary.add(n, v)
+                        });
+                    // Kept from the first repeat on: blocks that never repeat cost no copy.
+                    *last_summary = replay.then(|| summary.clone());
+                    decoded
+                }
+            };
             match decoded {
                 Ok(info) => {
                     if info.unknown_refs > 0 {

@@ -4,7 +4,7 @@ use super::grpc::{self, MessageCounter};
 use crate::analyzers::http::{add_flag, HttpTransaction};
 
 /// The fields of a decoded header block that a transaction keeps.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(super) struct HeaderSummary {
     pub method: Option<String>,
     pub path: Option<String>,

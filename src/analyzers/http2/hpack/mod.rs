@@ -396,6 +396,18 @@ impl Decoder {
         self.decode_wanted(block, max_list_bytes, |_| true, emit)
     }
 
+    /// Whether [`Decoder::decode_wanted`] would replay `block` (the last block decoded, whose
+    /// outcome cannot differ now): it would emit the same fields as then.
+    pub fn would_replay(
+        &self,
+        block: &[u8],
+        max_list_bytes: usize,
+        wanted: fn(&[u8]) -> bool,
+    ) -> bool {
+        self.last_block
+            .can_replay(block, max_list_bytes, self.table.generation, wanted)
+    }
+
     /// [`Decoder::decode`], emitting only the fields whose name `wanted` accepts. A value
     /// that is neither emitted nor inserted into the table is not Huffman-decoded, only
     /// validated and measured: same table, same counts, same errors, less work.
@@ -603,13 +615,7 @@ impl BlockMemo {
         emit: &mut dyn FnMut(&[u8], &[u8]),
         table: &mut DynamicTable,
     ) -> Option<BlockInfo> {
-        // Equal function addresses are the same function, or functions with the same code.
-        let same_wanted = self.wanted.is_some_and(|w| std::ptr::fn_addr_eq(w, wanted));
-        if !same_wanted
-            || self.block != block
-            || self.max_list_bytes != max_list_bytes
-            || self.generation.is_some_and(|g| g != generation)
-        {
+        if !self.can_replay(block, max_list_bytes, generation, wanted) {
             return None;
         }
         let span = |(from, to): Span| &self.bytes[from as usize..to as usize];
@@ -624,6 +630,20 @@ impl BlockMemo {
             self.replays += 1;
         }
         Some(self.info)
+    }
+
+    fn can_replay(
+        &self,
+        block: &[u8],
+        max_list_bytes: usize,
+        generation: u64,
+        wanted: fn(&[u8]) -> bool,
+    ) -> bool {
+        // Equal function addresses are the same function, or functions with the same code.
+        self.wanted.is_some_and(|w| std::ptr::fn_addr_eq(w, wanted))
+            && self.block == block
+            && self.max_list_bytes == max_list_bytes
+            && self.generation.is_none_or(|g| g == generation)
     }
 
     /// Decoding of `block` begins: remember it if it is short.
