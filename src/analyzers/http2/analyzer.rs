@@ -370,16 +370,27 @@ impl H2Conn {
             }
             match d.frame.as_mut() {
                 None => {
-                    if d.header_len == 0 {
+                    let parsed = if d.header_len == 0 && input.len() >= HEADER_LEN {
+                        // A whole frame header in this chunk (the usual case): read in place.
                         d.header_first_ns = chunk.first_ns;
-                    }
-                    let n = (HEADER_LEN - d.header_len).min(input.len());
-                    d.header[d.header_len..d.header_len + n].copy_from_slice(&input[..n]);
-                    d.header_len += n;
-                    input = &input[n..];
-                    if d.header_len == HEADER_LEN {
-                        d.header_len = 0;
-                        let Some(head) = Head::parse(&d.header) else {
+                        let (header, rest) = input.split_at(HEADER_LEN);
+                        input = rest;
+                        Some(Head::parse(header))
+                    } else {
+                        if d.header_len == 0 {
+                            d.header_first_ns = chunk.first_ns;
+                        }
+                        let n = (HEADER_LEN - d.header_len).min(input.len());
+                        d.header[d.header_len..d.header_len + n].copy_from_slice(&input[..n]);
+                        d.header_len += n;
+                        input = &input[n..];
+                        (d.header_len == HEADER_LEN).then(|| {
+                            d.header_len = 0;
+                            Head::parse(&d.header)
+                        })
+                    };
+                    if let Some(parsed) = parsed {
+                        let Some(head) = parsed else {
                             break;
                         };
                         let first_ns = d.header_first_ns;
