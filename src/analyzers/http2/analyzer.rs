@@ -179,6 +179,8 @@ pub struct H2Conn {
     held: Option<Held>,
     rejected: bool,
     counted: bool,
+    /// A stream may have become releasable since the last [`H2Conn::release_done`].
+    releasable: bool,
 }
 
 impl H2Conn {
@@ -201,6 +203,7 @@ impl H2Conn {
             held: None,
             rejected: false,
             counted: false,
+            releasable: false,
         };
         for d in &mut conn.dirs {
             d.max_frame = UNKNOWN_MAX_FRAME;
@@ -615,7 +618,7 @@ impl H2Conn {
                 self.on_stream_frame(dir, head.stream_id, frame_bytes);
                 if let Some(p) = self.streams.by_key(&head.stream_id) {
                     p.item.flag("reset");
-                    settle(p, true, f.last_ns, &mut self.figures);
+                    settle(p, true, f.last_ns, &mut self.figures, &mut self.releasable);
                 }
                 self.release_done(ctx);
             }
@@ -682,7 +685,7 @@ impl H2Conn {
             p.item.flag("goaway");
             let peers_stream = (parity(p.key) == 0) == peer_is_client;
             if peers_stream && p.key > last_id {
-                settle(p, true, t_ns, &mut self.figures);
+                settle(p, true, t_ns, &mut self.figures, &mut self.releasable);
             }
         }
         self.release_done(ctx);
@@ -779,6 +782,7 @@ impl H2Conn {
                 .push_request(stream_id, first_ns, Stream::new(tx), ctx.marks)
         {
             // Too many streams in flight: the oldest is reported as it stands.
+            self.releasable = true;
             let mut evicted = evicted;
             if !evicted.done {
                 evicted.item.flag("unanswered");
@@ -834,7 +838,13 @@ impl H2Conn {
         if block.end_stream {
             p.times.request_last_ns = Some(block.last_ns);
             p.item.request_done = true;
-            settle(p, p.item.is_done(), block.last_ns, &mut self.figures);
+            settle(
+                p,
+                p.item.is_done(),
+                block.last_ns,
+                &mut self.figures,
+                &mut self.releasable,
+            );
         }
     }
 
@@ -885,7 +895,13 @@ impl H2Conn {
         if block.end_stream {
             p.times.response_last_ns = Some(block.last_ns);
             p.item.response_done = true;
-            settle(p, p.item.is_done(), block.last_ns, &mut self.figures);
+            settle(
+                p,
+                p.item.is_done(),
+                block.last_ns,
+                &mut self.figures,
+                &mut self.releasable,
+            );
         }
     }
 
@@ -950,7 +966,13 @@ impl H2Conn {
             p.times.response_last_ns = Some(last_ns);
             p.item.response_done = true;
         }
-        settle(p, p.item.is_done(), last_ns, &mut self.figures);
+        settle(
+            p,
+            p.item.is_done(),
+            last_ns,
+            &mut self.figures,
+            &mut self.releasable,
+        );
         self.release_done(ctx);
     }
 
@@ -1010,6 +1032,10 @@ impl H2Conn {
 
     /// Emits finished streams at the front of the queue (request order).
     fn release_done(&mut self, ctx: &mut Ctx<'_>) {
+        // After a release the front waits; only a stream over or an eviction changes that.
+        if !std::mem::take(&mut self.releasable) {
+            return;
+        }
         while let Some(p) = self.streams.pop_front_done(ctx.marks) {
             emit(p, ctx);
         }
@@ -1057,11 +1083,19 @@ fn held_limit(frame_type: u8, max_header_bytes: usize) -> usize {
     }
 }
 
-/// Sets whether a stream is over, counting its end in the connection's figures.
-fn settle(p: &mut Pending<u32, Stream>, done: bool, t_ns: i64, figures: &mut Figures) {
+/// Sets whether a stream is over, counting its end in the connection's figures; a stream over
+/// may be `releasable`.
+fn settle(
+    p: &mut Pending<u32, Stream>,
+    done: bool,
+    t_ns: i64,
+    figures: &mut Figures,
+    releasable: &mut bool,
+) {
     if done && !p.done {
         figures.stream_closed(t_ns);
     }
+    *releasable |= done;
     p.done = done;
 }
 
