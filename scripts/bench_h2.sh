@@ -73,10 +73,14 @@ def rows(path, version):
 print(f"| capture | transactions | bytes | CPU per run (best of {SAMPLES} x {RUNS} runs) "
       "| bytes per CPU second | instructions | instructions per byte |")
 print("| --- | --- | --- | --- | --- | --- | --- |")
-for name, path, version, ir in (("HTTP/2 (h2c)", h2, "2", i2), ("HTTP/1.1 `--h1`", h1, "1.1", i1)):
+counts = {h2: rows(h2, "2"), h1: rows(h1, "1.1")}
+if counts[h2] != counts[h1]:
+    print(f"warning: not the same workload: {counts[h2]} HTTP/2 and {counts[h1]} HTTP/1.1 "
+          "transactions (delete the captures to make them again)", file=sys.stderr)
+for name, path, ir in (("HTTP/2 (h2c)", h2, i2), ("HTTP/1.1 `--h1`", h1, i1)):
     b, t = os.path.getsize(path), best[path]
     irs = f"{int(ir) / 1e6:.0f} M | {int(ir) / b:.2f}" if ir else "- | -"
-    print(f"| {name} | {rows(path, version)} | {b / 1e6:.1f} MB | {t * 1e3:.1f} ms "
+    print(f"| {name} | {counts[path]} | {b / 1e6:.1f} MB | {t * 1e3:.1f} ms "
           f"| {b / t / 1e9:.2f} GB/s | {irs} |")
 b2, b1 = os.path.getsize(h2), os.path.getsize(h1)
 line = f"HTTP/2 CPU time per byte: {(best[h2] / b2) / (best[h1] / b1):.2f}x HTTP/1.1's"

@@ -259,7 +259,8 @@ def bench(work, n):
                 out = subprocess.run(["h2load", "-n", str(n), "-c", "1", "-m", "10"] + extra +
                                      [f"http://127.0.0.1:{port}/f2000.bin"],
                                      capture_output=True, text=True, timeout=600)
-                time.sleep(0.5)
+                # Buffered tcpdump hands over a partly filled block after its 1 s timeout.
+                time.sleep(2)
                 tcpdump.send_signal(signal.SIGINT)
                 _, stats = tcpdump.communicate(timeout=30)
                 if f"status codes: {n} 2xx" not in out.stdout:
