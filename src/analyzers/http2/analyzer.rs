@@ -708,14 +708,18 @@ impl H2Conn {
                 })
             });
             let max = ctx.config.max_header_bytes;
-            let replay = decoder.would_replay(fragments, max, HeaderSummary::wants);
             let last_summary = &mut self.dirs[dir].last_summary;
-            let decoded = match last_summary {
-                Some(last) if replay => {
+            let replayed = match last_summary {
+                Some(_) => decoder.replay_quietly(fragments, max, HeaderSummary::wants),
+                None => None,
+            };
+            let decoded = match (replayed, last_summary.as_ref()) {
+                (Some(info), Some(last)) => {
                     summary = last.clone();
-                    decoder.decode_wanted(fragments, max, HeaderSummary::wants, |_, _| {})
+                    Ok(info)
                 }
                 _ => {
+                    let replay = decoder.would_replay(fragments, max, HeaderSummary::wants);
                     let decoded =
                         decoder.decode_wanted(fragments, max, HeaderSummary::wants, |n, v| {
                             summary.add(n, v)

@@ -408,6 +408,25 @@ impl Decoder {
             .can_replay(block, max_list_bytes, self.table.generation, wanted)
     }
 
+    /// Replays `block` if [`Decoder::would_replay`] says so, without emitting its fields (the
+    /// caller kept them from last time); `None`, and nothing done, otherwise.
+    pub fn replay_quietly(
+        &mut self,
+        block: &[u8],
+        max_list_bytes: usize,
+        wanted: fn(&[u8]) -> bool,
+    ) -> Option<BlockInfo> {
+        let generation = self.table.generation;
+        self.last_block.replay(
+            block,
+            max_list_bytes,
+            generation,
+            wanted,
+            None,
+            &mut self.table,
+        )
+    }
+
     /// [`Decoder::decode`], emitting only the fields whose name `wanted` accepts. A value
     /// that is neither emitted nor inserted into the table is not Huffman-decoded, only
     /// validated and measured: same table, same counts, same errors, less work.
@@ -424,7 +443,7 @@ impl Decoder {
             max_list_bytes,
             generation,
             wanted,
-            &mut emit,
+            Some(&mut emit),
             &mut self.table,
         ) {
             return Ok(info);
@@ -598,6 +617,9 @@ struct BlockMemo {
 
 type Span = (u32, u32);
 
+/// Where decoded fields go: `emit(name, value)`.
+type Emit<'a> = &'a mut dyn FnMut(&[u8], &[u8]);
+
 /// Longer blocks are not remembered (first blocks of a connection, cookies: rarely repeated).
 const BLOCK_MEMO_MAX_BLOCK: usize = 512;
 /// Most bytes of names and values remembered.
@@ -612,15 +634,17 @@ impl BlockMemo {
         max_list_bytes: usize,
         generation: u64,
         wanted: fn(&[u8]) -> bool,
-        emit: &mut dyn FnMut(&[u8], &[u8]),
+        emit: Option<Emit<'_>>,
         table: &mut DynamicTable,
     ) -> Option<BlockInfo> {
         if !self.can_replay(block, max_list_bytes, generation, wanted) {
             return None;
         }
         let span = |(from, to): Span| &self.bytes[from as usize..to as usize];
-        for &(name, value) in &self.emitted {
-            emit(span(name), span(value));
+        if let Some(emit) = emit {
+            for &(name, value) in &self.emitted {
+                emit(span(name), span(value));
+            }
         }
         for entry in &self.inserted {
             table.insert(entry.clone());
