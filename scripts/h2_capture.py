@@ -56,7 +56,18 @@ def make_site(www):
             f.write(os.urandom(size))
 
 
-def start_nginx(work, tls_port, h2c_port, cert, key):
+def make_cert(work):
+    """A self-signed certificate for nginx's TLS server: (cert, key) paths."""
+    cert, key = os.path.join(work, "cert.pem"), os.path.join(work, "key.pem")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+         "-days", "1", "-keyout", key, "-out", cert],
+        check=True, capture_output=True, timeout=30,
+    )
+    return cert, key
+
+
+def start_nginx(work, tls_port, h2c_port, cert, key, h1_port=None):
     conf = os.path.join(work, "nginx.conf")
     temp = os.path.join(work, "tmp")
     os.makedirs(temp, exist_ok=True)
@@ -80,11 +91,13 @@ http {{
         listen 127.0.0.1:{h2c_port} http2;
         root {work}/www;
     }}
+    {"" if h1_port is None else f"server {{ listen 127.0.0.1:{h1_port}; root {work}/www; }}"}
+    {"" if h1_port is None else "keepalive_requests 1000000;"}
 }}
 """)
     proc = subprocess.Popen(["nginx", "-c", conf, "-p", work, "-g", "daemon off;"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    for port in (tls_port, h2c_port):
+    for port in (tls_port, h2c_port) + (() if h1_port is None else (h1_port,)):
         wait_port(port, proc)
     return proc
 
@@ -102,11 +115,12 @@ def wait_port(port, proc=None):
     sys.exit(f"nothing listens on {port}")
 
 
-def start_tcpdump(pcap, ports):
+def start_tcpdump(pcap, ports, buffered=False):
+    """`buffered`: for a bulk workload, tcpdump writes in blocks (a write per packet drops)."""
     flt = " or ".join(f"tcp port {p}" for p in ports)
+    flags = ["-B", "262144"] if buffered else ["-U", "--immediate-mode", "-B", "65536"]
     proc = subprocess.Popen(
-        ["tcpdump", "-i", "lo", "-n", "-U", "--immediate-mode", "-B", "65536", "-s", "0",
-         "-w", pcap, flt],
+        ["tcpdump", "-i", "lo", "-n"] + flags + ["-s", "0", "-w", pcap, flt],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
     line = proc.stderr.readline()
@@ -221,10 +235,61 @@ def respond(conn, stream_id, path):
     conn.send_data(stream_id, body, end_stream=True)
 
 
+def bench(work, n):
+    """The same h2load workload as HTTP/2 (h2c) and as HTTP/1.1 (`--h1`), one capture each.
+
+    One nginx, one 2,000-byte file, `h2load -n N -c 1 -m 10` both times (with `--h1`, h2load
+    pipelines up to 10 requests on its one keep-alive connection). Prints {h2, h1} pcap paths.
+    """
+    www = os.path.join(work, "www")
+    os.makedirs(www, exist_ok=True)
+    with open(os.path.join(www, "f2000.bin"), "wb") as f:
+        f.write(os.urandom(2000))
+    cert, key = make_cert(work)
+    tls_port, h2c_port, h1_port = free_port(), free_port(), free_port()
+    nginx = start_nginx(work, tls_port, h2c_port, cert, key, h1_port)
+    pcaps = {}
+    try:
+        for name, port, extra in (("h2", h2c_port, []), ("h1", h1_port, ["--h1"])):
+            pcap = os.path.join(work, f"bench-{name}.pcap")
+            # A busy shared machine can make the kernel drop packets: only a whole capture
+            # is compared, so try again (a few times) until tcpdump reports no drops.
+            for attempt in range(5):
+                tcpdump = start_tcpdump(pcap, [port], buffered=True)
+                out = subprocess.run(["h2load", "-n", str(n), "-c", "1", "-m", "10"] + extra +
+                                     [f"http://127.0.0.1:{port}/f2000.bin"],
+                                     capture_output=True, text=True, timeout=600)
+                # Buffered tcpdump hands over a partly filled block after its 1 s timeout.
+                time.sleep(2)
+                tcpdump.send_signal(signal.SIGINT)
+                _, stats = tcpdump.communicate(timeout=30)
+                if f"status codes: {n} 2xx" not in out.stdout:
+                    sys.exit(f"h2load {name}: {out.stdout} {out.stderr}")
+                if "\n0 packets dropped by kernel" in "\n" + stats:
+                    break
+                print(f"tcpdump {name} dropped packets, again: {stats}", file=sys.stderr)
+            else:
+                sys.exit(f"tcpdump {name} kept dropping packets")
+            pcaps[name] = pcap
+    finally:
+        nginx.send_signal(signal.SIGQUIT)
+        try:
+            nginx.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            nginx.kill()
+    json.dump(pcaps, sys.stdout)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--workdir", required=True)
+    parser.add_argument("--bench", type=int, metavar="N",
+                        help="only the speed workload: N requests as HTTP/2 and as HTTP/1.1")
     args = parser.parse_args()
+    if args.bench:
+        work = os.path.abspath(args.workdir)
+        os.makedirs(work, exist_ok=True)
+        return bench(work, args.bench)
     try:
         import h2  # noqa: F401
         args.upgrade = True
@@ -233,12 +298,7 @@ def main():
     work = os.path.abspath(args.workdir)
     os.makedirs(work, exist_ok=True)
     make_site(os.path.join(work, "www"))
-    cert, key = os.path.join(work, "cert.pem"), os.path.join(work, "key.pem")
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
-         "-days", "1", "-keyout", key, "-out", cert],
-        check=True, capture_output=True, timeout=30,
-    )
+    cert, key = make_cert(work)
     tls_port, h2c_port, up_port = free_port(), free_port(), free_port()
     nginx = start_nginx(work, tls_port, h2c_port, cert, key)
     if args.upgrade:

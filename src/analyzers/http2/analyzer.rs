@@ -128,6 +128,9 @@ struct DirState {
     block: Option<HeaderBlock>,
     /// HPACK decoder for the blocks this direction sends (created with the first block).
     decoder: Option<HpackState>,
+    /// What the decoder's last block said, once that block came again: a block the decoder
+    /// replays says the same (cloned, not rebuilt field by field).
+    last_summary: Option<HeaderSummary>,
     /// SETTINGS_HEADER_TABLE_SIZE this direction announced, applied when the peer acks it.
     announced_table_size: Option<usize>,
     /// Largest frame this direction may send (the peer's SETTINGS_MAX_FRAME_SIZE).
@@ -176,6 +179,8 @@ pub struct H2Conn {
     held: Option<Held>,
     rejected: bool,
     counted: bool,
+    /// A stream may have become releasable since the last [`H2Conn::release_done`].
+    releasable: bool,
 }
 
 impl H2Conn {
@@ -198,6 +203,7 @@ impl H2Conn {
             held: None,
             rejected: false,
             counted: false,
+            releasable: false,
         };
         for d in &mut conn.dirs {
             d.max_frame = UNKNOWN_MAX_FRAME;
@@ -367,16 +373,27 @@ impl H2Conn {
             }
             match d.frame.as_mut() {
                 None => {
-                    if d.header_len == 0 {
+                    let parsed = if d.header_len == 0 && input.len() >= HEADER_LEN {
+                        // A whole frame header in this chunk (the usual case): read in place.
                         d.header_first_ns = chunk.first_ns;
-                    }
-                    let n = (HEADER_LEN - d.header_len).min(input.len());
-                    d.header[d.header_len..d.header_len + n].copy_from_slice(&input[..n]);
-                    d.header_len += n;
-                    input = &input[n..];
-                    if d.header_len == HEADER_LEN {
-                        d.header_len = 0;
-                        let Some(head) = Head::parse(&d.header) else {
+                        let (header, rest) = input.split_at(HEADER_LEN);
+                        input = rest;
+                        Some(Head::parse(header))
+                    } else {
+                        if d.header_len == 0 {
+                            d.header_first_ns = chunk.first_ns;
+                        }
+                        let n = (HEADER_LEN - d.header_len).min(input.len());
+                        d.header[d.header_len..d.header_len + n].copy_from_slice(&input[..n]);
+                        d.header_len += n;
+                        input = &input[n..];
+                        (d.header_len == HEADER_LEN).then(|| {
+                            d.header_len = 0;
+                            Head::parse(&d.header)
+                        })
+                    };
+                    if let Some(parsed) = parsed {
+                        let Some(head) = parsed else {
                             break;
                         };
                         let first_ns = d.header_first_ns;
@@ -596,17 +613,12 @@ impl H2Conn {
                     }
                 }
             }
-            kind::DATA => {
-                self.on_stream_frame(dir, head.stream_id, frame_bytes);
-                if head.has_flag(flag::END_STREAM) {
-                    self.end_stream(dir, head.stream_id, f.last_ns, ctx);
-                }
-            }
+            kind::DATA => self.on_data_frame(dir, &head, frame_bytes, f.last_ns, ctx),
             kind::RST_STREAM => {
                 self.on_stream_frame(dir, head.stream_id, frame_bytes);
                 if let Some(p) = self.streams.by_key(&head.stream_id) {
                     p.item.flag("reset");
-                    settle(p, true, f.last_ns, &mut self.figures);
+                    settle(p, true, f.last_ns, &mut self.figures, &mut self.releasable);
                 }
                 self.release_done(ctx);
             }
@@ -673,7 +685,7 @@ impl H2Conn {
             p.item.flag("goaway");
             let peers_stream = (parity(p.key) == 0) == peer_is_client;
             if peers_stream && p.key > last_id {
-                settle(p, true, t_ns, &mut self.figures);
+                settle(p, true, t_ns, &mut self.figures, &mut self.releasable);
             }
         }
         self.release_done(ctx);
@@ -695,12 +707,28 @@ impl H2Conn {
                     Decoder::new_unknown(MAX_TABLE_SIZE_CAP)
                 })
             });
-            let decoded = decoder.decode_wanted(
-                fragments,
-                ctx.config.max_header_bytes,
-                HeaderSummary::wants,
-                |n, v| summary.add(n, v),
-            );
+            let max = ctx.config.max_header_bytes;
+            let last_summary = &mut self.dirs[dir].last_summary;
+            let replayed = match last_summary {
+                Some(_) => decoder.replay_quietly(fragments, max, HeaderSummary::wants),
+                None => None,
+            };
+            let decoded = match (replayed, last_summary.as_ref()) {
+                (Some(info), Some(last)) => {
+                    summary = last.clone();
+                    Ok(info)
+                }
+                _ => {
+                    let replay = decoder.would_replay(fragments, max, HeaderSummary::wants);
+                    let decoded =
+                        decoder.decode_wanted(fragments, max, HeaderSummary::wants, |n, v| {
+                            summary.add(n, v)
+                        });
+                    // Kept from the first repeat on: blocks that never repeat cost no copy.
+                    *last_summary = replay.then(|| summary.clone());
+                    decoded
+                }
+            };
             match decoded {
                 Ok(info) => {
                     if info.unknown_refs > 0 {
@@ -758,6 +786,7 @@ impl H2Conn {
                 .push_request(stream_id, first_ns, Stream::new(tx), ctx.marks)
         {
             // Too many streams in flight: the oldest is reported as it stands.
+            self.releasable = true;
             let mut evicted = evicted;
             if !evicted.done {
                 evicted.item.flag("unanswered");
@@ -786,11 +815,12 @@ impl H2Conn {
         ctx: &mut Ctx<'_>,
     ) {
         let id = block.stream_id;
-        let opening = self
+        let waiting = self
             .streams
             .by_key(&id)
-            .is_none_or(|p| p.times.request_first_ns.is_none() && !p.item.request_done);
-        if self.streams.by_key(&id).is_none() {
+            .map(|p| p.times.request_first_ns.is_none() && !p.item.request_done);
+        let opening = waiting.unwrap_or(true);
+        if waiting.is_none() {
             if id <= self.highest_opened[parity(id)] {
                 // A late block on a stream already reported (stream ids are never reused).
                 return;
@@ -812,7 +842,13 @@ impl H2Conn {
         if block.end_stream {
             p.times.request_last_ns = Some(block.last_ns);
             p.item.request_done = true;
-            settle(p, p.item.is_done(), block.last_ns, &mut self.figures);
+            settle(
+                p,
+                p.item.is_done(),
+                block.last_ns,
+                &mut self.figures,
+                &mut self.releasable,
+            );
         }
     }
 
@@ -863,7 +899,13 @@ impl H2Conn {
         if block.end_stream {
             p.times.response_last_ns = Some(block.last_ns);
             p.item.response_done = true;
-            settle(p, p.item.is_done(), block.last_ns, &mut self.figures);
+            settle(
+                p,
+                p.item.is_done(),
+                block.last_ns,
+                &mut self.figures,
+                &mut self.releasable,
+            );
         }
     }
 
@@ -898,15 +940,29 @@ impl H2Conn {
         p.item.request_done = true;
     }
 
-    /// END_STREAM on a DATA frame from `dir`.
-    fn end_stream(&mut self, dir: Dir, stream_id: u32, last_ns: i64, ctx: &mut Ctx<'_>) {
+    /// A whole DATA frame from `dir` (its payload was counted as it came): its bytes, and
+    /// the end of the sender's side of the stream on END_STREAM. One lookup of the stream.
+    fn on_data_frame(
+        &mut self,
+        dir: Dir,
+        head: &Head,
+        frame_bytes: u64,
+        last_ns: i64,
+        ctx: &mut Ctx<'_>,
+    ) {
         if self.client.is_none() {
             return;
         }
         let request = self.is_client(dir);
-        let Some(p) = self.streams.by_key(&stream_id) else {
+        let Some(p) = self.streams.by_key(&head.stream_id) else {
             return;
         };
+        if head.stream_id != 0 {
+            p.item.add_frame_bytes(request, frame_bytes);
+        }
+        if !head.has_flag(flag::END_STREAM) {
+            return;
+        }
         if request {
             p.times.request_last_ns = Some(last_ns);
             p.item.request_done = true;
@@ -914,7 +970,13 @@ impl H2Conn {
             p.times.response_last_ns = Some(last_ns);
             p.item.response_done = true;
         }
-        settle(p, p.item.is_done(), last_ns, &mut self.figures);
+        settle(
+            p,
+            p.item.is_done(),
+            last_ns,
+            &mut self.figures,
+            &mut self.releasable,
+        );
         self.release_done(ctx);
     }
 
@@ -974,6 +1036,10 @@ impl H2Conn {
 
     /// Emits finished streams at the front of the queue (request order).
     fn release_done(&mut self, ctx: &mut Ctx<'_>) {
+        // After a release the front waits; only a stream over or an eviction changes that.
+        if !std::mem::take(&mut self.releasable) {
+            return;
+        }
         while let Some(p) = self.streams.pop_front_done(ctx.marks) {
             emit(p, ctx);
         }
@@ -1021,11 +1087,19 @@ fn held_limit(frame_type: u8, max_header_bytes: usize) -> usize {
     }
 }
 
-/// Sets whether a stream is over, counting its end in the connection's figures.
-fn settle(p: &mut Pending<u32, Stream>, done: bool, t_ns: i64, figures: &mut Figures) {
+/// Sets whether a stream is over, counting its end in the connection's figures; a stream over
+/// may be `releasable`.
+fn settle(
+    p: &mut Pending<u32, Stream>,
+    done: bool,
+    t_ns: i64,
+    figures: &mut Figures,
+    releasable: &mut bool,
+) {
     if done && !p.done {
         figures.stream_closed(t_ns);
     }
+    *releasable |= done;
     p.done = done;
 }
 
@@ -1041,7 +1115,7 @@ fn emit(p: Pending<u32, Stream>, ctx: &mut Ctx<'_>) {
     tx.request_last_ns = times.request_last_ns;
     tx.response_first_ns = times.response_first_ns;
     tx.response_last_ns = times.response_last_ns;
-    emit_transaction(tx, ctx);
+    emit_transaction(*tx, ctx);
 }
 
 impl TcpAnalyzer for H2Conn {

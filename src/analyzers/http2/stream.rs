@@ -4,7 +4,7 @@ use super::grpc::{self, MessageCounter};
 use crate::analyzers::http::{add_flag, HttpTransaction};
 
 /// The fields of a decoded header block that a transaction keeps.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(super) struct HeaderSummary {
     pub method: Option<String>,
     pub path: Option<String>,
@@ -26,14 +26,15 @@ impl HeaderSummary {
 
     /// One decoded field (called in block order).
     pub fn add(&mut self, name: &[u8], value: &[u8]) {
-        let text = || String::from_utf8_lossy(value).into_owned();
+        let text = || match std::str::from_utf8(value) {
+            Ok(valid) => valid.to_owned(),
+            Err(_) => String::from_utf8_lossy(value).into_owned(),
+        };
         match name {
             b":method" => self.method = Some(text()),
             b":path" => self.path = Some(text()),
             b":authority" => self.authority = Some(text()),
-            b":status" => {
-                self.status = std::str::from_utf8(value).ok().and_then(|s| s.parse().ok())
-            }
+            b":status" => self.status = parse_status(value),
             b"content-type" => self.grpc_content_type = grpc::is_grpc_content_type(value),
             // Hosts written by HTTP/1-minded clients (RFC 9113 §8.3.1 prefers :authority).
             b"host" if self.authority.is_none() => self.authority = Some(text()),
@@ -50,10 +51,22 @@ impl HeaderSummary {
     }
 }
 
+/// A `:status` value as a number: three digits (every real one) read directly, anything else
+/// as `u16::from_str` reads it.
+fn parse_status(value: &[u8]) -> Option<u16> {
+    match *value {
+        [a, b, c] if value.iter().all(u8::is_ascii_digit) => {
+            Some(u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0'))
+        }
+        _ => std::str::from_utf8(value).ok()?.parse().ok(),
+    }
+}
+
 /// What a waiting stream keeps besides its four times (held in the pairing queue).
 #[derive(Debug)]
 pub(super) struct Stream {
-    pub tx: HttpTransaction,
+    /// Boxed: the queue moves its entries (push, pop, release), a transaction is large.
+    pub tx: Box<HttpTransaction>,
     pub request_done: bool,
     pub response_started: bool,
     pub response_done: bool,
@@ -64,7 +77,7 @@ pub(super) struct Stream {
 impl Stream {
     pub fn new(tx: HttpTransaction) -> Self {
         Stream {
-            tx,
+            tx: Box::new(tx),
             request_done: false,
             response_started: false,
             response_done: false,
@@ -136,7 +149,7 @@ impl Stream {
     }
 
     /// The transaction as reported: state flags and the message counts filled in.
-    pub fn into_transaction(mut self) -> HttpTransaction {
+    pub fn into_transaction(mut self) -> Box<HttpTransaction> {
         // A reset stream was cancelled: "reset" says all.
         let reset = self.tx.flags.contains(&"reset");
         if !reset && !self.response_started {
@@ -161,6 +174,28 @@ mod tests {
     use crate::analyzers::http2::hpack::STATIC_TABLE;
 
     /// Every field `add` keeps is one `wants` lets through: skipping the others loses nothing.
+    #[test]
+    fn status_reads_as_from_str() {
+        for value in [
+            &b"200"[..],
+            b"404",
+            b"099",
+            b"999",
+            b"+20",
+            b"20",
+            b"2000",
+            b"65535",
+            b"65536",
+            b"",
+            b"2a0",
+            b" 200",
+            b"\xff00",
+        ] {
+            let reference = std::str::from_utf8(value).ok().and_then(|s| s.parse().ok());
+            assert_eq!(parse_status(value), reference, "{value:?}");
+        }
+    }
+
     #[test]
     fn wants_covers_every_field_add_reads() {
         let untouched = format!("{:?}", HeaderSummary::default());

@@ -38,6 +38,7 @@ pub mod huffman;
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::sync::Arc;
 
 /// The largest dynamic table this decoder keeps (64 KiB), whatever `SETTINGS_HEADER_TABLE_SIZE`
 /// says: real peers use 4 KiB (the default) to 64 KiB; more would let one connection hold
@@ -173,30 +174,21 @@ impl From<huffman::HuffmanError> for HpackError {
     }
 }
 
-/// One dynamic-table entry in one buffer (entries come and go with every block, so the
-/// buffer of an evicted entry is reused for the next).
+/// One dynamic-table entry in one buffer, shared with the block memo: a replayed block
+/// inserts its entries again by reference, without copying or allocating.
+#[derive(Clone)]
 struct Entry {
     /// The name, then the value.
-    bytes: Vec<u8>,
+    bytes: Arc<[u8]>,
     /// `None`: taken from an unknown entry (`bytes` holds the value only).
     name_len: Option<usize>,
 }
 
 impl Entry {
-    /// An entry in `buffer` (an evicted entry's), unless that is much larger than needed:
-    /// an entry never holds more than about twice its RFC size.
-    fn new(name: Option<&[u8]>, value: &[u8], mut buffer: Vec<u8>) -> Self {
+    fn new(name: Option<&[u8]>, value: &[u8]) -> Self {
         let name_bytes = name.unwrap_or_default();
-        let needed = name_bytes.len() + value.len();
-        if buffer.capacity() > 2 * needed + ENTRY_OVERHEAD {
-            buffer = Vec::new();
-        }
-        buffer.clear();
-        buffer.reserve_exact(needed);
-        buffer.extend_from_slice(name_bytes);
-        buffer.extend_from_slice(value);
         Entry {
-            bytes: buffer,
+            bytes: name_bytes.iter().chain(value).copied().collect(),
             name_len: name.map(<[u8]>::len),
         }
     }
@@ -228,8 +220,9 @@ struct DynamicTable {
     limit: usize,
     /// Entries from before the decoder's knowledge may still be present behind `known`.
     unknown_tail: bool,
-    /// The buffer of the last evicted entry, for the next insert.
-    spare: Vec<u8>,
+    /// Counts every change (inserts, evictions, size changes, forgetting): a block decoded
+    /// twice at the same generation meets the same table.
+    generation: u64,
 }
 
 impl DynamicTable {
@@ -241,12 +234,13 @@ impl DynamicTable {
             max_size: limit,
             limit,
             unknown_tail,
-            spare: Vec::new(),
+            generation: 0,
         }
     }
 
     /// Forget everything: the table may hold anything that fits the limit.
     fn become_unknown(&mut self) {
+        self.generation += 1;
         self.listed.clear();
         self.listed_size = 0;
         // The current maximum is unknown too; the limit is a safe overestimate.
@@ -257,12 +251,10 @@ impl DynamicTable {
     /// Evict the oldest listed entries until `extra` more bytes fit, then decide whether the
     /// unknown remainder can still hold an entry.
     fn make_room(&mut self, extra: usize) {
+        self.generation += 1;
         while self.listed_size + extra > self.max_size {
             match self.listed.pop_back() {
-                Some(old) => {
-                    self.listed_size -= old.size();
-                    self.spare = old.bytes;
-                }
+                Some(old) => self.listed_size -= old.size(),
                 None => break,
             }
         }
@@ -276,9 +268,10 @@ impl DynamicTable {
         self.make_room(0);
     }
 
-    /// Inserts an entry; `name` `None` when it came from an unknown entry.
-    fn insert(&mut self, name: Option<&[u8]>, value: &[u8]) {
-        let size = name.map_or(0, <[u8]>::len) + value.len() + ENTRY_OVERHEAD;
+    /// Inserts an entry.
+    fn insert(&mut self, entry: Entry) {
+        self.generation += 1;
+        let size = entry.size();
         if size > self.max_size {
             // RFC 7541 section 4.4: an entry larger than the table empties it.
             self.listed.clear();
@@ -287,7 +280,6 @@ impl DynamicTable {
             return;
         }
         self.make_room(size);
-        let entry = Entry::new(name, value, std::mem::take(&mut self.spare));
         self.listed.push_front(entry);
         self.listed_size += size;
     }
@@ -326,6 +318,8 @@ pub struct Decoder {
     name_buf: Vec<u8>,
     value_buf: Vec<u8>,
     memo: HuffmanMemo,
+    /// The last block and its outcome, replayed when the same bytes come again.
+    last_block: BlockMemo,
 }
 
 impl Decoder {
@@ -338,6 +332,7 @@ impl Decoder {
             name_buf: Vec::new(),
             value_buf: Vec::new(),
             memo: HuffmanMemo::default(),
+            last_block: BlockMemo::default(),
         }
     }
 
@@ -350,6 +345,7 @@ impl Decoder {
             name_buf: Vec::new(),
             value_buf: Vec::new(),
             memo: HuffmanMemo::default(),
+            last_block: BlockMemo::default(),
         }
     }
 
@@ -358,6 +354,7 @@ impl Decoder {
     /// must send the matching size update before using the table again).
     pub fn set_max_table_size(&mut self, n: usize) {
         let n = n.min(MAX_TABLE_SIZE_CAP);
+        self.table.generation += 1;
         self.table.limit = n;
         if self.table.max_size > n {
             self.table.set_max_size(n);
@@ -399,6 +396,37 @@ impl Decoder {
         self.decode_wanted(block, max_list_bytes, |_| true, emit)
     }
 
+    /// Whether [`Decoder::decode_wanted`] would replay `block` (the last block decoded, whose
+    /// outcome cannot differ now): it would emit the same fields as then.
+    pub fn would_replay(
+        &self,
+        block: &[u8],
+        max_list_bytes: usize,
+        wanted: fn(&[u8]) -> bool,
+    ) -> bool {
+        self.last_block
+            .can_replay(block, max_list_bytes, self.table.generation, wanted)
+    }
+
+    /// Replays `block` if [`Decoder::would_replay`] says so, without emitting its fields (the
+    /// caller kept them from last time); `None`, and nothing done, otherwise.
+    pub fn replay_quietly(
+        &mut self,
+        block: &[u8],
+        max_list_bytes: usize,
+        wanted: fn(&[u8]) -> bool,
+    ) -> Option<BlockInfo> {
+        let generation = self.table.generation;
+        self.last_block.replay(
+            block,
+            max_list_bytes,
+            generation,
+            wanted,
+            None,
+            &mut self.table,
+        )
+    }
+
     /// [`Decoder::decode`], emitting only the fields whose name `wanted` accepts. A value
     /// that is neither emitted nor inserted into the table is not Huffman-decoded, only
     /// validated and measured: same table, same counts, same errors, less work.
@@ -406,12 +434,30 @@ impl Decoder {
         &mut self,
         block: &[u8],
         max_list_bytes: usize,
-        wanted: impl Fn(&[u8]) -> bool,
+        wanted: fn(&[u8]) -> bool,
         mut emit: impl FnMut(&[u8], &[u8]),
     ) -> Result<BlockInfo, HpackError> {
-        let result = self.decode_fields(block, max_list_bytes, &wanted, &mut emit);
-        if result.is_err() {
-            self.table.become_unknown();
+        let generation = self.table.generation;
+        if let Some(info) = self.last_block.replay(
+            block,
+            max_list_bytes,
+            generation,
+            wanted,
+            Some(&mut emit),
+            &mut self.table,
+        ) {
+            return Ok(info);
+        }
+        self.last_block.start(block);
+        let result = self.decode_fields(block, max_list_bytes, wanted, &mut emit);
+        match result {
+            Ok(info) => self
+                .last_block
+                .finish(info, max_list_bytes, wanted, generation),
+            Err(_) => {
+                self.last_block.forget();
+                self.table.become_unknown();
+            }
         }
         result
     }
@@ -420,7 +466,7 @@ impl Decoder {
         &mut self,
         block: &[u8],
         max_list_bytes: usize,
-        wanted: &dyn Fn(&[u8]) -> bool,
+        wanted: fn(&[u8]) -> bool,
         emit: &mut dyn FnMut(&[u8], &[u8]),
     ) -> Result<BlockInfo, HpackError> {
         let mut info = BlockInfo::default();
@@ -446,9 +492,11 @@ impl Decoder {
                 // 6.1 Indexed header field.
                 at_start = false;
                 let index = input.integer(7)?;
+                self.last_block.note_index(index);
                 match self.table.lookup(index)? {
                     Lookup::Found(name, value) => {
                         if admit(name.len(), value.len(), &mut info) && wanted(name) {
+                            self.last_block.record_emit(name, value);
                             emit(name, value);
                         }
                     }
@@ -460,6 +508,8 @@ impl Decoder {
                     return Err(HpackError::SizeUpdateNotAtStart);
                 }
                 let size = input.integer(5)?;
+                // The outcome depends on the table's limit and state from here.
+                self.last_block.note_index(u32::MAX);
                 if size as usize > self.table.limit {
                     return Err(HpackError::SizeUpdateTooLarge {
                         requested: size,
@@ -477,6 +527,7 @@ impl Decoder {
                     (4, false)
                 };
                 let name_index = input.integer(prefix)?;
+                self.last_block.note_index(name_index);
                 let known_name = if name_index == 0 {
                     input.string(&mut self.name_buf, &mut self.memo)?;
                     true
@@ -502,20 +553,196 @@ impl Decoder {
                     continue;
                 }
                 input.string(&mut self.value_buf, &mut self.memo)?;
-                if known_name {
-                    if admit(self.name_buf.len(), self.value_buf.len(), &mut info) && emitted {
-                        emit(&self.name_buf, &self.value_buf);
-                    }
+                let emitted = if known_name {
+                    admit(self.name_buf.len(), self.value_buf.len(), &mut info) && emitted
                 } else {
                     info.unknown_refs += 1;
+                    false
+                };
+                if emitted {
+                    self.last_block.record_emit(&self.name_buf, &self.value_buf);
+                    emit(&self.name_buf, &self.value_buf);
                 }
                 if indexing {
-                    let name = known_name.then_some(&self.name_buf[..]);
-                    self.table.insert(name, &self.value_buf);
+                    let entry = Entry::new(known_name.then_some(&self.name_buf), &self.value_buf);
+                    self.last_block.record_insert(&entry);
+                    self.table.insert(entry);
                 }
             }
         }
         Ok(info)
+    }
+}
+
+/// The last header block decoded and what it did: the fields it emitted and the entries it
+/// inserted, in order. Clients repeat a request's block byte for byte (the same call again,
+/// a poll, a load test: every field indexed), servers their response heads (literals with
+/// the same values: `server`, `date` within a second, `content-type`). A block seen again is
+/// replayed instead of decoded when its outcome cannot differ:
+///
+/// * it refers to nothing in the dynamic table (static indexes and literals only, no size
+///   update): its fields and counts are a function of its bytes alone; or
+/// * the table is the one it was decoded against (same generation: nothing inserted,
+///   evicted or forgotten since), as when a block of indexed fields repeats.
+///
+/// Its inserts are replayed into the table, so the table changes exactly as in decoding.
+/// Memory: one block of at most `BLOCK_MEMO_MAX_BLOCK` bytes and `BLOCK_MEMO_MAX_FIELDS`
+/// bytes of fields.
+#[derive(Default)]
+struct BlockMemo {
+    /// The block remembered (empty: nothing is).
+    block: Vec<u8>,
+    /// The block being decoded is being recorded.
+    recording: bool,
+    /// The block referred to the dynamic table (or resized it).
+    uses_table: bool,
+    /// `Some(g)`: valid at table generation `g` only.
+    generation: Option<u64>,
+    max_list_bytes: usize,
+    /// The fields it was decoded for (another choice would emit other fields).
+    wanted: Option<fn(&[u8]) -> bool>,
+    info: BlockInfo,
+    /// Fields emitted, in order: ranges of `bytes`.
+    emitted: Vec<(Span, Span)>,
+    /// The names and values emitted, one after the other.
+    bytes: Vec<u8>,
+    /// Entries inserted, in order (shared with the table).
+    inserted: Vec<Entry>,
+    /// Bytes of the entries inserted.
+    inserted_bytes: usize,
+    /// Blocks replayed (tests check the memo is used, not only harmless).
+    #[cfg(test)]
+    replays: u64,
+}
+
+type Span = (u32, u32);
+
+/// Where decoded fields go: `emit(name, value)`.
+type Emit<'a> = &'a mut dyn FnMut(&[u8], &[u8]);
+
+/// Longer blocks are not remembered (first blocks of a connection, cookies: rarely repeated).
+const BLOCK_MEMO_MAX_BLOCK: usize = 512;
+/// Most bytes of names and values remembered.
+const BLOCK_MEMO_MAX_FIELDS: usize = 4096;
+
+impl BlockMemo {
+    /// Emits and inserts what `block` did last time, if it is the remembered block and its
+    /// outcome cannot differ now; `None` when it must be decoded.
+    fn replay(
+        &mut self,
+        block: &[u8],
+        max_list_bytes: usize,
+        generation: u64,
+        wanted: fn(&[u8]) -> bool,
+        emit: Option<Emit<'_>>,
+        table: &mut DynamicTable,
+    ) -> Option<BlockInfo> {
+        if !self.can_replay(block, max_list_bytes, generation, wanted) {
+            return None;
+        }
+        let span = |(from, to): Span| &self.bytes[from as usize..to as usize];
+        if let Some(emit) = emit {
+            for &(name, value) in &self.emitted {
+                emit(span(name), span(value));
+            }
+        }
+        for entry in &self.inserted {
+            table.insert(entry.clone());
+        }
+        #[cfg(test)]
+        {
+            self.replays += 1;
+        }
+        Some(self.info)
+    }
+
+    fn can_replay(
+        &self,
+        block: &[u8],
+        max_list_bytes: usize,
+        generation: u64,
+        wanted: fn(&[u8]) -> bool,
+    ) -> bool {
+        // Equal function addresses are the same function, or functions with the same code.
+        self.wanted.is_some_and(|w| std::ptr::fn_addr_eq(w, wanted))
+            && self.block == block
+            && self.max_list_bytes == max_list_bytes
+            && self.generation.is_none_or(|g| g == generation)
+    }
+
+    /// Decoding of `block` begins: remember it if it is short.
+    fn start(&mut self, block: &[u8]) {
+        self.forget();
+        self.recording = !block.is_empty() && block.len() <= BLOCK_MEMO_MAX_BLOCK;
+        if self.recording {
+            self.block.extend_from_slice(block);
+        }
+    }
+
+    fn forget(&mut self) {
+        self.block.clear();
+        self.emitted.clear();
+        self.inserted.clear();
+        self.inserted_bytes = 0;
+        self.bytes.clear();
+        self.wanted = None;
+        self.recording = false;
+        self.uses_table = false;
+    }
+
+    /// An index read from the block (`u32::MAX` for a size update).
+    fn note_index(&mut self, index: u32) {
+        if index as usize > STATIC_TABLE.len() {
+            self.uses_table = true;
+        }
+    }
+
+    /// A field the block emitted.
+    fn record_emit(&mut self, name: &[u8], value: &[u8]) {
+        if !self.recording {
+            return;
+        }
+        if self.bytes.len() + name.len() + value.len() > BLOCK_MEMO_MAX_FIELDS {
+            return self.forget();
+        }
+        let mut put = |bytes: &[u8]| {
+            let from = self.bytes.len() as u32;
+            self.bytes.extend_from_slice(bytes);
+            (from, self.bytes.len() as u32)
+        };
+        let name = put(name);
+        let value = put(value);
+        self.emitted.push((name, value));
+    }
+
+    /// An entry the block inserted into the table.
+    fn record_insert(&mut self, entry: &Entry) {
+        if !self.recording {
+            return;
+        }
+        self.inserted_bytes += entry.bytes.len();
+        if self.inserted_bytes > BLOCK_MEMO_MAX_FIELDS {
+            return self.forget();
+        }
+        self.inserted.push(entry.clone());
+    }
+
+    /// The block decoded without error, for `wanted`, at table `generation`.
+    fn finish(
+        &mut self,
+        info: BlockInfo,
+        max_list_bytes: usize,
+        wanted: fn(&[u8]) -> bool,
+        generation: u64,
+    ) {
+        if !self.recording {
+            return self.forget();
+        }
+        self.recording = false;
+        self.info = info;
+        self.max_list_bytes = max_list_bytes;
+        self.wanted = Some(wanted);
+        self.generation = self.uses_table.then_some(generation);
     }
 }
 
@@ -664,6 +891,131 @@ pub fn decode_integer(bytes: &[u8], pos: &mut usize, prefix_bits: u8) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn hex(s: &str) -> Vec<u8> {
+        let digits: Vec<u8> = s.bytes().filter(u8::is_ascii_hexdigit).collect();
+        digits
+            .chunks(2)
+            .map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap(), 16).unwrap())
+            .collect()
+    }
+
+    type Fields = Vec<(Vec<u8>, Vec<u8>)>;
+    type Outcome = (Fields, Result<BlockInfo, HpackError>);
+
+    fn decode_with(
+        d: &mut Decoder,
+        block: &[u8],
+        max: usize,
+        wanted: fn(&[u8]) -> bool,
+    ) -> Outcome {
+        let mut fields = Vec::new();
+        let result = d.decode_wanted(block, max, wanted, |n, v| {
+            fields.push((n.to_vec(), v.to_vec()))
+        });
+        (fields, result)
+    }
+
+    fn table_of(d: &Decoder) -> (Fields, usize, bool, usize) {
+        let entries = d
+            .known_entries()
+            .map(|(n, v)| (n.to_vec(), v.to_vec()))
+            .collect();
+        (
+            entries,
+            d.known_size(),
+            d.is_fully_known(),
+            d.table.listed.len(),
+        )
+    }
+
+    /// A replayed block does exactly what decoding it does: the same fields, counts and
+    /// errors, the same table after it. Blocks repeat at random (RFC 7541 appendix C blocks,
+    /// indexed references to dynamic entries, inserts with evictions, size updates, unknown
+    /// entries, list limits, broken blocks), `wanted` and the list limit change between
+    /// blocks; the reference decoder forgets its memo before every block.
+    #[test]
+    fn replayed_blocks_decode_as_decoded_blocks() {
+        let blocks: Vec<Vec<u8>> = [
+            // C.3.1 to C.3.3 and C.4.1, C.4.2: requests (the later ones index the first's).
+            "8286 8441 0f77 7777 2e65 7861 6d70 6c65 2e63 6f6d",
+            "8286 84be 5808 6e6f 2d63 6163 6865",
+            "8287 85bf 400a 6375 7374 6f6d 2d6b 6579 0c63 7573 746f 6d2d 7661 6c75 65",
+            "8286 8441 8cf1 e3c2 e5f2 3a6b a0ab 90f4 ff",
+            "8286 84be 5886 a8eb 1064 9cbf",
+            // C.5.1, C.5.2: responses with inserts (evicting in a 256-byte table).
+            "4803 3330 3258 0770 7269 7661 7465 611d 4d6f 6e2c 2032 3120 4f63 7420 3230 3133 \
+             2032 303a 3133 3a32 3120 474d 546e 1768 7474 7073 3a2f 2f77 7777 2e65 7861 6d70 \
+             6c65 2e63 6f6d",
+            "4803 3330 37c1 c0bf",
+            // Static name, literal value, with indexing (an nginx-like response head).
+            "88 7605 6e67 696e 78 5f0a 7465 7874 2f70 6c61 696e",
+            // Size updates (to 4096, to 0) before a field.
+            "3fe11f 82",
+            "20 82",
+            // A new name with indexing; indexed 62; never indexed and with indexing under
+            // the name of entry 62; an unwanted value without indexing (user-agent).
+            "4001 6101 62",
+            "be",
+            "1f2f 0178",
+            "7e01 79",
+            "0f2b 0361 6263",
+            // Errors: index 0, integer overflow, cut inside a string, size update late.
+            "80",
+            "ffff ffff ffff",
+            "8286 4105 61",
+            "82 20",
+            "",
+        ]
+        .iter()
+        .map(|b| hex(b))
+        .collect();
+        let wanteds: [fn(&[u8]) -> bool; 3] = [|_| true, |n| n.starts_with(b":"), |_| false];
+        let mut rng = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = |n: usize| {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            (rng % n as u64) as usize
+        };
+        let starts = [(256, false), (4096, false), (4096, true), (64, true)];
+        let mut replays = 0;
+        for (table_size, unknown) in starts {
+            let make = || {
+                if unknown {
+                    Decoder::new_unknown(table_size)
+                } else {
+                    Decoder::new(table_size)
+                }
+            };
+            let (mut memo, mut reference) = (make(), make());
+            let mut block = 0;
+            for step in 0..4000 {
+                // Mostly the same block again, as clients and servers send them.
+                if next(3) == 0 {
+                    block = next(blocks.len());
+                }
+                let wanted = wanteds[if next(8) == 0 { next(3) } else { 0 }];
+                let max = if next(8) == 0 { 60 } else { usize::MAX };
+                if next(50) == 0 {
+                    let n = [64, 256, 4096][next(3)];
+                    memo.set_max_table_size(n);
+                    reference.set_max_table_size(n);
+                }
+                reference.last_block.forget();
+                let expected = decode_with(&mut reference, &blocks[block], max, wanted);
+                let got = decode_with(&mut memo, &blocks[block], max, wanted);
+                assert_eq!(got, expected, "step {step}, block {block}");
+                assert_eq!(
+                    table_of(&memo),
+                    table_of(&reference),
+                    "step {step}, block {block}"
+                );
+            }
+            replays += memo.last_block.replays;
+        }
+        assert!(replays > 1000, "only {replays} blocks replayed");
+    }
 
     /// Through the memo, hits and misses alike, every string decodes as the plain decoder
     /// decodes it, errors included, also when more strings cycle than it has slots.
