@@ -244,8 +244,10 @@ fn http2_on_loopback_matches_clients_and_tshark() {
     assert_eq!(u(big, "response_body_bytes"), 4 << 20);
     assert!(u(big, "response_bytes") > (4 << 20) + 9 * 256);
     // An upload not reset was sent whole: its request ends with its last DATA frame.
+    // ("overlapped" alone is no reset: nginx may answer before an upload it then reads whole.)
     for r in rows.iter().filter(|r| r["method"] == "POST") {
-        if r["flags"].as_array().unwrap().is_empty() {
+        let reset = r["flags"].as_array().unwrap().iter().any(|f| f == "reset");
+        if !reset {
             assert_eq!(u(r, "request_body_bytes"), 64 << 10, "{r}");
             assert!(t(r, "request_last_ns") > t(r, "request_first_ns"), "{r}");
         } else {
