@@ -75,6 +75,19 @@ fn run(time: &Path, files: &[&Path], extra: &[&str]) -> Run {
     }
 }
 
+/// The rows and warnings of `one` (one worker) are those of 2 and 3 workers.
+fn assert_same_with_more_workers(time: &Path, files: &[&Path], limits: &[&str], one: &Run) {
+    for threads in ["2", "3"] {
+        let many = run(time, files, &[&["--threads", threads][..], limits].concat());
+        assert_eq!(many.stdout, one.stdout, "{threads} workers: rows differ");
+        assert_eq!(
+            warning_lines(&many.stderr),
+            warning_lines(&one.stderr),
+            "{threads} workers: warnings differ"
+        );
+    }
+}
+
 /// The warning lines of a run's standard error.
 fn warning_lines(stderr: &str) -> Vec<String> {
     stderr
@@ -133,19 +146,7 @@ fn unanswered_dns_and_unfinished_fragments_stay_within_the_budget() {
     );
 
     // The same rows and warnings with any number of workers.
-    for threads in ["2", "3"] {
-        let many = run(
-            &time,
-            &files,
-            &[&["--threads", threads][..], &SMALL_BUDGET].concat(),
-        );
-        assert_eq!(many.stdout, small.stdout, "{threads} workers: rows differ");
-        assert_eq!(
-            warning_lines(&many.stderr),
-            warning_lines(&small.stderr),
-            "{threads} workers: warnings differ"
-        );
-    }
+    assert_same_with_more_workers(&time, &files, &SMALL_BUDGET, &small);
 }
 
 /// `--memory-budget`: one figure for all held state. A SYN flood, unanswered DNS queries and
@@ -219,17 +220,5 @@ fn one_memory_budget_bounds_a_syn_flood_dns_and_fragments_together() {
         default.peak_rss_kib
     );
 
-    for threads in ["2", "3"] {
-        let many = run(
-            &time,
-            &files,
-            &[&["--threads", threads][..], &BUDGET].concat(),
-        );
-        assert_eq!(many.stdout, small.stdout, "{threads} workers: rows differ");
-        assert_eq!(
-            warning_lines(&many.stderr),
-            warning_lines(&small.stderr),
-            "{threads} workers: warnings differ"
-        );
-    }
+    assert_same_with_more_workers(&time, &files, &BUDGET, &small);
 }
