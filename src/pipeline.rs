@@ -15,7 +15,9 @@ use crate::analyzers::{
     AnalyzerConfig, AnalyzerStats, DnsTransaction, Event, HttpTransaction, SweepSchedule,
     TcpExchange, TlsConnection, TransactionAnalyzer,
 };
-use crate::capture::{CaptureError, CaptureFormat, CaptureReader, Compression, LinkType, Packet};
+use crate::capture::{
+    CaptureError, CaptureFormat, CaptureReader, Compression, LinkType, MappedBytes, Packet,
+};
 use crate::decode::defrag::{Defragmenter, Outcome, Reassembled};
 use crate::decode::{decode_into, Decoded, Network, TcpInfo, Transport, UdpInfo};
 use crate::flows::{scapy, CaptureClock, FlowRecord, FlowTable, PacketSelection, ProtocolCounts};
@@ -154,8 +156,12 @@ pub fn analyze<'a>(
     let mut merger = Merger::new(options.flows);
     let mut shards = Vec::new();
     let mut front = if threaded {
-        let front = Front::new(reader, options, progress, Workers::Threads(workers));
-        let (front, threaded_shards) = run_threaded(front, workers, &mut merger, sink);
+        let mut reader = reader;
+        // Workers read payloads where they lie in a mapped file rather than copies.
+        let file = reader.share_mapped(KEEP_RESIDENT_FOR_WORKERS);
+        let mut front = Front::new(reader, options, progress, Workers::Threads(workers));
+        front.deal.file = file.clone();
+        let (front, threaded_shards) = run_threaded(front, workers, file, &mut merger, sink);
         shards = threaded_shards;
         front
     } else {
@@ -220,10 +226,15 @@ fn worker_count(threads: usize) -> usize {
 /// Batches a thread may run ahead of the next stage (memory stays bounded by the epoch size).
 const EPOCHS_IN_FLIGHT: usize = 2;
 
+/// File bytes behind the reader kept resident for workers reading payloads in place: the
+/// epochs in flight with room to spare (a worker further behind faults pages in again).
+const KEEP_RESIDENT_FOR_WORKERS: usize = 16 << 20;
+
 /// The front on a thread of its own, one thread per worker, the merger on this thread.
 fn run_threaded<'o>(
     mut front: Front<'o>,
     workers: usize,
+    file: Option<MappedBytes>,
     merger: &mut Merger,
     sink: &mut Sink<'_>,
 ) -> (Front<'o>, Vec<Shard>) {
@@ -242,10 +253,11 @@ fn run_threaded<'o>(
             to_workers.push(to_worker);
             recycled_from.push(recycled);
             from_workers.push(outs);
+            let file = file.clone();
             threads.push(scope.spawn(move || {
                 for mut batch in batches {
                     simulate_work(options, batch.packets);
-                    let out = shard.process(&mut batch);
+                    let out = shard.process(&mut batch, file.as_ref());
                     batch.clear();
                     let _ = recycle.send(batch);
                     // The merger hung up: the sink stopped the pass.
@@ -300,7 +312,7 @@ fn run_threaded<'o>(
 /// What the front hands a worker, in capture order. `item` numbers the work of the whole
 /// pass (the same for every number of workers): it orders what the workers emit.
 enum Work {
-    /// A TCP or UDP packet; its payload is `arena[payload]` of the batch.
+    /// A TCP or UDP packet.
     Packet {
         item: u64,
         timestamp_ns: i64,
@@ -310,7 +322,7 @@ enum Work {
         network: Network,
         inner_network: Option<Network>,
         transport: Transport<'static>,
-        payload: std::ops::Range<usize>,
+        payload: PayloadAt,
     },
     /// The flow table let go of a TCP flow (closed, idle, or the capture ended).
     FlowEnd { item: u64, flow_id: u64 },
@@ -319,6 +331,15 @@ enum Work {
     /// TLS secrets from a pcapng Decryption Secrets Block, for the packets after it (sent to
     /// every worker).
     TlsSecrets(Box<crate::analyzers::tls::KeyLog>),
+}
+
+/// Where a dealt packet's payload lies.
+enum PayloadAt {
+    /// In the batch's arena (copied: the capture is read as a stream, or rebuilt from
+    /// fragments).
+    Batch(std::ops::Range<usize>),
+    /// In the mapped capture file, read in place.
+    File(std::ops::Range<usize>),
 }
 
 /// One worker's work of one epoch, with the payload bytes in one buffer.
@@ -406,6 +427,8 @@ struct Dealer<'o> {
     now_ns: i64,
     /// Packets handed to the inline worker in this epoch.
     inline_packets: u64,
+    /// The mapped capture file, when workers read payloads from it in place.
+    file: Option<MappedBytes>,
 }
 
 impl<'o> Front<'o> {
@@ -466,6 +489,7 @@ impl<'o> Front<'o> {
                 endpoints: EndpointCounts::default(),
                 now_ns: i64::MIN,
                 inline_packets: 0,
+                file: None,
             },
         }
     }
@@ -749,8 +773,14 @@ impl Dealer<'_> {
         let worker = update.lane % batches.len().max(1);
         let batch = &mut batches[worker];
         batch.packets += 1;
-        let start = batch.arena.len();
-        batch.arena.extend_from_slice(bytes);
+        let payload = match self.file.as_ref().and_then(|file| file.range_of(bytes)) {
+            Some(in_file) => PayloadAt::File(in_file),
+            None => {
+                let start = batch.arena.len();
+                batch.arena.extend_from_slice(bytes);
+                PayloadAt::Batch(start..batch.arena.len())
+            }
+        };
         batch.items.push(Work::Packet {
             item,
             timestamp_ns: packet.timestamp_ns,
@@ -759,7 +789,7 @@ impl Dealer<'_> {
             network: decoded.network,
             inner_network: decoded.inner_network,
             transport,
-            payload: start..batch.arena.len(),
+            payload,
         });
     }
 
@@ -905,7 +935,7 @@ impl Shard {
     }
 
     /// Handles one epoch's batch (and, for the last, the end of the capture).
-    fn process(&mut self, batch: &mut Batch) -> ShardOut {
+    fn process(&mut self, batch: &mut Batch, file: Option<&MappedBytes>) -> ShardOut {
         for item in batch.items.drain(..) {
             match item {
                 Work::Packet {
@@ -918,7 +948,13 @@ impl Shard {
                     transport,
                     payload,
                 } => {
-                    let bytes = &batch.arena[payload];
+                    let bytes = match payload {
+                        PayloadAt::Batch(range) => &batch.arena[range],
+                        PayloadAt::File(range) => match file {
+                            Some(file) => &file.bytes()[range],
+                            None => &[],
+                        },
+                    };
                     let transport = match transport {
                         Transport::Tcp(t) => Transport::Tcp(TcpInfo {
                             payload: bytes,

@@ -17,9 +17,13 @@
 //! at the last whole record) and adds that the file shrank. Zeros are only ever a suffix of
 //! what was there, so a pcapng block whose trailing length matched was read whole.
 //!
+//! Analysis workers read payloads in place through [`MappedBytes`] (which keeps the mapping
+//! and its handler registration alive), some epochs behind the reader.
+//!
 //! Left to chance: bytes of a record already handed out, read after the file is truncated
-//! under them, read as zeros (decoders count such a packet malformed, nothing faults); a
-//! truncation between the mapping and the file header reads the header as zeros.
+//! under them (by the reader or, a few epochs later, by a worker), read as zeros (decoders
+//! count such a packet malformed, an analyzer sees zeros; nothing faults); a truncation
+//! between the mapping and the file header reads the header as zeros.
 
 use super::{input, Buffer, CaptureError, CaptureReader, Compression, Frame};
 use std::io;
@@ -27,16 +31,45 @@ use std::io;
 /// A mapped file's consumed pages are dropped from memory in steps of this many bytes.
 pub(super) const MAPPED_RELEASE_STEP: usize = 8 << 20;
 
-/// A whole capture file mapped read-only.
-pub(super) struct MappedFile {
+/// The mapping itself, shared with whoever reads packet bytes after the reader moved on
+/// (analysis workers read payloads in place instead of copies).
+pub(super) struct SharedMap {
     // Fields drop in order: the handler forgets the range before it is unmapped.
     guard: sigbus::Guard,
     map: memmap2::Mmap,
+}
+
+/// A handle on a mapped capture file's bytes that keeps them mapped (and their truncation
+/// survivable) for as long as it lives, on any thread.
+#[derive(Clone)]
+pub struct MappedBytes(std::sync::Arc<SharedMap>);
+
+impl MappedBytes {
+    /// The whole file's bytes (zeros where it was truncated under us).
+    #[inline(always)]
+    pub fn bytes(&self) -> &[u8] {
+        &self.0.map
+    }
+
+    /// Where `slice` lies in the file, when it lies in it.
+    #[inline]
+    pub fn range_of(&self, slice: &[u8]) -> Option<std::ops::Range<usize>> {
+        let start = (slice.as_ptr() as usize).checked_sub(self.0.map.as_ptr() as usize)?;
+        let end = start.checked_add(slice.len())?;
+        (end <= self.0.map.len()).then_some(start..end)
+    }
+}
+
+/// A whole capture file mapped read-only.
+pub(super) struct MappedFile {
+    shared: std::sync::Arc<SharedMap>,
     /// The file, asked for its current length when a record may have been cut.
     file: std::fs::File,
     page_size: usize,
     /// Bytes before this offset were handed back to the kernel (not resident any more).
     pub(super) released: usize,
+    /// Bytes behind the reader kept resident: others may still read them in place.
+    pub(super) release_lag: usize,
     /// Bytes of the file known to be readable: the mapped length, less once it shrank.
     readable: usize,
     /// Where the zero pages the handler mapped began when we last looked (`usize::MAX`:
@@ -57,11 +90,11 @@ impl MappedFile {
         let guard = sigbus::Guard::register(map.as_ptr() as usize, map.len())?;
         let readable = map.len();
         Some(MappedFile {
-            guard,
-            map,
+            shared: std::sync::Arc::new(SharedMap { guard, map }),
             file: file.try_clone().ok()?,
             page_size: sigbus::page_size(),
             released: 0,
+            release_lag: 0,
             readable,
             zeroed_seen: usize::MAX,
             shrink_untold: false,
@@ -71,7 +104,12 @@ impl MappedFile {
     /// The file's bytes.
     #[inline(always)]
     pub(super) fn bytes(&self) -> &[u8] {
-        &self.map
+        &self.shared.map
+    }
+
+    /// A handle on the bytes for other threads.
+    pub(super) fn share(&self) -> MappedBytes {
+        MappedBytes(self.shared.clone())
     }
 
     /// Whether a record ending at `record_end` certainly lay inside the file when it was
@@ -86,15 +124,15 @@ impl MappedFile {
             return false;
         }
         // SAFETY: `next_page < end <= map.len()`; a missing page is zero-filled by the handler.
-        unsafe { std::ptr::read_volatile(self.map.as_ptr().add(next_page)) };
-        self.guard.zeroed_from() >= self.zeroed_seen
+        unsafe { std::ptr::read_volatile(self.shared.map.as_ptr().add(next_page)) };
+        self.shared.guard.zeroed_from() >= self.zeroed_seen
     }
 
     /// Bytes of the file that can be trusted now: the length on disk, less any part the
     /// handler had to zero-fill (a file truncated and written again), never growing again.
     #[cold]
     fn current_len(&mut self) -> usize {
-        self.zeroed_seen = self.guard.zeroed_from();
+        self.zeroed_seen = self.shared.guard.zeroed_from();
         let on_disk = self
             .file
             .metadata()
@@ -107,6 +145,19 @@ impl MappedFile {
 }
 
 impl CaptureReader {
+    /// A handle on the mapped file's bytes for other threads (`None`: the capture is read as a
+    /// stream, its bytes must be copied). `keep_behind` bytes behind the reader stay resident
+    /// for them (further behind, a read faults the page in again from the file).
+    pub fn share_mapped(&mut self, keep_behind: usize) -> Option<MappedBytes> {
+        match &mut self.buf {
+            Buffer::Mapped(mapped) => {
+                mapped.release_lag = keep_behind;
+                Some(mapped.share())
+            }
+            Buffer::Owned(_) => None,
+        }
+    }
+
     /// A regular, uncompressed file is mapped and parsed in place (no copy out of the page
     /// cache: most of the system time of reading a large file). `None`: read it as a stream.
     pub(super) fn open_mapped(
@@ -121,7 +172,7 @@ impl CaptureReader {
         if input::compression_of(&mapped.bytes()[..4]) != Compression::None {
             return None;
         }
-        let _ = mapped.map.advise(memmap2::Advice::Sequential);
+        let _ = mapped.shared.map.advise(memmap2::Advice::Sequential);
         let len = mapped.bytes().len();
         Some(Self::with_buffer(
             name,
@@ -140,7 +191,7 @@ impl CaptureReader {
         let frame = self.next_frame()?;
         if let (Some(parsed), Buffer::Mapped(mapped)) = (&frame, &self.buf) {
             if mapped.record_is_intact(self.start, self.end) {
-                if parsed.data_at >= mapped.released + MAPPED_RELEASE_STEP {
+                if parsed.data_at >= mapped.released + mapped.release_lag + MAPPED_RELEASE_STEP {
                     self.release_mapped(parsed.data_at);
                 }
                 return Ok(frame);
@@ -236,15 +287,21 @@ impl CaptureReader {
     /// they stop counting as this process's memory; they stay in the page cache.
     #[cold]
     pub(super) fn release_mapped(&mut self, upto: usize) {
-        if let Buffer::Mapped(MappedFile { map, released, .. }) = &mut self.buf {
+        if let Buffer::Mapped(MappedFile {
+            shared,
+            released,
+            release_lag,
+            ..
+        }) = &mut self.buf
+        {
             // Whole 64 KiB units (a multiple of every page size in use).
-            let upto = upto & !0xffff;
+            let upto = upto.saturating_sub(*release_lag) & !0xffff;
             if upto > *released {
                 // SAFETY: a read-only file mapping: dropping its pages only means the next
-                // access (none is planned: the bytes were parsed) reads them again from the
-                // file; no content is lost.
+                // access (a worker far behind the reader) reads them again from the file; no
+                // content is lost.
                 let _ = unsafe {
-                    map.unchecked_advise_range(
+                    shared.map.unchecked_advise_range(
                         memmap2::UncheckedAdvice::DontNeed,
                         *released,
                         upto - *released,

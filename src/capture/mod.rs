@@ -37,6 +37,7 @@ pub use linktype::LinkType;
 pub use pcapng::InterfaceInfo;
 pub use writer::{PcapNgWriter, PcapWriter};
 
+pub use mapped::MappedBytes;
 use mapped::MappedFile;
 use pcap::{read_u32, PcapHeader};
 use pcapng::Interface;

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# How the work of one pass splits over its threads, counted in instructions (callgrind), and
+# what that allows on machines with more cores. Deterministic, unlike wall or CPU time on a
+# shared machine, so two versions can be compared on any day.
+#
+#   scripts/bench_threads_model.sh FILE [COMMAND...]   # default command: http --json
+#   BENCH_MODEL_WORKERS="1 2 4 8" (default) picks the worker counts
+#
+# Threads of a pass with N workers (src/pipeline.rs): the caller's thread (the merger, which
+# also writes the rows), N workers, and the front (reads, decodes, counts, assigns flows and
+# deals packets). They run concurrently, so on C cores the pass takes at least the busiest
+# thread's instructions and at least all instructions / C. The speed-up printed is the
+# one-thread run's instructions over that bound: an upper bound that ignores waiting,
+# caches and memory bandwidth (bench.sh measures the real thing beside it).
+# Use a cut of a large trace (callgrind runs ~50x slower): `editcap -r big.pcap cut.pcap 1-100000`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+file=${1:?usage: scripts/bench_threads_model.sh FILE [COMMAND...]}
+shift
+command=("$@")
+[ ${#command[@]} -gt 0 ] || command=(http --json)
+bin=${BENCH_BIN:-target/release/tracetail}
+command -v valgrind > /dev/null || { echo "valgrind is not installed: no instruction model" >&2; exit 1; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# Instructions per thread of one run: one line, the caller's thread first, then in creation
+# order (workers, then the front).
+per_thread() { # workers
+  valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$work/cg.$1.%p" \
+    "$bin" "${command[@]}" --threads "$1" "$file" > /dev/null 2> "$work/log.$1"
+  for f in $(ls "$work"/cg."$1".* | sort -t- -k2 -n); do
+    awk '/^(summary|totals):/ {print $2; exit}' "$f"
+  done | paste -sd' '
+}
+
+single=$(per_thread 1)
+echo "Instructions by thread, \`${command[*]}\` on \`$(basename "$file")\` (callgrind):"
+echo
+echo "| workers | total | front | workers (each) | merger | bound on 2 cores | on 4 | on 16 | on 64 |"
+echo "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |"
+for n in ${BENCH_MODEL_WORKERS:-1 2 4 8}; do
+  counts=$single
+  [ "$n" = 1 ] || counts=$(per_thread "$n")
+  python3 - "$n" "$single" "$counts" <<'PY'
+import sys
+n = int(sys.argv[1])
+single = sum(int(x) for x in sys.argv[2].split())
+threads = [int(x) for x in sys.argv[3].split()]
+total = sum(threads)
+if len(threads) == 1:
+    # --threads 1: everything on the caller's thread.
+    merger, workers, front = threads[0], [], 0
+else:
+    merger, workers, front = threads[0], threads[1:-1], threads[-1]
+busiest = max(threads)
+def speedup(cores):
+    return single / max(busiest, total / cores)
+each = " / ".join(f"{w / 1e6:.0f}" for w in workers) or "-"
+print(f"| {n} | {total / 1e6:.0f} M | {front / 1e6:.0f} M | {each} M | {merger / 1e6:.0f} M | "
+      f"{speedup(2):.2f}x | {speedup(4):.2f}x | {speedup(16):.2f}x | {speedup(64):.2f}x |")
+PY
+done
+echo
+echo "(bound = one thread's instructions / max(busiest thread, total / cores); 1 worker runs"
+echo "everything on one thread.)"
