@@ -7,8 +7,9 @@
 #   BENCH_MODEL_WORKERS="1 2 4 8" (default) picks the worker counts
 #
 # Threads of a pass with N workers (src/pipeline.rs): the caller's thread (the merger, which
-# also writes the rows), N workers, and the front (reads, decodes, counts, assigns flows and
-# deals packets). They run concurrently, so on C cores the pass takes at least the busiest
+# also writes the rows), N workers, and the front: one thread that reads, decodes, counts,
+# assigns flows and deals packets, or from 3 workers on (a mapped file) two: the reader
+# (reads, decodes, selects, counts) and the dealer (flows, IP reassembly, dealing). They run concurrently, so on C cores the pass takes at least the busiest
 # thread's instructions and at least all instructions / C. The speed-up printed is the
 # one-thread run's instructions over that bound: an upper bound that ignores waiting,
 # caches and memory bandwidth (bench.sh measures the real thing beside it).
@@ -37,8 +38,8 @@ per_thread() { # workers
 single=$(per_thread 1)
 echo "Instructions by thread, \`${command[*]}\` on \`$(basename "$file")\` (callgrind):"
 echo
-echo "| workers | total | front | workers (each) | merger | bound on 2 cores | on 4 | on 16 | on 64 |"
-echo "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |"
+echo "| workers | total | reader | dealer | workers (each) | merger | bound on 2 cores | on 4 | on 16 | on 64 |"
+echo "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |"
 for n in ${BENCH_MODEL_WORKERS:-1 2 4 8}; do
   counts=$single
   [ "$n" = 1 ] || counts=$(per_thread "$n")
@@ -50,17 +51,22 @@ threads = [int(x) for x in sys.argv[3].split()]
 total = sum(threads)
 if len(threads) == 1:
     # --threads 1: everything on the caller's thread.
-    merger, workers, front = threads[0], [], 0
+    merger, workers, reader, dealer = threads[0], [], None, None
+elif len(threads) == n + 2:
+    # One front thread: it reads and deals.
+    merger, workers, reader, dealer = threads[0], threads[1:-1], threads[-1], None
 else:
-    merger, workers, front = threads[0], threads[1:-1], threads[-1]
+    merger, workers, reader, dealer = threads[0], threads[1:-2], threads[-2], threads[-1]
 busiest = max(threads)
 def speedup(cores):
     return single / max(busiest, total / cores)
-each = " / ".join(f"{w / 1e6:.0f}" for w in workers) or "-"
-print(f"| {n} | {total / 1e6:.0f} M | {front / 1e6:.0f} M | {each} M | {merger / 1e6:.0f} M | "
+each = " / ".join(f"{w / 1e6:.0f}" for w in workers) + " M" if workers else "-"
+def m(x):
+    return "-" if x is None else f"{x / 1e6:.0f} M"
+print(f"| {n} | {m(total)} | {m(reader)} | {m(dealer) if dealer else '(same thread)'} | {each} | {m(merger)} | "
       f"{speedup(2):.2f}x | {speedup(4):.2f}x | {speedup(16):.2f}x | {speedup(64):.2f}x |")
 PY
 done
 echo
 echo "(bound = one thread's instructions / max(busiest thread, total / cores); 1 worker runs"
-echo "everything on one thread.)"
+echo "everything on one thread; with 2 workers one front thread reads and deals.)"

@@ -172,7 +172,7 @@ pub fn analyze<'a>(
         let mut front = Front::new(reader, options, progress, Workers::Inline(inline));
         loop {
             let more = front.fill_epoch();
-            let (epoch, batches) = front.take_epoch(!more);
+            let (epoch, batches) = front.deal.take_epoch(!more);
             debug_assert!(batches.outs.len() <= 1 && batches.batches.is_empty());
             if merger.epoch(epoch, batches.outs, sink).is_break() || !more {
                 break;
@@ -187,14 +187,15 @@ pub fn analyze<'a>(
     }
 
     report.stopped = merger.stopped;
-    front.counts.finalize();
-    report.counts = front.counts;
-    report.scapy_sessions = front.scapy_sessions;
+    let read = front.read;
+    report.counts = read.counts;
+    report.counts.finalize();
+    report.scapy_sessions = read.scapy_sessions;
     report.peak_open_flows = front.deal.peak_open_flows;
     report.big_endian = front.reader.is_big_endian();
     report.timestamp_digits = front.reader.timestamp_digits();
-    report.warnings = front.warnings;
-    report.warnings.extend(front.clock.warning());
+    report.warnings = read.warnings;
+    report.warnings.extend(read.clock.warning());
     report.warnings.extend(front.deal.flows.warning());
     report
         .warnings
@@ -269,24 +270,63 @@ fn run_threaded<'o>(
             }));
         }
         let (epoch_to_merger, epochs) = sync_channel::<Epoch>(EPOCHS_IN_FLIGHT);
-        let reader = scope.spawn(move || {
-            loop {
-                let more = front.fill_epoch();
-                let (epoch, dealt) = front.take_epoch(!more);
-                for (i, batch) in dealt.batches.into_iter().enumerate() {
-                    // A worker hung up: the sink stopped the pass.
-                    if to_workers[i].send(batch).is_err() {
-                        return front;
-                    }
-                    if let Ok(spare) = recycled_from[i].try_recv() {
-                        front.recycle(i, spare);
-                    }
-                }
-                if epoch_to_merger.send(epoch).is_err() || !more {
-                    return front;
+        let channels = DealChannels {
+            to_workers,
+            recycled_from,
+            to_merger: epoch_to_merger,
+        };
+        let front = match file
+            .as_ref()
+            .filter(|_| workers >= SPLIT_FRONT_FROM_WORKERS)
+        {
+            // Reading and dealing on one thread.
+            None => FrontThreads::One(scope.spawn(move || {
+                channels.deal_epochs(&mut front);
+                front
+            })),
+            // Reading (decoding, counting) on one thread, dealing on another.
+            Some(file) => {
+                let Front {
+                    mut reader,
+                    options,
+                    mut progress,
+                    mut read,
+                    deal,
+                } = front;
+                let bytes = file.bytes();
+                let (to_dealer, chunks) = sync_channel::<Vec<Step<'_>>>(CHUNKS_IN_FLIGHT);
+                let (used_chunk, used_chunks) = channel::<Vec<Step<'_>>>();
+                let reading = scope.spawn(move || {
+                    let progress_now = progress.as_deref_mut();
+                    read_ahead(
+                        &mut reader,
+                        &mut read,
+                        progress_now,
+                        file,
+                        bytes,
+                        &to_dealer,
+                        &used_chunks,
+                    );
+                    (reader, read, progress)
+                });
+                let dealing = scope.spawn(move || {
+                    let mut dealing = SplitDealer {
+                        deal,
+                        chunk: Vec::new(),
+                        next: 0,
+                        chunks,
+                        used_chunk,
+                    };
+                    channels.deal_epochs(&mut dealing);
+                    dealing.deal
+                });
+                FrontThreads::Split {
+                    reading,
+                    dealing,
+                    options,
                 }
             }
-        });
+        };
         // Leaving this loop drops the receivers, which ends the other threads.
         for epoch in epochs {
             let last = epoch.last;
@@ -298,15 +338,209 @@ fn run_threaded<'o>(
             }
         }
         drop(from_workers);
-        let front = reader
-            .join()
-            .expect("the capture reading thread does not panic");
+        let front = front.join();
         let shards = threads
             .into_iter()
             .map(|w| w.join().expect("analysis workers do not panic"))
             .collect();
         (front, shards)
     })
+}
+
+/// With this many workers or more (a machine with more than two cores, by default), reading
+/// and dealing run on two threads (for a mapped file), so the front feeds more workers.
+const SPLIT_FRONT_FROM_WORKERS: usize = 3;
+
+/// Packets in one hand-over from the reading thread to the dealing thread, and hand-overs
+/// waiting at once.
+const STEPS_PER_CHUNK: usize = 1024;
+const CHUNKS_IN_FLIGHT: usize = 4;
+
+/// The front's threads in a threaded pass.
+enum FrontThreads<'s, 'o> {
+    One(std::thread::ScopedJoinHandle<'s, Front<'o>>),
+    Split {
+        reading: std::thread::ScopedJoinHandle<'s, SplitReading<'o>>,
+        dealing: std::thread::ScopedJoinHandle<'s, Dealer<'o>>,
+        options: &'o PassOptions,
+    },
+}
+
+/// What the reading thread of a split front hands back.
+type SplitReading<'o> = (CaptureReader, Reading<'o>, Option<&'o mut dyn Progress>);
+
+impl<'o> FrontThreads<'_, 'o> {
+    /// The front again, once its threads ended.
+    fn join(self) -> Front<'o> {
+        const READER_PANIC: &str = "the capture reading thread does not panic";
+        match self {
+            FrontThreads::One(front) => front.join().expect(READER_PANIC),
+            FrontThreads::Split {
+                reading,
+                dealing,
+                options,
+            } => {
+                let deal = dealing.join().expect("the dealing thread does not panic");
+                let (reader, read, progress) = reading.join().expect(READER_PANIC);
+                Front {
+                    reader,
+                    options,
+                    progress,
+                    read,
+                    deal,
+                }
+            }
+        }
+    }
+}
+
+/// Where the front fills epochs from: its own reader, or the reading thread's chunks.
+trait EpochSource<'o> {
+    /// Fills the dealer's epoch; false at the end of the capture.
+    fn fill(&mut self) -> bool;
+    fn dealer(&mut self) -> &mut Dealer<'o>;
+}
+
+impl<'o> EpochSource<'o> for Front<'o> {
+    fn fill(&mut self) -> bool {
+        self.fill_epoch()
+    }
+    fn dealer(&mut self) -> &mut Dealer<'o> {
+        &mut self.deal
+    }
+}
+
+/// The dealing thread's end of a split front: packets read and decoded by the reading
+/// thread, taken in order.
+struct SplitDealer<'o, 'f> {
+    deal: Dealer<'o>,
+    chunk: Vec<Step<'f>>,
+    next: usize,
+    chunks: std::sync::mpsc::Receiver<Vec<Step<'f>>>,
+    used_chunk: std::sync::mpsc::Sender<Vec<Step<'f>>>,
+}
+
+impl<'o> EpochSource<'o> for SplitDealer<'o, '_> {
+    fn fill(&mut self) -> bool {
+        while !self.deal.epoch_full() {
+            if self.next == self.chunk.len() {
+                self.chunk.clear();
+                // The reading thread may have ended: its chunks are not needed then.
+                let _ = self.used_chunk.send(std::mem::take(&mut self.chunk));
+                match self.chunks.recv() {
+                    Ok(chunk) => (self.chunk, self.next) = (chunk, 0),
+                    Err(_) => return false,
+                }
+                continue;
+            }
+            let step = &mut self.chunk[self.next];
+            self.next += 1;
+            for keys in step.secrets.drain(..) {
+                self.deal.tls_secrets(keys);
+            }
+            let (packet, decoded) = (&step.packet, &step.decoded);
+            self.deal
+                .take(packet, decoded, step.selected, step.now_ns, step.packets);
+        }
+        true
+    }
+    fn dealer(&mut self) -> &mut Dealer<'o> {
+        &mut self.deal
+    }
+}
+
+/// The reading thread of a split front: reads, decodes, selects and counts packets of a
+/// mapped file into chunks for the dealing thread, until the capture ends or the dealer
+/// hangs up.
+fn read_ahead<'f>(
+    reader: &mut CaptureReader,
+    read: &mut Reading<'_>,
+    mut progress: Option<&mut (dyn Progress + '_)>,
+    file: &MappedBytes,
+    bytes: &'f [u8],
+    to_dealer: &std::sync::mpsc::SyncSender<Vec<Step<'f>>>,
+    used_chunks: &std::sync::mpsc::Receiver<Vec<Step<'f>>>,
+) {
+    loop {
+        let mut chunk = used_chunks
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(STEPS_PER_CHUNK));
+        let mut ended = false;
+        while chunk.len() < STEPS_PER_CHUNK {
+            let packet = match reader.next_packet() {
+                Ok(Some(packet)) => packet,
+                Ok(None) => {
+                    ended = true;
+                    break;
+                }
+                Err(err) => {
+                    read.warnings.push(err.to_string());
+                    ended = true;
+                    break;
+                }
+            };
+            // The same bytes, borrowed from the mapping the dealer and workers share (a
+            // mapped reader's packets always lie in it).
+            let data = file.range_of(packet.data).map_or(&[][..], |at| &bytes[at]);
+            let packet = Packet {
+                timestamp_ns: packet.timestamp_ns,
+                link_type: packet.link_type,
+                original_len: packet.original_len,
+                interface_id: packet.interface_id,
+                data,
+            };
+            let secrets = read.take_secrets();
+            chunk.push(Step {
+                packet,
+                decoded: Decoded::default(),
+                selected: false,
+                now_ns: 0,
+                packets: 0,
+                secrets,
+            });
+            let step = chunk.last_mut().expect("just pushed");
+            step.selected = read.read(&step.packet, &mut step.decoded);
+            (step.now_ns, step.packets) = (read.now_ns, read.packets);
+            if read.packets.is_multiple_of(EVICT_EVERY_PACKETS) {
+                if let Some(progress) = progress.as_mut() {
+                    progress.advance(reader.position());
+                }
+            }
+        }
+        if to_dealer.send(chunk).is_err() || ended {
+            return;
+        }
+    }
+}
+
+/// The front's ends of the channels to the workers and the merger.
+struct DealChannels {
+    to_workers: Vec<std::sync::mpsc::SyncSender<Batch>>,
+    recycled_from: Vec<std::sync::mpsc::Receiver<Batch>>,
+    to_merger: std::sync::mpsc::SyncSender<Epoch>,
+}
+
+impl DealChannels {
+    /// Deals epoch after epoch to the workers and tells the merger each epoch's end, until
+    /// the capture ends or the sink stopped the pass (a worker or the merger hung up).
+    fn deal_epochs<'o>(&self, source: &mut dyn EpochSource<'o>) {
+        loop {
+            let more = source.fill();
+            let deal = source.dealer();
+            let (epoch, dealt) = deal.take_epoch(!more);
+            for (i, batch) in dealt.batches.into_iter().enumerate() {
+                if self.to_workers[i].send(batch).is_err() {
+                    return;
+                }
+                if let Ok(spare) = self.recycled_from[i].try_recv() {
+                    deal.recycle(i, spare);
+                }
+            }
+            if self.to_merger.send(epoch).is_err() || !more {
+                return;
+            }
+        }
+    }
 }
 
 /// What the front hands a worker, in capture order. `item` numbers the work of the whole
@@ -371,11 +605,21 @@ struct Epoch {
     last: bool,
 }
 
-/// Reading, decoding and counting; the [`Dealer`] does the rest.
+/// Everything before the workers: the reader, the [`Reading`] stage (decoding, selecting,
+/// counting) and the [`Dealer`] (flows, dealing). On one thread the two stages take each
+/// packet in turn; with enough cores and a mapped file they run on threads of their own
+/// ([`run_threaded`]).
 struct Front<'o> {
     reader: CaptureReader,
     options: &'o PassOptions,
     progress: Option<&'o mut dyn Progress>,
+    read: Reading<'o>,
+    deal: Dealer<'o>,
+}
+
+/// Decoding, selecting and counting each packet, in capture order.
+struct Reading<'o> {
+    options: &'o PassOptions,
     counts: ProtocolCounts,
     scapy_sessions: BTreeMap<String, u64>,
     warnings: Vec<String>,
@@ -384,8 +628,21 @@ struct Front<'o> {
     clock: CaptureClock,
     now_ns: i64,
     first_ns: Option<i64>,
-    deal: Dealer<'o>,
     secrets: std::sync::Arc<crate::capture::SecretsInbox>,
+}
+
+/// One packet through the reading stage, on its way to the dealer.
+struct Step<'a> {
+    packet: Packet<'a>,
+    decoded: Decoded<'a>,
+    /// Kept by `--filter`/`--start`/`--end` (the others were only counted).
+    selected: bool,
+    /// The capture clock after this packet.
+    now_ns: i64,
+    /// Packets read so far, this one included.
+    packets: u64,
+    /// TLS secrets the capture held just before this packet (rarely any).
+    secrets: Vec<crate::analyzers::tls::KeyLog>,
 }
 
 /// Where the dealer puts TCP and UDP packets.
@@ -450,21 +707,24 @@ impl<'o> Front<'o> {
             other => other,
         };
         Front {
-            secrets: reader.secrets_inbox(),
+            read: Reading {
+                options,
+                secrets: reader.secrets_inbox(),
+                counts: if options.adaptive_intervals {
+                    ProtocolCounts::with_adaptive_intervals()
+                } else {
+                    ProtocolCounts::with_intervals(options.intervals_ns)
+                },
+                scapy_sessions: BTreeMap::new(),
+                warnings: Vec::new(),
+                packets: 0,
+                clock: CaptureClock::default(),
+                now_ns: i64::MIN,
+                first_ns: None,
+            },
             reader,
             options,
             progress,
-            counts: if options.adaptive_intervals {
-                ProtocolCounts::with_adaptive_intervals()
-            } else {
-                ProtocolCounts::with_intervals(options.intervals_ns)
-            },
-            scapy_sessions: BTreeMap::new(),
-            warnings: Vec::new(),
-            packets: 0,
-            clock: CaptureClock::default(),
-            now_ns: i64::MIN,
-            first_ns: None,
             deal: Dealer {
                 options,
                 flows: {
@@ -496,8 +756,7 @@ impl<'o> Front<'o> {
 
     /// Reads packets until the epoch is full; false at the end of the capture.
     fn fill_epoch(&mut self) -> bool {
-        while self.deal.epoch_items < Self::EPOCH_ITEMS && self.deal.epoch_bytes < Self::EPOCH_BYTES
-        {
+        while !self.deal.epoch_full() {
             if !self.step() {
                 return false;
             }
@@ -505,17 +764,141 @@ impl<'o> Front<'o> {
         true
     }
 
+    /// Reads one packet and deals it; false at the end of the capture.
+    fn step(&mut self) -> bool {
+        let packet = match self.reader.next_packet() {
+            Ok(Some(p)) => p,
+            Ok(None) => return false,
+            Err(err) => {
+                self.read.warnings.push(err.to_string());
+                return false;
+            }
+        };
+        for keys in self.read.take_secrets() {
+            self.deal.tls_secrets(keys);
+        }
+        // Decoded in place: `decode` returning it by value cost a 380-byte copy per packet.
+        let mut decoded = Decoded::default();
+        let selected = self.read.read(&packet, &mut decoded);
+        let (now_ns, packets) = (self.read.now_ns, self.read.packets);
+        self.deal.take(&packet, &decoded, selected, now_ns, packets);
+        if packets.is_multiple_of(EVICT_EVERY_PACKETS) {
+            if let Some(progress) = self.progress.as_mut() {
+                progress.advance(self.reader.position());
+            }
+        }
+        true
+    }
+}
+
+impl Reading<'_> {
+    /// TLS secrets met in the capture since the last call (checked here, so a bad line is a
+    /// warning of this file).
+    #[inline(always)]
+    fn take_secrets(&mut self) -> Vec<crate::analyzers::tls::KeyLog> {
+        // Asked once a packet; secrets are rare.
+        if !self.secrets.is_waiting() {
+            return Vec::new();
+        }
+        self.parse_secrets()
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn parse_secrets(&mut self) -> Vec<crate::analyzers::tls::KeyLog> {
+        let mut found = Vec::new();
+        for text in self.secrets.take() {
+            let mut keys = crate::analyzers::tls::KeyLog::default();
+            let source = "pcapng decryption secrets block";
+            if let Err(e) = keys.add_text(source, &text) {
+                self.warnings
+                    .push(format!("{e} (the lines before it are used)"));
+            }
+            found.push(keys);
+        }
+        found
+    }
+
+    /// Decodes, selects and counts one packet; true when it is selected.
+    #[inline(always)]
+    fn read<'a>(&mut self, packet: &Packet<'a>, decoded: &mut Decoded<'a>) -> bool {
+        let options = self.options;
+        self.packets += 1;
+        let first_ns = *self.first_ns.get_or_insert(packet.timestamp_ns);
+        decode_into(packet.link_type, packet.data, decoded);
+        // The one place packets are selected: the rest go nowhere but this count.
+        let selected = options
+            .select
+            .as_ref()
+            .is_none_or(|s| s.keeps(packet, decoded, first_ns));
+        if selected {
+            // A lone packet dated far ahead does not move the clock (see CaptureClock).
+            self.now_ns = self.clock.observe(packet.timestamp_ns);
+            self.counts.add(packet, decoded);
+        } else {
+            self.counts.filtered_out += 1;
+        }
+        if selected && options.scapy_keys {
+            let key = scapy::session_key(decoded);
+            *self.scapy_sessions.entry(key).or_default() += 1;
+        }
+        selected
+    }
+}
+
+impl<'o> Dealer<'o> {
+    /// Whether the epoch being filled is full (epochs end at the same packets in every mode:
+    /// they are the merger's release points).
+    fn epoch_full(&self) -> bool {
+        self.epoch_items >= Front::EPOCH_ITEMS || self.epoch_bytes >= Front::EPOCH_BYTES
+    }
+
+    /// One packet from the reading stage: its flow, its worker; every
+    /// [`EVICT_EVERY_PACKETS`] packets read, a sweep of the flow table.
+    #[inline(always)]
+    fn take(
+        &mut self,
+        packet: &Packet<'_>,
+        decoded: &Decoded<'_>,
+        selected: bool,
+        now_ns: i64,
+        packets: u64,
+    ) {
+        // Flows are needed for transactions too (they assign connection ids).
+        let want_flows = self.options.flows || self.options.transactions;
+        self.epoch_items += 1;
+        if selected {
+            self.now_ns = now_ns;
+        }
+        if selected && want_flows {
+            // Fragments go to the flow table and the analyzers only as the datagram they
+            // complete (dated by the completing fragment); everything else as it is.
+            if decoded.fragment.is_none() {
+                self.forward(packet, decoded);
+            } else {
+                let wire_len = packet.original_len.max(packet.data.len() as u32);
+                match self.defrag.push(packet.timestamp_ns, wire_len, decoded) {
+                    Outcome::Held => {}
+                    Outcome::PassOn => self.forward(packet, decoded),
+                    Outcome::Complete(datagram) => self.forward_reassembled(packet, datagram),
+                }
+            }
+        }
+        if want_flows && packets.is_multiple_of(EVICT_EVERY_PACKETS) {
+            self.evict(self.now_ns);
+        }
+    }
+
     /// Hands out the epoch filled so far (with `last`, after ending every open flow).
     fn take_epoch(&mut self, last: bool) -> (Epoch, Dealt) {
-        let deal = &mut self.deal;
         if last {
-            deal.finish();
+            self.finish();
         }
         let mut dealt = Dealt {
             batches: Vec::new(),
             outs: Vec::new(),
         };
-        match &mut deal.workers {
+        match &mut self.workers {
             Workers::Batches { batches, spare } => {
                 let fresh = spare
                     .iter_mut()
@@ -527,7 +910,7 @@ impl<'o> Front<'o> {
                 }
             }
             Workers::Inline(Some(shard)) => {
-                simulate_work(self.options, std::mem::take(&mut deal.inline_packets));
+                simulate_work(self.options, std::mem::take(&mut self.inline_packets));
                 if last {
                     shard.finish();
                 }
@@ -535,10 +918,10 @@ impl<'o> Front<'o> {
             }
             Workers::Inline(None) | Workers::Threads(_) => {}
         }
-        deal.epoch_items = 0;
-        deal.epoch_bytes = 0;
+        self.epoch_items = 0;
+        self.epoch_bytes = 0;
         let epoch = Epoch {
-            flows: std::mem::take(&mut deal.ended),
+            flows: std::mem::take(&mut self.ended),
             now_ns: self.now_ns,
             last,
         };
@@ -547,81 +930,9 @@ impl<'o> Front<'o> {
 
     /// A worker's emptied batch, to fill again.
     fn recycle(&mut self, worker: usize, batch: Batch) {
-        if let Workers::Batches { spare, .. } = &mut self.deal.workers {
+        if let Workers::Batches { spare, .. } = &mut self.workers {
             spare[worker].push(batch);
         }
-    }
-
-    /// Reads one packet; false at the end of the capture.
-    fn step(&mut self) -> bool {
-        let options = self.options;
-        // Flows are needed for transactions too (they assign connection ids).
-        let want_flows = options.flows || options.transactions;
-        let packet = match self.reader.next_packet() {
-            Ok(Some(p)) => p,
-            Ok(None) => return false,
-            Err(err) => {
-                self.warnings.push(err.to_string());
-                return false;
-            }
-        };
-        for text in self.secrets.take() {
-            // Checked here so a bad line is a warning of this file.
-            let mut keys = crate::analyzers::tls::KeyLog::default();
-            let source = "pcapng decryption secrets block";
-            if let Err(e) = keys.add_text(source, &text) {
-                self.warnings
-                    .push(format!("{e} (the lines before it are used)"));
-            }
-            self.deal.tls_secrets(keys);
-        }
-        self.packets += 1;
-        let first_ns = *self.first_ns.get_or_insert(packet.timestamp_ns);
-        self.deal.epoch_items += 1;
-        // Decoded in place: `decode` returning it by value cost a 380-byte copy per packet.
-        let mut decoded = Decoded::default();
-        decode_into(packet.link_type, packet.data, &mut decoded);
-        // The one place packets are selected: the rest go nowhere but this count.
-        let selected = options
-            .select
-            .as_ref()
-            .is_none_or(|s| s.keeps(&packet, &decoded, first_ns));
-        if selected {
-            // A lone packet dated far ahead does not move the clock (see CaptureClock).
-            self.now_ns = self.clock.observe(packet.timestamp_ns);
-            self.deal.now_ns = self.now_ns;
-            self.counts.add(&packet, &decoded);
-        } else {
-            self.counts.filtered_out += 1;
-        }
-        if selected && options.scapy_keys {
-            let key = scapy::session_key(&decoded);
-            *self.scapy_sessions.entry(key).or_default() += 1;
-        }
-        if selected && want_flows {
-            // Fragments go to the flow table and the analyzers only as the datagram they
-            // complete (dated by the completing fragment); everything else as it is.
-            let deal = &mut self.deal;
-            if decoded.fragment.is_none() {
-                deal.forward(&packet, &decoded);
-            } else {
-                let wire_len = packet.original_len.max(packet.data.len() as u32);
-                match deal.defrag.push(packet.timestamp_ns, wire_len, &decoded) {
-                    Outcome::Held => {}
-                    Outcome::PassOn => deal.forward(&packet, &decoded),
-                    Outcome::Complete(datagram) => deal.forward_reassembled(&packet, datagram),
-                }
-            }
-        }
-        if self.packets.is_multiple_of(EVICT_EVERY_PACKETS) {
-            if want_flows {
-                self.deal.evict(self.now_ns);
-            }
-            if let Some(progress) = self.progress.as_mut() {
-                progress.advance(self.reader.position());
-            }
-        }
-        true
     }
 }
 

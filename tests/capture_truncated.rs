@@ -218,6 +218,14 @@ fn stop_once_mapped(pid: u32, path: &Path) {
 
 #[test]
 fn the_command_line_reports_rows_up_to_a_cut_made_while_it_reads() {
+    // 2 workers: one front thread; 4: a reading and a dealing thread, workers reading
+    // payloads in the mapping.
+    for threads in ["2", "4"] {
+        rows_up_to_a_cut_made_while_reading(threads);
+    }
+}
+
+fn rows_up_to_a_cut_made_while_reading(threads: &str) {
     let original = common::synth(
         "truncated",
         "cli-original.pcap",
@@ -225,10 +233,12 @@ fn the_command_line_reports_rows_up_to_a_cut_made_while_it_reads() {
     );
     let len = std::fs::metadata(&original).unwrap().len();
     let cut = len * 3 / 5 + 77;
-    let path = common::scratch("truncated", "cli.pcap");
+    let path = common::scratch("truncated", &format!("cli-{threads}.pcap"));
     let http = |path: &Path| {
         let mut command = common::tracetail();
-        command.args(["http", "--json", "--threads", "2"]).arg(path);
+        command
+            .args(["http", "--json", "--threads", threads])
+            .arg(path);
         command
     };
     // The reference: the same file, cut before it is read.

@@ -604,6 +604,10 @@ fn https_on_loopback_decrypted_from_key_logs() {
     assert_eq!(without_capture(&dsb_http), without_capture(&http_json));
     let (dsb_tls, _) = tracetail_ok(&["tls", "--json", dsb_arg]);
     assert_eq!(without_capture(&dsb_tls), without_capture(&tls_json));
+    // With 4 workers the front reads on one thread and deals on another: the secrets still
+    // reach the workers before the packets after them.
+    let (dsb_http4, _) = tracetail_ok(&["http", "--json", "--threads", "4", dsb_arg]);
+    assert_eq!(without_capture(&dsb_http4), without_capture(&http_json));
 
     // 5. Missing keys: only curl's (or openssl's) key log; the others say "no key".
     let only = keylogs.iter().find(|k| k.contains("openssl")).unwrap();

@@ -263,6 +263,12 @@ impl SecretsInbox {
         self.waiting.store(true, Ordering::Release);
     }
 
+    /// Whether texts wait (a plain load: cheap enough to ask once a packet).
+    #[inline(always)]
+    pub fn is_waiting(&self) -> bool {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
     /// Key log texts met since the last call (cheap when there are none).
     pub fn take(&self) -> Vec<String> {
         // A plain load first: asked once a packet, an atomic swap would cost a locked
@@ -364,7 +370,7 @@ impl CaptureReader {
     /// The next frame, or `Ok(None)` at the end of the data. Damage or truncation after the
     /// file header ends the stream with `Ok(None)` and a [`CaptureWarning`]; `Err` is kept for
     /// I/O errors of the underlying stream.
-    #[inline]
+    #[inline(always)]
     pub fn next_packet(&mut self) -> Result<Option<Packet<'_>>, CaptureError> {
         if self.finished {
             return Ok(None);
