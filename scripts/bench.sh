@@ -14,7 +14,8 @@
 #
 # Then, on the same file: per-core throughput (`--threads 1`), the scaling table for 1..cores
 # workers (wall and CPU time), and a model of larger machines from measured stage costs
-# (the reader's ceiling, the per-worker analysis cost, the merger's row formatting).
+# (the reader's ceiling, the per-worker analysis cost, the merger's row formatting), and
+# the instructions of each thread (scripts/bench_threads_model.sh, on cuts of both traces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size=${1:-1G}
@@ -168,6 +169,17 @@ for n in (1, 2, 4, 8, 16, 32, 64):
     wall = stages[bound]
     print(f"| {n} | {wall:.2f} s | {packets / wall / 1e6:.1f} M | {bound} |")
 PY
+
+# The same question in instructions per thread (callgrind; deterministic on a shared machine),
+# on the first 40,000 packets of each trace (BENCH_MODEL=0 skips; needs valgrind and editcap).
+if [ "${BENCH_MODEL:-1}" = 1 ] && command -v valgrind > /dev/null && command -v editcap > /dev/null; then
+  for trace in "$file" "$small"; do
+    cut=$work/$(basename "$trace" .pcap)-first-40000.pcap
+    [ -f "$cut" ] || editcap -r "$trace" "$cut" 1-40000
+    echo
+    BENCH_BIN=$bin scripts/bench_threads_model.sh "$cut"
+  done
+fi
 
 # Hostile traces: time and peak memory under floods (BENCH_HOSTILE=0 skips).
 if [ "${BENCH_HOSTILE:-1}" = 1 ]; then
