@@ -424,7 +424,6 @@ impl<'o> EpochSource<'o> for SplitDealer<'o, '_> {
     fn fill(&mut self) -> bool {
         while !self.deal.epoch_full() {
             if self.next == self.chunk.len() {
-                self.chunk.clear();
                 // The reading thread may have ended: its chunks are not needed then.
                 let _ = self.used_chunk.send(std::mem::take(&mut self.chunk));
                 match self.chunks.recv() {
@@ -462,11 +461,14 @@ fn read_ahead<'f>(
     used_chunks: &std::sync::mpsc::Receiver<Vec<Step<'f>>>,
 ) {
     loop {
+        // A used chunk comes back whole: its steps are overwritten in place (pushing a step
+        // built on the stack copied ~470 bytes a packet).
         let mut chunk = used_chunks
             .try_recv()
             .unwrap_or_else(|_| Vec::with_capacity(STEPS_PER_CHUNK));
+        let mut filled = 0;
         let mut ended = false;
-        while chunk.len() < STEPS_PER_CHUNK {
+        while filled < STEPS_PER_CHUNK {
             let packet = match reader.next_packet() {
                 Ok(Some(packet)) => packet,
                 Ok(None) => {
@@ -490,15 +492,23 @@ fn read_ahead<'f>(
                 data,
             };
             let secrets = read.take_secrets();
-            chunk.push(Step {
-                packet,
-                decoded: Decoded::default(),
-                selected: false,
-                now_ns: 0,
-                packets: 0,
-                secrets,
-            });
-            let step = chunk.last_mut().expect("just pushed");
+            if filled == chunk.len() {
+                chunk.push(Step {
+                    packet,
+                    decoded: Decoded::default(),
+                    selected: false,
+                    now_ns: 0,
+                    packets: 0,
+                    secrets,
+                });
+            } else {
+                let step = &mut chunk[filled];
+                step.packet = packet;
+                step.decoded.clear();
+                step.secrets = secrets;
+            }
+            let step = &mut chunk[filled];
+            filled += 1;
             step.selected = read.read(&step.packet, &mut step.decoded);
             (step.now_ns, step.packets) = (read.now_ns, read.packets);
             if read.packets.is_multiple_of(EVICT_EVERY_PACKETS) {
@@ -507,6 +517,7 @@ fn read_ahead<'f>(
                 }
             }
         }
+        chunk.truncate(filled);
         if to_dealer.send(chunk).is_err() || ended {
             return;
         }
