@@ -330,7 +330,7 @@ impl HttpConn {
             senders,
             client_dir: None,
             dirs: [DirParser::default(), DirParser::default()],
-            txs: PairingQueue::ordered(usize::MAX),
+            txs: PairingQueue::consecutive(usize::MAX, |&depth| u64::from(depth)),
             waiting: 0,
             next_depth: 1,
             not_http: false,
