@@ -1438,11 +1438,11 @@ impl Merger {
             if let Some(event) = self.slots[slot].take() {
                 self.free.push(slot);
                 emit(match event {
-                    Event::Http(t) => Record::Http(t),
+                    Event::Http(t) => Record::Http(*t),
                     Event::Dns(t) => Record::Dns(t),
                     Event::Tcp(t) => Record::Tcp(t),
-                    Event::Tls(t) => Record::Tls(t),
-                    Event::Http2(t) => Record::Http2(t),
+                    Event::Tls(t) => Record::Tls(*t),
+                    Event::Http2(t) => Record::Http2(*t),
                 })?;
             }
         }

@@ -136,7 +136,7 @@ fn analyze(path: &Path) -> (Vec<HttpTransaction>, Vec<DnsTransaction>) {
     let mut dns = Vec::new();
     for e in out {
         match e {
-            Event::Http(t) => http.push(t),
+            Event::Http(t) => http.push(*t),
             Event::Dns(t) => dns.push(t),
             Event::Tcp(_) => {}
             Event::Tls(_) | Event::Http2(_) => {}

@@ -143,7 +143,7 @@ fn http(events: &[Event]) -> Vec<HttpTransaction> {
     events
         .iter()
         .filter_map(|e| match e {
-            Event::Http(t) => Some(t.clone()),
+            Event::Http(t) => Some(t.as_ref().clone()),
             _ => None,
         })
         .collect()

@@ -103,7 +103,7 @@ fn run(
     let rows = events
         .into_iter()
         .filter_map(|e| match e {
-            Event::Http(h) => Some(h),
+            Event::Http(h) => Some(*h),
             _ => None,
         })
         .collect();

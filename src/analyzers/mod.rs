@@ -126,16 +126,19 @@ impl Default for AnalyzerConfig {
 }
 
 /// A finished transaction.
+///
+/// The large rows are boxed: an event is moved several times on its way to the merger, and
+/// an HTTP transaction already lives in a box while it waits for its response.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    Http(HttpTransaction),
+    Http(Box<HttpTransaction>),
     Dns(DnsTransaction),
     /// One request/response exchange of the generic analyzer (observer `tcp`).
     Tcp(TcpExchange),
     /// One TLS connection (only when [`tls::TlsOptions::rows`] is on).
-    Tls(TlsConnection),
+    Tls(Box<TlsConnection>),
     /// One HTTP/2 connection's figures (only when [`AnalyzerConfig::http2_connections`] is on).
-    Http2(http2::Http2Connection),
+    Http2(Box<http2::Http2Connection>),
 }
 
 /// Counters describing what the analyzers saw and skipped.

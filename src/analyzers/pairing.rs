@@ -72,8 +72,10 @@ pub struct Pending<K, T> {
 /// Lookup by key is O(1) (an index by key; removed exchanges leave a hole that is skipped at
 /// the front), so multiplexed protocols with many requests in flight stay linear. Keys are
 /// unique among waiting exchanges: a protocol whose keys can repeat (a retransmitted DNS
-/// query) looks the key up first. A protocol whose keys only grow (HTTP/1.x depths) uses
-/// [`PairingQueue::ordered`]: found by binary search, nothing hashed per exchange.
+/// query) looks the key up first. A protocol whose keys only grow uses
+/// [`PairingQueue::ordered`]: found by binary search, nothing hashed per exchange; one whose
+/// keys count up by one (HTTP/1.x depths) uses [`PairingQueue::consecutive`]: the slot is
+/// computed from the key, nothing kept per exchange.
 #[derive(Debug)]
 pub struct PairingQueue<K, T> {
     /// Request order; `None` where an exchange was removed out of order.
@@ -104,6 +106,13 @@ enum KeyIndex<K> {
         keys: VecDeque<K>,
         cmp: fn(&K, &K) -> Ordering,
     },
+    /// Each key pushed is the last plus one, so key − sequence number is the same for all:
+    /// `offset` (set by the first push). A push that breaks the rule, or a compaction that
+    /// renumbers, turns the index into `Hashed`.
+    Consecutive {
+        offset: Option<u64>,
+        number: fn(&K) -> u64,
+    },
 }
 
 fn compare<K: Ord>(a: &K, b: &K) -> Ordering {
@@ -123,6 +132,16 @@ impl<K: Ord + Eq + Hash + Clone, T> PairingQueue<K, T> {
 }
 
 impl<K: Eq + Hash + Clone, T> PairingQueue<K, T> {
+    /// A queue whose keys count up by one from push to push, `number` telling a key's value.
+    pub fn consecutive(limit: usize, number: fn(&K) -> u64) -> Self {
+        let mut queue = Self::new(limit);
+        queue.index = KeyIndex::Consecutive {
+            offset: None,
+            number,
+        };
+        queue
+    }
+
     pub fn new(limit: usize) -> Self {
         PairingQueue {
             waiting: VecDeque::new(),
@@ -142,7 +161,19 @@ impl<K: Eq + Hash + Clone, T> PairingQueue<K, T> {
                 .binary_search_by(|k| cmp(k, key))
                 .ok()
                 .map(|i| self.front_seq + i as u64),
+            KeyIndex::Consecutive { offset, number } => Some(number(key).wrapping_sub((*offset)?)),
         }
+    }
+
+    /// Replaces a computed index by a hashed one (keys that stopped counting up by one).
+    fn hash_index(&mut self) {
+        let index = self
+            .waiting
+            .iter()
+            .enumerate()
+            .filter_map(|(i, slot)| Some((slot.as_ref()?.key.clone(), self.front_seq + i as u64)))
+            .collect();
+        self.index = KeyIndex::Hashed(index);
     }
 
     /// The slot of a sequence number.
@@ -171,6 +202,7 @@ impl<K: Eq + Hash + Clone, T> PairingQueue<K, T> {
             KeyIndex::Ordered { keys, .. } => {
                 keys.pop_front();
             }
+            KeyIndex::Consecutive { .. } => {}
         }
         Some(slot)
     }
@@ -229,6 +261,12 @@ impl<K: Eq + Hash + Clone, T> PairingQueue<K, T> {
             marks.add(t);
         }
         let seq = self.front_seq + self.waiting.len() as u64;
+        if let KeyIndex::Consecutive { offset, number } = &mut self.index {
+            let expected = *offset.get_or_insert(number(&key).wrapping_sub(seq));
+            if number(&key).wrapping_sub(seq) != expected {
+                self.hash_index();
+            }
+        }
         match &mut self.index {
             KeyIndex::Hashed(index) => {
                 index.insert(key.clone(), seq);
@@ -241,6 +279,7 @@ impl<K: Eq + Hash + Clone, T> PairingQueue<K, T> {
                 );
                 keys.push_back(key.clone());
             }
+            KeyIndex::Consecutive { .. } => {}
         }
         self.waiting.push_back(Some(Pending {
             key,
@@ -312,6 +351,7 @@ impl<K: Eq + Hash + Clone, T> PairingQueue<K, T> {
         match &mut self.index {
             KeyIndex::Hashed(index) => index.clear(),
             KeyIndex::Ordered { keys, .. } => keys.clear(),
+            KeyIndex::Consecutive { .. } => {}
         }
         self.live = 0;
         self.front_seq += self.waiting.len() as u64;
@@ -351,6 +391,11 @@ impl<K: Eq + Hash + Clone, T> PairingQueue<K, T> {
         self.front_seq += self.waiting.len() as u64;
         self.waiting.retain(Option::is_some);
         self.front_seq -= self.waiting.len() as u64;
+        if matches!(self.index, KeyIndex::Consecutive { .. }) {
+            // Renumbering breaks key − sequence number.
+            self.hash_index();
+            return;
+        }
         let renumbered = self.waiting.iter().flatten().map(|p| p.key.clone());
         match &mut self.index {
             KeyIndex::Hashed(index) => {
@@ -359,6 +404,7 @@ impl<K: Eq + Hash + Clone, T> PairingQueue<K, T> {
                 }
             }
             KeyIndex::Ordered { keys, .. } => *keys = renumbered.collect(),
+            KeyIndex::Consecutive { .. } => {}
         }
     }
 
@@ -458,12 +504,39 @@ mod tests {
     fn out_of_order_removal_leaves_no_trace() {
         out_of_order_removal_in(PairingQueue::new(100_000));
         out_of_order_removal_in(PairingQueue::ordered(100_000));
+        // The last push breaks the count: the index turns hashed and keeps working.
+        out_of_order_removal_in(PairingQueue::consecutive(100_000, |&id| id));
     }
 
     #[test]
     fn ordered_keys_are_found_by_search_through_holes_and_compaction() {
+        keys_found_through_holes_and_compaction(PairingQueue::ordered(usize::MAX));
+    }
+
+    #[test]
+    fn consecutive_keys_are_computed_through_holes_and_compaction() {
+        keys_found_through_holes_and_compaction(PairingQueue::consecutive(usize::MAX, |&d| {
+            u64::from(d)
+        }));
+    }
+
+    #[test]
+    fn consecutive_keys_that_skip_fall_back_to_hashing() {
         let mut marks = Watermark::default();
-        let mut q: PairingQueue<u32, u32> = PairingQueue::ordered(usize::MAX);
+        let mut q: PairingQueue<u32, u32> = PairingQueue::consecutive(8, |&k| u64::from(k));
+        for key in [5, 6, 9, 2, 3] {
+            q.push(key, None, key * 10, &mut marks);
+        }
+        for key in [5, 6, 9, 2, 3] {
+            assert_eq!(q.by_key(&key).map(|p| p.item), Some(key * 10), "{key}");
+        }
+        assert!(!q.contains(&7) && !q.contains(&4));
+        assert_eq!(q.remove(&9, &mut marks).unwrap().item, 90);
+        assert_eq!(q.by_key(&2).map(|p| p.item), Some(20));
+    }
+
+    fn keys_found_through_holes_and_compaction(mut q: PairingQueue<u32, u32>) {
+        let mut marks = Watermark::default();
         for depth in 1..=5000u32 {
             q.push(depth, None, depth * 10, &mut marks);
         }

@@ -135,11 +135,11 @@ impl Event {
     /// The transaction behind the event, whatever its protocol.
     pub fn transaction(&self) -> &dyn Transaction {
         match self {
-            Event::Http(t) => t,
+            Event::Http(t) => t.as_ref(),
             Event::Dns(t) => t,
             Event::Tcp(t) => t,
-            Event::Tls(t) => t,
-            Event::Http2(t) => t,
+            Event::Tls(t) => t.as_ref(),
+            Event::Http2(t) => t.as_ref(),
         }
     }
 }

@@ -31,8 +31,11 @@ pub(crate) enum HeadResult {
 fn head_from_headers(len: usize, headers: &[httparse::Header<'_>], head: &mut Head) {
     head.len = len;
     for h in headers {
-        if h.name.eq_ignore_ascii_case("host") {
-            if head.host.is_none() {
+        // The length picks the one name a header can be: most headers are compared with none.
+        let name = h.name.as_bytes();
+        match name.len() {
+            // The first Host counts.
+            4 if name.eq_ignore_ascii_case(b"host") && head.host.is_none() => {
                 // Valid UTF-8 (the usual case) is checked faster than the lossy path does.
                 let host = match std::str::from_utf8(h.value) {
                     Ok(text) => text.trim().to_owned(),
@@ -40,25 +43,29 @@ fn head_from_headers(len: usize, headers: &[httparse::Header<'_>], head: &mut He
                 };
                 head.host = Some(host);
             }
-        } else if h.name.eq_ignore_ascii_case("content-length") {
-            let parsed = content_length(h.value);
-            match (parsed, head.content_length) {
-                (Some(v), None) => head.content_length = Some(v),
-                (Some(v), Some(old)) if v == old => {}
-                _ => head.bad_length = true,
+            14 if name.eq_ignore_ascii_case(b"content-length") => {
+                let parsed = content_length(h.value);
+                match (parsed, head.content_length) {
+                    (Some(v), None) => head.content_length = Some(v),
+                    (Some(v), Some(old)) if v == old => {}
+                    _ => head.bad_length = true,
+                }
             }
-        } else if h.name.eq_ignore_ascii_case("upgrade") {
-            head.upgrade_h2c = h
-                .value
-                .split(|&b| b == b',')
-                .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"h2c"));
-        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-            // Chunked counts when it is the final coding.
-            let value = String::from_utf8_lossy(h.value);
-            head.chunked = value
-                .rsplit(',')
-                .next()
-                .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
+            7 if name.eq_ignore_ascii_case(b"upgrade") => {
+                head.upgrade_h2c = h
+                    .value
+                    .split(|&b| b == b',')
+                    .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"h2c"));
+            }
+            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+                // Chunked counts when it is the final coding.
+                let value = String::from_utf8_lossy(h.value);
+                head.chunked = value
+                    .rsplit(',')
+                    .next()
+                    .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
+            }
+            _ => {}
         }
     }
 }

@@ -260,6 +260,7 @@ struct DirParser {
 #[derive(Debug)]
 struct PendingTx {
     /// Boxed: the queue moves its entries around; a pointer is cheaper to move than a row.
+    /// The same box becomes the event.
     tx: Box<HttpTransaction>,
     request_done: bool,
     response_done: bool,
@@ -329,7 +330,7 @@ impl HttpConn {
             senders,
             client_dir: None,
             dirs: [DirParser::default(), DirParser::default()],
-            txs: PairingQueue::ordered(usize::MAX),
+            txs: PairingQueue::consecutive(usize::MAX, |&depth| u64::from(depth)),
             waiting: 0,
             next_depth: 1,
             not_http: false,
@@ -1287,11 +1288,11 @@ impl HttpConn {
 }
 
 fn emit(p: PendingTx, ctx: &mut Ctx<'_>) {
-    emit_transaction(*p.tx, ctx);
+    emit_transaction(p.tx, ctx);
 }
 
 /// Counts a finished transaction (HTTP/1.x or an HTTP/2 stream) and sends it out.
-pub(crate) fn emit_transaction(mut tx: HttpTransaction, ctx: &mut Ctx<'_>) {
+pub(crate) fn emit_transaction(mut tx: Box<HttpTransaction>, ctx: &mut Ctx<'_>) {
     // Capture time that steps backwards can order a response before its request: never
     // report a negative latency without saying so.
     let times = [tx.ttfb_ns(), tx.total_ns(), tx.server_ns()];

@@ -1115,7 +1115,7 @@ fn emit(p: Pending<u32, Stream>, ctx: &mut Ctx<'_>) {
     tx.request_last_ns = times.request_last_ns;
     tx.response_first_ns = times.response_first_ns;
     tx.response_last_ns = times.response_last_ns;
-    emit_transaction(*tx, ctx);
+    emit_transaction(tx, ctx);
 }
 
 impl TcpAnalyzer for H2Conn {
@@ -1180,7 +1180,7 @@ impl TcpAnalyzer for H2Conn {
             let figures = std::mem::take(&mut self.figures);
             let client = self.client.unwrap_or(0);
             if let Some(c) = figures.finish(self.connection_id, self.senders, client) {
-                ctx.out.push(Event::Http2(c));
+                ctx.out.push(Event::Http2(Box::new(c)));
             }
         }
         for p in self.streams.drain(ctx.marks) {

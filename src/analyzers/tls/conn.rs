@@ -823,7 +823,7 @@ impl TlsConn {
             ctx.stats.tls_decrypted_connections += 1;
         }
         if ctx.config.tls.rows {
-            ctx.out.push(Event::Tls(self.row.clone()));
+            ctx.out.push(Event::Tls(Box::new(self.row.clone())));
         }
     }
 }
