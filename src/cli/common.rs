@@ -269,68 +269,79 @@ pub fn write_json_line(
 /// JSON and CSV columns as the row type defines them ([`RowColumns`]), naming each row's
 /// capture file (the name is formatted once per file).
 pub struct RowWriter<R: 'static> {
-    json: Option<JsonRows<R>>,
+    format: RowFormat<R>,
     out: io::BufWriter<Stdout>,
-    csv: Option<(CsvRows<R>, csv::Writer<io::BufWriter<Stdout>>)>,
-    capture: (PathBuf, String),
-    /// The JSON line or a CSV cell being formatted (reused).
-    buf: Vec<u8>,
+    /// The file of the rows being written, and its name as the `capture` column holds it.
+    capture: Option<(PathBuf, Vec<u8>)>,
+    /// The JSON line or CSV record being formatted (reused).
+    line: Vec<u8>,
+    /// A CSV cell being formatted (reused).
+    scratch: Vec<u8>,
     /// Rows written so far.
     pub count: u64,
+}
+
+enum RowFormat<R: 'static> {
+    Json(JsonRows<R>),
+    Csv(CsvRows<R>),
+    Text,
 }
 
 impl<R> RowWriter<R> {
     /// `json` or `csv` pick the format (text otherwise).
     pub fn new(json: bool, csv: bool, columns: &RowColumns<R>) -> io::Result<Self> {
-        let csv = match csv {
-            true => {
-                let rows = CsvRows::new(columns);
-                let mut writer = csv::Writer::from_writer(stdout());
-                writer.write_record(rows.header()).map_err(csv_error)?;
-                Some((rows, writer))
-            }
-            false => None,
+        let mut out = stdout();
+        let mut line = Vec::with_capacity(1024);
+        let format = if json {
+            RowFormat::Json(JsonRows::new(columns))
+        } else if csv {
+            let csv = CsvRows::new(columns);
+            csv.push_header(&mut line);
+            out.write_all(&line)?;
+            RowFormat::Csv(csv)
+        } else {
+            RowFormat::Text
         };
         Ok(RowWriter {
-            json: json.then(|| JsonRows::new(columns)),
-            out: stdout(),
-            csv,
-            capture: (PathBuf::new(), String::new()),
-            buf: Vec::with_capacity(1024),
+            format,
+            out,
+            capture: None,
+            line,
+            scratch: Vec::new(),
             count: 0,
         })
     }
 
     /// Whether rows are text lines (a summary line may follow them).
     pub fn is_text(&self) -> bool {
-        self.json.is_none() && self.csv.is_none()
+        matches!(self.format, RowFormat::Text)
     }
 
     /// Writes one row in the chosen format; `text` makes its text line (only called for
     /// text output).
     pub fn row(&mut self, path: &Path, row: &R, text: impl FnOnce() -> String) -> io::Result<()> {
         self.count += 1;
-        if self.capture.0 != path {
-            self.capture = (path.to_path_buf(), path.display().to_string());
+        if self.capture.as_ref().is_none_or(|(p, _)| p != path) {
+            let name = path.display().to_string();
+            let value = match &self.format {
+                RowFormat::Json(_) => JsonRows::<R>::capture(&name),
+                RowFormat::Csv(_) => CsvRows::<R>::capture(&name),
+                RowFormat::Text => Vec::new(),
+            };
+            self.capture = Some((path.to_path_buf(), value));
         }
-        let capture = self.capture.1.as_str();
-        if let Some(json) = &self.json {
-            self.buf.clear();
-            json.push_line(&mut self.buf, capture, row);
-            self.out.write_all(&self.buf)
-        } else if let Some((rows, writer)) = self.csv.as_mut() {
-            rows.write(writer, &mut self.buf, capture, row)
-                .map_err(csv_error)
-        } else {
-            writeln!(self.out, "{}", text())
+        let capture = &self.capture.as_ref().expect("set above").1;
+        self.line.clear();
+        match &self.format {
+            RowFormat::Json(json) => json.push_row(&mut self.line, capture, row),
+            RowFormat::Csv(csv) => csv.push_record(&mut self.line, &mut self.scratch, capture, row),
+            RowFormat::Text => return writeln!(self.out, "{}", text()),
         }
+        self.out.write_all(&self.line)
     }
 
-    /// Flushes everything and returns stdout for a closing line.
-    pub fn finish(mut self) -> io::Result<io::BufWriter<Stdout>> {
-        if let Some((_, mut w)) = self.csv.take() {
-            w.flush()?;
-        }
+    /// Returns stdout, every row in it, for a closing line.
+    pub fn finish(self) -> io::Result<io::BufWriter<Stdout>> {
         Ok(self.out)
     }
 }

@@ -3,6 +3,7 @@
 use super::ColumnType::{Int32, Int64, TimestampNsUtc, Utf8, Utf8List};
 use super::{
     capture, client_ip, client_port, col, server_ip, server_port, text_only, Column, RowColumns,
+    Value,
 };
 use crate::analyzers::DnsTransaction;
 
@@ -71,20 +72,32 @@ const DNS_COLUMNS: &[Column<DnsTransaction>] = &[
         Utf8,
         false,
         "mnemonic of `query_type` (`A`, `AAAA`, `TYPE65280`)",
-        |d| query_type_name(d.query_type).into(),
+        |d| match query_type_mnemonic(d.query_type) {
+            Some(name) => name.into(),
+            None => query_type_name(d.query_type).into(),
+        },
     )),
     text_only(col(
         "rcode_name",
         Utf8,
         true,
         "name of `rcode` (`NOERROR`, `NXDOMAIN`, `RCODE11`)",
-        |d| d.rcode.map(rcode_name).into(),
+        |d| match d.rcode.map(|r| (r, rcode_mnemonic(r))) {
+            None => Value::Null,
+            Some((_, Some(name))) => name.into(),
+            Some((r, None)) => rcode_name(r).into(),
+        },
     )),
 ];
 
 /// A query type's mnemonic (RFC 1035 and successors), `TYPE<n>` for others (RFC 3597).
 pub fn query_type_name(query_type: u16) -> String {
-    let name = match query_type {
+    query_type_mnemonic(query_type).map_or_else(|| format!("TYPE{query_type}"), str::to_string)
+}
+
+/// The mnemonic of a known query type (the columns write it without allocating).
+pub fn query_type_mnemonic(query_type: u16) -> Option<&'static str> {
+    Some(match query_type {
         1 => "A",
         2 => "NS",
         5 => "CNAME",
@@ -106,14 +119,18 @@ pub fn query_type_name(query_type: u16) -> String {
         252 => "AXFR",
         255 => "ANY",
         257 => "CAA",
-        other => return format!("TYPE{other}"),
-    };
-    name.to_string()
+        _ => return None,
+    })
 }
 
 /// A response code's name (RFC 1035, 2136, 6891), `RCODE<n>` for others.
 pub fn rcode_name(rcode: u8) -> String {
-    let name = match rcode {
+    rcode_mnemonic(rcode).map_or_else(|| format!("RCODE{rcode}"), str::to_string)
+}
+
+/// The name of a known response code.
+pub fn rcode_mnemonic(rcode: u8) -> Option<&'static str> {
+    Some(match rcode {
         0 => "NOERROR",
         1 => "FORMERR",
         2 => "SERVFAIL",
@@ -126,7 +143,6 @@ pub fn rcode_name(rcode: u8) -> String {
         9 => "NOTAUTH",
         10 => "NOTZONE",
         16 => "BADVERS",
-        other => return format!("RCODE{other}"),
-    };
-    name.to_string()
+        _ => return None,
+    })
 }
