@@ -158,7 +158,7 @@ pub fn analyze<'a>(
     let mut front = if threaded {
         let mut reader = reader;
         // Workers read payloads where they lie in a mapped file rather than copies.
-        let file = reader.share_mapped(KEEP_RESIDENT_FOR_WORKERS);
+        let file = reader.share_mapped(KEEP_PACKETS_FOR_WORKERS, KEEP_BYTES_FOR_WORKERS);
         let mut front = Front::new(reader, options, progress, Workers::Threads(workers));
         front.deal.file = file.clone();
         let (front, threaded_shards) = run_threaded(front, workers, file, &mut merger, sink);
@@ -228,8 +228,13 @@ fn worker_count(threads: usize) -> usize {
 const EPOCHS_IN_FLIGHT: usize = 2;
 
 /// File bytes behind the reader kept resident for workers reading payloads in place: the
-/// epochs in flight with room to spare (a worker further behind faults pages in again).
-const KEEP_RESIDENT_FOR_WORKERS: usize = 16 << 20;
+/// packets that can be in flight (epochs queued for and processed by each worker, the one
+/// being filled, chunks between a split front's threads) with room to spare, at most 16 MiB
+/// (a worker further behind faults pages in again).
+const KEEP_PACKETS_FOR_WORKERS: u64 = ((EPOCHS_IN_FLIGHT as u64 + 2) * Front::EPOCH_ITEMS as u64
+    + (CHUNKS_IN_FLIGHT as u64 + 1) * STEPS_PER_CHUNK as u64)
+    * 2;
+const KEEP_BYTES_FOR_WORKERS: usize = 16 << 20;
 
 /// The front on a thread of its own, one thread per worker, the merger on this thread.
 fn run_threaded<'o>(

@@ -60,6 +60,22 @@ impl MappedBytes {
     }
 }
 
+/// Bytes behind the reader kept resident for workers reading packets in place: the last
+/// `packets` packets, at most `max_bytes` (further behind, a read faults the page in again).
+#[derive(Default)]
+struct KeepBehind {
+    /// 0: nobody reads behind the reader.
+    packets: u64,
+    max_bytes: usize,
+    /// (packets read, offset) taken every [`KEEP_MARK_EVERY`] bytes, oldest first.
+    marks: std::collections::VecDeque<(u64, usize)>,
+    /// The newest mark at least `packets` packets old.
+    floor: usize,
+}
+
+/// How often, in bytes, the reader notes where it is when others read behind it.
+const KEEP_MARK_EVERY: usize = 1 << 20;
+
 /// A whole capture file mapped read-only.
 pub(super) struct MappedFile {
     shared: std::sync::Arc<SharedMap>,
@@ -68,8 +84,10 @@ pub(super) struct MappedFile {
     page_size: usize,
     /// Bytes before this offset were handed back to the kernel (not resident any more).
     pub(super) released: usize,
-    /// Bytes behind the reader kept resident: others may still read them in place.
-    pub(super) release_lag: usize,
+    /// Pages are considered for release when a record starts at or past this offset.
+    check_at: usize,
+    /// What stays resident behind the reader for others reading it in place.
+    keep: KeepBehind,
     /// Bytes of the file known to be readable: the mapped length, less once it shrank.
     readable: usize,
     /// Where the zero pages the handler mapped began when we last looked (`usize::MAX`:
@@ -94,7 +112,8 @@ impl MappedFile {
             file: file.try_clone().ok()?,
             page_size: sigbus::page_size(),
             released: 0,
-            release_lag: 0,
+            check_at: MAPPED_RELEASE_STEP,
+            keep: KeepBehind::default(),
             readable,
             zeroed_seen: usize::MAX,
             shrink_untold: false,
@@ -146,12 +165,14 @@ impl MappedFile {
 
 impl CaptureReader {
     /// A handle on the mapped file's bytes for other threads (`None`: the capture is read as a
-    /// stream, its bytes must be copied). `keep_behind` bytes behind the reader stay resident
-    /// for them (further behind, a read faults the page in again from the file).
-    pub fn share_mapped(&mut self, keep_behind: usize) -> Option<MappedBytes> {
+    /// stream, its bytes must be copied). The last `packets` packets behind the reader, at
+    /// most `max_bytes`, stay resident for them (further behind, a read faults the page in
+    /// again from the file).
+    pub fn share_mapped(&mut self, packets: u64, max_bytes: usize) -> Option<MappedBytes> {
         match &mut self.buf {
             Buffer::Mapped(mapped) => {
-                mapped.release_lag = keep_behind;
+                mapped.keep.packets = packets.max(1);
+                mapped.keep.max_bytes = max_bytes;
                 Some(mapped.share())
             }
             Buffer::Owned(_) => None,
@@ -191,7 +212,7 @@ impl CaptureReader {
         let frame = self.next_frame()?;
         if let (Some(parsed), Buffer::Mapped(mapped)) = (&frame, &self.buf) {
             if mapped.record_is_intact(self.start, self.end) {
-                if parsed.data_at >= mapped.released + mapped.release_lag + MAPPED_RELEASE_STEP {
+                if parsed.data_at >= mapped.check_at {
                     self.release_mapped(parsed.data_at);
                 }
                 return Ok(frame);
@@ -287,15 +308,32 @@ impl CaptureReader {
     /// they stop counting as this process's memory; they stay in the page cache.
     #[cold]
     pub(super) fn release_mapped(&mut self, upto: usize) {
+        let packets = self.counters.packets;
         if let Buffer::Mapped(MappedFile {
             shared,
             released,
-            release_lag,
+            check_at,
+            keep,
             ..
         }) = &mut self.buf
         {
+            let upto = if keep.packets == 0 {
+                *check_at = upto + MAPPED_RELEASE_STEP;
+                upto
+            } else {
+                *check_at = upto + KEEP_MARK_EVERY;
+                keep.marks.push_back((packets, upto));
+                while let Some(&(seen, at)) = keep.marks.front() {
+                    if packets - seen < keep.packets && keep.marks.len() <= 64 {
+                        break;
+                    }
+                    keep.floor = keep.floor.max(at);
+                    keep.marks.pop_front();
+                }
+                keep.floor.max(upto.saturating_sub(keep.max_bytes))
+            };
             // Whole 64 KiB units (a multiple of every page size in use).
-            let upto = upto.saturating_sub(*release_lag) & !0xffff;
+            let upto = upto & !0xffff;
             if upto > *released {
                 // SAFETY: a read-only file mapping: dropping its pages only means the next
                 // access (a worker far behind the reader) reads them again from the file; no
