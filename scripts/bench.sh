@@ -13,9 +13,9 @@
 # bytes (default 300 MB) is cut to its first packets for both tools unless BENCH_FULL=1.
 #
 # Then, on the same file: per-core throughput (`--threads 1`), the scaling table for 1..cores
-# workers (wall and CPU time), and a model of larger machines from measured stage costs
-# (the reader's ceiling, the per-worker analysis cost, the merger's row formatting), and
-# the instructions of each thread (scripts/bench_threads_model.sh, on cuts of both traces).
+# workers (wall and CPU time), the simulated scaling (a per-worker cost that uses no core),
+# and a model of larger machines from the instructions of each thread
+# (scripts/bench_threads_model.sh, on cuts of both traces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size=${1:-1G}
@@ -142,36 +142,10 @@ ideal = packets * delay / 1e9 / n
 print(f'| {n} | {wall:.2f} s | {base / wall:.2f}x | {ideal:.2f} s | {cpu:.2f} s |')"
 done
 
-# A bigger machine, from stage costs measured one at a time on one thread: the reader
-# (read, decode, IP reassembly, flow table: \`sessions --threads 1\`), the analysis shared by the
-# workers (\`latency --threads 1\` minus the reader), and the merger's row formatting
-# (\`http --json --threads 1\` minus \`latency --threads 1\`). The stages run concurrently, so N
-# workers on enough cores take max(reader, analysis / N, merger).
-# CPU time, not wall time: on a shared machine a single-threaded run waits for a core, but
-# its CPU time is what the stage costs on a core of its own.
-read -r _ t_read < <(timed "$bin" sessions --threads 1 "$file")
-read -r _ t_latency < <(timed "$bin" latency --threads 1 "$file")
-read -r _ t_http < <(timed "$bin" http --json --threads 1 "$file")
-echo
-echo "Model for the threaded layout on enough cores (CPU time of stages on one thread: reader"
-echo "${t_read} s, reader + analysis ${t_latency} s, + JSON rows ${t_http} s):"
-echo
-echo "| workers | predicted wall time | packets/s | bound by |"
-echo "| --- | --- | --- | --- |"
-python3 - "$t_read" "$t_latency" "$t_http" "$packets" <<'PY'
-import sys
-read, latency, http, packets = map(float, sys.argv[1:])
-analysis = max(latency - read, 0.0)
-merge = max(http - latency, 0.0)
-for n in (1, 2, 4, 8, 16, 32, 64):
-    stages = {"reader": read, "workers": analysis / n, "merger": merge}
-    bound = max(stages, key=stages.get)
-    wall = stages[bound]
-    print(f"| {n} | {wall:.2f} s | {packets / wall / 1e6:.1f} M | {bound} |")
-PY
-
-# The same question in instructions per thread (callgrind; deterministic on a shared machine),
-# on the first 40,000 packets of each trace (BENCH_MODEL=0 skips; needs valgrind and editcap).
+# A bigger machine, from the instructions of each thread (callgrind; deterministic on a shared
+# machine, unlike CPU time), on the first 40,000 packets of each trace (BENCH_MODEL=0 skips;
+# needs valgrind and editcap). It replaced a model from stage CPU times measured one at a time,
+# which could not see the front split into a reader and a dealer thread.
 if [ "${BENCH_MODEL:-1}" = 1 ] && command -v valgrind > /dev/null && command -v editcap > /dev/null; then
   for trace in "$file" "$small"; do
     cut=$work/$(basename "$trace" .pcap)-first-40000.pcap
