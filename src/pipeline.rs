@@ -134,7 +134,9 @@ pub fn analyze_file(
 /// transaction still in progress on any worker can precede, in one total order (see
 /// [`OrderKey`]) that does not depend on how connections were dealt, so the records are the
 /// same, byte for byte, for every number of workers. `threads: 1` runs all three stages on
-/// this thread; more runs the front and each worker on threads of their own.
+/// this thread; more runs the front and each worker on threads of their own, and from
+/// [`SPLIT_FRONT_FROM_WORKERS`] workers on the front of a mapped file is two threads (reading
+/// and decoding; flows and dealing). Workers read payloads in place in a mapped file.
 pub fn analyze<'a>(
     reader: CaptureReader,
     options: &'a PassOptions,
