@@ -135,7 +135,7 @@ pub fn analyze_file(
 /// [`OrderKey`]) that does not depend on how connections were dealt, so the records are the
 /// same, byte for byte, for every number of workers. `threads: 1` runs all three stages on
 /// this thread; more runs the front and each worker on threads of their own, and from
-/// [`SPLIT_FRONT_FROM_WORKERS`] workers on the front of a mapped file is two threads (reading
+/// 3 workers on the front of a mapped file is two threads (reading
 /// and decoding; flows and dealing). Workers read payloads in place in a mapped file.
 pub fn analyze<'a>(
     reader: CaptureReader,
