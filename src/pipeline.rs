@@ -476,17 +476,9 @@ fn read_ahead<'f>(
         let mut filled = 0;
         let mut ended = false;
         while filled < STEPS_PER_CHUNK {
-            let packet = match reader.next_packet() {
-                Ok(Some(packet)) => packet,
-                Ok(None) => {
-                    ended = true;
-                    break;
-                }
-                Err(err) => {
-                    read.warnings.push(err.to_string());
-                    ended = true;
-                    break;
-                }
+            let Some(packet) = read.next_packet(reader) else {
+                ended = true;
+                break;
             };
             // The same bytes, borrowed from the mapping the dealer and workers share (a
             // mapped reader's packets always lie in it).
@@ -518,11 +510,7 @@ fn read_ahead<'f>(
             filled += 1;
             step.selected = read.read(&step.packet, &mut step.decoded);
             (step.now_ns, step.packets) = (read.now_ns, read.packets);
-            if read.packets.is_multiple_of(EVICT_EVERY_PACKETS) {
-                if let Some(progress) = progress.as_mut() {
-                    progress.advance(reader.position());
-                }
-            }
+            read.tell_progress(reader, progress.as_deref_mut());
         }
         chunk.truncate(filled);
         if to_dealer.send(chunk).is_err() || ended {
@@ -784,13 +772,8 @@ impl<'o> Front<'o> {
 
     /// Reads one packet and deals it; false at the end of the capture.
     fn step(&mut self) -> bool {
-        let packet = match self.reader.next_packet() {
-            Ok(Some(p)) => p,
-            Ok(None) => return false,
-            Err(err) => {
-                self.read.warnings.push(err.to_string());
-                return false;
-            }
+        let Some(packet) = self.read.next_packet(&mut self.reader) else {
+            return false;
         };
         for keys in self.read.take_secrets() {
             self.deal.tls_secrets(keys);
@@ -800,16 +783,35 @@ impl<'o> Front<'o> {
         let selected = self.read.read(&packet, &mut decoded);
         let (now_ns, packets) = (self.read.now_ns, self.read.packets);
         self.deal.take(&packet, &decoded, selected, now_ns, packets);
-        if packets.is_multiple_of(EVICT_EVERY_PACKETS) {
-            if let Some(progress) = self.progress.as_mut() {
-                progress.advance(self.reader.position());
-            }
-        }
+        self.read
+            .tell_progress(&self.reader, self.progress.as_deref_mut());
         true
     }
 }
 
 impl Reading<'_> {
+    /// The reader's next packet; `None` at the end (an I/O error becomes this file's warning).
+    #[inline(always)]
+    fn next_packet<'r>(&mut self, reader: &'r mut CaptureReader) -> Option<Packet<'r>> {
+        match reader.next_packet() {
+            Ok(packet) => packet,
+            Err(err) => {
+                self.warnings.push(err.to_string());
+                None
+            }
+        }
+    }
+
+    /// Every [`EVICT_EVERY_PACKETS`] packets read, tells `progress` how far reading got.
+    #[inline(always)]
+    fn tell_progress(&self, reader: &CaptureReader, progress: Option<&mut (dyn Progress + '_)>) {
+        if self.packets.is_multiple_of(EVICT_EVERY_PACKETS) {
+            if let Some(progress) = progress {
+                progress.advance(reader.position());
+            }
+        }
+    }
+
     /// TLS secrets met in the capture since the last call (checked here, so a bad line is a
     /// warning of this file).
     #[inline(always)]
