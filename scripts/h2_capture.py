@@ -18,9 +18,14 @@ with `openssl req`) and `listen PORT http2` (cleartext h2c, prior knowledge); st
     small h2 server (scripts' own, below) that answers `Upgrade: h2c` with 101 and the
     response on stream 1, and sends one PING; then more requests on the same connection.
 
-Each curl run writes `-w '%{http_code} %{url_effective}\\n'`: that is the client's record of
-every request. Prints a JSON manifest: {pcap, keylog, tcpdump, upgrade (whether that part
-ran), ports: {tls, h2c, upgrade}, requests: [{mode, port, path, status}]}.
+Each curl run writes `-w '%{http_code} %{exitcode} %{local_port} %{url_effective}\\n'`: that
+is the client's record of every request. curl keeps no status for a transfer it gave up on
+(http_code 0: nginx answers a POST to a static file with 405 at once and resets the rest of the
+upload, which curl 7.88 may report as exit 92 before it stores the 405); such a request takes
+its status from nginx's own access log, matched by (server port, client port, path), and says
+so with `status_from: "nginx"` and `curl_exit`. Prints a JSON manifest: {pcap, keylog, tcpdump,
+upgrade (whether that part ran), ports: {tls, h2c, upgrade}, requests: [{mode, port, path,
+status, ...}]}.
 """
 import argparse
 import json
@@ -78,7 +83,8 @@ pid {work}/nginx.pid;
 error_log {work}/error.log;
 events {{ worker_connections 256; }}
 http {{
-    access_log {work}/access.log;
+    log_format tracetail '$server_port $remote_port $request_method $status $uri';
+    access_log {work}/access.log tracetail;
     client_body_temp_path {temp}; proxy_temp_path {temp}; fastcgi_temp_path {temp};
     uwsgi_temp_path {temp}; scgi_temp_path {temp};
     server {{
@@ -100,6 +106,25 @@ http {{
     for port in (tls_port, h2c_port) + (() if h1_port is None else (h1_port,)):
         wait_port(port, proc)
     return proc
+
+
+def statuses_from_nginx(access_log, requests):
+    """Fills the status of each request curl kept none for from nginx's log (its own record of
+    what it answered), matched by (server port, client port, path); exits if none or two match."""
+    lost = [r for r in requests if r["status"] == 0 and "client_port" in r]
+    if not lost:
+        return
+    logged = {}
+    with open(access_log) as f:
+        for line in f:
+            server, client, _method, status, path = line.split(" ", 4)
+            logged.setdefault((int(server), int(client), path.rstrip("\n")), []).append(int(status))
+    for r in lost:
+        found = logged.get((r["port"], r["client_port"], r["path"]), [])
+        if len(found) != 1:
+            sys.exit(f"curl kept no status for {r} and nginx logged {found}")
+        r["status"] = found[0]
+        r["status_from"] = "nginx"
 
 
 def wait_port(port, proc=None):
@@ -133,15 +158,19 @@ def start_tcpdump(pcap, ports, buffered=False):
 def curl(mode, port, urls, extra, env=None):
     """One curl run over `urls` (one connection, multiplexed); the client's own record."""
     cmd = ["curl", "-s", "-k", "--parallel", "--parallel-max", "50",
-           "-w", "%{http_code} %{url_effective}\\n"] + extra
+           "-w", "%{http_code} %{exitcode} %{local_port} %{url_effective}\\n"] + extra
     for u in urls:
         cmd += [u, "-o", "/dev/null"]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env)
     rows = []
     for line in out.stdout.splitlines():
-        code, url = line.split(" ", 1)
-        rows.append({"mode": mode, "port": port, "path": urllib.parse.urlsplit(url).path,
-                     "status": int(code)})
+        code, exitcode, local_port, url = line.split(" ", 3)
+        row = {"mode": mode, "port": port, "path": urllib.parse.urlsplit(url).path,
+               "status": int(code)}
+        if row["status"] == 0:
+            row["curl_exit"] = int(exitcode)
+            row["client_port"] = int(local_port)
+        rows.append(row)
     if len(rows) != len(urls):
         sys.exit(f"curl {mode}: {len(rows)} of {len(urls)} transfers: {out.stderr}")
     return rows
@@ -340,6 +369,7 @@ def main():
             nginx.wait(timeout=10)
         except subprocess.TimeoutExpired:
             nginx.kill()
+    statuses_from_nginx(os.path.join(work, "access.log"), requests)
     json.dump({"pcap": pcap, "keylog": keylog, "tcpdump": stats, "upgrade": args.upgrade,
                "ports": {"tls": tls_port, "h2c": h2c_port, "upgrade": up_port},
                "requests": requests}, sys.stdout, indent=1)

@@ -4,7 +4,8 @@
 //! by scripts/h2_capture.py. Compared with:
 //!
 //! - the clients' own records (curl `-w '%{http_code} %{url_effective}'`, nghttp's `-s`
-//!   summary with stream ids): every request is found exactly once with its path and status;
+//!   summary with stream ids): every request is found exactly once with its path and status
+//!   (a status curl lost by giving up on a reset upload comes from nginx's access log);
 //! - tshark's decoded HTTP/2 frames: each stream's four times are the capture times of the
 //!   frames that define them (opening HEADERS, END_STREAM each way, first response HEADERS),
 //!   on every stream tshark decodes;
@@ -182,6 +183,11 @@ fn http2_on_loopback_matches_clients_and_tshark() {
     let rows = http_rows(&pcap, &keylog);
 
     // 1. Every request each client made, once, with its path and status, per server.
+    let from_nginx: Vec<&Value> = requests
+        .iter()
+        .filter(|r| r["status_from"] == "nginx")
+        .collect();
+    println!("statuses curl lost and nginx's log gave: {from_nginx:?}");
     for (mode, port) in ports.as_object().unwrap() {
         let port = port.as_u64().unwrap();
         let want = count(
