@@ -26,6 +26,7 @@ use std::collections::{BTreeMap, BinaryHeap};
 use std::net::IpAddr;
 use std::ops::ControlFlow;
 use std::path::Path;
+use std::sync::Arc;
 
 /// What one pass should compute.
 #[derive(Debug, Clone, Default)]
@@ -55,6 +56,26 @@ pub struct PassOptions {
     /// how many workers the reader can feed on a machine with fewer cores than workers
     /// (`TRACETAIL_BENCH_WORKER_NS` in the CLI; `scripts/bench.sh`). 0 (the default): off.
     pub simulated_work_ns: u64,
+    /// Rows written where the records are made: each transaction record (flows excepted) is
+    /// handed to this encoder on the worker that made it, and when it writes a row the sink
+    /// gets [`Record::Row`] with those bytes in the record's place, in the same order. The one
+    /// thread that puts records in time order then only moves bytes (what lets a pass use
+    /// more cores: see the README's Performance). `None` (the default): records as they are.
+    pub rows: Option<RowEncoder>,
+}
+
+/// Writes the row of a record into the buffer; `false` when it writes none for that record
+/// (the record then reaches the sink as it is). Called on worker threads.
+pub type EncodeRow = dyn Fn(&Record, &mut Vec<u8>) -> bool + Send + Sync;
+
+/// A row encoder for [`PassOptions::rows`].
+#[derive(Clone)]
+pub struct RowEncoder(pub Arc<EncodeRow>);
+
+impl std::fmt::Debug for RowEncoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RowEncoder(..)")
+    }
 }
 
 /// Told how far a pass has read, from the reading thread (a progress bar, a log line...).
@@ -75,6 +96,20 @@ pub enum Record {
     Tls(TlsConnection),
     /// One HTTP/2 connection's figures (when the analyzer config asks for them).
     Http2(Http2Connection),
+    /// The row [`PassOptions::rows`] wrote for a record, in that record's place.
+    Row(Vec<u8>),
+}
+
+impl From<Event> for Record {
+    fn from(event: Event) -> Record {
+        match event {
+            Event::Http(t) => Record::Http(*t),
+            Event::Dns(t) => Record::Dns(t),
+            Event::Tcp(t) => Record::Tcp(t),
+            Event::Tls(t) => Record::Tls(*t),
+            Event::Http2(t) => Record::Http2(*t),
+        }
+    }
 }
 
 /// Everything a pass learned about one file besides the streamed records.
@@ -155,7 +190,7 @@ pub fn analyze<'a>(
         0
     };
     let threaded = workers > 1 || (options.transactions && options.threads != 1);
-    let mut merger = Merger::new(options.flows);
+    let mut merger = Merger::new(options.flows, options.rows.clone());
     let mut shards = Vec::new();
     let mut front = if threaded {
         let mut reader = reader;
@@ -1224,13 +1259,54 @@ struct Shard {
     analyzer: TransactionAnalyzer,
     events: Vec<Event>,
     /// Emitted since the last epoch, keyed: by work only this worker did, and by work every
-    /// worker did (to be ranked by the merger).
-    out: Vec<(OrderKey, Event)>,
+    /// worker did (to be ranked by the merger, which writes their rows).
+    out: Vec<(OrderKey, Held)>,
     everywhere: Vec<(OrderKey, Event)>,
     emitted: u64,
     /// Capacity `out` starts each epoch with (see [`Shard::take_out`]).
     out_capacity: usize,
+    rows: Option<RowEncoder>,
+    /// Capacity a row starts with: the longest row so far (up to a bound), so a row is
+    /// rarely copied while it grows.
+    row_capacity: usize,
 }
+
+/// What the merger holds for one record until its time comes.
+enum Held {
+    Event(Event),
+    /// The row [`PassOptions::rows`] wrote for it.
+    Row(Vec<u8>),
+    /// A record the encoder wrote no row for.
+    Record(Box<Record>),
+}
+
+impl Held {
+    /// `event` as the merger will hold it: its row when there is an encoder that writes one.
+    fn of(event: Event, rows: Option<&RowEncoder>, row_capacity: &mut usize) -> Held {
+        let Some(rows) = rows else {
+            return Held::Event(event);
+        };
+        let record = Record::from(event);
+        let mut row = Vec::with_capacity(*row_capacity);
+        if (rows.0)(&record, &mut row) {
+            *row_capacity = (*row_capacity).max(row.len()).min(MAX_ROW_CAPACITY);
+            Held::Row(row)
+        } else {
+            Held::Record(Box::new(record))
+        }
+    }
+
+    fn into_record(self) -> Record {
+        match self {
+            Held::Event(event) => Record::from(event),
+            Held::Row(row) => Record::Row(row),
+            Held::Record(record) => *record,
+        }
+    }
+}
+
+/// The most a row's first allocation reserves.
+const MAX_ROW_CAPACITY: usize = 4096;
 
 /// Events an emptied `out` keeps room for (an epoch has at most [`Front::EPOCH_ITEMS`] work
 /// items; a few emit more than one event).
@@ -1238,7 +1314,7 @@ const MAX_OUT_CAPACITY: usize = 8192;
 
 /// What a worker hands the merger after one epoch.
 struct ShardOut {
-    events: Vec<(OrderKey, Event)>,
+    events: Vec<(OrderKey, Held)>,
     everywhere: Vec<(OrderKey, Event)>,
     /// Every transaction this worker emits later starts at or after this time.
     low_watermark_ns: Option<i64>,
@@ -1262,6 +1338,8 @@ impl Shard {
             everywhere: Vec::new(),
             emitted: 0,
             out_capacity: 0,
+            rows: options.rows.clone(),
+            row_capacity: 0,
         }
     }
 
@@ -1367,11 +1445,6 @@ impl Shard {
         if self.events.is_empty() {
             return;
         }
-        let out = if everywhere {
-            &mut self.everywhere
-        } else {
-            &mut self.out
-        };
         for event in self.events.drain(..) {
             let key = OrderKey {
                 start_ns: event_start_ns(&event),
@@ -1379,7 +1452,12 @@ impl Shard {
                 rank: self.emitted,
             };
             self.emitted += 1;
-            out.push((key, event));
+            if everywhere {
+                self.everywhere.push((key, event));
+            } else {
+                let held = Held::of(event, self.rows.as_ref(), &mut self.row_capacity);
+                self.out.push((key, held));
+            }
         }
     }
 }
@@ -1391,18 +1469,23 @@ type Sink<'s> = dyn FnMut(Record) -> ControlFlow<()> + 's;
 struct Merger {
     emit_flows: bool,
     heap: BinaryHeap<Reverse<(OrderKey, usize)>>,
-    slots: Vec<Option<Event>>,
+    slots: Vec<Option<Held>>,
+    /// Writes the rows of the events every worker made (see [`PassOptions::rows`]).
+    rows: Option<RowEncoder>,
+    row_capacity: usize,
     free: Vec<usize>,
     /// The sink asked to stop: nothing more is emitted.
     stopped: bool,
 }
 
 impl Merger {
-    fn new(emit_flows: bool) -> Self {
+    fn new(emit_flows: bool, rows: Option<RowEncoder>) -> Self {
         Merger {
             emit_flows,
             heap: BinaryHeap::new(),
             slots: Vec::new(),
+            rows,
+            row_capacity: 0,
             free: Vec::new(),
             stopped: false,
         }
@@ -1432,7 +1515,13 @@ impl Merger {
             self.hold(out.events);
         }
         Self::rank_everywhere(&mut everywhere);
-        self.hold(everywhere);
+        let rows = self.rows.clone();
+        let mut row_capacity = self.row_capacity;
+        let everywhere = everywhere
+            .into_iter()
+            .map(|(key, event)| (key, Held::of(event, rows.as_ref(), &mut row_capacity)));
+        self.hold(everywhere.collect());
+        self.row_capacity = row_capacity;
         if epoch.last {
             // Everything is finished: release it all.
             watermark = i64::MAX;
@@ -1444,15 +1533,9 @@ impl Merger {
             let Some(Reverse((_, slot))) = self.heap.pop() else {
                 break;
             };
-            if let Some(event) = self.slots[slot].take() {
+            if let Some(held) = self.slots[slot].take() {
                 self.free.push(slot);
-                emit(match event {
-                    Event::Http(t) => Record::Http(*t),
-                    Event::Dns(t) => Record::Dns(t),
-                    Event::Tcp(t) => Record::Tcp(t),
-                    Event::Tls(t) => Record::Tls(*t),
-                    Event::Http2(t) => Record::Http2(*t),
-                })?;
+                emit(held.into_record())?;
             }
         }
         ControlFlow::Continue(())
@@ -1461,7 +1544,7 @@ impl Merger {
 
 impl Merger {
     /// Keeps events until the watermark passes them.
-    fn hold(&mut self, events: Vec<(OrderKey, Event)>) {
+    fn hold(&mut self, events: Vec<(OrderKey, Held)>) {
         for (key, event) in events {
             let slot = match self.free.pop() {
                 Some(i) => {

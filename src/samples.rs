@@ -312,8 +312,8 @@ impl SampleSet {
             Record::Tcp(t) => self.add_tcp(t),
             Record::Flow(f) => self.add_flow(f),
             Record::Tls(t) => self.add_tls(t),
-            // Connection figures, not latency samples.
-            Record::Http2(_) => {}
+            // Connection figures and written rows, not latency samples.
+            Record::Http2(_) | Record::Row(_) => {}
         }
     }
 

@@ -495,7 +495,7 @@ fn fuzz_captures_through_the_whole_pass() {
                 }
             }
             Record::Dns(_) => kinds[2] += 1,
-            Record::Tls(_) | Record::Http2(_) => kinds[4] += 1,
+            Record::Tls(_) | Record::Http2(_) | Record::Row(_) => kinds[4] += 1,
             Record::Tcp(t) => {
                 kinds[3] += 1;
                 if let (Some(first), Some(last)) = (t.request_first_ns, t.request_last_ns) {

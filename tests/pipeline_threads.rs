@@ -7,8 +7,9 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use tracetail::analyzers::AnalyzerConfig;
-use tracetail::pipeline::{analyze_file, PassOptions, Record};
+use tracetail::pipeline::{analyze_file, PassOptions, Record, RowEncoder};
 
 const WORKER_COUNTS: std::ops::RangeInclusive<usize> = 1..=8;
 
@@ -17,14 +18,53 @@ fn synth(name: &str, extra: &[&str]) -> PathBuf {
     common::synth("threads", name, extra)
 }
 
+/// A record as the tests compare it.
+fn text_of(record: &Record) -> String {
+    match record {
+        Record::Flow(f) => format!("flow {f:?}"),
+        Record::Http(t) => format!("http {t:?}"),
+        Record::Dns(t) => format!("dns {t:?}"),
+        Record::Tcp(t) => format!("tcp {t:?}"),
+        Record::Tls(t) => format!("tls {t:?}"),
+        Record::Http2(t) => format!("http2 {t:?}"),
+        Record::Row(row) => String::from_utf8(row.clone()).unwrap(),
+    }
+}
+
+/// What [`rows_for_http_and_tcp`] puts before a record's text.
+const ROW: &str = "row: ";
+
+/// Rows written on the workers ([`PassOptions::rows`]) for HTTP and TCP records only (the
+/// others come through as records): [`ROW`] and the record's [`text_of`].
+fn rows_for_http_and_tcp() -> RowEncoder {
+    RowEncoder(Arc::new(|record, row| match record {
+        Record::Http(_) | Record::Tcp(_) => {
+            row.extend_from_slice(ROW.as_bytes());
+            row.extend_from_slice(text_of(record).as_bytes());
+            true
+        }
+        _ => false,
+    }))
+}
+
 /// Everything one pass hands out, as text: every record in order, the counters and the
 /// warnings.
 fn pass(path: &Path, threads: usize, analyzer: &AnalyzerConfig) -> (Vec<String>, String) {
+    pass_with(path, threads, analyzer, None)
+}
+
+fn pass_with(
+    path: &Path,
+    threads: usize,
+    analyzer: &AnalyzerConfig,
+    rows: Option<RowEncoder>,
+) -> (Vec<String>, String) {
     let mut options = PassOptions {
         flows: true,
         transactions: true,
         analyzer: analyzer.clone(),
         threads,
+        rows,
         ..Default::default()
     };
     // The generic request/response analyzer too: its exchanges must not depend on the workers.
@@ -36,14 +76,7 @@ fn pass(path: &Path, threads: usize, analyzer: &AnalyzerConfig) -> (Vec<String>,
     options.analyzer.http2_connections = true;
     let mut records = Vec::new();
     let report = analyze_file(path, &options, &mut |record| {
-        records.push(match record {
-            Record::Flow(f) => format!("flow {f:?}"),
-            Record::Http(t) => format!("http {t:?}"),
-            Record::Dns(t) => format!("dns {t:?}"),
-            Record::Tcp(t) => format!("tcp {t:?}"),
-            Record::Tls(t) => format!("tls {t:?}"),
-            Record::Http2(t) => format!("http2 {t:?}"),
-        });
+        records.push(text_of(&record));
     })
     .unwrap();
     // Peaks of state held at once depend on how connections are spread over workers (each
@@ -59,20 +92,40 @@ fn pass(path: &Path, threads: usize, analyzer: &AnalyzerConfig) -> (Vec<String>,
     (records, summary)
 }
 
-/// Asserts the pass over `path` is the same for every worker count; returns the records.
+/// Asserts the pass over `path` is the same for every worker count, and with rows written on
+/// the workers for some; returns the records.
 fn same_for_every_worker_count(path: &Path, analyzer: &AnalyzerConfig) -> Vec<String> {
     let (one, one_summary) = pass(path, 1, analyzer);
-    for threads in WORKER_COUNTS.skip(1) {
-        let (many, summary) = pass(path, threads, analyzer);
+    let with_rows = [1, 3, 8].map(|threads| (threads, Some(rows_for_http_and_tcp())));
+    let plain = WORKER_COUNTS.skip(1).map(|threads| (threads, None));
+    for (threads, rows) in plain.chain(with_rows) {
+        let with_rows = rows.is_some();
+        let on_workers = if with_rows { " (rows on workers)" } else { "" };
+        let threads_and_rows = format!("{threads} workers{on_workers}");
+        let (mut many, summary) = pass_with(path, threads, analyzer, rows);
+        if with_rows {
+            // Every HTTP and TCP record came as its row, and nothing else did.
+            let rows = count(&many, ROW);
+            assert_eq!(
+                rows,
+                count(&one, "http ") + count(&one, "tcp "),
+                "{threads_and_rows}"
+            );
+            for record in &mut many {
+                if let Some(text) = record.strip_prefix(ROW) {
+                    *record = text.to_string();
+                }
+            }
+        }
         assert_eq!(
             one_summary,
             summary,
-            "{}: counters differ with {threads} workers",
+            "{}: counters differ with {threads_and_rows}",
             path.display()
         );
         if let Some(i) = (0..one.len().max(many.len())).find(|&i| one.get(i) != many.get(i)) {
             panic!(
-                "{}: record {i} differs with {threads} workers:\n  1: {:?}\n  {threads}: {:?}",
+                "{}: record {i} differs with {threads_and_rows}:\n  1: {:?}\n  {threads}: {:?}",
                 path.display(),
                 one.get(i),
                 many.get(i)

@@ -6,11 +6,12 @@ use std::io::{self, Write};
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use tracetail::capture::{CaptureError, CaptureReader};
 use tracetail::columns::writers::{CsvRows, JsonRows};
 use tracetail::columns::RowColumns;
 use tracetail::flows::{PacketFilter, PacketSelection, TimeBound};
-use tracetail::pipeline::{analyze, FileReport, PassOptions, Record};
+use tracetail::pipeline::{analyze, FileReport, PassOptions, Record, RowEncoder};
 use tracetail::units::Resolution;
 
 /// Capture files named on the command line (`-` reads standard input), and which of their
@@ -133,6 +134,17 @@ pub fn run_pass(
     options: &PassOptions,
     emit: &mut dyn FnMut(&Path, Record) -> io::Result<()>,
 ) -> anyhow::Result<Run> {
+    run_pass_with_rows(files, options, &|_| None, emit)
+}
+
+/// [`run_pass`] with each file's rows written on the workers by `rows_for(file)` (see
+/// [`PassOptions::rows`]): the sink then gets [`Record::Row`]s in those records' place.
+pub fn run_pass_with_rows(
+    files: &[PathBuf],
+    options: &PassOptions,
+    rows_for: &dyn Fn(&Path) -> Option<RowEncoder>,
+    emit: &mut dyn FnMut(&Path, Record) -> io::Result<()>,
+) -> anyhow::Result<Run> {
     let mut run = Run {
         reports: Vec::new(),
         failed: 0,
@@ -145,6 +157,17 @@ pub fn run_pass(
                 io_error = Some(e);
                 ControlFlow::Break(())
             }
+        };
+        let rows = rows_for(path);
+        let with_rows;
+        let options = if rows.is_some() {
+            with_rows = PassOptions {
+                rows,
+                ..options.clone()
+            };
+            &with_rows
+        } else {
+            options
         };
         match analyze_path(path, options, &mut sink) {
             Ok(report) => {
@@ -167,6 +190,32 @@ pub fn run_pass(
         }
     }
     Ok(run)
+}
+
+/// Runs the pass over `files` and writes one row per record `pick` finds: JSON and CSV rows
+/// formatted on the workers ([`RowWriter::encoders`]), text lines made by `text` here, in
+/// order (only for text output).
+pub fn write_rows<R, P>(
+    files: &[PathBuf],
+    options: &PassOptions,
+    rows: &mut RowWriter<R>,
+    pick: P,
+    mut text: impl FnMut(&Path, &R) -> String,
+) -> anyhow::Result<Run>
+where
+    R: Send + Sync + 'static,
+    P: for<'r> Fn(&'r Record) -> Option<&'r R> + Clone + Send + Sync + 'static,
+{
+    let encoders = rows.encoders(pick.clone());
+    run_pass_with_rows(files, options, &encoders, &mut |path, record| {
+        if let Record::Row(row) = &record {
+            return rows.encoded(row);
+        }
+        match pick(&record) {
+            Some(row) => rows.row(path, row, || text(path, row)),
+            None => Ok(()),
+        }
+    })
 }
 
 /// One pass over a capture file (`-`: stdin) with the CLI's progress bar (only on a terminal)
@@ -269,7 +318,8 @@ pub fn write_json_line(
 /// JSON and CSV columns as the row type defines them ([`RowColumns`]), naming each row's
 /// capture file (the name is formatted once per file).
 pub struct RowWriter<R: 'static> {
-    format: RowFormat<R>,
+    /// Shared with the encoders that write rows on the workers ([`RowWriter::encoder`]).
+    format: Arc<RowFormat<R>>,
     out: io::BufWriter<Stdout>,
     /// The file of the rows being written, and its name as the `capture` column holds it.
     capture: Option<(PathBuf, Vec<u8>)>,
@@ -303,7 +353,7 @@ impl<R> RowWriter<R> {
             RowFormat::Text
         };
         Ok(RowWriter {
-            format,
+            format: Arc::new(format),
             out,
             capture: None,
             line,
@@ -312,9 +362,42 @@ impl<R> RowWriter<R> {
         })
     }
 
+    /// For each file, an encoder of the JSON or CSV rows of the records `pick` finds, run on
+    /// the workers (see [`PassOptions::rows`]; the same bytes as [`RowWriter::row`], handed
+    /// back as [`Record::Row`] for [`RowWriter::encoded`]); `None` for text lines, which are
+    /// written here in order.
+    pub fn encoders<P>(&self, pick: P) -> impl Fn(&Path) -> Option<RowEncoder> + use<R, P>
+    where
+        R: Send + Sync,
+        P: for<'r> Fn(&'r Record) -> Option<&'r R> + Send + Sync + 'static,
+    {
+        let format = Arc::clone(&self.format);
+        let pick = Arc::new(pick);
+        move |file| {
+            let name = file.display().to_string();
+            let capture = match &*format {
+                RowFormat::Json(_) => JsonRows::<R>::capture(&name),
+                RowFormat::Csv(_) => CsvRows::<R>::capture(&name),
+                RowFormat::Text => return None,
+            };
+            let (format, pick) = (Arc::clone(&format), Arc::clone(&pick));
+            Some(RowEncoder(Arc::new(move |record, line| {
+                let Some(row) = pick(record) else {
+                    return false;
+                };
+                match &*format {
+                    RowFormat::Json(json) => json.push_row(line, &capture, row),
+                    RowFormat::Csv(csv) => csv.push_record(line, &mut Vec::new(), &capture, row),
+                    RowFormat::Text => return false,
+                }
+                true
+            })))
+        }
+    }
+
     /// Whether rows are text lines (a summary line may follow them).
     pub fn is_text(&self) -> bool {
-        matches!(self.format, RowFormat::Text)
+        matches!(*self.format, RowFormat::Text)
     }
 
     /// Writes one row in the chosen format; `text` makes its text line (only called for
@@ -323,7 +406,7 @@ impl<R> RowWriter<R> {
         self.count += 1;
         if self.capture.as_ref().is_none_or(|(p, _)| p != path) {
             let name = path.display().to_string();
-            let value = match &self.format {
+            let value = match &*self.format {
                 RowFormat::Json(_) => JsonRows::<R>::capture(&name),
                 RowFormat::Csv(_) => CsvRows::<R>::capture(&name),
                 RowFormat::Text => Vec::new(),
@@ -332,12 +415,18 @@ impl<R> RowWriter<R> {
         }
         let capture = &self.capture.as_ref().expect("set above").1;
         self.line.clear();
-        match &self.format {
+        match &*self.format {
             RowFormat::Json(json) => json.push_row(&mut self.line, capture, row),
             RowFormat::Csv(csv) => csv.push_record(&mut self.line, &mut self.scratch, capture, row),
             RowFormat::Text => return writeln!(self.out, "{}", text()),
         }
         self.out.write_all(&self.line)
+    }
+
+    /// Writes a row an encoder made ([`RowWriter::encoder`]).
+    pub fn encoded(&mut self, row: &[u8]) -> io::Result<()> {
+        self.count += 1;
+        self.out.write_all(row)
     }
 
     /// Returns stdout, every row in it, for a closing line.

@@ -122,12 +122,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let options = args.inputs.pass(options);
     let mut rows = common::RowWriter::new(args.json, args.csv, &DNS)?;
     let mut styles = common::TimeStyles::new(args.time_format);
-    let run = common::run_pass(&args.inputs.files, &options, &mut |path, record| {
-        let Record::Dns(t) = record else {
-            return Ok(());
-        };
-        rows.row(path, &t, || text_line(&t, styles.for_file(path)))
-    })?;
+    let run = common::write_rows(
+        &args.inputs.files,
+        &options,
+        &mut rows,
+        |record| match record {
+            Record::Dns(t) => Some(t),
+            _ => None,
+        },
+        |path, t| text_line(t, styles.for_file(path)),
+    )?;
     let text = rows.is_text();
     let count = rows.count;
     let mut out = rows.finish()?;

@@ -101,7 +101,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 Record::Dns(t) => writers.push_dns(t),
                 Record::Tcp(t) => writers.push_tcp(t),
                 Record::Tls(t) => writers.push_tls(t),
-                Record::Http2(_) => Ok(()),
+                Record::Http2(_) | Record::Row(_) => Ok(()),
             };
             match pushed {
                 Ok(()) => ControlFlow::Continue(()),

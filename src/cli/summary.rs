@@ -88,7 +88,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let (request, response) = match &record {
             Record::Http(t) => (t.request_first_ns, t.response_first_ns),
             Record::Dns(t) => (t.query_ns, t.response_ns),
-            Record::Flow(_) | Record::Tcp(_) | Record::Tls(_) | Record::Http2(_) => (None, None),
+            Record::Flow(_)
+            | Record::Tcp(_)
+            | Record::Tls(_)
+            | Record::Http2(_)
+            | Record::Row(_) => (None, None),
         };
         for (ts, is_response) in [(request, false), (response, true)] {
             if let Some(ts) = ts {

@@ -86,6 +86,11 @@ fn text_line(t: &TcpExchange) -> String {
     )
 }
 
+/// Whether `--port` keeps the exchange (every one without `--port`).
+fn on_ports(ports: &[u16], t: &TcpExchange) -> bool {
+    ports.is_empty() || ports.contains(&t.server_port)
+}
+
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut analyzer = args.analysis.config()?;
     analyzer.observers.push(tcp::REGISTRATION.name);
@@ -98,24 +103,29 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         analyzer,
         ..Default::default()
     });
-    let keep = |t: &TcpExchange| args.ports.is_empty() || args.ports.contains(&t.server_port);
+    let keep = |t: &TcpExchange| on_ports(&args.ports, t);
     if let Some(length) = args.intervals {
         return run_intervals(&args, &options, length, keep);
     }
     let mut rows = common::RowWriter::new(args.json, args.csv, &TCP)?;
     let (mut unanswered, mut overlapped, mut greetings) = (0u64, 0u64, 0u64);
-    let run = common::run_pass(&args.inputs.files, &options, &mut |path, record| {
-        let Record::Tcp(t) = record else {
-            return Ok(());
-        };
-        if !keep(&t) {
-            return Ok(());
-        }
-        unanswered += u64::from(t.flags.contains(&"unanswered"));
-        overlapped += u64::from(t.flags.contains(&"overlapped"));
-        greetings += u64::from(t.flags.contains(&"server_first"));
-        rows.row(path, &t, || text_line(&t))
-    })?;
+    // The counts are for the text summary (JSON and CSV rows are written on the workers).
+    let ports = args.ports.clone();
+    let run = common::write_rows(
+        &args.inputs.files,
+        &options,
+        &mut rows,
+        move |record| match record {
+            Record::Tcp(t) if on_ports(&ports, t) => Some(t),
+            _ => None,
+        },
+        |_, t| {
+            unanswered += u64::from(t.flags.contains(&"unanswered"));
+            overlapped += u64::from(t.flags.contains(&"overlapped"));
+            greetings += u64::from(t.flags.contains(&"server_first"));
+            text_line(t)
+        },
+    )?;
     let text = rows.is_text();
     let count = rows.count;
     let mut out = rows.finish()?;

@@ -69,12 +69,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ..Default::default()
     };
     let mut rows = common::RowWriter::new(args.json, args.csv, &TLS)?;
-    let run = common::run_pass(&args.inputs.files, &options, &mut |path, record| {
-        let Record::Tls(t) = record else {
-            return Ok(());
-        };
-        rows.row(path, &t, || text_line(&t))
-    })?;
+    let run = common::write_rows(
+        &args.inputs.files,
+        &options,
+        &mut rows,
+        |record| match record {
+            Record::Tls(t) => Some(t),
+            _ => None,
+        },
+        |_, t| text_line(t),
+    )?;
     let text = rows.is_text();
     let count = rows.count;
     let mut out = rows.finish()?;
