@@ -629,6 +629,17 @@ struct Batch {
 }
 
 impl Batch {
+    /// An empty batch with room for what `like` holds, so filling it rarely copies it while
+    /// it grows (its items are ~100 bytes each).
+    fn sized_like(like: &Batch) -> Batch {
+        Batch {
+            items: Vec::with_capacity(like.items.len()),
+            packets: 0,
+            arena: Vec::with_capacity(like.arena.len()),
+            last: false,
+        }
+    }
+
     fn clear(&mut self) {
         self.items.clear();
         self.packets = 0;
@@ -955,9 +966,12 @@ impl<'o> Dealer<'o> {
         };
         match &mut self.workers {
             Workers::Batches { batches, spare } => {
+                // An emptied batch keeps its room; without one (the worker has not handed
+                // it back yet), a new one as big as this epoch's.
                 let fresh = spare
                     .iter_mut()
-                    .map(|s| s.pop().unwrap_or_default())
+                    .zip(batches.iter())
+                    .map(|(s, filled)| s.pop().unwrap_or_else(|| Batch::sized_like(filled)))
                     .collect();
                 dealt.batches = std::mem::replace(batches, fresh);
                 for batch in &mut dealt.batches {
