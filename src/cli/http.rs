@@ -187,10 +187,13 @@ fn text_line(t: &HttpTransaction, style: &mut common::TimeStyle) -> String {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let mut analyzer = args.analysis.config()?;
+    // HTTP rows only: DNS over UDP is not looked at.
+    analyzer.dns_over_udp = false;
     let options = PassOptions {
         transactions: true,
         select: args.inputs.selection(),
-        analyzer: args.analysis.config()?,
+        analyzer,
         ..Default::default()
     };
     let options = args.inputs.pass(options);
