@@ -485,6 +485,12 @@ impl HttpConn {
         };
         self.client_dir = Some(client);
         ctx.stats.http_connections += 1;
+        if ctx.config.detect_only {
+            // The protocol is known, which is all the pass wants: the analyzer is dropped after
+            // this chunk (settled), so nothing held or sent is parsed.
+            self.dirs = [DirParser::default(), DirParser::default()];
+            return;
+        }
         for d in [1 - dir, dir] {
             self.dirs[d].state = State::Head;
             let held = std::mem::take(&mut self.dirs[d].buf);
