@@ -107,6 +107,29 @@ fn analyzer() -> TransactionAnalyzer {
     TransactionAnalyzer::new(AnalyzerConfig::default())
 }
 
+/// A pass that turned DNS over UDP off (`http`, `tcp`) neither pairs nor holds its packets.
+#[test]
+fn udp_dns_off_looks_at_nothing() {
+    let mut a = TransactionAnalyzer::new(AnalyzerConfig {
+        dns_over_udp: false,
+        ..AnalyzerConfig::default()
+    });
+    let mut out = Vec::new();
+    let (c, s) = ((CLIENT, 51000), (SERVER, 53));
+    a.on_packet(
+        1_000,
+        1,
+        &udp(c, s, &query(7, "www.example.com", 1)),
+        &mut out,
+    );
+    assert_eq!(a.low_watermark_ns(), None, "nothing held back");
+    let answer = response(7, "www.example.com", 1, 0, 1);
+    a.on_packet(2_000, 1, &udp(s, c, &answer), &mut out);
+    a.finish(&mut out);
+    assert!(dns(&out).is_empty());
+    assert_eq!(a.stats().dns_queries + a.stats().dns_orphan_responses, 0);
+}
+
 #[test]
 fn udp_query_response() {
     let mut a = analyzer();

@@ -134,14 +134,14 @@ fn http(depth: u32, answered: bool) -> HttpTransaction {
         client_port: 40_000,
         server_ip: ip("192.168.1.1"),
         server_port: 8080,
-        method: "GET".to_string(),
+        method: "GET".into(),
         host: if answered {
-            Some("example.test".to_string())
+            Some("example.test".into())
         } else {
             None
         },
-        uri: format!("/item/{depth}"),
-        version: "HTTP/1.1".to_string(),
+        uri: format!("/item/{depth}").into(),
+        version: "HTTP/1.1".into(),
         status: answered.then_some(200),
         request_bytes: 120,
         response_bytes: if answered { 5_000 } else { 0 },

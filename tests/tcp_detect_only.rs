@@ -86,6 +86,9 @@ fn detect_only_gives_the_same_tcp_rows_and_stops_parsing_http() {
         detect.http_head_bytes_parsed,
         full.http_head_bytes_parsed
     );
+    // In fact nothing: the first request or status line names the protocol, no head is parsed.
+    assert_eq!(detect.http_head_bytes_parsed, 0);
+    assert_eq!(detect.http_connections, full.http_connections);
     // The protocol column still names HTTP.
     let (rows, _) = tcp_rows(&path, true, 1);
     assert!(

@@ -99,7 +99,16 @@ fn u16_at(msg: &[u8], at: usize) -> Result<u16, DnsError> {
 /// Decodes the name at `start`; returns it (dotted, no trailing dot, `\DDD` escapes for
 /// unprintable bytes) and the offset after the name at its original position.
 pub fn read_name(msg: &[u8], start: usize) -> Result<(String, usize), DnsError> {
-    let mut name = String::new();
+    // The text is written here first so that the name is allocated once, at its size. A label
+    // byte takes at most four characters (`\ddd`) and its length byte becomes the dot, so
+    // the 255 wire bytes a name may have take at most 4 * 255.
+    let mut text = [0u8; 4 * 255];
+    let mut written = 0;
+    let finish = |text: &[u8], written: usize| {
+        std::str::from_utf8(&text[..written])
+            .map(String::from)
+            .map_err(|_| DnsError::BadLabel)
+    };
     let mut pos = start;
     let mut end_after: Option<usize> = None;
     let mut pointers = 0;
@@ -109,7 +118,7 @@ pub fn read_name(msg: &[u8], start: usize) -> Result<(String, usize), DnsError> 
         match len & 0xc0 {
             0x00 => {
                 if len == 0 {
-                    return Ok((name, end_after.unwrap_or(pos + 1)));
+                    return Ok((finish(&text, written)?, end_after.unwrap_or(pos + 1)));
                 }
                 let label = msg
                     .get(pos + 1..pos + 1 + len as usize)
@@ -118,14 +127,23 @@ pub fn read_name(msg: &[u8], start: usize) -> Result<(String, usize), DnsError> 
                 if wire_len > 255 {
                     return Err(DnsError::NameTooLong);
                 }
-                if !name.is_empty() {
-                    name.push('.');
+                if written > 0 {
+                    text[written] = b'.';
+                    written += 1;
                 }
                 for &b in label {
                     if b.is_ascii_graphic() && b != b'.' && b != b'\\' {
-                        name.push(b as char);
+                        text[written] = b;
+                        written += 1;
                     } else {
-                        name.push_str(&format!("\\{b:03}"));
+                        // `\ddd`: the byte in three decimal digits.
+                        text[written..written + 4].copy_from_slice(&[
+                            b'\\',
+                            b'0' + b / 100,
+                            b'0' + b / 10 % 10,
+                            b'0' + b % 10,
+                        ]);
+                        written += 4;
                     }
                 }
                 pos += 1 + len as usize;
@@ -630,5 +648,19 @@ mod tests {
         .collect();
         assert_eq!(read_name(&long, 0), Err(DnsError::NameTooLong));
         assert_eq!(read_name(b"\x02a.\x00", 0), Ok(("a\\046".to_string(), 4)));
+        // Every byte escaped, in the longest name there is (255 wire bytes: 3 labels of 63,
+        // one of 61, the root): the text is 4 * 63 * 3 + 4 * 61 + 3 dots long.
+        let mut longest = Vec::new();
+        for len in [63u8, 63, 63, 61] {
+            longest.push(len);
+            longest.extend(std::iter::repeat_n(0xffu8, usize::from(len)));
+        }
+        longest.push(0);
+        assert_eq!(longest.len(), 255);
+        let (name, after) = read_name(&longest, 0).unwrap();
+        assert_eq!((name.len(), after), (4 * 250 + 3, 255));
+        assert!(name.starts_with("\\255\\255") && name.ends_with("\\255"));
+        let (name, _) = read_name(b"\x05 \\\x00\x7fa\x00", 0).unwrap();
+        assert_eq!(name, "\\032\\092\\000\\127a");
     }
 }

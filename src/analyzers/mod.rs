@@ -102,6 +102,10 @@ pub struct AnalyzerConfig {
     /// [settled](seam::TcpAnalyzer::settled), its transactions in progress discarded, and
     /// only the observers keep working. Off by default.
     pub detect_only: bool,
+    /// Pair DNS queries and responses carried over UDP (on by default). A pass that reports
+    /// no DNS turns it off, so that its UDP packets cost nothing and hold nothing back (DNS
+    /// over TCP is still recognised, as the protocol of its connection).
+    pub dns_over_udp: bool,
 }
 
 impl Default for AnalyzerConfig {
@@ -121,6 +125,7 @@ impl Default for AnalyzerConfig {
             tls: tls::TlsOptions::default(),
             http2_connections: false,
             detect_only: false,
+            dns_over_udp: true,
         }
     }
 }
@@ -748,7 +753,7 @@ impl TransactionAnalyzer {
             Transport::Udp(udp) => {
                 let src = (src_ip, udp.src_port);
                 let dst = (dst_ip, udp.dst_port);
-                if self.shared.dns.wants_udp(src, dst, udp.payload) {
+                if self.config.dns_over_udp && self.shared.dns.wants_udp(src, dst, udp.payload) {
                     let mut ctx = Ctx {
                         config: &self.config,
                         stats: &mut self.stats,

@@ -682,6 +682,7 @@ impl AnalysisArgs {
                 keys: std::sync::Arc::new(keys),
             },
             detect_only: false,
+            dns_over_udp: true,
         })
     }
 }

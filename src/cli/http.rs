@@ -121,10 +121,10 @@ fn csv_row(capture: &str, t: &HttpTransaction) -> Vec<String> {
         t.client_port.to_string(),
         t.server_ip.to_string(),
         t.server_port.to_string(),
-        t.method.clone(),
-        t.host.clone().unwrap_or_default(),
-        t.uri.clone(),
-        t.version.clone(),
+        t.method.to_string(),
+        t.host.as_deref().unwrap_or_default().to_string(),
+        t.uri.to_string(),
+        t.version.to_string(),
         t.status.map(|s| s.to_string()).unwrap_or_default(),
         t.request_bytes.to_string(),
         t.response_bytes.to_string(),
@@ -187,10 +187,13 @@ fn text_line(t: &HttpTransaction, style: &mut common::TimeStyle) -> String {
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let mut analyzer = args.analysis.config()?;
+    // HTTP rows only: DNS over UDP is not looked at.
+    analyzer.dns_over_udp = false;
     let options = PassOptions {
         transactions: true,
         select: args.inputs.selection(),
-        analyzer: args.analysis.config()?,
+        analyzer,
         ..Default::default()
     };
     let options = args.inputs.pass(options);
@@ -267,7 +270,7 @@ mod tests {
         t.host = None;
         t.status = None;
         t.flags.clear();
-        t.method = String::new();
+        t.method = Default::default();
         t.request_first_ns = None;
         rows.push(t.clone());
         t.request_bytes = u64::MAX;

@@ -96,6 +96,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     analyzer.observers.push(tcp::REGISTRATION.name);
     // Only the tcp rows are wanted: HTTP & co. stop once they know their protocol.
     analyzer.detect_only = true;
+    // Nor is DNS over UDP wanted.
+    analyzer.dns_over_udp = false;
     // `inputs.pass` applies `--threads`.
     let options = args.inputs.pass(PassOptions {
         transactions: true,

@@ -29,16 +29,16 @@ const HTTP_COLUMNS: &[Column<HttpTransaction>] = &[
         Utf8,
         false,
         "request method; empty if the request was not seen",
-        |t| (&t.method).into(),
+        |t| t.method.as_str().into(),
     ),
     col("host", Utf8, true, "`Host` header", |t| {
         t.host.as_deref().into()
     }),
     col("uri", Utf8, false, "request target as sent", |t| {
-        (&t.uri).into()
+        t.uri.as_str().into()
     }),
     col("version", Utf8, false, "`HTTP/1.1`, `HTTP/1.0`", |t| {
-        (&t.version).into()
+        t.version.as_str().into()
     }),
     col(
         "status",

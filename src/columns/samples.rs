@@ -43,7 +43,7 @@ pub fn http() -> Vec<HttpTransaction> {
         }),
     };
     let empty = HttpTransaction {
-        method: String::new(),
+        method: Default::default(),
         host: None,
         status: None,
         request_first_ns: None,

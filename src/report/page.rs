@@ -323,7 +323,7 @@ impl ReportBuilder {
                 let method = if t.method.is_empty() {
                     "(no request)".to_string()
                 } else {
-                    t.method.clone()
+                    t.method.to_string()
                 };
                 *self.g.methods.entry(method).or_default() += 1;
                 // Rows carry "1.1" or "2"; the table names the protocol.

@@ -1,18 +1,19 @@
 //! Head parsing: request and status lines and the headers tracetail keeps (with `httparse`).
 
+use compact_str::CompactString;
 use std::mem::MaybeUninit;
 
 /// The parts of a message head tracetail keeps.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Head {
     pub(super) len: usize,
-    pub(super) method: String,
-    pub(super) uri: String,
+    pub(super) method: CompactString,
+    pub(super) uri: CompactString,
     /// `1.0` or `1.1`: a literal, so a response head (whose version only an orphan keeps)
     /// allocates nothing for it.
     pub(super) version: &'static str,
     pub(super) status: u16,
-    pub(super) host: Option<String>,
+    pub(super) host: Option<CompactString>,
     pub(super) content_length: Option<u64>,
     pub(super) chunked: bool,
     /// Conflicting or unparsable Content-Length.
@@ -38,8 +39,8 @@ fn head_from_headers(len: usize, headers: &[httparse::Header<'_>], head: &mut He
             4 if name.eq_ignore_ascii_case(b"host") && head.host.is_none() => {
                 // Valid UTF-8 (the usual case) is checked faster than the lossy path does.
                 let host = match std::str::from_utf8(h.value) {
-                    Ok(text) => text.trim().to_owned(),
-                    Err(_) => String::from_utf8_lossy(h.value).trim().to_owned(),
+                    Ok(text) => CompactString::from(text.trim()),
+                    Err(_) => CompactString::from(String::from_utf8_lossy(h.value).trim()),
                 };
                 head.host = Some(host);
             }
@@ -112,8 +113,8 @@ fn parse_head_with<'b>(
         match req.parse_with_uninit_headers(buf, headers)? {
             httparse::Status::Partial => return Ok(HeadResult::Partial),
             httparse::Status::Complete(n) => {
-                head.method = req.method.unwrap_or_default().to_string();
-                head.uri = req.path.unwrap_or_default().to_string();
+                head.method = CompactString::from(req.method.unwrap_or_default());
+                head.uri = CompactString::from(req.path.unwrap_or_default());
                 head.version = http1_version(req.version);
                 head_from_headers(n, req.headers, &mut head);
             }

@@ -42,6 +42,7 @@ pub(crate) use head::{parse_head, Head, HeadResult};
 
 use super::pairing::{elapsed, PairingQueue};
 use super::{AnalyzerStats, Ctx, Event};
+use compact_str::CompactString;
 use std::net::IpAddr;
 
 /// One HTTP request and its response, in nanoseconds since the epoch.
@@ -60,10 +61,10 @@ pub struct HttpTransaction {
     pub server_ip: IpAddr,
     pub server_port: u16,
     /// Empty for a response whose request was not seen.
-    pub method: String,
-    pub host: Option<String>,
-    pub uri: String,
-    pub version: String,
+    pub method: CompactString,
+    pub host: Option<CompactString>,
+    pub uri: CompactString,
+    pub version: CompactString,
     pub status: Option<u16>,
     /// Bytes of the request / response messages (head + body) as seen.
     pub request_bytes: u64,
@@ -126,10 +127,10 @@ impl HttpTransaction {
             client_port: client.1,
             server_ip: server.0,
             server_port: server.1,
-            method: String::new(),
+            method: CompactString::default(),
             host: None,
-            uri: String::new(),
-            version: String::new(),
+            uri: CompactString::default(),
+            version: CompactString::default(),
             status: None,
             request_bytes: 0,
             response_bytes: 0,
@@ -484,6 +485,12 @@ impl HttpConn {
         };
         self.client_dir = Some(client);
         ctx.stats.http_connections += 1;
+        if ctx.config.detect_only {
+            // The protocol is known, which is all the pass wants: the analyzer is dropped after
+            // this chunk (settled), so nothing held or sent is parsed.
+            self.dirs = [DirParser::default(), DirParser::default()];
+            return;
+        }
         for d in [1 - dir, dir] {
             self.dirs[d].state = State::Head;
             let held = std::mem::take(&mut self.dirs[d].buf);
@@ -732,7 +739,7 @@ impl HttpConn {
         tx.method = head.method;
         tx.uri = head.uri;
         tx.host = head.host;
-        tx.version = head.version.to_owned();
+        tx.version = CompactString::const_new(head.version);
         let mut pending = PendingTx::new(tx, request_peer_ack);
         pending.upgrade_h2c = upgrade_h2c;
         self.push_request(depth, pending, ctx);
@@ -858,7 +865,7 @@ impl HttpConn {
                 self.next_depth += 1;
                 let mut tx = self.new_tx(dir, depth);
                 tx.status = Some(status);
-                tx.version = head.version.to_owned();
+                tx.version = CompactString::const_new(head.version);
                 tx.response_first_ns = Some(first_ns);
                 tx.response_head_ns = head_ns;
                 tx.flags.push("orphan_response");
@@ -1050,7 +1057,7 @@ impl HttpConn {
                 self.next_depth += 1;
                 let mut tx = self.new_tx(dir, depth);
                 tx.request_first_ns = Some(msg.first_ns);
-                tx.method = method.unwrap_or_default();
+                tx.method = method.map(CompactString::from).unwrap_or_default();
                 self.push_request(depth, PendingTx::new(tx, msg.peer_ack), ctx);
                 if let Some(m) = self.dirs[dir].msg.as_mut() {
                     m.tx = Some(depth);

@@ -94,13 +94,13 @@ impl Stream {
     pub fn apply_request(&mut self, h: HeaderSummary) {
         let tx = &mut self.tx;
         if let Some(m) = h.method {
-            tx.method = m;
+            tx.method = m.into();
         }
         if let Some(p) = h.path {
-            tx.uri = p;
+            tx.uri = p.into();
         }
         if h.authority.is_some() {
-            tx.host = h.authority;
+            tx.host = h.authority.map(Into::into);
         }
         if h.grpc_content_type && tx.grpc.is_none() {
             tx.grpc = grpc::call_from_path(&tx.uri);
