@@ -56,11 +56,13 @@ pub struct PassOptions {
     /// how many workers the reader can feed on a machine with fewer cores than workers
     /// (`TRACETAIL_BENCH_WORKER_NS` in the CLI; `scripts/bench.sh`). 0 (the default): off.
     pub simulated_work_ns: u64,
-    /// Rows written where the records are made: each transaction record (flows excepted) is
-    /// handed to this encoder on the worker that made it, and when it writes a row the sink
-    /// gets [`Record::Row`] with those bytes in the record's place, in the same order. The one
-    /// thread that puts records in time order then only moves bytes (what lets a pass use
-    /// more cores: see the README's Performance). `None` (the default): records as they are.
+    /// Rows written where the records are made: when workers run on threads of their own,
+    /// each transaction record (flows excepted) is handed to this encoder on the worker that
+    /// made it, and when it writes a row the sink gets [`Record::Row`] with those bytes in the
+    /// record's place, in the same order. The one thread that puts records in time order then
+    /// only moves bytes (what lets a pass use more cores: see the README's Performance). On
+    /// one thread (`threads: 1`) the sink gets the records themselves, so it must be able to
+    /// write a row from either. `None` (the default): records as they are.
     pub rows: Option<RowEncoder>,
 }
 
@@ -190,7 +192,10 @@ pub fn analyze<'a>(
         0
     };
     let threaded = workers > 1 || (options.transactions && options.threads != 1);
-    let mut merger = Merger::new(options.flows, options.rows.clone());
+    // On one thread a row costs the same written here or by the sink, which also saves
+    // each row its own allocation: records go to the sink as they are.
+    let rows = options.rows.clone().filter(|_| threaded);
+    let mut merger = Merger::new(options.flows, rows);
     let mut shards = Vec::new();
     let mut front = if threaded {
         let mut reader = reader;
@@ -203,9 +208,11 @@ pub fn analyze<'a>(
         front
     } else {
         // One worker on this thread: the front hands it each packet as read, no copy.
-        let inline = options
-            .transactions
-            .then(|| Box::new(Shard::new(options, 1)));
+        let inline = options.transactions.then(|| {
+            let mut shard = Shard::new(options, 1);
+            shard.rows = None;
+            Box::new(shard)
+        });
         let mut front = Front::new(reader, options, progress, Workers::Inline(inline));
         loop {
             let more = front.fill_epoch();
