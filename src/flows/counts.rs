@@ -205,16 +205,16 @@ impl ProtocolCounts {
             }
         }
         let bytes = u64::from(packet.original_len.max(packet.data.len() as u32));
-        // Few distinct paths occur in practice: find this one among them by pointer identity,
-        // first where the last packet's was (runs of one path are the rule).
+        // Few distinct paths occur in practice: find this one among them, first where the
+        // last packet's was (runs of one path are the rule).
         let pending = &mut self.pending;
         let recent = &mut pending.recent;
         let last = pending.last_path;
         let found = match recent.get(last) {
-            Some((path, _, _)) if same_path(path, &decoded.layers) => Some(last),
+            Some((path, _, _)) if *path == decoded.layers => Some(last),
             _ => recent
                 .iter()
-                .position(|(path, _, _)| same_path(path, &decoded.layers)),
+                .position(|(path, _, _)| *path == decoded.layers),
         };
         if let Some(i) = found {
             pending.last_path = i;
@@ -258,11 +258,11 @@ impl ProtocolCounts {
         for (path, (frames, bytes)) in paths {
             // Every prefix of a path is a level of the hierarchy (`eth`, `eth:ip`, `eth:ip:tcp`).
             let mut name = String::with_capacity(48);
-            for layer in path.as_slice() {
+            for layer in path.layers() {
                 if !name.is_empty() {
                     name.push(':');
                 }
-                name.push_str(layer);
+                name.push_str(layer.name());
                 let entry = self.hierarchy.entry(name.clone()).or_default();
                 entry.0 += frames;
                 entry.1 += bytes;
@@ -394,16 +394,6 @@ pub fn widen_intervals<V: Default>(
         *width *= 10;
         *bins = rebin(bins, *width, &add);
     }
-}
-
-/// Path identity by the addresses of the static layer names: one comparison per layer, no
-/// string compare. A false "different" only costs a map update, never a wrong count.
-fn same_path(a: &LayerPath, b: &LayerPath) -> bool {
-    let (a, b) = (a.as_slice(), b.as_slice());
-    a.len() == b.len()
-        && a.iter()
-            .zip(b)
-            .all(|(x, y)| std::ptr::eq(x.as_ptr(), y.as_ptr()) && x.len() == y.len())
 }
 
 #[cfg(test)]
