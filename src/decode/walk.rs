@@ -252,6 +252,7 @@ impl<'a> Walk<'_, 'a> {
     }
 
     /// An Ethernet frame; `outer` fills [`super::LinkInfo`] (inner frames of GRE/ERSPAN don't).
+    #[inline]
     fn ethernet(&mut self, bytes: &'a [u8], depth: u8, outer: bool) {
         let eth = match EthernetFrame::new_checked(bytes) {
             Ok(eth) => eth,
@@ -380,6 +381,7 @@ impl<'a> Walk<'_, 'a> {
     }
 
     /// Dispatches on an EtherType (after VLAN tags).
+    #[inline]
     fn ethertype(&mut self, ethertype: u16, payload: &'a [u8], depth: u8) {
         match ethertype {
             ethertype::IPV4 => self.ipv4(payload, depth),
@@ -418,6 +420,7 @@ impl<'a> Walk<'_, 'a> {
         }
     }
 
+    #[inline(never)]
     fn pppoe(&mut self, bytes: &'a [u8], depth: u8) {
         self.other_network(ethertype::PPPOE_SESSION);
         let pppoe = match PppoeHeader::new_checked(bytes) {
@@ -428,6 +431,7 @@ impl<'a> Walk<'_, 'a> {
         self.ppp(pppoe.payload(), depth);
     }
 
+    #[inline(never)]
     fn ppp(&mut self, bytes: &'a [u8], depth: u8) {
         let ppp = match PppFrame::new_checked(bytes) {
             Ok(ppp) => ppp,
@@ -450,6 +454,7 @@ impl<'a> Walk<'_, 'a> {
     /// Pops MPLS labels to the bottom of the stack, then guesses the payload from its first
     /// nibble as routers and tshark do: 4 = IPv4, 6 = IPv6, 0 = pseudowire control word
     /// followed by Ethernet.
+    #[inline(never)]
     fn mpls(&mut self, mut bytes: &'a [u8], depth: u8) {
         self.d.layers.push(Layer::Mpls);
         loop {
@@ -486,6 +491,7 @@ impl<'a> Walk<'_, 'a> {
         }
     }
 
+    #[inline]
     fn ipv4(&mut self, bytes: &'a [u8], depth: u8) {
         if depth > MAX_TUNNEL_DEPTH {
             return self.problem(DecodeProblem::Malformed("tunnel depth"));
@@ -587,6 +593,7 @@ impl<'a> Walk<'_, 'a> {
     }
 
     /// Dispatches the payload of an IP header. `missing` = payload bytes cut by the snapshot.
+    #[inline]
     fn ip_payload(&mut self, protocol: u8, payload: &'a [u8], missing: usize, depth: u8, v6: bool) {
         match protocol {
             ip_protocol::TCP => self.tcp(payload, missing),
@@ -594,8 +601,9 @@ impl<'a> Walk<'_, 'a> {
             ip_protocol::ICMP if !v6 => self.icmpv4(payload),
             ip_protocol::ICMPV6 if v6 => self.icmpv6(payload),
             ip_protocol::GRE => self.gre(payload, depth),
-            ip_protocol::IPV4_IN_IP => self.ipv4(payload, depth + 1),
-            ip_protocol::IPV6_IN_IP => self.ipv6(payload, depth + 1),
+            ip_protocol::IPV4_IN_IP | ip_protocol::IPV6_IN_IP => {
+                self.ip_in_ip(protocol, payload, depth + 1)
+            }
             // IPv6 walks AH with its other extension headers; IPv4 meets it here.
             ip_protocol::AUTH if !v6 => match AuthHeader::new_checked(payload) {
                 Ok(ah) => {
@@ -620,6 +628,18 @@ impl<'a> Walk<'_, 'a> {
         }
     }
 
+    /// IP in IP. Not inlined, like the other tunnels: that breaks the walk's recursion, so
+    /// the common path (Ethernet, IP, TCP/UDP) can be inlined into one function.
+    #[inline(never)]
+    fn ip_in_ip(&mut self, protocol: u8, payload: &'a [u8], depth: u8) {
+        if protocol == ip_protocol::IPV4_IN_IP {
+            self.ipv4(payload, depth)
+        } else {
+            self.ipv6(payload, depth)
+        }
+    }
+
+    #[inline(never)]
     fn gre(&mut self, bytes: &'a [u8], depth: u8) {
         self.d.transport = Transport::Other {
             protocol: ip_protocol::GRE,
@@ -661,6 +681,7 @@ impl<'a> Walk<'_, 'a> {
 
     // ---- transport layers ----
 
+    #[inline]
     fn tcp(&mut self, bytes: &'a [u8], missing: usize) {
         let tcp = match TcpPacket::new_checked(bytes) {
             Ok(tcp) => tcp,
@@ -684,6 +705,7 @@ impl<'a> Walk<'_, 'a> {
         });
     }
 
+    #[inline]
     fn udp(&mut self, bytes: &'a [u8], missing: usize) {
         let udp = match UdpPacket::new_checked(bytes) {
             Ok(udp) => udp,
