@@ -381,7 +381,7 @@ impl<'a> Walk<'_, 'a> {
     }
 
     /// Dispatches on an EtherType (after VLAN tags).
-    #[inline]
+    #[inline(always)]
     fn ethertype(&mut self, ethertype: u16, payload: &'a [u8], depth: u8) {
         match ethertype {
             ethertype::IPV4 => self.ipv4(payload, depth),
@@ -593,7 +593,7 @@ impl<'a> Walk<'_, 'a> {
     }
 
     /// Dispatches the payload of an IP header. `missing` = payload bytes cut by the snapshot.
-    #[inline]
+    #[inline(always)]
     fn ip_payload(&mut self, protocol: u8, payload: &'a [u8], missing: usize, depth: u8, v6: bool) {
         match protocol {
             ip_protocol::TCP => self.tcp(payload, missing),
@@ -605,13 +605,7 @@ impl<'a> Walk<'_, 'a> {
                 self.ip_in_ip(protocol, payload, depth + 1)
             }
             // IPv6 walks AH with its other extension headers; IPv4 meets it here.
-            ip_protocol::AUTH if !v6 => match AuthHeader::new_checked(payload) {
-                Ok(ah) => {
-                    self.d.layers.push(Layer::Ah);
-                    self.ip_payload(ah.next_header(), ah.payload(), missing, depth + 1, v6)
-                }
-                Err(e) => self.wire_problem(e, "ah header"),
-            },
+            ip_protocol::AUTH if !v6 => self.ipv4_auth_header(payload, missing, depth),
             _ => {
                 self.d.transport = Transport::Other { protocol };
                 let name = match protocol {
@@ -625,6 +619,18 @@ impl<'a> Walk<'_, 'a> {
                     self.d.layers.push(name);
                 }
             }
+        }
+    }
+
+    /// An IPv4 authentication header (IPv6 walks AH with its other extension headers).
+    #[inline(never)]
+    fn ipv4_auth_header(&mut self, payload: &'a [u8], missing: usize, depth: u8) {
+        match AuthHeader::new_checked(payload) {
+            Ok(ah) => {
+                self.d.layers.push(Layer::Ah);
+                self.ip_payload(ah.next_header(), ah.payload(), missing, depth + 1, false)
+            }
+            Err(e) => self.wire_problem(e, "ah header"),
         }
     }
 
@@ -681,7 +687,7 @@ impl<'a> Walk<'_, 'a> {
 
     // ---- transport layers ----
 
-    #[inline]
+    #[inline(always)]
     fn tcp(&mut self, bytes: &'a [u8], missing: usize) {
         let tcp = match TcpPacket::new_checked(bytes) {
             Ok(tcp) => tcp,
@@ -705,7 +711,7 @@ impl<'a> Walk<'_, 'a> {
         });
     }
 
-    #[inline]
+    #[inline(always)]
     fn udp(&mut self, bytes: &'a [u8], missing: usize) {
         let udp = match UdpPacket::new_checked(bytes) {
             Ok(udp) => udp,
