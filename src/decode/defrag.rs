@@ -84,8 +84,8 @@ impl Reassembled {
         let mut layers = ctx.layers;
         // The context ends with the fragmented IP header, which the datagram starts with again.
         layers.truncate(ctx.layer_depth.saturating_sub(1));
-        for name in inner.layers.as_slice() {
-            layers.push(name);
+        for layer in inner.layers.layers() {
+            layers.push(layer);
         }
         Decoded {
             link: ctx.link,

@@ -13,8 +13,8 @@ use super::wire::{
     SllHeader, TcpPacket, UdpPacket, VlanTag, WireError,
 };
 use super::{
-    ArpInfo, DecodeProblem, Decoded, Fragment, Ipv4Info, Ipv6Info, Network, TcpFlags, TcpInfo,
-    Transport, UdpInfo, ETHERTYPE_802_3,
+    ArpInfo, DecodeProblem, Decoded, Fragment, Ipv4Info, Ipv6Info, Layer, Network, TcpFlags,
+    TcpInfo, Transport, UdpInfo, ETHERTYPE_802_3,
 };
 use crate::capture::LinkType;
 
@@ -87,7 +87,7 @@ impl<'a> Walk<'_, 'a> {
         if self.d.fragment.is_none() {
             self.d.fragment = Some(Fragment {
                 inner: self.d.inner_network.is_some(),
-                layer_depth: self.d.layers.as_slice().len() as u8,
+                layer_depth: self.d.layers.len() as u8,
                 ..fragment
             });
         }
@@ -112,7 +112,7 @@ impl<'a> Walk<'_, 'a> {
             LinkType::NULL => self.loopback(frame, false),
             LinkType::LOOP => self.loopback(frame, true),
             LinkType::RAW | LinkType::RAW_12 | LinkType::RAW_14 => {
-                self.d.layers.push("raw");
+                self.d.layers.push(Layer::Raw);
                 self.ip_by_version(frame, 0);
             }
             LinkType::IPV4 => self.ipv4(frame, 0),
@@ -147,7 +147,7 @@ impl<'a> Walk<'_, 'a> {
     fn radiotap(&mut self, bytes: &'a [u8]) {
         match RadiotapHeader::new_checked(bytes) {
             Ok(radiotap) => {
-                self.d.layers.push("radiotap");
+                self.d.layers.push(Layer::Radiotap);
                 self.ieee80211(radiotap.payload(), radiotap.data_pad())
             }
             Err(e) => self.wire_problem(e, "radiotap header"),
@@ -159,7 +159,7 @@ impl<'a> Walk<'_, 'a> {
             Ok(ppi) => ppi,
             Err(e) => return self.wire_problem(e, "ppi header"),
         };
-        self.d.layers.push("ppi");
+        self.d.layers.push(Layer::Ppi);
         let mut frame = ppi.payload();
         if ppi.dlt() == u32::from(LINKTYPE_IEEE802_11.0) && ppi.has_fcs() {
             frame = &frame[..frame.len().saturating_sub(4)];
@@ -174,7 +174,7 @@ impl<'a> Walk<'_, 'a> {
             Ok(pktap) => pktap,
             Err(e) => return self.wire_problem(e, "pktap header"),
         };
-        self.d.layers.push("pktap");
+        self.d.layers.push(Layer::Pktap);
         if !pktap.is_packet() {
             return;
         }
@@ -189,11 +189,11 @@ impl<'a> Walk<'_, 'a> {
             Ok(ipnet) => ipnet,
             Err(e) => return self.wire_problem(e, "ipnet header"),
         };
-        self.d.layers.push("ipnet");
+        self.d.layers.push(Layer::IpNet);
         match ipnet.family() {
             IpnetFamily::Ipv4 => self.ipv4(ipnet.payload(), 0),
             IpnetFamily::Ipv6 => self.ipv6(ipnet.payload(), 0),
-            IpnetFamily::Other(_) => self.d.layers.push("data"),
+            IpnetFamily::Other(_) => self.d.layers.push(Layer::Data),
         }
     }
 
@@ -205,7 +205,7 @@ impl<'a> Walk<'_, 'a> {
             Ok(wlan) => wlan,
             Err(e) => return self.wire_problem(e, "wlan header"),
         };
-        self.d.layers.push("wlan");
+        self.d.layers.push(Layer::Wlan);
         if wlan.protocol_version() != 0 || wlan.frame_type() != FrameType::Data {
             return;
         }
@@ -217,7 +217,7 @@ impl<'a> Walk<'_, 'a> {
         let body = wlan.payload(padded);
         if wlan.protected() {
             if !body.is_empty() {
-                self.d.layers.push("data");
+                self.d.layers.push(Layer::Data);
             }
             return;
         }
@@ -241,7 +241,7 @@ impl<'a> Walk<'_, 'a> {
             Ok(llc) => llc,
             Err(e) => return self.wire_problem(e, "llc header"),
         };
-        self.d.layers.push("llc");
+        self.d.layers.push(Layer::Llc);
         match llc.ethertype() {
             Some(ethertype) => {
                 self.d.link.ethertype = Some(ethertype);
@@ -252,19 +252,20 @@ impl<'a> Walk<'_, 'a> {
     }
 
     /// An Ethernet frame; `outer` fills [`super::LinkInfo`] (inner frames of GRE/ERSPAN don't).
+    #[inline]
     fn ethernet(&mut self, bytes: &'a [u8], depth: u8, outer: bool) {
         let eth = match EthernetFrame::new_checked(bytes) {
             Ok(eth) => eth,
             Err(e) => return self.wire_problem(e, "ethernet header"),
         };
-        self.d.layers.push("eth");
+        self.d.layers.push(Layer::Eth);
         let first_type = eth.ethertype();
         if outer {
             self.d.link.src_mac = Some(eth.src_addr());
             self.d.link.dst_mac = Some(eth.dst_addr());
         }
         if eth.is_802_3() {
-            self.d.layers.push("llc");
+            self.d.layers.push(Layer::Llc);
             self.other_network(ETHERTYPE_802_3);
             return;
         }
@@ -298,7 +299,7 @@ impl<'a> Walk<'_, 'a> {
                     return None;
                 }
             };
-            self.d.layers.push("vlan");
+            self.d.layers.push(Layer::Vlan);
             tags = tags.saturating_add(1);
             ethertype = tag.ethertype();
             payload = tag.payload();
@@ -311,7 +312,7 @@ impl<'a> Walk<'_, 'a> {
             Ok(header) => header,
             Err(e) => return self.wire_problem(e, "loopback header"),
         };
-        self.d.layers.push("null");
+        self.d.layers.push(Layer::Null);
         let family = if network_order {
             header.family_network_order()
         } else {
@@ -320,7 +321,7 @@ impl<'a> Walk<'_, 'a> {
         match family {
             LoopbackFamily::Ipv4 => self.ipv4(header.payload(), 0),
             LoopbackFamily::Ipv6 => self.ipv6(header.payload(), 0),
-            LoopbackFamily::Other(_) => self.d.layers.push("data"),
+            LoopbackFamily::Other(_) => self.d.layers.push(Layer::Data),
         }
     }
 
@@ -343,7 +344,7 @@ impl<'a> Walk<'_, 'a> {
             Ok(nflog) => nflog,
             Err(e) => return self.wire_problem(e, "nflog header"),
         };
-        self.d.layers.push("nflog");
+        self.d.layers.push(Layer::Nflog);
         match nflog.packet() {
             Some(packet) => self.ip_by_version(packet, 0),
             None => self.problem(DecodeProblem::Truncated("nflog payload")),
@@ -353,7 +354,7 @@ impl<'a> Walk<'_, 'a> {
     fn ipoib(&mut self, bytes: &'a [u8]) {
         match IpoibHeader::new_checked(bytes) {
             Ok(ipoib) => {
-                self.d.layers.push("ipoib");
+                self.d.layers.push(Layer::IpoIb);
                 self.d.link.ethertype = Some(ipoib.ethertype());
                 self.ethertype(ipoib.ethertype(), ipoib.payload(), 0)
             }
@@ -363,12 +364,12 @@ impl<'a> Walk<'_, 'a> {
 
     /// The common part of SLL and SLL2: `protocol` is an EtherType for Ethernet-like devices.
     fn cooked(&mut self, protocol: u16, payload: &'a [u8]) {
-        self.d.layers.push("sll");
+        self.d.layers.push(Layer::Sll);
         // Values <= 1500 are Linux ETH_P_* pseudo protocols (802.2 LLC, 802.3, CAN, ...).
         if protocol <= ethertype::MAX_802_3_LENGTH {
             self.d.link.ethertype = Some(protocol);
             self.other_network(protocol);
-            self.d.layers.push("data");
+            self.d.layers.push(Layer::Data);
             return;
         }
         let Some((ethertype, payload, tags)) = self.vlan_tags(protocol, payload) else {
@@ -380,6 +381,7 @@ impl<'a> Walk<'_, 'a> {
     }
 
     /// Dispatches on an EtherType (after VLAN tags).
+    #[inline(always)]
     fn ethertype(&mut self, ethertype: u16, payload: &'a [u8], depth: u8) {
         match ethertype {
             ethertype::IPV4 => self.ipv4(payload, depth),
@@ -388,7 +390,7 @@ impl<'a> Walk<'_, 'a> {
             ethertype::PPPOE_SESSION => self.pppoe(payload, depth),
             ethertype::PPPOE_DISCOVERY => {
                 self.other_network(ethertype);
-                self.d.layers.push("pppoed");
+                self.d.layers.push(Layer::PppoeD);
             }
             ethertype::MPLS_UNICAST | ethertype::MPLS_MULTICAST => {
                 self.other_network(ethertype);
@@ -397,7 +399,7 @@ impl<'a> Walk<'_, 'a> {
             _ => {
                 self.other_network(ethertype);
                 if !payload.is_empty() {
-                    self.d.layers.push("data");
+                    self.d.layers.push(Layer::Data);
                 }
             }
         }
@@ -408,7 +410,7 @@ impl<'a> Walk<'_, 'a> {
             Ok(arp) => arp,
             Err(e) => return self.wire_problem(e, "arp"),
         };
-        self.d.layers.push("arp");
+        self.d.layers.push(Layer::Arp);
         if matches!(self.d.network, Network::None | Network::Other { .. }) {
             self.d.network = Network::Arp(ArpInfo {
                 operation: arp.operation(),
@@ -418,40 +420,43 @@ impl<'a> Walk<'_, 'a> {
         }
     }
 
+    #[inline(never)]
     fn pppoe(&mut self, bytes: &'a [u8], depth: u8) {
         self.other_network(ethertype::PPPOE_SESSION);
         let pppoe = match PppoeHeader::new_checked(bytes) {
             Ok(pppoe) => pppoe,
             Err(e) => return self.wire_problem(e, "pppoe header"),
         };
-        self.d.layers.push("pppoes");
+        self.d.layers.push(Layer::PppoeS);
         self.ppp(pppoe.payload(), depth);
     }
 
+    #[inline(never)]
     fn ppp(&mut self, bytes: &'a [u8], depth: u8) {
         let ppp = match PppFrame::new_checked(bytes) {
             Ok(ppp) => ppp,
             Err(e) => return self.wire_problem(e, "ppp header"),
         };
-        self.d.layers.push("ppp");
+        self.d.layers.push(Layer::Ppp);
         match ppp.protocol() {
             PPP_IPV4 => self.ipv4(ppp.payload(), depth),
             PPP_IPV6 => self.ipv6(ppp.payload(), depth),
             PPP_MPLS => self.mpls(ppp.payload(), depth),
-            0xc021 => self.d.layers.push("lcp"),
-            0x8021 => self.d.layers.push("ipcp"),
-            0x8057 => self.d.layers.push("ipv6cp"),
-            0xc023 => self.d.layers.push("pap"),
-            0xc223 => self.d.layers.push("chap"),
-            _ => self.d.layers.push("data"),
+            0xc021 => self.d.layers.push(Layer::Lcp),
+            0x8021 => self.d.layers.push(Layer::IpCp),
+            0x8057 => self.d.layers.push(Layer::Ipv6Cp),
+            0xc023 => self.d.layers.push(Layer::Pap),
+            0xc223 => self.d.layers.push(Layer::Chap),
+            _ => self.d.layers.push(Layer::Data),
         }
     }
 
     /// Pops MPLS labels to the bottom of the stack, then guesses the payload from its first
     /// nibble as routers and tshark do: 4 = IPv4, 6 = IPv6, 0 = pseudowire control word
     /// followed by Ethernet.
+    #[inline(never)]
     fn mpls(&mut self, mut bytes: &'a [u8], depth: u8) {
-        self.d.layers.push("mpls");
+        self.d.layers.push(Layer::Mpls);
         loop {
             let label = match MplsLabel::new_checked(bytes) {
                 Ok(label) => label,
@@ -466,10 +471,10 @@ impl<'a> Walk<'_, 'a> {
             Some(4) => self.ipv4(bytes, depth + 1),
             Some(6) => self.ipv6(bytes, depth + 1),
             Some(0) if bytes.len() >= 4 + EthernetFrame::<&[u8]>::HEADER_LEN => {
-                self.d.layers.push("pwethcw");
+                self.d.layers.push(Layer::PwEthCw);
                 self.ethernet(&bytes[4..], depth + 1, false)
             }
-            Some(_) => self.d.layers.push("data"),
+            Some(_) => self.d.layers.push(Layer::Data),
             None => {}
         }
     }
@@ -486,6 +491,7 @@ impl<'a> Walk<'_, 'a> {
         }
     }
 
+    #[inline]
     fn ipv4(&mut self, bytes: &'a [u8], depth: u8) {
         if depth > MAX_TUNNEL_DEPTH {
             return self.problem(DecodeProblem::Malformed("tunnel depth"));
@@ -494,7 +500,7 @@ impl<'a> Walk<'_, 'a> {
             Ok(ip) => ip,
             Err(e) => return self.wire_problem(e, "ipv4 header"),
         };
-        self.d.layers.push("ip");
+        self.d.layers.push(Layer::Ip);
         let info = Ipv4Info {
             src: ip.src_addr(),
             dst: ip.dst_addr(),
@@ -543,10 +549,10 @@ impl<'a> Walk<'_, 'a> {
             Ok(ip) => ip,
             Err(e) => return self.wire_problem(e, "ipv6 header"),
         };
-        self.d.layers.push("ipv6");
+        self.d.layers.push(Layer::Ipv6);
         let walked = walk_ipv6_extensions(ip.next_header(), ip.payload());
         if walked.auth_header {
-            self.d.layers.push("ah");
+            self.d.layers.push(Layer::Ah);
         }
         self.ip_found(Network::Ipv6(Ipv6Info {
             src: ip.src_addr(),
@@ -587,6 +593,7 @@ impl<'a> Walk<'_, 'a> {
     }
 
     /// Dispatches the payload of an IP header. `missing` = payload bytes cut by the snapshot.
+    #[inline(always)]
     fn ip_payload(&mut self, protocol: u8, payload: &'a [u8], missing: usize, depth: u8, v6: bool) {
         match protocol {
             ip_protocol::TCP => self.tcp(payload, missing),
@@ -594,24 +601,19 @@ impl<'a> Walk<'_, 'a> {
             ip_protocol::ICMP if !v6 => self.icmpv4(payload),
             ip_protocol::ICMPV6 if v6 => self.icmpv6(payload),
             ip_protocol::GRE => self.gre(payload, depth),
-            ip_protocol::IPV4_IN_IP => self.ipv4(payload, depth + 1),
-            ip_protocol::IPV6_IN_IP => self.ipv6(payload, depth + 1),
+            ip_protocol::IPV4_IN_IP | ip_protocol::IPV6_IN_IP => {
+                self.ip_in_ip(protocol, payload, depth + 1)
+            }
             // IPv6 walks AH with its other extension headers; IPv4 meets it here.
-            ip_protocol::AUTH if !v6 => match AuthHeader::new_checked(payload) {
-                Ok(ah) => {
-                    self.d.layers.push("ah");
-                    self.ip_payload(ah.next_header(), ah.payload(), missing, depth + 1, v6)
-                }
-                Err(e) => self.wire_problem(e, "ah header"),
-            },
+            ip_protocol::AUTH if !v6 => self.ipv4_auth_header(payload, missing, depth),
             _ => {
                 self.d.transport = Transport::Other { protocol };
                 let name = match protocol {
-                    ip_protocol::ESP => "esp",
-                    ip_protocol::IGMP => "igmp",
-                    ip_protocol::SCTP => "sctp",
+                    ip_protocol::ESP => Layer::Esp,
+                    ip_protocol::IGMP => Layer::Igmp,
+                    ip_protocol::SCTP => Layer::Sctp,
                     ip_protocol::NO_NEXT_HEADER => return,
-                    _ => "data",
+                    _ => Layer::Data,
                 };
                 if !payload.is_empty() {
                     self.d.layers.push(name);
@@ -620,6 +622,30 @@ impl<'a> Walk<'_, 'a> {
         }
     }
 
+    /// An IPv4 authentication header (IPv6 walks AH with its other extension headers).
+    #[inline(never)]
+    fn ipv4_auth_header(&mut self, payload: &'a [u8], missing: usize, depth: u8) {
+        match AuthHeader::new_checked(payload) {
+            Ok(ah) => {
+                self.d.layers.push(Layer::Ah);
+                self.ip_payload(ah.next_header(), ah.payload(), missing, depth + 1, false)
+            }
+            Err(e) => self.wire_problem(e, "ah header"),
+        }
+    }
+
+    /// IP in IP. Not inlined, like the other tunnels: that breaks the walk's recursion, so
+    /// the common path (Ethernet, IP, TCP/UDP) can be inlined into one function.
+    #[inline(never)]
+    fn ip_in_ip(&mut self, protocol: u8, payload: &'a [u8], depth: u8) {
+        if protocol == ip_protocol::IPV4_IN_IP {
+            self.ipv4(payload, depth)
+        } else {
+            self.ipv6(payload, depth)
+        }
+    }
+
+    #[inline(never)]
     fn gre(&mut self, bytes: &'a [u8], depth: u8) {
         self.d.transport = Transport::Other {
             protocol: ip_protocol::GRE,
@@ -628,7 +654,7 @@ impl<'a> Walk<'_, 'a> {
             Ok(gre) => gre,
             Err(e) => return self.wire_problem(e, "gre header"),
         };
-        self.d.layers.push("gre");
+        self.d.layers.push(Layer::Gre);
         let payload = gre.payload();
         let depth = depth + 1;
         match gre.protocol_type() {
@@ -639,13 +665,13 @@ impl<'a> Walk<'_, 'a> {
             ethertype::PPP => self.ppp(payload, depth),
             // Type I has no ERSPAN header; it is told apart by the absent GRE sequence number.
             ethertype::ERSPAN_II if !gre.sequence_present() => {
-                self.d.layers.push("erspan");
+                self.d.layers.push(Layer::Erspan);
                 self.ethernet(payload, depth, false)
             }
             ethertype::ERSPAN_II | ethertype::ERSPAN_III => {
                 match ErspanHeader::new_checked(payload) {
                     Ok(erspan) => {
-                        self.d.layers.push("erspan");
+                        self.d.layers.push(Layer::Erspan);
                         self.ethernet(erspan.payload(), depth, false)
                     }
                     Err(e) => self.wire_problem(e, "erspan header"),
@@ -653,7 +679,7 @@ impl<'a> Walk<'_, 'a> {
             }
             _ => {
                 if !payload.is_empty() {
-                    self.d.layers.push("data");
+                    self.d.layers.push(Layer::Data);
                 }
             }
         }
@@ -661,12 +687,13 @@ impl<'a> Walk<'_, 'a> {
 
     // ---- transport layers ----
 
+    #[inline(always)]
     fn tcp(&mut self, bytes: &'a [u8], missing: usize) {
         let tcp = match TcpPacket::new_checked(bytes) {
             Ok(tcp) => tcp,
             Err(e) => return self.wire_problem(e, "tcp header"),
         };
-        self.d.layers.push("tcp");
+        self.d.layers.push(Layer::Tcp);
         if !tcp.is_header_complete() {
             self.problem(DecodeProblem::Truncated("tcp header"));
         }
@@ -684,12 +711,13 @@ impl<'a> Walk<'_, 'a> {
         });
     }
 
+    #[inline(always)]
     fn udp(&mut self, bytes: &'a [u8], missing: usize) {
         let udp = match UdpPacket::new_checked(bytes) {
             Ok(udp) => udp,
             Err(e) => return self.wire_problem(e, "udp header"),
         };
-        self.d.layers.push("udp");
+        self.d.layers.push(Layer::Udp);
         let ip_payload_len = bytes.len() + missing;
         let payload = udp.payload(ip_payload_len);
         let on_wire = udp.declared_len(ip_payload_len) - UdpPacket::<&[u8]>::HEADER_LEN;
@@ -706,7 +734,7 @@ impl<'a> Walk<'_, 'a> {
             Ok(icmp) => icmp,
             Err(e) => return self.wire_problem(e, "icmp header"),
         };
-        self.d.layers.push("icmp");
+        self.d.layers.push(Layer::Icmp);
         let icmp_type = icmp.msg_type();
         self.d.transport = Transport::Icmp {
             icmp_type,
@@ -730,7 +758,7 @@ impl<'a> Walk<'_, 'a> {
             Ok(icmp) => icmp,
             Err(e) => return self.wire_problem(e, "icmpv6 header"),
         };
-        self.d.layers.push("icmpv6");
+        self.d.layers.push(Layer::Icmpv6);
         let icmp_type = icmp.msg_type();
         self.d.transport = Transport::Icmpv6 {
             icmp_type,
@@ -747,7 +775,7 @@ impl<'a> Walk<'_, 'a> {
         let Ok(ip) = Ipv4Packet::new_checked(quote) else {
             return;
         };
-        self.d.layers.push("ip");
+        self.d.layers.push(Layer::Ip);
         if ip.frag_offset() == 0 {
             self.quoted_transport(ip.protocol(), ip.payload());
         }
@@ -757,7 +785,7 @@ impl<'a> Walk<'_, 'a> {
         let Ok(ip) = Ipv6Packet::new_checked(quote) else {
             return;
         };
-        self.d.layers.push("ipv6");
+        self.d.layers.push(Layer::Ipv6);
         let walked = walk_ipv6_extensions(ip.next_header(), ip.payload());
         if walked.problem.is_none() && walked.fragment_offset.unwrap_or(0) == 0 {
             self.quoted_transport(walked.protocol, walked.payload);
@@ -770,10 +798,10 @@ impl<'a> Walk<'_, 'a> {
         }
         self.d.icmp_quoted_protocol = Some(protocol);
         match protocol {
-            ip_protocol::TCP => self.d.layers.push("tcp"),
-            ip_protocol::UDP => self.d.layers.push("udp"),
-            ip_protocol::ICMP => self.d.layers.push("icmp"),
-            ip_protocol::ICMPV6 => self.d.layers.push("icmpv6"),
+            ip_protocol::TCP => self.d.layers.push(Layer::Tcp),
+            ip_protocol::UDP => self.d.layers.push(Layer::Udp),
+            ip_protocol::ICMP => self.d.layers.push(Layer::Icmp),
+            ip_protocol::ICMPV6 => self.d.layers.push(Layer::Icmpv6),
             _ => {}
         }
     }

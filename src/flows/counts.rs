@@ -103,8 +103,9 @@ struct PendingTallies {
     paths: HashMap<LayerPath, (u64, u64)>,
     /// The first distinct paths seen, counted without hashing (the map takes the rest).
     recent: Vec<(LayerPath, u64, u64)>,
-    /// Where in `recent` the last packet's path was.
-    last_path: usize,
+    /// Where in `recent` the last two distinct paths seen were, the latest first (IPv4 and
+    /// IPv6 packets, or data and pure ACKs, take turns).
+    last_paths: [usize; 2],
     problems: Vec<(crate::decode::DecodeProblem, u64)>,
 }
 
@@ -205,24 +206,36 @@ impl ProtocolCounts {
             }
         }
         let bytes = u64::from(packet.original_len.max(packet.data.len() as u32));
-        // Few distinct paths occur in practice: find this one among them by pointer identity,
-        // first where the last packet's was (runs of one path are the rule).
+        // Few distinct paths occur in practice: find this one among them, first where the
+        // last two packets' were (runs of one path are the rule).
         let pending = &mut self.pending;
         let recent = &mut pending.recent;
-        let last = pending.last_path;
-        let found = match recent.get(last) {
-            Some((path, _, _)) if same_path(path, &decoded.layers) => Some(last),
-            _ => recent
+        let [latest, before] = pending.last_paths;
+        let is_this = |i: usize| {
+            recent
+                .get(i)
+                .is_some_and(|(path, _, _)| *path == decoded.layers)
+        };
+        let found = if is_this(latest) {
+            Some(latest)
+        } else if is_this(before) {
+            pending.last_paths = [before, latest];
+            Some(before)
+        } else {
+            let found = recent
                 .iter()
-                .position(|(path, _, _)| same_path(path, &decoded.layers)),
+                .position(|(path, _, _)| *path == decoded.layers);
+            if let Some(i) = found {
+                pending.last_paths = [i, latest];
+            }
+            found
         };
         if let Some(i) = found {
-            pending.last_path = i;
             let entry = &mut recent[i];
             entry.1 += 1;
             entry.2 += bytes;
         } else if recent.len() < 32 {
-            pending.last_path = recent.len();
+            pending.last_paths = [recent.len(), latest];
             recent.push((decoded.layers, 1, bytes));
         } else {
             let entry = self.pending.paths.entry(decoded.layers).or_default();
@@ -258,11 +271,11 @@ impl ProtocolCounts {
         for (path, (frames, bytes)) in paths {
             // Every prefix of a path is a level of the hierarchy (`eth`, `eth:ip`, `eth:ip:tcp`).
             let mut name = String::with_capacity(48);
-            for layer in path.as_slice() {
+            for layer in path.layers() {
                 if !name.is_empty() {
                     name.push(':');
                 }
-                name.push_str(layer);
+                name.push_str(layer.name());
                 let entry = self.hierarchy.entry(name.clone()).or_default();
                 entry.0 += frames;
                 entry.1 += bytes;
@@ -394,16 +407,6 @@ pub fn widen_intervals<V: Default>(
         *width *= 10;
         *bins = rebin(bins, *width, &add);
     }
-}
-
-/// Path identity by the addresses of the static layer names: one comparison per layer, no
-/// string compare. A false "different" only costs a map update, never a wrong count.
-fn same_path(a: &LayerPath, b: &LayerPath) -> bool {
-    let (a, b) = (a.as_slice(), b.as_slice());
-    a.len() == b.len()
-        && a.iter()
-            .zip(b)
-            .all(|(x, y)| std::ptr::eq(x.as_ptr(), y.as_ptr()) && x.len() == y.len())
 }
 
 #[cfg(test)]

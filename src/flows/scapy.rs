@@ -7,7 +7,7 @@
 //! matches, so ICMPv6 shows as `IPv6 a > b nh=ICMPv6`; IP protocol names come from the
 //! machine's `/etc/protocols`, as Scapy reads them.
 
-use crate::decode::{Decoded, Network, Transport};
+use crate::decode::{Decoded, Layer, Network, Transport};
 use std::collections::HashMap;
 use std::fmt::Write;
 use std::net::IpAddr;
@@ -19,7 +19,7 @@ pub fn session_key(decoded: &Decoded<'_>) -> String {
         return "Other".into();
     }
     // Scapy does not load its MPLS layer by default: everything behind an MPLS label is Raw.
-    let behind_mpls = decoded.layers.as_slice().contains(&"mpls");
+    let behind_mpls = decoded.layers.contains(Layer::Mpls);
     let layers = if behind_mpls {
         IpLayers::default()
     } else {

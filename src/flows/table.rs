@@ -5,7 +5,7 @@ use super::FlowRecord;
 use crate::capture::Packet;
 use crate::decode::{Decoded, Network, TcpFlags, Transport};
 use rustc_hash::FxHashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// A flow's identity: the protocol and its two endpoints, the lower first. Addresses are
 /// 128-bit numbers and the small fields share one word, so hashing a key is five
@@ -21,14 +21,13 @@ struct FlowKey {
 }
 
 impl FlowKey {
-    /// The key of a packet from `src` to `dst`, and whether `src` is the lower endpoint.
+    /// The key of a packet from `src` to `dst` (address numbers, see [`address_number`]),
+    /// and whether `src` is the lower endpoint.
     #[inline]
-    fn of(protocol: u8, src: (IpAddr, u16), dst: (IpAddr, u16)) -> (FlowKey, bool) {
-        let ipv6 = src.0.is_ipv6();
-        let a = (address_number(src.0), src.1);
-        let b = (address_number(dst.0), dst.1);
-        let src_is_low = a <= b;
-        let (low, high) = if src_is_low { (a, b) } else { (b, a) };
+    fn of(protocol: u8, ipv6: bool, src: (u128, u16), dst: (u128, u16)) -> (FlowKey, bool) {
+        // Spelled out: comparing the (u128, u16) tuples cost ~25 instructions a packet.
+        let src_is_low = src.0 < dst.0 || (src.0 == dst.0 && src.1 <= dst.1);
+        let (low, high) = if src_is_low { (src, dst) } else { (dst, src) };
         let key = FlowKey {
             low_addr: low.0,
             high_addr: high.0,
@@ -47,12 +46,28 @@ impl FlowKey {
     }
 }
 
-/// An address as a number, in the order `IpAddr` sorts addresses of one family.
+/// An address back from its number.
+fn ip_addr(number: u128, ipv6: bool) -> IpAddr {
+    if ipv6 {
+        IpAddr::V6(Ipv6Addr::from_bits(number))
+    } else {
+        IpAddr::V4(Ipv4Addr::from_bits(number as u32))
+    }
+}
+
+/// The innermost IP header's source and destination as numbers (in the order `IpAddr`
+/// sorts addresses of one family), and whether they are IPv6. Read straight from the header
+/// summary: going through `IpAddr` cost a copy and a conversion of each address per packet.
 #[inline]
-fn address_number(addr: IpAddr) -> u128 {
-    match addr {
-        IpAddr::V4(v4) => u128::from(v4.to_bits()),
-        IpAddr::V6(v6) => v6.to_bits(),
+fn address_numbers(decoded: &Decoded<'_>) -> Option<(u128, u128, bool)> {
+    match decoded.inner_network.as_ref().unwrap_or(&decoded.network) {
+        Network::Ipv4(ip) => Some((
+            u128::from(ip.src.to_bits()),
+            u128::from(ip.dst.to_bits()),
+            false,
+        )),
+        Network::Ipv6(ip) => Some((ip.src.to_bits(), ip.dst.to_bits(), true)),
+        _ => None,
     }
 }
 
@@ -143,9 +158,96 @@ struct FlowState {
     lane: u16,
 }
 
+/// The open flows: states in a slab, found by key through a hash map, with the last flow
+/// looked up remembered (about half the packets of a capture follow one of the same flow,
+/// and then skip hashing the 40-byte key and probing the map).
+///
+/// The map sees the same inserts and removals in the same order as a map of states would,
+/// so its iteration order (which `finish_open` hands out) is unchanged.
+#[derive(Default)]
+struct FlowSlots {
+    index: FxHashMap<FlowKey, usize>,
+    states: Vec<Option<FlowState>>,
+    /// Slots of removed flows, for the next inserts.
+    free: Vec<usize>,
+    last: Option<(FlowKey, usize)>,
+}
+
+impl FlowSlots {
+    fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// The slot of `key`'s flow, if open.
+    #[inline]
+    fn find(&mut self, key: &FlowKey) -> Option<usize> {
+        match self.last {
+            Some((last, slot)) if last == *key => Some(slot),
+            _ => {
+                let slot = *self.index.get(key)?;
+                self.last = Some((*key, slot));
+                Some(slot)
+            }
+        }
+    }
+
+    fn get(&mut self, key: &FlowKey) -> Option<&FlowState> {
+        let slot = self.find(key)?;
+        self.states.get(slot)?.as_ref()
+    }
+
+    fn slot_mut(&mut self, slot: usize) -> Option<&mut FlowState> {
+        self.states.get_mut(slot)?.as_mut()
+    }
+
+    fn insert(&mut self, key: FlowKey, state: FlowState) -> usize {
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.states[slot] = Some(state);
+                slot
+            }
+            None => {
+                self.states.push(Some(state));
+                self.states.len() - 1
+            }
+        };
+        self.index.insert(key, slot);
+        self.last = Some((key, slot));
+        slot
+    }
+
+    fn remove(&mut self, key: &FlowKey) -> Option<FlowState> {
+        let slot = self.index.remove(key)?;
+        if self.last.is_some_and(|(_, last)| last == slot) {
+            self.last = None;
+        }
+        self.free.push(slot);
+        self.states.get_mut(slot)?.take()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&FlowKey, &FlowState)> {
+        self.index
+            .iter()
+            .filter_map(|(key, &slot)| Some((key, self.states.get(slot)?.as_ref()?)))
+    }
+
+    /// Removes every flow; the states in the map's order.
+    fn drain(&mut self) -> Vec<FlowState> {
+        let mut states = std::mem::take(&mut self.states);
+        let drained = self
+            .index
+            .drain()
+            .filter_map(|(_, slot)| states.get_mut(slot)?.take())
+            .collect();
+        self.free.clear();
+        self.last = None;
+        drained
+    }
+}
+
 /// Tracks every flow; `finish` returns them in order of first packet.
 pub struct FlowTable {
-    flows: FxHashMap<FlowKey, FlowState>,
+    flows: FlowSlots,
     ended: Vec<FlowRecord>,
     next_id: u64,
     keep_records: bool,
@@ -174,7 +276,7 @@ impl FlowTable {
     /// it, ended flows are only handed out by [`FlowTable::evict`], so memory follows open flows.
     pub fn new(keep_records: bool) -> Self {
         FlowTable {
-            flows: FxHashMap::default(),
+            flows: FlowSlots::default(),
             ended: Vec::new(),
             next_id: 0,
             keep_records,
@@ -246,7 +348,7 @@ impl FlowTable {
 
     /// Accounts one packet. Returns `None` for packets that belong to no IP flow (ARP, non-IP).
     pub fn on_packet(&mut self, packet: &Packet<'_>, decoded: &Decoded<'_>) -> Option<FlowUpdate> {
-        let (src, dst) = decoded.ip_endpoints()?;
+        let (src_addr, dst_addr, ipv6) = address_numbers(decoded)?;
         // Payload counts the bytes on the wire, snapshot-cut ones included.
         let (protocol, sport, dport, tcp_flags, payload) = match decoded.transport {
             Transport::Tcp(t) => (
@@ -268,7 +370,7 @@ impl FlowTable {
             Transport::Other { protocol } => (protocol, 0, 0, None, 0),
             Transport::None => (innermost_protocol(decoded), 0, 0, None, 0),
         };
-        let (key, src_is_low) = FlowKey::of(protocol, (src, sport), (dst, dport));
+        let (key, src_is_low) = FlowKey::of(protocol, ipv6, (src_addr, sport), (dst_addr, dport));
         let ts = packet.timestamp_ns;
         let wire = u64::from(packet.original_len.max(packet.data.len() as u32));
 
@@ -281,59 +383,25 @@ impl FlowTable {
                 .get(&key)
                 .is_some_and(|state| state.tcp.as_ref().is_some_and(TcpState::closed))
         {
-            let old = self.flows.remove(&key).expect("present");
-            self.end(old);
+            if let Some(old) = self.flows.remove(&key) {
+                self.end(old);
+            }
         }
 
-        if self.flows.len() >= self.max_flows && !self.flows.contains_key(&key) {
+        if self.flows.len() >= self.max_flows && self.flows.find(&key).is_none() {
             self.make_room();
         }
-        let mut is_new = false;
-        let mut client_is_low = src_is_low;
-        let with_lanes = self.with_lanes;
-        let next_id = &mut self.next_id;
-        let state = self.flows.entry(key).or_insert_with(|| {
-            is_new = true;
-            let id = *next_id;
-            *next_id += 1;
-            // The originator is the sender of the first packet, except that a SYN/ACK seen
-            // first (handshake start missed) points the other way.
-            let reversed = matches!(tcp_flags, Some(f) if f.syn() && f.ack());
-            client_is_low = src_is_low != reversed;
-            let ((cip, cport), (sip, sport_)) = if reversed {
-                ((dst, dport), (src, sport))
-            } else {
-                ((src, sport), (dst, dport))
-            };
-            FlowState {
-                record: FlowRecord {
-                    flow_id: id,
-                    protocol: protocol_name(protocol),
-                    client_ip: cip,
-                    client_port: cport,
-                    server_ip: sip,
-                    server_port: sport_,
-                    first_ns: ts,
-                    last_ns: ts,
-                    client_packets: 0,
-                    client_bytes: 0,
-                    client_payload_bytes: 0,
-                    server_packets: 0,
-                    server_bytes: 0,
-                    server_payload_bytes: 0,
-                    tcp_state: None,
-                    syn_to_synack_ns: None,
-                    synack_to_ack_ns: None,
-                },
-                tcp: tcp_flags.map(|_| TcpState::default()),
-                client_is_low,
-                lane: if with_lanes {
-                    super::lanes::lane_of((src, sport), (dst, dport)) as u16
-                } else {
-                    0
-                },
+        let found = self.flows.find(&key);
+        let is_new = found.is_none();
+        let slot = match found {
+            Some(slot) => slot,
+            None => {
+                let endpoints = ((src_addr, sport), (dst_addr, dport), src_is_low);
+                let state = self.new_flow(protocol, ipv6, endpoints, tcp_flags, ts);
+                self.flows.insert(key, state)
             }
-        });
+        };
+        let state = self.flows.slot_mut(slot)?;
         // A packet from an endpoint to itself counts as the client's whichever way it was
         // opened.
         let from_client = src_is_low == state.client_is_low || key.one_endpoint();
@@ -358,6 +426,59 @@ impl FlowTable {
             is_new,
             lane: usize::from(state.lane),
         })
+    }
+
+    /// The state of a flow opened by a packet from `src` to `dst` (address numbers, ports;
+    /// `src_is_low` as [`FlowKey::of`] says).
+    fn new_flow(
+        &mut self,
+        protocol: u8,
+        ipv6: bool,
+        (src, dst, src_is_low): ((u128, u16), (u128, u16), bool),
+        tcp_flags: Option<TcpFlags>,
+        ts: i64,
+    ) -> FlowState {
+        let (sport, dport) = (src.1, dst.1);
+        let (src, dst) = (ip_addr(src.0, ipv6), ip_addr(dst.0, ipv6));
+        let id = self.next_id;
+        self.next_id += 1;
+        // The originator is the sender of the first packet, except that a SYN/ACK seen
+        // first (handshake start missed) points the other way.
+        let reversed = matches!(tcp_flags, Some(f) if f.syn() && f.ack());
+        let client_is_low = src_is_low != reversed;
+        let ((cip, cport), (sip, sport_)) = if reversed {
+            ((dst, dport), (src, sport))
+        } else {
+            ((src, sport), (dst, dport))
+        };
+        FlowState {
+            record: FlowRecord {
+                flow_id: id,
+                protocol: protocol_name(protocol),
+                client_ip: cip,
+                client_port: cport,
+                server_ip: sip,
+                server_port: sport_,
+                first_ns: ts,
+                last_ns: ts,
+                client_packets: 0,
+                client_bytes: 0,
+                client_payload_bytes: 0,
+                server_packets: 0,
+                server_bytes: 0,
+                server_payload_bytes: 0,
+                tcp_state: None,
+                syn_to_synack_ns: None,
+                synack_to_ack_ns: None,
+            },
+            tcp: tcp_flags.map(|_| TcpState::default()),
+            client_is_low,
+            lane: if self.with_lanes {
+                super::lanes::lane_of((src, sport), (dst, dport)) as u16
+            } else {
+                0
+            },
+        }
     }
 
     fn end(&mut self, mut state: FlowState) -> FlowRecord {
@@ -401,7 +522,7 @@ impl FlowTable {
 
     /// Ends the flows still open and returns them (streaming mode's last step).
     pub fn finish_open(&mut self) -> Vec<FlowRecord> {
-        let open: Vec<FlowState> = self.flows.drain().map(|(_, s)| s).collect();
+        let open = self.flows.drain();
         let mut out = std::mem::take(&mut self.evicted);
         for state in open {
             out.push(self.end(state));
@@ -411,7 +532,7 @@ impl FlowTable {
 
     /// Ends every flow; returns all kept records in order of first packet.
     pub fn finish(&mut self) -> Vec<FlowRecord> {
-        let open: Vec<FlowState> = self.flows.drain().map(|(_, s)| s).collect();
+        let open = self.flows.drain();
         for state in open {
             self.end(state);
         }
