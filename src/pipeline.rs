@@ -210,7 +210,7 @@ pub fn analyze<'a>(
         // One worker on this thread: the front hands it each packet as read, no copy.
         let inline = options.transactions.then(|| {
             let mut shard = Shard::new(options, 1);
-            shard.rows = None;
+            shard.rows = RowWriting::default();
             Box::new(shard)
         });
         let mut front = Front::new(reader, options, progress, Workers::Inline(inline));
@@ -1286,10 +1286,40 @@ struct Shard {
     emitted: u64,
     /// Capacity `out` starts each epoch with (see [`Shard::take_out`]).
     out_capacity: usize,
-    rows: Option<RowEncoder>,
+    rows: RowWriting,
+}
+
+/// Writes rows where events become records ([`PassOptions::rows`]).
+#[derive(Default)]
+struct RowWriting {
+    encoder: Option<RowEncoder>,
     /// Capacity a row starts with: the longest row so far (up to a bound), so a row is
     /// rarely copied while it grows.
-    row_capacity: usize,
+    capacity: usize,
+}
+
+impl RowWriting {
+    fn new(encoder: Option<RowEncoder>) -> Self {
+        RowWriting {
+            encoder,
+            capacity: 0,
+        }
+    }
+
+    /// `event` as the merger will hold it: its row when there is an encoder that writes one.
+    fn hold(&mut self, event: Event) -> Held {
+        let Some(encoder) = &self.encoder else {
+            return Held::Event(event);
+        };
+        let record = Record::from(event);
+        let mut row = Vec::with_capacity(self.capacity);
+        if (encoder.0)(&record, &mut row) {
+            self.capacity = self.capacity.max(row.len()).min(MAX_ROW_CAPACITY);
+            Held::Row(row)
+        } else {
+            Held::Record(Box::new(record))
+        }
+    }
 }
 
 /// What the merger holds for one record until its time comes.
@@ -1302,21 +1332,6 @@ enum Held {
 }
 
 impl Held {
-    /// `event` as the merger will hold it: its row when there is an encoder that writes one.
-    fn of(event: Event, rows: Option<&RowEncoder>, row_capacity: &mut usize) -> Held {
-        let Some(rows) = rows else {
-            return Held::Event(event);
-        };
-        let record = Record::from(event);
-        let mut row = Vec::with_capacity(*row_capacity);
-        if (rows.0)(&record, &mut row) {
-            *row_capacity = (*row_capacity).max(row.len()).min(MAX_ROW_CAPACITY);
-            Held::Row(row)
-        } else {
-            Held::Record(Box::new(record))
-        }
-    }
-
     fn into_record(self) -> Record {
         match self {
             Held::Event(event) => Record::from(event),
@@ -1359,8 +1374,7 @@ impl Shard {
             everywhere: Vec::new(),
             emitted: 0,
             out_capacity: 0,
-            rows: options.rows.clone(),
-            row_capacity: 0,
+            rows: RowWriting::new(options.rows.clone()),
         }
     }
 
@@ -1476,7 +1490,7 @@ impl Shard {
             if everywhere {
                 self.everywhere.push((key, event));
             } else {
-                let held = Held::of(event, self.rows.as_ref(), &mut self.row_capacity);
+                let held = self.rows.hold(event);
                 self.out.push((key, held));
             }
         }
@@ -1491,9 +1505,8 @@ struct Merger {
     emit_flows: bool,
     heap: BinaryHeap<Reverse<(OrderKey, usize)>>,
     slots: Vec<Option<Held>>,
-    /// Writes the rows of the events every worker made (see [`PassOptions::rows`]).
-    rows: Option<RowEncoder>,
-    row_capacity: usize,
+    /// Writes the rows of the events every worker made.
+    rows: RowWriting,
     free: Vec<usize>,
     /// The sink asked to stop: nothing more is emitted.
     stopped: bool,
@@ -1505,8 +1518,7 @@ impl Merger {
             emit_flows,
             heap: BinaryHeap::new(),
             slots: Vec::new(),
-            rows,
-            row_capacity: 0,
+            rows: RowWriting::new(rows),
             free: Vec::new(),
             stopped: false,
         }
@@ -1536,13 +1548,11 @@ impl Merger {
             self.hold(out.events);
         }
         Self::rank_everywhere(&mut everywhere);
-        let rows = self.rows.clone();
-        let mut row_capacity = self.row_capacity;
         let everywhere = everywhere
             .into_iter()
-            .map(|(key, event)| (key, Held::of(event, rows.as_ref(), &mut row_capacity)));
-        self.hold(everywhere.collect());
-        self.row_capacity = row_capacity;
+            .map(|(key, event)| (key, self.rows.hold(event)))
+            .collect();
+        self.hold(everywhere);
         if epoch.last {
             // Everything is finished: release it all.
             watermark = i64::MAX;

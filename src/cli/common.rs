@@ -159,17 +159,11 @@ pub fn run_pass_with_rows(
             }
         };
         let rows = rows_for(path);
-        let with_rows;
-        let options = if rows.is_some() {
-            with_rows = PassOptions {
-                rows,
-                ..options.clone()
-            };
-            &with_rows
-        } else {
-            options
-        };
-        match analyze_path(path, options, &mut sink) {
+        let with_rows = rows.is_some().then(|| PassOptions {
+            rows,
+            ..options.clone()
+        });
+        match analyze_path(path, with_rows.as_ref().unwrap_or(options), &mut sink) {
             Ok(report) => {
                 for warning in &report.warnings {
                     // Each warning says itself whether reading stopped there.
@@ -318,7 +312,7 @@ pub fn write_json_line(
 /// JSON and CSV columns as the row type defines them ([`RowColumns`]), naming each row's
 /// capture file (the name is formatted once per file).
 pub struct RowWriter<R: 'static> {
-    /// Shared with the encoders that write rows on the workers ([`RowWriter::encoder`]).
+    /// Shared with the encoders that write rows on the workers ([`RowWriter::encoders`]).
     format: Arc<RowFormat<R>>,
     out: io::BufWriter<Stdout>,
     /// The file of the rows being written, and its name as the `capture` column holds it.
@@ -335,6 +329,18 @@ enum RowFormat<R: 'static> {
     Json(JsonRows<R>),
     Csv(CsvRows<R>),
     Text,
+}
+
+impl<R> RowFormat<R> {
+    /// The `capture` column's value for the rows of `file`.
+    fn capture(&self, file: &Path) -> Vec<u8> {
+        let name = file.display().to_string();
+        match self {
+            RowFormat::Json(_) => JsonRows::<R>::capture(&name),
+            RowFormat::Csv(_) => CsvRows::<R>::capture(&name),
+            RowFormat::Text => Vec::new(),
+        }
+    }
 }
 
 impl<R> RowWriter<R> {
@@ -374,12 +380,10 @@ impl<R> RowWriter<R> {
         let format = Arc::clone(&self.format);
         let pick = Arc::new(pick);
         move |file| {
-            let name = file.display().to_string();
-            let capture = match &*format {
-                RowFormat::Json(_) => JsonRows::<R>::capture(&name),
-                RowFormat::Csv(_) => CsvRows::<R>::capture(&name),
-                RowFormat::Text => return None,
-            };
+            if matches!(*format, RowFormat::Text) {
+                return None;
+            }
+            let capture = format.capture(file);
             let (format, pick) = (Arc::clone(&format), Arc::clone(&pick));
             Some(RowEncoder(Arc::new(move |record, line| {
                 let Some(row) = pick(record) else {
@@ -405,13 +409,7 @@ impl<R> RowWriter<R> {
     pub fn row(&mut self, path: &Path, row: &R, text: impl FnOnce() -> String) -> io::Result<()> {
         self.count += 1;
         if self.capture.as_ref().is_none_or(|(p, _)| p != path) {
-            let name = path.display().to_string();
-            let value = match &*self.format {
-                RowFormat::Json(_) => JsonRows::<R>::capture(&name),
-                RowFormat::Csv(_) => CsvRows::<R>::capture(&name),
-                RowFormat::Text => Vec::new(),
-            };
-            self.capture = Some((path.to_path_buf(), value));
+            self.capture = Some((path.to_path_buf(), self.format.capture(path)));
         }
         let capture = &self.capture.as_ref().expect("set above").1;
         self.line.clear();
