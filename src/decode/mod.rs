@@ -231,140 +231,79 @@ impl DecodeProblem {
     }
 }
 
-/// One protocol of a [`LayerPath`], named as in `tshark -z io,phs` by [`Layer::name`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum Layer {
-    // 0 is left for the empty slots of a `LayerPath`.
-    Ah = 1,
-    Arp,
-    Chap,
-    Data,
-    Erspan,
-    Esp,
-    Eth,
-    Gre,
-    Icmp,
-    Icmpv6,
-    Igmp,
-    Ip,
-    IpCp,
-    IpNet,
-    IpoIb,
-    Ipv6,
-    Ipv6Cp,
-    Lcp,
-    Llc,
-    Mpls,
-    Nflog,
-    Null,
-    Pap,
-    Pktap,
-    Ppi,
-    Ppp,
-    PppoeD,
-    PppoeS,
-    PwEthCw,
-    Radiotap,
-    Raw,
-    Sctp,
-    Sll,
-    Tcp,
-    Udp,
-    Vlan,
-    Wlan,
+/// Declares [`Layer`] once: each protocol with its name, in code order (the first is code 1;
+/// 0 is left for the empty slots of a [`LayerPath`]).
+macro_rules! layers {
+    ($first:ident => $first_name:literal, $($layer:ident => $name:literal,)*) => {
+        /// One protocol of a [`LayerPath`], named as in `tshark -z io,phs` by [`Layer::name`].
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[repr(u8)]
+        pub enum Layer {
+            $first = 1,
+            $($layer,)*
+        }
+
+        impl Layer {
+            /// Every layer, in code order (a layer's code is its index + 1).
+            const ALL: &[Layer] = &[Layer::$first, $(Layer::$layer,)*];
+
+            pub fn name(self) -> &'static str {
+                match self {
+                    Layer::$first => $first_name,
+                    $(Layer::$layer => $name,)*
+                }
+            }
+        }
+    };
+}
+
+layers! {
+    Ah => "ah",
+    Arp => "arp",
+    Chap => "chap",
+    Data => "data",
+    Erspan => "erspan",
+    Esp => "esp",
+    Eth => "eth",
+    Gre => "gre",
+    Icmp => "icmp",
+    Icmpv6 => "icmpv6",
+    Igmp => "igmp",
+    Ip => "ip",
+    IpCp => "ipcp",
+    IpNet => "ipnet",
+    IpoIb => "ipoib",
+    Ipv6 => "ipv6",
+    Ipv6Cp => "ipv6cp",
+    Lcp => "lcp",
+    Llc => "llc",
+    Mpls => "mpls",
+    Nflog => "nflog",
+    Null => "null",
+    Pap => "pap",
+    Pktap => "pktap",
+    Ppi => "ppi",
+    Ppp => "ppp",
+    PppoeD => "pppoed",
+    PppoeS => "pppoes",
+    PwEthCw => "pwethcw",
+    Radiotap => "radiotap",
+    Raw => "raw",
+    Sctp => "sctp",
+    Sll => "sll",
+    Tcp => "tcp",
+    Udp => "udp",
+    Vlan => "vlan",
+    Wlan => "wlan",
 }
 
 impl Layer {
-    /// Every layer, in code order (a layer's code is its index + 1).
-    const ALL: [Layer; 37] = [
-        Layer::Ah,
-        Layer::Arp,
-        Layer::Chap,
-        Layer::Data,
-        Layer::Erspan,
-        Layer::Esp,
-        Layer::Eth,
-        Layer::Gre,
-        Layer::Icmp,
-        Layer::Icmpv6,
-        Layer::Igmp,
-        Layer::Ip,
-        Layer::IpCp,
-        Layer::IpNet,
-        Layer::IpoIb,
-        Layer::Ipv6,
-        Layer::Ipv6Cp,
-        Layer::Lcp,
-        Layer::Llc,
-        Layer::Mpls,
-        Layer::Nflog,
-        Layer::Null,
-        Layer::Pap,
-        Layer::Pktap,
-        Layer::Ppi,
-        Layer::Ppp,
-        Layer::PppoeD,
-        Layer::PppoeS,
-        Layer::PwEthCw,
-        Layer::Radiotap,
-        Layer::Raw,
-        Layer::Sctp,
-        Layer::Sll,
-        Layer::Tcp,
-        Layer::Udp,
-        Layer::Vlan,
-        Layer::Wlan,
-    ];
-
     /// The layer of a [`LayerPath`] code; codes are only ever made from layers.
     #[inline]
     fn from_code(code: u8) -> Layer {
         Layer::ALL[usize::from(code)
             .saturating_sub(1)
             .min(Layer::ALL.len() - 1)]
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Layer::Ah => "ah",
-            Layer::Arp => "arp",
-            Layer::Chap => "chap",
-            Layer::Data => "data",
-            Layer::Erspan => "erspan",
-            Layer::Esp => "esp",
-            Layer::Eth => "eth",
-            Layer::Gre => "gre",
-            Layer::Icmp => "icmp",
-            Layer::Icmpv6 => "icmpv6",
-            Layer::Igmp => "igmp",
-            Layer::Ip => "ip",
-            Layer::IpCp => "ipcp",
-            Layer::IpNet => "ipnet",
-            Layer::IpoIb => "ipoib",
-            Layer::Ipv6 => "ipv6",
-            Layer::Ipv6Cp => "ipv6cp",
-            Layer::Lcp => "lcp",
-            Layer::Llc => "llc",
-            Layer::Mpls => "mpls",
-            Layer::Nflog => "nflog",
-            Layer::Null => "null",
-            Layer::Pap => "pap",
-            Layer::Pktap => "pktap",
-            Layer::Ppi => "ppi",
-            Layer::Ppp => "ppp",
-            Layer::PppoeD => "pppoed",
-            Layer::PppoeS => "pppoes",
-            Layer::PwEthCw => "pwethcw",
-            Layer::Radiotap => "radiotap",
-            Layer::Raw => "raw",
-            Layer::Sctp => "sctp",
-            Layer::Sll => "sll",
-            Layer::Tcp => "tcp",
-            Layer::Udp => "udp",
-            Layer::Vlan => "vlan",
-            Layer::Wlan => "wlan",
-        }
     }
 }
 
