@@ -1,10 +1,62 @@
 //! Formatting of integer nanosecond timestamps and durations for people.
 
+use crate::columns::writers::{push_i64, push_padded, push_u64};
+
 /// Nanoseconds since the Unix epoch as `seconds.nanoseconds` (exact, never via f64).
 pub fn epoch_ns_to_string(ns: i64) -> String {
     let secs = ns.div_euclid(1_000_000_000);
     let frac = ns.rem_euclid(1_000_000_000);
     format!("{secs}.{frac:09}")
+}
+
+/// [`duration_ns_to_human`] of a whole number of nanoseconds, appended to `buf` (a row's
+/// text line: integer arithmetic, the float formatting only where it decides).
+pub fn push_duration_human(buf: &mut Vec<u8>, ns: i64) {
+    if !push_duration_exactly(buf, ns, |_| 3) {
+        buf.extend_from_slice(duration_ns_to_human(ns as f64).as_bytes());
+    }
+}
+
+/// The unit of each scale a duration is written in (nanoseconds first).
+const DURATION_UNITS: [&str; 4] = ["ns", "µs", "ms", "s"];
+
+/// Appends `ns` as `format!("{:.k$}{unit}", ns as f64 / unit_ns)` writes it, in the unit a
+/// duration's size picks and with `decimals(scale)` decimals (scale 1 µs, 2 ms, 3 s; none in
+/// ns), by integer rounding. False, with nothing written, where the float formatting's own
+/// rounding decides: a value exactly halfway between two outputs, or beyond 2^53 ns (where
+/// `as f64` is inexact).
+fn push_duration_exactly(buf: &mut Vec<u8>, ns: i64, decimals: impl Fn(u32) -> u32) -> bool {
+    let size = ns.unsigned_abs();
+    if size >= 1 << 53 {
+        return false;
+    }
+    let scale: u32 = match size {
+        0..1_000 => 0,
+        1_000..1_000_000 => 1,
+        1_000_000..1_000_000_000 => 2,
+        _ => 3,
+    };
+    let shown = if scale == 0 { 0 } else { decimals(scale) };
+    // Nanoseconds in the last digit shown.
+    let step = 10u64.pow(3 * scale - shown);
+    let (mut value, rest) = (size / step, size % step);
+    if step > 1 && rest * 2 == step {
+        return false;
+    }
+    if rest * 2 > step {
+        value += 1;
+    }
+    if ns < 0 {
+        buf.push(b'-');
+    }
+    let denominator = 10u64.pow(shown);
+    push_u64(buf, value / denominator);
+    if shown > 0 {
+        buf.push(b'.');
+        push_padded(buf, value % denominator, shown as usize);
+    }
+    buf.extend_from_slice(DURATION_UNITS[scale as usize].as_bytes());
+    true
 }
 
 /// A duration in the most readable unit: `812ns`, `15.3µs`, `4.21ms`, `1.50s`.
@@ -33,6 +85,63 @@ mod tests {
         );
         assert_eq!(epoch_ns_to_string(-1), "-1.999999999");
         assert_eq!(epoch_ns_to_string(0), "0.000000000");
+    }
+
+    /// Durations and times near every unit's edges, halfway points and the limits.
+    fn awkward_ns() -> Vec<i64> {
+        let mut values = vec![0, 1, 999, i64::MAX, i64::MIN, 1 << 53, (1 << 53) - 1];
+        for power in 0..19 {
+            let edge = 10i64.pow(power);
+            for delta in [-501, -500, -499, -1, 0, 1, 499, 500, 501] {
+                values.push(edge + delta);
+                values.push(edge / 2 + delta);
+                values.push(edge * 5 + delta);
+                values.push(86_400_000_000_000 + edge + delta);
+            }
+        }
+        // A deterministic spread over every size.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            values.push((x >> (x % 60)) as i64);
+        }
+        let negated: Vec<i64> = values.iter().map(|v| v.saturating_neg()).collect();
+        values.extend(negated);
+        values
+    }
+
+    #[test]
+    fn pushed_durations_and_times_equal_the_formatted_ones() {
+        for ns in awkward_ns() {
+            let mut buf = Vec::new();
+            push_duration_human(&mut buf, ns);
+            assert_eq!(
+                String::from_utf8(buf).unwrap(),
+                duration_ns_to_human(ns as f64),
+                "{ns}"
+            );
+            for digits in 0..=9 {
+                let resolution = Resolution { digits };
+                let mut buf = Vec::new();
+                resolution.push_duration(&mut buf, ns);
+                let want = resolution.duration(ns as f64);
+                assert_eq!(
+                    String::from_utf8(buf).unwrap(),
+                    want,
+                    "{ns} at {digits} digits"
+                );
+                let mut buf = Vec::new();
+                resolution.push_epoch(&mut buf, ns);
+                let want = resolution.epoch(ns);
+                assert_eq!(
+                    String::from_utf8(buf).unwrap(),
+                    want,
+                    "{ns} at {digits} digits"
+                );
+            }
+        }
     }
 
     #[test]
@@ -248,12 +357,34 @@ impl Resolution {
             .to_string()
     }
 
+    /// [`Resolution::epoch`] appended to `buf`.
+    pub fn push_epoch(self, buf: &mut Vec<u8>, ns: i64) {
+        push_i64(buf, ns.div_euclid(1_000_000_000));
+        let digits = usize::from(self.digits.min(9));
+        if digits > 0 {
+            let frac = ns.rem_euclid(1_000_000_000) as u64;
+            buf.push(b'.');
+            push_padded(buf, frac / 10u64.pow(9 - digits as u32), digits);
+        }
+    }
+
     /// RFC 3339 UTC with as many decimals as the capture has.
     pub fn iso(self, ns: i64) -> String {
         let full = epoch_ns_to_rfc3339(ns);
         let cut = 9 - usize::from(self.digits.min(9));
         let body = &full[..full.len() - 1 - cut];
         format!("{}Z", body.trim_end_matches('.'))
+    }
+
+    /// [`Resolution::duration`] of a whole number of nanoseconds, appended to `buf`.
+    pub fn push_duration(self, buf: &mut Vec<u8>, ns: i64) {
+        let digits = u32::from(self.digits);
+        let days_long = ns.unsigned_abs() >= 86_400 * 1_000_000_000;
+        if days_long
+            || !push_duration_exactly(buf, ns, |scale| 3.min(digits.saturating_sub(9 - 3 * scale)))
+        {
+            buf.extend_from_slice(self.duration(ns as f64).as_bytes());
+        }
     }
 
     /// A duration like [`duration_ns_to_human`], without decimals the capture cannot have:

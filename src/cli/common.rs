@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use tracetail::capture::{CaptureError, CaptureReader};
-use tracetail::columns::writers::{CsvRows, JsonRows};
+use tracetail::columns::writers::{push_ip, push_u64, CsvRows, JsonRows};
 use tracetail::columns::RowColumns;
 use tracetail::flows::{PacketFilter, PacketSelection, TimeBound};
 use tracetail::pipeline::{analyze, FileReport, PassOptions, Record, RowEncoder};
@@ -188,13 +188,13 @@ pub fn run_pass_with_rows(
 
 /// Runs the pass over `files` and writes one row per record `pick` finds: JSON and CSV rows
 /// formatted on the workers ([`RowWriter::encoders`]), text lines made by `text` here, in
-/// order (only for text output).
+/// order (only for text output, appended to the line buffer it is given).
 pub fn write_rows<R, P>(
     files: &[PathBuf],
     options: &PassOptions,
     rows: &mut RowWriter<R>,
     pick: P,
-    mut text: impl FnMut(&Path, &R) -> String,
+    mut text: impl FnMut(&Path, &R, &mut Vec<u8>),
 ) -> anyhow::Result<Run>
 where
     R: Send + Sync + 'static,
@@ -206,7 +206,7 @@ where
             return rows.encoded(row);
         }
         match pick(&record) {
-            Some(row) => rows.row(path, row, || text(path, row)),
+            Some(row) => rows.row(path, row, |line| text(path, row, line)),
             None => Ok(()),
         }
     })
@@ -404,9 +404,9 @@ impl<R> RowWriter<R> {
         matches!(*self.format, RowFormat::Text)
     }
 
-    /// Writes one row in the chosen format; `text` makes its text line (only called for
-    /// text output).
-    pub fn row(&mut self, path: &Path, row: &R, text: impl FnOnce() -> String) -> io::Result<()> {
+    /// Writes one row in the chosen format; `text` appends its text line to the buffer it is
+    /// given (only called for text output).
+    pub fn row(&mut self, path: &Path, row: &R, text: impl FnOnce(&mut Vec<u8>)) -> io::Result<()> {
         self.count += 1;
         if self.capture.as_ref().is_none_or(|(p, _)| p != path) {
             self.capture = Some((path.to_path_buf(), self.format.capture(path)));
@@ -416,7 +416,10 @@ impl<R> RowWriter<R> {
         match &*self.format {
             RowFormat::Json(json) => json.push_row(&mut self.line, capture, row),
             RowFormat::Csv(csv) => csv.push_record(&mut self.line, &mut self.scratch, capture, row),
-            RowFormat::Text => return writeln!(self.out, "{}", text()),
+            RowFormat::Text => {
+                text(&mut self.line);
+                self.line.push(b'\n');
+            }
         }
         self.out.write_all(&self.line)
     }
@@ -745,6 +748,51 @@ impl TimeStyle {
     pub fn duration(&self, ns: f64) -> String {
         self.resolution.duration(ns)
     }
+
+    /// [`TimeStyle::time`] appended to `buf`.
+    pub fn push_time(&mut self, buf: &mut Vec<u8>, ns: i64) {
+        match self.format {
+            TimeFormat::Epoch => self.resolution.push_epoch(buf, ns),
+            _ => buf.extend_from_slice(self.time(ns).as_bytes()),
+        }
+    }
+
+    /// [`TimeStyle::duration`] of a whole number of nanoseconds appended to `buf`; `-` for
+    /// none.
+    pub fn push_duration(&self, buf: &mut Vec<u8>, ns: Option<i64>) {
+        match ns {
+            Some(ns) => self.resolution.push_duration(buf, ns),
+            None => buf.push(b'-'),
+        }
+    }
+}
+
+/// `ip:port` as `SocketAddr` writes it (`[ip]:port` for IPv6), appended to `buf`.
+pub fn push_endpoint(buf: &mut Vec<u8>, ip: std::net::IpAddr, port: u16) {
+    if ip.is_ipv6() {
+        buf.push(b'[');
+        push_ip(buf, ip);
+        buf.push(b']');
+    } else {
+        push_ip(buf, ip);
+    }
+    buf.push(b':');
+    push_u64(buf, u64::from(port));
+}
+
+/// A row's flags as text lines end with them: `  [gap,pipelined]`, nothing without.
+pub fn push_flags(buf: &mut Vec<u8>, flags: &[&str]) {
+    if flags.is_empty() {
+        return;
+    }
+    buf.extend_from_slice(b"  [");
+    for (i, flag) in flags.iter().enumerate() {
+        if i > 0 {
+            buf.push(b',');
+        }
+        buf.extend_from_slice(flag.as_bytes());
+    }
+    buf.push(b']');
 }
 
 /// One [`TimeStyle`] per input file, made when the file's first row is printed.

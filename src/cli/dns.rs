@@ -7,6 +7,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use tracetail::analyzers::DnsTransaction;
 use tracetail::columns::dns::{query_type_name, rcode_name, DNS};
+use tracetail::columns::writers::{push_ip, push_u64};
 use tracetail::pipeline::{PassOptions, Record};
 
 #[derive(clap::Args)]
@@ -81,35 +82,45 @@ fn csv_row(capture: &str, t: &DnsTransaction) -> Vec<String> {
     ]
 }
 
-/// The text line of one query (`tracetail dns` without --json/--csv).
-fn text_line(t: &DnsTransaction, style: &mut common::TimeStyle) -> String {
-    let when = t
-        .query_ns
-        .or(t.response_ns)
-        .map(|ns| style.time(ns))
-        .unwrap_or_default();
-    let latency = t
-        .latency_ns()
-        .map(|ns| style.duration(ns as f64))
-        .unwrap_or_else(|| "-".into());
-    let flags = if t.flags.is_empty() {
-        String::new()
-    } else {
-        format!("  [{}]", t.flags.join(","))
-    };
-    format!(
-        "DNS query at {when} {}:{} -> {}:{} {} id={:#06x} {} {} {} answers={} latency {latency}{flags}",
-        t.client_ip,
-        t.client_port,
-        t.server_ip,
-        t.server_port,
-        t.transport,
-        t.id,
-        t.query_name,
-        query_type_name(t.query_type),
-        t.rcode.map(rcode_name).unwrap_or_else(|| "-".into()),
-        t.answers
-    )
+/// The text line of one query (`tracetail dns` without --json/--csv), appended to `line`:
+/// `DNS query at {when} {ip}:{port} -> {ip}:{port} {transport} id={0x0000} {name} {type}
+/// {rcode} answers={n} latency {latency}{  [flags]}`.
+fn text_line(t: &DnsTransaction, style: &mut common::TimeStyle, line: &mut Vec<u8>) {
+    line.extend_from_slice(b"DNS query at ");
+    if let Some(ns) = t.query_ns.or(t.response_ns) {
+        style.push_time(line, ns);
+    }
+    line.push(b' ');
+    // Addresses and ports apart (no brackets around IPv6), as this line always had them.
+    for (ip, port, after) in [
+        (t.client_ip, t.client_port, &b" -> "[..]),
+        (t.server_ip, t.server_port, b" "),
+    ] {
+        push_ip(line, ip);
+        line.push(b':');
+        push_u64(line, u64::from(port));
+        line.extend_from_slice(after);
+    }
+    line.extend_from_slice(t.transport.as_bytes());
+    // `{:#06x}`: four lowercase hex digits.
+    line.extend_from_slice(b" id=0x");
+    for shift in [12, 8, 4, 0] {
+        line.push(b"0123456789abcdef"[usize::from(t.id >> shift & 0xf)]);
+    }
+    line.push(b' ');
+    line.extend_from_slice(t.query_name.as_bytes());
+    line.push(b' ');
+    line.extend_from_slice(query_type_name(t.query_type).as_bytes());
+    line.push(b' ');
+    match t.rcode {
+        Some(rcode) => line.extend_from_slice(rcode_name(rcode).as_bytes()),
+        None => line.push(b'-'),
+    }
+    line.extend_from_slice(b" answers=");
+    push_u64(line, u64::from(t.answers));
+    line.extend_from_slice(b" latency ");
+    style.push_duration(line, t.latency_ns());
+    common::push_flags(line, &t.flags);
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -130,7 +141,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Record::Dns(t) => Some(t),
             _ => None,
         },
-        |path, t| text_line(t, styles.for_file(path)),
+        |path, t, line| text_line(t, styles.for_file(path), line),
     )?;
     let text = rows.is_text();
     let count = rows.count;

@@ -5,6 +5,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use tracetail::analyzers::HttpTransaction;
 use tracetail::columns::http::HTTP;
+use tracetail::columns::writers::push_u64;
 use tracetail::pipeline::{PassOptions, Record};
 
 #[derive(clap::Args)]
@@ -156,34 +157,33 @@ fn csv_row(capture: &str, t: &HttpTransaction) -> Vec<String> {
     ]
 }
 
-fn text_line(t: &HttpTransaction, style: &mut common::TimeStyle) -> String {
-    let when = t
-        .request_first_ns
-        .or(t.response_first_ns)
-        .map(|ns| style.time(ns))
-        .unwrap_or_else(|| "?".into());
-    let server = std::net::SocketAddr::new(t.server_ip, t.server_port);
-    let latency = |v: Option<i64>| {
-        v.map(|ns| style.duration(ns as f64))
-            .unwrap_or_else(|| "-".into())
-    };
+/// The text line of one transaction (`tracetail http` without --json/--csv), appended to
+/// `line`: `HTTP request at {when} for server {ip:port}  {method} {host}{uri} -> {status}
+/// ttfb {ttfb} total {total}{  [flags]}`.
+fn text_line(t: &HttpTransaction, style: &mut common::TimeStyle, line: &mut Vec<u8>) {
+    line.extend_from_slice(b"HTTP request at ");
+    match t.request_first_ns.or(t.response_first_ns) {
+        Some(ns) => style.push_time(line, ns),
+        None => line.push(b'?'),
+    }
+    line.extend_from_slice(b" for server ");
+    common::push_endpoint(line, t.server_ip, t.server_port);
+    line.extend_from_slice(b"  ");
     let method = if t.method.is_empty() { "?" } else { &t.method };
-    let status = t
-        .status
-        .map(|s| s.to_string())
-        .unwrap_or_else(|| "---".into());
-    let flags = if t.flags.is_empty() {
-        String::new()
-    } else {
-        format!("  [{}]", t.flags.join(","))
-    };
-    format!(
-        "HTTP request at {when} for server {server}  {method} {}{} -> {status}  ttfb {} total {}{flags}",
-        t.host.as_deref().unwrap_or(""),
-        t.uri,
-        latency(t.ttfb_ns()),
-        latency(t.total_ns()),
-    )
+    line.extend_from_slice(method.as_bytes());
+    line.push(b' ');
+    line.extend_from_slice(t.host.as_deref().unwrap_or("").as_bytes());
+    line.extend_from_slice(t.uri.as_bytes());
+    line.extend_from_slice(b" -> ");
+    match t.status {
+        Some(status) => push_u64(line, u64::from(status)),
+        None => line.extend_from_slice(b"---"),
+    }
+    line.extend_from_slice(b"  ttfb ");
+    style.push_duration(line, t.ttfb_ns());
+    line.extend_from_slice(b" total ");
+    style.push_duration(line, t.total_ns());
+    common::push_flags(line, &t.flags);
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -207,7 +207,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Record::Http(t) => Some(t),
             _ => None,
         },
-        |path, t| text_line(t, styles.for_file(path)),
+        |path, t, line| text_line(t, styles.for_file(path), line),
     )?;
     let text = rows.is_text();
     let count = rows.count;

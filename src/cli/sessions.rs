@@ -72,7 +72,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             return Ok(());
         }
         match writer.as_mut() {
-            Some(w) => w.row(path, &flow, String::new),
+            Some(w) => w.row(path, &flow, |_| {}),
             None => {
                 rows.push((path.display().to_string(), flow));
                 Ok(())

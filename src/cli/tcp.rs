@@ -7,9 +7,10 @@ use std::io::Write;
 use std::process::ExitCode;
 use tracetail::analyzers::{tcp, TcpExchange};
 use tracetail::columns::tcp::TCP;
+use tracetail::columns::writers::push_u64;
 use tracetail::pipeline::{PassOptions, Record};
 use tracetail::stats::intervals::{IntervalRow, IntervalStats, MAX_INTERVALS};
-use tracetail::units::{duration_ns_to_human, epoch_ns_to_string};
+use tracetail::units::{duration_ns_to_human, epoch_ns_to_string, push_duration_human, Resolution};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -58,32 +59,36 @@ fn parse_duration_ns(text: &str) -> Result<i64, String> {
     Ok(ns as i64)
 }
 
-fn text_line(t: &TcpExchange) -> String {
-    let when = t
-        .request_first_ns
-        .or(t.response_first_ns)
-        .map(epoch_ns_to_string)
-        .unwrap_or_else(|| "?".into());
-    let client = std::net::SocketAddr::new(t.client_ip, t.client_port);
-    let server = std::net::SocketAddr::new(t.server_ip, t.server_port);
-    let latency = |v: Option<i64>| {
-        v.map(|ns| duration_ns_to_human(ns as f64))
-            .unwrap_or_else(|| "-".into())
+/// The text line of one exchange (`tracetail tcp` without --json/--csv), appended to `line`:
+/// `TCP exchange at {when} {client} -> {server} ({protocol}) #{n}  {a} B -> {b} B  ttfb {ttfb}
+/// total {total}{  [flags]}`.
+fn text_line(t: &TcpExchange, line: &mut Vec<u8>) {
+    line.extend_from_slice(b"TCP exchange at ");
+    match t.request_first_ns.or(t.response_first_ns) {
+        Some(ns) => Resolution::NANOSECONDS.push_epoch(line, ns),
+        None => line.push(b'?'),
+    }
+    line.push(b' ');
+    common::push_endpoint(line, t.client_ip, t.client_port);
+    line.extend_from_slice(b" -> ");
+    common::push_endpoint(line, t.server_ip, t.server_port);
+    line.extend_from_slice(b" (");
+    line.extend_from_slice(t.protocol.as_bytes());
+    line.extend_from_slice(b") #");
+    push_u64(line, u64::from(t.exchange));
+    line.extend_from_slice(b"  ");
+    push_u64(line, t.request_bytes);
+    line.extend_from_slice(b" B -> ");
+    push_u64(line, t.response_bytes);
+    line.extend_from_slice(b" B  ttfb ");
+    let latency = |line: &mut Vec<u8>, ns: Option<i64>| match ns {
+        Some(ns) => push_duration_human(line, ns),
+        None => line.push(b'-'),
     };
-    let flags = if t.flags.is_empty() {
-        String::new()
-    } else {
-        format!("  [{}]", t.flags.join(","))
-    };
-    format!(
-        "TCP exchange at {when} {client} -> {server} ({}) #{}  {} B -> {} B  ttfb {} total {}{flags}",
-        t.protocol,
-        t.exchange,
-        t.request_bytes,
-        t.response_bytes,
-        latency(t.ttfb_ns()),
-        latency(t.total_ns()),
-    )
+    latency(line, t.ttfb_ns());
+    line.extend_from_slice(b" total ");
+    latency(line, t.total_ns());
+    common::push_flags(line, &t.flags);
 }
 
 /// Whether `--port` keeps the exchange (every one without `--port`).
@@ -121,11 +126,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Record::Tcp(t) if on_ports(&ports, t) => Some(t),
             _ => None,
         },
-        |_, t| {
+        |_, t, line| {
             unanswered += u64::from(t.flags.contains(&"unanswered"));
             overlapped += u64::from(t.flags.contains(&"overlapped"));
             greetings += u64::from(t.flags.contains(&"server_first"));
-            text_line(t)
+            text_line(t, line)
         },
     )?;
     let text = rows.is_text();

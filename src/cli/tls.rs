@@ -77,7 +77,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             Record::Tls(t) => Some(t),
             _ => None,
         },
-        |_, t| text_line(t),
+        |_, t, line| line.extend_from_slice(text_line(t).as_bytes()),
     )?;
     let text = rows.is_text();
     let count = rows.count;

@@ -127,6 +127,31 @@ impl Cell {
     }
 }
 
+/// Appends `n` in decimal, as `Display` writes it.
+pub fn push_u64(buf: &mut Vec<u8>, n: u64) {
+    let mut digits = [0; 2 * MAX_DIGITS];
+    let start = write_decimal(&mut digits, n);
+    buf.extend_from_slice(&digits[start..MAX_DIGITS]);
+}
+
+/// Appends `n` in decimal, as `Display` writes it.
+pub fn push_i64(buf: &mut Vec<u8>, n: i64) {
+    if n < 0 {
+        buf.push(b'-');
+    }
+    push_u64(buf, n.unsigned_abs());
+}
+
+/// Appends `n` in exactly `width` decimal digits (zeros first; `n` below 10^`width`).
+pub fn push_padded(buf: &mut Vec<u8>, n: u64, width: usize) {
+    let mut digits = [0; 2 * MAX_DIGITS];
+    let start = write_decimal(&mut digits, n);
+    for _ in (MAX_DIGITS - start)..width {
+        buf.push(b'0');
+    }
+    buf.extend_from_slice(&digits[start..MAX_DIGITS]);
+}
+
 /// The digits of `u64::MAX`.
 const MAX_DIGITS: usize = 20;
 
@@ -228,7 +253,8 @@ fn push_ipv6(buf: &mut Vec<u8>, ip: Ipv6Addr) {
 }
 
 /// An address as `Display` writes it.
-fn push_ip(buf: &mut Vec<u8>, ip: IpAddr) {
+/// Appends an address as `Display` writes it.
+pub fn push_ip(buf: &mut Vec<u8>, ip: IpAddr) {
     match ip {
         IpAddr::V4(v4) => push_ipv4(buf, v4),
         IpAddr::V6(v6) => push_ipv6(buf, v6),
