@@ -53,10 +53,15 @@ struct Run {
 
 /// `tracetail dns --json` over `files` with `extra` flags, under `/usr/bin/time`.
 fn run(time: &Path, files: &[&Path], extra: &[&str]) -> Run {
+    run_command(time, &["dns", "--json"], files, extra)
+}
+
+/// `tracetail` with `command` over `files` with `extra` flags, under `/usr/bin/time`.
+fn run_command(time: &Path, command: &[&str], files: &[&Path], extra: &[&str]) -> Run {
     let out = Command::new(time)
         .args(["-f", "peak-rss-kib %M"])
         .arg(env!("CARGO_BIN_EXE_tracetail"))
-        .args(["dns", "--json"])
+        .args(command)
         .args(extra)
         .args(files)
         .output()
@@ -224,4 +229,76 @@ fn one_memory_budget_bounds_a_syn_flood_dns_and_fragments_together() {
     );
 
     assert_same_with_more_workers(&time, &files, &BUDGET, &small);
+}
+
+/// The flow ids of a `sessions` table's rows, in the order written.
+fn table_ids(stdout: &[u8]) -> Vec<u64> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+        .collect()
+}
+
+/// The `sessions` table streams as flows end (it held every row until the end, and so
+/// ignored the flow budget: 277 MB for a 500k SYN flood under `--memory-budget 64M`): under
+/// a budget it holds little, in order of first packet; rows that wait past the flow limit
+/// go out early, with a warning, and none is lost.
+#[test]
+fn the_sessions_table_streams_within_the_flow_budget() {
+    let test = "the_sessions_table_streams_within_the_flow_budget";
+    let Some(time) = gnu_time(test) else {
+        return;
+    };
+    const SYNS: u64 = 100_000;
+    let syn = synth_hostile("table-syn.pcap", "syn-flood", SYNS);
+    let tiny = common::synth("hostile_budget", "table-tiny.pcap", &["--requests", "10"]);
+    let sessions = ["sessions", "--threads", "1"];
+    const BUDGET: [&str; 2] = ["--memory-budget", "16M"];
+    let baseline = run_command(&time, &sessions, &[tiny.as_path()], &BUDGET);
+    let default = run_command(&time, &sessions, &[syn.as_path()], &[]);
+    let small = run_command(&time, &sessions, &[syn.as_path()], &BUDGET);
+
+    let ids = table_ids(&small.stdout);
+    assert_eq!(ids, (0..SYNS).collect::<Vec<_>>(), "every flow, in order");
+    assert!(
+        String::from_utf8_lossy(&small.stdout).ends_with("100,000 conversations\n"),
+        "closing line"
+    );
+    assert!(!small.stderr.contains("out of order"), "{}", small.stderr);
+    let held_kib = small.peak_rss_kib.saturating_sub(baseline.peak_rss_kib);
+    let default_held_kib = default.peak_rss_kib.saturating_sub(baseline.peak_rss_kib);
+    assert!(
+        held_kib < 16 * 1024 && held_kib * 4 < default_held_kib,
+        "held above the baseline ({} KiB): 16 MiB budget {held_kib} KiB, default \
+         {default_held_kib} KiB",
+        baseline.peak_rss_kib
+    );
+
+    // Connections open across many others', and room for 10 flows: rows go out early, each
+    // once.
+    let mixed = common::synth(
+        "hostile_budget",
+        "table-mixed.pcap",
+        &["--requests", "3000", "--body-scale", "0.01", "--seed", "42"],
+    );
+    let tight = ["--max-flows", "10"];
+    let table = run_command(&time, &sessions, &[mixed.as_path()], &tight);
+    let json = run_command(&time, &["sessions", "--json"], &[mixed.as_path()], &tight);
+    let mut ids = table_ids(&table.stdout);
+    let early = ids.windows(2).filter(|w| w[1] < w[0]).count();
+    assert!(early > 0, "expected rows out of order with 10 flows");
+    let warning = table
+        .stderr
+        .lines()
+        .find(|l| l.contains("printed out of order of first packet"))
+        .unwrap_or_else(|| panic!("no out-of-order warning: {}", table.stderr));
+    assert!(warning.contains("more than 10 waited"), "{warning}");
+    ids.sort_unstable();
+    let json_rows = json.stdout.iter().filter(|&&b| b == b'\n').count();
+    assert_eq!(
+        ids,
+        (0..json_rows as u64).collect::<Vec<_>>(),
+        "each flow once"
+    );
 }

@@ -41,11 +41,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut options = PassOptions {
         flows: true,
         select: args.inputs.selection(),
+        // --max-flows, --memory-budget, --idle-timeout...: the flow table's limits.
+        analyzer: args.analysis.config()?,
         ..Default::default()
     };
     if args.http2 {
         options.transactions = true;
-        options.analyzer = args.analysis.config()?;
         options.analyzer.http2_connections = true;
     }
     let options = args.inputs.pass(options);
@@ -53,11 +54,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut held: Vec<(std::path::PathBuf, FlowRecord)> = Vec::new();
     let mut figures: HashMap<(std::path::PathBuf, u64), Http2Connection> = HashMap::new();
     let multi = args.inputs.files.len() > 1;
-    let mut rows: Vec<(String, FlowRecord)> = Vec::new();
-    // JSON and CSV rows stream out as flows end; the text table waits for all of them.
+    // Rows stream out as flows end: JSON and CSV as they come, the text table in order of
+    // first packet (a row waits for the earlier ones, within the flow limit).
     let mut writer = (args.json || args.csv)
         .then(|| common::RowWriter::new(args.json, args.csv, &FLOWS))
         .transpose()?;
+    let mut table = writer
+        .is_none()
+        .then(|| Table::new(common::stdout(), multi, options.analyzer.max_flows));
     let run = common::run_pass(&args.inputs.files, &options, &mut |path, record| {
         let flow = match record {
             Record::Flow(flow) => flow,
@@ -71,17 +75,16 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             held.push((path.to_path_buf(), flow));
             return Ok(());
         }
-        match writer.as_mut() {
-            Some(w) => w.row(path, &flow, |_| {}),
-            None => {
-                rows.push((path.display().to_string(), flow));
-                Ok(())
-            }
+        match (writer.as_mut(), table.as_mut()) {
+            (Some(w), _) => w.row(path, &flow, |_| {}),
+            (None, Some(table)) => table.push(path, flow),
+            (None, None) => Ok(()),
         }
     })?;
-    let mut out = match writer {
-        Some(w) => w.finish()?,
-        None => common::stdout(),
+    let mut out = match (writer, table) {
+        (Some(w), _) => w.finish()?,
+        (None, Some(table)) => table.finish(!run.nothing_read())?,
+        (None, None) => common::stdout(),
     };
     if !held.is_empty() {
         let json = JsonRows::new(&FLOWS);
@@ -98,11 +101,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
             out.write_all(&line)?;
         }
-    }
-    if !args.json && !args.csv && !run.nothing_read() {
-        // Flows are streamed as they end; show them in order of first packet.
-        rows.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.flow_id.cmp(&b.1.flow_id)));
-        print_table(&mut out, &rows, multi)?;
     }
     out.flush()?;
     Ok(run.exit_code())
@@ -168,41 +166,87 @@ fn endpoint(ip: std::net::IpAddr, port: u16, protocol: &str) -> String {
     }
 }
 
-fn print_table(
-    out: &mut impl Write,
-    rows: &[(String, FlowRecord)],
+/// The conversation table (`sessions` without --json/--csv), written as flows end: per file
+/// in order of first packet, each row waiting until the rows of earlier flows are out. At
+/// most `max_waiting` rows wait (the flow limit: a flow open for long would otherwise hold
+/// back every later row, and memory with them); past that the earliest waiting row goes out
+/// early, and the end says how many rows came out of order.
+struct Table<W: Write> {
+    out: W,
     multi: bool,
-) -> std::io::Result<()> {
-    writeln!(
-        out,
-        "{:>5} {:<6} {:<45} {:>10} {:>9} {:>10} {:>9} {:>10} {:>6} {:>10}",
-        "id",
-        "proto",
-        "client -> server",
-        "duration",
-        "pkts →",
-        "bytes →",
-        "pkts ←",
-        "bytes ←",
-        "state",
-        "handshake"
-    )?;
-    let mut current_file = "";
-    // Durations with the digits each capture has (`78µs` from a microsecond capture).
-    let mut styles = common::TimeStyles::new(common::TimeFormat::Epoch);
-    for (file, f) in rows {
-        if multi && file != current_file {
-            writeln!(out, "# {file}")?;
-            current_file = file;
+    max_waiting: usize,
+    styles: common::TimeStyles,
+    file: Option<std::path::PathBuf>,
+    waiting: BTreeMap<u64, FlowRecord>,
+    /// The highest flow id written for this file.
+    written_up_to: Option<u64>,
+    rows: u64,
+    out_of_order: u64,
+    header_written: bool,
+}
+
+impl<W: Write> Table<W> {
+    fn new(out: W, multi: bool, max_waiting: usize) -> Self {
+        Table {
+            out,
+            multi,
+            max_waiting: max_waiting.max(1),
+            // Durations with the digits each capture has (`78µs` from a microsecond capture).
+            styles: common::TimeStyles::new(common::TimeFormat::Epoch),
+            file: None,
+            waiting: BTreeMap::new(),
+            written_up_to: None,
+            rows: 0,
+            out_of_order: 0,
+            header_written: false,
         }
-        let style = styles.for_file(std::path::Path::new(file));
+    }
+
+    fn push(&mut self, path: &std::path::Path, flow: FlowRecord) -> std::io::Result<()> {
+        if self.file.as_deref() != Some(path) {
+            self.release(true)?;
+            self.file = Some(path.to_path_buf());
+            self.written_up_to = None;
+        }
+        self.waiting.insert(flow.flow_id, flow);
+        self.release(false)
+    }
+
+    /// Writes the waiting rows that are due (`all`: every one, in order).
+    fn release(&mut self, all: bool) -> std::io::Result<()> {
+        while let Some((&first, _)) = self.waiting.first_key_value() {
+            let next = self.written_up_to.map_or(0, |id| id + 1);
+            if first > next && !all && self.waiting.len() <= self.max_waiting {
+                break;
+            }
+            if let Some((_, flow)) = self.waiting.pop_first() {
+                self.write_row(&flow)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn write_row(&mut self, f: &FlowRecord) -> std::io::Result<()> {
+        if !self.header_written {
+            self.write_header()?;
+        }
+        let file = self.file.clone().unwrap_or_default();
+        if self.multi && self.written_up_to.is_none() {
+            writeln!(self.out, "# {}", file.display())?;
+        }
+        match self.written_up_to {
+            Some(highest) if f.flow_id < highest => self.out_of_order += 1,
+            _ => self.written_up_to = Some(f.flow_id),
+        }
+        self.rows += 1;
+        let style = self.styles.for_file(&file);
         let pair = format!(
             "{} -> {}",
             endpoint(f.client_ip, f.client_port, &f.protocol),
             endpoint(f.server_ip, f.server_port, &f.protocol)
         );
         writeln!(
-            out,
+            self.out,
             "{:>5} {:<6} {:<45} {:>10} {:>9} {:>10} {:>9} {:>10} {:>6} {:>10}",
             f.flow_id,
             f.protocol,
@@ -216,9 +260,46 @@ fn print_table(
             f.handshake_ns()
                 .map(|h| style.duration(h as f64))
                 .unwrap_or_else(|| "-".into()),
-        )?;
+        )
     }
-    writeln!(out, "{} conversations", thousands(rows.len() as u64))
+
+    fn write_header(&mut self) -> std::io::Result<()> {
+        self.header_written = true;
+        writeln!(
+            self.out,
+            "{:>5} {:<6} {:<45} {:>10} {:>9} {:>10} {:>9} {:>10} {:>6} {:>10}",
+            "id",
+            "proto",
+            "client -> server",
+            "duration",
+            "pkts →",
+            "bytes →",
+            "pkts ←",
+            "bytes ←",
+            "state",
+            "handshake"
+        )
+    }
+
+    /// Writes what still waits and the closing line (`read`: a capture was read, so the table
+    /// is shown even without rows); returns the output.
+    fn finish(mut self, read: bool) -> std::io::Result<W> {
+        self.release(true)?;
+        if read {
+            if !self.header_written {
+                self.write_header()?;
+            }
+            writeln!(self.out, "{} conversations", thousands(self.rows))?;
+        }
+        if self.out_of_order > 0 {
+            eprintln!(
+                "warning: {} conversations were printed out of order of first packet: more than {} waited for an earlier one still open (raise --max-flows or --memory-budget, or use --json)",
+                thousands(self.out_of_order),
+                thousands(self.max_waiting as u64)
+            );
+        }
+        Ok(self.out)
+    }
 }
 
 fn run_scapy(args: Args) -> anyhow::Result<ExitCode> {
