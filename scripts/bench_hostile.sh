@@ -38,6 +38,8 @@ dns-unanswered|dns-unanswered|$((500000 * scale))|1|dns --json --max-dns-pending
 ipv6-fragments|ipv6-fragments|$((500000 * scale))|64|dns --json
 ipv6-fragments|ipv6-fragments|$((500000 * scale))|64|dns --json --max-fragments 64
 syn-flood|syn-flood|$((500000 * scale))|1|http --json --memory-budget 64M
+syn-flood|syn-flood|$((500000 * scale))|1|sessions
+syn-flood|syn-flood|$((500000 * scale))|1|sessions --memory-budget 64M
 dns-unanswered|dns-unanswered|$((500000 * scale))|1|dns --json --memory-budget 64M
 ipv6-fragments|ipv6-fragments|$((500000 * scale))|64|dns --json --memory-budget 64M"
 
