@@ -228,9 +228,8 @@ impl FlowSlots {
             .filter_map(|(key, &slot)| Some((key, self.states.get(slot)?.as_ref()?)))
     }
 
-    /// Removes every flow; the states in the map's order.
-    /// Every open flow, in flow order (sorting (flow id, slot) pairs moves no state: sorting
-    /// the ended records instead cost ~800 instructions a flow).
+    /// Removes every open flow and returns them in flow order (sorting (flow id, slot) pairs
+    /// moves no state: sorting the ended records instead cost ~800 instructions a flow).
     fn drain(&mut self) -> Vec<FlowState> {
         let mut states = std::mem::take(&mut self.states);
         let mut order: Vec<(u64, usize)> = states
