@@ -6,7 +6,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use tracetail::analyzers::http2::Http2Connection;
 use tracetail::columns::flows::FLOWS;
-use tracetail::columns::writers::JsonRows;
+use tracetail::columns::writers::{push_ip, push_u64, JsonRows};
 use tracetail::flows::FlowRecord;
 use tracetail::pipeline::{PassOptions, Record};
 use tracetail::units::{bytes_human, thousands};
@@ -157,13 +157,36 @@ fn csv_row(file: &str, f: &FlowRecord) -> Vec<String> {
     ]
 }
 
-fn endpoint(ip: std::net::IpAddr, port: u16, protocol: &str) -> String {
-    let has_ports = protocol == "tcp" || protocol == "udp";
-    if has_ports {
-        std::net::SocketAddr::new(ip, port).to_string()
+/// A conversation's endpoint: `ip:port` as `SocketAddr` writes it for TCP and UDP, the
+/// address alone otherwise.
+fn push_endpoint(line: &mut Vec<u8>, ip: std::net::IpAddr, port: u16, protocol: &str) {
+    if protocol == "tcp" || protocol == "udp" {
+        common::push_endpoint(line, ip, port);
     } else {
-        ip.to_string()
+        push_ip(line, ip);
     }
+}
+
+enum Align {
+    Left,
+    Right,
+}
+
+/// Appends what `write` writes, padded with spaces to `width` characters as `{:<width}` or
+/// `{:>width}` would, then one space.
+fn padded(line: &mut Vec<u8>, width: usize, align: Align, write: impl FnOnce(&mut Vec<u8>)) {
+    let start = line.len();
+    write(line);
+    // Characters, not bytes (`µs`): every byte but UTF-8 continuation bytes starts one.
+    let chars = line[start..].iter().filter(|&&b| b & 0xc0 != 0x80).count();
+    let fill = width.saturating_sub(chars);
+    match align {
+        Align::Left => line.extend(std::iter::repeat_n(b' ', fill)),
+        Align::Right => {
+            line.splice(start..start, std::iter::repeat_n(b' ', fill));
+        }
+    }
+    line.push(b' ');
 }
 
 /// The conversation table (`sessions` without --json/--csv), written as flows end: per file
@@ -183,6 +206,8 @@ struct Table<W: Write> {
     rows: u64,
     out_of_order: u64,
     header_written: bool,
+    /// The row being written.
+    line: Vec<u8>,
 }
 
 impl<W: Write> Table<W> {
@@ -199,6 +224,7 @@ impl<W: Write> Table<W> {
             rows: 0,
             out_of_order: 0,
             header_written: false,
+            line: Vec::with_capacity(256),
         }
     }
 
@@ -230,7 +256,7 @@ impl<W: Write> Table<W> {
         if !self.header_written {
             self.write_header()?;
         }
-        let file = self.file.clone().unwrap_or_default();
+        let file = self.file.as_deref().unwrap_or(std::path::Path::new(""));
         if self.multi && self.written_up_to.is_none() {
             writeln!(self.out, "# {}", file.display())?;
         }
@@ -239,28 +265,44 @@ impl<W: Write> Table<W> {
             _ => self.written_up_to = Some(f.flow_id),
         }
         self.rows += 1;
-        let style = self.styles.for_file(&file);
-        let pair = format!(
-            "{} -> {}",
-            endpoint(f.client_ip, f.client_port, &f.protocol),
-            endpoint(f.server_ip, f.server_port, &f.protocol)
-        );
-        writeln!(
-            self.out,
-            "{:>5} {:<6} {:<45} {:>10} {:>9} {:>10} {:>9} {:>10} {:>6} {:>10}",
-            f.flow_id,
-            f.protocol,
-            pair,
-            style.duration(f.duration_ns() as f64),
-            thousands(f.client_packets),
-            bytes_human(f.client_bytes),
-            thousands(f.server_packets),
-            bytes_human(f.server_bytes),
-            f.tcp_state.as_deref().unwrap_or("-"),
-            f.handshake_ns()
-                .map(|h| style.duration(h as f64))
-                .unwrap_or_else(|| "-".into()),
-        )
+        let style = self.styles.for_file(file);
+        // As `{:>5} {:<6} {:<45} {:>10} {:>9} {:>10} {:>9} {:>10} {:>6} {:>10}` lays out the
+        // header, written without the formatting machinery (a sixth of the cost).
+        let line = &mut self.line;
+        line.clear();
+        padded(line, 5, Align::Right, |l| push_u64(l, f.flow_id));
+        padded(line, 6, Align::Left, |l| {
+            l.extend_from_slice(f.protocol.as_bytes())
+        });
+        padded(line, 45, Align::Left, |l| {
+            push_endpoint(l, f.client_ip, f.client_port, &f.protocol);
+            l.extend_from_slice(b" -> ");
+            push_endpoint(l, f.server_ip, f.server_port, &f.protocol);
+        });
+        padded(line, 10, Align::Right, |l| {
+            style.push_duration(l, Some(f.duration_ns()))
+        });
+        for (packets, bytes) in [
+            (f.client_packets, f.client_bytes),
+            (f.server_packets, f.server_bytes),
+        ] {
+            padded(line, 9, Align::Right, |l| {
+                l.extend_from_slice(thousands(packets).as_bytes())
+            });
+            padded(line, 10, Align::Right, |l| {
+                l.extend_from_slice(bytes_human(bytes).as_bytes())
+            });
+        }
+        padded(line, 6, Align::Right, |l| {
+            l.extend_from_slice(f.tcp_state.as_deref().unwrap_or("-").as_bytes())
+        });
+        padded(line, 10, Align::Right, |l| {
+            style.push_duration(l, f.handshake_ns())
+        });
+        // One space between cells: the last cell's is the line's end.
+        line.pop();
+        line.push(b'\n');
+        self.out.write_all(line)
     }
 
     fn write_header(&mut self) -> std::io::Result<()> {
@@ -339,6 +381,29 @@ mod tests {
     use super::*;
     use serde_json::json;
     use tracetail::columns::writers::{CsvRows, JsonRows};
+
+    #[test]
+    fn cells_are_padded_by_characters_as_format_pads_them() {
+        for text in [
+            "",
+            "x",
+            "458.564µs",
+            "1.90 KiB",
+            "a longer cell than its width",
+        ] {
+            for width in [0, 5, 10, 12] {
+                let mut line = Vec::new();
+                padded(&mut line, width, Align::Right, |l| {
+                    l.extend_from_slice(text.as_bytes())
+                });
+                padded(&mut line, width, Align::Left, |l| {
+                    l.extend_from_slice(text.as_bytes())
+                });
+                let want = format!("{text:>width$} {text:<width$} ");
+                assert_eq!(String::from_utf8(line).unwrap(), want);
+            }
+        }
+    }
 
     /// A `--json` line as it was written before the column definitions.
     fn reference_json(file: &str, flow: &FlowRecord) -> Vec<u8> {
