@@ -103,7 +103,7 @@ fn ip(text: &str) -> IpAddr {
 fn flow(id: u64) -> FlowRecord {
     FlowRecord {
         flow_id: id,
-        protocol: "tcp".to_string(),
+        protocol: "tcp".into(),
         client_ip: ip("10.0.0.1"),
         client_port: 50_000 + id as u16,
         server_ip: ip("2001:db8::80"),
@@ -116,11 +116,7 @@ fn flow(id: u64) -> FlowRecord {
         server_packets: 6,
         server_bytes: u64::MAX, // clamps to i64::MAX rather than wrapping negative
         server_payload_bytes: 2_000,
-        tcp_state: if id == 0 {
-            Some("SF".to_string())
-        } else {
-            None
-        },
+        tcp_state: if id == 0 { Some("SF".into()) } else { None },
         syn_to_synack_ns: Some(1_500),
         synack_to_ack_ns: if id == 0 { Some(250) } else { None },
     }

@@ -137,7 +137,7 @@ fn csv_row(file: &str, f: &FlowRecord) -> Vec<String> {
     vec![
         file.to_string(),
         f.flow_id.to_string(),
-        f.protocol.clone(),
+        f.protocol.to_string(),
         f.client_ip.to_string(),
         f.client_port.to_string(),
         f.server_ip.to_string(),
@@ -151,7 +151,7 @@ fn csv_row(file: &str, f: &FlowRecord) -> Vec<String> {
         f.server_bytes.to_string(),
         f.client_payload_bytes.to_string(),
         f.server_payload_bytes.to_string(),
-        f.tcp_state.clone().unwrap_or_default(),
+        f.tcp_state.as_deref().unwrap_or_default().to_string(),
         opt(f.syn_to_synack_ns),
         opt(f.synack_to_ack_ns),
     ]

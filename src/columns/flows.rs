@@ -67,7 +67,7 @@ const FLOW_COLUMNS: &[Column<FlowRecord>] = &[
         Utf8,
         false,
         "`tcp`, `udp`, `icmp`, `icmpv6` or `ip-<number>`",
-        |f| (&f.protocol).into(),
+        |f| f.protocol.as_str().into(),
     ),
     col(
         "client_ip",

@@ -1,5 +1,6 @@
 //! Packets -> protocol counts, bidirectional conversations and Scapy session keys.
 
+use compact_str::CompactString;
 use serde::Serialize;
 use std::net::IpAddr;
 
@@ -10,7 +11,7 @@ pub struct FlowRecord {
     /// Index of the flow in order of its first packet, from 0 (matches `connection_id` of HTTP rows).
     pub flow_id: u64,
     /// `tcp`, `udp`, `icmp`, `icmpv6`, or `ip-<protocol number>`.
-    pub protocol: String,
+    pub protocol: CompactString,
     pub client_ip: IpAddr,
     pub client_port: u16,
     pub server_ip: IpAddr,
@@ -25,7 +26,7 @@ pub struct FlowRecord {
     pub server_bytes: u64,
     pub server_payload_bytes: u64,
     /// Zeek-style connection state for TCP (`S0`, `S1`, `SF`, `REJ`, `RSTO`, `OTH`, ...).
-    pub tcp_state: Option<String>,
+    pub tcp_state: Option<CompactString>,
     /// SYN -> SYN/ACK and SYN/ACK -> ACK times of the handshake, when seen.
     pub syn_to_synack_ns: Option<i64>,
     pub synack_to_ack_ns: Option<i64>,

@@ -4,6 +4,7 @@
 use super::FlowRecord;
 use crate::capture::Packet;
 use crate::decode::{Decoded, Network, TcpFlags, Transport};
+use compact_str::CompactString;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -575,7 +576,7 @@ fn track_tcp(t: &mut TcpState, flags: TcpFlags, payload_len: u64, from_client: b
 
 fn finalize(state: &mut FlowState) {
     if let Some(t) = &state.tcp {
-        state.record.tcp_state = Some(t.zeek_state().to_string());
+        state.record.tcp_state = Some(CompactString::const_new(t.zeek_state()));
         if let (Some(syn), Some(synack)) = (t.syn_ns, t.synack_ns) {
             state.record.syn_to_synack_ns = Some(synack.saturating_sub(syn));
             if let Some(ack) = t.ack_ns {
@@ -593,13 +594,13 @@ fn innermost_protocol(decoded: &Decoded<'_>) -> u8 {
     }
 }
 
-fn protocol_name(protocol: u8) -> String {
+fn protocol_name(protocol: u8) -> CompactString {
     match protocol {
-        6 => "tcp".into(),
-        17 => "udp".into(),
-        1 => "icmp".into(),
-        58 => "icmpv6".into(),
-        n => format!("ip-{n}"),
+        6 => CompactString::const_new("tcp"),
+        17 => CompactString::const_new("udp"),
+        1 => CompactString::const_new("icmp"),
+        58 => CompactString::const_new("icmpv6"),
+        n => compact_str::format_compact!("ip-{n}"),
     }
 }
 

@@ -608,7 +608,7 @@ fn build_page(
         .iter()
         .map(|f| {
             vec![
-                f.protocol.clone(),
+                f.protocol.to_string(),
                 std::net::SocketAddr::new(f.client_ip, f.client_port).to_string(),
                 std::net::SocketAddr::new(f.server_ip, f.server_port).to_string(),
                 duration_ns_to_human(f.duration_ns() as f64),
@@ -616,7 +616,7 @@ fn build_page(
                 bytes_human(f.client_bytes),
                 thousands(f.server_packets),
                 bytes_human(f.server_bytes),
-                f.tcp_state.clone().unwrap_or_default(),
+                f.tcp_state.as_deref().unwrap_or_default().to_string(),
                 f.handshake_ns()
                     .map(|h| duration_ns_to_human(h as f64))
                     .unwrap_or_default(),
