@@ -1,5 +1,7 @@
-//! Head parsing: request and status lines and the headers tracetail keeps (with `httparse`).
+//! Head parsing: request and status lines and the headers tracetail keeps (the usual shape by
+//! `plain`, anything else with `httparse`).
 
+use super::plain::read_plain_head;
 use compact_str::CompactString;
 use std::mem::MaybeUninit;
 
@@ -32,42 +34,47 @@ pub(crate) enum HeadResult {
 fn head_from_headers(len: usize, headers: &[httparse::Header<'_>], head: &mut Head) {
     head.len = len;
     for h in headers {
-        // The length picks the one name a header can be: most headers are compared with none.
-        let name = h.name.as_bytes();
-        match name.len() {
-            // The first Host counts.
-            4 if name.eq_ignore_ascii_case(b"host") && head.host.is_none() => {
-                // Valid UTF-8 (the usual case) is checked faster than the lossy path does.
-                let host = match std::str::from_utf8(h.value) {
-                    Ok(text) => CompactString::from(text.trim()),
-                    Err(_) => CompactString::from(String::from_utf8_lossy(h.value).trim()),
-                };
-                head.host = Some(host);
-            }
-            14 if name.eq_ignore_ascii_case(b"content-length") => {
-                let parsed = content_length(h.value);
-                match (parsed, head.content_length) {
-                    (Some(v), None) => head.content_length = Some(v),
-                    (Some(v), Some(old)) if v == old => {}
-                    _ => head.bad_length = true,
-                }
-            }
-            7 if name.eq_ignore_ascii_case(b"upgrade") => {
-                head.upgrade_h2c = h
-                    .value
-                    .split(|&b| b == b',')
-                    .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"h2c"));
-            }
-            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
-                // Chunked counts when it is the final coding.
-                let value = String::from_utf8_lossy(h.value);
-                head.chunked = value
-                    .rsplit(',')
-                    .next()
-                    .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
-            }
-            _ => {}
+        note_header(head, h.name.as_bytes(), h.value);
+    }
+}
+
+/// Records the header `name: value` if it is one tracetail keeps (`value` as httparse gives
+/// it: leading and trailing blanks removed).
+#[inline(always)]
+pub(super) fn note_header(head: &mut Head, name: &[u8], value: &[u8]) {
+    // The length picks the one name a header can be: most headers are compared with none.
+    match name.len() {
+        // The first Host counts.
+        4 if name.eq_ignore_ascii_case(b"host") && head.host.is_none() => {
+            // Valid UTF-8 (the usual case) is checked faster than the lossy path does.
+            let host = match std::str::from_utf8(value) {
+                Ok(text) => CompactString::from(text.trim()),
+                Err(_) => CompactString::from(String::from_utf8_lossy(value).trim()),
+            };
+            head.host = Some(host);
         }
+        14 if name.eq_ignore_ascii_case(b"content-length") => {
+            let parsed = content_length(value);
+            match (parsed, head.content_length) {
+                (Some(v), None) => head.content_length = Some(v),
+                (Some(v), Some(old)) if v == old => {}
+                _ => head.bad_length = true,
+            }
+        }
+        7 if name.eq_ignore_ascii_case(b"upgrade") => {
+            head.upgrade_h2c = value
+                .split(|&b| b == b',')
+                .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"h2c"));
+        }
+        17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+            // Chunked counts when it is the final coding.
+            let value = String::from_utf8_lossy(value);
+            head.chunked = value
+                .rsplit(',')
+                .next()
+                .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
+        }
+        _ => {}
     }
 }
 
@@ -138,10 +145,22 @@ fn parse_head_with<'b>(
     Ok(HeadResult::Complete(head))
 }
 
-/// Parses a request or response head; retries with more header slots when 64 are not enough.
-/// The slots start uninitialised: zeroing 64 of them cost more than parsing a short head.
+/// Header slots httparse is given first (a head with more is retried with 1024).
+pub(super) const HEADER_SLOTS: usize = 64;
+
+/// Parses a request or response head: the usual shape by [`read_plain_head`], the rest by
+/// httparse (same answers, see `plain`).
 pub(crate) fn parse_head(buf: &[u8], request: bool) -> HeadResult {
-    let mut headers = [const { MaybeUninit::uninit() }; 64];
+    match read_plain_head(buf, request) {
+        Some(head) => HeadResult::Complete(head),
+        None => parse_head_httparse(buf, request),
+    }
+}
+
+/// Parses a head with httparse; retries with more header slots when 64 are not enough.
+/// The slots start uninitialised: zeroing 64 of them cost more than parsing a short head.
+pub(super) fn parse_head_httparse(buf: &[u8], request: bool) -> HeadResult {
+    let mut headers = [const { MaybeUninit::uninit() }; HEADER_SLOTS];
     match parse_head_with(buf, request, &mut headers) {
         Ok(r) => r,
         Err(httparse::Error::TooManyHeaders) => {

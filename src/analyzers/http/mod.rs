@@ -31,6 +31,7 @@ mod analyzer;
 mod detect;
 mod framing;
 mod head;
+mod plain;
 
 pub use analyzer::REGISTRATION;
 pub(crate) use detect::{classify, Looks};
