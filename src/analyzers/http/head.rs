@@ -81,6 +81,10 @@ pub(super) fn note_header(head: &mut Head, name: &[u8], value: &[u8]) {
 /// A Content-Length value: what `str::trim().parse::<u64>()` accepts (digits with an optional
 /// `+`, surrounded by whitespace), read from the bytes directly when they are ASCII.
 fn content_length(value: &[u8]) -> Option<u64> {
+    // The usual value: up to 19 digits, which cannot overflow.
+    if (1..=19).contains(&value.len()) && value.iter().all(u8::is_ascii_digit) {
+        return Some(value.iter().fold(0, |n, &b| n * 10 + u64::from(b - b'0')));
+    }
     if !value.is_ascii() {
         return std::str::from_utf8(value).ok()?.trim().parse().ok();
     }
@@ -194,6 +198,8 @@ mod tests {
             b"0x10",
             b"007",
             b"\x0b3\x0c",
+            b"9999999999999999999",
+            b"0000000000000000000",
             b"18446744073709551615",
             b"18446744073709551616",
             b"99999999999999999999",
