@@ -38,14 +38,30 @@ fn head_from_headers(len: usize, headers: &[httparse::Header<'_>], head: &mut He
     }
 }
 
-/// Records the header `name: value` if it is one tracetail keeps (`value` as httparse gives
-/// it: leading and trailing blanks removed).
+/// Whether the header name `name` (token bytes, as both readers ensure) is `lower` (lowercase
+/// letters and `-`) in any case. On token bytes OR-ing 0x20 is `to_ascii_lowercase` as far as
+/// letters and `-` go (only letters become letters, only `-` becomes `-`), and it compares
+/// the whole name at once instead of byte by byte.
+#[inline]
+fn is_name<const N: usize>(name: &[u8], lower: &[u8; N]) -> bool {
+    let Ok(name) = <&[u8; N]>::try_from(name) else {
+        return false;
+    };
+    let mut differ = 0;
+    for (a, b) in name.iter().zip(lower) {
+        differ |= (a | 0x20) ^ b;
+    }
+    differ == 0
+}
+
+/// Records the header `name: value` if it is one tracetail keeps (`name` of token bytes,
+/// `value` as httparse gives it: leading and trailing blanks removed).
 #[inline(always)]
 pub(super) fn note_header(head: &mut Head, name: &[u8], value: &[u8]) {
     // The length picks the one name a header can be: most headers are compared with none.
     match name.len() {
         // The first Host counts.
-        4 if name.eq_ignore_ascii_case(b"host") && head.host.is_none() => {
+        4 if is_name(name, b"host") && head.host.is_none() => {
             // Valid UTF-8 (the usual case) is checked faster than the lossy path does.
             let host = match std::str::from_utf8(value) {
                 Ok(text) => CompactString::from(text.trim()),
@@ -53,7 +69,7 @@ pub(super) fn note_header(head: &mut Head, name: &[u8], value: &[u8]) {
             };
             head.host = Some(host);
         }
-        14 if name.eq_ignore_ascii_case(b"content-length") => {
+        14 if is_name(name, b"content-length") => {
             let parsed = content_length(value);
             match (parsed, head.content_length) {
                 (Some(v), None) => head.content_length = Some(v),
@@ -61,12 +77,12 @@ pub(super) fn note_header(head: &mut Head, name: &[u8], value: &[u8]) {
                 _ => head.bad_length = true,
             }
         }
-        7 if name.eq_ignore_ascii_case(b"upgrade") => {
+        7 if is_name(name, b"upgrade") => {
             head.upgrade_h2c = value
                 .split(|&b| b == b',')
                 .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"h2c"));
         }
-        17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+        17 if is_name(name, b"transfer-encoding") => {
             // Chunked counts when it is the final coding.
             let value = String::from_utf8_lossy(value);
             head.chunked = value
@@ -177,7 +193,39 @@ pub(super) fn parse_head_httparse(buf: &[u8], request: bool) -> HeadResult {
 
 #[cfg(test)]
 mod tests {
-    use super::content_length;
+    use super::{content_length, is_name};
+    use crate::analyzers::http::detect::is_token_byte;
+
+    #[test]
+    fn is_name_is_eq_ignore_ascii_case_on_tokens() {
+        let names: [&[u8]; 4] = [b"host", b"upgrade", b"content-length", b"transfer-encoding"];
+        let check = |name: &[u8]| {
+            let expected = |lower: &[u8]| name.eq_ignore_ascii_case(lower);
+            assert_eq!(is_name(name, b"host"), expected(names[0]), "{name:?}");
+            assert_eq!(is_name(name, b"upgrade"), expected(names[1]), "{name:?}");
+            assert_eq!(
+                is_name(name, b"content-length"),
+                expected(names[2]),
+                "{name:?}"
+            );
+            assert_eq!(
+                is_name(name, b"transfer-encoding"),
+                expected(names[3]),
+                "{name:?}"
+            );
+        };
+        // Each name with every token byte put at every position, and upper-cased.
+        for name in names {
+            check(&name.to_ascii_uppercase());
+            for at in 0..name.len() {
+                for b in (0..=255u8).filter(|&b| is_token_byte(b)) {
+                    let mut changed = name.to_vec();
+                    changed[at] = b;
+                    check(&changed);
+                }
+            }
+        }
+    }
 
     #[test]
     fn content_length_reads_what_str_parse_reads() {
