@@ -1,7 +1,7 @@
 //! Head parsing: request and status lines and the headers tracetail keeps (the usual shape by
 //! `plain`, anything else with `httparse`).
 
-use super::plain::read_plain_head;
+use super::plain::{read_plain_head, NotPlain};
 use compact_str::CompactString;
 use std::mem::MaybeUninit;
 
@@ -168,12 +168,13 @@ fn parse_head_with<'b>(
 /// Header slots httparse is given first (a head with more is retried with 1024).
 pub(super) const HEADER_SLOTS: usize = 64;
 
-/// Parses a request or response head: the usual shape by [`read_plain_head`], the rest by
-/// httparse (same answers, see `plain`).
+/// Parses a request or response head: the usual shape (or the start of one) by
+/// [`read_plain_head`], the rest by httparse (same answers, see `plain`).
 pub(crate) fn parse_head(buf: &[u8], request: bool) -> HeadResult {
     match read_plain_head(buf, request) {
-        Some(head) => HeadResult::Complete(head),
-        None => parse_head_httparse(buf, request),
+        Ok(head) => HeadResult::Complete(head),
+        Err(NotPlain::Incomplete) => HeadResult::Partial,
+        Err(NotPlain::Other) => parse_head_httparse(buf, request),
     }
 }
 

@@ -2,12 +2,12 @@
 //! printable ASCII, every line ending in CRLF, at most [`HEADER_SLOTS`] headers.
 //!
 //! httparse validates and records every header, then tracetail looks at four of them; this
-//! reader checks each line in one pass of eight bytes at a time and keeps only what
-//! [`super::head::Head`] needs. It accepts a subset of what httparse accepts and reads it the
-//! same way (the same length, method, target, version, status and header values); anything
-//! else (a tab, a bare LF, a byte outside printable ASCII, a folded line, a head not complete
-//! in `buf`) returns `None` and httparse decides, so what is accepted and rejected does not
-//! change.
+//! reader checks each line eight bytes at a time and keeps only what [`super::head::Head`]
+//! needs. It accepts a subset of what httparse accepts and reads it the same way (the same
+//! length, method, target, version, status and header values), and says `Incomplete` only
+//! where httparse says `Partial` (the first piece of a head split over packets); anything else
+//! (a tab, a bare LF, a byte outside printable ASCII, a folded line, an odd status line) is
+//! `Other` and httparse decides, so what is accepted and rejected does not change.
 
 use super::detect::is_token_byte;
 use super::head::{note_header, Head, HEADER_SLOTS};
@@ -41,12 +41,45 @@ fn printable_run(bytes: &[u8], lo: u8) -> usize {
         .unwrap_or(tail.len())
 }
 
-/// `HTTP/1.0` or `HTTP/1.1` as tracetail writes the version.
-fn version(bytes: &[u8]) -> Option<&'static str> {
-    match bytes {
-        b"HTTP/1.1" => Some("1.1"),
-        b"HTTP/1.0" => Some("1.0"),
-        _ => None,
+/// Why the plain reader read no head.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum NotPlain {
+    /// The bytes end inside a head of the usual shape: httparse says `Partial` as well (it
+    /// reads left to right and stops at the first byte it rejects, and every byte so far is
+    /// one it accepts there).
+    Incomplete,
+    /// Anything else: httparse decides.
+    Other,
+}
+
+use NotPlain::{Incomplete, Other};
+
+/// `bytes[at..]` starts with `literal`; `Incomplete` when the bytes end in a prefix of it.
+#[inline(always)]
+fn expect<const N: usize>(bytes: &[u8], at: usize, literal: &[u8; N]) -> Result<(), NotPlain> {
+    match bytes.get(at..at + N) {
+        // The whole literal is there (the usual case): one comparison.
+        Some(have) if have == literal => Ok(()),
+        Some(_) => Err(Other),
+        None => {
+            let have = bytes.get(at..).unwrap_or_default();
+            if have.iter().zip(literal).all(|(a, b)| a == b) {
+                Err(Incomplete)
+            } else {
+                Err(Other)
+            }
+        }
+    }
+}
+
+/// `HTTP/1.0` or `HTTP/1.1` at `at`, as tracetail writes the version.
+fn version(bytes: &[u8], at: usize) -> Result<&'static str, NotPlain> {
+    expect(bytes, at, b"HTTP/1.")?;
+    match bytes.get(at + 7) {
+        Some(b'1') => Ok("1.1"),
+        Some(b'0') => Ok("1.0"),
+        Some(_) => Err(Other),
+        None => Err(Incomplete),
     }
 }
 
@@ -61,70 +94,84 @@ fn token_run(bytes: &[u8]) -> usize {
 }
 
 /// The request line (`METHOD SP target SP HTTP/1.x CRLF`) into `head`; the offset after it.
-fn request_line(buf: &[u8], head: &mut Head) -> Option<usize> {
+fn request_line(buf: &[u8], head: &mut Head) -> Result<usize, NotPlain> {
     let method_len = token_run(buf);
-    if method_len == 0 || buf.get(method_len) != Some(&b' ') {
-        return None;
+    if method_len == buf.len() {
+        return Err(Incomplete);
+    }
+    if method_len == 0 || buf[method_len] != b' ' {
+        return Err(Other);
     }
     let target_start = method_len + 1;
-    let target_len = printable_run(&buf[target_start..], b'!');
-    let target_end = target_start + target_len;
-    if target_len == 0 || buf.get(target_end) != Some(&b' ') {
-        return None;
+    let target_end = target_start + printable_run(&buf[target_start..], b'!');
+    if target_end == buf.len() {
+        return Err(Incomplete);
+    }
+    if target_end == target_start || buf[target_end] != b' ' {
+        return Err(Other);
     }
     let version_start = target_end + 1;
-    head.version = version(buf.get(version_start..version_start + 8)?)?;
-    if buf.get(version_start + 8..version_start + 10)? != b"\r\n" {
-        return None;
-    }
+    head.version = version(buf, version_start)?;
+    expect(buf, version_start + 8, b"\r\n")?;
     head.method = match &buf[..method_len] {
         // The usual methods need no UTF-8 check.
         b"GET" => CompactString::const_new("GET"),
         b"POST" => CompactString::const_new("POST"),
-        other => CompactString::from(std::str::from_utf8(other).ok()?),
+        other => CompactString::from(std::str::from_utf8(other).map_err(|_| Other)?),
     };
-    head.uri = CompactString::from(std::str::from_utf8(&buf[target_start..target_end]).ok()?);
-    Some(version_start + 10)
+    let target = std::str::from_utf8(&buf[target_start..target_end]).map_err(|_| Other)?;
+    head.uri = CompactString::from(target);
+    Ok(version_start + 10)
 }
 
 /// The status line (`HTTP/1.x SP NNN SP reason CRLF`) into `head`; the offset after it.
-fn status_line(buf: &[u8], head: &mut Head) -> Option<usize> {
-    head.version = version(buf.get(..8)?)?;
-    let [b' ', hundreds, tens, ones, b' '] = *buf.get(8..13)? else {
-        return None;
-    };
-    let digit = |b: u8| b.is_ascii_digit().then(|| u16::from(b - b'0'));
-    head.status = digit(hundreds)? * 100 + digit(tens)? * 10 + digit(ones)?;
-    let reason_end = 13 + printable_run(&buf[13..], b' ');
-    if buf.get(reason_end..reason_end + 2)? != b"\r\n" {
-        return None;
+fn status_line(buf: &[u8], head: &mut Head) -> Result<usize, NotPlain> {
+    head.version = version(buf, 0)?;
+    expect(buf, 8, b" ")?;
+    for at in 9..12 {
+        match buf.get(at) {
+            Some(b) if b.is_ascii_digit() => head.status = head.status * 10 + u16::from(b - b'0'),
+            Some(_) => return Err(Other),
+            None => return Err(Incomplete),
+        }
     }
-    Some(reason_end + 2)
+    expect(buf, 12, b" ")?;
+    let reason_end = 13 + printable_run(&buf[13..], b' ');
+    expect(buf, reason_end, b"\r\n")?;
+    Ok(reason_end + 2)
 }
 
-/// A complete head of the usual shape, read as httparse would read it; `None` for anything
-/// else (httparse then decides).
-pub(super) fn read_plain_head(buf: &[u8], request: bool) -> Option<Head> {
+/// A head of the usual shape, read as httparse would read it: complete, or `Incomplete` when
+/// the bytes end inside one, or `Other` for anything else (httparse then decides).
+pub(super) fn read_plain_head(buf: &[u8], request: bool) -> Result<Head, NotPlain> {
     let mut head = Head::default();
     let mut at = if request {
         request_line(buf, &mut head)?
     } else {
         status_line(buf, &mut head)?
     };
-    // Each line is printable ASCII up to its CRLF; the empty line ends the head.
+    // `Name: value` lines of printable ASCII, each ending in CRLF; the empty line ends the head.
     for _ in 0..=HEADER_SLOTS {
         let line = &buf[at..];
         let end = printable_run(line, b' ');
-        if line.get(end..end + 2)? != b"\r\n" {
-            return None;
+        let name_len = token_run(&line[..end]);
+        if let Err(stop) = expect(line, end, b"\r\n") {
+            // The bytes end in this line: is it the start of `Name: value` or of the empty
+            // line? (A name is complete only with its colon.)
+            let in_name = name_len == end && (end == line.len() || end == 0);
+            let started = in_name || (name_len > 0 && line[name_len] == b':');
+            return Err(if stop == Incomplete && started {
+                Incomplete
+            } else {
+                Other
+            });
         }
         if end == 0 {
             head.len = at + 2;
-            return Some(head);
+            return Ok(head);
         }
-        let name_len = token_run(&line[..end]);
         if name_len == 0 || line[name_len] != b':' {
-            return None;
+            return Err(Other);
         }
         // Printable ASCII: the only blank to trim is the space, as httparse trims.
         let value = line[name_len + 1..end].trim_ascii();
@@ -132,12 +179,12 @@ pub(super) fn read_plain_head(buf: &[u8], request: bool) -> Option<Head> {
         at += end + 2;
     }
     // More headers than httparse's first slots.
-    None
+    Err(Other)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{printable_run, read_plain_head};
+    use super::{printable_run, read_plain_head, NotPlain};
     use crate::analyzers::http::head::{parse_head_httparse, HeadResult};
     use crate::analyzers::xorshift;
 
@@ -162,16 +209,27 @@ mod tests {
         }
     }
 
-    /// Every head the plain reader accepts, httparse reads to the same fields.
+    /// Every head the plain reader accepts, httparse reads to the same fields; where it says
+    /// `Incomplete`, httparse says `Partial`. Whether it read a complete head.
     fn same_as_httparse(buf: &[u8], request: bool) -> bool {
-        let Some(plain) = read_plain_head(buf, request) else {
-            return false;
-        };
-        let HeadResult::Complete(reference) = parse_head_httparse(buf, request) else {
-            panic!("httparse does not accept what the plain reader read: {buf:?}");
-        };
-        assert_eq!(format!("{plain:?}"), format!("{reference:?}"), "{buf:?}");
-        true
+        let reference = parse_head_httparse(buf, request);
+        match read_plain_head(buf, request) {
+            Ok(plain) => {
+                let HeadResult::Complete(reference) = reference else {
+                    panic!("httparse does not accept what the plain reader read: {buf:?}");
+                };
+                assert_eq!(format!("{plain:?}"), format!("{reference:?}"), "{buf:?}");
+                true
+            }
+            Err(NotPlain::Incomplete) => {
+                assert!(
+                    matches!(reference, HeadResult::Partial),
+                    "{buf:?}: {reference:?}"
+                );
+                false
+            }
+            Err(NotPlain::Other) => false,
+        }
     }
 
     #[test]
@@ -216,7 +274,15 @@ mod tests {
             (b"HTTP/1.1 2x0 OK\r\n\r\n", false),
         ];
         for (r, request) in unusual {
-            assert!(read_plain_head(r, *request).is_none(), "{r:?}");
+            let read = read_plain_head(r, *request);
+            let incomplete = [&b"GET / HTTP/1.1\r\nHost: a\r\n"[..]].contains(r);
+            let expected = if incomplete {
+                NotPlain::Incomplete
+            } else {
+                NotPlain::Other
+            };
+            assert_eq!(read.err(), Some(expected), "{r:?}");
+            same_as_httparse(r, *request);
         }
     }
 
@@ -248,9 +314,37 @@ mod tests {
             if same_as_httparse(&head, request) {
                 accepted += 1;
             }
+            // And a piece of it, as a head split over packets arrives.
+            let cut = (next() % (head.len() as u64 + 1)) as usize;
+            same_as_httparse(&head[..cut], request);
         }
         // Both the accepted and the left-over paths were exercised.
         assert!(accepted > 1_000 && accepted < 19_000, "{accepted}");
+    }
+
+    #[test]
+    fn every_prefix_of_a_usual_head_is_incomplete_as_for_httparse() {
+        let heads: &[(&[u8], bool)] = &[
+            (
+                b"GET /a?b HTTP/1.1\r\nHost: h\r\nX-Empty:\r\nContent-Length: 2\r\n\r\n",
+                true,
+            ),
+            (
+                b"HTTP/1.0 204 No Content\r\nUpgrade: h2c\r\nA:  b \r\n\r\n",
+                false,
+            ),
+        ];
+        for (head, request) in heads {
+            assert!(same_as_httparse(head, *request));
+            for cut in 0..head.len() {
+                let piece = &head[..cut];
+                assert_eq!(
+                    read_plain_head(piece, *request).err(),
+                    Some(NotPlain::Incomplete)
+                );
+                assert!(!same_as_httparse(piece, *request));
+            }
+        }
     }
 
     #[test]
@@ -263,6 +357,6 @@ mod tests {
         head.extend_from_slice(b"\r\n");
         assert!(same_as_httparse(&head, true));
         more.extend_from_slice(b"X-64: v\r\n\r\n");
-        assert!(read_plain_head(&more, true).is_none());
+        assert_eq!(read_plain_head(&more, true).err(), Some(NotPlain::Other));
     }
 }
