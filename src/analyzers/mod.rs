@@ -948,9 +948,21 @@ impl TcpConn {
     }
 }
 
+/// A deterministic pseudo-random sequence (xorshift64) for the tests that mutate inputs.
+#[cfg(test)]
+pub(crate) fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+    let mut state = seed;
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    }
+}
+
 #[cfg(test)]
 mod watermark_tests {
-    use super::Watermark;
+    use super::{xorshift, Watermark};
     use std::collections::BTreeMap;
 
     /// The B-tree multiset the watermark replaced: the reference for its answers.
@@ -977,13 +989,7 @@ mod watermark_tests {
     #[test]
     fn answers_as_a_sorted_multiset_would_and_stays_small() {
         // Times mostly growing with jitter and repeats; removals of live, old and absent times.
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
         let (mut marks, mut model) = (Watermark::default(), Model::default());
         let mut live: Vec<i64> = Vec::new();
         // One early time held throughout, as a stalled connection would.

@@ -15,8 +15,27 @@ pub(crate) enum Looks {
     No,
 }
 
+/// RFC 9110 `tchar`: the bytes of a method or header name (httparse's set), one lookup each.
+static TOKEN_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = matches!(
+            b as u8,
+            b'0'..=b'9'
+                | b'A'..=b'Z'
+                | b'a'..=b'z'
+                | b'!' | b'#' | b'$' | b'%' | b'&' | b'\'' | b'*' | b'+'
+                | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~'
+        );
+        b += 1;
+    }
+    table
+};
+
+#[inline]
 pub(super) fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    TOKEN_BYTES[usize::from(b)]
 }
 
 /// Classifies the start of a stream: a request line, a status line, or neither.

@@ -1,5 +1,7 @@
-//! Head parsing: request and status lines and the headers tracetail keeps (with `httparse`).
+//! Head parsing: request and status lines and the headers tracetail keeps (the usual shape by
+//! `plain`, anything else with `httparse`).
 
+use super::plain::{read_plain_head, NotPlain};
 use compact_str::CompactString;
 use std::mem::MaybeUninit;
 
@@ -32,48 +34,73 @@ pub(crate) enum HeadResult {
 fn head_from_headers(len: usize, headers: &[httparse::Header<'_>], head: &mut Head) {
     head.len = len;
     for h in headers {
-        // The length picks the one name a header can be: most headers are compared with none.
-        let name = h.name.as_bytes();
-        match name.len() {
-            // The first Host counts.
-            4 if name.eq_ignore_ascii_case(b"host") && head.host.is_none() => {
-                // Valid UTF-8 (the usual case) is checked faster than the lossy path does.
-                let host = match std::str::from_utf8(h.value) {
-                    Ok(text) => CompactString::from(text.trim()),
-                    Err(_) => CompactString::from(String::from_utf8_lossy(h.value).trim()),
-                };
-                head.host = Some(host);
-            }
-            14 if name.eq_ignore_ascii_case(b"content-length") => {
-                let parsed = content_length(h.value);
-                match (parsed, head.content_length) {
-                    (Some(v), None) => head.content_length = Some(v),
-                    (Some(v), Some(old)) if v == old => {}
-                    _ => head.bad_length = true,
-                }
-            }
-            7 if name.eq_ignore_ascii_case(b"upgrade") => {
-                head.upgrade_h2c = h
-                    .value
-                    .split(|&b| b == b',')
-                    .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"h2c"));
-            }
-            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
-                // Chunked counts when it is the final coding.
-                let value = String::from_utf8_lossy(h.value);
-                head.chunked = value
-                    .rsplit(',')
-                    .next()
-                    .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
-            }
-            _ => {}
+        note_header(head, h.name.as_bytes(), h.value);
+    }
+}
+
+/// Whether the header name `name` (token bytes, as both readers ensure) is `lower` (lowercase
+/// letters and `-`) in any case. On token bytes OR-ing 0x20 is `to_ascii_lowercase` as far as
+/// letters and `-` go (only letters become letters, only `-` becomes `-`), and it compares
+/// the whole name at once instead of byte by byte.
+#[inline]
+fn is_name<const N: usize>(name: &[u8], lower: &[u8; N]) -> bool {
+    let Ok(name) = <&[u8; N]>::try_from(name) else {
+        return false;
+    };
+    let mut differ = 0;
+    for (a, b) in name.iter().zip(lower) {
+        differ |= (a | 0x20) ^ b;
+    }
+    differ == 0
+}
+
+/// Records the header `name: value` if it is one tracetail keeps (`name` of token bytes,
+/// `value` as httparse gives it: leading and trailing blanks removed).
+#[inline(always)]
+pub(super) fn note_header(head: &mut Head, name: &[u8], value: &[u8]) {
+    // The length picks the one name a header can be: most headers are compared with none.
+    match name.len() {
+        // The first Host counts.
+        4 if is_name(name, b"host") && head.host.is_none() => {
+            // Valid UTF-8 (the usual case) is checked faster than the lossy path does.
+            let host = match std::str::from_utf8(value) {
+                Ok(text) => CompactString::from(text.trim()),
+                Err(_) => CompactString::from(String::from_utf8_lossy(value).trim()),
+            };
+            head.host = Some(host);
         }
+        14 if is_name(name, b"content-length") => {
+            let parsed = content_length(value);
+            match (parsed, head.content_length) {
+                (Some(v), None) => head.content_length = Some(v),
+                (Some(v), Some(old)) if v == old => {}
+                _ => head.bad_length = true,
+            }
+        }
+        7 if is_name(name, b"upgrade") => {
+            head.upgrade_h2c = value
+                .split(|&b| b == b',')
+                .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"h2c"));
+        }
+        17 if is_name(name, b"transfer-encoding") => {
+            // Chunked counts when it is the final coding.
+            let value = String::from_utf8_lossy(value);
+            head.chunked = value
+                .rsplit(',')
+                .next()
+                .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
+        }
+        _ => {}
     }
 }
 
 /// A Content-Length value: what `str::trim().parse::<u64>()` accepts (digits with an optional
 /// `+`, surrounded by whitespace), read from the bytes directly when they are ASCII.
 fn content_length(value: &[u8]) -> Option<u64> {
+    // The usual value: up to 19 digits, which cannot overflow.
+    if (1..=19).contains(&value.len()) && value.iter().all(u8::is_ascii_digit) {
+        return Some(value.iter().fold(0, |n, &b| n * 10 + u64::from(b - b'0')));
+    }
     if !value.is_ascii() {
         return std::str::from_utf8(value).ok()?.trim().parse().ok();
     }
@@ -138,10 +165,23 @@ fn parse_head_with<'b>(
     Ok(HeadResult::Complete(head))
 }
 
-/// Parses a request or response head; retries with more header slots when 64 are not enough.
-/// The slots start uninitialised: zeroing 64 of them cost more than parsing a short head.
+/// Header slots httparse is given first (a head with more is retried with 1024).
+pub(super) const HEADER_SLOTS: usize = 64;
+
+/// Parses a request or response head: the usual shape (or the start of one) by
+/// [`read_plain_head`], the rest by httparse (same answers, see `plain`).
 pub(crate) fn parse_head(buf: &[u8], request: bool) -> HeadResult {
-    let mut headers = [const { MaybeUninit::uninit() }; 64];
+    match read_plain_head(buf, request) {
+        Ok(head) => HeadResult::Complete(head),
+        Err(NotPlain::Incomplete) => HeadResult::Partial,
+        Err(NotPlain::Other) => parse_head_httparse(buf, request),
+    }
+}
+
+/// Parses a head with httparse; retries with more header slots when 64 are not enough.
+/// The slots start uninitialised: zeroing 64 of them cost more than parsing a short head.
+pub(super) fn parse_head_httparse(buf: &[u8], request: bool) -> HeadResult {
+    let mut headers = [const { MaybeUninit::uninit() }; HEADER_SLOTS];
     match parse_head_with(buf, request, &mut headers) {
         Ok(r) => r,
         Err(httparse::Error::TooManyHeaders) => {
@@ -154,7 +194,39 @@ pub(crate) fn parse_head(buf: &[u8], request: bool) -> HeadResult {
 
 #[cfg(test)]
 mod tests {
-    use super::content_length;
+    use super::{content_length, is_name};
+    use crate::analyzers::http::detect::is_token_byte;
+
+    #[test]
+    fn is_name_is_eq_ignore_ascii_case_on_tokens() {
+        let names: [&[u8]; 4] = [b"host", b"upgrade", b"content-length", b"transfer-encoding"];
+        let check = |name: &[u8]| {
+            let expected = |lower: &[u8]| name.eq_ignore_ascii_case(lower);
+            assert_eq!(is_name(name, b"host"), expected(names[0]), "{name:?}");
+            assert_eq!(is_name(name, b"upgrade"), expected(names[1]), "{name:?}");
+            assert_eq!(
+                is_name(name, b"content-length"),
+                expected(names[2]),
+                "{name:?}"
+            );
+            assert_eq!(
+                is_name(name, b"transfer-encoding"),
+                expected(names[3]),
+                "{name:?}"
+            );
+        };
+        // Each name with every token byte put at every position, and upper-cased.
+        for name in names {
+            check(&name.to_ascii_uppercase());
+            for at in 0..name.len() {
+                for b in (0..=255u8).filter(|&b| is_token_byte(b)) {
+                    let mut changed = name.to_vec();
+                    changed[at] = b;
+                    check(&changed);
+                }
+            }
+        }
+    }
 
     #[test]
     fn content_length_reads_what_str_parse_reads() {
@@ -175,6 +247,8 @@ mod tests {
             b"0x10",
             b"007",
             b"\x0b3\x0c",
+            b"9999999999999999999",
+            b"0000000000000000000",
             b"18446744073709551615",
             b"18446744073709551616",
             b"99999999999999999999",

@@ -6,8 +6,9 @@
 //!
 //! Works on the reassembled byte streams of one TCP connection (`HttpConn`), on any port:
 //! the direction whose first bytes look like a request line (`token SP target SP HTTP/1.x`)
-//! is the client, a direction starting with `HTTP/1.x NNN` is the server. Heads are parsed
-//! with `httparse` (64 header slots, retried with 1024 on `TooManyHeaders`). Bodies follow
+//! is the client, a direction starting with `HTTP/1.x NNN` is the server. Heads of the usual
+//! shape are read by `plain`, the others with `httparse` (64 header slots, retried with 1024
+//! on `TooManyHeaders`), with the same answers. Bodies follow
 //! RFC 9112 framing: no body for HEAD responses, 1xx, 204 and 304; chunked (trailers
 //! included); Content-Length; otherwise, for responses, until the connection closes.
 //!
@@ -31,6 +32,7 @@ mod analyzer;
 mod detect;
 mod framing;
 mod head;
+mod plain;
 
 pub use analyzer::REGISTRATION;
 pub(crate) use detect::{classify, Looks};
@@ -175,14 +177,15 @@ impl HttpTransaction {
 
 /// Longest chunk-size line (size + extensions) accepted.
 const MAX_CHUNK_LINE: usize = 4096;
+/// Room a head split over packets gets when its first piece is held.
+const HELD_HEAD_ROOM: usize = 512;
 /// Bytes held from a direction whose start is not HTTP while the other side decides.
 const MAX_REJECTED_HELD: usize = 8 << 10;
 /// Whether `bytes` hold the blank line that ends a head (`\n\r\n` or `\n\n`).
 fn has_head_end(bytes: &[u8]) -> bool {
-    bytes
-        .windows(2)
-        .enumerate()
-        .any(|(i, w)| w == b"\n\n" || (w == b"\n\r" && bytes.get(i + 2) == Some(&b'\n')))
+    bytes.iter().enumerate().any(|(i, &b)| {
+        b == b'\n' && matches!(bytes.get(i + 1..), Some([b'\n', ..] | [b'\r', b'\n', ..]))
+    })
 }
 
 pub(crate) fn add_flag(flags: &mut Vec<&'static str>, flag: &'static str) {
@@ -697,7 +700,11 @@ impl HttpConn {
                     return (&[], again.map(|v| (v, arrival_ns)));
                 }
                 if old_len == 0 {
-                    self.dirs[dir].buf.extend_from_slice(input);
+                    // Room for a usual head at once: its pieces then append without growing
+                    // the buffer (kept for the connection's later heads).
+                    let buf = &mut self.dirs[dir].buf;
+                    buf.reserve(HELD_HEAD_ROOM.min(ctx.config.max_header_bytes));
+                    buf.extend_from_slice(input);
                 }
                 self.consume(dir, input.len(), arrival_ns, last_arrival_ns, false, ctx);
                 (&[], None)
@@ -1387,6 +1394,28 @@ mod tests {
             find_message_start(b"xx HTTP/1.1\r\n", Looks::Request),
             Err(13)
         );
+    }
+
+    #[test]
+    fn head_end_is_a_blank_line() {
+        // Every string of up to six bytes over CR, LF and a letter, against the definition.
+        let definition = |bytes: &[u8]| {
+            bytes
+                .windows(2)
+                .enumerate()
+                .any(|(i, w)| w == b"\n\n" || (w == b"\n\r" && bytes.get(i + 2) == Some(&b'\n')))
+        };
+        let mut cases: Vec<Vec<u8>> = vec![Vec::new()];
+        for len in 1..=6u32 {
+            for n in 0..3usize.pow(len) {
+                let case = (0..len).map(|i| b"\r\na"[n / 3usize.pow(i) % 3]).collect();
+                cases.push(case);
+            }
+        }
+        for case in &cases {
+            assert_eq!(super::has_head_end(case), definition(case), "{case:?}");
+        }
+        assert!(cases.len() > 1000);
     }
 
     #[test]

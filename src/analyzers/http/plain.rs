@@ -1,0 +1,362 @@
+//! The usual head read without httparse: a request or status line and `Name: value` lines of
+//! printable ASCII, every line ending in CRLF, at most [`HEADER_SLOTS`] headers.
+//!
+//! httparse validates and records every header, then tracetail looks at four of them; this
+//! reader checks each line eight bytes at a time and keeps only what [`super::head::Head`]
+//! needs. It accepts a subset of what httparse accepts and reads it the same way (the same
+//! length, method, target, version, status and header values), and says `Incomplete` only
+//! where httparse says `Partial` (the first piece of a head split over packets); anything else
+//! (a tab, a bare LF, a byte outside printable ASCII, a folded line, an odd status line) is
+//! `Other` and httparse decides, so what is accepted and rejected does not change.
+
+use super::detect::is_token_byte;
+use super::head::{note_header, Head, HEADER_SLOTS};
+use compact_str::CompactString;
+
+/// Length of the leading run of `bytes` in `lo..=0x7E` (printable ASCII from `lo`, which is at
+/// most 0x80), eight bytes at a time.
+#[inline]
+fn printable_run(bytes: &[u8], lo: u8) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below = ONES * u64::from(lo);
+    let words = bytes.chunks_exact(8);
+    let tail = words.remainder();
+    for (i, word) in words.enumerate() {
+        let mut eight = [0u8; 8];
+        eight.copy_from_slice(word);
+        let x = u64::from_le_bytes(eight);
+        // A byte under `lo` borrows into its top bit, 0x7F and up reach it when one is added,
+        // 0x80 and up have it. Borrows and carries only start at such a byte, so the lowest
+        // flagged byte is the first one outside.
+        let outside = (x.wrapping_sub(below) | x.wrapping_add(ONES) | x) & HIGH;
+        if outside != 0 {
+            return i * 8 + (outside.trailing_zeros() / 8) as usize;
+        }
+    }
+    let at = bytes.len() - tail.len();
+    at + tail
+        .iter()
+        .position(|&b| b < lo || b > 0x7e)
+        .unwrap_or(tail.len())
+}
+
+/// Why the plain reader read no head.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum NotPlain {
+    /// The bytes end inside a head of the usual shape: httparse says `Partial` as well (it
+    /// reads left to right and stops at the first byte it rejects, and every byte so far is
+    /// one it accepts there).
+    Incomplete,
+    /// Anything else: httparse decides.
+    Other,
+}
+
+use NotPlain::{Incomplete, Other};
+
+/// `bytes[at..]` starts with `literal`; `Incomplete` when the bytes end in a prefix of it.
+#[inline(always)]
+fn expect<const N: usize>(bytes: &[u8], at: usize, literal: &[u8; N]) -> Result<(), NotPlain> {
+    match bytes.get(at..at + N) {
+        // The whole literal is there (the usual case): one comparison.
+        Some(have) if have == literal => Ok(()),
+        Some(_) => Err(Other),
+        None => {
+            let have = bytes.get(at..).unwrap_or_default();
+            if have.iter().zip(literal).all(|(a, b)| a == b) {
+                Err(Incomplete)
+            } else {
+                Err(Other)
+            }
+        }
+    }
+}
+
+/// `HTTP/1.0` or `HTTP/1.1` at `at`, as tracetail writes the version.
+fn version(bytes: &[u8], at: usize) -> Result<&'static str, NotPlain> {
+    expect(bytes, at, b"HTTP/1.")?;
+    match bytes.get(at + 7) {
+        Some(b'1') => Ok("1.1"),
+        Some(b'0') => Ok("1.0"),
+        Some(_) => Err(Other),
+        None => Err(Incomplete),
+    }
+}
+
+/// Length of the leading run of token bytes (a byte loop: names are short, and eight bytes at
+/// a time measured slower).
+#[inline]
+fn token_run(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .position(|&b| !is_token_byte(b))
+        .unwrap_or(bytes.len())
+}
+
+/// The request line (`METHOD SP target SP HTTP/1.x CRLF`) into `head`; the offset after it.
+fn request_line(buf: &[u8], head: &mut Head) -> Result<usize, NotPlain> {
+    let method_len = token_run(buf);
+    if method_len == buf.len() {
+        return Err(Incomplete);
+    }
+    if method_len == 0 || buf[method_len] != b' ' {
+        return Err(Other);
+    }
+    let target_start = method_len + 1;
+    let target_end = target_start + printable_run(&buf[target_start..], b'!');
+    if target_end == buf.len() {
+        return Err(Incomplete);
+    }
+    if target_end == target_start || buf[target_end] != b' ' {
+        return Err(Other);
+    }
+    let version_start = target_end + 1;
+    head.version = version(buf, version_start)?;
+    expect(buf, version_start + 8, b"\r\n")?;
+    head.method = match &buf[..method_len] {
+        // The usual methods need no UTF-8 check.
+        b"GET" => CompactString::const_new("GET"),
+        b"POST" => CompactString::const_new("POST"),
+        other => CompactString::from(std::str::from_utf8(other).map_err(|_| Other)?),
+    };
+    let target = std::str::from_utf8(&buf[target_start..target_end]).map_err(|_| Other)?;
+    head.uri = CompactString::from(target);
+    Ok(version_start + 10)
+}
+
+/// The status line (`HTTP/1.x SP NNN SP reason CRLF`) into `head`; the offset after it.
+fn status_line(buf: &[u8], head: &mut Head) -> Result<usize, NotPlain> {
+    head.version = version(buf, 0)?;
+    expect(buf, 8, b" ")?;
+    for at in 9..12 {
+        match buf.get(at) {
+            Some(b) if b.is_ascii_digit() => head.status = head.status * 10 + u16::from(b - b'0'),
+            Some(_) => return Err(Other),
+            None => return Err(Incomplete),
+        }
+    }
+    expect(buf, 12, b" ")?;
+    let reason_end = 13 + printable_run(&buf[13..], b' ');
+    expect(buf, reason_end, b"\r\n")?;
+    Ok(reason_end + 2)
+}
+
+/// A head of the usual shape, read as httparse would read it: complete, or `Incomplete` when
+/// the bytes end inside one, or `Other` for anything else (httparse then decides).
+pub(super) fn read_plain_head(buf: &[u8], request: bool) -> Result<Head, NotPlain> {
+    let mut head = Head::default();
+    let mut at = if request {
+        request_line(buf, &mut head)?
+    } else {
+        status_line(buf, &mut head)?
+    };
+    // `Name: value` lines of printable ASCII, each ending in CRLF; the empty line ends the head.
+    for _ in 0..=HEADER_SLOTS {
+        let line = &buf[at..];
+        let end = printable_run(line, b' ');
+        let name_len = token_run(&line[..end]);
+        if let Err(stop) = expect(line, end, b"\r\n") {
+            // The bytes end in this line: is it the start of `Name: value` or of the empty
+            // line? (A name is complete only with its colon.)
+            let in_name = name_len == end && (end == line.len() || end == 0);
+            let started = in_name || (name_len > 0 && line[name_len] == b':');
+            return Err(if stop == Incomplete && started {
+                Incomplete
+            } else {
+                Other
+            });
+        }
+        if end == 0 {
+            head.len = at + 2;
+            return Ok(head);
+        }
+        if name_len == 0 || line[name_len] != b':' {
+            return Err(Other);
+        }
+        // Printable ASCII: the only blank to trim is the space, as httparse trims.
+        let value = line[name_len + 1..end].trim_ascii();
+        note_header(&mut head, &line[..name_len], value);
+        at += end + 2;
+    }
+    // More headers than httparse's first slots.
+    Err(Other)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{printable_run, read_plain_head, NotPlain};
+    use crate::analyzers::http::head::{parse_head_httparse, HeadResult};
+    use crate::analyzers::xorshift;
+
+    #[test]
+    fn printable_run_finds_the_first_byte_outside() {
+        for lo in [b' ', b'!'] {
+            for len in 0..20 {
+                for bad in [0u8, 0x09, 0x0d, 0x1f, b' ', 0x7f, 0x80, 0xff] {
+                    for at in 0..=len {
+                        let mut bytes = vec![b'a'; len];
+                        if at < len {
+                            bytes[at] = bad;
+                        }
+                        let expected = bytes
+                            .iter()
+                            .position(|&b| b < lo || b > 0x7e)
+                            .unwrap_or(len);
+                        assert_eq!(printable_run(&bytes, lo), expected, "{bytes:?} from {lo}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every head the plain reader accepts, httparse reads to the same fields; where it says
+    /// `Incomplete`, httparse says `Partial`. Whether it read a complete head.
+    fn same_as_httparse(buf: &[u8], request: bool) -> bool {
+        let reference = parse_head_httparse(buf, request);
+        match read_plain_head(buf, request) {
+            Ok(plain) => {
+                let HeadResult::Complete(reference) = reference else {
+                    panic!("httparse does not accept what the plain reader read: {buf:?}");
+                };
+                assert_eq!(format!("{plain:?}"), format!("{reference:?}"), "{buf:?}");
+                true
+            }
+            Err(NotPlain::Incomplete) => {
+                assert!(
+                    matches!(reference, HeadResult::Partial),
+                    "{buf:?}: {reference:?}"
+                );
+                false
+            }
+            Err(NotPlain::Other) => false,
+        }
+    }
+
+    #[test]
+    fn reads_what_httparse_reads_or_leaves_it_to_httparse() {
+        let requests: &[&[u8]] = &[
+            b"GET / HTTP/1.1\r\nHost: a.example\r\n\r\n",
+            b"POST /submit?x=1 HTTP/1.0\r\nhost:  b \r\nContent-Length: 12\r\n\r\nbody",
+            b"PUT /p HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n",
+            b"PUT /p HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
+            b"GET /u HTTP/1.1\r\nUpgrade: websocket, h2c\r\nX-Empty:\r\nX-Blank:   \r\n\r\n",
+            b"GET /c HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\nHost: x\r\nHost: y\r\n\r\n",
+            b"M-SEARCH * HTTP/1.1\r\n\r\n",
+        ];
+        for r in requests {
+            assert!(same_as_httparse(r, true), "{r:?}");
+        }
+        let responses: &[&[u8]] = &[
+            b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+            b"HTTP/1.0 404 Not  Found \r\nServer: x\r\n\r\n",
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n",
+        ];
+        for r in responses {
+            assert!(same_as_httparse(r, false), "{r:?}");
+        }
+        // Left to httparse: bare LF, tabs, folded lines, spaces before the colon, non-ASCII,
+        // no reason phrase, two spaces, HTTP/2, partial heads, leading empty lines.
+        let unusual: &[(&[u8], bool)] = &[
+            (b"GET / HTTP/1.1\nHost: a\n\n", true),
+            (b"GET / HTTP/1.1\r\nHost:\ta\r\n\r\n", true),
+            (b"GET / HTTP/1.1\r\nHost : a\r\n\r\n", true),
+            (b"GET /\xc3\xa9 HTTP/1.1\r\n\r\n", true),
+            (b"GET / HTTP/1.1\r\nHost: \xc3\xa9\r\n\r\n", true),
+            (b"GET  / HTTP/1.1\r\n\r\n", true),
+            (b"GET / HTTP/2.0\r\n\r\n", true),
+            (b"GET / HTTP/1.1\r\nHost: a\r\n", true),
+            (b"\r\nGET / HTTP/1.1\r\n\r\n", true),
+            (b"GET / HTTP/1.1\r\nHost: a\rb\r\n\r\n", true),
+            (b"HTTP/1.1 200\r\n\r\n", false),
+            (b"HTTP/1.1  200 OK\r\n\r\n", false),
+            (b"HTTP/1.1 200 OK\r\nA: b\r\n c\r\n\r\n", false),
+            (b"HTTP/1.1 200 OK\r\nA : b\r\n\r\n", false),
+            (b"HTTP/1.1 2x0 OK\r\n\r\n", false),
+        ];
+        for (r, request) in unusual {
+            let read = read_plain_head(r, *request);
+            let incomplete = [&b"GET / HTTP/1.1\r\nHost: a\r\n"[..]].contains(r);
+            let expected = if incomplete {
+                NotPlain::Incomplete
+            } else {
+                NotPlain::Other
+            };
+            assert_eq!(read.err(), Some(expected), "{r:?}");
+            same_as_httparse(r, *request);
+        }
+    }
+
+    /// Heads of the usual shape with bytes changed at random (xorshift, fixed seed): whatever
+    /// the plain reader accepts, httparse reads to the same fields.
+    #[test]
+    fn mutated_heads_are_read_as_httparse_reads_them() {
+        let seeds: &[(&[u8], bool)] = &[
+            (b"GET /a/b?c=d HTTP/1.1\r\nHost: h.example:80\r\nContent-Length: 10\r\nUpgrade: h2c\r\n\r\n", true),
+            (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 7\r\nServer: s\r\n\r\n", false),
+        ];
+        let alphabet = b" \t\r\n:,+-0129aAHhz/\x7f\x80\xff\x00\x0b";
+        let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
+        let mut accepted = 0;
+        for round in 0..20_000 {
+            let (seed, request) = seeds[round % seeds.len()];
+            let mut head = seed.to_vec();
+            for _ in 0..1 + next() % 3 {
+                let at = (next() % head.len() as u64) as usize;
+                let byte = alphabet[(next() % alphabet.len() as u64) as usize];
+                match next() % 3 {
+                    0 => head[at] = byte,
+                    1 => head.insert(at, byte),
+                    _ => {
+                        head.remove(at);
+                    }
+                }
+            }
+            if same_as_httparse(&head, request) {
+                accepted += 1;
+            }
+            // And a piece of it, as a head split over packets arrives.
+            let cut = (next() % (head.len() as u64 + 1)) as usize;
+            same_as_httparse(&head[..cut], request);
+        }
+        // Both the accepted and the left-over paths were exercised.
+        assert!(accepted > 1_000 && accepted < 19_000, "{accepted}");
+    }
+
+    #[test]
+    fn every_prefix_of_a_usual_head_is_incomplete_as_for_httparse() {
+        let heads: &[(&[u8], bool)] = &[
+            (
+                b"GET /a?b HTTP/1.1\r\nHost: h\r\nX-Empty:\r\nContent-Length: 2\r\n\r\n",
+                true,
+            ),
+            (
+                b"HTTP/1.0 204 No Content\r\nUpgrade: h2c\r\nA:  b \r\n\r\n",
+                false,
+            ),
+        ];
+        for (head, request) in heads {
+            assert!(same_as_httparse(head, *request));
+            for cut in 0..head.len() {
+                let piece = &head[..cut];
+                assert_eq!(
+                    read_plain_head(piece, *request).err(),
+                    Some(NotPlain::Incomplete)
+                );
+                assert!(!same_as_httparse(piece, *request));
+            }
+        }
+    }
+
+    #[test]
+    fn more_headers_than_slots_are_left_to_httparse() {
+        let mut head = b"GET / HTTP/1.1\r\n".to_vec();
+        for i in 0..64 {
+            head.extend_from_slice(format!("X-{i}: v\r\n").as_bytes());
+        }
+        let mut more = head.clone();
+        head.extend_from_slice(b"\r\n");
+        assert!(same_as_httparse(&head, true));
+        more.extend_from_slice(b"X-64: v\r\n\r\n");
+        assert_eq!(read_plain_head(&more, true).err(), Some(NotPlain::Other));
+    }
+}
