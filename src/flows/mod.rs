@@ -4,6 +4,18 @@ use compact_str::CompactString;
 use serde::Serialize;
 use std::net::IpAddr;
 
+/// What a conversation table shows after its endpoints, as the `sessions` table and the
+/// report's "Top sessions" head it (one list, so both name them alike).
+pub const CONVERSATION_FIGURES: [&str; 7] = [
+    "duration",
+    "pkts →",
+    "bytes →",
+    "pkts ←",
+    "bytes ←",
+    "state",
+    "handshake",
+];
+
 /// One bidirectional conversation (like Zeek's conn.log or tshark's `-z conv`), one row per
 /// connection. The client (originator) is the side that sent the first packet, or the SYN.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -623,22 +623,11 @@ fn build_page(
             ]
         })
         .collect();
-    page.table(
-        &[
-            "proto",
-            "client",
-            "server",
-            "duration",
-            "pkts →",
-            "bytes →",
-            "pkts ←",
-            "bytes ←",
-            "state",
-            "handshake",
-        ],
-        &flow_rows,
-        3,
-    );
+    let headers: Vec<&str> = ["proto", "client", "server"]
+        .into_iter()
+        .chain(crate::flows::CONVERSATION_FIGURES)
+        .collect();
+    page.table(&headers, &flow_rows, 3);
 
     let mut metrics_shown = Vec::new();
 
