@@ -142,10 +142,11 @@ fn real_loopback_capture_matches_what_the_clients_saw() {
     let pcap = dir.join("real.pcap");
     let port = free_port();
 
-    // 1. tcpdump, limited to this test's port so parallel tests and other traffic stay out.
+    // 1. tcpdump, limited to this test's port so parallel tests and other traffic stay out,
+    //    with a 32 MiB buffer (the default 2 MiB dropped 17 packets on a loaded CI machine).
     let mut capture = Reaped(
         Command::new(&tcpdump)
-            .args(["-i", "lo", "-n", "-U", "-s", "0", "-w"])
+            .args(["-i", "lo", "-n", "-U", "-B", "32768", "-s", "0", "-w"])
             .arg(&pcap)
             .arg(format!("tcp port {port}"))
             .stdin(Stdio::null())
