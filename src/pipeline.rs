@@ -96,7 +96,8 @@ pub enum Record {
     Tcp(TcpExchange),
     /// One TLS connection (when the analyzer config asks for TLS rows).
     Tls(TlsConnection),
-    /// One HTTP/2 connection's figures (when the analyzer config asks for them).
+    /// One HTTP/2 connection's figures (when the analyzer config asks for them), just before
+    /// its connection's [`Record::Flow`] when the pass tracks flows.
     Http2(Http2Connection),
     /// The row [`PassOptions::rows`] wrote for a record, in that record's place.
     Row(Vec<u8>),
@@ -132,6 +133,8 @@ pub struct FileReport {
     pub analyzer: AnalyzerStats,
     /// Largest number of flows open at once (memory follows this).
     pub peak_open_flows: usize,
+    /// Largest number of finished records held at once for their time order.
+    pub peak_held_records: usize,
     /// The sink stopped the pass before the end of the capture.
     pub stopped: bool,
 }
@@ -195,7 +198,7 @@ pub fn analyze<'a>(
     // On one thread a row costs the same written here or by the sink, which also saves
     // each row its own allocation: records go to the sink as they are.
     let rows = options.rows.clone().filter(|_| threaded);
-    let mut merger = Merger::new(options.flows, rows);
+    let mut merger = Merger::new(options.flows, rows, options.analyzer.max_held_records);
     let mut shards = Vec::new();
     let mut front = if threaded {
         let mut reader = reader;
@@ -231,6 +234,7 @@ pub fn analyze<'a>(
     }
 
     report.stopped = merger.stopped;
+    report.peak_held_records = merger.peak_held;
     let read = front.read;
     report.counts = read.counts;
     report.counts.finalize();
@@ -241,6 +245,7 @@ pub fn analyze<'a>(
     report.warnings = read.warnings;
     report.warnings.extend(read.clock.warning());
     report.warnings.extend(front.deal.flows.warning());
+    report.warnings.extend(merger.warning());
     report
         .warnings
         .extend(front.reader.warnings().iter().map(|w| w.to_string()));
@@ -1289,6 +1294,8 @@ struct Shard {
     /// worker did (to be ranked by the merger, which writes their rows).
     out: Vec<(OrderKey, Held)>,
     everywhere: Vec<(OrderKey, Event)>,
+    /// HTTP/2 connections' figures, which go out with their flow records, not in time order.
+    figures: Vec<Http2Connection>,
     emitted: u64,
     /// Capacity `out` starts each epoch with (see [`Shard::take_out`]).
     out_capacity: usize,
@@ -1358,6 +1365,8 @@ const MAX_OUT_CAPACITY: usize = 8192;
 struct ShardOut {
     events: Vec<(OrderKey, Held)>,
     everywhere: Vec<(OrderKey, Event)>,
+    /// HTTP/2 connections' figures, in the order this worker emitted them.
+    figures: Vec<Http2Connection>,
     /// Every transaction this worker emits later starts at or after this time.
     low_watermark_ns: Option<i64>,
 }
@@ -1378,6 +1387,7 @@ impl Shard {
             events: Vec::new(),
             out: Vec::new(),
             everywhere: Vec::new(),
+            figures: Vec::new(),
             emitted: 0,
             out_capacity: 0,
             rows: RowWriting::new(options.rows.clone()),
@@ -1476,6 +1486,7 @@ impl Shard {
         ShardOut {
             events: std::mem::replace(&mut self.out, Vec::with_capacity(capacity)),
             everywhere: std::mem::take(&mut self.everywhere),
+            figures: std::mem::take(&mut self.figures),
             low_watermark_ns: self.analyzer.low_watermark_ns(),
         }
     }
@@ -1487,6 +1498,13 @@ impl Shard {
             return;
         }
         for event in self.events.drain(..) {
+            let event = match event {
+                Event::Http2(figures) => {
+                    self.figures.push(*figures);
+                    continue;
+                }
+                event => event,
+            };
             let key = OrderKey {
                 start_ns: event_start_ns(&event),
                 item,
@@ -1510,6 +1528,15 @@ type Sink<'s> = dyn FnMut(Record) -> ControlFlow<()> + 's;
 struct Merger {
     emit_flows: bool,
     heap: BinaryHeap<Reverse<(OrderKey, usize)>>,
+    /// Finished records held for their time order at most (see [`Merger::release_early`]).
+    max_held: usize,
+    /// The most held at once, and how many were written after a later one.
+    peak_held: usize,
+    out_of_order: u64,
+    /// The latest key written so far.
+    last_written: Option<OrderKey>,
+    /// HTTP/2 connections' figures waiting for their flow records, by connection.
+    figures: BTreeMap<u64, Http2Connection>,
     slots: Vec<Option<Held>>,
     /// Writes the rows of the events every worker made.
     rows: RowWriting,
@@ -1519,10 +1546,15 @@ struct Merger {
 }
 
 impl Merger {
-    fn new(emit_flows: bool, rows: Option<RowEncoder>) -> Self {
+    fn new(emit_flows: bool, rows: Option<RowEncoder>, max_held: usize) -> Self {
         Merger {
             emit_flows,
             heap: BinaryHeap::new(),
+            max_held: max_held.max(1),
+            peak_held: 0,
+            out_of_order: 0,
+            last_written: None,
+            figures: BTreeMap::new(),
             slots: Vec::new(),
             rows: RowWriting::new(rows),
             free: Vec::new(),
@@ -1538,12 +1570,20 @@ impl Merger {
         flow
     }
 
-    fn take(&mut self, epoch: Epoch, outs: Vec<ShardOut>, emit: &mut Sink<'_>) -> ControlFlow<()> {
-        if self.emit_flows {
-            for record in epoch.flows {
-                emit(Record::Flow(record))?;
+    fn take(
+        &mut self,
+        epoch: Epoch,
+        mut outs: Vec<ShardOut>,
+        emit: &mut Sink<'_>,
+    ) -> ControlFlow<()> {
+        for out in &mut outs {
+            for figures in out.figures.drain(..) {
+                // A connection's later figures (its analysis was given up and began again)
+                // replace the earlier ones.
+                self.figures.insert(figures.connection_id, figures);
             }
         }
+        self.flows_and_figures(epoch.flows, epoch.last, emit)?;
         let mut watermark = epoch.now_ns;
         let mut everywhere = Vec::new();
         for out in outs {
@@ -1563,19 +1603,85 @@ impl Merger {
             // Everything is finished: release it all.
             watermark = i64::MAX;
         }
+        self.peak_held = self.peak_held.max(self.heap.len());
         while let Some(Reverse((key, _))) = self.heap.peek() {
             if key.start_ns > watermark {
                 break;
             }
-            let Some(Reverse((_, slot))) = self.heap.pop() else {
-                break;
-            };
-            if let Some(held) = self.slots[slot].take() {
-                self.free.push(slot);
-                emit(held.into_record())?;
+            self.release_first(emit)?;
+        }
+        self.release_early(emit)
+    }
+
+    /// A transaction in progress for long (a response still streaming, a request never
+    /// answered on a busy connection) holds back every later one. Past `max_held` records
+    /// waiting, the earliest go out anyway, and the report counts those written after a
+    /// later one. The heap holds the same records at each epoch's end for every number of
+    /// workers, so this happens at the same records too.
+    fn release_early(&mut self, emit: &mut Sink<'_>) -> ControlFlow<()> {
+        while self.heap.len() > self.max_held {
+            self.release_first(emit)?;
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// The flows that ended, each just after its HTTP/2 figures (when there are any):
+    /// figures wait for their flow's record, so they hold back no row. Without flow
+    /// records, figures go out as their connections end, by connection.
+    fn flows_and_figures(
+        &mut self,
+        flows: Vec<FlowRecord>,
+        last: bool,
+        emit: &mut Sink<'_>,
+    ) -> ControlFlow<()> {
+        if self.emit_flows {
+            for record in flows {
+                if let Some(figures) = self.figures.remove(&record.flow_id) {
+                    emit(Record::Http2(figures))?;
+                }
+                emit(Record::Flow(record))?;
+            }
+        }
+        if !self.emit_flows || last {
+            for (_, figures) in std::mem::take(&mut self.figures) {
+                emit(Record::Http2(figures))?;
             }
         }
         ControlFlow::Continue(())
+    }
+
+    /// Writes the earliest record held.
+    fn release_first(&mut self, emit: &mut Sink<'_>) -> ControlFlow<()> {
+        let Some(Reverse((key, slot))) = self.heap.pop() else {
+            return ControlFlow::Continue(());
+        };
+        match self.last_written {
+            Some(last) if key < last => self.out_of_order += 1,
+            _ => self.last_written = Some(key),
+        }
+        match self.slots[slot].take() {
+            Some(held) => {
+                self.free.push(slot);
+                emit(held.into_record())
+            }
+            None => ControlFlow::Continue(()),
+        }
+    }
+
+    /// The warning of a pass whose records were not all written in time order.
+    fn warning(&self) -> Option<String> {
+        (self.out_of_order > 0).then(|| {
+            let (n, was) = match self.out_of_order {
+                1 => ("1 row".to_string(), "was"),
+                n => (format!("{n} rows"), "were"),
+            };
+            format!(
+                "the held-rows budget (--max-held-rows {}) was reached: rows waited behind a \
+                 transaction in progress for long, and {n} {was} written after a row that \
+                 starts later",
+                self.max_held
+            )
+        })
     }
 }
 

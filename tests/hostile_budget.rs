@@ -302,3 +302,160 @@ fn the_sessions_table_streams_within_the_flow_budget() {
         "each flow once"
     );
 }
+
+/// What a `--memory-budget` note says was held at most of `what` (`finished rows waiting
+/// for their time order`), and its limit.
+fn note_peak(stderr: &str, what: &str) -> (u64, u64) {
+    let number = |s: &str| -> u64 {
+        let digits: String = s
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == ',')
+            .filter(char::is_ascii_digit)
+            .collect();
+        digits.parse().expect("a number")
+    };
+    let note = stderr
+        .lines()
+        .find(|l| l.starts_with("note:"))
+        .unwrap_or_else(|| panic!("no note: {stderr}"));
+    let (before, after) = note.split_once(what).expect(what);
+    let held = before.trim_end().rsplit(' ').next().expect("held");
+    let limit = after.trim_start().strip_prefix("(limit ").expect("limit");
+    (number(held), number(limit))
+}
+
+/// A response still streaming when the capture ends holds back every row after its request,
+/// so that rows come out in time order: 40,000 rows here. Under `--max-held-rows` at most
+/// that many wait (plus the rows of one epoch), the earliest are written anyway, and the
+/// warning counts the rows written after a later one, which are exactly those out of order
+/// in the output (the stream's own row); every row is written once, the same for every
+/// `--threads`.
+#[test]
+fn rows_held_behind_a_streaming_response_stay_within_their_budget() {
+    let test = "rows_held_behind_a_streaming_response_stay_within_their_budget";
+    let Some(time) = gnu_time(test) else {
+        return;
+    };
+    let held = common::synth(
+        "hostile_budget",
+        "held-back.pcap",
+        &["--hostile", "held-back", "--count", "8000", "--per", "5"],
+    );
+    let files = [held.as_path()];
+    let http = ["http", "--json", "--threads", "1"];
+    // A budget far above everything else, so that the note gives the peaks.
+    let budget = ["--memory-budget", "1T"];
+    let default = run_command(&time, &http, &files, &budget);
+    let limited_flags = [&budget[..], &["--max-held-rows", "500"]].concat();
+    let limited = run_command(&time, &http, &files, &limited_flags);
+
+    let what = "finished rows waiting for their time order";
+    let (default_peak, _) = note_peak(&default.stderr, what);
+    let (peak, limit) = note_peak(&limited.stderr, what);
+    assert!(
+        default_peak > 40_000,
+        "every row waited: {}",
+        default.stderr
+    );
+    assert_eq!(limit, 500);
+    assert!(peak < 500 + 4096, "held {peak} rows under a limit of 500");
+    assert!(
+        limited.peak_rss_kib + 16 * 1024 < default.peak_rss_kib,
+        "peak RSS {} KiB under the limit, {} KiB without",
+        limited.peak_rss_kib,
+        default.peak_rss_kib
+    );
+
+    let starts = |stdout: &[u8]| -> Vec<(u64, String)> {
+        String::from_utf8_lossy(stdout)
+            .lines()
+            .map(|l| {
+                let row: serde_json::Value = serde_json::from_str(l).expect("a JSON row");
+                (
+                    row["request_first_ns"].as_u64().expect("start"),
+                    l.to_string(),
+                )
+            })
+            .collect()
+    };
+    let later_than_written = |rows: &[(u64, String)]| {
+        let mut latest = 0;
+        rows.iter()
+            .filter(|(start, _)| {
+                latest = latest.max(*start);
+                *start < latest
+            })
+            .count()
+    };
+    let (in_order, early) = (starts(&default.stdout), starts(&limited.stdout));
+    assert_eq!(in_order.len(), 40_001);
+    assert_eq!(
+        later_than_written(&in_order),
+        0,
+        "time order without a limit"
+    );
+    assert!(
+        !default.stderr.contains("--max-held-rows"),
+        "{}",
+        default.stderr
+    );
+    let warning = limited
+        .stderr
+        .lines()
+        .find(|l| l.contains("(--max-held-rows 500)"))
+        .unwrap_or_else(|| panic!("no warning: {}", limited.stderr));
+    let out_of_order = later_than_written(&early);
+    assert_eq!(out_of_order, 1, "the stream's row comes last");
+    assert!(
+        warning.contains(" 1 row was written after a row that starts later"),
+        "{warning}"
+    );
+    let sorted = |mut rows: Vec<(u64, String)>| {
+        rows.sort();
+        rows
+    };
+    assert_eq!(sorted(early), sorted(in_order), "the same rows");
+
+    for threads in ["2", "3"] {
+        let many_flags = [&limited_flags[..], &["--threads", threads]].concat();
+        let many = run_command(&time, &["http", "--json"], &files, &many_flags);
+        assert_eq!(
+            many.stdout, limited.stdout,
+            "{threads} workers: rows differ"
+        );
+        assert_eq!(
+            warning_lines(&many.stderr),
+            warning_lines(&limited.stderr),
+            "{threads} workers: warnings differ"
+        );
+    }
+}
+
+/// `sessions --json --http2` streams its rows as flows end (an HTTP/2 conversation's figures
+/// come just before its flow record): it held every row to the end to join them, so its
+/// memory grew with the capture (a 500k SYN flood under `--memory-budget 16M`: 143 MB). Now
+/// three times the flood holds no more (bounded structures fill up to 100k flows).
+#[test]
+fn sessions_with_http2_figures_streams_within_the_flow_budget() {
+    let test = "sessions_with_http2_figures_streams_within_the_flow_budget";
+    let Some(time) = gnu_time(test) else {
+        return;
+    };
+    let small = synth_hostile("h2-syn-100k.pcap", "syn-flood", 100_000);
+    let large = synth_hostile("h2-syn-300k.pcap", "syn-flood", 300_000);
+    let sessions = ["sessions", "--json", "--http2", "--threads", "1"];
+    const BUDGET: [&str; 2] = ["--memory-budget", "16M"];
+    let small = run_command(&time, &sessions, &[small.as_path()], &BUDGET);
+    let large = run_command(&time, &sessions, &[large.as_path()], &BUDGET);
+    assert_eq!(
+        large.stdout.iter().filter(|&&b| b == b'\n').count(),
+        300_000
+    );
+    let grown_kib = large.peak_rss_kib.saturating_sub(small.peak_rss_kib);
+    assert!(
+        grown_kib < 4 * 1024,
+        "100k flows: {} KiB, 300k flows: {} KiB",
+        small.peak_rss_kib,
+        large.peak_rss_kib
+    );
+}

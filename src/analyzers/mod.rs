@@ -94,8 +94,15 @@ pub struct AnalyzerConfig {
     pub observers: Vec<&'static str>,
     /// What the TLS analyzer does besides detecting TLS (rows per connection).
     pub tls: tls::TlsOptions,
-    /// Emit one [`http2::Http2Connection`] per HTTP/2 connection (`sessions --json`). Off by
-    /// default: each one holds the time-ordered output until its connection ends.
+    /// Finished records (rows) held at once while an earlier transaction is still in
+    /// progress, so that they come out in time order; beyond it the earliest go out anyway
+    /// and a warning counts those written after a later one (`--max-held-rows`). A
+    /// response streaming for the whole capture would otherwise hold every later row.
+    pub max_held_records: usize,
+    /// Emit one [`http2::Http2Connection`] per HTTP/2 connection (`sessions --json --http2`,
+    /// the report). A pass hands each one over just before its connection's flow record
+    /// (without flow records, as the connection ends), not in time order, so it holds back
+    /// no row. Off by default.
     pub http2_connections: bool,
     /// The pass wants no rows of the claiming analyzers, only the protocol name they decide
     /// (the observers' `protocol` column, e.g. `tcp`): a claimer is dropped once it has
@@ -126,9 +133,13 @@ impl Default for AnalyzerConfig {
             http2_connections: false,
             detect_only: false,
             dns_over_udp: true,
+            max_held_records: DEFAULT_MAX_HELD_RECORDS,
         }
     }
 }
+
+/// Default [`AnalyzerConfig::max_held_records`]: ~267 MiB of rows of ~1.4 KiB.
+pub const DEFAULT_MAX_HELD_RECORDS: usize = 200_000;
 
 /// A finished transaction.
 ///

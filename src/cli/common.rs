@@ -488,14 +488,31 @@ pub const FRAGMENTS: BudgetKind = BudgetKind {
     min_limit: 1,
     max_limit: 1_000_000,
 };
+/// Finished rows waiting for their time order behind a transaction still in progress:
+/// ~1.4 KiB a row of `http --json` with two workers, ~0.6 KiB a record on one thread
+/// (measured behind a response that never ends, `synth --hostile held-back`).
+pub const HELD_ROWS: BudgetKind = BudgetKind {
+    flag: "--max-held-rows",
+    default_limit: tracetail::analyzers::DEFAULT_MAX_HELD_RECORDS,
+    unit_bytes: 1400,
+    min_limit: 1,
+    max_limit: 100_000_000,
+};
 /// Every kind under the budget.
-pub const BUDGET_KINDS: [BudgetKind; 5] = [FLOWS, REASSEMBLY, HTTP_PENDING, DNS_PENDING, FRAGMENTS];
+pub const BUDGET_KINDS: [BudgetKind; 6] = [
+    FLOWS,
+    REASSEMBLY,
+    HTTP_PENDING,
+    DNS_PENDING,
+    FRAGMENTS,
+    HELD_ROWS,
+];
 
 /// Smallest `--memory-budget`: below it the per-kind minimums would exceed it.
 const MIN_MEMORY_BUDGET: u64 = 16 << 20;
 
 /// `--memory-budget`: one figure for all held state. Each kind keeps the share it has of the
-/// default budget (the sum of the default limits' costs, ~942 MiB), so the default budget
+/// default budget (the sum of the default limits' costs, ~1209 MiB), so the default budget
 /// gives exactly the default limits and half of it gives half of each.
 #[derive(Debug, Clone, Copy)]
 pub struct MemoryBudget {
@@ -543,7 +560,8 @@ fn budget_peaks(report: &FileReport, options: &PassOptions) -> Option<String> {
     let held = &report.analyzer;
     Some(format!(
         "note: {}: under --memory-budget = {}, held at most {} flows (limit {}), {} of \
-         out-of-order data (limit {}), {} pending HTTP requests (limit {})",
+         out-of-order data (limit {}), {} pending HTTP requests (limit {}), {} finished rows \
+         waiting for their time order (limit {}, plus the rows of one epoch)",
         report.file,
         bytes_human(*bytes),
         thousands(report.peak_open_flows as u64),
@@ -552,6 +570,8 @@ fn budget_peaks(report: &FileReport, options: &PassOptions) -> Option<String> {
         bytes_human(limits.max_reassembly_bytes as u64),
         thousands(held.http_peak_pending_total),
         thousands(limits.max_pending_requests_total as u64),
+        thousands(report.peak_held_records as u64),
+        thousands(limits.max_held_records as u64),
     ))
 }
 
@@ -583,9 +603,9 @@ pub struct AnalysisArgs {
     #[arg(long, value_name = "BYTES", default_value_t = 64 << 10, help_heading = "Analysis limits",
           value_parser = limits::int::<usize>(1, limits::MAX_ANALYSIS_BYTES))]
     pub max_header_bytes: usize,
-    /// Memory for held state over the whole pass (K/M/G; 16M to 1T; default 942M): flows,
-    /// out-of-order data, pending HTTP requests and DNS queries, IP fragments each get a fixed
-    /// share of it (README "Memory budget"); a --max-* flag given as well sets its kind alone.
+    /// Memory for held state over the whole pass (K/M/G; 16M to 1T; default 1209M): flows,
+    /// out-of-order data, pending HTTP requests and DNS queries, IP fragments and rows waiting
+    /// for their time order each get a fixed share of it (README "Memory budget"); a --max-* flag given as well sets its kind alone.
     #[arg(long, value_name = "SIZE", help_heading = "Analysis limits",
           value_parser = limits::size(MIN_MEMORY_BUDGET, 1 << 40))]
     pub memory_budget: Option<u64>,
@@ -619,6 +639,13 @@ pub struct AnalysisArgs {
     #[arg(long, value_name = "N", help_heading = "Analysis limits",
           value_parser = limits::int::<usize>(256, 100_000_000))]
     pub max_dns_pending: Option<usize>,
+    /// Finished rows held at once for their time order while an earlier transaction is still
+    /// in progress (a response streaming for minutes holds every later row); beyond it the
+    /// earliest are written anyway, with a warning counting rows out of order (1 to
+    /// 100000000; default 200000, ~267 MiB, a share of --memory-budget).
+    #[arg(long, value_name = "N", help_heading = "Analysis limits",
+          value_parser = limits::int::<usize>(1, 100_000_000))]
+    pub max_held_rows: Option<usize>,
     /// IP datagrams being put back together from fragments at once (at most 64 KiB each);
     /// beyond it the oldest unfinished one is dropped, with a warning (1 to 1000000; default
     /// 1024, a share of --memory-budget).
@@ -661,6 +688,7 @@ impl AnalysisArgs {
         let max_pending_requests_total = limit(HTTP_PENDING, self.max_pending_total);
         let max_dns_pending = limit(DNS_PENDING, self.max_dns_pending);
         let max_fragment_datagrams = limit(FRAGMENTS, self.max_fragments);
+        let max_held_records = limit(HELD_ROWS, self.max_held_rows);
         if self.memory_budget.is_some() {
             *BUDGET_SHARES.lock().unwrap_or_else(|e| e.into_inner()) =
                 Some((budget.bytes, from_budget));
@@ -684,6 +712,7 @@ impl AnalysisArgs {
             },
             detect_only: false,
             dns_over_udp: true,
+            max_held_records,
         })
     }
 }
@@ -825,8 +854,8 @@ mod tests {
     fn the_default_budget_gives_the_default_limits_and_a_smaller_one_scales_them() {
         let default = MemoryBudget::new(None);
         assert_eq!(default.bytes, MemoryBudget::default_bytes());
-        // ~942 MiB: the five kinds' defaults.
-        assert_eq!(default.bytes >> 20, 942);
+        // ~1209 MiB: the six kinds' defaults.
+        assert_eq!(default.bytes >> 20, 1209);
         for kind in BUDGET_KINDS {
             assert_eq!(default.share(kind), kind.default_limit, "{}", kind.flag);
         }
@@ -847,7 +876,7 @@ mod tests {
         for kind in BUDGET_KINDS {
             assert!(smallest.share(kind) >= kind.min_limit, "{}", kind.flag);
         }
-        // 16 MiB of 942: 1/58.9 of each default (1024 datagrams -> 17).
-        assert_eq!(smallest.share(FRAGMENTS), 17);
+        // 16 MiB of 1209: 1/75.6 of each default (1024 datagrams -> 13).
+        assert_eq!(smallest.share(FRAGMENTS), 13);
     }
 }

@@ -1,7 +1,7 @@
 //! `tracetail sessions`: conversations (default) or Scapy's session keys (`--scapy`).
 
 use super::common::{self, Inputs};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::ExitCode;
 use tracetail::analyzers::http2::Http2Connection;
@@ -27,7 +27,7 @@ pub struct Args {
     #[arg(long, conflicts_with_all = ["json", "scapy"])]
     csv: bool,
     /// With --json: add `http2` to HTTP/2 conversations (streams open at once, PING round
-    /// trips, SETTINGS). Runs the HTTP/2 analysis (as `http` does: slower, rows come at the end).
+    /// trips, SETTINGS). Runs the HTTP/2 analysis (as `http` does: slower).
     #[arg(long, requires = "json", conflicts_with = "scapy")]
     http2: bool,
     #[command(flatten)]
@@ -50,9 +50,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         options.analyzer.http2_connections = true;
     }
     let options = args.inputs.pass(options);
-    // --http2: a conversation's figures may come before or after its row; joined at the end.
-    let mut held: Vec<(std::path::PathBuf, FlowRecord)> = Vec::new();
-    let mut figures: HashMap<(std::path::PathBuf, u64), Http2Connection> = HashMap::new();
+    // --http2: an HTTP/2 conversation's figures come just before its flow record.
+    let mut figures: Option<Http2Connection> = None;
+    let json = JsonRows::new(&FLOWS);
     let multi = args.inputs.files.len() > 1;
     // Rows stream out as flows end: JSON and CSV as they come, the text table in order of
     // first packet (a row waits for the earlier ones, within the flow limit).
@@ -66,19 +66,26 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         let flow = match record {
             Record::Flow(flow) => flow,
             Record::Http2(c) => {
-                figures.insert((path.to_path_buf(), c.connection_id), c);
+                figures = Some(c);
                 return Ok(());
             }
             _ => return Ok(()),
         };
-        if args.http2 {
-            held.push((path.to_path_buf(), flow));
-            return Ok(());
-        }
-        match (writer.as_mut(), table.as_mut()) {
-            (Some(w), _) => w.row(path, &flow, |_| {}),
-            (None, Some(table)) => table.push(path, flow),
-            (None, None) => Ok(()),
+        let figures = figures.take().filter(|c| c.connection_id == flow.flow_id);
+        match (writer.as_mut(), table.as_mut(), figures) {
+            (Some(w), _, Some(figures)) => {
+                let mut line = Vec::with_capacity(1024);
+                json.push_line(&mut line, &path.display().to_string(), &flow);
+                // The row's object gains one field: `..., "http2": {...}}`.
+                line.truncate(line.len() - 2);
+                line.extend_from_slice(b",\"http2\":");
+                serde_json::to_writer(&mut line, &figures)?;
+                line.extend_from_slice(b"}\n");
+                w.encoded(&line)
+            }
+            (Some(w), _, None) => w.row(path, &flow, |_| {}),
+            (None, Some(table), _) => table.push(path, flow),
+            (None, None, _) => Ok(()),
         }
     })?;
     let mut out = match (writer, table) {
@@ -86,22 +93,6 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         (None, Some(table)) => table.finish(!run.nothing_read())?,
         (None, None) => common::stdout(),
     };
-    if !held.is_empty() {
-        let json = JsonRows::new(&FLOWS);
-        let mut line = Vec::with_capacity(1024);
-        for (path, flow) in held {
-            line.clear();
-            json.push_line(&mut line, &path.display().to_string(), &flow);
-            if let Some(c) = figures.remove(&(path, flow.flow_id)) {
-                // The row's object gains one field: `..., "http2": {...}}`.
-                line.truncate(line.len() - 2);
-                line.extend_from_slice(b",\"http2\":");
-                serde_json::to_writer(&mut line, &c)?;
-                line.extend_from_slice(b"}\n");
-            }
-            out.write_all(&line)?;
-        }
-    }
     out.flush()?;
     Ok(run.exit_code())
 }

@@ -31,6 +31,10 @@ pub enum HostileKind {
     /// `count` IPv6 fragments (UDP, `per` bytes of data each, rounded up to 8), each the last
     /// piece of a datagram whose other pieces never come.
     Ipv6Fragments,
+    /// `count` connections with `per` requests each, answered at once, while one response
+    /// that started before them is still streaming (a byte after each connection) when the
+    /// capture ends: every row after its request waits for it, to be written in time order.
+    HeldBack,
 }
 
 /// Time between packets of a flood (1 µs).
@@ -120,6 +124,36 @@ pub fn write_hostile<W: Write>(kind: HostileKind, count: u64, per: u64, out: W) 
                 query.extend_from_slice(&[1, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
                 query.extend_from_slice(b"\x07example\x03com\x00\x00\x01\x00\x01");
                 trace.udp(&ends, &query)?;
+            }
+        }
+        HostileKind::HeldBack => {
+            let stream = client(count);
+            let request = b"GET /stream HTTP/1.1\r\nHost: h\r\n\r\n";
+            let mut stream_seq = trace.handshake(&stream)?;
+            trace.tcp(&stream, stream_seq, 1, tcp_flags::ACK, request)?;
+            stream_seq = stream_seq.wrapping_add(request.len() as u32);
+            let head = b"HTTP/1.1 200 OK\r\nContent-Length: 1000000000\r\n\r\n";
+            trace.tcp(&stream.reversed(), 1, stream_seq, tcp_flags::ACK, head)?;
+            let mut streamed = 1u32.wrapping_add(head.len() as u32);
+            let response = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+            for i in 0..count {
+                let ends = client(i);
+                let (mut seq, mut server_seq) = (trace.handshake(&ends)?, 1u32);
+                for r in 0..per {
+                    let req = format!("GET /r{r} HTTP/1.1\r\nHost: h\r\n\r\n");
+                    trace.tcp(&ends, seq, server_seq, tcp_flags::ACK, req.as_bytes())?;
+                    seq = seq.wrapping_add(req.len() as u32);
+                    trace.tcp(&ends.reversed(), server_seq, seq, tcp_flags::ACK, response)?;
+                    server_seq = server_seq.wrapping_add(response.len() as u32);
+                }
+                trace.tcp(
+                    &stream.reversed(),
+                    streamed,
+                    stream_seq,
+                    tcp_flags::ACK,
+                    b"x",
+                )?;
+                streamed = streamed.wrapping_add(1);
             }
         }
         HostileKind::Ipv6Fragments => {

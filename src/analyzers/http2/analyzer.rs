@@ -172,8 +172,6 @@ pub struct H2Conn {
     next_depth: u32,
     /// Streams open at once, PING round trips, SETTINGS.
     figures: Figures,
-    /// The first frame's time, held in the watermark until the figures are emitted.
-    figures_mark: Option<i64>,
     /// Nothing parsed yet: the connection can still be given up as not HTTP/2.
     undecided: bool,
     held: Option<Held>,
@@ -198,7 +196,6 @@ impl H2Conn {
             highest_opened: [0; 2],
             next_depth: 1,
             figures: Figures::default(),
-            figures_mark: None,
             undecided: true,
             held: None,
             rejected: false,
@@ -459,7 +456,9 @@ impl H2Conn {
             self.counted = true;
             ctx.stats.http_connections += 1;
         }
-        self.note_frame(first_ns, ctx);
+        // The connection's span (its figures go out with its flow record, not in time
+        // order, so they hold nothing back).
+        self.figures.frame(first_ns);
         let d = &mut self.dirs[dir];
         if head.length > d.max_frame {
             // Either a peer breaking the limit or bytes that are not frames: nothing after
@@ -523,16 +522,6 @@ impl H2Conn {
                 p.item.add_body(request, data);
             }
         }
-    }
-
-    /// A frame started at `t_ns`: the connection's span, and its figures' place in the
-    /// time-ordered output when they are wanted.
-    fn note_frame(&mut self, t_ns: i64, ctx: &mut Ctx<'_>) {
-        if self.figures.first_ns().is_none() && ctx.config.http2_connections {
-            ctx.marks.add(t_ns);
-            self.figures_mark = Some(t_ns);
-        }
-        self.figures.frame(t_ns);
     }
 
     /// A whole frame arrived.
@@ -1047,9 +1036,6 @@ impl H2Conn {
 
     /// Releases what the directions hold in the watermark (the connection is over).
     fn release_marks(&mut self, ctx: &mut Ctx<'_>) {
-        if let Some(t) = self.figures_mark.take() {
-            ctx.marks.remove(t);
-        }
         for d in &mut self.dirs {
             if let Some(t) = d.mark.take() {
                 ctx.marks.remove(t);

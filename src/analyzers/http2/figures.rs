@@ -110,10 +110,6 @@ impl Figures {
         }
     }
 
-    pub fn first_ns(&self) -> Option<i64> {
-        self.first_ns
-    }
-
     /// The figures at the end of the connection (`client`: the client's direction).
     pub fn finish(
         mut self,
