@@ -279,11 +279,20 @@ impl<W: Write> Table<W> {
         padded(line, COLUMNS[1], |l| {
             l.extend_from_slice(f.protocol.as_bytes())
         });
+        let pair_at = line.len();
         padded(line, COLUMNS[2], |l| {
             push_endpoint(l, f.client_ip, f.client_port, &f.protocol);
             l.extend_from_slice(b" -> ");
             push_endpoint(l, f.server_ip, f.server_port, &f.protocol);
         });
+        // A pair wider than its column (IPv6) ends the line, and the figures go on the next,
+        // under their headings: the rows stream, so the column cannot widen to fit.
+        if line.len() - pair_at > COLUMNS[2].0 + 1 {
+            line.pop();
+            line.push(b'\n');
+            let figures_at: usize = COLUMNS[..3].iter().map(|(width, _)| width + 1).sum();
+            line.extend(std::iter::repeat_n(b' ', figures_at));
+        }
         padded(line, COLUMNS[3], |l| {
             style.push_duration(l, Some(f.duration_ns()))
         });
@@ -476,5 +485,34 @@ mod tests {
             String::from_utf8(ours.into_inner().unwrap()).unwrap(),
             String::from_utf8(reference.into_inner().unwrap()).unwrap()
         );
+    }
+
+    #[test]
+    fn a_pair_too_wide_for_its_column_puts_the_figures_on_the_next_line_under_their_headings() {
+        let mut table = Table::new(Vec::new(), false, 10);
+        let path = std::path::Path::new("a.pcap");
+        let mut f = flows().remove(0);
+        for (id, client, server) in [
+            (0, "10.0.0.1", "10.0.0.2"),
+            (1, "2001:db8:1:2::1002", "2001:db8:1:2::1000"),
+            (2, "10.0.0.3", "10.0.0.4"),
+        ] {
+            (f.flow_id, f.client_ip, f.server_ip) =
+                (id, client.parse().unwrap(), server.parse().unwrap());
+            (f.first_ns, f.last_ns) = (0, 4_597_000);
+            table.push(path, f.clone()).unwrap();
+        }
+        table.release(true).unwrap();
+        let text = String::from_utf8(table.out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 5, "{text}");
+        assert!(lines[2].ends_with("[2001:db8:1:2::1000]:443"), "{text}");
+        // Every line's figures end where the heading's do, the wrapped row's too.
+        let ends = |line: &str| line.find("4.597ms").map(|at| at + "4.597ms".len());
+        let duration_end = lines[0].find("duration").unwrap() + "duration".len();
+        for line in [lines[1], lines[3], lines[4]] {
+            assert_eq!(ends(line), Some(duration_end), "{text}");
+            assert_eq!(line.chars().count(), lines[1].chars().count(), "{text}");
+        }
     }
 }
