@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Time and peak memory of tracetail on hostile traces (issue 14): a SYN flood, requests never
 # answered, out-of-order floods, a header grown byte by byte, requests cut by gaps, DNS queries
-# never answered, IPv6 fragments that never complete, rows held behind a response that never
-# ends (each with the default and a small budget; the last rows put all held state under one
+# never answered, IPv6 fragments that never complete, heads that never end, rows held behind a
+# response that never ends (each with the default and a small budget; the last rows put all held state under one
 # `--memory-budget`). The traces come from `tracetail synth --hostile KIND`.
 #
 #   scripts/bench_hostile.sh                    # the release build of this tree
@@ -42,6 +42,8 @@ syn-flood|syn-flood|$((500000 * scale))|1|sessions
 syn-flood|syn-flood|$((500000 * scale))|1|sessions --memory-budget 64M
 dns-unanswered|dns-unanswered|$((500000 * scale))|1|dns --json --memory-budget 64M
 ipv6-fragments|ipv6-fragments|$((500000 * scale))|64|dns --json --memory-budget 64M
+open-heads|open-heads|$((5000 * scale))|60000|http --json
+open-heads|open-heads|$((5000 * scale))|60000|http --json --memory-budget 64M
 held-back|held-back|$((40000 * scale))|5|http --json
 held-back|held-back|$((40000 * scale))|5|http --json --memory-budget 64M
 syn-flood|syn-flood|$((500000 * scale))|1|sessions --json --http2 --memory-budget 64M"

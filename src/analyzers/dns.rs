@@ -523,6 +523,11 @@ impl TcpAnalyzer for DnsTcpConn {
         "dns"
     }
 
+    /// Messages waiting for their end.
+    fn held_bytes(&self) -> usize {
+        self.bufs.iter().map(Vec::capacity).sum()
+    }
+
     fn on_data(
         &mut self,
         dir: Dir,

@@ -27,8 +27,11 @@
 //! Memory per TCP connection: up to `max_reorder_bytes` (+160 bytes per piece) per direction of
 //! out-of-order data, a head / resync buffer of `max_header_bytes` per direction, at most
 //! `max_pending_requests` waiting transactions; DNS: at most `max_dns_pending` pending queries. Over all
-//! connections, out-of-order data is held up to `max_reassembly_bytes`: above it the direction
-//! holding the oldest is given up as gaps (counted in `tcp_reassembly_sheds`).
+//! connections, out-of-order data and what the analyzers buffer
+//! ([`seam::TcpAnalyzer::held_bytes`]) are held up to `max_reassembly_bytes`: above it the
+//! direction holding the oldest out-of-order data is given up as gaps (counted in
+//! `tcp_reassembly_sheds`), then the connection whose analyzers hold the most
+//! (`tcp_analysis_sheds`).
 
 pub mod dns;
 pub mod http;
@@ -66,8 +69,9 @@ pub struct AnalyzerConfig {
     /// Flows (and so connections) open at once; beyond it the oldest half-open or idle flows
     /// are ended early (default [`crate::flows::DEFAULT_MAX_FLOWS`], ~256 MiB of state).
     pub max_flows: usize,
-    /// Out-of-order bytes (with per-piece overhead) held over all connections; above it the
-    /// oldest held data is given up as gaps (default 256 MiB).
+    /// Out-of-order bytes (with per-piece overhead) and bytes the analyzers buffer, held over
+    /// all connections; above it the oldest out-of-order data is given up as gaps, then the
+    /// connections whose analyzers hold the most (default 256 MiB).
     pub max_reassembly_bytes: usize,
     /// Longest HTTP header block accepted before the message is marked malformed (64 KiB).
     pub max_header_bytes: usize,
@@ -195,11 +199,17 @@ pub struct AnalyzerStats {
     /// Bytes handed to the HTTP head parser (a work measure: linear in the bytes of heads,
     /// however many pieces they arrive in).
     pub http_head_bytes_parsed: u64,
-    /// Most out-of-order bytes (with per-piece overhead) held over all connections at once.
+    /// Most bytes held by the TCP analysis over all connections at once: out-of-order data
+    /// (with per-piece overhead) and what the protocol analyzers buffer (message heads
+    /// waiting for their end, frames, TLS records, header tables).
     pub tcp_peak_reassembly_bytes: u64,
     /// Times the global reassembly budget made the oldest held data a gap, and the bytes given up.
     pub tcp_reassembly_sheds: u64,
     pub tcp_reassembly_shed_bytes: u64,
+    /// Connections whose analysis the same budget gave up (their analyzers held the most),
+    /// and the bytes their analyzers held.
+    pub tcp_analysis_sheds: u64,
+    pub tcp_analysis_shed_bytes: u64,
     /// DNS queries reported unanswered early because their lane was over its share of
     /// `max_dns_pending`.
     pub dns_pending_sheds: u64,
@@ -216,6 +226,15 @@ impl AnalyzerStats {
                 "the reassembly budget (--max-reassembly-bytes) was reached: {} times the oldest \
                  out-of-order data ({} bytes with overhead) was given up as gaps",
                 self.tcp_reassembly_sheds, self.tcp_reassembly_shed_bytes
+            ));
+        }
+        if self.tcp_analysis_sheds > 0 {
+            warnings.push(format!(
+                "the reassembly budget (--max-reassembly-bytes) was reached: the analysis of {} \
+                 connections whose analyzers held the most (message heads or frames waiting \
+                 for their end, {} bytes) was given up, their transactions so far written as \
+                 they stood",
+                self.tcp_analysis_sheds, self.tcp_analysis_shed_bytes
             ));
         }
         if self.dns_pending_sheds > 0 {
@@ -264,6 +283,8 @@ impl AnalyzerStats {
             tcp_peak_reassembly_bytes,
             tcp_reassembly_sheds,
             tcp_reassembly_shed_bytes,
+            tcp_analysis_sheds,
+            tcp_analysis_shed_bytes,
             dns_pending_sheds,
             ip_fragment_sheds,
         } = other;
@@ -296,6 +317,8 @@ impl AnalyzerStats {
         self.tcp_peak_reassembly_bytes += tcp_peak_reassembly_bytes;
         self.tcp_reassembly_sheds += tcp_reassembly_sheds;
         self.tcp_reassembly_shed_bytes += tcp_reassembly_shed_bytes;
+        self.tcp_analysis_sheds += tcp_analysis_sheds;
+        self.tcp_analysis_shed_bytes += tcp_analysis_shed_bytes;
         self.dns_pending_sheds += dns_pending_sheds;
         self.ip_fragment_sheds += ip_fragment_sheds;
     }
@@ -418,6 +441,19 @@ enum Analyzers {
 }
 
 impl Analyzers {
+    /// Bytes the running analyzers hold (see [`TcpAnalyzer::held_bytes`]).
+    #[inline(always)]
+    fn held_bytes(&self) -> usize {
+        let Analyzers::Running { claimer, observers } = self else {
+            return 0;
+        };
+        let mut held = claimer.as_ref().map_or(0, |a| a.held_bytes());
+        for a in observers {
+            held += a.held_bytes();
+        }
+        held
+    }
+
     /// Every running analyzer, claimer first.
     fn each(&mut self, mut f: impl FnMut(&mut dyn TcpAnalyzer)) {
         if let Analyzers::Running { claimer, observers } = self {
@@ -435,6 +471,8 @@ struct TcpConn {
     /// The earliest out-of-order arrival registered in the watermark, per direction.
     marked: [Option<i64>; 2],
     analyzers: Analyzers,
+    /// What the analyzers held after the last packet (counted in the budget).
+    analysis_held: usize,
     last_ns: i64,
     /// Latest capture time of the connection's packets: idleness is measured from it, so a
     /// packet dated backwards does not make an active connection look idle.
@@ -552,6 +590,10 @@ pub struct TransactionAnalyzer {
     /// Directions holding out-of-order data, by the arrival of their oldest held byte: the
     /// budget sheds from the front.
     held_since: BTreeMap<(i64, u64, usize), ()>,
+    /// Bytes the protocol analyzers hold over all connections, under the same budget.
+    analysis_bytes: usize,
+    /// Connections whose analyzers hold something, by how much (the budget sheds the most).
+    analysis_holders: std::collections::BTreeSet<(usize, u64)>,
 }
 
 impl TransactionAnalyzer {
@@ -578,6 +620,8 @@ impl TransactionAnalyzer {
             clock: CaptureClock::default(),
             reassembly_bytes: 0,
             held_since: BTreeMap::new(),
+            analysis_bytes: 0,
+            analysis_holders: std::collections::BTreeSet::new(),
         }
     }
 
@@ -654,6 +698,7 @@ impl TransactionAnalyzer {
                         ],
                         marked: [None, None],
                         analyzers: Analyzers::Undecided,
+                        analysis_held: 0,
                         last_ns: timestamp_ns,
                         newest_ns: timestamp_ns,
                     }
@@ -759,6 +804,17 @@ impl TransactionAnalyzer {
                     sync_mark(conn, d, ctx.marks, &mut self.held_since);
                 }
                 self.reassembly_bytes = self.reassembly_bytes + conn.held_bytes() - held_before;
+                // What the analyzers hold changes with the bytes delivered to them: payload,
+                // or (rarely) out-of-order data an ACK or a reset releases; a packet with
+                // neither is counted with the connection's next one.
+                if !tcp.payload.is_empty() || conn.held_bytes() != held_before || segment.rst {
+                    sync_analysis_held(
+                        flow_id,
+                        conn,
+                        &mut self.analysis_bytes,
+                        &mut self.analysis_holders,
+                    );
+                }
                 self.enforce_reassembly_budget(out);
             }
             Transport::Udp(udp) => {
@@ -786,15 +842,20 @@ impl TransactionAnalyzer {
     }
 
     /// Over the global reassembly budget: the direction holding the oldest out-of-order data
-    /// gives it up (its holes become gaps, what follows them is delivered), until under.
+    /// gives it up (its holes become gaps, what follows them is delivered), until under;
+    /// with none left, the connection whose analyzers hold the most is given up.
     fn enforce_reassembly_budget(&mut self, out: &mut Vec<Event>) {
         self.stats.tcp_peak_reassembly_bytes = self
             .stats
             .tcp_peak_reassembly_bytes
-            .max(self.reassembly_bytes as u64);
-        while self.reassembly_bytes > self.config.max_reassembly_bytes {
+            .max((self.reassembly_bytes + self.analysis_bytes) as u64);
+        while self.reassembly_bytes + self.analysis_bytes > self.config.max_reassembly_bytes {
             let Some((&(since, id, dir), _)) = self.held_since.first_key_value() else {
-                break;
+                match self.analysis_holders.last() {
+                    Some(&(_, id)) => self.shed_analysis(id, out),
+                    None => break,
+                }
+                continue;
             };
             let Some(conn) = self.conns.get_mut(&id) else {
                 self.held_since.remove(&(since, id, dir));
@@ -819,7 +880,45 @@ impl TransactionAnalyzer {
             self.reassembly_bytes -= freed;
             self.stats.tcp_reassembly_sheds += 1;
             self.stats.tcp_reassembly_shed_bytes += freed as u64;
+            // What was delivered may have changed what the analyzers hold.
+            sync_analysis_held(
+                id,
+                conn,
+                &mut self.analysis_bytes,
+                &mut self.analysis_holders,
+            );
         }
+    }
+
+    /// Gives up the analysis of connection `id`: its analyzers write what they have (as
+    /// at the end of the connection) and go, and its packets are ignored from now on.
+    fn shed_analysis(&mut self, id: u64, out: &mut Vec<Event>) {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        let mut ctx = Ctx {
+            config: &self.config,
+            stats: &mut self.stats,
+            marks: &mut self.marks,
+            out,
+        };
+        conn.analyzers.each(|a| a.flush(&mut ctx));
+        conn.analyzers = Analyzers::Ignored;
+        let held_before = conn.held_bytes();
+        for d in 0..2 {
+            conn.streams[d] = StreamReassembler::new(0);
+            sync_mark(conn, d, ctx.marks, &mut self.held_since);
+        }
+        self.reassembly_bytes -= held_before;
+        let freed = conn.analysis_held;
+        sync_analysis_held(
+            id,
+            conn,
+            &mut self.analysis_bytes,
+            &mut self.analysis_holders,
+        );
+        self.stats.tcp_analysis_sheds += 1;
+        self.stats.tcp_analysis_shed_bytes += freed as u64;
     }
 
     /// Flushes connections idle longer than `idle_timeout_ns` at `now_ns` and times out DNS
@@ -853,6 +952,8 @@ impl TransactionAnalyzer {
             return;
         };
         self.reassembly_bytes -= conn.held_bytes();
+        self.analysis_bytes -= conn.analysis_held;
+        self.analysis_holders.remove(&(conn.analysis_held, flow_id));
         let mut ctx = Ctx {
             config: &self.config,
             stats: &mut self.stats,
@@ -913,6 +1014,30 @@ impl TransactionAnalyzer {
     pub fn stats(&self) -> &AnalyzerStats {
         &self.stats
     }
+}
+
+/// Keeps the count of what connection `id`'s analyzers hold, and the budget's index of
+/// holders, current. Called after every packet: almost always nothing changed.
+#[inline(always)]
+fn sync_analysis_held(
+    id: u64,
+    conn: &mut TcpConn,
+    total: &mut usize,
+    holders: &mut std::collections::BTreeSet<(usize, u64)>,
+) {
+    let now = conn.analyzers.held_bytes();
+    let before = conn.analysis_held;
+    if now == before {
+        return;
+    }
+    if before > 0 {
+        holders.remove(&(before, id));
+    }
+    if now > 0 {
+        holders.insert((now, id));
+    }
+    *total = *total + now - before;
+    conn.analysis_held = now;
 }
 
 /// Keeps the watermark entry and the budget's index for a direction's out-of-order bytes

@@ -120,6 +120,14 @@ pub trait TcpAnalyzer: Debug + Send {
     /// its watermark entries.
     fn flush(&mut self, _ctx: &mut Ctx<'_>) {}
 
+    /// Bytes this analyzer holds for the connection: buffers waiting for the end of a
+    /// message, header tables. They count in the pass's reassembly budget
+    /// ([`super::AnalyzerConfig::max_reassembly_bytes`]), which gives up the connections
+    /// whose analyzers hold the most when out-of-order data alone cannot make room. The
+    /// default, nothing, suits analyzers that buffer nothing.
+    fn held_bytes(&self) -> usize {
+        0
+    }
     /// For observers: the protocol the claiming analyzer speaks from now on (`None` when
     /// nothing claimed the connection or the claimer rejected it).
     fn on_claim(&mut self, _protocol: Option<&'static str>) {}

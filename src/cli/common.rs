@@ -456,7 +456,7 @@ pub const FLOWS: BudgetKind = BudgetKind {
     min_limit: 1,
     max_limit: 1 << 32,
 };
-/// Out-of-order data, counted in bytes with per-segment overhead.
+/// Out-of-order data (counted in bytes with per-segment overhead) and analyzers' buffers.
 pub const REASSEMBLY: BudgetKind = BudgetKind {
     flag: "--max-reassembly-bytes",
     default_limit: 256 << 20,
@@ -560,7 +560,7 @@ fn budget_peaks(report: &FileReport, options: &PassOptions) -> Option<String> {
     let held = &report.analyzer;
     Some(format!(
         "note: {}: under --memory-budget = {}, held at most {} flows (limit {}), {} of \
-         out-of-order data (limit {}), {} pending HTTP requests (limit {}), {} finished rows \
+         out-of-order and buffered data (limit {}), {} pending HTTP requests (limit {}), {} finished rows \
          waiting for their time order (limit {}, plus the rows of one epoch)",
         report.file,
         bytes_human(*bytes),
@@ -609,9 +609,11 @@ pub struct AnalysisArgs {
     #[arg(long, value_name = "SIZE", help_heading = "Analysis limits",
           value_parser = limits::size(MIN_MEMORY_BUDGET, 1 << 40))]
     pub memory_budget: Option<u64>,
-    /// Out-of-order bytes (with per-segment overhead) buffered over all TCP connections; above
-    /// it the oldest held data is given up as gaps, with a warning (1048576 to 1099511627776;
-    /// default 268435456, a share of --memory-budget).
+    /// Bytes held by the TCP analysis over all connections: out-of-order data (with
+    /// per-segment overhead) and what the analyzers buffer (heads and frames waiting for their
+    /// end); above it the oldest out-of-order data is given up as gaps, then the connections
+    /// whose analyzers hold the most, with a warning (1048576 to 1099511627776; default
+    /// 268435456, a share of --memory-budget).
     #[arg(long, value_name = "BYTES", help_heading = "Analysis limits",
           value_parser = limits::int::<usize>(1 << 20, 1 << 40))]
     pub max_reassembly_bytes: Option<usize>,

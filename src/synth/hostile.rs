@@ -35,6 +35,9 @@ pub enum HostileKind {
     /// that started before them is still streaming (a byte after each connection) when the
     /// capture ends: every row after its request waits for it, to be written in time order.
     HeldBack,
+    /// `count` connections, each sending a request head of `per` bytes in 1400-byte segments
+    /// that never ends (no blank line): every connection holds its head so far.
+    OpenHeads,
 }
 
 /// Time between packets of a flood (1 µs).
@@ -154,6 +157,18 @@ pub fn write_hostile<W: Write>(kind: HostileKind, count: u64, per: u64, out: W) 
                     b"x",
                 )?;
                 streamed = streamed.wrapping_add(1);
+            }
+        }
+        HostileKind::OpenHeads => {
+            let mut head = b"GET / HTTP/1.1\r\nX: ".to_vec();
+            head.resize(per.max(head.len() as u64) as usize, b'a');
+            let conns: Vec<(Endpoints, u32)> = (0..count)
+                .map(|i| Ok((client(i), trace.handshake(&client(i))?)))
+                .collect::<io::Result<_>>()?;
+            for (at, piece) in (0..).step_by(1400).zip(head.chunks(1400)) {
+                for (ends, seq) in &conns {
+                    trace.tcp(ends, seq.wrapping_add(at), 1, tcp_flags::ACK, piece)?;
+                }
             }
         }
         HostileKind::Ipv6Fragments => {

@@ -22,6 +22,12 @@ impl TcpAnalyzer for HttpConn {
         "http"
     }
 
+    /// Heads waiting for their end (and bytes after an `Upgrade: h2c` 101).
+    fn held_bytes(&self) -> usize {
+        let upgrade = self.h2c.as_ref().map_or(0, |u| u.rest.capacity());
+        self.dirs.iter().map(|d| d.buf.capacity()).sum::<usize>() + upgrade
+    }
+
     fn on_segment(&mut self, segment: &SegmentView<'_>, _ctx: &mut Ctx<'_>) {
         // What the sender had acknowledged when it sent a message (tells a gap the capture
         // missed from bytes still to be retransmitted).

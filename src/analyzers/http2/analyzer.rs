@@ -1105,6 +1105,20 @@ fn emit(p: Pending<u32, Stream>, ctx: &mut Ctx<'_>) {
 }
 
 impl TcpAnalyzer for H2Conn {
+    fn held_bytes(&self) -> usize {
+        let held = self.held.as_ref().map_or(0, |h| h.bytes.capacity());
+        let dirs: usize = self
+            .dirs
+            .iter()
+            .map(|d| {
+                d.frame.as_ref().map_or(0, |f| f.held.capacity())
+                    + d.block.as_ref().map_or(0, |b| b.fragments.capacity())
+                    + d.decoder.as_ref().map_or(0, |h| h.0.held_bytes())
+            })
+            .sum();
+        held + dirs
+    }
+
     fn protocol(&self) -> &'static str {
         "http2"
     }

@@ -874,6 +874,22 @@ impl TcpAnalyzer for TlsConn {
         }
     }
 
+    /// Records and handshake messages waiting for their end, the decryption scratch, and
+    /// what the inner protocol's analyzer holds.
+    fn held_bytes(&self) -> usize {
+        let dirs: usize = self
+            .dirs
+            .iter()
+            .map(|d| {
+                d.pending.capacity()
+                    + d.handshake.buf.capacity()
+                    + d.protected_handshake.buf.capacity()
+            })
+            .sum();
+        let inner = self.inner.as_ref().map_or(0, |a| a.held_bytes());
+        dirs + self.scratch.capacity() + inner
+    }
+
     fn flush(&mut self, ctx: &mut Ctx<'_>) {
         if let Some(inner) = self.inner.as_mut() {
             let before = ctx.out.len();

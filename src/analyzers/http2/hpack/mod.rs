@@ -377,6 +377,15 @@ impl Decoder {
         self.table.listed_size
     }
 
+    /// Bytes the decoder holds: the table's entries (their RFC size, 32 bytes of overhead
+    /// each), its scratch strings and the block it remembers.
+    pub fn held_bytes(&self) -> usize {
+        self.table.listed_size
+            + self.name_buf.capacity()
+            + self.value_buf.capacity()
+            + self.last_block.block.capacity()
+    }
+
     /// The table holds nothing but the known entries.
     pub fn is_fully_known(&self) -> bool {
         !self.table.unknown_tail
