@@ -1005,8 +1005,10 @@ impl<'o> Dealer<'o> {
         }
         self.epoch_items = 0;
         self.epoch_bytes = 0;
+        // The next epoch's ended flows start with as much room (see FlowTable::evict).
+        let room = self.ended.len();
         let epoch = Epoch {
-            flows: std::mem::take(&mut self.ended),
+            flows: std::mem::replace(&mut self.ended, Vec::with_capacity(room)),
             now_ns: self.now_ns,
             last,
         };
