@@ -84,13 +84,26 @@ fn version(bytes: &[u8], at: usize) -> Result<&'static str, NotPlain> {
 }
 
 /// Length of the leading run of token bytes (a byte loop: names are short, and eight bytes at
-/// a time measured slower).
+/// a time measured slower, four at a time no faster).
 #[inline]
 fn token_run(bytes: &[u8]) -> usize {
     bytes
         .iter()
         .position(|&b| !is_token_byte(b))
         .unwrap_or(bytes.len())
+}
+
+/// `bytes` without leading and trailing spaces (`trim_ascii` on printable ASCII, whose only
+/// blank is the space, with one comparison a byte).
+#[inline]
+fn trim_spaces(mut bytes: &[u8]) -> &[u8] {
+    while let [b' ', rest @ ..] = bytes {
+        bytes = rest;
+    }
+    while let [rest @ .., b' '] = bytes {
+        bytes = rest;
+    }
+    bytes
 }
 
 /// The request line (`METHOD SP target SP HTTP/1.x CRLF`) into `head`; the offset after it.
@@ -151,10 +164,13 @@ pub(super) fn read_plain_head(buf: &[u8], request: bool) -> Result<Head, NotPlai
         status_line(buf, &mut head)?
     };
     // `Name: value` lines of printable ASCII, each ending in CRLF; the empty line ends the head.
-    for _ in 0..=HEADER_SLOTS {
+    // (An exclusive range: `0..=N` costs a check more per step.)
+    for _ in 0..HEADER_SLOTS + 1 {
         let line = &buf[at..];
-        let end = printable_run(line, b' ');
-        let name_len = token_run(&line[..end]);
+        // Token bytes are printable: the name is the start of the printable run, which goes on
+        // from where the name stops.
+        let name_len = token_run(line);
+        let end = name_len + printable_run(&line[name_len..], b' ');
         if let Err(stop) = expect(line, end, b"\r\n") {
             // The bytes end in this line: is it the start of `Name: value` or of the empty
             // line? (A name is complete only with its colon.)
@@ -174,7 +190,7 @@ pub(super) fn read_plain_head(buf: &[u8], request: bool) -> Result<Head, NotPlai
             return Err(Other);
         }
         // Printable ASCII: the only blank to trim is the space, as httparse trims.
-        let value = line[name_len + 1..end].trim_ascii();
+        let value = trim_spaces(&line[name_len + 1..end]);
         note_header(&mut head, &line[..name_len], value);
         at += end + 2;
     }
