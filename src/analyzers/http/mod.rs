@@ -742,6 +742,8 @@ impl HttpConn {
         }
     }
 
+    // Once a head, so out of line: `feed_slice` then sets up less on each of its calls.
+    #[inline(never)]
     fn on_request_head(&mut self, dir: usize, head: Head, ctx: &mut Ctx<'_>) {
         let depth = self.next_depth;
         self.next_depth += 1;
@@ -841,6 +843,7 @@ impl HttpConn {
         HttpTransaction::empty(self.connection_id, depth, client, server)
     }
 
+    #[inline(never)]
     fn on_response_head(&mut self, dir: usize, head: Head, ctx: &mut Ctx<'_>) {
         let status = head.status;
         let first_ns = self.dirs[dir].msg.as_ref().map_or(0, |m| m.first_ns);
