@@ -41,6 +41,7 @@ use detect::{
 };
 use framing::parse_chunk_size;
 pub(crate) use head::{parse_head, Head, HeadResult};
+use plain::find_byte;
 
 use super::pairing::{elapsed, PairingQueue};
 use super::{AnalyzerStats, Ctx, Event};
@@ -181,11 +182,21 @@ const MAX_CHUNK_LINE: usize = 4096;
 const HELD_HEAD_ROOM: usize = 512;
 /// Bytes held from a direction whose start is not HTTP while the other side decides.
 const MAX_REJECTED_HELD: usize = 8 << 10;
-/// Whether `bytes` hold the blank line that ends a head (`\n\r\n` or `\n\n`).
+/// Whether `bytes` hold the blank line that ends a head (`\n\r\n` or `\n\n`); only the
+/// newlines are looked at, found eight bytes at a time.
 fn has_head_end(bytes: &[u8]) -> bool {
-    bytes.iter().enumerate().any(|(i, &b)| {
-        b == b'\n' && matches!(bytes.get(i + 1..), Some([b'\n', ..] | [b'\r', b'\n', ..]))
-    })
+    let mut from = 0;
+    while let Some(found) = find_byte(&bytes[from..], b'\n') {
+        let newline = from + found;
+        if matches!(
+            bytes.get(newline + 1..),
+            Some([b'\n', ..] | [b'\r', b'\n', ..])
+        ) {
+            return true;
+        }
+        from = newline + 1;
+    }
+    false
 }
 
 pub(crate) fn add_flag(flags: &mut Vec<&'static str>, flag: &'static str) {
@@ -731,6 +742,8 @@ impl HttpConn {
         }
     }
 
+    // Once a head, so out of line: `feed_slice` then sets up less on each of its calls.
+    #[inline(never)]
     fn on_request_head(&mut self, dir: usize, head: Head, ctx: &mut Ctx<'_>) {
         let depth = self.next_depth;
         self.next_depth += 1;
@@ -830,6 +843,7 @@ impl HttpConn {
         HttpTransaction::empty(self.connection_id, depth, client, server)
     }
 
+    #[inline(never)]
     fn on_response_head(&mut self, dir: usize, head: Head, ctx: &mut Ctx<'_>) {
         let status = head.status;
         let first_ns = self.dirs[dir].msg.as_ref().map_or(0, |m| m.first_ns);
@@ -928,6 +942,9 @@ impl HttpConn {
     /// of those with the largest ack; the waiting requests before it were answered inside the
     /// gap and are emitted with the flag `gap` and no response. With pipelined requests sent
     /// back to back (equal acks) this keeps plain FIFO order.
+    // Rare paths stay out of line: `feed_slice`, which inlines the usual ones, then sets up
+    // less on every call.
+    #[inline(never)]
     fn realign_after_gap(&mut self, dir: usize, ctx: &mut Ctx<'_>) {
         let Some(offset) = self.dirs[dir].msg.as_ref().map(|m| m.start_offset) else {
             return;
@@ -973,7 +990,7 @@ impl HttpConn {
         last_arrival_ns: i64,
         ctx: &mut Ctx<'_>,
     ) -> (&'i [u8], Option<Vec<u8>>) {
-        let newline = input.iter().position(|&b| b == b'\n');
+        let newline = find_byte(input, b'\n');
         let take = newline.map_or(input.len(), |i| i + 1);
         self.consume(dir, take, arrival_ns, last_arrival_ns, false, ctx);
         let trailers = self.dirs[dir].state == State::Trailers;
@@ -1026,6 +1043,8 @@ impl HttpConn {
 
     /// The message in progress is broken: count it, flag it, and resync on the bytes after it.
     /// Returns bytes to re-process in resync state.
+    #[cold]
+    #[inline(never)]
     fn malformed(&mut self, dir: usize, rest: &[u8], ctx: &mut Ctx<'_>) -> Option<Vec<u8>> {
         ctx.stats.http_parse_errors += 1;
         let mut held = std::mem::take(&mut self.dirs[dir].buf);
@@ -1047,6 +1066,7 @@ impl HttpConn {
     }
 
     /// Ends the message in progress abnormally with `flag`, keeping the FIFO aligned.
+    #[inline(never)]
     fn break_msg(
         &mut self,
         dir: usize,
@@ -1137,6 +1157,7 @@ impl HttpConn {
     }
 
     /// Resync state: look for a line that starts a message of this direction.
+    #[inline(never)]
     fn resync(
         &mut self,
         dir: usize,
