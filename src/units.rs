@@ -185,30 +185,146 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 
 /// A count with thousands separators: `1,234,567`.
 pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
+    let mut out = Vec::with_capacity(26);
+    push_thousands(&mut out, n);
+    String::from_utf8(out).expect("digits and commas")
+}
+
+/// Appends [`thousands`]`(n)` (for rows written without allocating).
+pub fn push_thousands(buf: &mut Vec<u8>, n: u64) {
+    let mut digits = [0u8; 20];
+    let digits = decimal_digits(n, &mut digits);
+    for (i, &d) in digits.iter().enumerate() {
         if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
+            buf.push(b',');
         }
-        out.push(c);
+        buf.push(d);
     }
-    out
+}
+
+/// The decimal digits of `n`, written at the end of `room`.
+fn decimal_digits(mut n: u64, room: &mut [u8; 20]) -> &[u8] {
+    let mut at = room.len();
+    loop {
+        at -= 1;
+        room[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            return &room[at..];
+        }
+    }
 }
 
 /// Bytes in binary units: `512 B`, `3.4 KiB`, `1.21 GiB`.
 pub fn bytes_human(n: u64) -> String {
+    let mut out = Vec::with_capacity(16);
+    push_bytes_human(&mut out, n);
+    String::from_utf8(out).expect("ASCII")
+}
+
+/// Appends [`bytes_human`]`(n)`: `{value:.2}` of `n / 1024^k` as an f64 would print it,
+/// computed on integers (the division by a power of two is exact below 2^53); the float
+/// formatting decides only a value exactly halfway between two hundredths, and beyond 2^53.
+pub fn push_bytes_human(buf: &mut Vec<u8>, n: u64) {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = n as f64;
     let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
+    let mut divisor: u64 = 1;
+    while unit < UNITS.len() - 1 && n / divisor >= 1024 {
+        divisor <<= 10;
         unit += 1;
     }
+    let mut digits = [0u8; 20];
     if unit == 0 {
-        format!("{n} B")
+        buf.extend_from_slice(decimal_digits(n, &mut digits));
+        buf.extend_from_slice(b" B");
+        return;
+    }
+    // Below 2^53, n * 100 cannot overflow.
+    let (hundredths, rest) = if n < 1 << 53 {
+        ((n * 100) / divisor, (n * 100) % divisor)
     } else {
-        format!("{value:.2} {}", UNITS[unit])
+        (0, 0)
+    };
+    if n >= 1 << 53 || 2 * rest == divisor {
+        let value = n as f64 / divisor as f64;
+        buf.extend_from_slice(format!("{value:.2} {}", UNITS[unit]).as_bytes());
+        return;
+    }
+    let hundredths = hundredths + u64::from(2 * rest > divisor);
+    buf.extend_from_slice(decimal_digits(hundredths / 100, &mut digits));
+    buf.push(b'.');
+    let cents = (hundredths % 100) as u8;
+    buf.extend_from_slice(&[b'0' + cents / 10, b'0' + cents % 10, b' ']);
+    buf.extend_from_slice(UNITS[unit].as_bytes());
+}
+
+#[cfg(test)]
+mod human_tests {
+    use super::*;
+
+    /// What `bytes_human` printed before it was written on integers.
+    fn by_float(n: u64) -> String {
+        const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+        let mut value = n as f64;
+        let mut unit = 0;
+        while value >= 1024.0 && unit < UNITS.len() - 1 {
+            value /= 1024.0;
+            unit += 1;
+        }
+        if unit == 0 {
+            format!("{n} B")
+        } else {
+            format!("{value:.2} {}", UNITS[unit])
+        }
+    }
+
+    #[test]
+    fn bytes_human_prints_what_the_float_formatting_printed() {
+        let mut values: Vec<u64> = (0..300_000).collect();
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for shift in 0..64 {
+            for _ in 0..2000 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                values.push(x >> shift);
+            }
+        }
+        for k in 1..=5u32 {
+            let unit = 1u64 << (10 * k.min(4));
+            // Around each unit, its rounding edges, and values exactly halfway.
+            for m in [1u64, 2, 3, 1023, 1024, 1025, 999_999] {
+                for d in 0..64 {
+                    values.push((m * unit).saturating_add(d));
+                    values.push((m * unit).saturating_sub(d));
+                }
+            }
+            values.extend((1..2000u64).map(|i| (2 * i + 1) * unit / 200));
+        }
+        values.extend([
+            u64::MAX,
+            u64::MAX - 1,
+            1 << 53,
+            (1 << 53) + 1,
+            (1 << 53) - 1,
+        ]);
+        for n in values {
+            assert_eq!(bytes_human(n), by_float(n), "{n}");
+        }
+        assert_eq!(bytes_human(4547), "4.44 KiB");
+    }
+
+    #[test]
+    fn thousands_groups_by_three() {
+        for (n, text) in [
+            (0, "0"),
+            (999, "999"),
+            (1000, "1,000"),
+            (1_234_567, "1,234,567"),
+            (u64::MAX, "18,446,744,073,709,551,615"),
+        ] {
+            assert_eq!(thousands(n), text);
+        }
     }
 }
 

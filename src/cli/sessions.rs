@@ -9,7 +9,7 @@ use tracetail::columns::flows::FLOWS;
 use tracetail::columns::writers::{push_ip, push_u64, JsonRows};
 use tracetail::flows::{FlowRecord, CONVERSATION_FIGURES};
 use tracetail::pipeline::{PassOptions, Record};
-use tracetail::units::{bytes_human, thousands};
+use tracetail::units::{push_bytes_human, push_thousands, thousands};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -188,8 +188,10 @@ fn padded(line: &mut Vec<u8>, (width, align): (usize, Align), write: impl FnOnce
     let fill = width.saturating_sub(chars);
     match align {
         Align::Left => line.extend(std::iter::repeat_n(b' ', fill)),
+        // The spaces go after, then turn to the front (a splice cost ~130 instructions).
         Align::Right => {
-            line.splice(start..start, std::iter::repeat_n(b' ', fill));
+            line.extend(std::iter::repeat_n(b' ', fill));
+            line[start..].rotate_right(fill);
         }
     }
     line.push(b' ');
@@ -301,12 +303,8 @@ impl<W: Write> Table<W> {
             (f.server_packets, f.server_bytes),
         ];
         for (i, (packets, bytes)) in sides.into_iter().enumerate() {
-            padded(line, COLUMNS[4 + 2 * i], |l| {
-                l.extend_from_slice(thousands(packets).as_bytes())
-            });
-            padded(line, COLUMNS[5 + 2 * i], |l| {
-                l.extend_from_slice(bytes_human(bytes).as_bytes())
-            });
+            padded(line, COLUMNS[4 + 2 * i], |l| push_thousands(l, packets));
+            padded(line, COLUMNS[5 + 2 * i], |l| push_bytes_human(l, bytes));
         }
         padded(line, COLUMNS[8], |l| {
             l.extend_from_slice(f.tcp_state.as_deref().unwrap_or("-").as_bytes())
