@@ -1532,8 +1532,10 @@ struct Merger {
     heap: BinaryHeap<Reverse<(OrderKey, usize)>>,
     /// Finished records held for their time order at most (see [`Merger::release_early`]).
     max_held: usize,
-    /// The most held at once, and how many were written after a later one.
+    /// The most held at once; how many went out early, and how many were written after a
+    /// later one.
     peak_held: usize,
+    released_early: u64,
     out_of_order: u64,
     /// The latest key written so far.
     last_written: Option<OrderKey>,
@@ -1554,6 +1556,7 @@ impl Merger {
             heap: BinaryHeap::new(),
             max_held: max_held.max(1),
             peak_held: 0,
+            released_early: 0,
             out_of_order: 0,
             last_written: None,
             figures: BTreeMap::new(),
@@ -1622,6 +1625,7 @@ impl Merger {
     /// workers, so this happens at the same records too.
     fn release_early(&mut self, emit: &mut Sink<'_>) -> ControlFlow<()> {
         while self.heap.len() > self.max_held {
+            self.released_early += 1;
             self.release_first(emit)?;
         }
         ControlFlow::Continue(())
@@ -1672,7 +1676,7 @@ impl Merger {
 
     /// The warning of a pass whose records were not all written in time order.
     fn warning(&self) -> Option<String> {
-        (self.out_of_order > 0).then(|| {
+        (self.released_early > 0).then(|| {
             let (n, was) = match self.out_of_order {
                 1 => ("1 row".to_string(), "was"),
                 n => (format!("{n} rows"), "were"),

@@ -804,10 +804,11 @@ impl TransactionAnalyzer {
                     sync_mark(conn, d, ctx.marks, &mut self.held_since);
                 }
                 self.reassembly_bytes = self.reassembly_bytes + conn.held_bytes() - held_before;
-                // What the analyzers hold changes with the bytes delivered to them: payload,
-                // or (rarely) out-of-order data an ACK or a reset releases; a packet with
-                // neither is counted with the connection's next one.
-                if !tcp.payload.is_empty() || conn.held_bytes() != held_before || segment.rst {
+                // What the analyzers hold changes with the bytes delivered to them (payload,
+                // or out-of-order data an ACK releases) and at the end of a direction; a
+                // packet with none of these is counted with the connection's next one.
+                let delivered = !tcp.payload.is_empty() || conn.held_bytes() != held_before;
+                if delivered || segment.fin || segment.rst {
                     sync_analysis_held(
                         flow_id,
                         conn,
@@ -894,6 +895,9 @@ impl TransactionAnalyzer {
     /// at the end of the connection) and go, and its packets are ignored from now on.
     fn shed_analysis(&mut self, id: u64, out: &mut Vec<Event>) {
         let Some(conn) = self.conns.get_mut(&id) else {
+            // Not expected (the index follows the connections), but a stale entry must not
+            // stop the budget: drop it.
+            self.analysis_holders.retain(|&(_, holder)| holder != id);
             return;
         };
         let mut ctx = Ctx {
