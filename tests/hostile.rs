@@ -336,6 +336,37 @@ fn max_pending_requests_holds_after_gaps() {
     assert_eq!(report.analyzer.http_peak_pending_requests, 50);
 }
 
+/// A hostile trace (`count`, `per`) analysed without a reassembly budget and under one of
+/// 1 MiB; checks that the bounded pass's peak, measured after every packet, is above the budget
+/// by at most `one_packet` bytes per worker (the pass splits the budget between its workers,
+/// one per core by default).
+fn with_and_without_reassembly_budget(
+    name: &str,
+    kind: HostileKind,
+    (count, per): (u64, u64),
+    one_packet: usize,
+) -> (FileReport, FileReport) {
+    let unbounded = AnalyzerConfig {
+        max_reassembly_bytes: usize::MAX,
+        ..Default::default()
+    };
+    let (free, _) = hostile_pass(name, kind, count, per, unbounded);
+    let budget = 1 << 20;
+    let bounded = AnalyzerConfig {
+        max_reassembly_bytes: budget,
+        ..Default::default()
+    };
+    let (held, _) = hostile_pass(name, kind, count, per, bounded);
+    let workers = std::thread::available_parallelism().map_or(1, usize::from);
+    let peak = held.analyzer.tcp_peak_reassembly_bytes;
+    assert!(
+        peak <= (budget + workers * one_packet) as u64,
+        "{:?}",
+        held.analyzer
+    );
+    (free, held)
+}
+
 /// Issue 14: an out-of-order flood (connections × one-byte segments behind holes that never
 /// fill) is held within the global reassembly budget, the oldest held data shed first; without
 /// the budget the same trace holds all of it (real memory per piece counted).
@@ -343,32 +374,18 @@ fn max_pending_requests_holds_after_gaps() {
 fn out_of_order_flood_stays_within_the_reassembly_budget() {
     use tracetail::analyzers::reassembly::PIECE_OVERHEAD;
     let (conns, per) = (100u64, 2000u64);
-    let unbounded = AnalyzerConfig {
-        max_reassembly_bytes: usize::MAX,
-        ..Default::default()
-    };
-    let (free, _) = hostile_pass("ooo.pcap", HostileKind::OutOfOrder, conns, per, unbounded);
+    let (free, held) = with_and_without_reassembly_budget(
+        "ooo.pcap",
+        HostileKind::OutOfOrder,
+        (conns, per),
+        // A piece, or what the bytes a shed releases add to the analyzer's buffer (here the
+        // one of bytes not yet known to be HTTP, which grows by doubling).
+        1 + PIECE_OVERHEAD + 1024,
+    );
     let everything = conns * per * (1 + PIECE_OVERHEAD as u64);
     assert_eq!(free.analyzer.tcp_peak_reassembly_bytes, everything);
     assert_eq!(free.analyzer.tcp_reassembly_sheds, 0);
-
-    let budget = 1 << 20;
-    let bounded = AnalyzerConfig {
-        max_reassembly_bytes: budget,
-        ..Default::default()
-    };
-    let (held, _) = hostile_pass("ooo.pcap", HostileKind::OutOfOrder, conns, per, bounded);
     let a = &held.analyzer;
-    // Checked after every packet: at most one packet's worth above the budget, per worker
-    // (the pass splits the budget between its workers, one per core by default): a piece, or
-    // what the bytes a shed releases add to the analyzer's buffer (here the one of bytes not
-    // yet known to be HTTP, which grows by doubling).
-    let workers = std::thread::available_parallelism().map_or(1, usize::from);
-    let one_packet = 1 + PIECE_OVERHEAD + 1024;
-    assert!(
-        a.tcp_peak_reassembly_bytes <= (budget + workers * one_packet) as u64,
-        "{a:?}"
-    );
     // A shed direction's one hole becomes a gap; what follows it then flows in order, so each
     // connection is shed at most once and its hole is the same one gap as at the end without
     // a budget.
@@ -384,28 +401,16 @@ fn out_of_order_flood_stays_within_the_reassembly_budget() {
 #[test]
 fn heads_that_never_end_stay_within_the_reassembly_budget() {
     let (conns, per) = (200u64, 60_000u64);
-    let unbounded = AnalyzerConfig {
-        max_reassembly_bytes: usize::MAX,
-        ..Default::default()
-    };
-    let (free, _) = hostile_pass("heads.pcap", HostileKind::OpenHeads, conns, per, unbounded);
+    let (free, held) = with_and_without_reassembly_budget(
+        "heads.pcap",
+        HostileKind::OpenHeads,
+        (conns, per),
+        // What one packet adds to a head's buffer, which doubles up to the 64 KiB head limit.
+        64 << 10,
+    );
     assert!(free.analyzer.tcp_peak_reassembly_bytes >= conns * per);
     assert_eq!(free.analyzer.tcp_analysis_sheds, 0);
-
-    let budget = 1 << 20;
-    let bounded = AnalyzerConfig {
-        max_reassembly_bytes: budget,
-        ..Default::default()
-    };
-    let (held, _) = hostile_pass("heads.pcap", HostileKind::OpenHeads, conns, per, bounded);
     let a = &held.analyzer;
-    // Checked after every packet: above the budget by at most what one packet added to a
-    // head's buffer (which doubles, up to the 64 KiB head limit), per worker.
-    let workers = std::thread::available_parallelism().map_or(1, usize::from);
-    assert!(
-        a.tcp_peak_reassembly_bytes <= (budget + workers * (64 << 10)) as u64,
-        "{a:?}"
-    );
     // At most ~16 heads of 64 KiB fit: the others were given up, each once.
     assert!(
         a.tcp_analysis_sheds >= conns - 20 && a.tcp_analysis_sheds <= conns,

@@ -803,11 +803,12 @@ impl TransactionAnalyzer {
                 for d in 0..2 {
                     sync_mark(conn, d, ctx.marks, &mut self.held_since);
                 }
-                self.reassembly_bytes = self.reassembly_bytes + conn.held_bytes() - held_before;
+                let held_after = conn.held_bytes();
+                self.reassembly_bytes = self.reassembly_bytes + held_after - held_before;
                 // What the analyzers hold changes with the bytes delivered to them (payload,
                 // or out-of-order data an ACK releases) and at the end of a direction; a
                 // packet with none of these is counted with the connection's next one.
-                let delivered = !tcp.payload.is_empty() || conn.held_bytes() != held_before;
+                let delivered = !tcp.payload.is_empty() || held_after != held_before;
                 if delivered || segment.fin || segment.rst {
                     sync_analysis_held(
                         flow_id,
