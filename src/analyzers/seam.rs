@@ -45,7 +45,8 @@ pub struct ConnInfo {
     /// Connections each sender's endpoint has taken part in so far (this one included),
     /// counted by the reader in capture order, so every worker count sees the same numbers;
     /// `None` when the caller did not count (see
-    /// [`super::TransactionAnalyzer::hint_new_connection`]).
+    /// [`super::TransactionAnalyzer::hint_new_connection`]; a pass counts only when an
+    /// observer runs).
     pub endpoint_connections: Option<[u32; 2]>,
 }
 
