@@ -382,13 +382,18 @@ fn cli_output(args: &[&str], threads: Option<usize>, env: Option<&str>) -> Vec<u
 
 #[test]
 fn every_row_command_prints_the_same_bytes_for_every_thread_count() {
-    let commands: [&[&str]; 11] = [
+    let commands: [&[&str]; 15] = [
         &["http", "--json"],
         &["http", "--csv"],
         &["http"],
+        // Text lines are written on the workers too, in each file's time style.
+        &["http", "--time-format", "relative"],
+        &["http", "--time-format", "iso"],
         &["dns", "--json"],
         &["dns", "--csv"],
         &["dns"],
+        &["dns", "--time-format", "relative"],
+        &["tcp"],
         &["sessions", "--json"],
         &["sessions"],
         &["latency", "--json"],

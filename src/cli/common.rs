@@ -328,7 +328,14 @@ pub struct RowWriter<R: 'static> {
 enum RowFormat<R: 'static> {
     Json(JsonRows<R>),
     Csv(CsvRows<R>),
-    Text,
+    /// Text lines, written on the workers too when they can be ([`RowWriter::text_on_workers`]).
+    Text(Option<TextRows<R>>),
+}
+
+/// How a command writes a row's text line, for the workers.
+struct TextRows<R> {
+    format: TimeFormat,
+    line: fn(&R, &mut TimeStyle, &mut Vec<u8>),
 }
 
 impl<R> RowFormat<R> {
@@ -338,7 +345,7 @@ impl<R> RowFormat<R> {
         match self {
             RowFormat::Json(_) => JsonRows::<R>::capture(&name),
             RowFormat::Csv(_) => CsvRows::<R>::capture(&name),
-            RowFormat::Text => Vec::new(),
+            RowFormat::Text(_) => Vec::new(),
         }
     }
 }
@@ -356,7 +363,7 @@ impl<R> RowWriter<R> {
             out.write_all(&line)?;
             RowFormat::Csv(csv)
         } else {
-            RowFormat::Text
+            RowFormat::Text(None)
         };
         Ok(RowWriter {
             format: Arc::new(format),
@@ -368,10 +375,25 @@ impl<R> RowWriter<R> {
         })
     }
 
-    /// For each file, an encoder of the JSON or CSV rows of the records `pick` finds, run on
-    /// the workers (see [`PassOptions::rows`]; the same bytes as [`RowWriter::row`], handed
-    /// back as [`Record::Row`] for [`RowWriter::encoded`]); `None` for text lines, which are
-    /// written here in order.
+    /// Text lines are `line` of the row in the file's [`TimeStyle`] of `format`: the workers
+    /// write them too (see [`RowWriter::encoders`]). Otherwise the merging thread formatted
+    /// every text line, which left a second worker little to do.
+    pub fn text_on_workers(
+        mut self,
+        format: TimeFormat,
+        line: fn(&R, &mut TimeStyle, &mut Vec<u8>),
+    ) -> Self {
+        if let Some(RowFormat::Text(text)) = Arc::get_mut(&mut self.format) {
+            *text = Some(TextRows { format, line });
+        }
+        self
+    }
+
+    /// For each file, an encoder of the rows of the records `pick` finds, run on the workers
+    /// (see [`PassOptions::rows`]; the same bytes as [`RowWriter::row`], handed back as
+    /// [`Record::Row`] for [`RowWriter::encoded`]). `None` for text lines unless the command
+    /// gave [`RowWriter::text_on_workers`], and for times relative to a first packet that
+    /// cannot be read ahead (standard input): those are written here, in order.
     pub fn encoders<P>(&self, pick: P) -> impl Fn(&Path) -> Option<RowEncoder> + use<R, P>
     where
         R: Send + Sync,
@@ -380,8 +402,21 @@ impl<R> RowWriter<R> {
         let format = Arc::clone(&self.format);
         let pick = Arc::new(pick);
         move |file| {
-            if matches!(*format, RowFormat::Text) {
-                return None;
+            if let RowFormat::Text(text) = &*format {
+                let text = text.as_ref()?;
+                let style = TimeStyle::for_file(text.format, file);
+                if text.format == TimeFormat::Relative && style.origin_ns.is_none() {
+                    return None;
+                }
+                let (line, pick) = (text.line, Arc::clone(&pick));
+                return Some(RowEncoder(Arc::new(move |record, buf| {
+                    let Some(row) = pick(record) else {
+                        return false;
+                    };
+                    line(row, &mut style.clone(), buf);
+                    buf.push(b'\n');
+                    true
+                })));
             }
             let capture = format.capture(file);
             let (format, pick) = (Arc::clone(&format), Arc::clone(&pick));
@@ -392,7 +427,7 @@ impl<R> RowWriter<R> {
                 match &*format {
                     RowFormat::Json(json) => json.push_row(line, &capture, row),
                     RowFormat::Csv(csv) => csv.push_record(line, &mut Vec::new(), &capture, row),
-                    RowFormat::Text => return false,
+                    RowFormat::Text(_) => return false,
                 }
                 true
             })))
@@ -401,7 +436,7 @@ impl<R> RowWriter<R> {
 
     /// Whether rows are text lines (a summary line may follow them).
     pub fn is_text(&self) -> bool {
-        matches!(*self.format, RowFormat::Text)
+        matches!(*self.format, RowFormat::Text(_))
     }
 
     /// Writes one row in the chosen format; `text` appends its text line to the buffer it is
@@ -416,7 +451,7 @@ impl<R> RowWriter<R> {
         match &*self.format {
             RowFormat::Json(json) => json.push_row(&mut self.line, capture, row),
             RowFormat::Csv(csv) => csv.push_record(&mut self.line, &mut self.scratch, capture, row),
-            RowFormat::Text => {
+            RowFormat::Text(_) => {
                 text(&mut self.line);
                 self.line.push(b'\n');
             }

@@ -197,7 +197,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         ..Default::default()
     };
     let options = args.inputs.pass(options);
-    let mut rows = common::RowWriter::new(args.json, args.csv, &HTTP)?;
+    let mut rows = common::RowWriter::new(args.json, args.csv, &HTTP)?
+        .text_on_workers(args.time_format, text_line);
     let mut styles = common::TimeStyles::new(args.time_format);
     let run = common::write_rows(
         &args.inputs.files,
