@@ -304,189 +304,73 @@ impl SampleSet {
         self.add_record(record);
     }
 
-    /// Takes what it needs from one pipeline record.
+    /// Takes what it needs from one pipeline record (a [`Record::Row`] written by
+    /// [`Sampling::encode`] included).
     pub fn add_record(&mut self, record: &Record) {
         match record {
-            Record::Http(t) => self.add_http(t),
-            Record::Dns(t) => self.add_dns(t),
-            Record::Tcp(t) => self.add_tcp(t),
-            Record::Flow(f) => self.add_flow(f),
-            Record::Tls(t) => self.add_tls(t),
-            // Connection figures and written rows, not latency samples.
-            Record::Http2(_) | Record::Row(_) => {}
+            Record::Row(row) => self.add_row(row),
+            record => self.apply(self.sampling().take(record)),
         }
     }
 
     pub fn add_http(&mut self, t: &HttpTransaction) {
-        if self.protocol != Protocol::Http {
-            return;
-        }
-        // Checked before the value so that a non-gRPC request without a response counts as
-        // left out, not as missing.
-        if self.by.is_some_and(GroupBy::is_grpc) && t.grpc.is_none() {
-            return self.leave_out();
-        }
-        let value = match self.metric {
-            Metric::Ttfb => t.ttfb_ns(),
-            Metric::Total => t.total_ns(),
-            Metric::Server => t.server_ns(),
-            Metric::Tshark => t.tshark_ns(),
-            _ => return,
-        };
-        let (Some(value), Some(ts)) = (value, t.request_first_ns) else {
-            self.missing += 1;
-            return;
-        };
-        let group = match self.by {
-            None => 0,
-            Some(GroupBy::Server) => self.group_index(&endpoint(t.server_ip, t.server_port)),
-            Some(GroupBy::Host) => self.group_index(t.host.as_deref().unwrap_or("(no host)")),
-            Some(GroupBy::Uri) => self.group_index(&t.uri),
-            Some(GroupBy::Client) => self.group_index(&t.client_ip.to_string()),
-            Some(GroupBy::Status) => self.group_index(
-                &t.status
-                    .map(|s| s.to_string())
-                    .unwrap_or_else(|| "-".into()),
-            ),
-            Some(GroupBy::Capture) => self.capture_group,
-            Some(GroupBy::Sni) => {
-                self.group_index(t.sni.as_deref().or(t.host.as_deref()).unwrap_or("(no sni)"))
-            }
-            Some(GroupBy::GrpcMethod | GroupBy::GrpcStatus) => match (&t.grpc, self.by) {
-                (Some(call), Some(GroupBy::GrpcMethod)) => {
-                    self.group_index(&format!("{}/{}", call.service, call.method))
-                }
-                (Some(call), _) => self.group_index(&grpc_status_label(call.status)),
-                (None, _) => return self.leave_out(),
-            },
-        };
-        self.samples.push(Sample {
-            timestamp_ns: ts,
-            value_ns: value,
-            group,
-        });
+        self.apply(self.sampling().take_http(t));
     }
 
     pub fn add_dns(&mut self, t: &DnsTransaction) {
-        if self.protocol != Protocol::Dns {
-            return;
-        }
-        // A DNS message has one time, so every request/response metric is its latency.
-        let value = match self.metric {
-            Metric::Dns | Metric::Ttfb | Metric::Total | Metric::Server | Metric::Tshark => {
-                t.latency_ns()
-            }
-            Metric::Handshake | Metric::TlsHello | Metric::TlsHandshake => return,
-        };
-        let (Some(value), Some(ts)) = (value, t.query_ns) else {
-            self.missing += 1;
-            return;
-        };
-        let group = match self.by {
-            None => 0,
-            Some(GroupBy::Server) => self.group_index(&endpoint(t.server_ip, t.server_port)),
-            Some(GroupBy::Host) | Some(GroupBy::Uri) | Some(GroupBy::Sni) => {
-                self.group_index(&t.query_name)
-            }
-            Some(GroupBy::Client) => self.group_index(&t.client_ip.to_string()),
-            Some(GroupBy::Status) => {
-                self.group_index(&t.rcode.map(|r| r.to_string()).unwrap_or_else(|| "-".into()))
-            }
-            Some(GroupBy::Capture) => self.capture_group,
-            Some(GroupBy::GrpcMethod | GroupBy::GrpcStatus) => return self.leave_out(),
-        };
-        self.samples.push(Sample {
-            timestamp_ns: ts,
-            value_ns: value,
-            group,
-        });
+        self.apply(self.sampling().take_dns(t));
     }
 
     pub fn add_tcp(&mut self, t: &TcpExchange) {
-        if self.protocol != Protocol::Tcp {
-            return;
-        }
-        let value = match self.metric {
-            Metric::Ttfb => t.ttfb_ns(),
-            Metric::Total => t.total_ns(),
-            Metric::Server => t.server_ns(),
-            Metric::Tshark => t.tshark_ns(),
-            Metric::Dns | Metric::Handshake | Metric::TlsHello | Metric::TlsHandshake => return,
-        };
-        let (Some(value), Some(ts)) = (value, t.request_first_ns) else {
-            self.missing += 1;
-            return;
-        };
-        let group = match self.by {
-            None => 0,
-            Some(GroupBy::Server) | Some(GroupBy::Host) => {
-                self.group_index(&endpoint(t.server_ip, t.server_port))
-            }
-            Some(GroupBy::Uri) | Some(GroupBy::Status) => self.group_index(t.protocol),
-            Some(GroupBy::Client) => self.group_index(&t.client_ip.to_string()),
-            Some(GroupBy::Capture) => self.capture_group,
-            Some(GroupBy::GrpcMethod | GroupBy::GrpcStatus) => return self.leave_out(),
-            Some(GroupBy::Sni) => self.group_index("(no sni)"),
-        };
-        self.samples.push(Sample {
-            timestamp_ns: ts,
-            value_ns: value,
-            group,
-        });
+        self.apply(self.sampling().take_tcp(t));
     }
 
     pub fn add_flow(&mut self, f: &FlowRecord) {
-        if self.metric != Metric::Handshake || f.protocol != "tcp" {
-            return;
-        }
-        let Some(value) = f.handshake_ns() else {
-            self.missing += 1;
-            return;
-        };
-        let group = match self.by {
-            None => 0,
-            Some(GroupBy::Server)
-            | Some(GroupBy::Host)
-            | Some(GroupBy::Uri)
-            | Some(GroupBy::Sni) => self.group_index(&endpoint(f.server_ip, f.server_port)),
-            Some(GroupBy::Client) => self.group_index(&f.client_ip.to_string()),
-            Some(GroupBy::Status) => self.group_index(f.tcp_state.as_deref().unwrap_or("-")),
-            Some(GroupBy::Capture) => self.capture_group,
-            Some(GroupBy::GrpcMethod | GroupBy::GrpcStatus) => return self.leave_out(),
-        };
-        self.samples.push(Sample {
-            timestamp_ns: f.first_ns,
-            value_ns: value,
-            group,
-        });
+        self.apply(self.sampling().take_flow(f));
     }
 
     pub fn add_tls(&mut self, t: &TlsConnection) {
-        let value = match self.metric {
-            Metric::TlsHello => t.hello_ns,
-            Metric::TlsHandshake => t.handshake_ns,
-            _ => return,
-        };
-        let (Some(value), Some(ts)) = (value, t.client_hello_ns) else {
-            self.missing += 1;
-            return;
-        };
-        let group = match self.by {
-            None => 0,
-            Some(GroupBy::Server) | Some(GroupBy::Uri) => {
-                self.group_index(&endpoint(t.server_ip, t.server_port))
+        self.apply(self.sampling().take_tls(t));
+    }
+
+    /// What this set takes from a record.
+    pub fn sampling(&self) -> Sampling {
+        Sampling {
+            metric: self.metric,
+            protocol: self.protocol,
+            by: self.by,
+        }
+    }
+
+    /// Adds what [`Sampling::encode`] wrote for a record.
+    pub fn add_row(&mut self, row: &[u8]) {
+        if let Some(taken) = Taken::decode(row) {
+            self.apply(taken);
+        }
+    }
+
+    fn apply(&mut self, taken: Taken<'_>) {
+        let (timestamp_ns, value_ns, group) = match taken {
+            Taken::Nothing => return,
+            Taken::Missing => {
+                self.missing += 1;
+                return;
             }
-            Some(GroupBy::Sni) | Some(GroupBy::Host) => {
-                self.group_index(t.sni.as_deref().unwrap_or("(no sni)"))
-            }
-            Some(GroupBy::Client) => self.group_index(&t.client_ip.to_string()),
-            Some(GroupBy::Status) => self.group_index(t.version.as_deref().unwrap_or("-")),
-            Some(GroupBy::Capture) => self.capture_group,
-            Some(GroupBy::GrpcMethod | GroupBy::GrpcStatus) => return self.leave_out(),
+            Taken::LeftOut => return self.leave_out(),
+            Taken::Sample {
+                timestamp_ns,
+                value_ns,
+                group,
+            } => (timestamp_ns, value_ns, group),
+        };
+        let group = match group {
+            GroupKey::All => 0,
+            GroupKey::Capture => self.capture_group,
+            GroupKey::Name(name) => self.group_index(&name),
         };
         self.samples.push(Sample {
-            timestamp_ns: ts,
-            value_ns: value,
+            timestamp_ns,
+            value_ns,
             group,
         });
     }
@@ -534,6 +418,308 @@ impl SampleSet {
         }
         (overall, groups)
     }
+}
+
+/// What a [`SampleSet`] takes from records: its metric, protocol and grouping. Working a
+/// record out needs nothing else, so a pass's workers can do it where the records are made
+/// ([`Sampling::encode`]) and hand over a few bytes instead of the record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sampling {
+    pub metric: Metric,
+    pub protocol: Protocol,
+    pub by: Option<GroupBy>,
+}
+
+/// What one record gives a [`SampleSet`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Taken<'r> {
+    /// Not a record this set samples.
+    Nothing,
+    /// A record of the right kind without a value for the metric (unanswered, cut).
+    Missing,
+    /// A record of the right kind without the grouping's key.
+    LeftOut,
+    Sample {
+        timestamp_ns: i64,
+        value_ns: i64,
+        group: GroupKey<'r>,
+    },
+}
+
+/// The group a sample joins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupKey<'r> {
+    /// The only group of an ungrouped set.
+    All,
+    /// The capture being read (`--by capture`): the set knows which.
+    Capture,
+    Name(std::borrow::Cow<'r, str>),
+}
+
+impl Taken<'_> {
+    /// Tags of [`Sampling::encode`]'s bytes.
+    const NOTHING: u8 = 0;
+    const MISSING: u8 = 1;
+    const LEFT_OUT: u8 = 2;
+    const SAMPLE: u8 = 3;
+    const ALL: u8 = 0;
+    const CAPTURE: u8 = 1;
+    const NAME: u8 = 2;
+
+    /// Appends this to `buf`: a tag; for a sample its time and value (little-endian) and
+    /// its group (a tag, then a name's bytes to the end).
+    fn encode(&self, buf: &mut Vec<u8>) {
+        let Taken::Sample {
+            timestamp_ns,
+            value_ns,
+            group,
+        } = self
+        else {
+            buf.push(match self {
+                Taken::Missing => Self::MISSING,
+                Taken::LeftOut => Self::LEFT_OUT,
+                _ => Self::NOTHING,
+            });
+            return;
+        };
+        buf.push(Self::SAMPLE);
+        buf.extend_from_slice(&timestamp_ns.to_le_bytes());
+        buf.extend_from_slice(&value_ns.to_le_bytes());
+        match group {
+            GroupKey::All => buf.push(Self::ALL),
+            GroupKey::Capture => buf.push(Self::CAPTURE),
+            GroupKey::Name(name) => {
+                buf.push(Self::NAME);
+                buf.extend_from_slice(name.as_bytes());
+            }
+        }
+    }
+
+    /// Reads what [`Taken::encode`] wrote; `None` for bytes it did not write.
+    fn decode(row: &[u8]) -> Option<Taken<'_>> {
+        let (&tag, rest) = row.split_first()?;
+        match tag {
+            Self::NOTHING => return Some(Taken::Nothing),
+            Self::MISSING => return Some(Taken::Missing),
+            Self::LEFT_OUT => return Some(Taken::LeftOut),
+            Self::SAMPLE => {}
+            _ => return None,
+        }
+        let (timestamp, rest) = rest.split_first_chunk::<8>()?;
+        let (value, rest) = rest.split_first_chunk::<8>()?;
+        let (&group, name) = rest.split_first()?;
+        let group = match group {
+            Self::ALL => GroupKey::All,
+            Self::CAPTURE => GroupKey::Capture,
+            Self::NAME => GroupKey::Name(std::str::from_utf8(name).ok()?.into()),
+            _ => return None,
+        };
+        Some(Taken::Sample {
+            timestamp_ns: i64::from_le_bytes(*timestamp),
+            value_ns: i64::from_le_bytes(*value),
+            group,
+        })
+    }
+}
+
+impl Sampling {
+    /// Writes what `record` gives a set into `buf`, for [`SampleSet::add_row`] (a pass's
+    /// [`crate::pipeline::PassOptions::rows`]: the merging thread then moves ~20 bytes, not
+    /// a transaction that the worker allocated). Always writes: a record this set does not
+    /// sample is one byte, which [`SampleSet::add_row`] skips.
+    pub fn encode(&self, record: &Record, buf: &mut Vec<u8>) -> bool {
+        self.take(record).encode(buf);
+        true
+    }
+
+    /// What `record` gives a set.
+    pub fn take<'r>(&self, record: &'r Record) -> Taken<'r> {
+        match record {
+            Record::Http(t) => self.take_http(t),
+            Record::Dns(t) => self.take_dns(t),
+            Record::Tcp(t) => self.take_tcp(t),
+            Record::Flow(f) => self.take_flow(f),
+            Record::Tls(t) => self.take_tls(t),
+            // Connection figures and written rows, not latency samples.
+            Record::Http2(_) | Record::Row(_) => Taken::Nothing,
+        }
+    }
+
+    pub fn take_http<'r>(&self, t: &'r HttpTransaction) -> Taken<'r> {
+        if self.protocol != Protocol::Http {
+            return Taken::Nothing;
+        }
+        // Checked before the value so that a non-gRPC request without a response counts as
+        // left out, not as missing.
+        if self.by.is_some_and(GroupBy::is_grpc) && t.grpc.is_none() {
+            return Taken::LeftOut;
+        }
+        let value = match self.metric {
+            Metric::Ttfb => t.ttfb_ns(),
+            Metric::Total => t.total_ns(),
+            Metric::Server => t.server_ns(),
+            Metric::Tshark => t.tshark_ns(),
+            _ => return Taken::Nothing,
+        };
+        let (Some(value_ns), Some(timestamp_ns)) = (value, t.request_first_ns) else {
+            return Taken::Missing;
+        };
+        let group = match self.by {
+            None => GroupKey::All,
+            Some(GroupBy::Server) => name(endpoint(t.server_ip, t.server_port)),
+            Some(GroupBy::Host) => name(t.host.as_deref().unwrap_or("(no host)")),
+            Some(GroupBy::Uri) => name(t.uri.as_str()),
+            Some(GroupBy::Client) => name(t.client_ip.to_string()),
+            Some(GroupBy::Status) => name(
+                t.status
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "-".into()),
+            ),
+            Some(GroupBy::Capture) => GroupKey::Capture,
+            Some(GroupBy::Sni) => {
+                name(t.sni.as_deref().or(t.host.as_deref()).unwrap_or("(no sni)"))
+            }
+            Some(GroupBy::GrpcMethod | GroupBy::GrpcStatus) => match (&t.grpc, self.by) {
+                (Some(call), Some(GroupBy::GrpcMethod)) => {
+                    name(format!("{}/{}", call.service, call.method))
+                }
+                (Some(call), _) => name(grpc_status_label(call.status)),
+                (None, _) => return Taken::LeftOut,
+            },
+        };
+        Taken::Sample {
+            timestamp_ns,
+            value_ns,
+            group,
+        }
+    }
+
+    pub fn take_dns<'r>(&self, t: &'r DnsTransaction) -> Taken<'r> {
+        if self.protocol != Protocol::Dns {
+            return Taken::Nothing;
+        }
+        // A DNS message has one time, so every request/response metric is its latency.
+        let value = match self.metric {
+            Metric::Dns | Metric::Ttfb | Metric::Total | Metric::Server | Metric::Tshark => {
+                t.latency_ns()
+            }
+            Metric::Handshake | Metric::TlsHello | Metric::TlsHandshake => return Taken::Nothing,
+        };
+        let (Some(value_ns), Some(timestamp_ns)) = (value, t.query_ns) else {
+            return Taken::Missing;
+        };
+        let group = match self.by {
+            None => GroupKey::All,
+            Some(GroupBy::Server) => name(endpoint(t.server_ip, t.server_port)),
+            Some(GroupBy::Host) | Some(GroupBy::Uri) | Some(GroupBy::Sni) => {
+                name(t.query_name.as_str())
+            }
+            Some(GroupBy::Client) => name(t.client_ip.to_string()),
+            Some(GroupBy::Status) => {
+                name(t.rcode.map(|r| r.to_string()).unwrap_or_else(|| "-".into()))
+            }
+            Some(GroupBy::Capture) => GroupKey::Capture,
+            Some(GroupBy::GrpcMethod | GroupBy::GrpcStatus) => return Taken::LeftOut,
+        };
+        Taken::Sample {
+            timestamp_ns,
+            value_ns,
+            group,
+        }
+    }
+
+    pub fn take_tcp<'r>(&self, t: &'r TcpExchange) -> Taken<'r> {
+        if self.protocol != Protocol::Tcp {
+            return Taken::Nothing;
+        }
+        let value = match self.metric {
+            Metric::Ttfb => t.ttfb_ns(),
+            Metric::Total => t.total_ns(),
+            Metric::Server => t.server_ns(),
+            Metric::Tshark => t.tshark_ns(),
+            Metric::Dns | Metric::Handshake | Metric::TlsHello | Metric::TlsHandshake => {
+                return Taken::Nothing
+            }
+        };
+        let (Some(value_ns), Some(timestamp_ns)) = (value, t.request_first_ns) else {
+            return Taken::Missing;
+        };
+        let group = match self.by {
+            None => GroupKey::All,
+            Some(GroupBy::Server) | Some(GroupBy::Host) => {
+                name(endpoint(t.server_ip, t.server_port))
+            }
+            Some(GroupBy::Uri) | Some(GroupBy::Status) => name(t.protocol),
+            Some(GroupBy::Client) => name(t.client_ip.to_string()),
+            Some(GroupBy::Capture) => GroupKey::Capture,
+            Some(GroupBy::GrpcMethod | GroupBy::GrpcStatus) => return Taken::LeftOut,
+            Some(GroupBy::Sni) => name("(no sni)"),
+        };
+        Taken::Sample {
+            timestamp_ns,
+            value_ns,
+            group,
+        }
+    }
+
+    pub fn take_flow<'r>(&self, f: &'r FlowRecord) -> Taken<'r> {
+        if self.metric != Metric::Handshake || f.protocol != "tcp" {
+            return Taken::Nothing;
+        }
+        let Some(value_ns) = f.handshake_ns() else {
+            return Taken::Missing;
+        };
+        let group = match self.by {
+            None => GroupKey::All,
+            Some(GroupBy::Server)
+            | Some(GroupBy::Host)
+            | Some(GroupBy::Uri)
+            | Some(GroupBy::Sni) => name(endpoint(f.server_ip, f.server_port)),
+            Some(GroupBy::Client) => name(f.client_ip.to_string()),
+            Some(GroupBy::Status) => name(f.tcp_state.as_deref().unwrap_or("-")),
+            Some(GroupBy::Capture) => GroupKey::Capture,
+            Some(GroupBy::GrpcMethod | GroupBy::GrpcStatus) => return Taken::LeftOut,
+        };
+        Taken::Sample {
+            timestamp_ns: f.first_ns,
+            value_ns,
+            group,
+        }
+    }
+
+    pub fn take_tls<'r>(&self, t: &'r TlsConnection) -> Taken<'r> {
+        let value = match self.metric {
+            Metric::TlsHello => t.hello_ns,
+            Metric::TlsHandshake => t.handshake_ns,
+            _ => return Taken::Nothing,
+        };
+        let (Some(value_ns), Some(timestamp_ns)) = (value, t.client_hello_ns) else {
+            return Taken::Missing;
+        };
+        let group = match self.by {
+            None => GroupKey::All,
+            Some(GroupBy::Server) | Some(GroupBy::Uri) => {
+                name(endpoint(t.server_ip, t.server_port))
+            }
+            Some(GroupBy::Sni) | Some(GroupBy::Host) => {
+                name(t.sni.as_deref().unwrap_or("(no sni)"))
+            }
+            Some(GroupBy::Client) => name(t.client_ip.to_string()),
+            Some(GroupBy::Status) => name(t.version.as_deref().unwrap_or("-")),
+            Some(GroupBy::Capture) => GroupKey::Capture,
+            Some(GroupBy::GrpcMethod | GroupBy::GrpcStatus) => return Taken::LeftOut,
+        };
+        Taken::Sample {
+            timestamp_ns,
+            value_ns,
+            group,
+        }
+    }
+}
+
+/// A named group.
+fn name<'r>(name: impl Into<std::borrow::Cow<'r, str>>) -> GroupKey<'r> {
+    GroupKey::Name(name.into())
 }
 
 /// Transactions for unit tests (here and in the report).
@@ -620,5 +806,81 @@ mod tests {
         // Canonical names, and a code beyond them.
         assert_eq!(grpc_status_name(16), "UNAUTHENTICATED");
         assert_eq!(grpc_status_name(17), "(unknown code)");
+    }
+
+    /// Samples taken on the workers (encoded, then added from the bytes) are the samples
+    /// taken from the records themselves, for every metric and grouping.
+    #[test]
+    fn encoded_samples_are_the_samples_of_the_records() {
+        let mut host = http(None, Some(7));
+        host.host = Some("h\u{e9}te.example".into());
+        host.status = None;
+        let records: Vec<Record> = [
+            http(Some(("pkg.Svc/Get", Some(0))), Some(10)),
+            http(Some(("pkg.Svc/List", None)), Some(20)),
+            http(Some(("pkg.Svc/List", Some(4))), None),
+            http(None, Some(99)),
+            http(None, None),
+            host,
+        ]
+        .into_iter()
+        .map(Record::Http)
+        .chain([
+            Record::Row(b"not a sample".to_vec()),
+            Record::Row(Vec::new()),
+        ])
+        .collect();
+        let metrics = [
+            Metric::Ttfb,
+            Metric::Total,
+            Metric::Server,
+            Metric::Tshark,
+            Metric::Dns,
+        ];
+        let groupings = [
+            None,
+            Some(GroupBy::Server),
+            Some(GroupBy::Host),
+            Some(GroupBy::Uri),
+            Some(GroupBy::Client),
+            Some(GroupBy::Status),
+            Some(GroupBy::Capture),
+            Some(GroupBy::Sni),
+            Some(GroupBy::GrpcMethod),
+            Some(GroupBy::GrpcStatus),
+        ];
+        let mut compared = 0;
+        for metric in metrics {
+            for by in groupings {
+                let mut direct = SampleSet::new(metric, by);
+                let mut encoded = SampleSet::new(metric, by);
+                // The second capture: its group is not the first.
+                for set in [&mut direct, &mut encoded] {
+                    set.set_capture("a.pcap");
+                    set.set_capture("b.pcap");
+                }
+                let sampling = encoded.sampling();
+                for record in &records {
+                    direct.add_record(record);
+                    let mut row = Vec::new();
+                    assert!(sampling.encode(record, &mut row));
+                    encoded.add_record(&Record::Row(row));
+                }
+                assert_eq!(encoded.samples, direct.samples, "{metric:?} {by:?}");
+                assert_eq!(encoded.groups, direct.groups, "{metric:?} {by:?}");
+                assert_eq!(
+                    (encoded.missing, encoded.left_out),
+                    (direct.missing, direct.left_out)
+                );
+                compared += direct.samples.len();
+            }
+        }
+        assert!(compared > 100, "{compared}");
+        // Bytes it did not write add nothing.
+        let mut set = SampleSet::new(Metric::Ttfb, Some(GroupBy::Host));
+        for row in [&[3u8, 1, 2][..], &[9], &[3; 17], &[3; 18]] {
+            set.add_row(row);
+        }
+        assert!(set.samples.is_empty() && set.missing == 0);
     }
 }
