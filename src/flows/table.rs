@@ -512,9 +512,11 @@ impl FlowTable {
         }
         let mut closes = false;
         if let (Some(t), Some(flags)) = (state.tcp.as_mut(), tcp_flags) {
-            let was_closed = t.closed();
+            // Only a FIN or a RST can close it.
+            let ends = flags.fin() || flags.rst();
+            let was_closed = ends && t.closed();
             track_tcp(t, flags, payload, from_client, ts);
-            closes = !was_closed && t.closed();
+            closes = ends && !was_closed && t.closed();
         }
         let update = FlowUpdate {
             flow_id: state.record.flow_id,
@@ -690,6 +692,7 @@ impl FlowTable {
     }
 }
 
+#[inline(always)]
 fn track_tcp(t: &mut TcpState, flags: TcpFlags, payload_len: u64, from_client: bool, ts: i64) {
     if from_client {
         if flags.syn() && !flags.ack() {
