@@ -623,7 +623,12 @@ impl FlowTable {
             let Some(key) = self.flows.states[slot].as_ref().map(FlowState::key) else {
                 continue;
             };
-            if let Some(state) = self.flows.remove(&key) {
+            let state = self.flows.remove(&key);
+            debug_assert!(
+                state.is_some(),
+                "a flow's key rebuilt from its record finds it"
+            );
+            if let Some(state) = state {
                 out.push(self.end(state));
             }
         }
@@ -999,11 +1004,17 @@ mod tests {
                 ts += next(7) as i64 - 1; // mostly forward, sometimes back
                 let port = 1000 + next(300) as u16;
                 let flags = [SYN, SYNACK, ACK, ACK, ACK, FINACK, TcpFlags::RST][next(7) as usize];
-                let packet = if next(2) == 0 {
+                let mut packet = if next(2) == 0 {
                     tcp(C, port, S, 80, flags, b"")
                 } else {
                     tcp(S, 80, C, port, flags, b"")
                 };
+                // Some flows over IPv6, some of a protocol without ports (GRE).
+                if port % 5 == 0 {
+                    packet = over_ipv6(packet);
+                } else if port % 7 == 0 {
+                    packet.transport = Transport::Other { protocol: 47 };
+                }
                 feed(&mut t, ts, &packet);
                 if step % 97 == 0 {
                     let now = ts + next(1_500) as i64;
