@@ -207,13 +207,16 @@ pub fn analyze<'a>(
         let file = reader.share_mapped(KEEP_PACKETS_FOR_WORKERS, KEEP_BYTES_FOR_WORKERS);
         let mut front = Front::new(reader, options, progress, Workers::Threads(workers));
         front.deal.file = file.clone();
+        // The front is one thread below SPLIT_FRONT_FROM_WORKERS: with two workers it hosts
+        // the first, and three threads (front, two workers) do not share two cores.
+        front.deal.hosts_first_worker = workers == 2 && SPLIT_FRONT_FROM_WORKERS > 2;
         let (front, threaded_shards) = run_threaded(front, workers, file, &mut merger, sink);
         shards = threaded_shards;
         front
     } else {
         // One worker on this thread: the front hands it each packet as read, no copy.
         let inline = options.transactions.then(|| {
-            let mut shard = Shard::new(options, 1);
+            let mut shard = Shard::new(options, 0, 1, false);
             shard.rows = RowWriting::default();
             Box::new(shard)
         });
@@ -301,14 +304,20 @@ fn run_threaded<'o>(
         let mut recycled_from = Vec::new();
         let mut from_workers = Vec::new();
         let mut threads = Vec::new();
-        for _ in 0..workers {
-            let mut shard = Shard::new(options, workers);
+        let mut hosted = None;
+        let light_first = front.deal.hosts_first_worker;
+        for worker in 0..workers {
+            let mut shard = Shard::new(options, worker, workers, light_first);
+            let (to_merger, outs) = sync_channel::<ShardOut>(EPOCHS_IN_FLIGHT);
+            from_workers.push(outs);
+            if worker == 0 && light_first {
+                hosted = Some(HostedWorker { shard, to_merger });
+                continue;
+            }
             let (to_worker, batches) = sync_channel::<Batch>(EPOCHS_IN_FLIGHT);
             let (recycle, recycled) = channel::<Batch>();
-            let (to_merger, outs) = sync_channel::<ShardOut>(EPOCHS_IN_FLIGHT);
             to_workers.push(to_worker);
             recycled_from.push(recycled);
-            from_workers.push(outs);
             let file = file.clone();
             threads.push(scope.spawn(move || {
                 for mut batch in batches {
@@ -325,10 +334,12 @@ fn run_threaded<'o>(
             }));
         }
         let (epoch_to_merger, epochs) = sync_channel::<Epoch>(EPOCHS_IN_FLIGHT);
-        let channels = DealChannels {
+        let mut channels = DealChannels {
             to_workers,
             recycled_from,
             to_merger: epoch_to_merger,
+            hosted,
+            file: file.clone(),
         };
         let front = match file
             .as_ref()
@@ -337,7 +348,7 @@ fn run_threaded<'o>(
             // Reading and dealing on one thread.
             None => FrontThreads::One(scope.spawn(move || {
                 channels.deal_epochs(&mut front);
-                front
+                (front, channels.hosted.map(|hosted| hosted.shard))
             })),
             // Reading (decoding, counting) on one thread, dealing on another.
             Some(file) => {
@@ -393,10 +404,11 @@ fn run_threaded<'o>(
             }
         }
         drop(from_workers);
-        let front = front.join();
+        let (front, hosted) = front.join();
         let shards = threads
             .into_iter()
             .map(|w| w.join().expect("analysis workers do not panic"))
+            .chain(hosted)
             .collect();
         (front, shards)
     })
@@ -413,7 +425,8 @@ const CHUNKS_IN_FLIGHT: usize = 4;
 
 /// The front's threads in a threaded pass.
 enum FrontThreads<'s, 'o> {
-    One(std::thread::ScopedJoinHandle<'s, Front<'o>>),
+    /// With the worker it hosts, if any.
+    One(std::thread::ScopedJoinHandle<'s, (Front<'o>, Option<Shard>)>),
     Split {
         reading: std::thread::ScopedJoinHandle<'s, SplitReading<'o>>,
         dealing: std::thread::ScopedJoinHandle<'s, Dealer<'o>>,
@@ -425,8 +438,8 @@ enum FrontThreads<'s, 'o> {
 type SplitReading<'o> = (CaptureReader, Reading<'o>, Option<&'o mut dyn Progress>);
 
 impl<'o> FrontThreads<'_, 'o> {
-    /// The front again, once its threads ended.
-    fn join(self) -> Front<'o> {
+    /// The front again once its threads ended, and the worker its thread hosted.
+    fn join(self) -> (Front<'o>, Option<Shard>) {
         const READER_PANIC: &str = "the capture reading thread does not panic";
         match self {
             FrontThreads::One(front) => front.join().expect(READER_PANIC),
@@ -437,13 +450,14 @@ impl<'o> FrontThreads<'_, 'o> {
             } => {
                 let deal = dealing.join().expect("the dealing thread does not panic");
                 let (reader, read, progress) = reading.join().expect(READER_PANIC);
-                Front {
+                let front = Front {
                     reader,
                     options,
                     progress,
                     read,
                     deal,
-                }
+                };
+                (front, None)
             }
         }
     }
@@ -569,25 +583,51 @@ fn read_ahead<'f>(
 
 /// The front's ends of the channels to the workers and the merger.
 struct DealChannels {
+    /// The workers on threads of their own (all but a hosted one).
     to_workers: Vec<std::sync::mpsc::SyncSender<Batch>>,
     recycled_from: Vec<std::sync::mpsc::Receiver<Batch>>,
     to_merger: std::sync::mpsc::SyncSender<Epoch>,
+    /// Worker 0, when it runs on the dealing thread (see [`Dealer::hosts_first_worker`]).
+    hosted: Option<HostedWorker>,
+    file: Option<MappedBytes>,
+}
+
+/// A worker that runs on the dealing thread, after each epoch is dealt.
+struct HostedWorker {
+    shard: Shard,
+    to_merger: std::sync::mpsc::SyncSender<ShardOut>,
 }
 
 impl DealChannels {
     /// Deals epoch after epoch to the workers and tells the merger each epoch's end, until
     /// the capture ends or the sink stopped the pass (a worker or the merger hung up).
-    fn deal_epochs<'o>(&self, source: &mut dyn EpochSource<'o>) {
+    fn deal_epochs<'o>(&mut self, source: &mut dyn EpochSource<'o>) {
         loop {
             let more = source.fill();
             let deal = source.dealer();
             let (epoch, dealt) = deal.take_epoch(!more);
-            for (i, batch) in dealt.batches.into_iter().enumerate() {
+            let mut batches = dealt.batches.into_iter();
+            let mut hosted_batch = None;
+            if self.hosted.is_some() {
+                hosted_batch = batches.next();
+            }
+            let threaded = usize::from(hosted_batch.is_some());
+            for (i, batch) in batches.enumerate() {
                 if self.to_workers[i].send(batch).is_err() {
                     return;
                 }
                 if let Ok(spare) = self.recycled_from[i].try_recv() {
-                    deal.recycle(i, spare);
+                    deal.recycle(i + threaded, spare);
+                }
+            }
+            // The hosted worker's share, once the others have theirs.
+            if let (Some(hosted), Some(mut batch)) = (&mut self.hosted, hosted_batch) {
+                simulate_work(deal.options, batch.packets);
+                let out = hosted.shard.process(&mut batch, self.file.as_ref());
+                batch.clear();
+                deal.recycle(0, batch);
+                if hosted.to_merger.send(out).is_err() {
+                    return;
                 }
             }
             if self.to_merger.send(epoch).is_err() || !more {
@@ -733,6 +773,9 @@ struct Dealt {
 /// IP reassembly, flow assignment and dealing packets to workers, one epoch at a time.
 struct Dealer<'o> {
     options: &'o PassOptions,
+    /// Worker 0 runs on this thread after each epoch is dealt, and is dealt fewer lanes
+    /// (two workers, one front thread): two busy threads on two cores rather than three.
+    hosts_first_worker: bool,
     flows: FlowTable,
     defrag: Defragmenter,
     peak_open_flows: usize,
@@ -814,6 +857,7 @@ impl<'o> Front<'o> {
                 endpoints: EndpointCounts::default(),
                 now_ns: i64::MIN,
                 inline_packets: 0,
+                hosts_first_worker: false,
                 file: None,
             },
         }
@@ -1070,6 +1114,7 @@ impl Dealer<'_> {
                         (record.client_ip, record.client_port),
                         (record.server_ip, record.server_port),
                         batches.len(),
+                        self.hosts_first_worker,
                     );
                     batches[worker].items.push(Work::FlowEnd {
                         item,
@@ -1175,7 +1220,7 @@ impl Dealer<'_> {
             _ => return,
         };
         // The flow table hashed the endpoint pair into a lane once, when the flow opened.
-        let worker = update.lane % batches.len().max(1);
+        let worker = worker_of_lane(update.lane, batches.len(), self.hosts_first_worker);
         let batch = &mut batches[worker];
         batch.packets += 1;
         let payload = match self.file.as_ref().and_then(|file| file.range_of(bytes)) {
@@ -1235,12 +1280,46 @@ impl Dealer<'_> {
 const MAX_NESTED_REASSEMBLY: usize = 4;
 
 /// The worker of a conversation: its lane's (see [`crate::flows::lanes`]).
-fn worker_of(a: (IpAddr, u16), b: (IpAddr, u16), workers: usize) -> usize {
+fn worker_of(a: (IpAddr, u16), b: (IpAddr, u16), workers: usize, light_first: bool) -> usize {
     if workers <= 1 {
         return 0;
     }
-    crate::flows::lanes::lane_of(a, b) % workers
+    worker_of_lane(crate::flows::lanes::lane_of(a, b), workers, light_first)
 }
+
+/// The worker of lane `lane` among `workers`; with `light_first` (two workers, the first
+/// hosted by the dealing thread) the first gets [`HOSTED_WORKER_LANES`] lanes of
+/// [`LANES`](crate::flows::lanes::LANES), the other the rest.
+fn worker_of_lane(lane: usize, workers: usize, light_first: bool) -> usize {
+    match workers {
+        0 | 1 => 0,
+        2 if light_first => usize::from(lane % crate::flows::lanes::LANES >= HOSTED_WORKER_LANES),
+        _ => lane % workers,
+    }
+}
+
+/// Worker `worker`'s part of a budget of `total` over all connections: as many parts as
+/// workers, or with `light_first` the first worker's lanes' share and the rest.
+fn budget_share(total: usize, worker: usize, workers: usize, light_first: bool) -> usize {
+    let part = match workers {
+        2 if light_first => {
+            let first = total / crate::flows::lanes::LANES * HOSTED_WORKER_LANES
+                + total % crate::flows::lanes::LANES * HOSTED_WORKER_LANES
+                    / crate::flows::lanes::LANES;
+            if worker == 0 {
+                first
+            } else {
+                total - first
+            }
+        }
+        _ => total / workers.max(1),
+    };
+    part.max(1)
+}
+
+/// Lanes of 256 dealt to a worker that shares the dealing thread: that thread also reads,
+/// decodes and deals (a third to a half of a pass), so it analyses less.
+const HOSTED_WORKER_LANES: usize = 24;
 
 /// The total order of transactions: by start time, then by the work item whose handling
 /// emitted them (the capture order, the same for every number of workers), then by `rank`:
@@ -1427,13 +1506,14 @@ struct ShardOut {
 }
 
 impl Shard {
-    /// One of `workers` workers: the budgets over all connections are split between them, so
-    /// the pass as a whole stays within them.
-    fn new(options: &PassOptions, workers: usize) -> Self {
+    /// Worker `worker` of `workers` (`light_first`: see [`worker_of_lane`]): the budgets over
+    /// all connections are split between them as their lanes are, so the pass as a whole
+    /// stays within them.
+    fn new(options: &PassOptions, worker: usize, workers: usize, light_first: bool) -> Self {
         let mut config = options.analyzer.clone();
-        let workers = workers.max(1);
-        config.max_reassembly_bytes = (config.max_reassembly_bytes / workers).max(1);
-        config.max_pending_requests_total = (config.max_pending_requests_total / workers).max(1);
+        let share = |total: usize| budget_share(total, worker, workers, light_first);
+        config.max_reassembly_bytes = share(config.max_reassembly_bytes);
+        config.max_pending_requests_total = share(config.max_pending_requests_total);
         let mut analyzer = TransactionAnalyzer::new(config);
         // The front keeps one sweep schedule for all workers.
         analyzer.sweep_by_caller();
@@ -1797,4 +1877,32 @@ fn event_start_ns(event: &Event) -> i64 {
         .exchange()
         .start_ns()
         .unwrap_or(i64::MIN)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flows::lanes::LANES;
+
+    #[test]
+    fn a_hosted_first_worker_gets_its_lanes_share_of_lanes_and_budgets() {
+        let lanes_of = |worker, workers, light_first| {
+            (0..LANES)
+                .filter(|&lane| worker_of_lane(lane, workers, light_first) == worker)
+                .count()
+        };
+        assert_eq!(lanes_of(0, 2, true), HOSTED_WORKER_LANES);
+        assert_eq!(lanes_of(1, 2, true), LANES - HOSTED_WORKER_LANES);
+        assert_eq!(lanes_of(0, 2, false), LANES / 2);
+        assert_eq!(lanes_of(2, 3, false), (LANES + 1) / 3);
+        for total in [1, 5000, 4 << 20, 256 << 20, usize::MAX / 2] {
+            let (first, rest) = (
+                budget_share(total, 0, 2, true),
+                budget_share(total, 1, 2, true),
+            );
+            assert_eq!(first + rest, total.max(2), "{total}");
+            assert!(first <= total / LANES * HOSTED_WORKER_LANES + HOSTED_WORKER_LANES);
+            assert_eq!(budget_share(total, 1, 2, false), (total / 2).max(1));
+        }
+    }
 }

@@ -1010,9 +1010,9 @@ mod tests {
                     tcp(S, 80, C, port, flags, b"")
                 };
                 // Some flows over IPv6, some of a protocol without ports (GRE).
-                if port % 5 == 0 {
+                if port.is_multiple_of(5) {
                     packet = over_ipv6(packet);
-                } else if port % 7 == 0 {
+                } else if port.is_multiple_of(7) {
                     packet.transport = Transport::Other { protocol: 47 };
                 }
                 feed(&mut t, ts, &packet);
