@@ -9,7 +9,10 @@
 # Threads of a pass with N workers (src/pipeline.rs): the caller's thread (the merger, which
 # also writes the rows), N workers, and the front: one thread that reads, decodes, counts,
 # assigns flows and deals packets, or from 3 workers on (a mapped file) two: the reader
-# (reads, decodes, selects, counts) and the dealer (flows, IP reassembly, dealing). They run concurrently, so on C cores the pass takes at least the busiest
+# (reads, decodes, selects, counts) and the dealer (flows, IP reassembly, dealing); with 2
+# workers on a machine of two cores the front's thread also runs the first worker (its row's
+# other columns then only hold for two cores). They run concurrently, so on C cores the pass
+# takes at least the busiest
 # thread's instructions and at least all instructions / C. The speed-up printed is the
 # one-thread run's instructions over that bound: an upper bound that ignores waiting,
 # caches and memory bandwidth (bench.sh measures the real thing beside it).
@@ -49,12 +52,17 @@ n = int(sys.argv[1])
 single = sum(int(x) for x in sys.argv[2].split())
 threads = [int(x) for x in sys.argv[3].split()]
 total = sum(threads)
+hosted = False
 if len(threads) == 1:
     # --threads 1: everything on the caller's thread.
     merger, workers, reader, dealer = threads[0], [], None, None
 elif len(threads) == n + 2:
     # One front thread: it reads and deals.
     merger, workers, reader, dealer = threads[0], threads[1:-1], threads[-1], None
+elif len(threads) == n + 1:
+    # Two workers on two cores: the front's thread also runs the first (its row says so).
+    merger, workers, reader, dealer = threads[0], threads[1:-1], threads[-1], None
+    hosted = True
 else:
     merger, workers, reader, dealer = threads[0], threads[1:-2], threads[-2], threads[-1]
 busiest = max(threads)
@@ -63,10 +71,12 @@ def speedup(cores):
 each = " / ".join(f"{w / 1e6:.0f}" for w in workers) + " M" if workers else "-"
 def m(x):
     return "-" if x is None else f"{x / 1e6:.0f} M"
+if hosted:
+    each = f"first on the front's thread; {each}"
 print(f"| {n} | {m(total)} | {m(reader)} | {m(dealer) if dealer else '(same thread)'} | {each} | {m(merger)} | "
       f"{speedup(2):.2f}x | {speedup(4):.2f}x | {speedup(16):.2f}x | {speedup(64):.2f}x |")
 PY
 done
 echo
 echo "(bound = one thread's instructions / max(busiest thread, total / cores); 1 worker runs"
-echo "everything on one thread; with 2 workers one front thread reads and deals.)"
+echo "everything on one thread; with 2 workers one front thread reads and deals, and on two cores also runs the first worker.)"

@@ -207,9 +207,14 @@ pub fn analyze<'a>(
         let file = reader.share_mapped(KEEP_PACKETS_FOR_WORKERS, KEEP_BYTES_FOR_WORKERS);
         let mut front = Front::new(reader, options, progress, Workers::Threads(workers));
         front.deal.file = file.clone();
-        // The front is one thread below SPLIT_FRONT_FROM_WORKERS: with two workers it hosts
-        // the first, and three threads (front, two workers) do not share two cores.
-        front.deal.hosts_first_worker = workers == 2 && SPLIT_FRONT_FROM_WORKERS > 2;
+        // The front is one thread below SPLIT_FRONT_FROM_WORKERS: with two workers and no
+        // third core it hosts the first, so that three busy threads (front, two workers) do
+        // not share two cores. Not when the workers' cost is simulated (it takes no core).
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        front.deal.hosts_first_worker = workers == 2
+            && cores <= 2
+            && options.simulated_work_ns == 0
+            && SPLIT_FRONT_FROM_WORKERS > 2;
         let (front, threaded_shards) = run_threaded(front, workers, file, &mut merger, sink);
         shards = threaded_shards;
         front
