@@ -1422,6 +1422,16 @@ impl RowWriting {
             return Made::Event(event);
         };
         let record = Record::from(event);
+        // Past a bound, rows get a buffer each: the merger copies rows out while the epoch's
+        // buffer is still whole, so a burst of rows (a capture's end flushing 250k unanswered
+        // requests) would be held twice.
+        if bytes.len() >= MAX_ROW_BYTES_CAPACITY {
+            let mut row = Vec::new();
+            return match (encoder.0)(&record, &mut row) {
+                true => Made::Own(row),
+                false => Made::Record(Box::new(record)),
+            };
+        }
         let start = bytes.len();
         if (encoder.0)(&record, bytes) {
             Made::Row(start..bytes.len())
@@ -1453,6 +1463,8 @@ enum Made {
     Event(Event),
     /// The row [`PassOptions::rows`] wrote for it, at this range of [`ShardOut::rows`].
     Row(std::ops::Range<usize>),
+    /// Its row in a buffer of its own (past [`MAX_ROW_BYTES_CAPACITY`] in one epoch).
+    Own(Vec<u8>),
     /// A record the encoder wrote no row for.
     Record(Box<Record>),
 }
@@ -1464,6 +1476,7 @@ impl Made {
         match self {
             Made::Event(event) => Held::Event(event),
             Made::Row(range) => Held::Row(rows.get(range).unwrap_or_default().to_vec()),
+            Made::Own(row) => Held::Row(row),
             Made::Record(record) => Held::Record(record),
         }
     }
@@ -1495,8 +1508,9 @@ const MAX_ROW_CAPACITY: usize = 4096;
 /// items; a few emit more than one event).
 const MAX_OUT_CAPACITY: usize = 8192;
 
-/// The most bytes an emptied `row_bytes` keeps room for.
-const MAX_ROW_BYTES_CAPACITY: usize = 8 << 20;
+/// The most bytes of rows a worker writes into one epoch's buffer (a 4096-packet epoch of
+/// small packets writes ~250 KB); more rows get buffers of their own.
+const MAX_ROW_BYTES_CAPACITY: usize = 1 << 20;
 
 /// What a worker hands the merger after one epoch.
 struct ShardOut {
