@@ -1419,22 +1419,21 @@ impl RowWriting {
     /// threads wait on each other's allocator locks (~4,000 futex calls in a 1 M-packet pass).
     fn made(&self, event: Event, bytes: &mut Vec<u8>) -> Made {
         let Some(encoder) = &self.encoder else {
-            return Made::Event(event);
+            return Made::Event(Box::new(event));
         };
         let record = Record::from(event);
         // Past a bound, rows get a buffer each: the merger copies rows out while the epoch's
         // buffer is still whole, so a burst of rows (a capture's end flushing 250k unanswered
         // requests) would be held twice.
-        if bytes.len() >= MAX_ROW_BYTES_CAPACITY {
-            let mut row = Vec::new();
-            return match (encoder.0)(&record, &mut row) {
-                true => Made::Own(row),
-                false => Made::Record(Box::new(record)),
-            };
-        }
         let start = bytes.len();
         if (encoder.0)(&record, bytes) {
-            Made::Row(start..bytes.len())
+            if start < MAX_ROW_BYTES_CAPACITY {
+                return Made::Row(start..bytes.len());
+            }
+            // Written here first so its own buffer is exactly as long as the row.
+            let row = bytes[start..].to_vec();
+            bytes.truncate(start);
+            Made::Own(row)
         } else {
             bytes.truncate(start);
             Made::Record(Box::new(record))
@@ -1445,7 +1444,7 @@ impl RowWriting {
     /// is an encoder that writes one.
     fn hold(&mut self, event: Event) -> Held {
         let Some(encoder) = &self.encoder else {
-            return Held::Event(event);
+            return Held::Event(Box::new(event));
         };
         let record = Record::from(event);
         let mut row = Vec::with_capacity(self.capacity);
@@ -1460,7 +1459,8 @@ impl RowWriting {
 
 /// What a worker hands the merger for one record.
 enum Made {
-    Event(Event),
+    /// Boxed, as in [`Held`]: a burst of rows holds hundreds of thousands of these.
+    Event(Box<Event>),
     /// The row [`PassOptions::rows`] wrote for it, at this range of [`ShardOut::rows`].
     Row(std::ops::Range<usize>),
     /// Its row in a buffer of its own (past [`MAX_ROW_BYTES_CAPACITY`] in one epoch).
@@ -1484,7 +1484,8 @@ impl Made {
 
 /// What the merger holds for one record until its time comes.
 enum Held {
-    Event(Event),
+    /// Boxed so a held row takes 32 bytes beside its own, not the size of the largest event.
+    Event(Box<Event>),
     /// The row [`PassOptions::rows`] wrote for it.
     Row(Vec<u8>),
     /// A record the encoder wrote no row for.
@@ -1494,7 +1495,7 @@ enum Held {
 impl Held {
     fn into_record(self) -> Record {
         match self {
-            Held::Event(event) => Record::from(event),
+            Held::Event(event) => Record::from(*event),
             Held::Row(row) => Record::Row(row),
             Held::Record(record) => *record,
         }
@@ -1762,15 +1763,16 @@ impl Merger {
             );
         }
         Self::rank_everywhere(&mut everywhere);
+        if epoch.last {
+            // Everything is finished: release it all.
+            self.peak_held = self.peak_held.max(self.heap.len() + everywhere.len());
+            return self.release_all(everywhere, emit);
+        }
         let everywhere: Vec<_> = everywhere
             .into_iter()
             .map(|(key, event)| (key, self.rows.hold(event)))
             .collect();
         self.hold(everywhere);
-        if epoch.last {
-            // Everything is finished: release it all.
-            watermark = i64::MAX;
-        }
         self.peak_held = self.peak_held.max(self.heap.len());
         while let Some(Reverse((key, _))) = self.heap.peek() {
             if key.start_ns > watermark {
@@ -1819,15 +1821,44 @@ impl Merger {
         ControlFlow::Continue(())
     }
 
+    /// Writes everything held and `everywhere` (ranked: in key order) in one time order. The
+    /// end of a capture can flush every request still unanswered at once; each of those is
+    /// made a row only as it is written, not all of them before the first is.
+    fn release_all(
+        &mut self,
+        everywhere: Vec<(OrderKey, Event)>,
+        emit: &mut Sink<'_>,
+    ) -> ControlFlow<()> {
+        for (key, event) in everywhere {
+            while let Some(Reverse((first, _))) = self.heap.peek() {
+                if *first > key {
+                    break;
+                }
+                self.release_first(emit)?;
+            }
+            self.note_written(key);
+            emit(self.rows.hold(event).into_record())?;
+        }
+        while !self.heap.is_empty() {
+            self.release_first(emit)?;
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// Counts a record written after a later one.
+    fn note_written(&mut self, key: OrderKey) {
+        match self.last_written {
+            Some(last) if key < last => self.out_of_order += 1,
+            _ => self.last_written = Some(key),
+        }
+    }
+
     /// Writes the earliest record held.
     fn release_first(&mut self, emit: &mut Sink<'_>) -> ControlFlow<()> {
         let Some(Reverse((key, slot))) = self.heap.pop() else {
             return ControlFlow::Continue(());
         };
-        match self.last_written {
-            Some(last) if key < last => self.out_of_order += 1,
-            _ => self.last_written = Some(key),
-        }
+        self.note_written(key);
         match self.slots[slot].take() {
             Some(held) => {
                 self.free.push(slot);
@@ -1902,6 +1933,19 @@ fn event_start_ns(event: &Event) -> i64 {
 mod tests {
     use super::*;
     use crate::flows::lanes::LANES;
+
+    #[test]
+    fn what_a_worker_hands_over_and_the_merger_holds_stays_small() {
+        // A burst of rows (a capture's end flushing every unanswered request) is held as
+        // hundreds of thousands of these: an event inline made each ~190 bytes, and the
+        // no-responses hostile trace took 150 MiB more.
+        assert!(
+            std::mem::size_of::<Made>() <= 32,
+            "{}",
+            std::mem::size_of::<Made>()
+        );
+        assert!(std::mem::size_of::<Option<Held>>() <= 32);
+    }
 
     #[test]
     fn a_hosted_first_worker_gets_its_lanes_share_of_lanes_and_budgets() {

@@ -252,10 +252,12 @@ fn the_sessions_table_streams_within_the_flow_budget() {
     };
     const SYNS: u64 = 100_000;
     let syn = synth_hostile("table-syn.pcap", "syn-flood", SYNS);
-    let tiny = common::synth("hostile_budget", "table-tiny.pcap", &["--requests", "10"]);
     let sessions = ["sessions", "--threads", "1"];
     const BUDGET: [&str; 2] = ["--memory-budget", "16M"];
-    let baseline = run_command(&time, &sessions, &[tiny.as_path()], &BUDGET);
+    // The baseline reads the same file and keeps no flows: the capture's pages that are
+    // resident while it is read (~7 MB here) are not state the budget covers (a tiny trace
+    // as the baseline left 16.1-16.7 MiB in release builds, mostly those pages).
+    let baseline = run_command(&time, &["summary"], &[syn.as_path()], &[]);
     let default = run_command(&time, &sessions, &[syn.as_path()], &[]);
     let small = run_command(&time, &sessions, &[syn.as_path()], &BUDGET);
 
