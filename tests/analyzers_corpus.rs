@@ -137,7 +137,7 @@ fn analyze(path: &Path) -> (Vec<HttpTransaction>, Vec<DnsTransaction>) {
     for e in out {
         match e {
             Event::Http(t) => http.push(*t),
-            Event::Dns(t) => dns.push(t),
+            Event::Dns(t) => dns.push(*t),
             Event::Tcp(_) => {}
             Event::Tls(_) | Event::Http2(_) => {}
         }

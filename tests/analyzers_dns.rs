@@ -97,7 +97,7 @@ fn dns(events: &[Event]) -> Vec<DnsTransaction> {
     events
         .iter()
         .filter_map(|e| match e {
-            Event::Dns(t) => Some(t.clone()),
+            Event::Dns(t) => Some(t.as_ref().clone()),
             _ => None,
         })
         .collect()

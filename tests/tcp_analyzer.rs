@@ -97,7 +97,7 @@ fn exchanges(port: u16, handshake: bool, packets: &[P<'_>]) -> Vec<TcpExchange> 
     events
         .into_iter()
         .filter_map(|e| match e {
-            Event::Tcp(t) => Some(t),
+            Event::Tcp(t) => Some(*t),
             _ => None,
         })
         .collect()

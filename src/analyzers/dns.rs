@@ -403,13 +403,13 @@ impl DnsTracker {
             }
             self.remember(key);
             ctx.stats.dns_queries += 1;
-            ctx.out.push(Event::Dns(p.tx));
+            ctx.out.push(Event::Dns(Box::new(p.tx)));
         } else if self.recent.contains_key(&key) {
             ctx.stats.dns_duplicate_responses += 1;
         } else if standard {
             let (query_name, query_type) = m.question.unwrap_or_default();
             ctx.stats.dns_orphan_responses += 1;
-            ctx.out.push(Event::Dns(DnsTransaction {
+            ctx.out.push(Event::Dns(Box::new(DnsTransaction {
                 client_ip: dst.0,
                 client_port: dst.1,
                 server_ip: src.0,
@@ -427,7 +427,7 @@ impl DnsTracker {
                 } else {
                     vec!["orphan_response"]
                 },
-            }));
+            })));
         }
     }
 
@@ -477,7 +477,7 @@ impl DnsTracker {
             p.tx.flags.push("unanswered");
             ctx.stats.dns_queries += 1;
             ctx.stats.dns_unanswered += 1;
-            ctx.out.push(Event::Dns(p.tx));
+            ctx.out.push(Event::Dns(Box::new(p.tx)));
         }
     }
 

@@ -147,14 +147,15 @@ pub const DEFAULT_MAX_HELD_RECORDS: usize = 200_000;
 
 /// A finished transaction.
 ///
-/// The large rows are boxed: an event is moved several times on its way to the merger, and
-/// an HTTP transaction already lives in a box while it waits for its response.
+/// Every row is boxed: an event is moved several times on its way to the merger, which may
+/// hold hundreds of thousands (a capture's end flushing every unanswered request), and an
+/// HTTP transaction already lives in a box while it waits for its response.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     Http(Box<HttpTransaction>),
-    Dns(DnsTransaction),
+    Dns(Box<DnsTransaction>),
     /// One request/response exchange of the generic analyzer (observer `tcp`).
-    Tcp(TcpExchange),
+    Tcp(Box<TcpExchange>),
     /// One TLS connection (only when [`tls::TlsOptions::rows`] is on).
     Tls(Box<TlsConnection>),
     /// One HTTP/2 connection's figures (only when [`AnalyzerConfig::http2_connections`] is on).

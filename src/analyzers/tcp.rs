@@ -254,7 +254,7 @@ impl TcpTimer {
         if row.request_first_ns.is_some() && row.response_first_ns.is_none() {
             flag(&mut row.flags, "unanswered");
         }
-        ctx.out.push(Event::Tcp(row));
+        ctx.out.push(Event::Tcp(Box::new(row)));
     }
 }
 

@@ -136,8 +136,8 @@ impl Event {
     pub fn transaction(&self) -> &dyn Transaction {
         match self {
             Event::Http(t) => t.as_ref(),
-            Event::Dns(t) => t,
-            Event::Tcp(t) => t,
+            Event::Dns(t) => t.as_ref(),
+            Event::Tcp(t) => t.as_ref(),
             Event::Tls(t) => t.as_ref(),
             Event::Http2(t) => t.as_ref(),
         }

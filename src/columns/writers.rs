@@ -46,15 +46,6 @@ impl<R> Key<R> {
             null_len: text.len() + null.len(),
         }
     }
-
-    fn text(&self) -> &[u8] {
-        &self.cell[..self.len]
-    }
-
-    /// The key and a null value.
-    fn with_null(&self) -> &[u8] {
-        &self.cell[..self.null_len]
-    }
 }
 
 /// One cell formatted on the stack: the key, then a short value.
@@ -125,6 +116,22 @@ impl Cell {
     fn text(&self) -> &[u8] {
         &self.bytes[..self.len]
     }
+
+    /// Appends [`Cell::text`] to `buf` (see [`push_prefix`]).
+    #[inline(always)]
+    fn push_to(&self, buf: &mut Vec<u8>) {
+        push_prefix(buf, &self.bytes, self.len);
+    }
+}
+
+/// Appends `bytes[..len]`: all of `bytes` with one copy of a size known when compiling
+/// (inlined as a few vector moves), then the length cut back. A row is ~40 short cells, and
+/// a call to `memcpy` for each took 5% of an `http --json` pass.
+#[inline(always)]
+fn push_prefix(buf: &mut Vec<u8>, bytes: &[u8; CELL], len: usize) {
+    let at = buf.len();
+    buf.extend_from_slice(bytes);
+    buf.truncate(at + len);
 }
 
 /// Appends `n` in decimal, as `Display` writes it.
@@ -331,14 +338,14 @@ fn push_cells<R>(
     for key in keys {
         let value = (key.get)(row);
         if matches!(value, Value::Null) {
-            buf.extend_from_slice(key.with_null());
+            push_prefix(buf, &key.cell, key.null_len);
             continue;
         }
         let mut cell = Cell::start(key);
         if put_short(&mut cell, &value) {
-            buf.extend_from_slice(cell.text());
+            cell.push_to(buf);
         } else {
-            buf.extend_from_slice(key.text());
+            push_prefix(buf, &key.cell, key.len);
             push_long(buf, value);
         }
     }
