@@ -295,6 +295,27 @@ const KEEP_PACKETS_FOR_WORKERS: u64 = ((EPOCHS_IN_FLIGHT as u64 + 2) * Front::EP
 const KEEP_BYTES_FOR_WORKERS: usize = 16 << 20;
 
 /// The front on a thread of its own, one thread per worker, the merger on this thread.
+/// A worker's next batch (`None`: the front hung up). While none has come, the worker maps
+/// the file's pages ahead of the reader ([`MappedBytes::map_ahead`]), so the reader does not
+/// stop on page faults.
+fn next_batch(
+    batches: &std::sync::mpsc::Receiver<Batch>,
+    file: Option<&MappedBytes>,
+) -> Option<Batch> {
+    use std::sync::mpsc::TryRecvError;
+    loop {
+        match batches.try_recv() {
+            Ok(batch) => return Some(batch),
+            Err(TryRecvError::Disconnected) => return None,
+            Err(TryRecvError::Empty) => {
+                if !file.is_some_and(MappedBytes::map_ahead) {
+                    return batches.recv().ok();
+                }
+            }
+        }
+    }
+}
+
 fn run_threaded<'o>(
     mut front: Front<'o>,
     workers: usize,
@@ -325,7 +346,7 @@ fn run_threaded<'o>(
             recycled_from.push(recycled);
             let file = file.clone();
             threads.push(scope.spawn(move || {
-                for mut batch in batches {
+                while let Some(mut batch) = next_batch(&batches, file.as_ref()) {
                     simulate_work(options, batch.packets);
                     let out = shard.process(&mut batch, file.as_ref());
                     batch.clear();

@@ -118,3 +118,77 @@ fn a_large_mapped_file_reads_like_a_stream() {
     let path = common::synth("mapped", "large.pcap", &["--bytes", "40M", "--seed", "3"]);
     assert_mapped_equals_streamed(&path);
 }
+
+/// Resident bytes of the mapping that holds `address`, from `/proc/self/smaps`.
+#[cfg(target_os = "linux")]
+fn resident_bytes_of_mapping(address: usize) -> u64 {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+    let mut inside = false;
+    for line in smaps.lines() {
+        let range = line.split_whitespace().next().unwrap_or("");
+        if let Some((start, end)) = range.split_once('-').filter(|_| !line.ends_with("kB")) {
+            let start = usize::from_str_radix(start, 16).unwrap_or(usize::MAX);
+            let end = usize::from_str_radix(end, 16).unwrap_or(0);
+            inside = (start..end).contains(&address);
+        } else if inside {
+            if let Some(kib) = line.strip_prefix("Rss:") {
+                return kib
+                    .trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .unwrap()
+                    * 1024;
+            }
+        }
+    }
+    panic!("no mapping holds {address:#x}");
+}
+
+/// A worker with nothing to do maps the file's pages ahead of the reader (so the reader does
+/// not stop on page faults): 4 MiB ahead, in 256 KiB steps, following the reader, and never
+/// faulting on pages a truncation took away.
+#[cfg(target_os = "linux")]
+#[test]
+fn idle_workers_map_pages_ahead_of_the_reader() {
+    let path = common::synth("mapped", "ahead.pcap", &["--bytes", "24M", "--seed", "5"]);
+    let copy = path.with_file_name("ahead-truncated.pcap");
+    std::fs::copy(&path, &copy).unwrap();
+    let mut reader = CaptureReader::open(&copy).unwrap();
+    let bytes = reader.share_mapped(1, 1 << 20).expect("a mapped file");
+    let address = bytes.bytes().as_ptr() as usize;
+    let before = resident_bytes_of_mapping(address);
+    let steps = std::iter::from_fn(|| bytes.map_ahead().then_some(())).count();
+    assert_eq!(steps, 16, "4 MiB in 256 KiB steps");
+    let after = resident_bytes_of_mapping(address);
+    assert!(
+        after >= before + (3 << 20),
+        "resident {before} -> {after} bytes"
+    );
+
+    // The window follows the reader (which notes where it is every MiB).
+    while reader.position() < 6 << 20 {
+        reader.next_packet().unwrap().expect("a packet");
+    }
+    assert!(bytes.map_ahead(), "the reader moved on");
+    let more = 1 + std::iter::from_fn(|| bytes.map_ahead().then_some(())).count();
+    assert!(
+        (8..=24).contains(&more),
+        "{more} steps after the reader moved"
+    );
+
+    // Pages past a cut are not mapped (no SIGBUS), and the reader still ends cleanly.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&copy)
+        .unwrap()
+        .set_len(7 << 20)
+        .unwrap();
+    while reader.position() < 6 << 20 {
+        reader.next_packet().unwrap().expect("a packet");
+    }
+    while bytes.map_ahead() {}
+    while reader.next_packet().unwrap().is_some() {}
+    assert!(reader.position() <= 7 << 20);
+    let _ = std::fs::remove_file(&copy);
+}

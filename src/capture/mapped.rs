@@ -27,6 +27,7 @@
 
 use super::{input, Buffer, CaptureError, CaptureReader, Compression, Frame};
 use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// A mapped file's consumed pages are dropped from memory in steps of this many bytes.
 pub(super) const MAPPED_RELEASE_STEP: usize = 8 << 20;
@@ -37,7 +38,19 @@ pub(super) struct SharedMap {
     // Fields drop in order: the handler forgets the range before it is unmapped.
     guard: sigbus::Guard,
     map: memmap2::Mmap,
+    /// Where the reader is, while others read behind it (updated every [`KEEP_MARK_EVERY`]
+    /// bytes).
+    reader_at: AtomicUsize,
+    /// Pages before this offset were mapped ahead of the reader ([`MappedBytes::map_ahead`]).
+    mapped_ahead_to: AtomicUsize,
 }
+
+/// How far ahead of the reader idle workers map the file's pages. Little: mapped pages
+/// count as the process's resident memory.
+const MAP_AHEAD_BYTES: usize = 4 << 20;
+
+/// What one call of [`MappedBytes::map_ahead`] maps (64 pages of 4 KiB).
+const MAP_AHEAD_STEP: usize = 256 << 10;
 
 /// A handle on a mapped capture file's bytes that keeps them mapped (and their truncation
 /// survivable) for as long as it lives, on any thread.
@@ -49,6 +62,40 @@ impl MappedBytes {
     #[inline(always)]
     pub fn bytes(&self) -> &[u8] {
         &self.0.map
+    }
+
+    /// Maps the next pages ahead of the reader, for a worker that has nothing else to do:
+    /// on large packets the reader, the thread every other waits for, spent a fifth of its
+    /// time in page faults (`http --json` on the 1 GB bench trace with 2 workers: 0.43 ->
+    /// 0.35 s). `false` when there is nothing to map now (the pages ahead are mapped, or the
+    /// system cannot map ahead).
+    pub fn map_ahead(&self) -> bool {
+        #[cfg(target_os = "linux")]
+        {
+            let shared = &*self.0;
+            let reader_at = shared.reader_at.load(Ordering::Relaxed);
+            let limit = reader_at
+                .saturating_add(MAP_AHEAD_BYTES)
+                .min(shared.map.len());
+            let from = shared
+                .mapped_ahead_to
+                .load(Ordering::Relaxed)
+                .max(reader_at & !(MAP_AHEAD_STEP - 1));
+            if from >= limit {
+                return false;
+            }
+            let to = (from + MAP_AHEAD_STEP).min(limit);
+            // Whoever moves the mark maps the step; another worker that computed the same
+            // step skips it. Pages past a truncated end fail to map (EFAULT), not fault.
+            if shared.mapped_ahead_to.fetch_max(to, Ordering::Relaxed) < to {
+                let _ = shared
+                    .map
+                    .advise_range(memmap2::Advice::PopulateRead, from, to - from);
+            }
+            true
+        }
+        #[cfg(not(target_os = "linux"))]
+        false
     }
 
     /// Where `slice` lies in the file, when it lies in it.
@@ -108,7 +155,12 @@ impl MappedFile {
         let guard = sigbus::Guard::register(map.as_ptr() as usize, map.len())?;
         let readable = map.len();
         Some(MappedFile {
-            shared: std::sync::Arc::new(SharedMap { guard, map }),
+            shared: std::sync::Arc::new(SharedMap {
+                guard,
+                map,
+                reader_at: AtomicUsize::new(0),
+                mapped_ahead_to: AtomicUsize::new(0),
+            }),
             file: file.try_clone().ok()?,
             page_size: sigbus::page_size(),
             released: 0,
@@ -173,6 +225,8 @@ impl CaptureReader {
             Buffer::Mapped(mapped) => {
                 mapped.keep.packets = packets.max(1);
                 mapped.keep.max_bytes = max_bytes;
+                // Where the reader is is noted every mark from now on (see `map_ahead`).
+                mapped.check_at = mapped.check_at.min(self.start + KEEP_MARK_EVERY);
                 Some(mapped.share())
             }
             Buffer::Owned(_) => None,
@@ -321,6 +375,7 @@ impl CaptureReader {
                 *check_at = upto + MAPPED_RELEASE_STEP;
                 upto
             } else {
+                shared.reader_at.store(upto, Ordering::Relaxed);
                 *check_at = upto + KEEP_MARK_EVERY;
                 keep.marks.push_back((packets, upto));
                 while let Some(&(seen, at)) = keep.marks.front() {
