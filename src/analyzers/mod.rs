@@ -182,6 +182,10 @@ pub struct AnalyzerStats {
     pub dns_duplicate_responses: u64,
     /// DNS responses with no matching query (emitted with flag `orphan_response`).
     pub dns_orphan_responses: u64,
+    /// UDP datagrams to or from a DNS port in a pass that does not read DNS over UDP
+    /// ([`AnalyzerConfig::dns_over_udp`] off): how `latency` knows to suggest `--metric dns`.
+    #[serde(skip)]
+    pub dns_datagrams_unread: u64,
     /// TCP connections carrying data that is neither HTTP/1.x nor DNS (not analysed further).
     pub tcp_other_connections: u64,
     /// TCP connections carrying TLS (one `tls` row each when rows are on).
@@ -274,6 +278,7 @@ impl AnalyzerStats {
             dns_parse_errors,
             dns_duplicate_responses,
             dns_orphan_responses,
+            dns_datagrams_unread,
             tcp_other_connections,
             tls_connections,
             tls_decrypted_connections,
@@ -304,6 +309,7 @@ impl AnalyzerStats {
         self.dns_parse_errors += dns_parse_errors;
         self.dns_duplicate_responses += dns_duplicate_responses;
         self.dns_orphan_responses += dns_orphan_responses;
+        self.dns_datagrams_unread += dns_datagrams_unread;
         self.tcp_other_connections += tcp_other_connections;
         self.tls_connections += tls_connections;
         self.tls_decrypted_connections += tls_decrypted_connections;
@@ -823,7 +829,11 @@ impl TransactionAnalyzer {
             Transport::Udp(udp) => {
                 let src = (src_ip, udp.src_port);
                 let dst = (dst_ip, udp.dst_port);
-                if self.config.dns_over_udp && self.shared.dns.wants_udp(src, dst, udp.payload) {
+                if !self.config.dns_over_udp {
+                    if dns::DNS_PORTS.contains(&src.1) || dns::DNS_PORTS.contains(&dst.1) {
+                        self.stats.dns_datagrams_unread += 1;
+                    }
+                } else if self.shared.dns.wants_udp(src, dst, udp.payload) {
                     let mut ctx = Ctx {
                         config: &self.config,
                         stats: &mut self.stats,

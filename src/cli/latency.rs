@@ -63,6 +63,8 @@ pub fn collect(inputs: &Inputs, select: &Selection) -> anyhow::Result<(SampleSet
     }
     let mut set = SampleSet::new(select.metric, select.by).with_protocol(protocol);
     let mut analyzer = select.analysis.config()?;
+    // DNS over UDP is analysed only for DNS samples.
+    analyzer.dns_over_udp = protocol == Protocol::Dns;
     if protocol == Protocol::Tcp {
         analyzer
             .observers
@@ -99,10 +101,12 @@ pub fn collect(inputs: &Inputs, select: &Selection) -> anyhow::Result<(SampleSet
 
 /// Why there is nothing to show, and which `--metric` or command would show something.
 pub fn no_samples_message(set: &SampleSet, run: &common::Run) -> String {
-    let (mut http, mut dns, mut tcp) = (0, 0, 0);
+    let (mut http, mut dns, mut dns_unread, mut tcp) = (0, 0, 0, 0);
     for r in &run.reports {
         http += r.analyzer.http_transactions;
         dns += r.analyzer.dns_queries;
+        // A pass for other samples reads no DNS over UDP; it counts the datagrams on DNS ports.
+        dns_unread += r.analyzer.dns_datagrams_unread;
         tcp += r.counts.tcp;
     }
     let files = run
@@ -115,12 +119,19 @@ pub fn no_samples_message(set: &SampleSet, run: &common::Run) -> String {
         Metric::Dns if http > 0 => format!(
             "the input has {http} HTTP transactions but no answered DNS query: try --metric ttfb"
         ),
-        Metric::Handshake if http + dns > 0 => {
+        Metric::Handshake if http + dns + dns_unread > 0 => {
             "no complete TCP handshake was captured: try --metric ttfb or --metric dns".into()
         }
         Metric::Handshake => format!("no complete TCP handshake; `tracetail summary {files}` shows what the capture holds"),
         _ if http == 0 && dns > 0 => format!(
             "the input has {dns} DNS queries but no HTTP: try --metric dns"
+        ),
+        _ if http == 0 && dns_unread > 0 => format!(
+            "the input has {} on DNS ports but no HTTP: try --metric dns",
+            match dns_unread {
+                1 => "1 UDP datagram".to_string(),
+                n => format!("{n} UDP datagrams"),
+            }
         ),
         _ if set.left_out > 0 && set.by.is_some_and(GroupBy::is_grpc) => format!(
             "no gRPC calls among {} transactions (--by {} groups gRPC calls only): try another --by",

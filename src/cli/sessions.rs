@@ -48,6 +48,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.http2 {
         options.transactions = true;
         options.analyzer.http2_connections = true;
+        // HTTP/2 figures only: DNS over UDP is not looked at.
+        options.analyzer.dns_over_udp = false;
     }
     let options = args.inputs.pass(options);
     // --http2: an HTTP/2 conversation's figures come just before its flow record.

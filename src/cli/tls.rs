@@ -63,6 +63,8 @@ fn text_line(t: &TlsConnection) -> String {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut analyzer = args.analysis.config()?;
     analyzer.tls.rows = true;
+    // TLS rows only: DNS over UDP is not looked at.
+    analyzer.dns_over_udp = false;
     let options = PassOptions {
         transactions: true,
         analyzer,
