@@ -295,9 +295,10 @@ const KEEP_PACKETS_FOR_WORKERS: u64 = ((EPOCHS_IN_FLIGHT as u64 + 2) * Front::EP
 const KEEP_BYTES_FOR_WORKERS: usize = 16 << 20;
 
 /// The front on a thread of its own, one thread per worker, the merger on this thread.
-/// A worker's next batch (`None`: the front hung up). While none has come, the worker maps
-/// the file's pages ahead of the reader ([`MappedBytes::map_ahead`]), so the reader does not
-/// stop on page faults.
+/// A worker's next batch (`None`: the front hung up). While none has come, the worker hands
+/// back the pages the reader is done with and maps those ahead of it
+/// ([`MappedBytes::hand_back`], [`MappedBytes::map_ahead`]), so the reader does not stop on
+/// page faults and system calls.
 fn next_batch(
     batches: &std::sync::mpsc::Receiver<Batch>,
     file: Option<&MappedBytes>,
@@ -308,7 +309,7 @@ fn next_batch(
             Ok(batch) => return Some(batch),
             Err(TryRecvError::Disconnected) => return None,
             Err(TryRecvError::Empty) => {
-                if !file.is_some_and(MappedBytes::map_ahead) {
+                if !file.is_some_and(|file| file.hand_back() || file.map_ahead()) {
                     return batches.recv().ok();
                 }
             }

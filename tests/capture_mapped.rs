@@ -192,3 +192,47 @@ fn idle_workers_map_pages_ahead_of_the_reader() {
     assert!(reader.position() <= 7 << 20);
     let _ = std::fs::remove_file(&copy);
 }
+
+/// A worker with nothing to do hands back the pages the reader is done with: called as the
+/// reader goes, what stays resident is the pages kept for workers behind the reader (1 MiB
+/// here) and the last mark's worth; without it the reader hands them back itself, 2 MiB later.
+#[cfg(target_os = "linux")]
+#[test]
+fn idle_workers_hand_back_the_pages_the_reader_is_done_with() {
+    let path = common::synth("mapped", "ahead.pcap", &["--bytes", "24M", "--seed", "5"]);
+    let mut reader = CaptureReader::open(&path).unwrap();
+    let bytes = reader.share_mapped(1, 1 << 20).expect("a mapped file");
+    let address = bytes.bytes().as_ptr() as usize;
+    let (mut peak, mut handed) = (0, 0);
+    let mut packets = 0u64;
+    while reader.position() < 20 << 20 {
+        reader.next_packet().unwrap().expect("a packet");
+        handed += u64::from(bytes.hand_back());
+        packets += 1;
+        if packets.is_multiple_of(64) && reader.position() > 4 << 20 {
+            peak = peak.max(resident_bytes_of_mapping(address));
+        }
+    }
+    assert!(handed >= 10, "handed back {handed} times");
+    assert!(
+        peak <= (2 << 20) + (768 << 10),
+        "at most {peak} bytes resident"
+    );
+
+    // Without a worker, the reader hands them back itself: a little more stays resident.
+    let mut reader = CaptureReader::open(&path).unwrap();
+    let bytes = reader.share_mapped(1, 1 << 20).expect("a mapped file");
+    let address = bytes.bytes().as_ptr() as usize;
+    let mut peak = 0;
+    while reader.position() < 20 << 20 {
+        reader.next_packet().unwrap().expect("a packet");
+        packets += 1;
+        if packets.is_multiple_of(64) && reader.position() > 4 << 20 {
+            peak = peak.max(resident_bytes_of_mapping(address));
+        }
+    }
+    assert!(
+        (2 << 20) + (768 << 10) < peak && peak <= (4 << 20) + (768 << 10),
+        "at most {peak} bytes resident"
+    );
+}

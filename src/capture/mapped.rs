@@ -43,7 +43,41 @@ pub(super) struct SharedMap {
     reader_at: AtomicUsize,
     /// Pages before this offset were mapped ahead of the reader ([`MappedBytes::map_ahead`]).
     mapped_ahead_to: AtomicUsize,
+    /// Pages before this offset are done with; before `handed_back_to`, handed back to the
+    /// kernel ([`SharedMap::hand_back`]).
+    done_to: AtomicUsize,
+    handed_back_to: AtomicUsize,
 }
+
+impl SharedMap {
+    /// Hands the pages the reader is done with back to the kernel (they stop counting as
+    /// this process's memory and stay in the page cache); `false` when there were none.
+    fn hand_back(&self) -> bool {
+        let to = self.done_to.load(Ordering::Relaxed);
+        let from = self.handed_back_to.load(Ordering::Relaxed);
+        if to <= from {
+            return false;
+        }
+        // Whoever moves the mark hands the pages back.
+        if self
+            .handed_back_to
+            .compare_exchange(from, to, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+        {
+            // SAFETY: a read-only file mapping: dropping its pages only means the next access
+            // (a worker far behind the reader) reads them again from the file; no content is
+            // lost.
+            let _ = unsafe {
+                self.map
+                    .unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, from, to - from)
+            };
+        }
+        true
+    }
+}
+
+/// Pages the reader is done with that may wait for an idle worker to hand them back.
+const HAND_BACK_LAG: usize = 2 << 20;
 
 /// How far ahead of the reader idle workers map the file's pages. Little: mapped pages
 /// count as the process's resident memory.
@@ -62,6 +96,12 @@ impl MappedBytes {
     #[inline(always)]
     pub fn bytes(&self) -> &[u8] {
         &self.0.map
+    }
+
+    /// Hands back to the kernel the pages the reader is done with, for a worker that has
+    /// nothing else to do (the reader's own time is the pass's); `false` when there are none.
+    pub fn hand_back(&self) -> bool {
+        self.0.hand_back()
     }
 
     /// Maps the next pages ahead of the reader, for a worker that has nothing else to do:
@@ -129,8 +169,6 @@ pub(super) struct MappedFile {
     /// The file, asked for its current length when a record may have been cut.
     file: std::fs::File,
     page_size: usize,
-    /// Bytes before this offset were handed back to the kernel (not resident any more).
-    pub(super) released: usize,
     /// Pages are considered for release when a record starts at or past this offset.
     check_at: usize,
     /// What stays resident behind the reader for others reading it in place.
@@ -160,10 +198,11 @@ impl MappedFile {
                 map,
                 reader_at: AtomicUsize::new(0),
                 mapped_ahead_to: AtomicUsize::new(0),
+                done_to: AtomicUsize::new(0),
+                handed_back_to: AtomicUsize::new(0),
             }),
             file: file.try_clone().ok()?,
             page_size: sigbus::page_size(),
-            released: 0,
             check_at: MAPPED_RELEASE_STEP,
             keep: KeepBehind::default(),
             readable,
@@ -365,7 +404,6 @@ impl CaptureReader {
         let packets = self.counters.packets;
         if let Buffer::Mapped(MappedFile {
             shared,
-            released,
             check_at,
             keep,
             ..
@@ -389,18 +427,11 @@ impl CaptureReader {
             };
             // Whole 64 KiB units (a multiple of every page size in use).
             let upto = upto & !0xffff;
-            if upto > *released {
-                // SAFETY: a read-only file mapping: dropping its pages only means the next
-                // access (a worker far behind the reader) reads them again from the file; no
-                // content is lost.
-                let _ = unsafe {
-                    shared.map.unchecked_advise_range(
-                        memmap2::UncheckedAdvice::DontNeed,
-                        *released,
-                        upto - *released,
-                    )
-                };
-                *released = upto;
+            shared.done_to.fetch_max(upto, Ordering::Relaxed);
+            // With workers, an idle one hands the pages back; the reader does when none was.
+            let lag = if keep.packets == 0 { 0 } else { HAND_BACK_LAG };
+            if upto > shared.handed_back_to.load(Ordering::Relaxed) + lag {
+                shared.hand_back();
             }
         }
     }
