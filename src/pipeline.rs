@@ -294,7 +294,6 @@ const KEEP_PACKETS_FOR_WORKERS: u64 = ((EPOCHS_IN_FLIGHT as u64 + 2) * Front::EP
     * 2;
 const KEEP_BYTES_FOR_WORKERS: usize = 16 << 20;
 
-/// The front on a thread of its own, one thread per worker, the merger on this thread.
 /// A worker's next batch (`None`: the front hung up). While none has come, the worker hands
 /// back the pages the reader is done with and maps those ahead of it
 /// ([`MappedBytes::hand_back`], [`MappedBytes::map_ahead`]), so the reader does not stop on
@@ -317,6 +316,7 @@ fn next_batch(
     }
 }
 
+/// The front on a thread of its own, one thread per worker, the merger on this thread.
 fn run_threaded<'o>(
     mut front: Front<'o>,
     workers: usize,
@@ -1783,16 +1783,15 @@ impl Merger {
             );
         }
         Self::rank_everywhere(&mut everywhere);
-        if epoch.last {
-            // Everything is finished: release it all.
-            self.peak_held = self.peak_held.max(self.heap.len() + everywhere.len());
-            return self.release_all(everywhere, emit);
-        }
         let everywhere: Vec<_> = everywhere
             .into_iter()
             .map(|(key, event)| (key, self.rows.hold(event)))
             .collect();
         self.hold(everywhere);
+        if epoch.last {
+            // Everything is finished: release it all.
+            watermark = i64::MAX;
+        }
         self.peak_held = self.peak_held.max(self.heap.len());
         while let Some(Reverse((key, _))) = self.heap.peek() {
             if key.start_ns > watermark {
@@ -1841,44 +1840,15 @@ impl Merger {
         ControlFlow::Continue(())
     }
 
-    /// Writes everything held and `everywhere` (ranked: in key order) in one time order. The
-    /// end of a capture can flush every request still unanswered at once; each of those is
-    /// made a row only as it is written, not all of them before the first is.
-    fn release_all(
-        &mut self,
-        everywhere: Vec<(OrderKey, Event)>,
-        emit: &mut Sink<'_>,
-    ) -> ControlFlow<()> {
-        for (key, event) in everywhere {
-            while let Some(Reverse((first, _))) = self.heap.peek() {
-                if *first > key {
-                    break;
-                }
-                self.release_first(emit)?;
-            }
-            self.note_written(key);
-            emit(self.rows.hold(event).into_record())?;
-        }
-        while !self.heap.is_empty() {
-            self.release_first(emit)?;
-        }
-        ControlFlow::Continue(())
-    }
-
-    /// Counts a record written after a later one.
-    fn note_written(&mut self, key: OrderKey) {
-        match self.last_written {
-            Some(last) if key < last => self.out_of_order += 1,
-            _ => self.last_written = Some(key),
-        }
-    }
-
     /// Writes the earliest record held.
     fn release_first(&mut self, emit: &mut Sink<'_>) -> ControlFlow<()> {
         let Some(Reverse((key, slot))) = self.heap.pop() else {
             return ControlFlow::Continue(());
         };
-        self.note_written(key);
+        match self.last_written {
+            Some(last) if key < last => self.out_of_order += 1,
+            _ => self.last_written = Some(key),
+        }
         match self.slots[slot].take() {
             Some(held) => {
                 self.free.push(slot);

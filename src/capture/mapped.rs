@@ -1,7 +1,9 @@
 //! Mapped input: a regular, uncompressed capture file is mapped into memory and parsed where it
 //! lies in the page cache instead of being copied out (most of the system time of reading a
 //! large file). Pages already parsed are handed back to the kernel as the reader moves on, so
-//! resident memory stays small however large the file.
+//! resident memory stays small however large the file. With analysis workers, an idle one does
+//! that, and maps the pages just ahead of the reader, so that the reader, which every other
+//! thread waits for, makes neither the system calls nor the page faults.
 //!
 //! A file truncated by another process while it is read (`tcpdump -W` reusing a file, `>
 //! file`, logrotate's copytruncate) must not end the process: touching a mapped page past the
