@@ -56,6 +56,12 @@ impl DnsTransaction {
 
 /// Ports where a DNS-shaped payload is taken as DNS without further evidence.
 pub const DNS_PORTS: [u16; 3] = [53, 5353, 5355];
+
+/// Whether either port is one of [`DNS_PORTS`].
+pub(crate) fn on_dns_port(a: u16, b: u16) -> bool {
+    DNS_PORTS.contains(&a) || DNS_PORTS.contains(&b)
+}
+
 /// Compression pointers followed in one name before it is declared a loop.
 pub const MAX_POINTERS: usize = 64;
 /// Queries waiting for an answer over the whole pass, by default
@@ -288,7 +294,7 @@ fn is_live(pending: &mut PairingQueue<DnsKey, PendingQuery>, (t, key): (i64, Dns
 impl DnsTracker {
     /// Whether a UDP datagram between these ports should be looked at.
     pub(crate) fn wants_udp(&self, src: (IpAddr, u16), dst: (IpAddr, u16), payload: &[u8]) -> bool {
-        if DNS_PORTS.contains(&src.1) || DNS_PORTS.contains(&dst.1) {
+        if on_dns_port(src.1, dst.1) {
             return true;
         }
         if payload.len() < 12 {
@@ -317,7 +323,7 @@ impl DnsTracker {
         ts_ns: i64,
         ctx: &mut Ctx<'_>,
     ) {
-        let standard = tcp || DNS_PORTS.contains(&src.1) || DNS_PORTS.contains(&dst.1);
+        let standard = tcp || on_dns_port(src.1, dst.1);
         let mut malformed = false;
         let m = match parse_message(payload) {
             Ok(m) => m,

@@ -830,7 +830,7 @@ impl TransactionAnalyzer {
                 let src = (src_ip, udp.src_port);
                 let dst = (dst_ip, udp.dst_port);
                 if !self.config.dns_over_udp {
-                    if dns::DNS_PORTS.contains(&src.1) || dns::DNS_PORTS.contains(&dst.1) {
+                    if dns::on_dns_port(src.1, dst.1) {
                         self.stats.dns_datagrams_unread += 1;
                     }
                 } else if self.shared.dns.wants_udp(src, dst, udp.payload) {
