@@ -28,6 +28,9 @@ use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::Arc;
 
+mod pool;
+use pool::{ShardPool, Taken};
+
 /// What one pass should compute.
 #[derive(Debug, Clone, Default)]
 pub struct PassOptions {
@@ -175,8 +178,9 @@ pub fn analyze_file(
 /// transaction still in progress on any worker can precede, in one total order (see
 /// [`OrderKey`]) that does not depend on how connections were dealt, so the records are the
 /// same, byte for byte, for every number of workers. `threads: 1` runs all three stages on
-/// this thread; more runs the front and each worker on threads of their own, and from
-/// 3 workers on the front of a mapped file is two threads (reading
+/// this thread; more runs the front and each worker on threads of their own (two workers on
+/// two cores: the front's thread and one worker thread share the analysis, see
+/// [`run_pooled`]), and from 3 workers on the front of a mapped file is two threads (reading
 /// and decoding; flows and dealing). Workers read payloads in place in a mapped file.
 pub fn analyze<'a>(
     reader: CaptureReader,
@@ -208,20 +212,26 @@ pub fn analyze<'a>(
         let mut front = Front::new(reader, options, progress, Workers::Threads(workers));
         front.deal.file = file.clone();
         // The front is one thread below SPLIT_FRONT_FROM_WORKERS: with two workers and no
-        // third core it hosts the first, so that three busy threads (front, two workers) do
-        // not share two cores. Not when the workers' cost is simulated (it takes no core).
+        // third core, it and one worker thread share the analysis ([`run_pooled`]), so that
+        // three busy threads (front, two workers) do not share two cores. Not when the
+        // workers' cost is simulated (it takes no core).
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        front.deal.hosts_first_worker = workers == 2
+        let pooled = workers == 2
             && cores <= 2
             && options.simulated_work_ns == 0
             && SPLIT_FRONT_FROM_WORKERS > 2;
-        let (front, threaded_shards) = run_threaded(front, workers, file, &mut merger, sink);
+        let (front, threaded_shards) = if pooled {
+            front.deal.workers = Workers::batches(POOLED_SHARDS);
+            run_pooled(front, file, &mut merger, sink)
+        } else {
+            run_threaded(front, workers, file, &mut merger, sink)
+        };
         shards = threaded_shards;
         front
     } else {
         // One worker on this thread: the front hands it each packet as read, no copy.
         let inline = options.transactions.then(|| {
-            let mut shard = Shard::new(options, 0, 1, false);
+            let mut shard = Shard::new(options, 1);
             shard.rows = RowWriting::default();
             Box::new(shard)
         });
@@ -331,16 +341,10 @@ fn run_threaded<'o>(
         let mut recycled_from = Vec::new();
         let mut from_workers = Vec::new();
         let mut threads = Vec::new();
-        let mut hosted = None;
-        let light_first = front.deal.hosts_first_worker;
-        for worker in 0..workers {
-            let mut shard = Shard::new(options, worker, workers, light_first);
+        for _ in 0..workers {
+            let mut shard = Shard::new(options, workers);
             let (to_merger, outs) = sync_channel::<ShardOut>(EPOCHS_IN_FLIGHT);
             from_workers.push(outs);
-            if worker == 0 && light_first {
-                hosted = Some(HostedWorker { shard, to_merger });
-                continue;
-            }
             let (to_worker, batches) = sync_channel::<Batch>(EPOCHS_IN_FLIGHT);
             let (recycle, recycled) = channel::<Batch>();
             to_workers.push(to_worker);
@@ -365,8 +369,6 @@ fn run_threaded<'o>(
             to_workers,
             recycled_from,
             to_merger: epoch_to_merger,
-            hosted,
-            file: file.clone(),
         };
         let front = match file
             .as_ref()
@@ -375,7 +377,7 @@ fn run_threaded<'o>(
             // Reading and dealing on one thread.
             None => FrontThreads::One(scope.spawn(move || {
                 channels.deal_epochs(&mut front);
-                (front, channels.hosted.map(|hosted| hosted.shard))
+                front
             })),
             // Reading (decoding, counting) on one thread, dealing on another.
             Some(file) => {
@@ -431,14 +433,192 @@ fn run_threaded<'o>(
             }
         }
         drop(from_workers);
-        let (front, hosted) = front.join();
+        let front = front.join();
         let shards = threads
             .into_iter()
             .map(|w| w.join().expect("analysis workers do not panic"))
-            .chain(hosted)
             .collect();
         (front, shards)
     })
+}
+
+/// Shards of the analysis when two threads share it ([`run_pooled`]): enough that either
+/// thread can take a small part of an epoch (an eighth of its packets), few enough that each
+/// epoch's fixed costs stay small.
+const POOLED_SHARDS: usize = 8;
+
+/// Two workers on two cores: the front on a thread of its own that also analyses when the
+/// worker thread falls behind, one worker thread, the merger on this thread. The connections
+/// are dealt to [`POOLED_SHARDS`] shards ([`ShardPool`]) and each shard's epochs run in order
+/// on whichever thread is free, so the work balances itself whatever share of the pass
+/// reading takes (a fixed split of the lanes suited small packets or large ones, not both).
+fn run_pooled<'o>(
+    mut front: Front<'o>,
+    file: Option<MappedBytes>,
+    merger: &mut Merger,
+    sink: &mut Sink<'_>,
+) -> (Front<'o>, Vec<Shard>) {
+    let options = front.options;
+    let pool = ShardPool::new(
+        (0..POOLED_SHARDS)
+            .map(|_| Shard::new(options, POOLED_SHARDS))
+            .collect(),
+    );
+    // Unbounded: the front waits for the merger (EPOCHS_IN_FLIGHT) and runs the worker's
+    // backlog past an epoch, which bounds what waits here.
+    let (to_merger, from_shards) = std::sync::mpsc::channel::<Vec<ShardOut>>();
+    let outs = EpochOuts::new(to_merger);
+    let front = std::thread::scope(|scope| {
+        let (pool, outs, file) = (&pool, &outs, file.as_ref());
+        let worker = scope.spawn(move || {
+            let meanwhile = || file.is_some_and(|file| file.hand_back() || file.map_ahead());
+            while let Some(taken) = pool.take(&meanwhile) {
+                if !run_taken(pool, taken, file, outs) {
+                    break;
+                }
+            }
+        });
+        let (epoch_to_merger, epochs) = std::sync::mpsc::sync_channel::<Epoch>(EPOCHS_IN_FLIGHT);
+        let dealing = scope.spawn(move || {
+            let stopped = deal_pooled(&mut front, pool, file, outs, &epoch_to_merger);
+            pool.close(stopped);
+            front
+        });
+        for epoch in epochs {
+            let last = epoch.last;
+            let Ok(shard_outs) = from_shards.recv() else {
+                break;
+            };
+            if merger.epoch(epoch, shard_outs, sink).is_break() || last {
+                break;
+            }
+        }
+        // Leaving early (the sink stopped the pass): the others see the channels close.
+        drop(from_shards);
+        pool.close(merger.stopped);
+        let front = dealing.join().expect("the dealing thread does not panic");
+        worker.join().expect("analysis workers do not panic");
+        front
+    });
+    let shards = pool
+        .into_shards()
+        .expect("every shard is back once its threads ended");
+    (front, shards)
+}
+
+/// The pooled shards' outputs, gathered by epoch: the merger gets each epoch's at once (woken
+/// once an epoch rather than once a shard).
+struct EpochOuts {
+    gathering: std::sync::Mutex<Gathering>,
+    to_merger: std::sync::mpsc::Sender<Vec<ShardOut>>,
+}
+
+struct Gathering {
+    /// Epochs not yet complete, the earliest first: each shard's output, once it came.
+    epochs: std::collections::VecDeque<Vec<Option<ShardOut>>>,
+    /// Per shard, how many of its outputs came before the first epoch in `epochs`.
+    done: [usize; POOLED_SHARDS],
+    /// How many epochs were sent to the merger.
+    sent: usize,
+}
+
+impl EpochOuts {
+    fn new(to_merger: std::sync::mpsc::Sender<Vec<ShardOut>>) -> Self {
+        EpochOuts {
+            gathering: std::sync::Mutex::new(Gathering {
+                epochs: std::collections::VecDeque::new(),
+                done: [0; POOLED_SHARDS],
+                sent: 0,
+            }),
+            to_merger,
+        }
+    }
+
+    /// Shard `index`'s next output (each shard's come in order); false if the merger hung up.
+    fn send(&self, index: usize, out: ShardOut) -> bool {
+        let mut gathering = self.gathering.lock().unwrap_or_else(|e| e.into_inner());
+        let g = &mut *gathering;
+        let at = g.done[index] - g.sent;
+        g.done[index] += 1;
+        while g.epochs.len() <= at {
+            g.epochs
+                .push_back((0..POOLED_SHARDS).map(|_| None).collect());
+        }
+        g.epochs[at][index] = Some(out);
+        // A shard runs its epochs in order, so an epoch is complete only once every earlier
+        // one is.
+        while g
+            .epochs
+            .front()
+            .is_some_and(|outs| outs.iter().all(Option::is_some))
+        {
+            let outs = g.epochs.pop_front().unwrap_or_default();
+            g.sent += 1;
+            if self
+                .to_merger
+                .send(outs.into_iter().flatten().collect())
+                .is_err()
+            {
+                return false;
+            }
+        }
+        true
+    }
+}
+
+/// Runs one shard's batch and sends its output to the merger; false if the merger hung up.
+fn run_taken(
+    pool: &ShardPool<Shard, Batch>,
+    taken: Taken<Shard, Batch>,
+    file: Option<&MappedBytes>,
+    outs: &EpochOuts,
+) -> bool {
+    let Taken {
+        index,
+        mut shard,
+        mut batch,
+    } = taken;
+    let out = shard.process(&mut batch, file);
+    batch.clear();
+    // Sent before the shard goes back, so each shard's outputs reach the merger in order.
+    let sent = outs.send(index, out);
+    pool.put_back(index, shard, batch);
+    if !sent {
+        pool.close(true);
+    }
+    sent
+}
+
+/// The pooled front: deals each epoch to the pool and, while the worker thread is more than
+/// an epoch behind (at the end: while anything is queued), runs batches itself. True if the
+/// pass was stopped.
+fn deal_pooled(
+    front: &mut Front<'_>,
+    pool: &ShardPool<Shard, Batch>,
+    file: Option<&MappedBytes>,
+    outs: &EpochOuts,
+    to_merger: &std::sync::mpsc::SyncSender<Epoch>,
+) -> bool {
+    loop {
+        let more = front.fill_epoch();
+        let (epoch, dealt) = front.deal.take_epoch(!more);
+        pool.deal(dealt.batches);
+        for (shard, batch) in pool.take_spare() {
+            front.deal.recycle(shard, batch);
+        }
+        let keep_queued = if more { POOLED_SHARDS } else { 0 };
+        while let Some(taken) = pool.try_take(keep_queued) {
+            if !run_taken(pool, taken, file, outs) {
+                return true;
+            }
+        }
+        if to_merger.send(epoch).is_err() {
+            return true;
+        }
+        if !more {
+            return false;
+        }
+    }
 }
 
 /// With this many workers or more (a machine with more than two cores, by default), reading
@@ -452,8 +632,7 @@ const CHUNKS_IN_FLIGHT: usize = 4;
 
 /// The front's threads in a threaded pass.
 enum FrontThreads<'s, 'o> {
-    /// With the worker it hosts, if any.
-    One(std::thread::ScopedJoinHandle<'s, (Front<'o>, Option<Shard>)>),
+    One(std::thread::ScopedJoinHandle<'s, Front<'o>>),
     Split {
         reading: std::thread::ScopedJoinHandle<'s, SplitReading<'o>>,
         dealing: std::thread::ScopedJoinHandle<'s, Dealer<'o>>,
@@ -465,8 +644,8 @@ enum FrontThreads<'s, 'o> {
 type SplitReading<'o> = (CaptureReader, Reading<'o>, Option<&'o mut dyn Progress>);
 
 impl<'o> FrontThreads<'_, 'o> {
-    /// The front again once its threads ended, and the worker its thread hosted.
-    fn join(self) -> (Front<'o>, Option<Shard>) {
+    /// The front again once its threads ended.
+    fn join(self) -> Front<'o> {
         const READER_PANIC: &str = "the capture reading thread does not panic";
         match self {
             FrontThreads::One(front) => front.join().expect(READER_PANIC),
@@ -477,14 +656,13 @@ impl<'o> FrontThreads<'_, 'o> {
             } => {
                 let deal = dealing.join().expect("the dealing thread does not panic");
                 let (reader, read, progress) = reading.join().expect(READER_PANIC);
-                let front = Front {
+                Front {
                     reader,
                     options,
                     progress,
                     read,
                     deal,
-                };
-                (front, None)
+                }
             }
         }
     }
@@ -610,19 +788,10 @@ fn read_ahead<'f>(
 
 /// The front's ends of the channels to the workers and the merger.
 struct DealChannels {
-    /// The workers on threads of their own (all but a hosted one).
+    /// The workers, each on a thread of its own.
     to_workers: Vec<std::sync::mpsc::SyncSender<Batch>>,
     recycled_from: Vec<std::sync::mpsc::Receiver<Batch>>,
     to_merger: std::sync::mpsc::SyncSender<Epoch>,
-    /// Worker 0, when it runs on the dealing thread (see [`Dealer::hosts_first_worker`]).
-    hosted: Option<HostedWorker>,
-    file: Option<MappedBytes>,
-}
-
-/// A worker that runs on the dealing thread, after each epoch is dealt.
-struct HostedWorker {
-    shard: Shard,
-    to_merger: std::sync::mpsc::SyncSender<ShardOut>,
 }
 
 impl DealChannels {
@@ -633,28 +802,12 @@ impl DealChannels {
             let more = source.fill();
             let deal = source.dealer();
             let (epoch, dealt) = deal.take_epoch(!more);
-            let mut batches = dealt.batches.into_iter();
-            let mut hosted_batch = None;
-            if self.hosted.is_some() {
-                hosted_batch = batches.next();
-            }
-            let threaded = usize::from(hosted_batch.is_some());
-            for (i, batch) in batches.enumerate() {
+            for (i, batch) in dealt.batches.into_iter().enumerate() {
                 if self.to_workers[i].send(batch).is_err() {
                     return;
                 }
                 if let Ok(spare) = self.recycled_from[i].try_recv() {
-                    deal.recycle(i + threaded, spare);
-                }
-            }
-            // The hosted worker's share, once the others have theirs.
-            if let (Some(hosted), Some(mut batch)) = (&mut self.hosted, hosted_batch) {
-                simulate_work(deal.options, batch.packets);
-                let out = hosted.shard.process(&mut batch, self.file.as_ref());
-                batch.clear();
-                deal.recycle(0, batch);
-                if hosted.to_merger.send(out).is_err() {
-                    return;
+                    deal.recycle(i, spare);
                 }
             }
             if self.to_merger.send(epoch).is_err() || !more {
@@ -791,6 +944,16 @@ enum Workers {
     Threads(usize),
 }
 
+impl Workers {
+    /// Empty batches for `n` workers.
+    fn batches(n: usize) -> Workers {
+        Workers::Batches {
+            batches: (0..n).map(|_| Batch::default()).collect(),
+            spare: (0..n).map(|_| Vec::new()).collect(),
+        }
+    }
+}
+
 /// An epoch dealt: the batches for worker threads, or what the inline worker emitted.
 struct Dealt {
     batches: Vec<Batch>,
@@ -800,9 +963,6 @@ struct Dealt {
 /// IP reassembly, flow assignment and dealing packets to workers, one epoch at a time.
 struct Dealer<'o> {
     options: &'o PassOptions,
-    /// Worker 0 runs on this thread after each epoch is dealt, and is dealt fewer lanes
-    /// (two workers, one front thread): two busy threads on two cores rather than three.
-    hosts_first_worker: bool,
     flows: FlowTable,
     defrag: Defragmenter,
     peak_open_flows: usize,
@@ -835,10 +995,7 @@ impl<'o> Front<'o> {
         workers: Workers,
     ) -> Self {
         let workers = match workers {
-            Workers::Threads(n) => Workers::Batches {
-                batches: (0..n).map(|_| Batch::default()).collect(),
-                spare: (0..n).map(|_| Vec::new()).collect(),
-            },
+            Workers::Threads(n) => Workers::batches(n),
             other => other,
         };
         Front {
@@ -884,7 +1041,6 @@ impl<'o> Front<'o> {
                 endpoints: EndpointCounts::default(),
                 now_ns: i64::MIN,
                 inline_packets: 0,
-                hosts_first_worker: false,
                 file: None,
             },
         }
@@ -1141,7 +1297,6 @@ impl Dealer<'_> {
                         (record.client_ip, record.client_port),
                         (record.server_ip, record.server_port),
                         batches.len(),
-                        self.hosts_first_worker,
                     );
                     batches[worker].items.push(Work::FlowEnd {
                         item,
@@ -1247,7 +1402,7 @@ impl Dealer<'_> {
             _ => return,
         };
         // The flow table hashed the endpoint pair into a lane once, when the flow opened.
-        let worker = worker_of_lane(update.lane, batches.len(), self.hosts_first_worker);
+        let worker = worker_of_lane(update.lane, batches.len());
         let batch = &mut batches[worker];
         batch.packets += 1;
         let payload = match self.file.as_ref().and_then(|file| file.range_of(bytes)) {
@@ -1307,46 +1462,22 @@ impl Dealer<'_> {
 const MAX_NESTED_REASSEMBLY: usize = 4;
 
 /// The worker of a conversation: its lane's (see [`crate::flows::lanes`]).
-fn worker_of(a: (IpAddr, u16), b: (IpAddr, u16), workers: usize, light_first: bool) -> usize {
+fn worker_of(a: (IpAddr, u16), b: (IpAddr, u16), workers: usize) -> usize {
     if workers <= 1 {
         return 0;
     }
-    worker_of_lane(crate::flows::lanes::lane_of(a, b), workers, light_first)
+    worker_of_lane(crate::flows::lanes::lane_of(a, b), workers)
 }
 
-/// The worker of lane `lane` among `workers`; with `light_first` (two workers, the first
-/// hosted by the dealing thread) the first gets [`HOSTED_WORKER_LANES`] lanes of
-/// [`LANES`](crate::flows::lanes::LANES), the other the rest.
-fn worker_of_lane(lane: usize, workers: usize, light_first: bool) -> usize {
-    match workers {
-        0 | 1 => 0,
-        2 if light_first => usize::from(lane % crate::flows::lanes::LANES >= HOSTED_WORKER_LANES),
-        _ => lane % workers,
-    }
+/// The worker of lane `lane` among `workers`.
+fn worker_of_lane(lane: usize, workers: usize) -> usize {
+    lane % workers.max(1)
 }
 
-/// Worker `worker`'s part of a budget of `total` over all connections: as many parts as
-/// workers, or with `light_first` the first worker's lanes' share and the rest.
-fn budget_share(total: usize, worker: usize, workers: usize, light_first: bool) -> usize {
-    let part = match workers {
-        2 if light_first => {
-            let first = total / crate::flows::lanes::LANES * HOSTED_WORKER_LANES
-                + total % crate::flows::lanes::LANES * HOSTED_WORKER_LANES
-                    / crate::flows::lanes::LANES;
-            if worker == 0 {
-                first
-            } else {
-                total - first
-            }
-        }
-        _ => total / workers.max(1),
-    };
-    part.max(1)
+/// Worker `worker`'s part of a budget of `total` over all connections.
+fn budget_share(total: usize, workers: usize) -> usize {
+    (total / workers.max(1)).max(1)
 }
-
-/// Lanes of 256 dealt to a worker that shares the dealing thread: that thread also reads,
-/// decodes and deals (a third to a half of a pass), so it analyses less.
-const HOSTED_WORKER_LANES: usize = 24;
 
 /// The total order of transactions: by start time, then by the work item whose handling
 /// emitted them (the capture order, the same for every number of workers), then by `rank`:
@@ -1546,12 +1677,11 @@ struct ShardOut {
 }
 
 impl Shard {
-    /// Worker `worker` of `workers` (`light_first`: see [`worker_of_lane`]): the budgets over
-    /// all connections are split between them as their lanes are, so the pass as a whole
-    /// stays within them.
-    fn new(options: &PassOptions, worker: usize, workers: usize, light_first: bool) -> Self {
+    /// One of `workers`: the budgets over all connections are split evenly between them (as
+    /// their lanes are), so the pass as a whole stays within them.
+    fn new(options: &PassOptions, workers: usize) -> Self {
         let mut config = options.analyzer.clone();
-        let share = |total: usize| budget_share(total, worker, workers, light_first);
+        let share = |total: usize| budget_share(total, workers);
         config.max_reassembly_bytes = share(config.max_reassembly_bytes);
         config.max_pending_requests_total = share(config.max_pending_requests_total);
         let mut analyzer = TransactionAnalyzer::new(config);
@@ -1941,24 +2071,18 @@ mod tests {
     }
 
     #[test]
-    fn a_hosted_first_worker_gets_its_lanes_share_of_lanes_and_budgets() {
-        let lanes_of = |worker, workers, light_first| {
+    fn lanes_and_budgets_are_split_evenly() {
+        let lanes_of = |worker, workers| {
             (0..LANES)
-                .filter(|&lane| worker_of_lane(lane, workers, light_first) == worker)
+                .filter(|&lane| worker_of_lane(lane, workers) == worker)
                 .count()
         };
-        assert_eq!(lanes_of(0, 2, true), HOSTED_WORKER_LANES);
-        assert_eq!(lanes_of(1, 2, true), LANES - HOSTED_WORKER_LANES);
-        assert_eq!(lanes_of(0, 2, false), LANES / 2);
-        assert_eq!(lanes_of(2, 3, false), (LANES + 1) / 3);
-        for total in [1, 5000, 4 << 20, 256 << 20, usize::MAX / 2] {
-            let (first, rest) = (
-                budget_share(total, 0, 2, true),
-                budget_share(total, 1, 2, true),
-            );
-            assert_eq!(first + rest, total.max(2), "{total}");
-            assert!(first <= total / LANES * HOSTED_WORKER_LANES + HOSTED_WORKER_LANES);
-            assert_eq!(budget_share(total, 1, 2, false), (total / 2).max(1));
+        assert_eq!(lanes_of(0, 2), LANES / 2);
+        assert_eq!(lanes_of(5, POOLED_SHARDS), LANES / POOLED_SHARDS);
+        assert_eq!(lanes_of(2, 3), LANES / 3);
+        for total in [1, 5000, 4 << 20, 256 << 20] {
+            assert_eq!(budget_share(total, 2), (total / 2).max(1));
+            assert!(budget_share(total, POOLED_SHARDS) * POOLED_SHARDS <= total.max(POOLED_SHARDS));
         }
     }
 }
