@@ -19,7 +19,7 @@ use crate::capture::{
     CaptureError, CaptureFormat, CaptureReader, Compression, LinkType, MappedBytes, Packet,
 };
 use crate::decode::defrag::{Defragmenter, Outcome, Reassembled};
-use crate::decode::{decode_into, Decoded, Network, TcpInfo, Transport, UdpInfo};
+use crate::decode::{decode_into, Decoded, TcpInfo, Transport, UdpInfo};
 use crate::flows::{scapy, CaptureClock, FlowRecord, FlowTable, PacketSelection, ProtocolCounts};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
@@ -827,8 +827,9 @@ enum Work {
         flow_id: u64,
         /// The packet opens a TCP connection: its endpoints' connection counts.
         new_connection: Option<[u32; 2]>,
-        network: Network,
-        inner_network: Option<Network>,
+        /// Source and destination (of the innermost IP header).
+        endpoints: (IpAddr, IpAddr),
+        /// Without its payload, which is at `payload`.
         transport: Transport<'static>,
         payload: PayloadAt,
     },
@@ -1375,7 +1376,8 @@ impl Dealer<'_> {
                     packet.timestamp_ns,
                     update.flow_id,
                     new_connection,
-                    decoded,
+                    (src, dst),
+                    &decoded.transport,
                 );
                 return;
             }
@@ -1418,8 +1420,7 @@ impl Dealer<'_> {
             timestamp_ns: packet.timestamp_ns,
             flow_id: update.flow_id,
             new_connection,
-            network: decoded.network,
-            inner_network: decoded.inner_network,
+            endpoints: (src, dst),
             transport,
             payload,
         });
@@ -1710,8 +1711,7 @@ impl Shard {
                     timestamp_ns,
                     flow_id,
                     new_connection,
-                    network,
-                    inner_network,
+                    endpoints,
                     transport,
                     payload,
                 } => {
@@ -1733,13 +1733,14 @@ impl Shard {
                         }),
                         other => other,
                     };
-                    let decoded = Decoded {
-                        network,
-                        inner_network,
-                        transport,
-                        ..Default::default()
-                    };
-                    self.packet(item, timestamp_ns, flow_id, new_connection, &decoded);
+                    self.packet(
+                        item,
+                        timestamp_ns,
+                        flow_id,
+                        new_connection,
+                        endpoints,
+                        &transport,
+                    );
                 }
                 Work::FlowEnd { item, flow_id } => self.flow_end(item, flow_id),
                 Work::Sweep { item, now_ns } => self.sweep(item, now_ns),
@@ -1758,13 +1759,19 @@ impl Shard {
         timestamp_ns: i64,
         flow_id: u64,
         new_connection: Option<[u32; 2]>,
-        decoded: &Decoded<'_>,
+        endpoints: (IpAddr, IpAddr),
+        transport: &Transport<'_>,
     ) {
         if let Some(seen) = new_connection {
             self.analyzer.hint_new_connection(flow_id, seen);
         }
-        self.analyzer
-            .on_packet(timestamp_ns, flow_id, decoded, &mut self.events);
+        self.analyzer.on_transport(
+            timestamp_ns,
+            flow_id,
+            Some(endpoints),
+            transport,
+            &mut self.events,
+        );
         self.collect(item, false);
     }
 
@@ -2068,6 +2075,9 @@ mod tests {
             sizes[0] <= 16 && sizes[1] <= 32 && sizes[2] <= 32,
             "{sizes:?}"
         );
+        // Each packet dealt to a worker is one of these, written by the front and read on
+        // another core: its IP endpoints travel, not both decoded network headers (~200 bytes).
+        assert!(std::mem::size_of::<Work>() <= 144);
     }
 
     #[test]

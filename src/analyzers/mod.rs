@@ -60,6 +60,7 @@ use seam::{
 use std::cmp::Reverse;
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BinaryHeap};
+use std::net::IpAddr;
 
 /// Limits that keep per-connection memory bounded.
 #[derive(Debug, Clone)]
@@ -663,14 +664,29 @@ impl TransactionAnalyzer {
         packet: &Decoded<'_>,
         out: &mut Vec<Event>,
     ) {
+        let endpoints = packet.ip_endpoints();
+        self.on_transport(timestamp_ns, flow_id, endpoints, &packet.transport, out);
+    }
+
+    /// [`on_packet`](Self::on_packet) for a packet already reduced to what the analyzers read:
+    /// its IP endpoints (the innermost, as [`Decoded::ip_endpoints`]) and its transport
+    /// header and payload. Pipeline workers are handed packets in this form.
+    pub fn on_transport(
+        &mut self,
+        timestamp_ns: i64,
+        flow_id: u64,
+        endpoints: Option<(IpAddr, IpAddr)>,
+        transport: &Transport<'_>,
+        out: &mut Vec<Event>,
+    ) {
         let now_ns = self.clock.observe(timestamp_ns);
         if self.sweeps.as_mut().is_some_and(|s| s.due(now_ns)) {
             self.sweep_now(now_ns, out);
         }
-        let Some((src_ip, dst_ip)) = packet.ip_endpoints() else {
+        let Some((src_ip, dst_ip)) = endpoints else {
             return;
         };
-        match packet.transport {
+        match *transport {
             Transport::Tcp(tcp) => {
                 let src = (src_ip, tcp.src_port);
                 let dst = (dst_ip, tcp.dst_port);
