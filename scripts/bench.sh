@@ -13,7 +13,8 @@
 # bytes (default 300 MB) is cut to its first packets for both tools unless BENCH_FULL=1.
 #
 # Then, on the same file: per-core throughput (`--threads 1`), the scaling table for 1..cores
-# workers (wall and CPU time), the simulated scaling (a per-worker cost that uses no core),
+# workers (wall and CPU time), the same on a real HTTPS + HTTP/2 capture whose analysis is
+# heavy (scripts/capture_tls_h2.sh, as root with nginx and curl), the simulated scaling (a per-worker cost that uses no core),
 # and a model of larger machines from the instructions of each thread
 # (scripts/bench_threads_model.sh, on cuts of both traces).
 set -euo pipefail
@@ -117,6 +118,40 @@ for n in $(seq 1 "$cores") $((cores * 2)); do
 n, wall, cpu, base, packets = $n, $wall, $cpu, $base, $packets
 print(f'| {n} | {wall:.2f} s | {packets / wall / 1e6:.2f} M | {base / wall:.2f}x | {cpu:.2f} s |')"
 done
+
+# Scaling where the analysis is the heavy part: HTTPS with HTTP/2, decrypted from the key log
+# (a real capture from nginx and curl on loopback, scripts/capture_tls_h2.sh; made once, kept
+# in the bench directory). Best of three interleaved runs per worker count. BENCH_TLS=0 skips;
+# skipped too without root, nginx, curl, openssl or tcpdump.
+tls=$work/tls-h2.pcap
+if [ "${BENCH_TLS:-1}" = 1 ] && [ ! -f "$tls" ] && [ "$(id -u)" = 0 ]; then
+  scripts/capture_tls_h2.sh "$tls" > /dev/null 2>&1 || rm -f "$tls"
+fi
+if [ "${BENCH_TLS:-1}" = 1 ] && [ -f "$tls" ]; then
+  tls_packets=$("$bin" summary --json "$tls" | python3 -c 'import json,sys; print(json.load(sys.stdin)["packets"])')
+  tls_rows=$("$bin" http --json --keylog "$tls.keys" "$tls" 2> /dev/null | wc -l)
+  echo
+  echo "Scaling of \`http --json --keylog\` on HTTPS with HTTP/2 ($tls_packets packets, $tls_rows requests"
+  echo "decrypted; \`scripts/capture_tls_h2.sh\`), where the workers do ~80 % of the work; best of three:"
+  echo
+  echo "| workers | wall time | speed-up | CPU time |"
+  echo "| --- | --- | --- | --- |"
+  declare -A best_wall best_cpu
+  for _ in 1 2 3; do
+    for n in $(seq 1 "$cores"); do
+      read -r wall cpu < <(timed "$bin" http --json --keylog "$tls.keys" --threads "$n" "$tls")
+      if [ -z "${best_wall[$n]:-}" ] || python3 -c "import sys; sys.exit(not $wall < ${best_wall[$n]})"; then
+        best_wall[$n]=$wall
+        best_cpu[$n]=$cpu
+      fi
+    done
+  done
+  for n in $(seq 1 "$cores"); do
+    python3 -c "
+n, wall, cpu, base = $n, ${best_wall[$n]}, ${best_cpu[$n]}, ${best_wall[1]}
+print(f'| {n} | {wall:.2f} s | {base / wall:.2f}x | {cpu:.2f} s |')"
+  done
+fi
 
 # Scaling where the workers are the bottleneck. On a machine with few cores the reader, the
 # merger and the workers share them, so adding workers cannot show what the dealer can feed.
