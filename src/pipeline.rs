@@ -708,8 +708,11 @@ impl<'o> EpochSource<'o> for SplitDealer<'o, '_> {
             }
             let step = &mut self.chunk[self.next];
             self.next += 1;
-            for keys in step.secrets.drain(..) {
-                self.deal.tls_secrets(keys);
+            // Checked first, as in Front::step (dropping an empty drain cost ~29 instructions).
+            if !step.secrets.is_empty() {
+                for keys in step.secrets.drain(..) {
+                    self.deal.tls_secrets(keys);
+                }
             }
             let (packet, decoded) = (&step.packet, &step.decoded);
             self.deal
