@@ -585,7 +585,10 @@ pub struct TransactionAnalyzer {
     config: AnalyzerConfig,
     stats: AnalyzerStats,
     marks: Watermark,
-    conns: FxHashMap<u64, TcpConn>,
+    /// Boxed: a slot is then 16 bytes, not a connection's whole state, so the table's room
+    /// for growth (up to half its slots) costs little (a SYN flood held 28 MB in the table of
+    /// 8 shards for 16 MB of connections).
+    conns: FxHashMap<u64, Box<TcpConn>>,
     shared: Shared,
     /// `None`: the caller sweeps ([`sweep_now`](Self::sweep_now)).
     sweeps: Option<SweepSchedule>,
@@ -706,7 +709,7 @@ impl TransactionAnalyzer {
                 let hint = self.connection_hint.take();
                 let conn = self.conns.entry(flow_id).or_insert_with(|| {
                     stats.tcp_connections += 1;
-                    TcpConn {
+                    Box::new(TcpConn {
                         info: ConnInfo {
                             connection_id: flow_id,
                             senders: [src, dst],
@@ -724,7 +727,7 @@ impl TransactionAnalyzer {
                         analysis_held: 0,
                         last_ns: timestamp_ns,
                         newest_ns: timestamp_ns,
-                    }
+                    })
                 });
                 conn.last_ns = timestamp_ns;
                 conn.newest_ns = conn.newest_ns.max(timestamp_ns);
