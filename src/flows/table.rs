@@ -261,7 +261,7 @@ impl FlowSlots {
     }
 
     /// The slot of `key`'s flow, if open.
-    #[inline]
+    #[inline(always)]
     fn find(&mut self, key: &FlowKey) -> Option<usize> {
         match self.last {
             Some((last, slot)) if last == *key => Some(slot),
