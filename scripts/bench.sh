@@ -14,9 +14,9 @@
 #
 # Then, on the same file: per-core throughput (`--threads 1`), the scaling table for 1..cores
 # workers (wall and CPU time), the same on a real HTTPS + HTTP/2 capture whose analysis is
-# heavy (scripts/capture_tls_h2.sh, as root with nginx and curl), the simulated scaling (a per-worker cost that uses no core),
-# and a model of larger machines from the instructions of each thread
-# (scripts/bench_threads_model.sh, on cuts of both traces).
+# heavy (scripts/capture_tls_h2.sh, as root with nginx and curl), the simulated scaling (a
+# per-worker cost that uses no core), and a model of larger machines from the instructions
+# of each thread (scripts/bench_threads_model.sh, on cuts of both traces).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size=${1:-1G}
