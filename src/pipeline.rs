@@ -209,8 +209,6 @@ pub fn analyze<'a>(
         let mut reader = reader;
         // Workers read payloads where they lie in a mapped file rather than copies.
         let file = reader.share_mapped(KEEP_PACKETS_FOR_WORKERS, KEEP_BYTES_FOR_WORKERS);
-        let mut front = Front::new(reader, options, progress, Workers::Threads(workers));
-        front.deal.file = file.clone();
         // The front is one thread below SPLIT_FRONT_FROM_WORKERS: with two workers and no
         // third core, it and one worker thread share the analysis ([`run_pooled`]), so that
         // three busy threads (front, two workers) do not share two cores. Not when the
@@ -220,8 +218,10 @@ pub fn analyze<'a>(
             && cores <= 2
             && options.simulated_work_ns == 0
             && SPLIT_FRONT_FROM_WORKERS > 2;
+        let shard_count = if pooled { POOLED_SHARDS } else { workers };
+        let mut front = Front::new(reader, options, progress, Workers::Threads(shard_count));
+        front.deal.file = file.clone();
         let (front, threaded_shards) = if pooled {
-            front.deal.workers = Workers::batches(POOLED_SHARDS);
             run_pooled(front, file, &mut merger, sink)
         } else {
             run_threaded(front, workers, file, &mut merger, sink)
@@ -1478,7 +1478,7 @@ fn worker_of_lane(lane: usize, workers: usize) -> usize {
     lane % workers.max(1)
 }
 
-/// Worker `worker`'s part of a budget of `total` over all connections.
+/// One worker's part of a budget of `total` over all connections, split between `workers`.
 fn budget_share(total: usize, workers: usize) -> usize {
     (total / workers.max(1)).max(1)
 }
