@@ -178,10 +178,11 @@ pub fn analyze_file(
 /// transaction still in progress on any worker can precede, in one total order (see
 /// [`OrderKey`]) that does not depend on how connections were dealt, so the records are the
 /// same, byte for byte, for every number of workers. `threads: 1` runs all three stages on
-/// this thread; more runs the front and each worker on threads of their own (two workers on
-/// two cores: the front's thread and one worker thread share the analysis, see
-/// [`run_pooled`]), and from 3 workers on the front of a mapped file is two threads (reading
-/// and decoding; flows and dealing). Workers read payloads in place in a mapped file.
+/// this thread; more runs the front and the workers on threads of their own (connections are
+/// dealt to shards that any worker thread may run, see [`run_threaded`]; two workers on two
+/// cores: the front's thread and one worker thread share them), and from 3 workers on the
+/// front of a mapped file is two threads (reading and decoding; flows and dealing). Workers
+/// read payloads in place in a mapped file.
 pub fn analyze<'a>(
     reader: CaptureReader,
     options: &'a PassOptions,
@@ -210,22 +211,20 @@ pub fn analyze<'a>(
         // Workers read payloads where they lie in a mapped file rather than copies.
         let file = reader.share_mapped(KEEP_PACKETS_FOR_WORKERS, KEEP_BYTES_FOR_WORKERS);
         // The front is one thread below SPLIT_FRONT_FROM_WORKERS: with two workers and no
-        // third core, it and one worker thread share the analysis ([`run_pooled`]), so that
-        // three busy threads (front, two workers) do not share two cores. Not when the
-        // workers' cost is simulated (it takes no core).
+        // third core, it and one worker thread share the analysis, so that three busy threads
+        // (front, two workers) do not share two cores. Not when the workers' cost is
+        // simulated (it takes no core).
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let pooled = workers == 2
+        let front_helps = workers == 2
             && cores <= 2
             && options.simulated_work_ns == 0
             && SPLIT_FRONT_FROM_WORKERS > 2;
-        let shard_count = if pooled { POOLED_SHARDS } else { workers };
-        let mut front = Front::new(reader, options, progress, Workers::Threads(shard_count));
+        let worker_threads = if front_helps { 1 } else { workers };
+        let dealt_to = Workers::Threads(shard_count(workers, front_helps));
+        let mut front = Front::new(reader, options, progress, dealt_to);
         front.deal.file = file.clone();
-        let (front, threaded_shards) = if pooled {
-            run_pooled(front, file, &mut merger, sink)
-        } else {
-            run_threaded(front, workers, file, &mut merger, sink)
-        };
+        let (front, threaded_shards) =
+            run_threaded(front, worker_threads, front_helps, file, &mut merger, sink);
         shards = threaded_shards;
         front
     } else {
@@ -304,186 +303,126 @@ const KEEP_PACKETS_FOR_WORKERS: u64 = ((EPOCHS_IN_FLIGHT as u64 + 2) * Front::EP
     * 2;
 const KEEP_BYTES_FOR_WORKERS: usize = 16 << 20;
 
-/// A worker's next batch (`None`: the front hung up). While none has come, the worker hands
-/// back the pages the reader is done with and maps those ahead of it
-/// ([`MappedBytes::hand_back`], [`MappedBytes::map_ahead`]), so the reader does not stop on
-/// page faults and system calls.
-fn next_batch(
-    batches: &std::sync::mpsc::Receiver<Batch>,
-    file: Option<&MappedBytes>,
-) -> Option<Batch> {
-    use std::sync::mpsc::TryRecvError;
-    loop {
-        match batches.try_recv() {
-            Ok(batch) => return Some(batch),
-            Err(TryRecvError::Disconnected) => return None,
-            Err(TryRecvError::Empty) => {
-                if !file.is_some_and(|file| file.hand_back() || file.map_ahead()) {
-                    return batches.recv().ok();
-                }
-            }
-        }
+/// Shards of the analysis when the front's thread shares it with one worker thread (two
+/// workers on two cores): enough that either thread can take a small part of an epoch (an
+/// eighth of its packets), few enough that each epoch's fixed costs stay small.
+const POOLED_SHARDS: usize = 8;
+
+/// Shards per worker thread otherwise. A connection's shard is fixed, the thread that runs
+/// the shard is not, so a worker dealt heavier connections than the others leaves its other
+/// shards to them (48 HTTPS connections over 4 workers, one shard each: the busiest had 2.1x
+/// the work of the least busy).
+const SHARDS_PER_WORKER: usize = 4;
+
+/// How many shards a threaded pass with `workers` workers deals connections to.
+fn shard_count(workers: usize, front_helps: bool) -> usize {
+    if front_helps {
+        POOLED_SHARDS
+    } else {
+        (workers * SHARDS_PER_WORKER).clamp(1, crate::flows::lanes::LANES)
     }
 }
 
-/// The front on a thread of its own, one thread per worker, the merger on this thread.
+/// The front on a thread of its own (two for a mapped file from [`SPLIT_FRONT_FROM_WORKERS`]
+/// workers on), `worker_threads` threads that run the shards' batches ([`ShardPool`]: each
+/// shard's epochs in order, on whichever thread is free), the merger on this thread. With
+/// `front_helps` (two workers on two cores: one worker thread) the front's thread runs
+/// batches too while the worker thread is more than an epoch behind, so the two balance
+/// themselves whatever share of the pass reading takes (a fixed split of the lanes suited
+/// small packets or large ones, not both, and left the front idle when analysis is heavy).
 fn run_threaded<'o>(
     mut front: Front<'o>,
-    workers: usize,
+    worker_threads: usize,
+    front_helps: bool,
     file: Option<MappedBytes>,
     merger: &mut Merger,
     sink: &mut Sink<'_>,
 ) -> (Front<'o>, Vec<Shard>) {
-    let options = front.options;
     use std::sync::mpsc::{channel, sync_channel};
-    std::thread::scope(|scope| {
-        let mut to_workers = Vec::new();
-        let mut recycled_from = Vec::new();
-        let mut from_workers = Vec::new();
-        let mut threads = Vec::new();
-        for _ in 0..workers {
-            let mut shard = Shard::new(options, workers);
-            let (to_merger, outs) = sync_channel::<ShardOut>(EPOCHS_IN_FLIGHT);
-            from_workers.push(outs);
-            let (to_worker, batches) = sync_channel::<Batch>(EPOCHS_IN_FLIGHT);
-            let (recycle, recycled) = channel::<Batch>();
-            to_workers.push(to_worker);
-            recycled_from.push(recycled);
-            let file = file.clone();
-            threads.push(scope.spawn(move || {
-                while let Some(mut batch) = next_batch(&batches, file.as_ref()) {
-                    simulate_work(options, batch.packets);
-                    let out = shard.process(&mut batch, file.as_ref());
-                    batch.clear();
-                    let _ = recycle.send(batch);
-                    // The merger hung up: the sink stopped the pass.
-                    if to_merger.send(out).is_err() {
-                        break;
-                    }
-                }
-                shard
-            }));
-        }
-        let (epoch_to_merger, epochs) = sync_channel::<Epoch>(EPOCHS_IN_FLIGHT);
-        let mut channels = DealChannels {
-            to_workers,
-            recycled_from,
-            to_merger: epoch_to_merger,
-        };
-        let front = match file
-            .as_ref()
-            .filter(|_| workers >= SPLIT_FRONT_FROM_WORKERS)
-        {
-            // Reading and dealing on one thread.
-            None => FrontThreads::One(scope.spawn(move || {
-                channels.deal_epochs(&mut front);
-                front
-            })),
-            // Reading (decoding, counting) on one thread, dealing on another.
-            Some(file) => {
-                let Front {
-                    mut reader,
-                    options,
-                    mut progress,
-                    mut read,
-                    deal,
-                } = front;
-                let bytes = file.bytes();
-                let (to_dealer, chunks) = sync_channel::<Vec<Step<'_>>>(CHUNKS_IN_FLIGHT);
-                let (used_chunk, used_chunks) = channel::<Vec<Step<'_>>>();
-                let reading = scope.spawn(move || {
-                    let progress_now = progress.as_deref_mut();
-                    read_ahead(
-                        &mut reader,
-                        &mut read,
-                        progress_now,
-                        file,
-                        bytes,
-                        &to_dealer,
-                        &used_chunks,
-                    );
-                    (reader, read, progress)
-                });
-                let dealing = scope.spawn(move || {
-                    let mut dealing = SplitDealer {
-                        deal,
-                        chunk: Vec::new(),
-                        next: 0,
-                        chunks,
-                        used_chunk,
-                    };
-                    channels.deal_epochs(&mut dealing);
-                    dealing.deal
-                });
-                FrontThreads::Split {
-                    reading,
-                    dealing,
-                    options,
-                }
-            }
-        };
-        // Leaving this loop drops the receivers, which ends the other threads.
-        for epoch in epochs {
-            let last = epoch.last;
-            let outs: Option<Vec<ShardOut>> =
-                from_workers.iter().map(|from| from.recv().ok()).collect();
-            let Some(outs) = outs else { break };
-            if merger.epoch(epoch, outs, sink).is_break() || last {
-                break;
-            }
-        }
-        drop(from_workers);
-        let front = front.join();
-        let shards = threads
-            .into_iter()
-            .map(|w| w.join().expect("analysis workers do not panic"))
-            .collect();
-        (front, shards)
-    })
-}
-
-/// Shards of the analysis when two threads share it ([`run_pooled`]): enough that either
-/// thread can take a small part of an epoch (an eighth of its packets), few enough that each
-/// epoch's fixed costs stay small.
-const POOLED_SHARDS: usize = 8;
-
-/// Two workers on two cores: the front on a thread of its own that also analyses when the
-/// worker thread falls behind, one worker thread, the merger on this thread. The connections
-/// are dealt to [`POOLED_SHARDS`] shards ([`ShardPool`]) and each shard's epochs run in order
-/// on whichever thread is free, so the work balances itself whatever share of the pass
-/// reading takes (a fixed split of the lanes suited small packets or large ones, not both).
-fn run_pooled<'o>(
-    mut front: Front<'o>,
-    file: Option<MappedBytes>,
-    merger: &mut Merger,
-    sink: &mut Sink<'_>,
-) -> (Front<'o>, Vec<Shard>) {
     let options = front.options;
-    let pool = ShardPool::new(
-        (0..POOLED_SHARDS)
-            .map(|_| Shard::new(options, POOLED_SHARDS))
-            .collect(),
-    );
-    // Unbounded: the front waits for the merger (EPOCHS_IN_FLIGHT) and runs the worker's
-    // backlog past an epoch, which bounds what waits here.
-    let (to_merger, from_shards) = std::sync::mpsc::channel::<Vec<ShardOut>>();
-    let outs = EpochOuts::new(to_merger);
+    let shards = front.deal.shards();
+    let pool = ShardPool::new((0..shards).map(|_| Shard::new(options, shards)).collect());
+    // Unbounded: the front waits for the merger (EPOCHS_IN_FLIGHT), which waits for every
+    // shard's output of an epoch, so at most a few epochs wait here.
+    let (to_merger, from_shards) = channel::<Vec<ShardOut>>();
+    let outs = EpochOuts::new(shards, to_merger);
     let front = std::thread::scope(|scope| {
         let (pool, outs, file) = (&pool, &outs, file.as_ref());
-        let worker = scope.spawn(move || {
-            let meanwhile = || file.is_some_and(|file| file.hand_back() || file.map_ahead());
-            while let Some(taken) = pool.take(&meanwhile) {
-                if !run_taken(pool, taken, file, outs) {
-                    break;
+        let workers: Vec<_> = (0..worker_threads)
+            .map(|_| {
+                scope.spawn(move || {
+                    // While no batch can run, the worker hands back the pages the reader is
+                    // done with and maps those ahead of it, so the reader does not stop on
+                    // page faults and system calls.
+                    let meanwhile =
+                        || file.is_some_and(|file| file.hand_back() || file.map_ahead());
+                    while let Some(taken) = pool.take(&meanwhile) {
+                        if !run_taken(options, pool, taken, file, outs) {
+                            break;
+                        }
+                    }
+                })
+            })
+            .collect();
+        let (epoch_to_merger, epochs) = sync_channel::<Epoch>(EPOCHS_IN_FLIGHT);
+        let dealing = Dealing {
+            options,
+            pool,
+            outs,
+            to_merger: epoch_to_merger,
+            file,
+            helps: front_helps,
+        };
+        let front =
+            match file.filter(|_| !front_helps && worker_threads >= SPLIT_FRONT_FROM_WORKERS) {
+                // Reading and dealing on one thread.
+                None => FrontThreads::One(scope.spawn(move || {
+                    pool.close(dealing.deal_epochs(&mut front));
+                    front
+                })),
+                // Reading (decoding, counting) on one thread, dealing on another.
+                Some(file) => {
+                    let Front {
+                        mut reader,
+                        options,
+                        mut progress,
+                        mut read,
+                        deal,
+                    } = front;
+                    let bytes = file.bytes();
+                    let (to_dealer, chunks) = sync_channel::<Vec<Step<'_>>>(CHUNKS_IN_FLIGHT);
+                    let (used_chunk, used_chunks) = channel::<Vec<Step<'_>>>();
+                    let reading = scope.spawn(move || {
+                        let progress_now = progress.as_deref_mut();
+                        read_ahead(
+                            &mut reader,
+                            &mut read,
+                            progress_now,
+                            file,
+                            bytes,
+                            &to_dealer,
+                            &used_chunks,
+                        );
+                        (reader, read, progress)
+                    });
+                    let dealing = scope.spawn(move || {
+                        let mut source = SplitDealer {
+                            deal,
+                            chunk: Vec::new(),
+                            next: 0,
+                            chunks,
+                            used_chunk,
+                        };
+                        pool.close(dealing.deal_epochs(&mut source));
+                        source.deal
+                    });
+                    FrontThreads::Split {
+                        reading,
+                        dealing,
+                        options,
+                    }
                 }
-            }
-        });
-        let (epoch_to_merger, epochs) = std::sync::mpsc::sync_channel::<Epoch>(EPOCHS_IN_FLIGHT);
-        let dealing = scope.spawn(move || {
-            let stopped = deal_pooled(&mut front, pool, file, outs, &epoch_to_merger);
-            pool.close(stopped);
-            front
-        });
+            };
         for epoch in epochs {
             let last = epoch.last;
             let Ok(shard_outs) = from_shards.recv() else {
@@ -496,8 +435,10 @@ fn run_pooled<'o>(
         // Leaving early (the sink stopped the pass): the others see the channels close.
         drop(from_shards);
         pool.close(merger.stopped);
-        let front = dealing.join().expect("the dealing thread does not panic");
-        worker.join().expect("analysis workers do not panic");
+        let front = front.join();
+        for worker in workers {
+            worker.join().expect("analysis workers do not panic");
+        }
         front
     });
     let shards = pool
@@ -506,8 +447,8 @@ fn run_pooled<'o>(
     (front, shards)
 }
 
-/// The pooled shards' outputs, gathered by epoch: the merger gets each epoch's at once (woken
-/// once an epoch rather than once a shard).
+/// The shards' outputs, gathered by epoch: the merger gets each epoch's at once (woken once
+/// an epoch rather than once a shard).
 struct EpochOuts {
     gathering: std::sync::Mutex<Gathering>,
     to_merger: std::sync::mpsc::Sender<Vec<ShardOut>>,
@@ -516,18 +457,18 @@ struct EpochOuts {
 struct Gathering {
     /// Epochs not yet complete, the earliest first: each shard's output, once it came.
     epochs: std::collections::VecDeque<Vec<Option<ShardOut>>>,
-    /// Per shard, how many of its outputs came before the first epoch in `epochs`.
-    done: [usize; POOLED_SHARDS],
-    /// How many epochs were sent to the merger.
+    /// Per shard, how many outputs it sent.
+    done: Vec<usize>,
+    /// How many epochs went to the merger.
     sent: usize,
 }
 
 impl EpochOuts {
-    fn new(to_merger: std::sync::mpsc::Sender<Vec<ShardOut>>) -> Self {
+    fn new(shards: usize, to_merger: std::sync::mpsc::Sender<Vec<ShardOut>>) -> Self {
         EpochOuts {
             gathering: std::sync::Mutex::new(Gathering {
                 epochs: std::collections::VecDeque::new(),
-                done: [0; POOLED_SHARDS],
+                done: vec![0; shards],
                 sent: 0,
             }),
             to_merger,
@@ -538,11 +479,11 @@ impl EpochOuts {
     fn send(&self, index: usize, out: ShardOut) -> bool {
         let mut gathering = self.gathering.lock().unwrap_or_else(|e| e.into_inner());
         let g = &mut *gathering;
+        let shards = g.done.len();
         let at = g.done[index] - g.sent;
         g.done[index] += 1;
         while g.epochs.len() <= at {
-            g.epochs
-                .push_back((0..POOLED_SHARDS).map(|_| None).collect());
+            g.epochs.push_back((0..shards).map(|_| None).collect());
         }
         g.epochs[at][index] = Some(out);
         // A shard runs its epochs in order, so an epoch is complete only once every earlier
@@ -568,6 +509,7 @@ impl EpochOuts {
 
 /// Runs one shard's batch and sends its output to the merger; false if the merger hung up.
 fn run_taken(
+    options: &PassOptions,
     pool: &ShardPool<Shard, Batch>,
     taken: Taken<Shard, Batch>,
     file: Option<&MappedBytes>,
@@ -578,6 +520,7 @@ fn run_taken(
         mut shard,
         mut batch,
     } = taken;
+    simulate_work(options, batch.packets);
     let out = shard.process(&mut batch, file);
     batch.clear();
     // Sent before the shard goes back, so each shard's outputs reach the merger in order.
@@ -589,34 +532,45 @@ fn run_taken(
     sent
 }
 
-/// The pooled front: deals each epoch to the pool and, while the worker thread is more than
-/// an epoch behind (at the end: while anything is queued), runs batches itself. True if the
-/// pass was stopped.
-fn deal_pooled(
-    front: &mut Front<'_>,
-    pool: &ShardPool<Shard, Batch>,
-    file: Option<&MappedBytes>,
-    outs: &EpochOuts,
-    to_merger: &std::sync::mpsc::SyncSender<Epoch>,
-) -> bool {
-    loop {
-        let more = front.fill_epoch();
-        let (epoch, dealt) = front.deal.take_epoch(!more);
-        pool.deal(dealt.batches);
-        for (shard, batch) in pool.take_spare() {
-            front.deal.recycle(shard, batch);
-        }
-        let keep_queued = if more { POOLED_SHARDS } else { 0 };
-        while let Some(taken) = pool.try_take(keep_queued) {
-            if !run_taken(pool, taken, file, outs) {
+/// The dealing thread's ends of the pool and of the channel to the merger.
+struct Dealing<'p> {
+    options: &'p PassOptions,
+    pool: &'p ShardPool<Shard, Batch>,
+    outs: &'p EpochOuts,
+    to_merger: std::sync::mpsc::SyncSender<Epoch>,
+    file: Option<&'p MappedBytes>,
+    /// Runs batches while the worker threads are more than an epoch behind (at the end:
+    /// while any is queued).
+    helps: bool,
+}
+
+impl Dealing<'_> {
+    /// Deals epoch after epoch to the shards and tells the merger each epoch's end, until the
+    /// capture ends or the pass stopped (true then).
+    fn deal_epochs<'o>(&self, source: &mut dyn EpochSource<'o>) -> bool {
+        loop {
+            let more = source.fill();
+            let deal = source.dealer();
+            let (epoch, dealt) = deal.take_epoch(!more);
+            let shards = dealt.batches.len();
+            self.pool.deal(dealt.batches);
+            for (shard, batch) in self.pool.take_spare() {
+                deal.recycle(shard, batch);
+            }
+            if self.helps {
+                let keep_queued = if more { shards } else { 0 };
+                while let Some(taken) = self.pool.try_take(keep_queued) {
+                    if !run_taken(self.options, self.pool, taken, self.file, self.outs) {
+                        return true;
+                    }
+                }
+            }
+            if self.to_merger.send(epoch).is_err() {
                 return true;
             }
-        }
-        if to_merger.send(epoch).is_err() {
-            return true;
-        }
-        if !more {
-            return false;
+            if !more {
+                return false;
+            }
         }
     }
 }
@@ -785,37 +739,6 @@ fn read_ahead<'f>(
         chunk.truncate(filled);
         if to_dealer.send(chunk).is_err() || ended {
             return;
-        }
-    }
-}
-
-/// The front's ends of the channels to the workers and the merger.
-struct DealChannels {
-    /// The workers, each on a thread of its own.
-    to_workers: Vec<std::sync::mpsc::SyncSender<Batch>>,
-    recycled_from: Vec<std::sync::mpsc::Receiver<Batch>>,
-    to_merger: std::sync::mpsc::SyncSender<Epoch>,
-}
-
-impl DealChannels {
-    /// Deals epoch after epoch to the workers and tells the merger each epoch's end, until
-    /// the capture ends or the sink stopped the pass (a worker or the merger hung up).
-    fn deal_epochs<'o>(&mut self, source: &mut dyn EpochSource<'o>) {
-        loop {
-            let more = source.fill();
-            let deal = source.dealer();
-            let (epoch, dealt) = deal.take_epoch(!more);
-            for (i, batch) in dealt.batches.into_iter().enumerate() {
-                if self.to_workers[i].send(batch).is_err() {
-                    return;
-                }
-                if let Ok(spare) = self.recycled_from[i].try_recv() {
-                    deal.recycle(i, spare);
-                }
-            }
-            if self.to_merger.send(epoch).is_err() || !more {
-                return;
-            }
         }
     }
 }
@@ -1247,7 +1170,16 @@ impl<'o> Dealer<'o> {
         (epoch, dealt)
     }
 
-    /// A worker's emptied batch, to fill again.
+    /// How many shards (batches per epoch) the dealer deals to.
+    fn shards(&self) -> usize {
+        match &self.workers {
+            Workers::Batches { batches, .. } => batches.len(),
+            Workers::Threads(n) => *n,
+            Workers::Inline(_) => 1,
+        }
+    }
+
+    /// A shard's emptied batch, to fill again.
     fn recycle(&mut self, worker: usize, batch: Batch) {
         if let Workers::Batches { spare, .. } = &mut self.workers {
             spare[worker].push(batch);
