@@ -451,10 +451,11 @@ fn run_threaded<'o>(
 /// an epoch rather than once a shard).
 struct EpochOuts {
     gathering: std::sync::Mutex<Gathering>,
-    to_merger: std::sync::mpsc::Sender<Vec<ShardOut>>,
 }
 
 struct Gathering {
+    /// `None` once [`EpochOuts::hang_up`] dropped it.
+    to_merger: Option<std::sync::mpsc::Sender<Vec<ShardOut>>>,
     /// Epochs not yet complete, the earliest first: each shard's output, once it came.
     epochs: std::collections::VecDeque<Vec<Option<ShardOut>>>,
     /// Per shard, how many outputs it sent.
@@ -467,17 +468,26 @@ impl EpochOuts {
     fn new(shards: usize, to_merger: std::sync::mpsc::Sender<Vec<ShardOut>>) -> Self {
         EpochOuts {
             gathering: std::sync::Mutex::new(Gathering {
+                to_merger: Some(to_merger),
                 epochs: std::collections::VecDeque::new(),
                 done: vec![0; shards],
                 sent: 0,
             }),
-            to_merger,
         }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Gathering> {
+        self.gathering.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Drops the sender: the merger, waiting for an epoch's outputs, sees the channel close.
+    fn hang_up(&self) {
+        self.lock().to_merger = None;
     }
 
     /// Shard `index`'s next output (each shard's come in order); false if the merger hung up.
     fn send(&self, index: usize, out: ShardOut) -> bool {
-        let mut gathering = self.gathering.lock().unwrap_or_else(|e| e.into_inner());
+        let mut gathering = self.lock();
         let g = &mut *gathering;
         let shards = g.done.len();
         let at = g.done[index] - g.sent;
@@ -495,8 +505,10 @@ impl EpochOuts {
         {
             let outs = g.epochs.pop_front().unwrap_or_default();
             g.sent += 1;
-            if self
-                .to_merger
+            let Some(to_merger) = &g.to_merger else {
+                return false;
+            };
+            if to_merger
                 .send(outs.into_iter().flatten().collect())
                 .is_err()
             {
@@ -520,6 +532,7 @@ fn run_taken(
         mut shard,
         mut batch,
     } = taken;
+    let _guard = HangUpOnPanic { pool, outs };
     simulate_work(options, batch.packets);
     let out = shard.process(&mut batch, file);
     batch.clear();
@@ -530,6 +543,22 @@ fn run_taken(
         pool.close(true);
     }
     sent
+}
+
+/// Ends the pass if a shard's batch panics: the shard never comes back, so without this the
+/// merger would wait for its output forever instead of the panic reaching the caller.
+struct HangUpOnPanic<'a> {
+    pool: &'a ShardPool<Shard, Batch>,
+    outs: &'a EpochOuts,
+}
+
+impl Drop for HangUpOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.outs.hang_up();
+            self.pool.close(true);
+        }
+    }
 }
 
 /// The dealing thread's ends of the pool and of the channel to the merger.
@@ -2013,6 +2042,39 @@ mod tests {
         // Each packet dealt to a worker is one of these, written by the front and read on
         // another core: its IP endpoints travel, not both decoded network headers (~200 bytes).
         assert!(std::mem::size_of::<Work>() <= 144);
+    }
+
+    #[test]
+    fn a_panic_in_a_shards_batch_hangs_up_on_the_merger_instead_of_leaving_it_waiting() {
+        let options = PassOptions::default();
+        let pool = ShardPool::new(vec![Shard::new(&options, 2), Shard::new(&options, 2)]);
+        let (to_merger, from_shards) = std::sync::mpsc::channel();
+        let outs = EpochOuts::new(2, to_merger);
+        std::thread::scope(|scope| {
+            let failed = scope.spawn(|| {
+                let _guard = HangUpOnPanic {
+                    pool: &pool,
+                    outs: &outs,
+                };
+                panic!("a bug in an analyzer");
+            });
+            let waited = from_shards.recv_timeout(std::time::Duration::from_secs(10));
+            assert!(matches!(
+                waited,
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected)
+            ));
+            assert!(failed.join().is_err());
+        });
+        assert!(pool.take(&|| false).is_none(), "the pool stopped");
+        // Without a panic the guard does nothing.
+        let (to_merger, from_shards) = std::sync::mpsc::channel();
+        let outs = EpochOuts::new(1, to_merger);
+        drop(HangUpOnPanic {
+            pool: &ShardPool::new(vec![Shard::new(&options, 1)]),
+            outs: &outs,
+        });
+        assert!(outs.send(0, Shard::new(&options, 1).take_out()));
+        assert_eq!(from_shards.try_recv().map(|outs| outs.len()), Ok(1));
     }
 
     #[test]
