@@ -169,11 +169,11 @@ pub fn analyze_file(
 ///
 /// Work is split in three stages. The *front* reads, decodes, counts, reassembles IP
 /// fragments and assigns flows (one flow table, so flow ids are the same whatever the number
-/// of workers). With transactions on, it deals TCP and UDP packets to `threads` *workers* by
-/// a hash of the unordered endpoint pair, so both directions of a connection, and DNS
-/// queries with their responses over UDP and TCP, meet on one worker; each worker
-/// reassembles and parses its connections. The *merger* (on the caller's thread) puts the
-/// workers' transactions back in time order. The capture is cut into epochs of a few
+/// of workers). With transactions on, it deals TCP and UDP packets to shards by a hash of
+/// the unordered endpoint pair, so both directions of a connection, and DNS queries with
+/// their responses over UDP and TCP, meet in one shard; `threads` *workers* run the shards,
+/// each of which reassembles and parses its connections. The *merger* (on the caller's
+/// thread) puts the workers' transactions back in time order. The capture is cut into epochs of a few
 /// thousand packets; at each epoch's end the merger releases every transaction that no
 /// transaction still in progress on any worker can precede, in one total order (see
 /// [`OrderKey`]) that does not depend on how connections were dealt, so the records are the
@@ -295,8 +295,8 @@ fn worker_count(threads: usize) -> usize {
 const EPOCHS_IN_FLIGHT: usize = 2;
 
 /// File bytes behind the reader kept resident for workers reading payloads in place: the
-/// packets that can be in flight (epochs queued for and processed by each worker, the one
-/// being filled, chunks between a split front's threads) with room to spare, at most 16 MiB
+/// packets that can be in flight (epochs queued for and run by the shards, the one being
+/// filled, chunks between a split front's threads) with room to spare, at most 16 MiB
 /// (a worker further behind faults pages in again).
 const KEEP_PACKETS_FOR_WORKERS: u64 = ((EPOCHS_IN_FLIGHT as u64 + 2) * Front::EPOCH_ITEMS as u64
     + (CHUNKS_IN_FLIGHT as u64 + 1) * STEPS_PER_CHUNK as u64)
@@ -888,7 +888,7 @@ struct Step<'a> {
 
 /// Where the dealer puts TCP and UDP packets.
 enum Workers {
-    /// Workers on threads of their own: per worker, the epoch's batch (payloads copied) and
+    /// Shards run on worker threads: per shard, the epoch's batch (payloads copied) and
     /// emptied batches to fill again.
     Batches {
         batches: Vec<Batch>,
