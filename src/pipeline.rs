@@ -220,7 +220,7 @@ pub fn analyze<'a>(
             && options.simulated_work_ns == 0
             && SPLIT_FRONT_FROM_WORKERS > 2;
         let worker_threads = if front_helps { 1 } else { workers };
-        let dealt_to = Workers::Threads(shard_count(workers, front_helps));
+        let dealt_to = Workers::Threads(shard_count(workers));
         let mut front = Front::new(reader, options, progress, dealt_to);
         front.deal.file = file.clone();
         let (front, threaded_shards) =
@@ -303,24 +303,17 @@ const KEEP_PACKETS_FOR_WORKERS: u64 = ((EPOCHS_IN_FLIGHT as u64 + 2) * Front::EP
     * 2;
 const KEEP_BYTES_FOR_WORKERS: usize = 16 << 20;
 
-/// Shards of the analysis when the front's thread shares it with one worker thread (two
-/// workers on two cores): enough that either thread can take a small part of an epoch (an
-/// eighth of its packets), few enough that each epoch's fixed costs stay small.
-const POOLED_SHARDS: usize = 8;
-
-/// Shards per worker thread otherwise. A connection's shard is fixed, the thread that runs
-/// the shard is not, so a worker dealt heavier connections than the others leaves its other
-/// shards to them (48 HTTPS connections over 4 workers, one shard each: the busiest had 2.1x
-/// the work of the least busy).
+/// Shards per worker. A connection's shard is fixed, the thread that runs the shard is not,
+/// so a worker dealt heavier connections than the others leaves its other shards to them
+/// (48 HTTPS connections over 4 workers, one shard each: the busiest had 2.1x the work of the
+/// least busy). With two workers on two cores, 8 shards: enough that the front's thread can
+/// take a small part of an epoch (an eighth), few enough that each epoch's fixed costs stay
+/// small.
 const SHARDS_PER_WORKER: usize = 4;
 
 /// How many shards a threaded pass with `workers` workers deals connections to.
-fn shard_count(workers: usize, front_helps: bool) -> usize {
-    if front_helps {
-        POOLED_SHARDS
-    } else {
-        (workers * SHARDS_PER_WORKER).clamp(1, crate::flows::lanes::LANES)
-    }
+fn shard_count(workers: usize) -> usize {
+    (workers * SHARDS_PER_WORKER).clamp(1, crate::flows::lanes::LANES)
 }
 
 /// The front on a thread of its own (two for a mapped file from [`SPLIT_FRONT_FROM_WORKERS`]
@@ -2085,11 +2078,13 @@ mod tests {
                 .count()
         };
         assert_eq!(lanes_of(0, 2), LANES / 2);
-        assert_eq!(lanes_of(5, POOLED_SHARDS), LANES / POOLED_SHARDS);
+        let pooled = shard_count(2);
+        assert_eq!(pooled, 8);
+        assert_eq!(lanes_of(5, pooled), LANES / pooled);
         assert_eq!(lanes_of(2, 3), LANES / 3);
         for total in [1, 5000, 4 << 20, 256 << 20] {
             assert_eq!(budget_share(total, 2), (total / 2).max(1));
-            assert!(budget_share(total, POOLED_SHARDS) * POOLED_SHARDS <= total.max(POOLED_SHARDS));
+            assert!(budget_share(total, pooled) * pooled <= total.max(pooled));
         }
     }
 }
