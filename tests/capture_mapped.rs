@@ -193,9 +193,10 @@ fn idle_workers_map_pages_ahead_of_the_reader() {
     let _ = std::fs::remove_file(&copy);
 }
 
-/// A worker with nothing to do hands back the pages the reader is done with: called as the
-/// reader goes, what stays resident is the pages kept for workers behind the reader (1 MiB
-/// here) and the last mark's worth; without it the reader hands them back itself, 2 MiB later.
+/// A worker with nothing to do hands back the pages the reader is done with, 2 MiB at a time:
+/// called as the reader goes, what stays resident is the pages kept for workers behind the
+/// reader (1 MiB here), up to 2 MiB waiting and the last mark's worth; without it the reader
+/// hands them back itself, 4 MiB later.
 #[cfg(target_os = "linux")]
 #[test]
 fn idle_workers_hand_back_the_pages_the_reader_is_done_with() {
@@ -213,9 +214,9 @@ fn idle_workers_hand_back_the_pages_the_reader_is_done_with() {
             peak = peak.max(resident_bytes_of_mapping(address));
         }
     }
-    assert!(handed >= 10, "handed back {handed} times");
+    assert!(handed >= 5, "handed back {handed} times");
     assert!(
-        peak <= (2 << 20) + (768 << 10),
+        peak <= (3 << 20) + (768 << 10),
         "at most {peak} bytes resident"
     );
 
@@ -232,7 +233,7 @@ fn idle_workers_hand_back_the_pages_the_reader_is_done_with() {
         }
     }
     assert!(
-        (2 << 20) + (768 << 10) < peak && peak <= (4 << 20) + (768 << 10),
+        (3 << 20) + (768 << 10) < peak && peak <= (6 << 20) + (768 << 10),
         "at most {peak} bytes resident"
     );
 }
