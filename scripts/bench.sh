@@ -75,6 +75,16 @@ timed() {
   rm -f "$log"
 }
 
+# The median of a list of numbers (one per line on stdin).
+median() {
+  sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'
+}
+
+# Rounds of interleaved runs behind the per-core and scaling tables: on a shared VM whose speed
+# changes between phases, one run per row compared a fast phase with a slow one (a "2.08x"
+# with two workers on two cores); the median of interleaved rounds compares like with like.
+rounds=${BENCH_ROUNDS:-5}
+
 # Per-core throughput: packets per CPU second (user + system) of one-thread runs, on this file
 # and on a small-packet trace (short bodies: ~130 bytes a packet, a transaction every ~6 packets).
 small=$work/synth-small.pcap
@@ -83,15 +93,23 @@ if [ ! -f "$small" ]; then
 fi
 small_packets=$("$bin" summary --json "$small" | python3 -c 'import json,sys; print(json.load(sys.stdin)["packets"])')
 echo
-echo "Per-core throughput (\`--threads 1\`, packets per CPU second; CPU = user + system):"
+echo "Per-core throughput (\`--threads 1\`, packets per CPU second; CPU = user + system; median"
+echo "of $rounds interleaved rounds):"
 echo
 echo "| command | this file | small-packet trace ($small_packets packets) |"
 echo "| --- | --- | --- |"
 for command in "http --json" "tcp --json" "latency" "summary"; do
-  # shellcheck disable=SC2086 # the command is words on purpose
-  read -r _ cpu_big < <(timed "$bin" $command --threads 1 "$file")
-  # shellcheck disable=SC2086
-  read -r _ cpu_small < <(timed "$bin" $command --threads 1 "$small")
+  cpus_big="" cpus_small=""
+  for _ in $(seq "$rounds"); do
+    # shellcheck disable=SC2086 # the command is words on purpose
+    read -r _ cpu < <(timed "$bin" $command --threads 1 "$file")
+    cpus_big+="$cpu"$'\n'
+    # shellcheck disable=SC2086
+    read -r _ cpu < <(timed "$bin" $command --threads 1 "$small")
+    cpus_small+="$cpu"$'\n'
+  done
+  cpu_big=$(printf %s "$cpus_big" | median)
+  cpu_small=$(printf %s "$cpus_small" | median)
   python3 -c "
 big, small = $packets / max($cpu_big, 0.01), $small_packets / max($cpu_small, 0.01)
 print(f'| \`$command\` | {big / 1e6:.2f} M/s ({$cpu_big:.2f} s) | {small / 1e6:.2f} M/s ({$cpu_small:.2f} s) |')"
@@ -106,17 +124,28 @@ BENCH_BIN=$bin scripts/bench_tshark.sh "$file" "$small"
 cores=$(nproc)
 echo
 echo "Scaling of \`http --json\` with workers (\`--threads N\`; the reader and the merger are two"
-echo "more threads). Load average before: $(cut -d' ' -f1-3 /proc/loadavg)."
+echo "more threads); median of $rounds interleaved rounds (wall: the lowest beside it). Load average"
+echo "before: $(cut -d' ' -f1-3 /proc/loadavg)."
 echo
-echo "| workers | wall time | packets/s | speed-up | CPU time |"
+echo "| workers | wall time (lowest) | packets/s | speed-up | CPU time |"
 echo "| --- | --- | --- | --- | --- |"
+declare -A walls cpus
+for _ in $(seq "$rounds"); do
+  for n in $(seq 1 "$cores") $((cores * 2)); do
+    read -r wall cpu < <(timed "$bin" http --json --threads "$n" "$file")
+    walls[$n]+="$wall"$'\n'
+    cpus[$n]+="$cpu"$'\n'
+  done
+done
 base=""
 for n in $(seq 1 "$cores") $((cores * 2)); do
-  read -r wall cpu < <(timed "$bin" http --json --threads "$n" "$file")
+  wall=$(printf %s "${walls[$n]}" | median)
+  lowest=$(printf %s "${walls[$n]}" | sort -g | head -1)
+  cpu=$(printf %s "${cpus[$n]}" | median)
   base=${base:-$wall}
   python3 -c "
-n, wall, cpu, base, packets = $n, $wall, $cpu, $base, $packets
-print(f'| {n} | {wall:.2f} s | {packets / wall / 1e6:.2f} M | {base / wall:.2f}x | {cpu:.2f} s |')"
+n, wall, lowest, cpu, base, packets = $n, $wall, $lowest, $cpu, $base, $packets
+print(f'| {n} | {wall:.2f} s ({lowest:.2f} s) | {packets / wall / 1e6:.2f} M | {base / wall:.2f}x | {cpu:.2f} s |')"
 done
 
 # Scaling where the analysis is the heavy part: HTTPS with HTTP/2, decrypted from the key log
