@@ -150,7 +150,7 @@ done
 
 # Scaling where the analysis is the heavy part: HTTPS with HTTP/2, decrypted from the key log
 # (a real capture from nginx and curl on loopback, scripts/capture_tls_h2.sh; made once, kept
-# in the bench directory). Best of three interleaved runs per worker count. BENCH_TLS=0 skips;
+# in the bench directory). Medians of interleaved rounds per worker count. BENCH_TLS=0 skips;
 # skipped too without root, nginx, curl, openssl or tcpdump.
 tls=$work/tls-h2.pcap
 if [ "${BENCH_TLS:-1}" = 1 ] && [ ! -f "$tls" ] && [ "$(id -u)" = 0 ]; then
@@ -161,24 +161,28 @@ if [ "${BENCH_TLS:-1}" = 1 ] && [ -f "$tls" ]; then
   tls_rows=$("$bin" http --json --keylog "$tls.keys" "$tls" 2> /dev/null | wc -l)
   echo
   echo "Scaling of \`http --json --keylog\` on HTTPS with HTTP/2 ($tls_packets packets, $tls_rows requests"
-  echo "decrypted; \`scripts/capture_tls_h2.sh\`), where the workers do ~80 % of the work; best of three:"
+  echo "decrypted; \`scripts/capture_tls_h2.sh\`), where the workers do ~80 % of the work; median of"
+  echo "$rounds interleaved rounds (wall: the lowest beside it):"
   echo
-  echo "| workers | wall time | speed-up | CPU time |"
+  echo "| workers | wall time (lowest) | speed-up | CPU time |"
   echo "| --- | --- | --- | --- |"
-  declare -A best_wall best_cpu
-  for _ in 1 2 3; do
+  declare -A tls_walls tls_cpus
+  for _ in $(seq "$rounds"); do
     for n in $(seq 1 "$cores"); do
       read -r wall cpu < <(timed "$bin" http --json --keylog "$tls.keys" --threads "$n" "$tls")
-      if [ -z "${best_wall[$n]:-}" ] || python3 -c "import sys; sys.exit(not $wall < ${best_wall[$n]})"; then
-        best_wall[$n]=$wall
-        best_cpu[$n]=$cpu
-      fi
+      tls_walls[$n]+="$wall"$'\n'
+      tls_cpus[$n]+="$cpu"$'\n'
     done
   done
+  base=""
   for n in $(seq 1 "$cores"); do
+    wall=$(printf %s "${tls_walls[$n]}" | median)
+    lowest=$(printf %s "${tls_walls[$n]}" | sort -g | head -1)
+    cpu=$(printf %s "${tls_cpus[$n]}" | median)
+    base=${base:-$wall}
     python3 -c "
-n, wall, cpu, base = $n, ${best_wall[$n]}, ${best_cpu[$n]}, ${best_wall[1]}
-print(f'| {n} | {wall:.2f} s | {base / wall:.2f}x | {cpu:.2f} s |')"
+n, wall, lowest, cpu, base = $n, $wall, $lowest, $cpu, $base
+print(f'| {n} | {wall:.2f} s ({lowest:.2f} s) | {base / wall:.2f}x | {cpu:.2f} s |')"
   done
 fi
 
