@@ -75,9 +75,9 @@ timed() {
   rm -f "$log"
 }
 
-# The median of a list of numbers (one per line on stdin).
-median() {
-  sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'
+# The median of a list of numbers (one per line on stdin), then the lowest.
+median_lowest() {
+  sort -g | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)], v[1]}'
 }
 
 # Rounds of interleaved runs behind the per-core and scaling tables: on a shared VM whose speed
@@ -108,8 +108,8 @@ for command in "http --json" "tcp --json" "latency" "summary"; do
     read -r _ cpu < <(timed "$bin" $command --threads 1 "$small")
     cpus_small+="$cpu"$'\n'
   done
-  cpu_big=$(printf %s "$cpus_big" | median)
-  cpu_small=$(printf %s "$cpus_small" | median)
+  read -r cpu_big _ < <(printf %s "$cpus_big" | median_lowest)
+  read -r cpu_small _ < <(printf %s "$cpus_small" | median_lowest)
   python3 -c "
 big, small = $packets / max($cpu_big, 0.01), $small_packets / max($cpu_small, 0.01)
 print(f'| \`$command\` | {big / 1e6:.2f} M/s ({$cpu_big:.2f} s) | {small / 1e6:.2f} M/s ({$cpu_small:.2f} s) |')"
@@ -139,9 +139,8 @@ for _ in $(seq "$rounds"); do
 done
 base=""
 for n in $(seq 1 "$cores") $((cores * 2)); do
-  wall=$(printf %s "${walls[$n]}" | median)
-  lowest=$(printf %s "${walls[$n]}" | sort -g | head -1)
-  cpu=$(printf %s "${cpus[$n]}" | median)
+  read -r wall lowest < <(printf %s "${walls[$n]}" | median_lowest)
+  read -r cpu _ < <(printf %s "${cpus[$n]}" | median_lowest)
   base=${base:-$wall}
   python3 -c "
 n, wall, lowest, cpu, base, packets = $n, $wall, $lowest, $cpu, $base, $packets
@@ -176,9 +175,8 @@ if [ "${BENCH_TLS:-1}" = 1 ] && [ -f "$tls" ]; then
   done
   base=""
   for n in $(seq 1 "$cores"); do
-    wall=$(printf %s "${tls_walls[$n]}" | median)
-    lowest=$(printf %s "${tls_walls[$n]}" | sort -g | head -1)
-    cpu=$(printf %s "${tls_cpus[$n]}" | median)
+    read -r wall lowest < <(printf %s "${tls_walls[$n]}" | median_lowest)
+    read -r cpu _ < <(printf %s "${tls_cpus[$n]}" | median_lowest)
     base=${base:-$wall}
     python3 -c "
 n, wall, lowest, cpu, base = $n, $wall, $lowest, $cpu, $base
