@@ -45,8 +45,8 @@ per_thread() { # workers
 single=$(per_thread 1)
 echo "Instructions by thread, \`${command[*]}\` on \`$(basename "$file")\` (callgrind):"
 echo
-echo "| workers | total | reader | dealer | workers (each) | merger | bound on 2 cores | on 4 | on 16 | on 64 |"
-echo "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |"
+echo "| workers | total | reader | decoders | dealer | workers (each) | merger | bound on 2 cores | on 4 | on 16 | on 64 |"
+echo "| --- | ---: | ---: | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |"
 for n in ${BENCH_MODEL_WORKERS:-1 2 4 8}; do
   counts=$single
   [ "$n" = 1 ] || counts=$(per_thread "$n")
@@ -57,6 +57,7 @@ single = sum(int(x) for x in sys.argv[2].split())
 threads = [int(x) for x in sys.argv[3].split()]
 total = sum(threads)
 hosted = False
+decoders = []
 if len(threads) == 1:
     # --threads 1: everything on the caller's thread.
     merger, workers, reader, dealer = threads[0], [], None, None
@@ -68,7 +69,9 @@ elif len(threads) == n + 1:
     merger, workers, reader, dealer = threads[0], threads[1:-1], threads[-1], None
     hosted = True
 else:
-    merger, workers, reader, dealer = threads[0], threads[1:-2], threads[-2], threads[-1]
+    # A split front: the reader, its decoding threads, then the dealer.
+    merger, workers = threads[0], threads[1:n + 1]
+    reader, decoders, dealer = threads[n + 1], threads[n + 2:-1], threads[-1]
 def speedup(cores):
     if hosted:
         # The pair (front, worker thread) shares its work, on at most two cores.
@@ -78,7 +81,9 @@ def speedup(cores):
     # is how callgrind scheduled them, not how a machine would.
     fixed = max(t for t in (reader, dealer, merger) if t is not None)
     pooled = sum(workers) / len(workers) if workers else 0
-    return single / max(fixed, pooled, total / cores)
+    # Decoding threads likewise take whichever chunk is next.
+    decoding = sum(decoders) / len(decoders) if decoders else 0
+    return single / max(fixed, pooled, decoding, total / cores)
 each = " / ".join(f"{w / 1e6:.0f}" for w in workers) + " M" if workers else "-"
 if workers and not hosted:
     each = f"{sum(workers) / 1e6:.0f} M shared ({each})"
@@ -86,7 +91,8 @@ def m(x):
     return "-" if x is None else f"{x / 1e6:.0f} M"
 if hosted:
     each = f"shared with the front's thread; {each}"
-print(f"| {n} | {m(total)} | {m(reader)} | {m(dealer) if dealer else '(same thread)'} | {each} | {m(merger)} | "
+decoding = " / ".join(f"{d / 1e6:.0f}" for d in decoders) + " M" if decoders else "(reader's thread)"
+print(f"| {n} | {m(total)} | {m(reader)} | {decoding} | {m(dealer) if dealer else '(same thread)'} | {each} | {m(merger)} | "
       f"{speedup(2):.2f}x | {speedup(4):.2f}x | {speedup(16):.2f}x | {speedup(64):.2f}x |")
 PY
 done

@@ -61,6 +61,10 @@ pub struct ProtocolCounts {
     /// Time of the last packet counted (for steps back and gaps).
     #[serde(skip)]
     previous_ns: Option<i64>,
+    /// The first packet counted: its number (as in [`TimeStep::packet`]) and time, for the
+    /// step into these counts when they are appended to earlier ones ([`Self::append`]).
+    #[serde(skip)]
+    first_counted: Option<(u64, i64)>,
 }
 
 /// Two consecutive packets of a file: where time jumps.
@@ -138,15 +142,9 @@ impl ProtocolCounts {
                 previous_ns,
                 ns: ts,
             };
-            if ts < previous_ns {
-                self.backwards += 1;
-                self.first_backwards.get_or_insert(step);
-            } else if self
-                .longest_gap
-                .is_none_or(|g| ts - previous_ns > g.ns - g.previous_ns)
-            {
-                self.longest_gap = Some(step);
-            }
+            self.step(step);
+        } else {
+            self.first_counted = Some((self.packets + self.filtered_out + 1, ts));
         }
         self.previous_ns = Some(ts);
         self.packets += 1;
@@ -344,6 +342,132 @@ impl ProtocolCounts {
         }
     }
 
+    /// Adds the counts of the packets that come right after these in the same file, counted
+    /// apart (a chunk decoded on another thread): the result is what one `ProtocolCounts`
+    /// counting all of them in order holds, steps back and gaps across the seam included.
+    pub fn append(&mut self, later: ProtocolCounts) {
+        let offset = self.packets + self.filtered_out;
+        let shift = |step: TimeStep| TimeStep {
+            packet: step.packet + offset,
+            ..step
+        };
+        if let (Some(previous_ns), Some((packet, ns))) = (self.previous_ns, later.first_counted) {
+            self.step(TimeStep {
+                packet: packet + offset,
+                previous_ns,
+                ns,
+            });
+        }
+        self.backwards += later.backwards;
+        if self.first_backwards.is_none() {
+            self.first_backwards = later.first_backwards.map(shift);
+        }
+        // The earliest of the longest: a later gap replaces only a longer one, as in `add`.
+        if let Some(gap) = later.longest_gap.map(shift) {
+            if self
+                .longest_gap
+                .is_none_or(|g| gap.ns - gap.previous_ns > g.ns - g.previous_ns)
+            {
+                self.longest_gap = Some(gap);
+            }
+        }
+        self.first_counted = self.first_counted.or(later
+            .first_counted
+            .map(|(packet, ns)| (packet + offset, ns)));
+        self.previous_ns = later.previous_ns.or(self.previous_ns);
+        self.packets += later.packets;
+        self.captured_bytes += later.captured_bytes;
+        self.wire_bytes += later.wire_bytes;
+        self.filtered_out += later.filtered_out;
+        self.first_ns = match (self.first_ns, later.first_ns) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.last_ns = match (self.last_ns, later.last_ns) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        for (field, add) in [
+            (&mut self.tcp, later.tcp),
+            (&mut self.udp, later.udp),
+            (&mut self.icmp, later.icmp),
+            (&mut self.icmpv6, later.icmpv6),
+            (&mut self.arp, later.arp),
+            (&mut self.other_ip, later.other_ip),
+            (&mut self.non_ip, later.non_ip),
+            (&mut self.ipv4, later.ipv4),
+            (&mut self.ipv6, later.ipv6),
+            (&mut self.ip_fragments, later.ip_fragments),
+        ] {
+            *field += add;
+        }
+        self.append_intervals(later.interval_ns, later.intervals);
+        let pending = &mut self.pending;
+        for (link_type, n) in later.pending.link_types {
+            match pending.link_types.iter_mut().find(|(t, _)| *t == link_type) {
+                Some((_, m)) => *m += n,
+                None => pending.link_types.push((link_type, n)),
+            }
+        }
+        for (problem, n) in later.pending.problems {
+            match pending.problems.iter_mut().find(|(p, _)| *p == problem) {
+                Some((_, m)) => *m += n,
+                None => pending.problems.push((problem, n)),
+            }
+        }
+        // Into the map: `finalize` adds up a path found in both it and `recent`.
+        let paths = later.pending.recent.into_iter().chain(
+            later
+                .pending
+                .paths
+                .into_iter()
+                .map(|(path, (frames, bytes))| (path, frames, bytes)),
+        );
+        for (path, frames, bytes) in paths {
+            let entry = pending.paths.entry(path).or_default();
+            entry.0 += frames;
+            entry.1 += bytes;
+        }
+    }
+
+    /// A step between consecutive selected packets: back, or a gap (the first longest kept).
+    #[inline(always)]
+    fn step(&mut self, step: TimeStep) {
+        if step.ns < step.previous_ns {
+            self.backwards += 1;
+            self.first_backwards.get_or_insert(step);
+        } else if self
+            .longest_gap
+            .is_none_or(|g| step.ns - step.previous_ns > g.ns - g.previous_ns)
+        {
+            self.longest_gap = Some(step);
+        }
+    }
+
+    /// [`Self::append`]'s intervals: adaptive widths may differ (both go to the wider, a
+    /// multiple of the other), and the limit applies to the union as it did to each packet.
+    fn append_intervals(&mut self, width: Option<i64>, mut bins: BTreeMap<i64, IntervalCounts>) {
+        let (Some(mine), Some(theirs)) = (self.interval_ns, width) else {
+            return;
+        };
+        let mut width = mine.max(theirs);
+        if mine < width {
+            self.intervals = rebin(&self.intervals, width, IntervalCounts::add);
+        }
+        if theirs < width {
+            bins = rebin(&bins, width, IntervalCounts::add);
+        }
+        for (start, bin) in &bins {
+            self.intervals.entry(*start).or_default().add(bin);
+        }
+        if let Some(limit) = self.interval_limit {
+            if self.intervals.len() > limit {
+                widen_intervals(&mut self.intervals, &mut width, limit, IntervalCounts::add);
+            }
+        }
+        self.interval_ns = Some(width);
+    }
+
     /// Counts an HTTP request or DNS query (`response` false) or a response at `ts` in its
     /// interval (no-op without intervals).
     pub fn count_message(&mut self, ts: i64, response: bool) {
@@ -458,5 +582,89 @@ mod tests {
         assert_eq!(a.interval_ns, Some(10_000));
         assert_eq!(a.intervals.len(), 1);
         assert_eq!(a.intervals[&0], packets(7));
+    }
+
+    /// Frames of a few kinds: Ethernet with IPv4 and TCP, with IPv4 and UDP, with an unknown
+    /// EtherType, and one cut short (a decode problem).
+    fn frame(kind: usize) -> Vec<u8> {
+        let mut f = vec![0u8; 12];
+        match kind % 4 {
+            0 | 1 => {
+                f.extend_from_slice(&[0x08, 0x00]);
+                let protocol = if kind.is_multiple_of(4) { 6 } else { 17 };
+                let transport_len = if protocol == 6 { 20 } else { 8 };
+                let total = (20 + transport_len) as u16;
+                f.extend_from_slice(&[0x45, 0, (total >> 8) as u8, total as u8, 0, 1, 0, 0]);
+                f.extend_from_slice(&[64, protocol, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2]);
+                let mut t = vec![0u8; transport_len];
+                t[..4].copy_from_slice(&[0x30, 0x39, 0x00, 0x50]);
+                if protocol == 6 {
+                    t[12] = 0x50;
+                    t[13] = 0x10;
+                } else {
+                    t[5] = 8;
+                }
+                f.extend_from_slice(&t);
+            }
+            2 => f.extend_from_slice(&[0x88, 0xcc, 1, 2, 3, 4]),
+            _ => f.extend_from_slice(&[0x08, 0x00, 0x45, 0]),
+        }
+        f
+    }
+
+    /// Counting packets in chunks, each apart, and appending the chunks in order gives what
+    /// counting them all in order gives: steps back and the longest gap across seams (with
+    /// their packet numbers), filtered packets, adaptive intervals widened by the union.
+    #[test]
+    fn chunks_counted_apart_and_appended_equal_one_count() {
+        let frames: Vec<Vec<u8>> = (0..4).map(frame).collect();
+        // Mostly 1-3 µs apart (more than 10,000 distinct microseconds: the intervals widen),
+        // with steps back and long gaps at chosen packets, some on chunk seams.
+        let mut ts = 1_700_000_000_000_000_000i64;
+        let times: Vec<i64> = (0..25_000u64)
+            .map(|i| {
+                ts += match i {
+                    _ if i % 997 == 0 => -5_000,
+                    4096 | 12_288 => 90_000_000,
+                    7_000 => 90_000_000,
+                    _ => 1_000 + (i % 3) as i64 * 1_000,
+                };
+                ts
+            })
+            .collect();
+        let count = |counts: &mut ProtocolCounts, i: usize| {
+            if i % 5 == 3 {
+                counts.filtered_out += 1;
+                return;
+            }
+            let data = &frames[i % 4];
+            let packet = Packet {
+                timestamp_ns: times[i],
+                link_type: LinkType::ETHERNET,
+                original_len: data.len() as u32,
+                interface_id: 0,
+                data,
+            };
+            counts.add(&packet, &crate::decode::decode(packet.link_type, data));
+        };
+        let mut whole = ProtocolCounts::with_adaptive_intervals();
+        (0..times.len()).for_each(|i| count(&mut whole, i));
+        whole.finalize();
+        let expected = serde_json::to_string(&whole).unwrap();
+        assert!(whole.backwards > 20 && whole.interval_ns > Some(ADAPTIVE_INTERVAL_START_NS));
+        for chunk in [1, 7, 1024, 4096, 30_000] {
+            let mut total = ProtocolCounts::with_adaptive_intervals();
+            for start in (0..times.len()).step_by(chunk) {
+                let mut part = ProtocolCounts::with_adaptive_intervals();
+                (start..(start + chunk).min(times.len())).for_each(|i| count(&mut part, i));
+                total.append(part);
+            }
+            total.finalize();
+            assert_eq!(
+                serde_json::to_string(&total).unwrap(),
+                expected,
+                "chunks of {chunk}"
+            );
+        }
     }
 }
