@@ -8,15 +8,17 @@
 #
 # Threads of a pass with N workers (src/pipeline.rs): the caller's thread (the merger, which
 # also writes the rows), N workers, and the front: one thread that reads, decodes, counts,
-# assigns flows and deals packets, or from 3 workers on (a mapped file) two: the reader
-# (reads, decodes, selects, counts) and the dealer (flows, IP reassembly, dealing); with 2
+# assigns flows and deals packets, or from 3 workers on (a mapped file) several: the reader
+# (finds packets), decoding threads (decode, select, count chunks of packets; one per four
+# workers) and the dealer (clock, flows, IP reassembly, dealing); with 2
 # workers on a machine of two cores the front's thread and one worker thread share the
 # analysis (8 shards, each epoch's batches taken by whichever thread is free; under callgrind
 # the split between them means nothing, so that row counts the two as one pair). They run
 # concurrently, so on C cores the pass takes at least the reader's, the dealer's and the
-# merger's instructions, at least the workers' instructions over their number (worker threads
-# take whichever shard's batch is next, so they share that work; how callgrind, running one
-# thread at a time, happened to hand it out says nothing), and at least all instructions / C.
+# merger's instructions, at least the decoders' and the workers' instructions over their
+# number (each takes whichever chunk or shard's batch is next, so they share that work; how
+# callgrind, running one thread at a time, happened to hand it out says nothing), and at
+# least all instructions / C.
 # The speed-up printed is the one-thread run's instructions over that bound: an upper bound
 # that ignores waiting, caches, memory bandwidth and a shard heavier than a worker's share
 # (bench.sh measures the real thing beside it).
