@@ -20,7 +20,9 @@ use crate::capture::{
 };
 use crate::decode::defrag::{Defragmenter, Outcome, Reassembled};
 use crate::decode::{decode_into, Decoded, TcpInfo, Transport, UdpInfo};
-use crate::flows::{scapy, CaptureClock, FlowRecord, FlowTable, PacketSelection, ProtocolCounts};
+use crate::flows::{
+    scapy, CaptureClock, FlowKeyed, FlowRecord, FlowTable, PacketSelection, ProtocolCounts,
+};
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::net::IpAddr;
@@ -777,6 +779,7 @@ impl<'o> EpochSource<'o> for SplitDealer<'o, '_> {
             self.deal.take(
                 packet,
                 decoded,
+                step.keyed.as_ref(),
                 step.selected,
                 self.in_order.now_ns,
                 step.packets,
@@ -831,6 +834,7 @@ fn read_ahead<'f>(
                     packet,
                     decoded: Decoded::default(),
                     selected: false,
+                    keyed: None,
                     packets: read.packets,
                     secrets,
                 });
@@ -875,6 +879,8 @@ fn decode_chunks<'f>(
             return;
         };
         let first_ns = chunk.first_ns;
+        // What the dealer's flow table would work out for each packet, done here.
+        let want_flows = options.flows || options.transactions;
         for step in &mut chunk.steps {
             step.decoded.clear();
             step.selected = decode_select_count(
@@ -885,6 +891,12 @@ fn decode_chunks<'f>(
                 &mut chunk.counts,
                 &mut chunk.scapy_sessions,
             );
+            let keyed = step.selected && want_flows && step.decoded.fragment.is_none();
+            step.keyed = if keyed {
+                FlowKeyed::of(&step.decoded)
+            } else {
+                None
+            };
         }
         if to_dealer.send(chunk).is_err() {
             return;
@@ -999,6 +1011,9 @@ struct Step<'a> {
     decoded: Decoded<'a>,
     /// Kept by `--filter`/`--start`/`--end` (the others were only counted).
     selected: bool,
+    /// The flow table's key of a selected, unfragmented IP packet, worked out by the
+    /// decoding thread.
+    keyed: Option<FlowKeyed>,
     /// Packets read so far, this one included.
     packets: u64,
     /// TLS secrets the capture held just before this packet (rarely any).
@@ -1155,7 +1170,8 @@ impl<'o> Front<'o> {
         let mut decoded = Decoded::default();
         let selected = self.read.read(&packet, &mut decoded);
         let (now_ns, packets) = (self.read.now_ns, self.read.packets);
-        self.deal.take(&packet, &decoded, selected, now_ns, packets);
+        self.deal
+            .take(&packet, &decoded, None, selected, now_ns, packets);
         self.read
             .tell_progress(&self.reader, self.progress.as_deref_mut());
         true
@@ -1276,6 +1292,7 @@ impl<'o> Dealer<'o> {
         &mut self,
         packet: &Packet<'_>,
         decoded: &Decoded<'_>,
+        keyed: Option<&FlowKeyed>,
         selected: bool,
         now_ns: i64,
         packets: u64,
@@ -1290,12 +1307,12 @@ impl<'o> Dealer<'o> {
             // Fragments go to the flow table and the analyzers only as the datagram they
             // complete (dated by the completing fragment); everything else as it is.
             if decoded.fragment.is_none() {
-                self.forward(packet, decoded);
+                self.forward(packet, decoded, keyed);
             } else {
                 let wire_len = packet.original_len.max(packet.data.len() as u32);
                 match self.defrag.push(packet.timestamp_ns, wire_len, decoded) {
                     Outcome::Held => {}
-                    Outcome::PassOn => self.forward(packet, decoded),
+                    Outcome::PassOn => self.forward(packet, decoded, None),
                     Outcome::Complete(datagram) => self.forward_reassembled(packet, datagram),
                 }
             }
@@ -1447,8 +1464,12 @@ impl Dealer<'_> {
 
     /// Hands one packet to the flow table and, for transactions, to its worker (payload
     /// copied into the worker's batch).
-    fn forward(&mut self, packet: &Packet<'_>, decoded: &Decoded<'_>) {
-        let Some(update) = self.flows.on_packet(packet, decoded) else {
+    fn forward(&mut self, packet: &Packet<'_>, decoded: &Decoded<'_>, keyed: Option<&FlowKeyed>) {
+        let update = match keyed {
+            Some(keyed) => self.flows.on_keyed(packet, keyed),
+            None => self.flows.on_packet(packet, decoded),
+        };
+        let Some(update) = update else {
             return;
         };
         if !self.options.transactions {
@@ -1579,7 +1600,7 @@ impl Dealer<'_> {
                     }
                 }
             }
-            self.forward(&rebuilt, &decoded);
+            self.forward(&rebuilt, &decoded, None);
             return;
         }
     }

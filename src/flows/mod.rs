@@ -67,4 +67,4 @@ pub mod table;
 pub use clock::CaptureClock;
 pub use counts::ProtocolCounts;
 pub use filter::{PacketFilter, PacketSelection, TimeBound};
-pub use table::{FlowTable, FlowUpdate, DEFAULT_MAX_FLOWS};
+pub use table::{FlowKeyed, FlowTable, FlowUpdate, DEFAULT_MAX_FLOWS};

@@ -43,6 +43,25 @@ impl FlowKey {
         (key, src_is_low)
     }
 
+    /// The protocol and whether the addresses are IPv6, as [`FlowKey::of`] put them.
+    #[inline]
+    fn protocol(&self) -> (u8, bool) {
+        (
+            (self.ports_protocol >> 8) as u8,
+            self.ports_protocol & 1 == 1,
+        )
+    }
+
+    /// The source and destination (address number, port) of a packet whose source is the
+    /// lower endpoint or not, as [`FlowKey::of`] said.
+    #[inline]
+    fn endpoints(&self, src_is_low: bool) -> (u128, u16, u128, u16) {
+        let low = (self.low_addr, (self.ports_protocol >> 48) as u16);
+        let high = (self.high_addr, (self.ports_protocol >> 32) as u16);
+        let ((src, sport), (dst, dport)) = if src_is_low { (low, high) } else { (high, low) };
+        (src, sport, dst, dport)
+    }
+
     /// Both endpoints are the same address and port (a packet to itself).
     fn one_endpoint(&self) -> bool {
         self.low_addr == self.high_addr
@@ -72,6 +91,52 @@ fn address_numbers(decoded: &Decoded<'_>) -> Option<(u128, u128, bool)> {
         )),
         Network::Ipv6(ip) => Some((ip.src.to_bits(), ip.dst.to_bits(), true)),
         _ => None,
+    }
+}
+
+/// What the flow table needs of a packet, worked out from its decoded headers alone, so
+/// that a decoding thread can do it off the dealer's thread ([`FlowTable::on_keyed`]).
+#[derive(Debug, Clone, Copy)]
+pub struct FlowKeyed {
+    key: FlowKey,
+    src_is_low: bool,
+    tcp_flags: Option<TcpFlags>,
+    /// Payload bytes on the wire, snapshot-cut ones included.
+    payload: u64,
+}
+
+impl FlowKeyed {
+    /// `None` for a packet without IP.
+    #[inline]
+    pub fn of(decoded: &Decoded<'_>) -> Option<FlowKeyed> {
+        let (src_addr, dst_addr, ipv6) = address_numbers(decoded)?;
+        let (protocol, sport, dport, tcp_flags, payload) = match decoded.transport {
+            Transport::Tcp(t) => (
+                6u8,
+                t.src_port,
+                t.dst_port,
+                Some(t.flags),
+                t.payload.len() as u64 + u64::from(t.payload_missing),
+            ),
+            Transport::Udp(u) => (
+                17,
+                u.src_port,
+                u.dst_port,
+                None,
+                u.payload.len() as u64 + u64::from(u.payload_missing),
+            ),
+            Transport::Icmp { .. } => (1, 0, 0, None, 0),
+            Transport::Icmpv6 { .. } => (58, 0, 0, None, 0),
+            Transport::Other { protocol } => (protocol, 0, 0, None, 0),
+            Transport::None => (innermost_protocol(decoded), 0, 0, None, 0),
+        };
+        let (key, src_is_low) = FlowKey::of(protocol, ipv6, (src_addr, sport), (dst_addr, dport));
+        Some(FlowKeyed {
+            key,
+            src_is_low,
+            tcp_flags,
+            payload,
+        })
     }
 }
 
@@ -438,29 +503,20 @@ impl FlowTable {
 
     /// Accounts one packet. Returns `None` for packets that belong to no IP flow (ARP, non-IP).
     pub fn on_packet(&mut self, packet: &Packet<'_>, decoded: &Decoded<'_>) -> Option<FlowUpdate> {
-        let (src_addr, dst_addr, ipv6) = address_numbers(decoded)?;
-        // Payload counts the bytes on the wire, snapshot-cut ones included.
-        let (protocol, sport, dport, tcp_flags, payload) = match decoded.transport {
-            Transport::Tcp(t) => (
-                6u8,
-                t.src_port,
-                t.dst_port,
-                Some(t.flags),
-                t.payload.len() as u64 + u64::from(t.payload_missing),
-            ),
-            Transport::Udp(u) => (
-                17,
-                u.src_port,
-                u.dst_port,
-                None,
-                u.payload.len() as u64 + u64::from(u.payload_missing),
-            ),
-            Transport::Icmp { .. } => (1, 0, 0, None, 0),
-            Transport::Icmpv6 { .. } => (58, 0, 0, None, 0),
-            Transport::Other { protocol } => (protocol, 0, 0, None, 0),
-            Transport::None => (innermost_protocol(decoded), 0, 0, None, 0),
-        };
-        let (key, src_is_low) = FlowKey::of(protocol, ipv6, (src_addr, sport), (dst_addr, dport));
+        self.on_keyed(packet, &FlowKeyed::of(decoded)?)
+    }
+
+    /// [`FlowTable::on_packet`] with the packet's flow key worked out beforehand.
+    #[inline]
+    pub fn on_keyed(&mut self, packet: &Packet<'_>, keyed: &FlowKeyed) -> Option<FlowUpdate> {
+        let FlowKeyed {
+            key,
+            src_is_low,
+            tcp_flags,
+            payload,
+        } = *keyed;
+        let (protocol, ipv6) = key.protocol();
+        let (src_addr, sport, dst_addr, dport) = key.endpoints(src_is_low);
         let ts = packet.timestamp_ns;
         let wire = u64::from(packet.original_len.max(packet.data.len() as u32));
 
@@ -755,6 +811,21 @@ fn protocol_name(protocol: u8) -> CompactString {
 
 #[cfg(test)]
 mod tests {
+    /// A key gives back what made it: protocol, IP version, and both endpoints whichever
+    /// way the packet went (what `on_keyed` reads instead of the decoded headers).
+    #[test]
+    fn a_flow_key_gives_back_its_protocol_and_endpoints() {
+        let a = (0x0a00_0001u128, 40_000u16);
+        let b = (0x0a00_0002u128, 80u16);
+        for (protocol, ipv6) in [(6u8, false), (17, true), (1, false)] {
+            for (src, dst) in [(a, b), (b, a), (a, (a.0, 40_001)), (a, a)] {
+                let (key, src_is_low) = FlowKey::of(protocol, ipv6, src, dst);
+                assert_eq!(key.protocol(), (protocol, ipv6));
+                assert_eq!(key.endpoints(src_is_low), (src.0, src.1, dst.0, dst.1));
+            }
+        }
+    }
+
     use super::*;
 
     /// One client opening connection after connection from consecutive ports (a SYN flood, a
