@@ -37,7 +37,12 @@ trap 'rm -rf "$work"' EXIT
 # Instructions per thread of one run: one line, the caller's thread first, then in creation
 # order (workers, then the front).
 per_thread() { # workers
-  valgrind --tool=callgrind --separate-threads=yes --callgrind-out-file="$work/cg.$1.%p" \
+  # From 3 workers on, threads are planned as on a machine with as many cores as workers
+  # (decoding threads are not made on two cores); 2 workers are modelled on two cores.
+  local cores=2
+  [ "$1" -lt 3 ] || cores=$1
+  TRACETAIL_BENCH_CORES=$cores valgrind --tool=callgrind --separate-threads=yes \
+    --callgrind-out-file="$work/cg.$1.%p" \
     "$bin" "${command[@]}" --threads "$1" "$file" > /dev/null 2> "$work/log.$1"
   for f in $(ls "$work"/cg."$1".* | sort -t- -k2 -n); do
     awk '/^(summary|totals):/ {print $2; exit}' "$f"
@@ -99,8 +104,9 @@ print(f"| {n} | {m(total)} | {m(reader)} | {decoding} | {m(dealer) if dealer els
 PY
 done
 echo
-echo "(bound = one thread's instructions / max(reader, dealer, merger, the workers' share, total / cores);"
-echo "the workers' share is their instructions over their number: they take whichever shard's batch is"
-echo "next, and under callgrind, which runs one thread at a time, how the work fell to each (in brackets)"
-echo "is chance. 1 worker runs everything on one thread; with 2 workers one front thread reads and deals,"
-echo "and on two cores it and one worker thread share the analysis.)"
+echo "(bound = one thread's instructions / max(reader, dealer, merger, the decoders' share, the workers'"
+echo "share, total / cores); a share is those threads' instructions over their number: they take"
+echo "whichever chunk or shard's batch is next, and under callgrind, which runs one thread at a time, how"
+echo "the work fell to each (in brackets) is chance. 1 worker runs everything on one thread; with 2"
+echo "workers one front thread reads and deals, and on two cores it and one worker thread share the"
+echo "analysis; from 3 workers on, threads are planned as on that many cores (TRACETAIL_BENCH_CORES).)"

@@ -61,6 +61,10 @@ pub struct PassOptions {
     /// how many workers the reader can feed on a machine with fewer cores than workers
     /// (`TRACETAIL_BENCH_WORKER_NS` in the CLI; `scripts/bench.sh`). 0 (the default): off.
     pub simulated_work_ns: u64,
+    /// The cores to plan threads for instead of the machine's (`TRACETAIL_BENCH_CORES` in the
+    /// CLI: `scripts/bench_threads_model.sh` counts a bigger machine's threads on this one).
+    /// `None` (the default): the machine's.
+    pub cores: Option<usize>,
     /// Rows written where the records are made: when workers run on threads of their own,
     /// each transaction record (flows excepted) is handed to this encoder on the worker that
     /// made it, and when it writes a row the sink gets [`Record::Row`] with those bytes in the
@@ -216,17 +220,27 @@ pub fn analyze<'a>(
         // third core, it and one worker thread share the analysis, so that three busy threads
         // (front, two workers) do not share two cores. Not when the workers' cost is
         // simulated (it takes no core).
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let cores = options
+            .cores
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
         let front_helps = workers == 2
             && cores <= 2
             && options.simulated_work_ns == 0
             && SPLIT_FRONT_FROM_WORKERS > 2;
         let worker_threads = if front_helps { 1 } else { workers };
+        let decoders = decoder_count(worker_threads, cores);
         let dealt_to = Workers::Threads(shard_count(workers));
         let mut front = Front::new(reader, options, progress, dealt_to);
         front.deal.file = file.clone();
-        let (front, threaded_shards) =
-            run_threaded(front, worker_threads, front_helps, file, &mut merger, sink);
+        let (front, threaded_shards) = run_threaded(
+            front,
+            worker_threads,
+            front_helps,
+            decoders,
+            file,
+            &mut merger,
+            sink,
+        );
         shards = threaded_shards;
         front
     } else {
@@ -329,6 +343,7 @@ fn run_threaded<'o>(
     mut front: Front<'o>,
     worker_threads: usize,
     front_helps: bool,
+    decoders: usize,
     file: Option<MappedBytes>,
     merger: &mut Merger,
     sink: &mut Sink<'_>,
@@ -385,7 +400,6 @@ fn run_threaded<'o>(
                         mut read,
                         deal,
                     } = front;
-                    let bytes = file.bytes();
                     let (to_decoders, found) = sync_channel::<Chunk<'_>>(CHUNKS_IN_FLIGHT);
                     let (to_dealer, decoded) = sync_channel::<Chunk<'_>>(CHUNKS_IN_FLIGHT);
                     let (used_chunk, used_chunks) = channel::<Vec<Step<'_>>>();
@@ -395,6 +409,13 @@ fn run_threaded<'o>(
                         clock: std::mem::take(&mut read.clock),
                         now_ns: read.now_ns,
                     };
+                    // Without decoding threads the reader decodes and feeds the dealer.
+                    let decode_here = decoders == 0;
+                    let to_next = if decode_here {
+                        to_dealer.clone()
+                    } else {
+                        to_decoders
+                    };
                     let reading = scope.spawn(move || {
                         let progress_now = progress.as_deref_mut();
                         read_ahead(
@@ -402,14 +423,14 @@ fn run_threaded<'o>(
                             &mut read,
                             progress_now,
                             file,
-                            bytes,
-                            &to_decoders,
+                            decode_here,
+                            &to_next,
                             &used_chunks,
                         );
                         (reader, read, progress)
                     });
                     let found = Arc::new(std::sync::Mutex::new(found));
-                    let decoding = (0..decoder_count(worker_threads))
+                    let decoding = (0..decoders)
                         .map(|_| {
                             let (found, to_dealer) = (Arc::clone(&found), to_dealer.clone());
                             scope.spawn(move || decode_chunks(options, &found, &to_dealer))
@@ -706,8 +727,14 @@ struct Chunk<'f> {
 /// Decoding threads of a split front: one for every four worker threads (at most 8). The
 /// reader then only finds the packets in the file, and the dealer is the front's busiest
 /// thread (decoding and counting were ~400 of the reader's ~700 instructions a packet).
-fn decoder_count(worker_threads: usize) -> usize {
-    worker_threads.div_ceil(4).clamp(1, 8)
+/// None on a machine of two cores, where more workers than cores were asked for: the reader
+/// decodes, as more threads there only cost hand-overs (4 workers: ~4 % more CPU).
+fn decoder_count(worker_threads: usize, cores: usize) -> usize {
+    if cores <= 2 {
+        0
+    } else {
+        worker_threads.div_ceil(4).clamp(1, 8)
+    }
 }
 
 /// What the dealing thread of a split front keeps in capture order for the reading stage.
@@ -798,11 +825,12 @@ fn read_ahead<'f>(
     reader: &mut CaptureReader,
     read: &mut Reading<'_>,
     mut progress: Option<&mut (dyn Progress + '_)>,
-    file: &MappedBytes,
-    bytes: &'f [u8],
-    to_decoders: &std::sync::mpsc::SyncSender<Chunk<'f>>,
+    file: &'f MappedBytes,
+    decode_here: bool,
+    to_next: &std::sync::mpsc::SyncSender<Chunk<'f>>,
     used_chunks: &std::sync::mpsc::Receiver<Vec<Step<'f>>>,
 ) {
+    let bytes = file.bytes();
     for seq in 0.. {
         // A used chunk comes back whole: its steps are overwritten in place (pushing a step
         // built on the stack copied ~470 bytes a packet).
@@ -848,15 +876,18 @@ fn read_ahead<'f>(
             read.tell_progress(reader, progress.as_deref_mut());
         }
         steps.truncate(filled);
-        let chunk = Chunk {
+        let mut chunk = Chunk {
             seq,
             steps,
             first_ns: read.first_ns.unwrap_or_default(),
-            // Empty, with the pass's intervals: the reading thread counts nothing itself.
+            // Empty, with the pass's intervals: the chunk's packets are counted apart.
             counts: read.counts.clone(),
             scapy_sessions: BTreeMap::new(),
         };
-        if to_decoders.send(chunk).is_err() || ended {
+        if decode_here {
+            decode_chunk(read.options, &mut chunk);
+        }
+        if to_next.send(chunk).is_err() || ended {
             return;
         }
     }
@@ -878,29 +909,34 @@ fn decode_chunks<'f>(
         let Ok(mut chunk) = taken else {
             return;
         };
-        let first_ns = chunk.first_ns;
-        // What the dealer's flow table would work out for each packet, done here.
-        let want_flows = options.flows || options.transactions;
-        for step in &mut chunk.steps {
-            step.decoded.clear();
-            step.selected = decode_select_count(
-                options,
-                first_ns,
-                &step.packet,
-                &mut step.decoded,
-                &mut chunk.counts,
-                &mut chunk.scapy_sessions,
-            );
-            let keyed = step.selected && want_flows && step.decoded.fragment.is_none();
-            step.keyed = if keyed {
-                FlowKeyed::of(&step.decoded)
-            } else {
-                None
-            };
-        }
+        decode_chunk(options, &mut chunk);
         if to_dealer.send(chunk).is_err() {
             return;
         }
+    }
+}
+
+/// Decodes, selects and counts a chunk's packets (the counts the chunk's own), and works
+/// out the flow key the dealer's flow table needs of each.
+fn decode_chunk(options: &PassOptions, chunk: &mut Chunk<'_>) {
+    let first_ns = chunk.first_ns;
+    let want_flows = options.flows || options.transactions;
+    for step in &mut chunk.steps {
+        step.decoded.clear();
+        step.selected = decode_select_count(
+            options,
+            first_ns,
+            &step.packet,
+            &mut step.decoded,
+            &mut chunk.counts,
+            &mut chunk.scapy_sessions,
+        );
+        let keyed = step.selected && want_flows && step.decoded.fragment.is_none();
+        step.keyed = if keyed {
+            FlowKeyed::of(&step.decoded)
+        } else {
+            None
+        };
     }
 }
 

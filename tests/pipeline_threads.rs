@@ -59,12 +59,16 @@ fn pass_with(
     analyzer: &AnalyzerConfig,
     rows: Option<RowEncoder>,
 ) -> (Vec<String>, String) {
+    // From 3 workers on, the front splits: without rows, threads are planned as on a machine
+    // of that many cores (decoding threads); with rows, as on this one (none on two cores).
+    let cores = (threads >= 3 && rows.is_none()).then_some(threads);
     let mut options = PassOptions {
         flows: true,
         transactions: true,
         analyzer: analyzer.clone(),
         threads,
         rows,
+        cores,
         ..Default::default()
     };
     // The generic request/response analyzer too: its exchanges must not depend on the workers.

@@ -230,6 +230,10 @@ pub fn analyze_path(
     if let Ok(ns) = std::env::var("TRACETAIL_BENCH_WORKER_NS") {
         options.simulated_work_ns = ns.trim().parse().unwrap_or(0);
     }
+    // Bench only (scripts/bench_threads_model.sh): see PassOptions::cores.
+    if let Ok(cores) = std::env::var("TRACETAIL_BENCH_CORES") {
+        options.cores = cores.trim().parse().ok();
+    }
     let mut bar = super::progress::bar_for(path);
     let progress = bar
         .as_mut()

@@ -107,7 +107,7 @@ pub struct FlowKeyed {
 
 impl FlowKeyed {
     /// `None` for a packet without IP.
-    #[inline]
+    #[inline(always)]
     pub fn of(decoded: &Decoded<'_>) -> Option<FlowKeyed> {
         let (src_addr, dst_addr, ipv6) = address_numbers(decoded)?;
         let (protocol, sport, dport, tcp_flags, payload) = match decoded.transport {
@@ -507,7 +507,7 @@ impl FlowTable {
     }
 
     /// [`FlowTable::on_packet`] with the packet's flow key worked out beforehand.
-    #[inline]
+    #[inline(always)]
     pub fn on_keyed(&mut self, packet: &Packet<'_>, keyed: &FlowKeyed) -> Option<FlowUpdate> {
         let FlowKeyed {
             key,
@@ -515,8 +515,6 @@ impl FlowTable {
             tcp_flags,
             payload,
         } = *keyed;
-        let (protocol, ipv6) = key.protocol();
-        let (src_addr, sport, dst_addr, dport) = key.endpoints(src_is_low);
         let ts = packet.timestamp_ns;
         let wire = u64::from(packet.original_len.max(packet.data.len() as u32));
 
@@ -542,6 +540,9 @@ impl FlowTable {
         let slot = match found {
             Some(slot) => slot,
             None => {
+                // Only a new flow needs them: read back from the key.
+                let (protocol, ipv6) = key.protocol();
+                let (src_addr, sport, dst_addr, dport) = key.endpoints(src_is_low);
                 let endpoints = ((src_addr, sport), (dst_addr, dport), src_is_low);
                 let state = self.new_flow(protocol, ipv6, endpoints, tcp_flags, ts);
                 let id = state.record.flow_id;
