@@ -187,8 +187,9 @@ pub fn analyze_file(
 /// this thread; more runs the front and the workers on threads of their own (connections are
 /// dealt to shards that any worker thread may run, see [`run_threaded`]; two workers on two
 /// cores: the front's thread and one worker thread share them), and from 3 workers on the
-/// front of a mapped file is two threads (reading and decoding; flows and dealing). Workers
-/// read payloads in place in a mapped file.
+/// front of a mapped file is split: a reader finds packets, decoding threads decode and count
+/// chunks of them (on more than two cores; else the reader does), and a dealer runs the flow
+/// table and deals. Workers read payloads in place in a mapped file.
 pub fn analyze<'a>(
     reader: CaptureReader,
     options: &'a PassOptions,
@@ -640,8 +641,9 @@ impl Dealing<'_> {
     }
 }
 
-/// With this many workers or more (a machine with more than two cores, by default), reading
-/// and dealing run on two threads (for a mapped file), so the front feeds more workers.
+/// With this many workers or more (a machine with more than two cores, by default), reading,
+/// decoding and dealing run on threads of their own (for a mapped file), so the front feeds
+/// more workers.
 const SPLIT_FRONT_FROM_WORKERS: usize = 3;
 
 /// Packets in one hand-over from the reading thread to the dealing thread, and hand-overs
@@ -1017,8 +1019,8 @@ struct Epoch {
 
 /// Everything before the workers: the reader, the [`Reading`] stage (decoding, selecting,
 /// counting) and the [`Dealer`] (flows, dealing). On one thread the two stages take each
-/// packet in turn; with enough cores and a mapped file they run on threads of their own
-/// ([`run_threaded`]).
+/// packet in turn; with enough workers and a mapped file they run on threads of their own,
+/// decoding on several ([`run_threaded`]).
 struct Front<'o> {
     reader: CaptureReader,
     options: &'o PassOptions,

@@ -287,33 +287,7 @@ impl ProtocolCounts {
         let mut other = other.clone();
         other.finalize();
         let other = &other;
-        self.packets += other.packets;
-        self.captured_bytes += other.captured_bytes;
-        self.wire_bytes += other.wire_bytes;
-        self.first_ns = match (self.first_ns, other.first_ns) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        self.last_ns = match (self.last_ns, other.last_ns) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
-        for (field, add) in [
-            (&mut self.tcp, other.tcp),
-            (&mut self.udp, other.udp),
-            (&mut self.icmp, other.icmp),
-            (&mut self.icmpv6, other.icmpv6),
-            (&mut self.arp, other.arp),
-            (&mut self.other_ip, other.other_ip),
-            (&mut self.non_ip, other.non_ip),
-            (&mut self.ipv4, other.ipv4),
-            (&mut self.ipv6, other.ipv6),
-            (&mut self.ip_fragments, other.ip_fragments),
-        ] {
-            *field += add;
-        }
-        self.filtered_out += other.filtered_out;
-        self.backwards += other.backwards;
+        self.add_totals(other);
         // Adaptive widths of two files may differ: both tallies go to the wider (a multiple).
         let mut theirs = other.intervals.clone();
         match (self.interval_ns, other.interval_ns) {
@@ -358,7 +332,6 @@ impl ProtocolCounts {
                 ns,
             });
         }
-        self.backwards += later.backwards;
         if self.first_backwards.is_none() {
             self.first_backwards = later.first_backwards.map(shift);
         }
@@ -375,32 +348,7 @@ impl ProtocolCounts {
             .first_counted
             .map(|(packet, ns)| (packet + offset, ns)));
         self.previous_ns = later.previous_ns.or(self.previous_ns);
-        self.packets += later.packets;
-        self.captured_bytes += later.captured_bytes;
-        self.wire_bytes += later.wire_bytes;
-        self.filtered_out += later.filtered_out;
-        self.first_ns = match (self.first_ns, later.first_ns) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        self.last_ns = match (self.last_ns, later.last_ns) {
-            (Some(a), Some(b)) => Some(a.max(b)),
-            (a, b) => a.or(b),
-        };
-        for (field, add) in [
-            (&mut self.tcp, later.tcp),
-            (&mut self.udp, later.udp),
-            (&mut self.icmp, later.icmp),
-            (&mut self.icmpv6, later.icmpv6),
-            (&mut self.arp, later.arp),
-            (&mut self.other_ip, later.other_ip),
-            (&mut self.non_ip, later.non_ip),
-            (&mut self.ipv4, later.ipv4),
-            (&mut self.ipv6, later.ipv6),
-            (&mut self.ip_fragments, later.ip_fragments),
-        ] {
-            *field += add;
-        }
+        self.add_totals(&later);
         self.append_intervals(later.interval_ns, later.intervals);
         let pending = &mut self.pending;
         for (link_type, n) in later.pending.link_types {
@@ -428,6 +376,38 @@ impl ProtocolCounts {
             entry.0 += frames;
             entry.1 += bytes;
         }
+    }
+
+    /// The totals of `merge` and `append`: packets, bytes, the first and last times, the
+    /// per-protocol counters, packets filtered out and steps back.
+    fn add_totals(&mut self, other: &ProtocolCounts) {
+        self.packets += other.packets;
+        self.captured_bytes += other.captured_bytes;
+        self.wire_bytes += other.wire_bytes;
+        self.first_ns = match (self.first_ns, other.first_ns) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.last_ns = match (self.last_ns, other.last_ns) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        for (field, add) in [
+            (&mut self.tcp, other.tcp),
+            (&mut self.udp, other.udp),
+            (&mut self.icmp, other.icmp),
+            (&mut self.icmpv6, other.icmpv6),
+            (&mut self.arp, other.arp),
+            (&mut self.other_ip, other.other_ip),
+            (&mut self.non_ip, other.non_ip),
+            (&mut self.ipv4, other.ipv4),
+            (&mut self.ipv6, other.ipv6),
+            (&mut self.ip_fragments, other.ip_fragments),
+        ] {
+            *field += add;
+        }
+        self.filtered_out += other.filtered_out;
+        self.backwards += other.backwards;
     }
 
     /// A step between consecutive selected packets: back, or a gap (the first longest kept).
