@@ -988,6 +988,12 @@ struct Batch {
 }
 
 impl Batch {
+    /// Room for twice an even share of an epoch's items over `shards`: what every batch
+    /// starts with, and the most that the fullest shard's share gives the others.
+    fn even_room(shards: usize) -> usize {
+        2 * Front::EPOCH_ITEMS / shards.max(1)
+    }
+
     /// Room in this (empty) batch for `items` items and `bytes` payload bytes. Short of it,
     /// it gets new buffers that big rather than growing the old (`reserve` would copy their
     /// stale contents).
@@ -1077,10 +1083,9 @@ impl Workers {
     fn batches(n: usize) -> Workers {
         // The first epoch's too have room for twice an even share (see Dealer::take_epoch):
         // empty, they grew by doubling, copying their items each time.
-        let even_share = Front::EPOCH_ITEMS / n.max(1);
         let batch = || {
             let mut batch = Batch::default();
-            batch.make_room(2 * even_share, 0);
+            batch.make_room(Batch::even_room(n), 0);
             batch
         };
         Workers::Batches {
@@ -1380,7 +1385,7 @@ impl<'o> Dealer<'o> {
                 // An emptied batch keeps its room.
                 let room = |n: usize| n + n / 4;
                 let fullest = batches.iter().map(|b| b.items.len()).max().unwrap_or(0);
-                let shared = room(fullest).min(2 * Front::EPOCH_ITEMS / batches.len().max(1));
+                let shared = room(fullest).min(Batch::even_room(batches.len()));
                 let fresh = spare
                     .iter_mut()
                     .zip(batches.iter())
