@@ -110,7 +110,65 @@ pub enum Record {
     /// its connection's [`Record::Flow`] when the pass tracks flows.
     Http2(Http2Connection),
     /// The row [`PassOptions::rows`] wrote for a record, in that record's place.
-    Row(Vec<u8>),
+    Row(RowBytes),
+}
+
+/// The bytes of one row ([`Record::Row`]; derefs to `[u8]`). A row written on a worker stays
+/// where the worker wrote it, in the buffer of that epoch's rows, when it goes out in the same
+/// epoch (the usual case): the merger then neither copies it nor allocates for it.
+#[derive(Clone)]
+pub struct RowBytes(RowStore);
+
+#[derive(Clone)]
+enum RowStore {
+    Own(Vec<u8>),
+    /// A range of a worker's buffer of one epoch's rows, freed with its last row.
+    Shared(Arc<Vec<u8>>, std::ops::Range<usize>),
+}
+
+impl RowBytes {
+    /// The row at `range` of `rows` (an empty row where `range` is outside).
+    fn shared(rows: &Arc<Vec<u8>>, range: std::ops::Range<usize>) -> RowBytes {
+        let range = if rows.get(range.clone()).is_some() {
+            range
+        } else {
+            0..0
+        };
+        RowBytes(RowStore::Shared(Arc::clone(rows), range))
+    }
+
+    fn is_shared(&self) -> bool {
+        matches!(self.0, RowStore::Shared(..))
+    }
+
+    /// Copies a shared row into a buffer of its own, so it no longer keeps its epoch's buffer.
+    fn own(&mut self) {
+        if let RowStore::Shared(rows, range) = &self.0 {
+            self.0 = RowStore::Own(rows[range.clone()].to_vec());
+        }
+    }
+}
+
+impl std::ops::Deref for RowBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match &self.0 {
+            RowStore::Own(row) => row,
+            RowStore::Shared(rows, range) => &rows[range.clone()],
+        }
+    }
+}
+
+impl From<Vec<u8>> for RowBytes {
+    fn from(row: Vec<u8>) -> RowBytes {
+        RowBytes(RowStore::Own(row))
+    }
+}
+
+impl std::fmt::Debug for RowBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RowBytes({:?})", String::from_utf8_lossy(self))
+    }
 }
 
 impl From<Event> for Record {
@@ -1795,7 +1853,7 @@ impl RowWriting {
         let mut row = Vec::with_capacity(self.capacity);
         if (encoder.0)(&record, &mut row) {
             self.capacity = self.capacity.max(row.len()).min(MAX_ROW_CAPACITY);
-            Held::Row(row)
+            Held::Row(row.into())
         } else {
             Held::Record(Box::new(record))
         }
@@ -1814,13 +1872,13 @@ enum Made {
 }
 
 impl Made {
-    /// As the merger holds it: a row copied out of its worker's `rows` (so the worker's
-    /// buffer is freed once per epoch, and each row on the thread that frees it).
-    fn held(self, rows: &[u8]) -> Held {
+    /// As the merger holds it: a row where its worker wrote it, in `rows` (the merger copies
+    /// out those still held when the epoch's release is done: see [`Merger::take`]).
+    fn held(self, rows: &Arc<Vec<u8>>) -> Held {
         match self {
             Made::Event(event) => Held::Event(event),
-            Made::Row(range) => Held::Row(rows.get(range).unwrap_or_default().to_vec()),
-            Made::Own(row) => Held::Row(row),
+            Made::Row(range) => Held::Row(RowBytes::shared(rows, range)),
+            Made::Own(row) => Held::Row(row.into()),
             Made::Record(record) => Held::Record(record),
         }
     }
@@ -1830,7 +1888,7 @@ impl Made {
 enum Held {
     Event(Event),
     /// The row [`PassOptions::rows`] wrote for it.
-    Row(Vec<u8>),
+    Row(RowBytes),
     /// A record the encoder wrote no row for.
     Record(Box<Record>),
 }
@@ -2049,6 +2107,8 @@ struct Merger {
     /// HTTP/2 connections' figures waiting for their flow records, by connection.
     figures: BTreeMap<u64, Http2Connection>,
     slots: Vec<Option<Held>>,
+    /// Slots given this epoch a row still in its worker's buffer ([`RowBytes`]).
+    shared_rows: Vec<usize>,
     /// Writes the rows of the events every worker made.
     rows: RowWriting,
     free: Vec<usize>,
@@ -2068,6 +2128,7 @@ impl Merger {
             last_written: None,
             figures: BTreeMap::new(),
             slots: Vec::new(),
+            shared_rows: Vec::new(),
             rows: RowWriting::new(rows),
             free: Vec::new(),
             stopped: false,
@@ -2103,7 +2164,7 @@ impl Merger {
                 watermark = watermark.min(low);
             }
             everywhere.extend(out.everywhere);
-            let rows = out.rows;
+            let rows = Arc::new(out.rows);
             self.hold(
                 out.events
                     .into_iter()
@@ -2127,7 +2188,15 @@ impl Merger {
             }
             self.release_first(emit)?;
         }
-        self.release_early(emit)
+        self.release_early(emit)?;
+        // Rows that wait for a later epoch get buffers of their own, so a worker's buffer of
+        // one epoch's rows is freed with the epoch, not kept whole for one row held long.
+        for slot in self.shared_rows.drain(..) {
+            if let Some(Held::Row(row)) = &mut self.slots[slot] {
+                row.own();
+            }
+        }
+        ControlFlow::Continue(())
     }
 
     /// A transaction in progress for long (a response still streaming, a request never
@@ -2207,6 +2276,7 @@ impl Merger {
     /// Keeps events until the watermark passes them.
     fn hold(&mut self, events: impl IntoIterator<Item = (OrderKey, Held)>) {
         for (key, event) in events {
+            let shared = matches!(&event, Held::Row(row) if row.is_shared());
             let slot = match self.free.pop() {
                 Some(i) => {
                     self.slots[i] = Some(event);
@@ -2217,6 +2287,9 @@ impl Merger {
                     self.slots.len() - 1
                 }
             };
+            if shared {
+                self.shared_rows.push(slot);
+            }
             self.heap.push(Reverse((key, slot)));
         }
     }
@@ -2320,5 +2393,47 @@ mod tests {
             assert_eq!(budget_share(total, 2), (total / 2).max(1));
             assert!(budget_share(total, pooled) * pooled <= total.max(pooled));
         }
+    }
+
+    #[test]
+    fn rows_go_out_from_their_workers_buffer_and_rows_held_longer_get_their_own() {
+        let mut merger = Merger::new(false, None, 1000);
+        let key = |start_ns, item| OrderKey {
+            start_ns,
+            item,
+            rank: item,
+        };
+        let out = ShardOut {
+            events: vec![
+                (key(10, 1), Made::Row(0..6)),
+                (key(30, 2), Made::Row(6..14)),
+            ],
+            rows: b"first\nheld on\n".to_vec(),
+            everywhere: Vec::new(),
+            figures: Vec::new(),
+            low_watermark_ns: Some(20),
+        };
+        let epoch = |now_ns, last| Epoch {
+            flows: Vec::new(),
+            now_ns,
+            last,
+        };
+        let mut written = Vec::new();
+        let mut emit = |record: Record| {
+            if let Record::Row(row) = record {
+                written.push(String::from_utf8(row.to_vec()).unwrap());
+            }
+            ControlFlow::Continue(())
+        };
+        let _ = merger.epoch(epoch(40, false), vec![out], &mut emit);
+        // The row starting after the worker's low watermark waits, copied out of the buffer.
+        let held: Vec<_> = merger.slots.iter().flatten().collect();
+        assert!(
+            matches!(held[..], [Held::Row(ref row)] if !row.is_shared() && **row == *b"held on\n"),
+            "{}",
+            held.len()
+        );
+        let _ = merger.epoch(epoch(50, true), Vec::new(), &mut emit);
+        assert_eq!(written, ["first\n", "held on\n"]);
     }
 }

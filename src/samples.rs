@@ -826,8 +826,8 @@ mod tests {
         .into_iter()
         .map(Record::Http)
         .chain([
-            Record::Row(b"not a sample".to_vec()),
-            Record::Row(Vec::new()),
+            Record::Row(b"not a sample".to_vec().into()),
+            Record::Row(Vec::new().into()),
         ])
         .collect();
         let metrics = [
@@ -864,7 +864,7 @@ mod tests {
                     direct.add_record(record);
                     let mut row = Vec::new();
                     assert!(sampling.encode(record, &mut row));
-                    encoded.add_record(&Record::Row(row));
+                    encoded.add_record(&Record::Row(row.into()));
                 }
                 assert_eq!(encoded.samples, direct.samples, "{metric:?} {by:?}");
                 assert_eq!(encoded.groups, direct.groups, "{metric:?} {by:?}");

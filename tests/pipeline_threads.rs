@@ -27,7 +27,7 @@ fn text_of(record: &Record) -> String {
         Record::Tcp(t) => format!("tcp {t:?}"),
         Record::Tls(t) => format!("tls {t:?}"),
         Record::Http2(t) => format!("http2 {t:?}"),
-        Record::Row(row) => String::from_utf8(row.clone()).unwrap(),
+        Record::Row(row) => String::from_utf8(row.to_vec()).unwrap(),
     }
 }
 
