@@ -121,31 +121,46 @@ echo "time; scripts/bench_tshark.sh):"
 echo
 BENCH_BIN=$bin scripts/bench_tshark.sh "$file" "$small"
 
+# The rows of a scaling table: COMMAND --threads N FILE for each N of WORKERS, in interleaved
+# rounds; per N the median wall (the lowest beside it), packets/s, speed-up over the first N
+# and the median CPU time.
+scaling_rows() { # file packets "workers" command...
+  local file=$1 packets=$2 workers=$3
+  shift 3
+  local -A walls=() cpus=()
+  local n wall cpu lowest base=""
+  for _ in $(seq "$rounds"); do
+    for n in $workers; do
+      read -r wall cpu < <(timed "$@" --threads "$n" "$file")
+      walls[$n]+="$wall"$'\n'
+      cpus[$n]+="$cpu"$'\n'
+    done
+  done
+  echo "| workers | wall time (lowest) | packets/s | speed-up | CPU time |"
+  echo "| --- | --- | --- | --- | --- |"
+  for n in $workers; do
+    read -r wall lowest < <(printf %s "${walls[$n]}" | median_lowest)
+    read -r cpu _ < <(printf %s "${cpus[$n]}" | median_lowest)
+    base=${base:-$wall}
+    python3 -c "
+n, wall, lowest, cpu, base, packets = $n, $wall, $lowest, $cpu, $base, $packets
+print(f'| {n} | {wall:.2f} s ({lowest:.2f} s) | {packets / wall / 1e6:.2f} M | {base / wall:.2f}x | {cpu:.2f} s |')"
+  done
+}
+
 cores=$(nproc)
 echo
 echo "Scaling of \`http --json\` with workers (\`--threads N\`; the reader and the merger are two"
 echo "more threads); median of $rounds interleaved rounds (wall: the lowest beside it). Load average"
 echo "before: $(cut -d' ' -f1-3 /proc/loadavg)."
 echo
-echo "| workers | wall time (lowest) | packets/s | speed-up | CPU time |"
-echo "| --- | --- | --- | --- | --- |"
-declare -A walls cpus
-for _ in $(seq "$rounds"); do
-  for n in $(seq 1 "$cores") $((cores * 2)); do
-    read -r wall cpu < <(timed "$bin" http --json --threads "$n" "$file")
-    walls[$n]+="$wall"$'\n'
-    cpus[$n]+="$cpu"$'\n'
-  done
-done
-base=""
-for n in $(seq 1 "$cores") $((cores * 2)); do
-  read -r wall lowest < <(printf %s "${walls[$n]}" | median_lowest)
-  read -r cpu _ < <(printf %s "${cpus[$n]}" | median_lowest)
-  base=${base:-$wall}
-  python3 -c "
-n, wall, lowest, cpu, base, packets = $n, $wall, $lowest, $cpu, $base, $packets
-print(f'| {n} | {wall:.2f} s ({lowest:.2f} s) | {packets / wall / 1e6:.2f} M | {base / wall:.2f}x | {cpu:.2f} s |')"
-done
+scaling_rows "$file" "$packets" "$(seq 1 "$cores") $((cores * 2))" "$bin" http --json
+
+# Small packets are where the front's share and the hand-overs weigh most.
+echo
+echo "The same on the small-packet trace ($small_packets packets):"
+echo
+scaling_rows "$small" "$small_packets" "$(seq 1 "$cores")" "$bin" http --json
 
 # Scaling where the analysis is the heavy part: HTTPS with HTTP/2, decrypted from the key log
 # (a real capture from nginx and curl on loopback, scripts/capture_tls_h2.sh; made once, kept
@@ -163,25 +178,7 @@ if [ "${BENCH_TLS:-1}" = 1 ] && [ -f "$tls" ]; then
   echo "decrypted; \`scripts/capture_tls_h2.sh\`), where the workers do ~80 % of the work; median of"
   echo "$rounds interleaved rounds (wall: the lowest beside it):"
   echo
-  echo "| workers | wall time (lowest) | speed-up | CPU time |"
-  echo "| --- | --- | --- | --- |"
-  declare -A tls_walls tls_cpus
-  for _ in $(seq "$rounds"); do
-    for n in $(seq 1 "$cores"); do
-      read -r wall cpu < <(timed "$bin" http --json --keylog "$tls.keys" --threads "$n" "$tls")
-      tls_walls[$n]+="$wall"$'\n'
-      tls_cpus[$n]+="$cpu"$'\n'
-    done
-  done
-  base=""
-  for n in $(seq 1 "$cores"); do
-    read -r wall lowest < <(printf %s "${tls_walls[$n]}" | median_lowest)
-    read -r cpu _ < <(printf %s "${tls_cpus[$n]}" | median_lowest)
-    base=${base:-$wall}
-    python3 -c "
-n, wall, lowest, cpu, base = $n, $wall, $lowest, $cpu, $base
-print(f'| {n} | {wall:.2f} s ({lowest:.2f} s) | {base / wall:.2f}x | {cpu:.2f} s |')"
-  done
+  scaling_rows "$tls" "$tls_packets" "$(seq 1 "$cores")" "$bin" http --json --keylog "$tls.keys"
 fi
 
 # Scaling where the workers are the bottleneck. On a machine with few cores the reader, the
