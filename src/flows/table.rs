@@ -812,6 +812,8 @@ fn protocol_name(protocol: u8) -> CompactString {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     /// A key gives back what made it: protocol, IP version, and both endpoints whichever
     /// way the packet went (what `on_keyed` reads instead of the decoded headers).
     #[test]
@@ -826,8 +828,6 @@ mod tests {
             }
         }
     }
-
-    use super::*;
 
     /// One client opening connection after connection from consecutive ports (a SYN flood, a
     /// load test): with FxHash these keys differed only in bits a multiply moves out of the
