@@ -418,14 +418,14 @@ fn run_threaded<'o>(
     let front = std::thread::scope(|scope| {
         let (pool, outs, file) = (&pool, &outs, file.as_ref());
         let workers: Vec<_> = (0..worker_threads)
-            .map(|_| {
+            .map(|thread| {
                 scope.spawn(move || {
                     // While no batch can run, the worker hands back the pages the reader is
                     // done with and maps those ahead of it, so the reader does not stop on
                     // page faults and system calls.
                     let meanwhile =
                         || file.is_some_and(|file| file.hand_back() || file.map_ahead());
-                    while let Some(taken) = pool.take(&meanwhile) {
+                    while let Some(taken) = pool.take_for(thread, worker_threads, &meanwhile) {
                         if !run_taken(options, pool, taken, file, outs) {
                             break;
                         }
