@@ -286,8 +286,7 @@ impl SweepQueues {
         let queue = self.queue(which);
         queue.push(Reverse(entry));
         if queue.len() > 2 * flows.len() + SWEEP_QUEUE_SLACK {
-            let live = flows.states.iter().enumerate().filter_map(|(slot, state)| {
-                let state = state.as_ref()?;
+            let live = flows.states().filter_map(|(slot, state)| {
                 let closed = state.tcp.as_ref().is_some_and(TcpState::closed);
                 (matches!(which, Queue::Open) || closed).then_some(Reverse((
                     state.record.last_ns,
@@ -308,19 +307,79 @@ impl SweepQueues {
 /// Stale entries a sweep queue may hold beyond twice the open flows before it is rebuilt.
 const SWEEP_QUEUE_SLACK: usize = 4096;
 
-/// The open flows: states in a slab, found by key through a hash map, with the last flow
-/// looked up remembered (about half the packets of a capture follow one of the same flow,
-/// and then skip hashing the 40-byte key and probing the map).
+/// Parts the flows are split into for the budget (fewer under a budget of fewer flows: each
+/// part's share is at least one flow). A part has its own slab and its share of the budget,
+/// and makes room by evicting its own oldest flows, so what a budget sheds depends on each
+/// part's flows alone: tables that each hold some of the parts (a flow table split over
+/// threads, see the README's Performance, "Bigger machines") shed the same flows as one that
+/// holds all. A fixed number, not one per thread, for the same reason.
+pub const MAX_PARTS: usize = 16;
+
+/// Bits of a slot that name its part (the rest index the part's slab).
+const PART_BITS: u32 = MAX_PARTS.trailing_zeros();
+
+/// The part of `parts` that holds the flow `key`: a fixed mix of its words (no random seed,
+/// unlike the hash map), the same for both directions (the key is canonical).
+fn part_of(key: &FlowKey, parts: usize) -> usize {
+    let words = (key.low_addr as u64)
+        ^ ((key.low_addr >> 64) as u64).rotate_left(21)
+        ^ (key.high_addr as u64).rotate_left(42)
+        ^ ((key.high_addr >> 64) as u64).rotate_left(11)
+        ^ key.ports_protocol.rotate_left(29);
+    let mixed = (words ^ (words >> 31)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    // The high bits, scaled to the range (no division).
+    (((mixed >> 32) * parts as u64) >> 32) as usize
+}
+
+/// Flows each part's slab has room for from the start (when there are several).
+const SLAB_ROOM: usize = 128;
+
+/// One part's flows: a slab, the slots its removed flows left for the next inserts, and how
+/// many are open.
 #[derive(Default)]
+struct PartSlab {
+    states: Vec<Option<FlowState>>,
+    free: Vec<usize>,
+    open: usize,
+}
+
+/// The open flows: states in the slabs of their parts, found by key through one hash map
+/// (a slot names the part and the place in its slab), with the last flow looked up
+/// remembered (about half the packets of a capture follow one of the same flow, and then
+/// skip hashing the 40-byte key and probing the map).
 struct FlowSlots {
     index: HashMap<FlowKey, usize, foldhash::quality::RandomState>,
-    states: Vec<Option<FlowState>>,
-    /// Slots of removed flows, for the next inserts.
-    free: Vec<usize>,
+    /// Always [`MAX_PARTS`] slabs (a slot's part needs no bounds check), the first
+    /// `part_count` in use.
+    parts: Box<[PartSlab; MAX_PARTS]>,
+    part_count: usize,
     last: Option<(FlowKey, usize)>,
 }
 
+impl Default for FlowSlots {
+    fn default() -> Self {
+        FlowSlots::new(1)
+    }
+}
+
 impl FlowSlots {
+    fn new(parts: usize) -> Self {
+        let parts = parts.clamp(1, MAX_PARTS);
+        // Split slabs start with some room: growing a small one from nothing is a copy each
+        // time (one large slab grows in place), ~1 % of an `http` pass's instructions on a
+        // 100k-packet cut.
+        let room = if parts > 1 { SLAB_ROOM } else { 0 };
+        FlowSlots {
+            index: HashMap::default(),
+            parts: Box::new(std::array::from_fn(|part| PartSlab {
+                states: Vec::with_capacity(if part < parts { room } else { 0 }),
+                ..PartSlab::default()
+            })),
+            part_count: parts,
+            last: None,
+        }
+    }
+
     fn len(&self) -> usize {
         self.index.len()
     }
@@ -340,24 +399,45 @@ impl FlowSlots {
 
     fn get(&mut self, key: &FlowKey) -> Option<&FlowState> {
         let slot = self.find(key)?;
-        self.states.get(slot)?.as_ref()
+        self.state(slot)
     }
 
+    #[inline(always)]
+    fn state(&self, slot: usize) -> Option<&FlowState> {
+        let part = &self.parts[slot & (MAX_PARTS - 1)];
+        part.states.get(slot >> PART_BITS)?.as_ref()
+    }
+
+    #[inline(always)]
     fn slot_mut(&mut self, slot: usize) -> Option<&mut FlowState> {
-        self.states.get_mut(slot)?.as_mut()
+        let part = &mut self.parts[slot & (MAX_PARTS - 1)];
+        part.states.get_mut(slot >> PART_BITS)?.as_mut()
     }
 
-    fn insert(&mut self, key: FlowKey, state: FlowState) -> usize {
-        let slot = match self.free.pop() {
-            Some(slot) => {
-                self.states[slot] = Some(state);
-                slot
+    /// Every open flow with its slot, part by part.
+    fn states(&self) -> impl Iterator<Item = (usize, &FlowState)> {
+        self.parts.iter().enumerate().flat_map(|(part, slab)| {
+            slab.states
+                .iter()
+                .enumerate()
+                .filter_map(move |(at, state)| Some(((at << PART_BITS) | part, state.as_ref()?)))
+        })
+    }
+
+    fn insert(&mut self, key: FlowKey, part: usize, state: FlowState) -> usize {
+        let slab = &mut self.parts[part];
+        let at = match slab.free.pop() {
+            Some(at) => {
+                slab.states[at] = Some(state);
+                at
             }
             None => {
-                self.states.push(Some(state));
-                self.states.len() - 1
+                slab.states.push(Some(state));
+                slab.states.len() - 1
             }
         };
+        slab.open += 1;
+        let slot = (at << PART_BITS) | part;
         self.index.insert(key, slot);
         self.last = Some((key, slot));
         slot
@@ -368,32 +448,38 @@ impl FlowSlots {
         if self.last.is_some_and(|(_, last)| last == slot) {
             self.last = None;
         }
-        self.free.push(slot);
-        self.states.get_mut(slot)?.take()
+        let slab = &mut self.parts[slot & (MAX_PARTS - 1)];
+        let at = slot >> PART_BITS;
+        slab.free.push(at);
+        slab.open -= 1;
+        slab.states.get_mut(at)?.take()
     }
 
+    #[cfg(test)]
     fn iter(&self) -> impl Iterator<Item = (&FlowKey, &FlowState)> {
         self.index
             .iter()
-            .filter_map(|(key, &slot)| Some((key, self.states.get(slot)?.as_ref()?)))
+            .filter_map(|(key, &slot)| Some((key, self.state(slot)?)))
     }
 
     /// Removes every open flow and returns them in flow order (sorting (flow id, slot) pairs
     /// moves no state: sorting the ended records instead cost ~800 instructions a flow).
     fn drain(&mut self) -> Vec<FlowState> {
-        let mut states = std::mem::take(&mut self.states);
-        let mut order: Vec<(u64, usize)> = states
-            .iter()
-            .enumerate()
-            .filter_map(|(slot, state)| Some((state.as_ref()?.record.flow_id, slot)))
+        let mut order: Vec<(u64, usize)> = self
+            .states()
+            .map(|(slot, state)| (state.record.flow_id, slot))
             .collect();
         order.sort_unstable();
         let drained = order
             .into_iter()
-            .filter_map(|(_, slot)| states[slot].take())
+            .filter_map(|(_, slot)| {
+                self.parts[slot & (MAX_PARTS - 1)].states[slot >> PART_BITS].take()
+            })
             .collect();
+        for slab in self.parts.iter_mut() {
+            *slab = PartSlab::default();
+        }
         self.index.clear();
-        self.free.clear();
         self.last = None;
         drained
     }
@@ -407,6 +493,8 @@ pub struct FlowTable {
     keep_records: bool,
     /// Flows open at once before the oldest are evicted to make room.
     max_flows: usize,
+    /// Each part's share of `max_flows` (see [`MAX_PARTS`]).
+    part_max_flows: usize,
     /// Flows evicted for room, handed out by the next [`FlowTable::evict`].
     evicted: Vec<FlowRecord>,
     /// Flows evicted for room so far.
@@ -436,6 +524,7 @@ impl FlowTable {
             next_id: 0,
             keep_records,
             max_flows: usize::MAX,
+            part_max_flows: usize::MAX,
             evicted: Vec::new(),
             evictions: 0,
             with_lanes: false,
@@ -443,12 +532,17 @@ impl FlowTable {
         }
     }
 
-    /// At most `max_flows` flows open at once: when a new one would exceed it, the oldest
-    /// quarter is evicted, half-open and closed flows before established ones, each by its
-    /// last packet (Zeek's and Suricata's flow managers shed the same way). Evicted flows end
-    /// like idle ones: their records and transactions are complete up to the eviction.
+    /// At most `max_flows` flows open at once, each of the [`MAX_PARTS`] parts at most its
+    /// share: when a new flow would exceed its part's, the oldest quarter of the part is
+    /// evicted, half-open and closed flows before established ones, each by its last packet
+    /// (Zeek's and Suricata's flow managers shed the same way; Suricata's budget is kept per
+    /// hash row too). Evicted flows end like idle ones: their records and transactions are
+    /// complete up to the eviction. Before the first packet.
     pub fn with_max_flows(mut self, max_flows: usize) -> Self {
         self.max_flows = max_flows.max(1);
+        let parts = MAX_PARTS.min(self.max_flows);
+        self.part_max_flows = self.max_flows / parts;
+        self.flows = FlowSlots::new(parts);
         self
     }
 
@@ -469,20 +563,24 @@ impl FlowTable {
         })
     }
 
-    /// Evicts the oldest quarter of the flows (half-open and closed ones first): one scan per
-    /// quarter, so constant time per new flow on average.
-    fn make_room(&mut self) {
+    /// Evicts the oldest quarter of part `part`'s flows (half-open and closed ones first): one
+    /// scan of the part per quarter, so constant time per new flow on average.
+    #[cold]
+    fn make_room(&mut self, part: usize) {
         // Ranked with the flow id last, and the victims taken in flow order: which flows go
         // and in what order does not depend on the hash table's order.
-        // Sized first: collecting from the table's iterator grew it by doubling (~8 % of
+        // Sized first: collecting from the slab's iterator grew it by doubling (~8 % of
         // a flood's instructions in copies).
-        let mut ranked: Vec<((bool, i64, u64), FlowKey)> = Vec::with_capacity(self.flows.len());
-        ranked.extend(self.flows.iter().map(|(k, s)| {
+        let slab = &self.flows.parts[part];
+        let mut ranked: Vec<((bool, i64, u64), usize)> = Vec::with_capacity(slab.open);
+        ranked.extend(slab.states.iter().enumerate().filter_map(|(at, s)| {
+            let s = s.as_ref()?;
             let established = s
                 .tcp
                 .as_ref()
                 .is_none_or(|t| t.client_syn && t.server_synack && !t.closed());
-            ((established, s.record.last_ns, s.record.flow_id), *k)
+            let slot = (at << PART_BITS) | part;
+            Some(((established, s.record.last_ns, s.record.flow_id), slot))
         }));
         let victims = (ranked.len() / 4).max(1);
         if victims < ranked.len() {
@@ -490,7 +588,10 @@ impl FlowTable {
         }
         ranked.truncate(victims);
         ranked.sort_unstable_by_key(|((_, _, flow_id), _)| *flow_id);
-        for (_, key) in ranked {
+        for (_, slot) in ranked {
+            let Some(key) = self.flows.state(slot).map(FlowState::key) else {
+                continue;
+            };
             if let Some(state) = self.flows.remove(&key) {
                 let record = self.end(state);
                 if !self.keep_records {
@@ -532,21 +633,22 @@ impl FlowTable {
             }
         }
 
-        if self.flows.len() >= self.max_flows && self.flows.find(&key).is_none() {
-            self.make_room();
-        }
         let found = self.flows.find(&key);
         let is_new = found.is_none();
         let slot = match found {
             Some(slot) => slot,
             None => {
+                let part = part_of(&key, self.flows.part_count);
+                if self.flows.parts[part].open >= self.part_max_flows {
+                    self.make_room(part);
+                }
                 // Only a new flow needs them: read back from the key.
                 let (protocol, ipv6) = key.protocol();
                 let (src_addr, sport, dst_addr, dport) = key.endpoints(src_is_low);
                 let endpoints = ((src_addr, sport), (dst_addr, dport), src_is_low);
                 let state = self.new_flow(protocol, ipv6, endpoints, tcp_flags, ts);
                 let id = state.record.flow_id;
-                let slot = self.flows.insert(key, state);
+                let slot = self.flows.insert(key, part, state);
                 self.sweep.file(Queue::Open, (ts, id, slot), &self.flows);
                 slot
             }
@@ -677,7 +779,7 @@ impl FlowTable {
         done.dedup();
         out.reserve(done.len());
         for (_, slot) in done {
-            let Some(key) = self.flows.states[slot].as_ref().map(FlowState::key) else {
+            let Some(key) = self.flows.state(slot).map(FlowState::key) else {
                 continue;
             };
             let state = self.flows.remove(&key);
@@ -709,7 +811,7 @@ impl FlowTable {
             }
             queue.pop();
             // A flow gone otherwise (evicted for room, its ports reused) left its entry.
-            let Some(state) = self.flows.states.get(slot).and_then(Option::as_ref) else {
+            let Some(state) = self.flows.state(slot) else {
                 continue;
             };
             if state.record.flow_id != flow_id {
@@ -1012,6 +1114,59 @@ mod tests {
         let first = feed(&mut t, 1, &tcp(C, 5000, C, 5000, SYNACK, b""));
         let second = feed(&mut t, 2, &tcp(C, 5000, C, 5000, ACK, b""));
         assert!(first.from_client && second.from_client && !second.is_new);
+    }
+
+    /// Parts: both directions of a flow in one, a client's consecutive ports spread evenly
+    /// over all of them (a SYN flood fills them alike), the same part on every run.
+    #[test]
+    fn flows_spread_evenly_over_the_parts() {
+        let client = u128::from(u32::from(Ipv4Addr::new(10, 0, 0, 1)));
+        let server = u128::from(u32::from(Ipv4Addr::new(192, 0, 2, 80)));
+        let mut per_part = [0usize; MAX_PARTS];
+        for port in 10_000..60_000u16 {
+            let (there, _) = FlowKey::of(6, false, (client, port), (server, 80));
+            let (back, _) = FlowKey::of(6, false, (server, 80), (client, port));
+            let part = part_of(&there, MAX_PARTS);
+            assert_eq!(part, part_of(&back, MAX_PARTS));
+            per_part[part] += 1;
+        }
+        let even = 50_000 / MAX_PARTS;
+        assert!(
+            per_part
+                .iter()
+                .all(|&n| n > even * 9 / 10 && n < even * 11 / 10),
+            "{per_part:?}"
+        );
+        let (key, _) = FlowKey::of(17, true, (1, 53), (2, 4000));
+        assert_eq!(part_of(&key, 16), 15, "a fixed mix, no random seed");
+        assert_eq!(part_of(&key, 1), 0);
+    }
+
+    /// Under a budget each part holds at most its share, and makes room from its own flows:
+    /// the oldest quarter of the part, in flow order.
+    #[test]
+    fn each_part_keeps_to_its_share_of_the_budget() {
+        let mut t = FlowTable::new(false).with_max_flows(160);
+        let mut opened = Vec::new();
+        for port in 1..=2_000u16 {
+            let update = feed(&mut t, i64::from(port), &tcp(C, port, S, 80, SYN, b""));
+            opened.push(update.flow_id);
+            let slabs = &t.flows.parts;
+            assert!(
+                slabs.iter().all(|slab| slab.open <= 10),
+                "share of 160 / 16"
+            );
+            assert!(t.open_flows() <= 160);
+        }
+        assert_eq!(t.evictions as usize + t.open_flows(), 2_000);
+        // Evicted in batches of a quarter of a part (2 of 10), each batch in flow order.
+        let evicted: Vec<u64> = t.evicted.iter().map(|r| r.flow_id).collect();
+        assert_eq!(evicted.len() as u64, t.evictions);
+        for batch in evicted.chunks(2) {
+            assert!(batch.windows(2).all(|w| w[0] < w[1]), "{batch:?}");
+        }
+        let budget = t.warning().expect("evictions reported");
+        assert!(budget.contains("--max-flows 160"), "{budget}");
     }
 
     #[test]
