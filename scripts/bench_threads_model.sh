@@ -10,12 +10,13 @@
 # also writes the rows), N workers, and the front: one thread that reads, decodes, counts,
 # assigns flows and deals packets, or from 3 workers on (a mapped file) several: the reader
 # (finds packets), decoding threads (decode, select, count chunks of packets; one per four
-# workers) and the dealer (clock, flows, IP reassembly, dealing); with 2
+# workers), as many flow threads (each the flow table's parts `part % threads == thread`)
+# and the dealer (clock, IP reassembly, numbering flows, dealing); with 2
 # workers on a machine of two cores the front's thread and one worker thread share the
 # analysis (8 shards, each epoch's batches taken by whichever thread is free; under callgrind
 # the split between them means nothing, so that row counts the two as one pair). They run
-# concurrently, so on C cores the pass takes at least the reader's, the dealer's and the
-# merger's instructions, at least the decoders' and the workers' instructions over their
+# concurrently, so on C cores the pass takes at least the reader's, the dealer's, the busiest
+# flow thread's and the merger's instructions, at least the decoders' and the workers' instructions over their
 # number (each takes whichever chunk or shard's batch is next, so they share that work; how
 # callgrind, running one thread at a time, happened to hand it out says nothing), and at
 # least all instructions / C.
@@ -52,8 +53,8 @@ per_thread() { # workers
 single=$(per_thread 1)
 echo "Instructions by thread, \`${command[*]}\` on \`$(basename "$file")\` (callgrind):"
 echo
-echo "| workers | total | reader | decoders | dealer | workers (each) | merger | bound on 2 cores | on 4 | on 16 | on 64 |"
-echo "| --- | ---: | ---: | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |"
+echo "| workers | total | reader | decoders | flow threads | dealer | workers (each) | merger | bound on 2 cores | on 4 | on 16 | on 64 |"
+echo "| --- | ---: | ---: | --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |"
 for n in ${BENCH_MODEL_WORKERS:-1 2 4 8}; do
   counts=$single
   [ "$n" = 1 ] || counts=$(per_thread "$n")
@@ -65,6 +66,7 @@ threads = [int(x) for x in sys.argv[3].split()]
 total = sum(threads)
 hosted = False
 decoders = []
+flows = []
 if len(threads) == 1:
     # --threads 1: everything on the caller's thread.
     merger, workers, reader, dealer = threads[0], [], None, None
@@ -76,9 +78,13 @@ elif len(threads) == n + 1:
     merger, workers, reader, dealer = threads[0], threads[1:-1], threads[-1], None
     hosted = True
 else:
-    # A split front: the reader, its decoding threads, then the dealer.
+    # A split front: the reader, its decoding threads, as many flow threads, then the dealer.
     merger, workers = threads[0], threads[1:n + 1]
-    reader, decoders, dealer = threads[n + 1], threads[n + 2:-1], threads[-1]
+    reader, middle, dealer = threads[n + 1], threads[n + 2:-1], threads[-1]
+    decoders, flows = middle[:len(middle) // 2], middle[len(middle) // 2:]
+    if len(middle) % 2:
+        # No flow threads (a command without flows).
+        decoders, flows = middle, []
 def speedup(cores):
     if hosted:
         # The pair (front, worker thread) shares its work, on at most two cores.
@@ -86,7 +92,8 @@ def speedup(cores):
     # Worker threads take whichever shard's batch is next (the shard pool), so they share
     # the analysis: what one of them does under callgrind, which runs one thread at a time,
     # is how callgrind scheduled them, not how a machine would.
-    fixed = max(t for t in (reader, dealer, merger) if t is not None)
+    # Each flow thread holds its own parts of the flow table: they do not share.
+    fixed = max(t for t in (reader, dealer, merger, *flows) if t is not None)
     pooled = sum(workers) / len(workers) if workers else 0
     # Decoding threads likewise take whichever chunk is next.
     decoding = sum(decoders) / len(decoders) if decoders else 0
@@ -99,13 +106,14 @@ def m(x):
 if hosted:
     each = f"shared with the front's thread; {each}"
 decoding = " / ".join(f"{d / 1e6:.0f}" for d in decoders) + " M" if decoders else "(reader's thread)"
-print(f"| {n} | {m(total)} | {m(reader)} | {decoding} | {m(dealer) if dealer else '(same thread)'} | {each} | {m(merger)} | "
+flowing = " / ".join(f"{d / 1e6:.0f}" for d in flows) + " M" if flows else "(dealer's thread)"
+print(f"| {n} | {m(total)} | {m(reader)} | {decoding} | {flowing} | {m(dealer) if dealer else '(same thread)'} | {each} | {m(merger)} | "
       f"{speedup(2):.2f}x | {speedup(4):.2f}x | {speedup(16):.2f}x | {speedup(64):.2f}x |")
 PY
 done
 echo
-echo "(bound = one thread's instructions / max(reader, dealer, merger, the decoders' share, the workers'"
-echo "share, total / cores); a share is those threads' instructions over their number: they take"
+echo "(bound = one thread's instructions / max(reader, dealer, merger, each flow thread, the decoders' share,"
+echo "the workers' share, total / cores); a share is those threads' instructions over their number: they take"
 echo "whichever chunk or shard's batch is next, and under callgrind, which runs one thread at a time, how"
 echo "the work fell to each (in brackets) is chance. 1 worker runs everything on one thread; with 2"
 echo "workers one front thread reads and deals, and on two cores it and one worker thread share the"

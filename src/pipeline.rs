@@ -16,12 +16,13 @@ use crate::analyzers::{
     TcpExchange, TlsConnection, TransactionAnalyzer,
 };
 use crate::capture::{
-    CaptureError, CaptureFormat, CaptureReader, Compression, LinkType, MappedBytes, Packet,
+    CaptureError, CaptureFormat, CaptureReader, Compression, MappedBytes, Packet,
 };
 use crate::decode::defrag::{Defragmenter, Outcome, Reassembled};
 use crate::decode::{decode_into, Decoded, TcpInfo, Transport, UdpInfo};
 use crate::flows::{
-    scapy, CaptureClock, FlowKeyed, FlowRecord, FlowTable, PacketSelection, ProtocolCounts,
+    scapy, CaptureClock, FlowKeyed, FlowRecord, FlowTable, FlowUpdate, PacketSelection,
+    ProtocolCounts,
 };
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
@@ -30,7 +31,9 @@ use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::Arc;
 
+mod flow_threads;
 mod pool;
+use flow_threads::{FlowWork, FromFlows, Numbering, SweepAt, ToFlows};
 use pool::{ShardPool, Taken};
 
 /// What one pass should compute.
@@ -232,8 +235,10 @@ pub fn analyze_file(
 /// returns [`ControlFlow::Break`] (then reading stops at once and the report says `stopped`).
 ///
 /// Work is split in three stages. The *front* reads, decodes, counts, reassembles IP
-/// fragments and assigns flows (one flow table, so flow ids are the same whatever the number
-/// of workers). With transactions on, it deals TCP and UDP packets to shards by a hash of
+/// fragments and assigns flows (numbered in order of first packet over the whole table, and
+/// the table's budget kept per part of it, so flow ids and what the budget sheds are the
+/// same whatever the number of workers, also when the table's parts run on flow threads).
+/// With transactions on, it deals TCP and UDP packets to shards by a hash of
 /// the unordered endpoint pair, so both directions of a connection, and DNS queries with
 /// their responses over UDP and TCP, meet in one shard; `threads` *workers* run the shards,
 /// each of which reassembles and parses its connections. The *merger* (on the caller's
@@ -391,8 +396,9 @@ fn shard_count(workers: usize) -> usize {
     (workers * SHARDS_PER_WORKER).clamp(1, crate::flows::lanes::LANES)
 }
 
-/// The front on a thread of its own (two for a mapped file from [`SPLIT_FRONT_FROM_WORKERS`]
-/// workers on), `worker_threads` threads that run the shards' batches ([`ShardPool`]: each
+/// The front on a thread of its own (several for a mapped file from
+/// [`SPLIT_FRONT_FROM_WORKERS`] workers on: reader, decoders, flow threads, dealer),
+/// `worker_threads` threads that run the shards' batches ([`ShardPool`]: each
 /// shard's epochs in order, on whichever thread is free), the merger on this thread. With
 /// `front_helps` (two workers on two cores: one worker thread) the front's thread runs
 /// batches too while the worker thread is more than an epoch behind, so the two balance
@@ -442,82 +448,113 @@ fn run_threaded<'o>(
             file,
             helps: front_helps,
         };
-        let front =
-            match file.filter(|_| !front_helps && worker_threads >= SPLIT_FRONT_FROM_WORKERS) {
-                // Reading and dealing on one thread.
-                None => FrontThreads::One(scope.spawn(move || {
-                    pool.close(dealing.deal_epochs(&mut front));
-                    front
-                })),
-                // Finding packets on one thread, decoding and counting them on others, in
-                // chunks, dealing them in order on one more.
-                Some(file) => {
-                    let Front {
-                        mut reader,
-                        options,
-                        mut progress,
-                        mut read,
-                        deal,
-                    } = front;
-                    let (to_decoders, found) = sync_channel::<Chunk<'_>>(CHUNKS_IN_FLIGHT);
-                    let (to_dealer, decoded) = sync_channel::<Chunk<'_>>(CHUNKS_IN_FLIGHT);
-                    let (used_chunk, used_chunks) = channel::<Vec<Step<'_>>>();
-                    let in_order = InOrder {
-                        counts: read.counts.clone(),
-                        scapy_sessions: BTreeMap::new(),
-                        clock: std::mem::take(&mut read.clock),
-                        now_ns: read.now_ns,
-                    };
-                    // Without decoding threads the reader decodes and feeds the dealer.
-                    let decode_here = decoders == 0;
-                    let to_next = if decode_here {
-                        to_dealer.clone()
-                    } else {
-                        to_decoders
-                    };
-                    let reading = scope.spawn(move || {
-                        let progress_now = progress.as_deref_mut();
-                        read_ahead(
-                            &mut reader,
-                            &mut read,
-                            progress_now,
-                            file,
-                            decode_here,
-                            &to_next,
-                            &used_chunks,
-                        );
-                        (reader, read, progress)
-                    });
-                    let found = Arc::new(std::sync::Mutex::new(found));
-                    let decoding = (0..decoders)
-                        .map(|_| {
-                            let (found, to_dealer) = (Arc::clone(&found), to_dealer.clone());
-                            scope.spawn(move || decode_chunks(options, &found, &to_dealer))
+        let front = match file
+            .filter(|_| !front_helps && worker_threads >= SPLIT_FRONT_FROM_WORKERS)
+        {
+            // Reading and dealing on one thread.
+            None => FrontThreads::One(scope.spawn(move || {
+                pool.close(dealing.deal_epochs(&mut front));
+                front
+            })),
+            // Finding packets on one thread, decoding and counting them on others, in
+            // chunks, dealing them in order on one more; with decoding threads, the flow
+            // table's parts on as many flow threads between them and the dealer.
+            Some(file) => {
+                let Front {
+                    mut reader,
+                    options,
+                    mut progress,
+                    mut read,
+                    deal,
+                } = front;
+                let (to_decoders, found) = sync_channel::<Chunk<'_>>(CHUNKS_IN_FLIGHT);
+                let (to_dealer, decoded) = sync_channel::<Chunk<'_>>(CHUNKS_IN_FLIGHT);
+                let (used_chunk, used_chunks) = channel::<Vec<Step<'_>>>();
+                let in_order = InOrder {
+                    counts: read.counts.clone(),
+                    scapy_sessions: BTreeMap::new(),
+                    clock: std::mem::take(&mut read.clock),
+                    now_ns: read.now_ns,
+                };
+                // Without decoding threads the reader decodes and feeds the dealer.
+                let decode_here = decoders == 0;
+                let to_next = if decode_here {
+                    to_dealer.clone()
+                } else {
+                    to_decoders
+                };
+                let reading = scope.spawn(move || {
+                    let progress_now = progress.as_deref_mut();
+                    read_ahead(
+                        &mut reader,
+                        &mut read,
+                        progress_now,
+                        file,
+                        decode_here,
+                        &to_next,
+                        &used_chunks,
+                    );
+                    (reader, read, progress)
+                });
+                let found = Arc::new(std::sync::Mutex::new(found));
+                let decoding = (0..decoders)
+                    .map(|_| {
+                        let (found, to_dealer) = (Arc::clone(&found), to_dealer.clone());
+                        scope.spawn(move || decode_chunks(options, &found, &to_dealer))
+                    })
+                    .collect();
+                drop(to_dealer);
+                // With decoding threads, as many flow threads: the flow table's parts
+                // split over them (see flow_threads).
+                let flow_threads = if options.flows || options.transactions {
+                    decoders
+                } else {
+                    0
+                };
+                let mut flow_ends = (Vec::new(), Vec::new());
+                let flowing = (0..flow_threads)
+                    .map(|thread| {
+                        let (to, chunks) = sync_channel(FLOW_CHUNKS_AHEAD + 1);
+                        let (answer, answers) = sync_channel(FLOW_CHUNKS_AHEAD + 1);
+                        flow_ends.0.push(to);
+                        flow_ends.1.push(answers);
+                        scope.spawn(move || {
+                            flow_threads::run_flow_thread(
+                                thread,
+                                flow_threads,
+                                options,
+                                &chunks,
+                                &answer,
+                            )
                         })
-                        .collect();
-                    drop(to_dealer);
-                    let dealing = scope.spawn(move || {
-                        let mut source = SplitDealer {
-                            deal,
-                            chunk: Vec::new(),
-                            next: 0,
-                            chunks: decoded,
-                            early: BTreeMap::new(),
-                            next_seq: 0,
-                            used_chunk,
-                            in_order,
-                        };
-                        pool.close(dealing.deal_epochs(&mut source));
-                        (source.deal, source.in_order)
-                    });
-                    FrontThreads::Split {
-                        reading,
-                        decoding,
-                        dealing,
-                        options,
-                    }
+                    })
+                    .collect();
+                let flows = (flow_threads > 0).then(|| FlowThreads::new(flow_ends.0, flow_ends.1));
+                let dealing = scope.spawn(move || {
+                    let mut source = SplitDealer {
+                        deal,
+                        chunk: Vec::new(),
+                        next: 0,
+                        chunks: decoded,
+                        early: BTreeMap::new(),
+                        next_seq: 0,
+                        used_chunk,
+                        in_order,
+                        flows,
+                        reassembled: Vec::new(),
+                    };
+                    pool.close(dealing.deal_epochs(&mut source));
+                    (source.deal, source.in_order)
+                });
+                FrontThreads::Split {
+                    reading,
+                    decoding,
+                    dealing,
+                    flowing,
+                    options,
                 }
-            };
+            }
+        };
         for epoch in epochs {
             let last = epoch.last;
             let Ok(shard_outs) = from_shards.recv() else {
@@ -716,6 +753,8 @@ enum FrontThreads<'s, 'o> {
         reading: std::thread::ScopedJoinHandle<'s, SplitReading<'o>>,
         decoding: Vec<std::thread::ScopedJoinHandle<'s, ()>>,
         dealing: std::thread::ScopedJoinHandle<'s, (Dealer<'o>, InOrder)>,
+        /// The flow threads, each giving back its table.
+        flowing: Vec<std::thread::ScopedJoinHandle<'s, FlowTable>>,
         options: &'o PassOptions,
     },
 }
@@ -733,9 +772,15 @@ impl<'o> FrontThreads<'_, 'o> {
                 reading,
                 decoding,
                 dealing,
+                flowing,
                 options,
             } => {
-                let (deal, in_order) = dealing.join().expect("the dealing thread does not panic");
+                let (mut deal, in_order) =
+                    dealing.join().expect("the dealing thread does not panic");
+                for flows in flowing {
+                    let table = flows.join().expect("the flow threads do not panic");
+                    deal.flows.evictions += table.evictions;
+                }
                 for decoder in decoding {
                     decoder.join().expect("the decoding threads do not panic");
                 }
@@ -782,6 +827,8 @@ struct Chunk<'f> {
     /// The counts of these packets alone ([`ProtocolCounts::append`]ed in order).
     counts: ProtocolCounts,
     scapy_sessions: BTreeMap<String, u64>,
+    /// Datagrams the chunk's fragments completed (see [`Forward::Datagram`]).
+    reassembled: Vec<Reassembled>,
 }
 
 /// Decoding threads of a split front: one for every four worker threads (at most 8). The
@@ -817,9 +864,233 @@ struct SplitDealer<'o, 'f> {
     next_seq: u64,
     used_chunk: std::sync::mpsc::Sender<Vec<Step<'f>>>,
     in_order: InOrder,
+    /// With flow threads: their ends, and the datagrams the chunk being dealt rebuilt.
+    flows: Option<FlowThreads<'f>>,
+    reassembled: Vec<Reassembled>,
+}
+
+/// Chunks the dealing thread keeps ahead with the flow threads.
+const FLOW_CHUNKS_AHEAD: usize = 2;
+
+/// The dealing thread's ends of the flow threads (see [`flow_threads`]).
+struct FlowThreads<'f> {
+    to: Vec<std::sync::mpsc::SyncSender<ToFlows<'f>>>,
+    from: Vec<std::sync::mpsc::Receiver<FromFlows>>,
+    /// Chunks sent to them, in capture order, not yet dealt.
+    ahead: std::collections::VecDeque<Arc<Chunk<'f>>>,
+    numbering: Numbering,
+    /// Each thread's work on the chunk being dealt, taken in step order (updates up to
+    /// `next_update`; the others taken out: a peeking iterator moved each item twice).
+    updates: Vec<Vec<(u32, FlowUpdate)>>,
+    next_update: Vec<usize>,
+    evictions: Vec<std::collections::VecDeque<(u32, usize, FlowRecord)>>,
+    sweeps: Vec<std::collections::VecDeque<SweepAt>>,
+    /// Flows evicted for room since the last sweep point, numbered.
+    evicted: Vec<FlowRecord>,
+}
+
+impl<'f> FlowThreads<'f> {
+    fn new(
+        to: Vec<std::sync::mpsc::SyncSender<ToFlows<'f>>>,
+        from: Vec<std::sync::mpsc::Receiver<FromFlows>>,
+    ) -> Self {
+        let threads = to.len();
+        FlowThreads {
+            to,
+            from,
+            ahead: std::collections::VecDeque::new(),
+            numbering: Numbering::new(threads),
+            updates: vec![Vec::new(); threads],
+            next_update: vec![0; threads],
+            evictions: (0..threads).map(|_| Default::default()).collect(),
+            sweeps: (0..threads).map(|_| Default::default()).collect(),
+            evicted: Vec::new(),
+        }
+    }
+
+    fn threads(&self) -> usize {
+        self.to.len()
+    }
+
+    /// Each thread's work on the oldest chunk sent, and that chunk (`None` when none is
+    /// ahead, or a flow thread is gone).
+    fn take_oldest(&mut self) -> Option<Arc<Chunk<'f>>> {
+        let chunk = self.ahead.pop_front()?;
+        for thread in 0..self.threads() {
+            let Ok(FromFlows::Chunk(work)) = self.from[thread].recv() else {
+                return None;
+            };
+            let FlowWork {
+                updates,
+                evicted,
+                sweeps,
+            } = work;
+            self.updates[thread] = updates;
+            self.next_update[thread] = 0;
+            self.evictions[thread] = evicted.into();
+            self.sweeps[thread] = sweeps.into();
+        }
+        Some(chunk)
+    }
+
+    /// The numbered update of step `at` of the chunk being dealt (its flow in part `part`),
+    /// after numbering the flows evicted for room there (before the packet's own flow can
+    /// take one of their slots).
+    #[inline(always)]
+    fn update_at(&mut self, at: u32, part: u8) -> Option<FlowUpdate> {
+        let thread = usize::from(part) % self.threads();
+        let evictions = &mut self.evictions[thread];
+        while evictions.front().is_some_and(|(when, ..)| *when == at) {
+            if let Some((_, slot, record)) = evictions.pop_front() {
+                self.evicted
+                    .push(self.numbering.record(thread, slot, record));
+            }
+        }
+        let next = &mut self.next_update[thread];
+        let &(when, update) = self.updates[thread].get(*next)?;
+        if when != at {
+            return None;
+        }
+        *next += 1;
+        Some(self.numbering.number(thread, update))
+    }
+
+    /// The sweep point at step `at`: the flows open before it over all threads, the flows
+    /// evicted for room since the last one and those it ended, numbered.
+    fn sweep_at(&mut self, at: u32) -> (usize, Vec<FlowRecord>, Vec<FlowRecord>) {
+        let mut open = 0;
+        let mut swept = Vec::new();
+        for thread in 0..self.threads() {
+            let sweeps = &mut self.sweeps[thread];
+            if sweeps.front().is_some_and(|(when, ..)| *when == at) {
+                let Some((_, before, ended)) = sweeps.pop_front() else {
+                    continue;
+                };
+                open += before;
+                swept.extend(
+                    ended
+                        .into_iter()
+                        .map(|(slot, record)| self.numbering.record(thread, slot, record)),
+                );
+            }
+        }
+        (open, std::mem::take(&mut self.evicted), swept)
+    }
+
+    /// The capture ended: the flows open over all threads, and every flow still open or
+    /// evicted since the last sweep point, numbered.
+    fn finish(&mut self) -> (usize, Vec<FlowRecord>) {
+        let mut open = 0;
+        let mut remaining = std::mem::take(&mut self.evicted);
+        for to in &self.to {
+            let _ = to.send(ToFlows::Finish);
+        }
+        for thread in 0..self.threads() {
+            if let Ok(FromFlows::Finished {
+                open: before,
+                ended,
+            }) = self.from[thread].recv()
+            {
+                open += before;
+                remaining.extend(
+                    ended
+                        .into_iter()
+                        .map(|(slot, record)| self.numbering.record(thread, slot, record)),
+                );
+            }
+        }
+        (open, remaining)
+    }
 }
 
 impl<'f> SplitDealer<'_, 'f> {
+    /// The clock and IP reassembly over a chunk in capture order, before the flow threads
+    /// see it: each step's time and what it hands the flow table ([`Step::forward`]).
+    fn prepare(&mut self, chunk: &mut Chunk<'f>) {
+        let want_flows = self.deal.options.flows || self.deal.options.transactions;
+        let parts = crate::flows::table::part_count(self.deal.options.analyzer.max_flows);
+        let in_order = &mut self.in_order;
+        let defrag = &mut self.deal.defrag;
+        for step in &mut chunk.steps {
+            if step.selected {
+                // A lone packet dated far ahead does not move the clock (see CaptureClock).
+                in_order.now_ns = in_order.clock.observe(step.packet.timestamp_ns);
+            }
+            step.now_ns = in_order.now_ns;
+            step.forward = Forward::None;
+            if step.selected && want_flows {
+                if step.decoded.fragment.is_none() {
+                    step.forward = Forward::Step;
+                } else {
+                    let packet = &step.packet;
+                    let wire_len = packet.original_len.max(packet.data.len() as u32);
+                    let datagram = match defrag.push(packet.timestamp_ns, wire_len, &step.decoded) {
+                        Outcome::Held => None,
+                        Outcome::PassOn => {
+                            step.keyed = FlowKeyed::of(&step.decoded);
+                            step.forward = Forward::Step;
+                            None
+                        }
+                        Outcome::Complete(datagram) => reassemble_nested(defrag, packet, datagram),
+                    };
+                    if let Some(datagram) = datagram {
+                        step.keyed = FlowKeyed::of(&datagram.decode());
+                        step.forward = Forward::Datagram(chunk.reassembled.len());
+                        chunk.reassembled.push(datagram);
+                    }
+                    step.part = step.keyed.map_or(0, |k| k.part(parts) as u8);
+                }
+            }
+            if want_flows && step.packets.is_multiple_of(EVICT_EVERY_PACKETS) {
+                defrag.expire(in_order.now_ns);
+            }
+        }
+    }
+
+    /// With flow threads: keeps chunks ahead with them, and takes the oldest back with
+    /// their work on it; `None` at the end of the capture (every flow ended, its records
+    /// left with the dealer for [`Dealer::finish`]).
+    fn next_accounted_chunk(&mut self) -> Option<Chunk<'f>> {
+        loop {
+            let ahead = self.flows.as_ref().map_or(0, |f| f.ahead.len());
+            if ahead >= FLOW_CHUNKS_AHEAD {
+                break;
+            }
+            let Some(mut chunk) = self.next_chunk() else {
+                break;
+            };
+            self.take_counts(&mut chunk);
+            self.prepare(&mut chunk);
+            let flows = self.flows.as_mut()?;
+            let chunk = Arc::new(chunk);
+            for to in &flows.to {
+                // A flow thread gone (it panicked): its answer is missed below.
+                let _ = to.send(ToFlows::Chunk(Arc::clone(&chunk)));
+            }
+            flows.ahead.push_back(chunk);
+        }
+        let flows = self.flows.as_mut()?;
+        match flows.take_oldest() {
+            Some(chunk) => Some(
+                Arc::into_inner(chunk)
+                    .expect("the flow threads let go of a chunk before answering"),
+            ),
+            None => {
+                self.deal.accounted_end = Some(flows.finish());
+                None
+            }
+        }
+    }
+
+    /// Adds a chunk's counts to the pass's, in capture order.
+    fn take_counts(&mut self, chunk: &mut Chunk<'f>) {
+        let in_order = &mut self.in_order;
+        in_order.counts.append(std::mem::take(&mut chunk.counts));
+        for (key, n) in std::mem::take(&mut chunk.scapy_sessions) {
+            *in_order.scapy_sessions.entry(key).or_default() += n;
+        }
+    }
+
     /// The next chunk in capture order; `None` once every decoding thread ended.
     fn next_chunk(&mut self) -> Option<Chunk<'f>> {
         loop {
@@ -835,28 +1106,48 @@ impl<'f> SplitDealer<'_, 'f> {
 
 impl<'o> EpochSource<'o> for SplitDealer<'o, '_> {
     fn fill(&mut self) -> bool {
+        let want_flows = self.deal.options.flows || self.deal.options.transactions;
         while !self.deal.epoch_full() {
             if self.next == self.chunk.len() {
                 // The reading thread may have ended: its chunks are not needed then.
                 let _ = self.used_chunk.send(std::mem::take(&mut self.chunk));
-                let Some(chunk) = self.next_chunk() else {
+                let chunk = if self.flows.is_some() {
+                    self.next_accounted_chunk()
+                } else {
+                    self.next_chunk().map(|mut chunk| {
+                        self.take_counts(&mut chunk);
+                        chunk
+                    })
+                };
+                let Some(chunk) = chunk else {
                     return false;
                 };
-                let in_order = &mut self.in_order;
-                in_order.counts.append(chunk.counts);
-                for (key, n) in chunk.scapy_sessions {
-                    *in_order.scapy_sessions.entry(key).or_default() += n;
-                }
+                self.reassembled = chunk.reassembled;
                 (self.chunk, self.next) = (chunk.steps, 0);
                 continue;
             }
-            let step = &mut self.chunk[self.next];
+            let at = self.next;
+            let step = &mut self.chunk[at];
             self.next += 1;
             // An `Option`, as in Front::step (dropping an empty drain cost ~29 instructions).
             if let Some(secrets) = step.secrets.take() {
                 for keys in secrets {
                     self.deal.tls_secrets(keys);
                 }
+            }
+            if let Some(flows) = self.flows.as_mut() {
+                // The flow threads accounted the packet; the clock and IP reassembly ran
+                // before (SplitDealer::prepare).
+                let update = match step.forward {
+                    Forward::None => None,
+                    _ => flows.update_at(at as u32, step.part),
+                };
+                self.deal.take_accounted(step, &self.reassembled, update);
+                if want_flows && step.packets.is_multiple_of(EVICT_EVERY_PACKETS) {
+                    let (open, evicted, swept) = flows.sweep_at(at as u32);
+                    self.deal.sweep_accounted(open, evicted, swept);
+                }
+                continue;
             }
             if step.selected {
                 // A lone packet dated far ahead does not move the clock (see CaptureClock).
@@ -925,6 +1216,9 @@ fn read_ahead<'f>(
                     keyed: None,
                     packets: read.packets,
                     secrets,
+                    part: 0,
+                    now_ns: i64::MIN,
+                    forward: Forward::None,
                 });
             } else {
                 let step = &mut steps[filled];
@@ -943,6 +1237,7 @@ fn read_ahead<'f>(
             // Empty, with the pass's intervals: the chunk's packets are counted apart.
             counts: read.counts.clone(),
             scapy_sessions: BTreeMap::new(),
+            reassembled: Vec::new(),
         };
         if decode_here {
             decode_chunk(read.options, &mut chunk);
@@ -981,6 +1276,7 @@ fn decode_chunks<'f>(
 fn decode_chunk(options: &PassOptions, chunk: &mut Chunk<'_>) {
     let first_ns = chunk.first_ns;
     let want_flows = options.flows || options.transactions;
+    let parts = crate::flows::table::part_count(options.analyzer.max_flows);
     for step in &mut chunk.steps {
         step.decoded.clear();
         step.selected = decode_select_count(
@@ -997,6 +1293,7 @@ fn decode_chunk(options: &PassOptions, chunk: &mut Chunk<'_>) {
         } else {
             None
         };
+        step.part = step.keyed.map_or(0, |k| k.part(parts) as u8);
     }
 }
 
@@ -1120,6 +1417,23 @@ struct Step<'a> {
     packets: u64,
     /// TLS secrets the capture held just before this packet (rarely any).
     secrets: Option<Vec<crate::analyzers::tls::KeyLog>>,
+    /// With flow threads: the part of the flow table `keyed` falls in (decoding thread)...
+    part: u8,
+    /// ...capture time after this packet, and what goes to the flow table (dealing thread,
+    /// before the flow threads see the chunk).
+    now_ns: i64,
+    forward: Forward,
+}
+
+/// What a packet hands the flow table and the analyzers (worked out in capture order).
+#[derive(Debug, Clone, Copy)]
+enum Forward {
+    /// Nothing: not selected, or a fragment held for its datagram.
+    None,
+    /// The packet itself.
+    Step,
+    /// The datagram its fragment completed (the chunk's `reassembled[i]`).
+    Datagram(usize),
 }
 
 /// Where the dealer puts TCP and UDP packets.
@@ -1178,6 +1492,9 @@ struct Dealer<'o> {
     now_ns: i64,
     /// Packets handed to the inline worker in this epoch.
     inline_packets: u64,
+    /// With flow threads, at the end of the capture: the flows open then (over all
+    /// threads), and every flow still open or evicted since the last sweep point, numbered.
+    accounted_end: Option<(usize, Vec<FlowRecord>)>,
     /// The mapped capture file, when workers read payloads from it in place.
     file: Option<MappedBytes>,
 }
@@ -1240,6 +1557,7 @@ impl<'o> Front<'o> {
                 endpoints: EndpointCounts::default(),
                 now_ns: i64::MIN,
                 inline_packets: 0,
+                accounted_end: None,
                 file: None,
             },
         }
@@ -1510,8 +1828,11 @@ impl Dealer<'_> {
 
     /// The capture ended: every flow still open ends, in flow order.
     fn finish(&mut self) {
-        self.peak_open_flows = self.peak_open_flows.max(self.flows.open_flows());
-        let mut remaining = self.flows.finish_open();
+        let (open, mut remaining) = match self.accounted_end.take() {
+            Some(end) => end,
+            None => (self.flows.open_flows(), self.flows.finish_open()),
+        };
+        self.peak_open_flows = self.peak_open_flows.max(open);
         // Open flows come in flow order; only flows evicted for room since the last sweep
         // (rare) are out of it.
         remaining.sort_by_key(|r| r.flow_id);
@@ -1565,14 +1886,20 @@ impl Dealer<'_> {
 
     /// Hands one packet to the flow table and, for transactions, to its worker (payload
     /// copied into the worker's batch).
+    #[inline(always)]
     fn forward(&mut self, packet: &Packet<'_>, decoded: &Decoded<'_>, keyed: Option<&FlowKeyed>) {
         let update = match keyed {
             Some(keyed) => self.flows.on_keyed(packet, keyed),
             None => self.flows.on_packet(packet, decoded),
         };
-        let Some(update) = update else {
-            return;
-        };
+        if let Some(update) = update {
+            self.deal(packet, decoded, update);
+        }
+    }
+
+    /// Deals a packet the flow table accepted (`update`) to its worker.
+    #[inline(always)]
+    fn deal(&mut self, packet: &Packet<'_>, decoded: &Decoded<'_>, update: FlowUpdate) {
         if !self.options.transactions {
             return;
         }
@@ -1678,33 +2005,81 @@ impl Dealer<'_> {
     /// A datagram rebuilt from fragments goes on like a frame of its own, as raw IP whose
     /// wire length is that of all its fragments; a fragmented packet tunnelled inside it goes
     /// back to the defragmenter.
-    fn forward_reassembled(&mut self, packet: &Packet<'_>, mut datagram: Reassembled) {
-        for _ in 0..MAX_NESTED_REASSEMBLY {
+    fn forward_reassembled(&mut self, packet: &Packet<'_>, datagram: Reassembled) {
+        if let Some(datagram) = reassemble_nested(&mut self.defrag, packet, datagram) {
             let decoded = datagram.decode();
-            let rebuilt = Packet {
-                timestamp_ns: packet.timestamp_ns,
-                link_type: LinkType::RAW,
-                original_len: u32::try_from(datagram.wire_len).unwrap_or(u32::MAX),
-                interface_id: packet.interface_id,
-                data: datagram.datagram(),
-            };
-            if decoded.fragment.is_some() {
-                match self
-                    .defrag
-                    .push(packet.timestamp_ns, rebuilt.original_len, &decoded)
-                {
-                    Outcome::Held => return,
-                    Outcome::PassOn => {}
-                    Outcome::Complete(inner) => {
-                        datagram = inner;
-                        continue;
-                    }
-                }
-            }
+            let rebuilt = flow_threads::rebuilt_packet(packet, &datagram);
             self.forward(&rebuilt, &decoded, None);
-            return;
         }
     }
+
+    /// [`Dealer::take`] for a packet the front's flow threads accounted: `update` numbered,
+    /// the clock and IP reassembly done in capture order before (see [`SplitDealer`]).
+    #[inline(always)]
+    fn take_accounted(
+        &mut self,
+        step: &Step<'_>,
+        reassembled: &[Reassembled],
+        update: Option<FlowUpdate>,
+    ) {
+        self.epoch_items += 1;
+        if step.selected {
+            self.now_ns = step.now_ns;
+        }
+        let Some(update) = update else {
+            return;
+        };
+        match step.forward {
+            Forward::None => {}
+            Forward::Step => self.deal(&step.packet, &step.decoded, update),
+            Forward::Datagram(at) => {
+                let datagram = &reassembled[at];
+                let decoded = datagram.decode();
+                let rebuilt = flow_threads::rebuilt_packet(&step.packet, datagram);
+                self.deal(&rebuilt, &decoded, update);
+            }
+        }
+    }
+
+    /// A sweep point the flow threads reached: `open` flows before it, the flows evicted for
+    /// room since the last one and those it ended (numbered), each in flow order as one
+    /// table gives them ([`FlowTable::evict`]).
+    fn sweep_accounted(
+        &mut self,
+        open: usize,
+        mut evicted: Vec<FlowRecord>,
+        mut swept: Vec<FlowRecord>,
+    ) {
+        self.peak_open_flows = self.peak_open_flows.max(open);
+        evicted.sort_by_key(|r| r.flow_id);
+        swept.sort_by_key(|r| r.flow_id);
+        for record in evicted.into_iter().chain(swept) {
+            self.flow_ended(record);
+        }
+    }
+}
+
+/// The datagram to hand on after `datagram` was put back together: itself, or (a
+/// fragmented packet tunnelled inside it going back to the defragmenter) the one that
+/// completes; `None` while held.
+fn reassemble_nested(
+    defrag: &mut Defragmenter,
+    packet: &Packet<'_>,
+    mut datagram: Reassembled,
+) -> Option<Reassembled> {
+    for _ in 0..MAX_NESTED_REASSEMBLY {
+        let decoded = datagram.decode();
+        if decoded.fragment.is_none() {
+            return Some(datagram);
+        }
+        let wire_len = u32::try_from(datagram.wire_len).unwrap_or(u32::MAX);
+        match defrag.push(packet.timestamp_ns, wire_len, &decoded) {
+            Outcome::Held => return None,
+            Outcome::PassOn => return Some(datagram),
+            Outcome::Complete(inner) => datagram = inner,
+        }
+    }
+    None
 }
 
 /// Tunnels nested inside a reassembled datagram that are themselves fragmented are reassembled

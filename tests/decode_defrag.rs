@@ -490,11 +490,14 @@ fn pipeline_pairs_a_fragmented_dns_response_at_its_last_fragment() {
     }
     writer.finish().unwrap();
 
-    for threads in [1, 2] {
+    // From 3 workers on, planned as on that many cores: the flow table runs on flow threads,
+    // and the datagram is put back together before them.
+    for threads in [1, 2, 3, 6] {
         let options = PassOptions {
             flows: true,
             transactions: true,
             threads,
+            cores: (threads >= 3).then_some(threads),
             ..Default::default()
         };
         let mut dns = Vec::new();

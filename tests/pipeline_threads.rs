@@ -328,6 +328,40 @@ fn timestamps_running_backwards_give_the_same_records_for_every_worker_count() {
     assert!(count(&records, "http ") > 500);
 }
 
+/// Floods under a small flow budget: the flows evicted for room, swept and ended at the end
+/// are the same for every worker count, also when the flow table is split over flow threads
+/// (from 3 workers on here, planned as on that many cores); fragments never completed too.
+#[test]
+fn floods_under_a_flow_budget_give_the_same_records_for_every_worker_count() {
+    let small_budget = AnalyzerConfig {
+        max_flows: 200,
+        ..Default::default()
+    };
+    for (name, kind, connections, per) in [
+        ("syn_flood.pcap", "syn-flood", "20000", "1"),
+        ("no_responses.pcap", "no-responses", "600", "3"),
+        ("ipv6_fragments.pcap", "ipv6-fragments", "2000", "64"),
+    ] {
+        let path = synth(
+            name,
+            &["--hostile", kind, "--count", connections, "--per", per],
+        );
+        let records = same_for_every_worker_count(&path, &small_budget);
+        if kind == "ipv6-fragments" {
+            // No datagram completes: no flow, every fragment still counted.
+            assert_eq!(count(&records, "flow "), 0, "{name}");
+            continue;
+        }
+        let flows = count(&records, "flow ");
+        assert!(flows >= 600, "{name}: {flows} flows");
+        let (_, summary) = pass(&path, 1, &small_budget);
+        assert!(
+            summary.contains("--max-flows 200"),
+            "{name}: evictions reported: {summary}"
+        );
+    }
+}
+
 #[test]
 fn corpus_captures_give_the_same_records_for_every_worker_count() {
     let Some(corpus) =

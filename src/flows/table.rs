@@ -140,6 +140,14 @@ impl FlowKeyed {
     }
 }
 
+impl FlowKeyed {
+    /// The part of a table of `parts` parts ([`part_count`]) that holds this packet's flow.
+    #[inline]
+    pub fn part(&self, parts: usize) -> usize {
+        part_of(&self.key, parts)
+    }
+}
+
 /// What the table says about one packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlowUpdate {
@@ -151,6 +159,10 @@ pub struct FlowUpdate {
     /// The flow's lane ([`super::lanes::lane_of`] of its endpoints), computed once per flow
     /// when the table was made [`FlowTable::with_lanes`]; 0 otherwise.
     pub lane: usize,
+    /// Where the table keeps the flow while it is open (a later flow may get the same slot
+    /// once this one ended): lets a table whose flows are numbered again elsewhere be
+    /// followed by slot.
+    pub slot: usize,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -318,6 +330,11 @@ pub const MAX_PARTS: usize = 16;
 /// Bits of a slot that name its part (the rest index the part's slab).
 const PART_BITS: u32 = MAX_PARTS.trailing_zeros();
 
+/// The parts of a table with a budget of `max_flows` flows ([`FlowTable::with_max_flows`]).
+pub fn part_count(max_flows: usize) -> usize {
+    MAX_PARTS.min(max_flows.max(1))
+}
+
 /// The part of `parts` that holds the flow `key`: a fixed mix of its words (no random seed,
 /// unlike the hash map), the same for both directions (the key is canonical).
 fn part_of(key: &FlowKey, parts: usize) -> usize {
@@ -464,7 +481,7 @@ impl FlowSlots {
 
     /// Removes every open flow and returns them in flow order (sorting (flow id, slot) pairs
     /// moves no state: sorting the ended records instead cost ~800 instructions a flow).
-    fn drain(&mut self) -> Vec<FlowState> {
+    fn drain(&mut self) -> Vec<(usize, FlowState)> {
         let mut order: Vec<(u64, usize)> = self
             .states()
             .map(|(slot, state)| (state.record.flow_id, slot))
@@ -473,7 +490,8 @@ impl FlowSlots {
         let drained = order
             .into_iter()
             .filter_map(|(_, slot)| {
-                self.parts[slot & (MAX_PARTS - 1)].states[slot >> PART_BITS].take()
+                let state = self.parts[slot & (MAX_PARTS - 1)].states[slot >> PART_BITS].take();
+                Some((slot, state?))
             })
             .collect();
         for slab in self.parts.iter_mut() {
@@ -495,8 +513,9 @@ pub struct FlowTable {
     max_flows: usize,
     /// Each part's share of `max_flows` (see [`MAX_PARTS`]).
     part_max_flows: usize,
-    /// Flows evicted for room, handed out by the next [`FlowTable::evict`].
-    evicted: Vec<FlowRecord>,
+    /// Flows evicted for room, with the slots they had, handed out by the next
+    /// [`FlowTable::evict`] (or [`FlowTable::take_evicted`]).
+    evicted: Vec<(usize, FlowRecord)>,
     /// Flows evicted for room so far.
     pub evictions: u64,
     /// Hand out each flow's lane (see [`FlowUpdate::lane`]).
@@ -540,7 +559,7 @@ impl FlowTable {
     /// complete up to the eviction. Before the first packet.
     pub fn with_max_flows(mut self, max_flows: usize) -> Self {
         self.max_flows = max_flows.max(1);
-        let parts = MAX_PARTS.min(self.max_flows);
+        let parts = part_count(self.max_flows);
         self.part_max_flows = self.max_flows / parts;
         self.flows = FlowSlots::new(parts);
         self
@@ -550,6 +569,11 @@ impl FlowTable {
     pub fn with_lanes(mut self) -> Self {
         self.with_lanes = true;
         self
+    }
+
+    /// The parts the table is split into (see [`MAX_PARTS`]).
+    pub fn part_count(&self) -> usize {
+        self.flows.part_count
     }
 
     /// A warning for the report when flows were evicted for room.
@@ -595,7 +619,7 @@ impl FlowTable {
             if let Some(state) = self.flows.remove(&key) {
                 let record = self.end(state);
                 if !self.keep_records {
-                    self.evicted.push(record);
+                    self.evicted.push((slot, record));
                 }
                 self.evictions += 1;
             }
@@ -682,6 +706,7 @@ impl FlowTable {
             from_client,
             is_new,
             lane: usize::from(state.lane),
+            slot,
         };
         if closes {
             let entry = (state.record.last_ns, update.flow_id, slot);
@@ -754,12 +779,39 @@ impl FlowTable {
 
     /// Removes flows that are closed (and quiet for `linger_ns`) or idle for `idle_ns`, as of
     /// capture time `now_ns`, and returns them (in order of flow id). Keeps memory bounded on
-    /// long captures. Flows evicted for room since the last call come first.
+    /// long captures. Flows evicted for room since the last call come first, in order of
+    /// flow id too.
     pub fn evict(&mut self, now_ns: i64, linger_ns: i64, idle_ns: i64) -> Vec<FlowRecord> {
         // The next sweep's evictions start with as much room: under a flood, growing from
         // nothing each time copied ~12 % of the pass's instructions.
         let room = self.evicted.len();
-        let mut out = std::mem::replace(&mut self.evicted, Vec::with_capacity(room));
+        let mut evicted = std::mem::replace(&mut self.evicted, Vec::with_capacity(room));
+        // In flow order whichever parts they came from (one after another, each in flow
+        // order): the order tables holding some parts each can be merged to.
+        evicted.sort_by_key(|(_, record)| record.flow_id);
+        let swept = self.sweep(now_ns, linger_ns, idle_ns);
+        let mut out = Vec::with_capacity(evicted.len() + swept.len());
+        out.extend(evicted.into_iter().map(|(_, record)| record));
+        out.extend(swept.into_iter().map(|(_, record)| record));
+        out
+    }
+
+    /// The flows evicted for room since the last call, with the slots they had (in the order
+    /// evicted): a table whose flow ids are numbered again elsewhere ([`FlowUpdate::slot`])
+    /// hands them over before a later flow takes one of their slots.
+    pub fn take_evicted(&mut self) -> impl Iterator<Item = (usize, FlowRecord)> + '_ {
+        self.evicted.drain(..)
+    }
+
+    /// How many flows evicted for room wait to be handed out.
+    pub fn evicted_waiting(&self) -> usize {
+        self.evicted.len()
+    }
+
+    /// [`FlowTable::evict`] without the flows evicted for room: the closed and idle flows
+    /// with their slots, in order of flow id.
+    pub fn sweep(&mut self, now_ns: i64, linger_ns: i64, idle_ns: i64) -> Vec<(usize, FlowRecord)> {
+        let mut out = Vec::new();
         let mut done: Vec<(u64, usize)> = Vec::new();
         self.pop_due(
             Queue::Open,
@@ -788,7 +840,7 @@ impl FlowTable {
                 "a flow's key rebuilt from its record finds it"
             );
             if let Some(state) = state {
-                out.push(self.end(state));
+                out.push((slot, self.end(state)));
             }
         }
         out
@@ -834,20 +886,26 @@ impl FlowTable {
     /// Ends the flows still open and returns them (streaming mode's last step): those evicted
     /// for room since the last sweep, then the open ones in flow order.
     pub fn finish_open(&mut self) -> Vec<FlowRecord> {
+        let mut out: Vec<FlowRecord> = self.evicted.drain(..).map(|(_, r)| r).collect();
+        out.extend(self.end_open().into_iter().map(|(_, record)| record));
+        out
+    }
+
+    /// Ends the flows still open and returns them with their slots, in flow order (not
+    /// those evicted for room: see [`FlowTable::take_evicted`]).
+    pub fn end_open(&mut self) -> Vec<(usize, FlowRecord)> {
         self.sweep.clear();
         let open = self.flows.drain();
-        let mut out = std::mem::take(&mut self.evicted);
-        for state in open {
-            out.push(self.end(state));
-        }
-        out
+        open.into_iter()
+            .map(|(slot, state)| (slot, self.end(state)))
+            .collect()
     }
 
     /// Ends every flow; returns all kept records in order of first packet.
     pub fn finish(&mut self) -> Vec<FlowRecord> {
         self.sweep.clear();
         let open = self.flows.drain();
-        for state in open {
+        for (_, state) in open {
             self.end(state);
         }
         let mut all = std::mem::take(&mut self.ended);
@@ -1160,7 +1218,7 @@ mod tests {
         }
         assert_eq!(t.evictions as usize + t.open_flows(), 2_000);
         // Evicted in batches of a quarter of a part (2 of 10), each batch in flow order.
-        let evicted: Vec<u64> = t.evicted.iter().map(|r| r.flow_id).collect();
+        let evicted: Vec<u64> = t.evicted.iter().map(|(_, r)| r.flow_id).collect();
         assert_eq!(evicted.len() as u64, t.evictions);
         for batch in evicted.chunks(2) {
             assert!(batch.windows(2).all(|w| w[0] < w[1]), "{batch:?}");
@@ -1248,7 +1306,7 @@ mod tests {
                     let want = due_by_scan(&t, now, linger, idle);
                     // Flows evicted for room since the last sweep come first; the rest are
                     // exactly the due ones, in flow order.
-                    let for_room = t.evicted.len();
+                    let for_room = t.evicted_waiting();
                     let got: Vec<u64> = t.evict(now, linger, idle)[for_room..]
                         .iter()
                         .map(|r| r.flow_id)
