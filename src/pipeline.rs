@@ -2051,8 +2051,8 @@ impl Dealer<'_> {
         mut swept: Vec<FlowRecord>,
     ) {
         self.peak_open_flows = self.peak_open_flows.max(open);
-        evicted.sort_by_key(|r| r.flow_id);
-        swept.sort_by_key(|r| r.flow_id);
+        evicted.sort_unstable_by_key(|r| r.flow_id);
+        swept.sort_unstable_by_key(|r| r.flow_id);
         for record in evicted.into_iter().chain(swept) {
             self.flow_ended(record);
         }

@@ -788,7 +788,7 @@ impl FlowTable {
         let mut evicted = std::mem::replace(&mut self.evicted, Vec::with_capacity(room));
         // In flow order whichever parts they came from (one after another, each in flow
         // order): the order tables holding some parts each can be merged to.
-        evicted.sort_by_key(|(_, record)| record.flow_id);
+        evicted.sort_unstable_by_key(|(_, record)| record.flow_id);
         let swept = self.sweep(now_ns, linger_ns, idle_ns);
         let mut out = Vec::with_capacity(evicted.len() + swept.len());
         out.extend(evicted.into_iter().map(|(_, record)| record));
