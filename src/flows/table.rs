@@ -138,9 +138,7 @@ impl FlowKeyed {
             payload,
         })
     }
-}
 
-impl FlowKeyed {
     /// The part of a table of `parts` parts ([`part_count`]) that holds this packet's flow.
     #[inline]
     pub fn part(&self, parts: usize) -> usize {
