@@ -106,16 +106,17 @@ pub(super) fn run_flow_thread(
                 let mut work = FlowWork::default();
                 for (at, step) in chunk.steps.iter().enumerate() {
                     let at = at as u32;
-                    if let Some((packet, keyed)) = flow_input(&chunk, step) {
-                        if usize::from(step.part) % threads == thread {
-                            if let Some(update) = table.on_keyed(&packet, &keyed) {
-                                work.updates.push((at, update));
-                            }
-                            if table.evicted_waiting() > 0 {
-                                let evicted = table.take_evicted();
-                                work.evicted
-                                    .extend(evicted.map(|(slot, record)| (at, slot, record)));
-                            }
+                    // Another thread's part: nothing to build for it.
+                    let mine = usize::from(step.part) % threads == thread;
+                    if let Some((packet, keyed)) = mine.then(|| flow_input(&chunk, step)).flatten()
+                    {
+                        if let Some(update) = table.on_keyed(&packet, &keyed) {
+                            work.updates.push((at, update));
+                        }
+                        if table.evicted_waiting() > 0 {
+                            let evicted = table.take_evicted();
+                            work.evicted
+                                .extend(evicted.map(|(slot, record)| (at, slot, record)));
                         }
                     }
                     if want_flows && step.packets.is_multiple_of(EVICT_EVERY_PACKETS) {
