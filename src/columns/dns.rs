@@ -1,5 +1,6 @@
 //! Columns of DNS transactions: `tracetail dns --json/--csv`, the `dns` table.
 
+use super::writers::unrolled;
 use super::ColumnType::{Int32, Int64, TimestampNsUtc, Utf8, Utf8List};
 use super::{
     capture, client_ip, client_port, col, server_ip, server_port, text_only, Column, RowColumns,
@@ -7,7 +8,8 @@ use super::{
 };
 use crate::analyzers::DnsTransaction;
 
-pub static DNS: RowColumns<DnsTransaction> = RowColumns::new(DNS_COLUMNS);
+pub static DNS: RowColumns<DnsTransaction> =
+    RowColumns::new(DNS_COLUMNS).with_unrolled(unrolled!(DnsTransaction, DNS_COLUMNS));
 
 const DNS_COLUMNS: &[Column<DnsTransaction>] = &[
     capture(),

@@ -7,6 +7,7 @@ use crate::flows::FlowRecord;
 /// The table order is the definition order; `sessions --json` and `--csv` keep the orders they
 /// had before the tables existed (a contract with users' scripts).
 pub static FLOWS: RowColumns<FlowRecord> = RowColumns {
+    unrolled: None,
     columns: FLOW_COLUMNS,
     json_order: Some(&[
         "flow_id",

@@ -1,5 +1,6 @@
 //! Columns of HTTP transactions: `tracetail http --json/--csv`, the `http` table.
 
+use super::writers::unrolled;
 use super::ColumnType::{Boolean, Int32, Int64, Utf8, Utf8List};
 use super::{
     capture, client_ip, client_port, col, connection_id, request_first_ns, request_last_ns,
@@ -8,7 +9,8 @@ use super::{
 };
 use crate::analyzers::HttpTransaction;
 
-pub static HTTP: RowColumns<HttpTransaction> = RowColumns::new(HTTP_COLUMNS);
+pub static HTTP: RowColumns<HttpTransaction> =
+    RowColumns::new(HTTP_COLUMNS).with_unrolled(unrolled!(HttpTransaction, HTTP_COLUMNS));
 
 const HTTP_COLUMNS: &[Column<HttpTransaction>] = &[
     capture(),

@@ -381,6 +381,9 @@ pub struct RowColumns<R: 'static> {
     pub json_order: Option<&'static [&'static str]>,
     /// CSV order by name, likewise.
     pub csv_order: Option<&'static [&'static str]>,
+    /// The JSON and CSV cells of a row written with each getter called directly (see
+    /// [`writers::unrolled`]); `None`: through the getters' pointers.
+    unrolled: Option<writers::Unrolled<R>>,
 }
 
 impl<R> RowColumns<R> {
@@ -390,6 +393,20 @@ impl<R> RowColumns<R> {
             columns,
             json_order: None,
             csv_order: None,
+            unrolled: None,
+        }
+    }
+
+    /// These columns with their JSON and CSV cells written by `writers`, made by
+    /// [`writers::unrolled`] from the same `columns` (in table order in both formats).
+    pub(crate) const fn with_unrolled(self, writers: writers::Unrolled<R>) -> Self {
+        assert!(
+            self.json_order.is_none() && self.csv_order.is_none(),
+            "unrolled cells are in table order"
+        );
+        RowColumns {
+            unrolled: Some(writers),
+            ..self
         }
     }
 

@@ -1,6 +1,7 @@
 //! Columns of the generic analyzer's exchanges: `tracetail tcp --json/--csv`, the `tcp` table
 //! (`export --protocol tcp`).
 
+use super::writers::unrolled;
 use super::ColumnType::{Int32, Int64, Utf8, Utf8List};
 use super::{
     capture, client_ip, client_port, col, connection_id, request_first_ns, request_last_ns,
@@ -9,7 +10,8 @@ use super::{
 };
 use crate::analyzers::TcpExchange;
 
-pub static TCP: RowColumns<TcpExchange> = RowColumns::new(TCP_COLUMNS);
+pub static TCP: RowColumns<TcpExchange> =
+    RowColumns::new(TCP_COLUMNS).with_unrolled(unrolled!(TcpExchange, TCP_COLUMNS));
 
 const TCP_COLUMNS: &[Column<TcpExchange>] = &[
     capture(),

@@ -2,6 +2,7 @@
 //! the `--json` names (issue: one set of field names), so its points in time are `int64`
 //! nanoseconds since the epoch (`*_hello_ns`, `*first_data_ns`), not timestamp columns.
 
+use super::writers::unrolled;
 use super::ColumnType::{Boolean, Int64, Utf8, Utf8List};
 use super::{
     capture, client_ip, client_port, col, connection_id, server_ip, server_port, text_only, Column,
@@ -9,7 +10,8 @@ use super::{
 };
 use crate::analyzers::TlsConnection;
 
-pub static TLS: RowColumns<TlsConnection> = RowColumns::new(TLS_COLUMNS);
+pub static TLS: RowColumns<TlsConnection> =
+    RowColumns::new(TLS_COLUMNS).with_unrolled(unrolled!(TlsConnection, TLS_COLUMNS));
 
 const TLS_COLUMNS: &[Column<TlsConnection>] = &[
     capture(),
