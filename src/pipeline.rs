@@ -2328,8 +2328,10 @@ impl Shard {
 
     /// Handles one epoch's batch (and, for the last, the end of the capture).
     fn process(&mut self, batch: &mut Batch, file: Option<&MappedBytes>) -> ShardOut {
-        for item in batch.items.drain(..) {
-            match item {
+        // Items are read where they lie (moving each ~140-byte item out cost more), then
+        // dropped together.
+        for work in &mut batch.items {
+            match work {
                 Work::Packet {
                     item,
                     timestamp_ns,
@@ -2340,13 +2342,13 @@ impl Shard {
                     payload,
                 } => {
                     let bytes = match payload {
-                        PayloadAt::Batch(range) => &batch.arena[range],
+                        PayloadAt::Batch(range) => &batch.arena[range.clone()],
                         PayloadAt::File(range) => match file {
-                            Some(file) => &file.bytes()[range],
+                            Some(file) => &file.bytes()[range.clone()],
                             None => &[],
                         },
                     };
-                    let transport = match transport {
+                    let transport = match *transport {
                         Transport::Tcp(t) => Transport::Tcp(TcpInfo {
                             payload: bytes,
                             ..t
@@ -2358,19 +2360,20 @@ impl Shard {
                         other => other,
                     };
                     self.packet(
-                        item,
-                        timestamp_ns,
-                        flow_id,
-                        new_connection,
-                        endpoints,
+                        *item,
+                        *timestamp_ns,
+                        *flow_id,
+                        *new_connection,
+                        *endpoints,
                         &transport,
                     );
                 }
-                Work::FlowEnd { item, flow_id } => self.flow_end(item, flow_id),
-                Work::Sweep { item, now_ns } => self.sweep(item, now_ns),
-                Work::TlsSecrets(keys) => self.analyzer.add_tls_secrets(*keys),
+                Work::FlowEnd { item, flow_id } => self.flow_end(*item, *flow_id),
+                Work::Sweep { item, now_ns } => self.sweep(*item, *now_ns),
+                Work::TlsSecrets(keys) => self.analyzer.add_tls_secrets(std::mem::take(keys)),
             }
         }
+        batch.items.clear();
         if batch.last {
             self.finish();
         }
