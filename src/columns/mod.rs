@@ -404,6 +404,10 @@ impl<R> RowColumns<R> {
             self.json_order.is_none() && self.csv_order.is_none(),
             "unrolled cells are in table order"
         );
+        assert!(
+            self.columns.len() <= writers::UNROLLED_MAX,
+            "more columns than an unrolled writer writes: raise UNROLLED_MAX and its indices"
+        );
         RowColumns {
             unrolled: Some(writers),
             ..self
