@@ -2328,8 +2328,8 @@ impl Shard {
 
     /// Handles one epoch's batch (and, for the last, the end of the capture).
     fn process(&mut self, batch: &mut Batch, file: Option<&MappedBytes>) -> ShardOut {
-        // Items are read where they lie (moving each ~140-byte item out cost more), then
-        // dropped together.
+        // Items are read where they lie (moving each ~140-byte item out cost more); they are
+        // dropped together when `run_taken` clears the batch.
         for work in &mut batch.items {
             match work {
                 Work::Packet {
@@ -2373,7 +2373,6 @@ impl Shard {
                 Work::TlsSecrets(keys) => self.analyzer.add_tls_secrets(std::mem::take(keys)),
             }
         }
-        batch.items.clear();
         if batch.last {
             self.finish();
         }

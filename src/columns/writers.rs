@@ -452,9 +452,23 @@ struct Json<'c> {
 }
 
 impl Format for Json<'_> {
+    /// Numbers, booleans, nulls and quoted IPv4 addresses; strings, lists and IPv6 addresses
+    /// are written straight into the line.
     #[inline(always)]
     fn put_short(cell: &mut Cell, value: &Value<'_>) -> bool {
-        put_short_json(cell, value)
+        match *value {
+            Value::Null => cell.put(b"null"),
+            Value::UInt(n) => cell.put_u64(n),
+            Value::Int(n) => cell.put_i64(n),
+            Value::Bool(b) => cell.put(if b { b"true" } else { b"false" }),
+            Value::Ip(IpAddr::V4(ip)) => {
+                cell.put(b"\"");
+                cell.put_ipv4(ip);
+                cell.put(b"\"");
+            }
+            _ => return false,
+        }
+        true
     }
     #[inline(always)]
     fn push_long(&mut self, buf: &mut Vec<u8>, value: Value<'_>) {
@@ -470,13 +484,31 @@ struct Csv<'c, 's> {
 }
 
 impl Format for Csv<'_, '_> {
+    /// Numbers, booleans, nulls (empty) and IPv4 addresses: none of them needs quotes.
     #[inline(always)]
     fn put_short(cell: &mut Cell, value: &Value<'_>) -> bool {
-        put_short_csv(cell, value)
+        match *value {
+            Value::Null => {}
+            Value::UInt(n) => cell.put_u64(n),
+            Value::Int(n) => cell.put_i64(n),
+            Value::Bool(b) => cell.put(if b { b"true" } else { b"false" }),
+            Value::Ip(IpAddr::V4(ip)) => cell.put_ipv4(ip),
+            _ => return false,
+        }
+        true
     }
+    /// Quoted where needed.
     #[inline(always)]
     fn push_long(&mut self, buf: &mut Vec<u8>, value: Value<'_>) {
-        push_csv_long(buf, self.scratch, self.capture, value);
+        match value {
+            Value::Str(s) => push_csv_field(buf, s.as_bytes()),
+            Value::Capture => buf.extend_from_slice(self.capture),
+            other => {
+                self.scratch.clear();
+                push_csv_text(self.scratch, &other, b"");
+                push_csv_field(buf, self.scratch);
+            }
+        }
     }
 }
 
@@ -497,25 +529,6 @@ fn push_cell<R, F: Format>(buf: &mut Vec<u8>, key: &Key<R>, value: Value<'_>, fo
     }
 }
 
-/// Formats a short value (number, boolean, null, IPv4 address) into `cell`; false for the
-/// others, which are written straight into the line.
-#[inline(always)]
-fn put_short_json(cell: &mut Cell, value: &Value<'_>) -> bool {
-    match *value {
-        Value::Null => cell.put(b"null"),
-        Value::UInt(n) => cell.put_u64(n),
-        Value::Int(n) => cell.put_i64(n),
-        Value::Bool(b) => cell.put(if b { b"true" } else { b"false" }),
-        Value::Ip(IpAddr::V4(ip)) => {
-            cell.put(b"\"");
-            cell.put_ipv4(ip);
-            cell.put(b"\"");
-        }
-        _ => return false,
-    }
-    true
-}
-
 fn push_json_value(buf: &mut Vec<u8>, value: Value<'_>, capture: &[u8]) {
     match value {
         Value::Str(s) => push_json_str(buf, s),
@@ -531,7 +544,7 @@ fn push_json_value(buf: &mut Vec<u8>, value: Value<'_>, capture: &[u8]) {
         Value::Strings(items) => push_json_list(buf, items),
         short => {
             let mut cell = Cell::empty();
-            put_short_json(&mut cell, &short);
+            Json::put_short(&mut cell, &short);
             buf.extend_from_slice(cell.text());
         }
     }
@@ -716,39 +729,10 @@ impl<R> CsvRows<R> {
     }
 }
 
-/// Formats a short value (number, boolean, null, IPv4 address) into `cell`; false for the
-/// others. None of these needs quotes.
-#[inline(always)]
-fn put_short_csv(cell: &mut Cell, value: &Value<'_>) -> bool {
-    match *value {
-        Value::Null => {}
-        Value::UInt(n) => cell.put_u64(n),
-        Value::Int(n) => cell.put_i64(n),
-        Value::Bool(b) => cell.put(if b { b"true" } else { b"false" }),
-        Value::Ip(IpAddr::V4(ip)) => cell.put_ipv4(ip),
-        _ => return false,
-    }
-    true
-}
-
-/// A field that is not short (see [`put_short_csv`]), quoted where needed; `scratch` holds
-/// a value being formatted.
-fn push_csv_long(buf: &mut Vec<u8>, scratch: &mut Vec<u8>, capture: &[u8], value: Value<'_>) {
-    match value {
-        Value::Str(s) => push_csv_field(buf, s.as_bytes()),
-        Value::Capture => buf.extend_from_slice(capture),
-        other => {
-            scratch.clear();
-            push_csv_text(scratch, &other, b"");
-            push_csv_field(buf, scratch);
-        }
-    }
-}
-
 /// The text of a CSV field before quoting: absent values empty, lists joined with `,`.
 fn push_csv_text(buf: &mut Vec<u8>, value: &Value<'_>, capture: &[u8]) {
     let mut cell = Cell::empty();
-    if put_short_csv(&mut cell, value) {
+    if Csv::put_short(&mut cell, value) {
         buf.extend_from_slice(cell.text());
         return;
     }
