@@ -338,6 +338,41 @@ fn gap_found_at_flow_end_flags_transaction() {
     assert_eq!(a.low_watermark_ns(), None);
 }
 
+/// A bare ACK (no payload, no SYN/FIN/RST) takes a short path when nothing is held out of
+/// order; what it acknowledges must still count: data arriving later behind a hole the
+/// client already acknowledged makes the hole a gap at once, not at the flow's end.
+#[test]
+fn bare_ack_past_a_hole_makes_it_a_gap_when_the_data_after_it_arrives() {
+    let mut a = analyzer();
+    let mut out = Vec::new();
+    let mut c = Conn::new(4, 80);
+    c.handshake(&mut a, 0, &mut out);
+    c.send(&mut a, 0, 10, GET, &mut out);
+    let resp = b"HTTP/1.1 200 OK\r\nContent-Length: 30\r\n\r\n0123456789abcdefghij0123456789";
+    c.send(&mut a, 1, 20, &resp[..45], &mut out);
+    let base = c.seq[1];
+    // The client acknowledges everything (the capture missed 10 bytes) before the data after
+    // the hole shows up in the capture.
+    let (client, server) = c.ends(0);
+    let mut bare = packet(client, server, c.seq[0], ACK, b"", 0);
+    if let Transport::Tcp(t) = &mut bare.transport {
+        t.ack = base + (resp.len() - 45) as u32;
+    }
+    a.on_packet(21, 4, &bare, &mut out);
+    assert!(http(&out).is_empty());
+    c.send_at(&mut a, 1, 22, base + 10, &resp[55..], &mut out);
+    let txs = http(&out);
+    assert_eq!(
+        txs.len(),
+        1,
+        "the acknowledged hole is a gap before the flow ends"
+    );
+    assert_eq!(txs[0].flags, vec!["gap"]);
+    assert_eq!(txs[0].response_body_bytes, 20);
+    assert_eq!(txs[0].response_last_ns, Some(22));
+    assert_eq!(a.stats().tcp_gap_bytes, 10);
+}
+
 #[test]
 fn snaplen_cut_payload_is_a_gap() {
     let mut a = analyzer();

@@ -138,6 +138,26 @@ impl StreamReassembler {
         u64::try_from(offset).ok()
     }
 
+    /// Nothing held out of order and no FIN still to reach: a segment without payload or
+    /// flags changes nothing here, and an ACK of this direction only moves `peer_acked`
+    /// ([`Self::note_peer_ack`]).
+    #[inline]
+    pub fn is_quiet(&self) -> bool {
+        self.pending.is_empty() && (self.ended || self.fin_offset.is_none())
+    }
+
+    /// [`Self::on_peer_ack`] on a quiet stream: no hole to skip, nothing to deliver.
+    #[inline]
+    pub fn note_peer_ack(&mut self, ack: u32) {
+        debug_assert!(self.is_quiet());
+        if self.ended {
+            return;
+        }
+        if let Some(acked) = self.offset_of(ack) {
+            self.peer_acked = self.peer_acked.max(acked as i64);
+        }
+    }
+
     /// The peer acknowledged everything before `ack`: bytes below it that were not captured
     /// will never be retransmitted, so holes below it are gaps now (what Zeek calls "ack above
     /// hole"). Buffered bytes above the hole are delivered.
