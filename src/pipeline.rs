@@ -276,10 +276,14 @@ pub fn analyze<'a>(
     let rows = options.rows.clone().filter(|_| threaded);
     let mut merger = Merger::new(options.flows, rows, options.analyzer.max_held_records);
     let mut shards = Vec::new();
+    let mut reader = reader;
+    // Workers read payloads where they lie in a mapped file rather than copies (and, with a
+    // split front, the decoded packets where the decoding threads left them, which borrow
+    // it: so it outlives the front).
+    let file = threaded
+        .then(|| reader.share_mapped(KEEP_PACKETS_FOR_WORKERS, KEEP_BYTES_FOR_WORKERS))
+        .flatten();
     let mut front = if threaded {
-        let mut reader = reader;
-        // Workers read payloads where they lie in a mapped file rather than copies.
-        let file = reader.share_mapped(KEEP_PACKETS_FOR_WORKERS, KEEP_BYTES_FOR_WORKERS);
         // The front is one thread below SPLIT_FRONT_FROM_WORKERS: with two workers and no
         // third core, it and one worker thread share the analysis, so that three busy threads
         // (front, two workers) do not share two cores. Not when the workers' cost is
@@ -301,7 +305,7 @@ pub fn analyze<'a>(
             worker_threads,
             front_helps,
             decoders,
-            file,
+            file.as_ref(),
             &mut merger,
             sink,
         );
@@ -404,15 +408,15 @@ fn shard_count(workers: usize) -> usize {
 /// batches too while the worker thread is more than an epoch behind, so the two balance
 /// themselves whatever share of the pass reading takes (a fixed split of the lanes suited
 /// small packets or large ones, not both, and left the front idle when analysis is heavy).
-fn run_threaded<'o>(
-    mut front: Front<'o>,
+fn run_threaded<'o, 'f>(
+    mut front: Front<'o, 'f>,
     worker_threads: usize,
     front_helps: bool,
     decoders: usize,
-    file: Option<MappedBytes>,
+    file: Option<&'f MappedBytes>,
     merger: &mut Merger,
     sink: &mut Sink<'_>,
-) -> (Front<'o>, Vec<Shard>) {
+) -> (Front<'o, 'f>, Vec<Shard>) {
     use std::sync::mpsc::{channel, sync_channel};
     let options = front.options;
     let shards = front.deal.shards();
@@ -422,7 +426,7 @@ fn run_threaded<'o>(
     let (to_merger, from_shards) = channel::<Vec<ShardOut>>();
     let outs = EpochOuts::new(shards, to_merger);
     let front = std::thread::scope(|scope| {
-        let (pool, outs, file) = (&pool, &outs, file.as_ref());
+        let (pool, outs) = (&pool, &outs);
         let workers: Vec<_> = (0..worker_threads)
             .map(|thread| {
                 scope.spawn(move || {
@@ -533,15 +537,16 @@ fn run_threaded<'o>(
                 let dealing = scope.spawn(move || {
                     let mut source = SplitDealer {
                         deal,
-                        chunk: Vec::new(),
+                        chunk: None,
                         next: 0,
+                        secrets: Default::default(),
+                        lent: Default::default(),
                         chunks: decoded,
                         early: BTreeMap::new(),
                         next_seq: 0,
                         used_chunk,
                         in_order,
                         flows,
-                        reassembled: Vec::new(),
                     };
                     pool.close(dealing.deal_epochs(&mut source));
                     (source.deal, source.in_order)
@@ -652,10 +657,10 @@ impl EpochOuts {
 }
 
 /// Runs one shard's batch and sends its output to the merger; false if the merger hung up.
-fn run_taken(
+fn run_taken<'f>(
     options: &PassOptions,
-    pool: &ShardPool<Shard, Batch>,
-    taken: Taken<Shard, Batch>,
+    pool: &ShardPool<Shard, Batch<'f>>,
+    taken: Taken<Shard, Batch<'f>>,
     file: Option<&MappedBytes>,
     outs: &EpochOuts,
 ) -> bool {
@@ -679,12 +684,12 @@ fn run_taken(
 
 /// Ends the pass if a shard's batch panics: the shard never comes back, so without this the
 /// merger would wait for its output forever instead of the panic reaching the caller.
-struct HangUpOnPanic<'a> {
-    pool: &'a ShardPool<Shard, Batch>,
+struct HangUpOnPanic<'a, 'f> {
+    pool: &'a ShardPool<Shard, Batch<'f>>,
     outs: &'a EpochOuts,
 }
 
-impl Drop for HangUpOnPanic<'_> {
+impl Drop for HangUpOnPanic<'_, '_> {
     fn drop(&mut self) {
         if std::thread::panicking() {
             self.outs.hang_up();
@@ -694,9 +699,9 @@ impl Drop for HangUpOnPanic<'_> {
 }
 
 /// The dealing thread's ends of the pool and of the channel to the merger.
-struct Dealing<'p> {
+struct Dealing<'p, 'f> {
     options: &'p PassOptions,
-    pool: &'p ShardPool<Shard, Batch>,
+    pool: &'p ShardPool<Shard, Batch<'f>>,
     outs: &'p EpochOuts,
     to_merger: std::sync::mpsc::SyncSender<Epoch>,
     file: Option<&'p MappedBytes>,
@@ -705,10 +710,10 @@ struct Dealing<'p> {
     helps: bool,
 }
 
-impl Dealing<'_> {
+impl<'f> Dealing<'_, 'f> {
     /// Deals epoch after epoch to the shards and tells the merger each epoch's end, until the
     /// capture ends or the pass stopped (true then).
-    fn deal_epochs<'o>(&self, source: &mut dyn EpochSource<'o>) -> bool {
+    fn deal_epochs<'o>(&self, source: &mut dyn EpochSource<'o, 'f>) -> bool {
         loop {
             let more = source.fill();
             let deal = source.dealer();
@@ -747,12 +752,12 @@ const STEPS_PER_CHUNK: usize = 1024;
 const CHUNKS_IN_FLIGHT: usize = 4;
 
 /// The front's threads in a threaded pass.
-enum FrontThreads<'s, 'o> {
-    One(std::thread::ScopedJoinHandle<'s, Front<'o>>),
+enum FrontThreads<'s, 'o, 'f> {
+    One(std::thread::ScopedJoinHandle<'s, Front<'o, 'f>>),
     Split {
         reading: std::thread::ScopedJoinHandle<'s, SplitReading<'o>>,
         decoding: Vec<std::thread::ScopedJoinHandle<'s, ()>>,
-        dealing: std::thread::ScopedJoinHandle<'s, (Dealer<'o>, InOrder)>,
+        dealing: std::thread::ScopedJoinHandle<'s, (Dealer<'o, 'f>, InOrder)>,
         /// The flow threads, each giving back its table.
         flowing: Vec<std::thread::ScopedJoinHandle<'s, FlowTable>>,
         options: &'o PassOptions,
@@ -762,9 +767,9 @@ enum FrontThreads<'s, 'o> {
 /// What the reading thread of a split front hands back.
 type SplitReading<'o> = (CaptureReader, Reading<'o>, Option<&'o mut dyn Progress>);
 
-impl<'o> FrontThreads<'_, 'o> {
+impl<'o, 'f> FrontThreads<'_, 'o, 'f> {
     /// The front again once its threads ended.
-    fn join(self) -> Front<'o> {
+    fn join(self) -> Front<'o, 'f> {
         const READER_PANIC: &str = "the capture reading thread does not panic";
         match self {
             FrontThreads::One(front) => front.join().expect(READER_PANIC),
@@ -802,20 +807,27 @@ impl<'o> FrontThreads<'_, 'o> {
 }
 
 /// Where the front fills epochs from: its own reader, or the reading thread's chunks.
-trait EpochSource<'o> {
+trait EpochSource<'o, 'f> {
     /// Fills the dealer's epoch; false at the end of the capture.
     fn fill(&mut self) -> bool;
-    fn dealer(&mut self) -> &mut Dealer<'o>;
+    fn dealer(&mut self) -> &mut Dealer<'o, 'f>;
 }
 
-impl<'o> EpochSource<'o> for Front<'o> {
+impl<'o, 'f> EpochSource<'o, 'f> for Front<'o, 'f> {
     fn fill(&mut self) -> bool {
         self.fill_epoch()
     }
-    fn dealer(&mut self) -> &mut Dealer<'o> {
+    fn dealer(&mut self) -> &mut Dealer<'o, 'f> {
         &mut self.deal
     }
 }
+
+/// Where a packet lies in a split front's chunk: the chunk and the step's index in it.
+type StepAt<'a, 'f> = (&'a Arc<Chunk<'f>>, u32);
+
+/// A packet of a split front's chunk as the dealer takes it: where it lies, and the flow
+/// key the decoding thread worked out (none for a fragment).
+type InChunk<'a, 'f> = (StepAt<'a, 'f>, Option<&'a FlowKeyed>);
 
 /// Packets on their way from the reading thread through a decoding thread to the dealing
 /// thread, numbered so that the dealer takes them in the order they were read.
@@ -855,18 +867,23 @@ struct InOrder {
 /// The dealing thread's end of a split front: packets found by the reading thread and
 /// decoded by the decoding threads, taken in order.
 struct SplitDealer<'o, 'f> {
-    deal: Dealer<'o>,
-    chunk: Vec<Step<'f>>,
+    deal: Dealer<'o, 'f>,
+    /// The chunk being dealt (shared with the batches its packets go to), and its next step.
+    chunk: Option<Arc<Chunk<'f>>>,
     next: usize,
+    /// TLS secrets its steps held (taken out before it was shared), by step.
+    secrets: std::collections::VecDeque<(usize, Vec<crate::analyzers::tls::KeyLog>)>,
+    /// Chunks dealt, in order, until the workers are done with them; then their steps go back
+    /// to the reading thread to be filled again.
+    lent: std::collections::VecDeque<Arc<Chunk<'f>>>,
     chunks: std::sync::mpsc::Receiver<Chunk<'f>>,
     /// Decoded chunks that came before their turn, and the number of the next one to take.
     early: BTreeMap<u64, Chunk<'f>>,
     next_seq: u64,
     used_chunk: std::sync::mpsc::Sender<Vec<Step<'f>>>,
     in_order: InOrder,
-    /// With flow threads: their ends, and the datagrams the chunk being dealt rebuilt.
+    /// With flow threads: their ends.
     flows: Option<FlowThreads<'f>>,
-    reassembled: Vec<Reassembled>,
 }
 
 /// Chunks the dealing thread keeps ahead with the flow threads.
@@ -1082,6 +1099,47 @@ impl<'f> SplitDealer<'_, 'f> {
         }
     }
 
+    /// Lends the chunk dealt to the batches and takes the next one; false at the end of the
+    /// capture.
+    fn next_to_deal(&mut self) -> bool {
+        if let Some(dealt) = self.chunk.take() {
+            self.lent.push_back(dealt);
+        }
+        self.give_back_returned();
+        let chunk = if self.flows.is_some() {
+            self.next_accounted_chunk()
+        } else {
+            self.next_chunk().map(|mut chunk| {
+                self.take_counts(&mut chunk);
+                chunk
+            })
+        };
+        let Some(mut chunk) = chunk else {
+            return false;
+        };
+        // Taken out before the chunk is shared (rarely any). An `Option` per step, as in
+        // Front::step (dropping an empty drain cost ~29 instructions).
+        for (i, step) in chunk.steps.iter_mut().enumerate() {
+            if let Some(secrets) = step.secrets.take() {
+                self.secrets.push_back((i, secrets));
+            }
+        }
+        self.chunk = Some(Arc::new(chunk));
+        self.next = 0;
+        true
+    }
+
+    /// Hands the steps of the chunks the workers are done with (the oldest first) back to
+    /// the reading thread, which fills them again rather than allocating.
+    fn give_back_returned(&mut self) {
+        while self.lent.front().is_some_and(|c| Arc::strong_count(c) == 1) {
+            if let Some(chunk) = self.lent.pop_front().and_then(Arc::into_inner) {
+                // The reading thread may have ended: its chunks are not needed then.
+                let _ = self.used_chunk.send(chunk.steps);
+            }
+        }
+    }
+
     /// Adds a chunk's counts to the pass's, in capture order.
     fn take_counts(&mut self, chunk: &mut Chunk<'f>) {
         let in_order = &mut self.in_order;
@@ -1104,35 +1162,24 @@ impl<'f> SplitDealer<'_, 'f> {
     }
 }
 
-impl<'o> EpochSource<'o> for SplitDealer<'o, '_> {
+impl<'o, 'f> EpochSource<'o, 'f> for SplitDealer<'o, 'f> {
     fn fill(&mut self) -> bool {
         let want_flows = self.deal.options.flows || self.deal.options.transactions;
         while !self.deal.epoch_full() {
-            if self.next == self.chunk.len() {
-                // The reading thread may have ended: its chunks are not needed then.
-                let _ = self.used_chunk.send(std::mem::take(&mut self.chunk));
-                let chunk = if self.flows.is_some() {
-                    self.next_accounted_chunk()
-                } else {
-                    self.next_chunk().map(|mut chunk| {
-                        self.take_counts(&mut chunk);
-                        chunk
-                    })
-                };
-                let Some(chunk) = chunk else {
+            let Some(chunk) = self.chunk.as_ref().filter(|c| self.next < c.steps.len()) else {
+                if !self.next_to_deal() {
                     return false;
-                };
-                self.reassembled = chunk.reassembled;
-                (self.chunk, self.next) = (chunk.steps, 0);
+                }
                 continue;
-            }
+            };
             let at = self.next;
-            let step = &mut self.chunk[at];
+            let step = &chunk.steps[at];
             self.next += 1;
-            // An `Option`, as in Front::step (dropping an empty drain cost ~29 instructions).
-            if let Some(secrets) = step.secrets.take() {
-                for keys in secrets {
-                    self.deal.tls_secrets(keys);
+            if self.secrets.front().is_some_and(|(i, _)| *i == at) {
+                if let Some((_, secrets)) = self.secrets.pop_front() {
+                    for keys in secrets {
+                        self.deal.tls_secrets(keys);
+                    }
                 }
             }
             if let Some(flows) = self.flows.as_mut() {
@@ -1142,7 +1189,7 @@ impl<'o> EpochSource<'o> for SplitDealer<'o, '_> {
                     Forward::None => None,
                     _ => flows.update_at(at as u32, step.part),
                 };
-                self.deal.take_accounted(step, &self.reassembled, update);
+                self.deal.take_accounted(chunk, at, update);
                 if want_flows && step.packets.is_multiple_of(EVICT_EVERY_PACKETS) {
                     let (open, evicted, swept) = flows.sweep_at(at as u32);
                     self.deal.sweep_accounted(open, evicted, swept);
@@ -1157,15 +1204,15 @@ impl<'o> EpochSource<'o> for SplitDealer<'o, '_> {
             self.deal.take(
                 packet,
                 decoded,
-                step.keyed.as_ref(),
                 step.selected,
                 self.in_order.now_ns,
                 step.packets,
+                Some(((chunk, at as u32), step.keyed.as_ref())),
             );
         }
         true
     }
-    fn dealer(&mut self) -> &mut Dealer<'o> {
+    fn dealer(&mut self) -> &mut Dealer<'o, 'f> {
         &mut self.deal
     }
 }
@@ -1313,6 +1360,16 @@ enum Work {
         transport: Transport<'static>,
         payload: PayloadAt,
     },
+    /// A TCP or UDP packet of a chunk a split front decoded, read where the decoding thread
+    /// left it (`Batch::chunks[chunk].steps[step]`): the dealer hands out only its number
+    /// and flow, not a copy of its headers.
+    Chunked {
+        item: u64,
+        flow_id: u64,
+        new_connection: Option<[u32; 2]>,
+        chunk: u32,
+        step: u32,
+    },
     /// The flow table let go of a TCP flow (closed, idle, or the capture ended).
     FlowEnd { item: u64, flow_id: u64 },
     /// Time to flush idle connections and time out DNS queries (sent to every worker).
@@ -1333,16 +1390,18 @@ enum PayloadAt {
 
 /// One worker's work of one epoch, with the payload bytes in one buffer.
 #[derive(Default)]
-struct Batch {
+struct Batch<'f> {
     items: Vec<Work>,
     /// How many of `items` are packets.
     packets: u64,
     arena: Vec<u8>,
+    /// The split front's chunks that [`Work::Chunked`] items point into.
+    chunks: Vec<Arc<Chunk<'f>>>,
     /// The capture ends with this epoch: the worker finishes its connections.
     last: bool,
 }
 
-impl Batch {
+impl Batch<'_> {
     /// Room for twice an even share of an epoch's items over `shards`: what every batch
     /// starts with, and the most that the fullest shard's share gives the others.
     fn even_room(shards: usize) -> usize {
@@ -1365,6 +1424,7 @@ impl Batch {
         self.items.clear();
         self.packets = 0;
         self.arena.clear();
+        self.chunks.clear();
         self.last = false;
     }
 }
@@ -1382,12 +1442,12 @@ struct Epoch {
 /// counting) and the [`Dealer`] (flows, dealing). On one thread the two stages take each
 /// packet in turn; with enough workers and a mapped file they run on threads of their own,
 /// decoding on several ([`run_threaded`]).
-struct Front<'o> {
+struct Front<'o, 'f> {
     reader: CaptureReader,
     options: &'o PassOptions,
     progress: Option<&'o mut dyn Progress>,
     read: Reading<'o>,
-    deal: Dealer<'o>,
+    deal: Dealer<'o, 'f>,
 }
 
 /// Decoding, selecting and counting each packet, in capture order.
@@ -1437,12 +1497,12 @@ enum Forward {
 }
 
 /// Where the dealer puts TCP and UDP packets.
-enum Workers {
+enum Workers<'f> {
     /// Shards run on worker threads: per shard, the epoch's batch (payloads copied) and
     /// emptied batches to fill again.
     Batches {
-        batches: Vec<Batch>,
-        spare: Vec<Vec<Batch>>,
+        batches: Vec<Batch<'f>>,
+        spare: Vec<Vec<Batch<'f>>>,
     },
     /// One worker (none without transactions) fed as packets are read.
     Inline(Option<Box<Shard>>),
@@ -1450,9 +1510,9 @@ enum Workers {
     Threads(usize),
 }
 
-impl Workers {
+impl<'f> Workers<'f> {
     /// Empty batches for `n` workers.
-    fn batches(n: usize) -> Workers {
+    fn batches(n: usize) -> Workers<'f> {
         // The first epoch's too have room for twice an even share (see Dealer::take_epoch):
         // empty, they grew by doubling, copying their items each time.
         let batch = || {
@@ -1468,18 +1528,18 @@ impl Workers {
 }
 
 /// An epoch dealt: the batches for worker threads, or what the inline worker emitted.
-struct Dealt {
-    batches: Vec<Batch>,
+struct Dealt<'f> {
+    batches: Vec<Batch<'f>>,
     outs: Vec<ShardOut>,
 }
 
 /// IP reassembly, flow assignment and dealing packets to workers, one epoch at a time.
-struct Dealer<'o> {
+struct Dealer<'o, 'f> {
     options: &'o PassOptions,
     flows: FlowTable,
     defrag: Defragmenter,
     peak_open_flows: usize,
-    workers: Workers,
+    workers: Workers<'f>,
     /// The flows that ended in the epoch being filled.
     ended: Vec<FlowRecord>,
     items: u64,
@@ -1499,7 +1559,7 @@ struct Dealer<'o> {
     file: Option<MappedBytes>,
 }
 
-impl<'o> Front<'o> {
+impl<'o, 'f> Front<'o, 'f> {
     /// Work items and payload bytes in one epoch (over all workers).
     const EPOCH_ITEMS: usize = 4096;
     const EPOCH_BYTES: usize = 2 << 20;
@@ -1508,7 +1568,7 @@ impl<'o> Front<'o> {
         reader: CaptureReader,
         options: &'o PassOptions,
         progress: Option<&'o mut dyn Progress>,
-        workers: Workers,
+        workers: Workers<'f>,
     ) -> Self {
         let workers = match workers {
             Workers::Threads(n) => Workers::batches(n),
@@ -1590,7 +1650,7 @@ impl<'o> Front<'o> {
         let selected = self.read.read(&packet, &mut decoded);
         let (now_ns, packets) = (self.read.now_ns, self.read.packets);
         self.deal
-            .take(&packet, &decoded, None, selected, now_ns, packets);
+            .take(&packet, &decoded, selected, now_ns, packets, None);
         self.read
             .tell_progress(&self.reader, self.progress.as_deref_mut());
         true
@@ -1697,7 +1757,7 @@ fn decode_select_count<'a>(
     selected
 }
 
-impl<'o> Dealer<'o> {
+impl<'o, 'f> Dealer<'o, 'f> {
     /// Whether the epoch being filled is full (epochs end at the same packets in every mode:
     /// they are the merger's release points).
     fn epoch_full(&self) -> bool {
@@ -1711,11 +1771,12 @@ impl<'o> Dealer<'o> {
         &mut self,
         packet: &Packet<'_>,
         decoded: &Decoded<'_>,
-        keyed: Option<&FlowKeyed>,
         selected: bool,
         now_ns: i64,
         packets: u64,
+        in_chunk: Option<InChunk<'_, 'f>>,
     ) {
+        let (at, keyed) = in_chunk.map_or((None, None), |(at, keyed)| (Some(at), keyed));
         // Flows are needed for transactions too (they assign connection ids).
         let want_flows = self.options.flows || self.options.transactions;
         self.epoch_items += 1;
@@ -1726,12 +1787,12 @@ impl<'o> Dealer<'o> {
             // Fragments go to the flow table and the analyzers only as the datagram they
             // complete (dated by the completing fragment); everything else as it is.
             if decoded.fragment.is_none() {
-                self.forward(packet, decoded, keyed);
+                self.forward(packet, decoded, keyed, at);
             } else {
                 let wire_len = packet.original_len.max(packet.data.len() as u32);
                 match self.defrag.push(packet.timestamp_ns, wire_len, decoded) {
                     Outcome::Held => {}
-                    Outcome::PassOn => self.forward(packet, decoded, None),
+                    Outcome::PassOn => self.forward(packet, decoded, None, at),
                     Outcome::Complete(datagram) => self.forward_reassembled(packet, datagram),
                 }
             }
@@ -1742,7 +1803,7 @@ impl<'o> Dealer<'o> {
     }
 
     /// Hands out the epoch filled so far (with `last`, after ending every open flow).
-    fn take_epoch(&mut self, last: bool) -> (Epoch, Dealt) {
+    fn take_epoch(&mut self, last: bool) -> (Epoch, Dealt<'f>) {
         if last {
             self.finish();
         }
@@ -1808,14 +1869,14 @@ impl<'o> Dealer<'o> {
     }
 
     /// A shard's emptied batch, to fill again.
-    fn recycle(&mut self, worker: usize, batch: Batch) {
+    fn recycle(&mut self, worker: usize, batch: Batch<'f>) {
         if let Workers::Batches { spare, .. } = &mut self.workers {
             spare[worker].push(batch);
         }
     }
 }
 
-impl Dealer<'_> {
+impl<'f> Dealer<'_, 'f> {
     /// Lets go of closed and idle flows, and of fragments too old to complete.
     fn evict(&mut self, now_ns: i64) {
         self.peak_open_flows = self.peak_open_flows.max(self.flows.open_flows());
@@ -1887,19 +1948,32 @@ impl Dealer<'_> {
     /// Hands one packet to the flow table and, for transactions, to its worker (payload
     /// copied into the worker's batch).
     #[inline(always)]
-    fn forward(&mut self, packet: &Packet<'_>, decoded: &Decoded<'_>, keyed: Option<&FlowKeyed>) {
+    fn forward(
+        &mut self,
+        packet: &Packet<'_>,
+        decoded: &Decoded<'_>,
+        keyed: Option<&FlowKeyed>,
+        at: Option<StepAt<'_, 'f>>,
+    ) {
         let update = match keyed {
             Some(keyed) => self.flows.on_keyed(packet, keyed),
             None => self.flows.on_packet(packet, decoded),
         };
         if let Some(update) = update {
-            self.deal(packet, decoded, update);
+            self.deal(packet, decoded, update, at);
         }
     }
 
-    /// Deals a packet the flow table accepted (`update`) to its worker.
+    /// Deals a packet the flow table accepted (`update`) to its worker: where it lies in a
+    /// split front's chunk (`at`) when there is one, else a copy of its headers.
     #[inline(always)]
-    fn deal(&mut self, packet: &Packet<'_>, decoded: &Decoded<'_>, update: FlowUpdate) {
+    fn deal(
+        &mut self,
+        packet: &Packet<'_>,
+        decoded: &Decoded<'_>,
+        update: FlowUpdate,
+        at: Option<StepAt<'_, 'f>>,
+    ) {
         if !self.options.transactions {
             return;
         }
@@ -1924,22 +1998,36 @@ impl Dealer<'_> {
             Transport::Udp(u) => (u.payload, (u.src_port, u.dst_port)),
             _ => return,
         };
+        if let (Some((chunk, step)), Workers::Batches { .. }) = (at, &self.workers) {
+            if !decoded.has_ip_endpoints() {
+                return;
+            }
+            let new_connection = self.connection_counts(decoded, ports, &update);
+            let item = self.next_item();
+            self.epoch_bytes += bytes.len();
+            let Workers::Batches { batches, .. } = &mut self.workers else {
+                return;
+            };
+            let worker = worker_of_lane(update.lane, batches.len());
+            let batch = &mut batches[worker];
+            batch.packets += 1;
+            // A batch takes each chunk once, the first time it is dealt a packet of it.
+            if !batch.chunks.last().is_some_and(|c| Arc::ptr_eq(c, chunk)) {
+                batch.chunks.push(Arc::clone(chunk));
+            }
+            batch.items.push(Work::Chunked {
+                item,
+                flow_id: update.flow_id,
+                new_connection,
+                chunk: (batch.chunks.len() - 1) as u32,
+                step,
+            });
+            return;
+        }
         let Some((src, dst)) = decoded.ip_endpoints() else {
             return;
         };
-        // Counted here, where every connection passes in capture order, so the generic
-        // analyzer's server rule is the same for every worker count; only when an observer
-        // (the generic analyzer) runs: it is their only reader, and the table of up to 64k
-        // endpoints cost ~2 % of an `http` pass in cache misses.
-        let new_connection = (update.is_new
-            && matches!(decoded.transport, Transport::Tcp(_))
-            && !self.options.analyzer.observers.is_empty())
-        .then(|| {
-            [
-                self.endpoints.count((src, ports.0)),
-                self.endpoints.count((dst, ports.1)),
-            ]
-        });
+        let new_connection = self.connection_counts(decoded, ports, &update);
         let item = self.next_item();
         // Epochs end at the same packets in every mode (they are the release points).
         self.epoch_bytes += bytes.len();
@@ -2002,6 +2090,31 @@ impl Dealer<'_> {
         });
     }
 
+    /// The endpoints' connection counts of a packet opening a TCP connection. Counted here,
+    /// where every connection passes in capture order, so the generic analyzer's server rule
+    /// is the same for every worker count; only when an observer (the generic analyzer) runs:
+    /// it is their only reader, and the table of up to 64k endpoints cost ~2 % of an `http`
+    /// pass in cache misses.
+    #[inline(always)]
+    fn connection_counts(
+        &mut self,
+        decoded: &Decoded<'_>,
+        ports: (u16, u16),
+        update: &FlowUpdate,
+    ) -> Option<[u32; 2]> {
+        if !(update.is_new
+            && matches!(decoded.transport, Transport::Tcp(_))
+            && !self.options.analyzer.observers.is_empty())
+        {
+            return None;
+        }
+        let (src, dst) = decoded.ip_endpoints()?;
+        Some([
+            self.endpoints.count((src, ports.0)),
+            self.endpoints.count((dst, ports.1)),
+        ])
+    }
+
     /// A datagram rebuilt from fragments goes on like a frame of its own, as raw IP whose
     /// wire length is that of all its fragments; a fragmented packet tunnelled inside it goes
     /// back to the defragmenter.
@@ -2009,19 +2122,15 @@ impl Dealer<'_> {
         if let Some(datagram) = reassemble_nested(&mut self.defrag, packet, datagram) {
             let decoded = datagram.decode();
             let rebuilt = flow_threads::rebuilt_packet(packet, &datagram);
-            self.forward(&rebuilt, &decoded, None);
+            self.forward(&rebuilt, &decoded, None, None);
         }
     }
 
     /// [`Dealer::take`] for a packet the front's flow threads accounted: `update` numbered,
     /// the clock and IP reassembly done in capture order before (see [`SplitDealer`]).
     #[inline(always)]
-    fn take_accounted(
-        &mut self,
-        step: &Step<'_>,
-        reassembled: &[Reassembled],
-        update: Option<FlowUpdate>,
-    ) {
+    fn take_accounted(&mut self, chunk: &Arc<Chunk<'f>>, at: usize, update: Option<FlowUpdate>) {
+        let step = &chunk.steps[at];
         self.epoch_items += 1;
         if step.selected {
             self.now_ns = step.now_ns;
@@ -2031,12 +2140,15 @@ impl Dealer<'_> {
         };
         match step.forward {
             Forward::None => {}
-            Forward::Step => self.deal(&step.packet, &step.decoded, update),
-            Forward::Datagram(at) => {
-                let datagram = &reassembled[at];
+            Forward::Step => {
+                let here = Some((chunk, at as u32));
+                self.deal(&step.packet, &step.decoded, update, here);
+            }
+            Forward::Datagram(i) => {
+                let datagram = &chunk.reassembled[i];
                 let decoded = datagram.decode();
                 let rebuilt = flow_threads::rebuilt_packet(&step.packet, datagram);
-                self.deal(&rebuilt, &decoded, update);
+                self.deal(&rebuilt, &decoded, update, None);
             }
         }
     }
@@ -2327,7 +2439,7 @@ impl Shard {
     }
 
     /// Handles one epoch's batch (and, for the last, the end of the capture).
-    fn process(&mut self, batch: &mut Batch, file: Option<&MappedBytes>) -> ShardOut {
+    fn process(&mut self, batch: &mut Batch<'_>, file: Option<&MappedBytes>) -> ShardOut {
         // Items are read where they lie (moving each ~140-byte item out cost more); they are
         // dropped together when `run_taken` clears the batch.
         for work in &mut batch.items {
@@ -2367,6 +2479,26 @@ impl Shard {
                         *endpoints,
                         &transport,
                     );
+                }
+                Work::Chunked {
+                    item,
+                    flow_id,
+                    new_connection,
+                    chunk,
+                    step,
+                } => {
+                    let step = &batch.chunks[*chunk as usize].steps[*step as usize];
+                    // The dealer dealt it for having IP endpoints.
+                    if let Some(endpoints) = step.decoded.ip_endpoints() {
+                        self.packet(
+                            *item,
+                            step.packet.timestamp_ns,
+                            *flow_id,
+                            *new_connection,
+                            endpoints,
+                            &step.decoded.transport,
+                        );
+                    }
                 }
                 Work::FlowEnd { item, flow_id } => self.flow_end(*item, *flow_id),
                 Work::Sweep { item, now_ns } => self.sweep(*item, *now_ns),

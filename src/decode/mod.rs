@@ -412,6 +412,15 @@ impl Decoded<'_> {
             || self.icmp_quoted_protocol == Some(wire::ip_protocol::UDP)
     }
 
+    /// Whether there is an IP header ([`Self::ip_endpoints`] is `Some`), without building
+    /// the addresses.
+    pub fn has_ip_endpoints(&self) -> bool {
+        matches!(
+            self.inner_network.as_ref().unwrap_or(&self.network),
+            Network::Ipv4(_) | Network::Ipv6(_)
+        )
+    }
+
     /// Source and destination of the innermost IP header, if any.
     pub fn ip_endpoints(&self) -> Option<(IpAddr, IpAddr)> {
         // By reference: copying the `Network` (tens of bytes) cost ~100 instructions a packet.
