@@ -904,6 +904,8 @@ struct FlowThreads<'f> {
     sweeps: Vec<std::collections::VecDeque<SweepAt>>,
     /// Flows evicted for room since the last sweep point, numbered.
     evicted: Vec<FlowRecord>,
+    /// The thread holding each part of the table (`part % threads`, looked up).
+    thread_of_part: [u8; crate::flows::table::MAX_PARTS],
 }
 
 impl<'f> FlowThreads<'f> {
@@ -922,6 +924,7 @@ impl<'f> FlowThreads<'f> {
             evictions: (0..threads).map(|_| Default::default()).collect(),
             sweeps: (0..threads).map(|_| Default::default()).collect(),
             evicted: Vec::new(),
+            thread_of_part: std::array::from_fn(|part| (part % threads.max(1)) as u8),
         }
     }
 
@@ -955,7 +958,8 @@ impl<'f> FlowThreads<'f> {
     /// take one of their slots).
     #[inline(always)]
     fn update_at(&mut self, at: u32, part: u8) -> Option<FlowUpdate> {
-        let thread = usize::from(part) % self.threads();
+        let thread =
+            usize::from(self.thread_of_part[usize::from(part) % crate::flows::table::MAX_PARTS]);
         let evictions = &mut self.evictions[thread];
         while evictions.front().is_some_and(|(when, ..)| *when == at) {
             if let Some((_, slot, record)) = evictions.pop_front() {
@@ -1503,6 +1507,9 @@ enum Workers<'f> {
     Batches {
         batches: Vec<Batch<'f>>,
         spare: Vec<Vec<Batch<'f>>>,
+        /// Each lane's shard ([`worker_of_lane`] looked up: a division a packet was a tenth
+        /// of the split front's dealing).
+        shard_of_lane: Box<[u16; crate::flows::lanes::LANES]>,
     },
     /// One worker (none without transactions) fed as packets are read.
     Inline(Option<Box<Shard>>),
@@ -1523,6 +1530,7 @@ impl<'f> Workers<'f> {
         Workers::Batches {
             batches: (0..n).map(|_| batch()).collect(),
             spare: (0..n).map(|_| Vec::new()).collect(),
+            shard_of_lane: Box::new(std::array::from_fn(|lane| worker_of_lane(lane, n) as u16)),
         }
     }
 }
@@ -1812,7 +1820,7 @@ impl<'o, 'f> Dealer<'o, 'f> {
             outs: Vec::new(),
         };
         match &mut self.workers {
-            Workers::Batches { batches, spare } => {
+            Workers::Batches { batches, spare, .. } => {
                 // Every shard's next batch has room for a quarter more than the fullest of
                 // this epoch, up to twice an even share: a shard's share varies from epoch
                 // to epoch (150 to 430 items of 4,096 over 16 shards on the small-packet
@@ -2005,11 +2013,15 @@ impl<'f> Dealer<'_, 'f> {
             let new_connection = self.connection_counts(decoded, ports, &update);
             let item = self.next_item();
             self.epoch_bytes += bytes.len();
-            let Workers::Batches { batches, .. } = &mut self.workers else {
+            let Workers::Batches {
+                batches,
+                shard_of_lane,
+                ..
+            } = &mut self.workers
+            else {
                 return;
             };
-            let worker = worker_of_lane(update.lane, batches.len());
-            let batch = &mut batches[worker];
+            let batch = &mut batches[usize::from(shard_of_lane[update.lane])];
             batch.packets += 1;
             // A batch takes each chunk once, the first time it is dealt a packet of it.
             if !batch.chunks.last().is_some_and(|c| Arc::ptr_eq(c, chunk)) {
