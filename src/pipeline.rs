@@ -1507,8 +1507,8 @@ enum Workers<'f> {
     Batches {
         batches: Vec<Batch<'f>>,
         spare: Vec<Vec<Batch<'f>>>,
-        /// Each lane's shard ([`worker_of_lane`] looked up: a division a packet was a tenth
-        /// of the split front's dealing).
+        /// Each lane's shard ([`worker_of_lane`] looked up: it divided by the shard count
+        /// for every packet dealt).
         shard_of_lane: Box<[u16; crate::flows::lanes::LANES]>,
     },
     /// One worker (none without transactions) fed as packets are read.
