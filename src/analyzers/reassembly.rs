@@ -158,6 +158,25 @@ impl StreamReassembler {
         }
     }
 
+    /// Whether a segment of this direction starting at `seq` brings the next bytes to
+    /// deliver (the stream has started and not ended).
+    #[inline]
+    pub fn is_next(&self, seq: u32) -> bool {
+        !self.ended
+            && self
+                .base_seq
+                .is_some_and(|base| base.wrapping_add(self.delivered as u32) == seq)
+    }
+
+    /// [`Self::push`] of the next bytes ([`Self::is_next`]) on a quiet stream: delivered at
+    /// once, as `push` would.
+    #[inline]
+    pub fn deliver_next(&mut self, payload: &[u8], ts_ns: i64, sink: &mut dyn StreamSink) {
+        debug_assert!(self.is_quiet());
+        self.delivered += payload.len() as i64;
+        sink.data(payload, ts_ns, ts_ns);
+    }
+
     /// The peer acknowledged everything before `ack`: bytes below it that were not captured
     /// will never be retransmitted, so holes below it are gaps now (what Zeek calls "ack above
     /// hole"). Buffered bytes above the hole are delivered.
