@@ -807,12 +807,7 @@ impl TransactionAnalyzer {
                         dir,
                     };
                     conn.streams[dir].deliver_next(tcp.payload, timestamp_ns, &mut sink);
-                    if matches!(conn.analyzers, Analyzers::Ignored) {
-                        // Free the buffers; nothing more is parsed on this connection.
-                        for d in 0..2 {
-                            conn.streams[d] = StreamReassembler::new(0);
-                        }
-                    }
+                    conn.free_streams_if_ignored();
                     sync_analysis_held(
                         flow_id,
                         conn,
@@ -886,12 +881,7 @@ impl TransactionAnalyzer {
                     conn.streams[dir].push(&segment, &mut sink);
                 }
                 ctx.stats.tcp_retransmitted_bytes += conn.streams[dir].retransmitted_bytes - before;
-                if matches!(conn.analyzers, Analyzers::Ignored) {
-                    // Free the buffers; nothing more is parsed on this connection.
-                    for d in 0..2 {
-                        conn.streams[d] = StreamReassembler::new(0);
-                    }
-                }
+                conn.free_streams_if_ignored();
                 for d in 0..2 {
                     sync_mark(conn, d, ctx.marks, &mut self.held_since);
                 }
@@ -1179,6 +1169,18 @@ fn move_mark(
 }
 
 impl TcpConn {
+    /// Once no analyzer runs, the streams' buffers are freed: nothing more is parsed on this
+    /// connection. (Always inlined: with `#[inline]` alone `on_transport` compiled to 0.7 %
+    /// more instructions on the bench cut's `http --json`.)
+    #[inline(always)]
+    fn free_streams_if_ignored(&mut self) {
+        if matches!(self.analyzers, Analyzers::Ignored) {
+            for d in 0..2 {
+                self.streams[d] = StreamReassembler::new(0);
+            }
+        }
+    }
+
     /// Out-of-order bytes (with per-piece overhead) held in both directions.
     fn held_bytes(&self) -> usize {
         self.streams[0].buffered_cost() + self.streams[1].buffered_cost()
