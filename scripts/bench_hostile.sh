@@ -2,8 +2,9 @@
 # Time and peak memory of tracetail on hostile traces (issue 14): a SYN flood, requests never
 # answered, out-of-order floods, a header grown byte by byte, requests cut by gaps, DNS queries
 # never answered, IPv6 fragments that never complete, heads that never end, rows held behind a
-# response that never ends (each with the default and a small budget; the last rows put all held state under one
-# `--memory-budget`). The traces come from `tracetail synth --hostile KIND`.
+# response that never ends, HTTP/2 streams never answered (each with the default and a small
+# budget; some rows put all held state under one `--memory-budget`). The traces come from
+# `tracetail synth --hostile KIND`.
 #
 #   scripts/bench_hostile.sh                    # the release build of this tree
 #   scripts/bench_hostile.sh OLD_BIN NEW_BIN    # before/after: one row per binary
@@ -46,7 +47,9 @@ open-heads|open-heads|$((5000 * scale))|60000|http --json
 open-heads|open-heads|$((5000 * scale))|60000|http --json --memory-budget 64M
 held-back|held-back|$((40000 * scale))|5|http --json
 held-back|held-back|$((40000 * scale))|5|http --json --memory-budget 64M
-syn-flood|syn-flood|$((500000 * scale))|1|sessions --json --http2 --memory-budget 64M"
+syn-flood|syn-flood|$((500000 * scale))|1|sessions --json --http2 --memory-budget 64M
+h2-streams|h2-streams|$((2000 * scale))|500|http --json
+h2-streams|h2-streams|$((2000 * scale))|500|http --json --memory-budget 64M"
 
 echo "| trace | packets | command | binary | seconds | peak RSS (MiB) |"
 echo "|---|---:|---|---|---:|---:|"

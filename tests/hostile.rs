@@ -554,3 +554,33 @@ fn negative_latency_carries_a_flag() {
     assert!(b["ttfb_ns"].as_i64().unwrap() < 0);
     assert_eq!(b["flags"], serde_json::json!(["clock_backwards"]));
 }
+
+/// Issue 14: HTTP/2 streams never answered count among the pending requests over all
+/// connections (they were bounded only per connection: 2,000 connections of 100 streams held
+/// 300 MiB under a 64 MiB budget). Every request is still one row, flagged `unanswered`.
+#[test]
+fn unanswered_http2_streams_bounded_per_connection_and_in_total() {
+    let config = AnalyzerConfig {
+        max_pending_requests_total: 5000,
+        ..Default::default()
+    };
+    let (report, records) = hostile_pass("h2noresp.pcap", HostileKind::H2Streams, 200, 150, config);
+    let rows = http_of(&records);
+    assert_eq!(rows.len(), 30_000);
+    let odd: Vec<_> = rows
+        .iter()
+        .filter(|t| t.flags != ["unanswered"] || t.version != "2" || t.stream_id.is_none())
+        .take(3)
+        .collect();
+    assert!(odd.is_empty(), "{odd:?}");
+    // Each connection's streams come out in the order they were opened.
+    for conn in rows.chunk_by(|a, b| a.connection_id == b.connection_id) {
+        let ids: Vec<_> = conn.iter().map(|t| t.stream_id).collect();
+        assert!(ids.is_sorted(), "{ids:?}");
+    }
+    let a = &report.analyzer;
+    assert_eq!(a.http_unanswered, 30_000);
+    assert_eq!(a.http_peak_pending_requests, 100);
+    assert_eq!(a.http_peak_pending_total, 5000);
+    assert_eq!(a.http_pending_requests, 0, "every stream left the gauge");
+}

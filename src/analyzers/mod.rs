@@ -26,8 +26,9 @@
 //!
 //! Memory per TCP connection: up to `max_reorder_bytes` (+160 bytes per piece) per direction of
 //! out-of-order data, a head / resync buffer of `max_header_bytes` per direction, at most
-//! `max_pending_requests` waiting transactions; DNS: at most `max_dns_pending` pending queries. Over all
-//! connections, out-of-order data and what the analyzers buffer
+//! `max_pending_requests` waiting transactions (HTTP/2: streams in flight); DNS: at most
+//! `max_dns_pending` pending queries. Over all connections, waiting transactions are held up
+//! to `max_pending_requests_total`, and out-of-order data and what the analyzers buffer
 //! ([`seam::TcpAnalyzer::held_bytes`]) are held up to `max_reassembly_bytes`: above it the
 //! direction holding the oldest out-of-order data is given up as gaps (counted in
 //! `tcp_reassembly_sheds`), then the connection whose analyzers hold the most
@@ -78,8 +79,9 @@ pub struct AnalyzerConfig {
     pub max_header_bytes: usize,
     /// Requests in flight on one connection before the oldest is reported unanswered (100).
     pub max_pending_requests: usize,
-    /// Requests waiting for a response over all connections (default 250,000, ~256 MiB);
-    /// beyond it the connection adding one reports its oldest waiting request `unanswered`.
+    /// Requests waiting for a response over all connections (default 250,000, ~256 MiB),
+    /// HTTP/2 streams in flight included; beyond it the connection adding one reports its
+    /// oldest waiting request (or stream) `unanswered`.
     pub max_pending_requests_total: usize,
     /// DNS queries waiting for a response over the whole pass (default 131,072, ~110 MiB).
     /// Kept per lane (`max_dns_pending / LANES` each, see [`crate::flows::lanes`]): beyond a
@@ -199,7 +201,8 @@ pub struct AnalyzerStats {
     /// Most HTTP requests waiting for a response over all connections at once (bounded by
     /// `max_pending_requests_total`).
     pub http_peak_pending_total: u64,
-    /// Requests waiting for a response over all connections now (a gauge, not a count).
+    /// Requests waiting for a response over all connections now, HTTP/2 streams in flight
+    /// included (a gauge, not a count).
     #[serde(skip)]
     pub http_pending_requests: u64,
     /// Bytes handed to the HTTP head parser (a work measure: linear in the bytes of heads,

@@ -667,9 +667,9 @@ pub struct AnalysisArgs {
     #[arg(long, value_name = "N", default_value_t = 100, help_heading = "Analysis limits",
           value_parser = limits::int::<usize>(1, 1_000_000))]
     pub max_pending_requests: usize,
-    /// HTTP requests in flight over all connections before the connection adding one reports
-    /// its oldest unanswered (1 to 100000000; default 250000, ~256 MiB, a share of
-    /// --memory-budget).
+    /// HTTP requests in flight over all connections (HTTP/2 streams included) before the
+    /// connection adding one reports its oldest unanswered (1 to 100000000; default 250000,
+    /// ~256 MiB, a share of --memory-budget).
     #[arg(long, value_name = "N", help_heading = "Analysis limits",
           value_parser = limits::int::<usize>(1, 100_000_000))]
     pub max_pending_total: Option<usize>,

@@ -38,6 +38,9 @@ pub enum HostileKind {
     /// `count` connections, each sending a request head of `per` bytes in 1400-byte segments
     /// that never ends (no blank line): every connection holds its head so far.
     OpenHeads,
+    /// `count` cleartext HTTP/2 connections (prior knowledge) with `per` requests each, every
+    /// one on a new stream that is never answered.
+    H2Streams,
 }
 
 /// Time between packets of a flood (1 µs).
@@ -171,6 +174,31 @@ pub fn write_hostile<W: Write>(kind: HostileKind, count: u64, per: u64, out: W) 
                 }
             }
         }
+        HostileKind::H2Streams => {
+            for i in 0..count {
+                let ends = client(i);
+                let mut seq = trace.handshake(&ends)?;
+                let mut opening = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+                opening.extend_from_slice(&h2_frame(H2_SETTINGS, 0, 0, b""));
+                trace.tcp(&ends, seq, 1, tcp_flags::ACK, &opening)?;
+                seq = seq.wrapping_add(opening.len() as u32);
+                let settings = h2_frame(H2_SETTINGS, 0, 0, b"");
+                trace.tcp(&ends.reversed(), 1, seq, tcp_flags::ACK, &settings)?;
+                let server_seq = 1u32.wrapping_add(settings.len() as u32);
+                for r in 0..per {
+                    // GET http://h/rN from the static table and literals never indexed, so
+                    // the header table stays empty.
+                    let path = format!("/r{r}");
+                    let mut block = vec![0x82, 0x86, 0x01, 1, b'h', 0x04, path.len() as u8];
+                    block.extend_from_slice(path.as_bytes());
+                    let stream = (2 * r + 1) as u32;
+                    let frame =
+                        h2_frame(H2_HEADERS, H2_END_STREAM | H2_END_HEADERS, stream, &block);
+                    trace.tcp(&ends, seq, server_seq, tcp_flags::ACK, &frame)?;
+                    seq = seq.wrapping_add(frame.len() as u32);
+                }
+            }
+        }
         HostileKind::Ipv6Fragments => {
             let data = vec![0x55; per.max(1).div_ceil(8) as usize * 8];
             for i in 0..count {
@@ -179,6 +207,20 @@ pub fn write_hostile<W: Write>(kind: HostileKind, count: u64, per: u64, out: W) 
         }
     }
     trace.writer.finish()
+}
+
+const H2_HEADERS: u8 = 1;
+const H2_SETTINGS: u8 = 4;
+const H2_END_STREAM: u8 = 0x1;
+const H2_END_HEADERS: u8 = 0x4;
+
+/// An HTTP/2 frame: 24-bit length, type, flags, stream id, payload.
+fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let mut frame = (payload.len() as u32).to_be_bytes()[1..].to_vec();
+    frame.extend_from_slice(&[kind, flags]);
+    frame.extend_from_slice(&stream.to_be_bytes());
+    frame.extend_from_slice(payload);
+    frame
 }
 
 /// Client `i` (a distinct address and port) talking to 192.0.2.80:80.
