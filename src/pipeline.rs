@@ -1380,7 +1380,8 @@ enum Work {
     Sweep { item: u64, now_ns: i64 },
     /// TLS secrets from a pcapng Decryption Secrets Block, for the packets after it (sent to
     /// every worker).
-    TlsSecrets(Box<crate::analyzers::tls::KeyLog>),
+    /// Carries the pass's key logs with the block's added, shared by every worker.
+    TlsSecrets(crate::analyzers::tls::KeyLogs),
 }
 
 /// Where a dealt packet's payload lies.
@@ -1565,6 +1566,8 @@ struct Dealer<'o, 'f> {
     accounted_end: Option<(usize, Vec<FlowRecord>)>,
     /// The mapped capture file, when workers read payloads from it in place.
     file: Option<MappedBytes>,
+    /// The key logs met so far (`--keylog`, then the capture's secrets blocks).
+    tls_keys: crate::analyzers::tls::KeyLogs,
 }
 
 impl<'o, 'f> Front<'o, 'f> {
@@ -1623,6 +1626,7 @@ impl<'o, 'f> Front<'o, 'f> {
                 epoch_bytes: 0,
                 sweeps: SweepSchedule::new(&options.analyzer),
                 endpoints: EndpointCounts::default(),
+                tls_keys: crate::analyzers::tls::KeyLogs::new(options.analyzer.tls.keys.clone()),
                 now_ns: i64::MIN,
                 inline_packets: 0,
                 accounted_end: None,
@@ -1912,13 +1916,15 @@ impl<'f> Dealer<'_, 'f> {
 
     /// TLS secrets from the capture go to every worker, in order with the packets.
     fn tls_secrets(&mut self, keys: crate::analyzers::tls::KeyLog) {
+        // Added here once, in capture order; every worker gets the same (shared) whole.
+        self.tls_keys = self.tls_keys.with(keys);
         match &mut self.workers {
             Workers::Batches { batches, .. } => {
                 for batch in batches {
-                    batch.items.push(Work::TlsSecrets(Box::new(keys.clone())));
+                    batch.items.push(Work::TlsSecrets(self.tls_keys.clone()));
                 }
             }
-            Workers::Inline(Some(shard)) => shard.analyzer.add_tls_secrets(keys),
+            Workers::Inline(Some(shard)) => shard.analyzer.set_tls_keys(self.tls_keys.clone()),
             Workers::Inline(None) | Workers::Threads(_) => {}
         }
     }
@@ -2514,7 +2520,7 @@ impl Shard {
                 }
                 Work::FlowEnd { item, flow_id } => self.flow_end(*item, *flow_id),
                 Work::Sweep { item, now_ns } => self.sweep(*item, *now_ns),
-                Work::TlsSecrets(keys) => self.analyzer.add_tls_secrets(std::mem::take(keys)),
+                Work::TlsSecrets(keys) => self.analyzer.set_tls_keys(std::mem::take(keys)),
             }
         }
         if batch.last {

@@ -1,7 +1,8 @@
 //! Issue 14: DNS queries never answered and IPv6 fragments that never complete stay under
 //! their configured budgets (`--max-dns-pending`, `--max-fragments`, with `--max-flows`):
 //! peak memory bounded, a warning for each limit that shed state, and the same output for
-//! every `--threads` (the DNS budget is kept per lane, not per worker).
+//! every `--threads` (the DNS budget is kept per lane, not per worker). TLS secrets carried
+//! in the capture are held once, not once per worker.
 //!
 //! Sizes: 100k queries + 100k fragments here (debug builds are slow); `scripts/bench_hostile.sh`
 //! runs 500k of each on the release build.
@@ -469,5 +470,104 @@ fn sessions_with_http2_figures_streams_within_the_flow_budget() {
         "100k flows: {} KiB, 300k flows: {} KiB",
         small.peak_rss_kib,
         large.peak_rss_kib
+    );
+}
+
+/// A pcapng block: type, total length, `body` padded to 4 bytes, total length again.
+fn pcapng_block(kind: u32, body: &[u8]) -> Vec<u8> {
+    let padded = body.len().div_ceil(4) * 4;
+    let total = (12 + padded) as u32;
+    let mut block = kind.to_le_bytes().to_vec();
+    block.extend_from_slice(&total.to_le_bytes());
+    block.extend_from_slice(body);
+    block.resize(8 + padded, 0);
+    block.extend_from_slice(&total.to_le_bytes());
+    block
+}
+
+/// A pcapng capture: a Decryption Secrets Block of `keys` TLS key log lines (made-up client
+/// randoms), then `packets` TCP segments on as many connections.
+fn capture_with_secrets_block(name: &str, keys: u32, packets: u32) -> PathBuf {
+    use tracetail::synth::packet::{tcp_flags, Endpoints, PacketBuilder, TcpFields};
+    let mut file = Vec::new();
+    let mut shb = 0x1A2B_3C4Du32.to_le_bytes().to_vec();
+    shb.extend_from_slice(&[1, 0, 0, 0]); // version 1.0
+    shb.extend_from_slice(&(-1i64).to_le_bytes()); // section length unknown
+    file.extend(pcapng_block(0x0A0D_0D0A, &shb));
+    file.extend(pcapng_block(1, &[1, 0, 0, 0, 0, 0, 0, 0])); // Ethernet, no snaplen
+    let mut text = String::new();
+    for k in 0..keys {
+        text.push_str(&format!("CLIENT_RANDOM {k:064x} {}\n", "ab".repeat(48)));
+    }
+    let mut dsb = 0x544C_534Bu32.to_le_bytes().to_vec(); // TLS key log
+    dsb.extend_from_slice(&(text.len() as u32).to_le_bytes());
+    dsb.extend_from_slice(text.as_bytes());
+    file.extend(pcapng_block(0x0000_000A, &dsb));
+    let mut builder = PacketBuilder::new();
+    for p in 0..packets {
+        let ends = Endpoints {
+            src_mac: [2, 0, 0, 0, 0, 1],
+            dst_mac: [2, 0, 0, 0, 0, 2],
+            src_ip: std::net::Ipv4Addr::new(10, 0, (p >> 8) as u8, p as u8).into(),
+            dst_ip: std::net::Ipv4Addr::new(192, 0, 2, 1).into(),
+            src_port: 40_000,
+            dst_port: 443,
+        };
+        let fields = TcpFields {
+            seq: 1,
+            ack: 1,
+            flags: tcp_flags::ACK,
+            window: 65535,
+        };
+        let frame = builder.tcp(&ends, fields, |b| {
+            b.extend_from_slice(b"\x16\x03\x01\x00\x05hello")
+        });
+        let mut epb = 0u32.to_le_bytes().to_vec(); // interface 0
+        let ts = 1_700_000_000_000_000u64 + u64::from(p); // microseconds
+        epb.extend_from_slice(&((ts >> 32) as u32).to_le_bytes());
+        epb.extend_from_slice(&(ts as u32).to_le_bytes());
+        epb.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        epb.extend_from_slice(&(frame.len() as u32).to_le_bytes());
+        epb.extend_from_slice(frame);
+        file.extend(pcapng_block(6, &epb));
+    }
+    let path = common::scratch("hostile_budget", name);
+    std::fs::write(&path, file).unwrap();
+    path
+}
+
+/// Issue 14: the TLS secrets a capture carries (pcapng Decryption Secrets Blocks) are held
+/// once, whatever the number of workers: every worker had merged each block into a copy of
+/// its own (a 176 MB block of 1 M secrets took 0.9 GB with one worker, 4 GB with two and
+/// 16 GB with eight; now 0.7 GB each).
+#[test]
+fn tls_secrets_blocks_are_held_once_whatever_the_workers() {
+    let Some(time) = gnu_time("tls_secrets_blocks_are_held_once_whatever_the_workers") else {
+        return;
+    };
+    let path = capture_with_secrets_block("secrets-block.pcapng", 200_000, 2000);
+    let one = run_command(&time, &["http", "--json"], &[&path], &["--threads", "1"]);
+    let out = Command::new(&time)
+        .args(["-f", "peak-rss-kib %M"])
+        .arg(env!("CARGO_BIN_EXE_tracetail"))
+        .args(["http", "--json", "--threads", "8"])
+        .arg(&path)
+        // Threads planned as on a machine of 8 cores: a split front and 8 workers.
+        .env("TRACETAIL_BENCH_CORES", "8")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let eight: u64 = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("peak-rss-kib "))
+        .and_then(|v| v.trim().parse().ok())
+        .expect("peak RSS line");
+    assert_eq!(out.stdout, one.stdout);
+    // 200,000 secrets take ~70 MiB: a copy per worker would add ~500 MiB.
+    assert!(
+        eight < one.peak_rss_kib + 64 * 1024,
+        "8 workers: {eight} KiB of peak RSS, 1 worker: {} KiB",
+        one.peak_rss_kib
     );
 }

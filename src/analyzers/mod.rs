@@ -622,7 +622,7 @@ impl TransactionAnalyzer {
     /// Like [`new`](Self::new) with another set of TCP analyzers than [`seam::REGISTRY`]
     /// (e.g. to try an analyzer before registering it).
     pub fn with_registry(config: AnalyzerConfig, registry: &'static [Registration]) -> Self {
-        let tls_keys = config.tls.keys.clone();
+        let tls_keys = tls::KeyLogs::new(config.tls.keys.clone());
         TransactionAnalyzer {
             registry,
             stats: AnalyzerStats::default(),
@@ -660,7 +660,13 @@ impl TransactionAnalyzer {
     /// Adds TLS secrets found in the capture (pcapng Decryption Secrets Blocks): connections
     /// whose encrypted records come later can use them.
     pub fn add_tls_secrets(&mut self, secrets: tls::KeyLog) {
-        std::sync::Arc::make_mut(&mut self.shared.tls_keys).merge(secrets);
+        self.shared.tls_keys = self.shared.tls_keys.with(secrets);
+    }
+
+    /// Replaces the TLS secrets with `keys`: the `--keylog` files and the capture's secrets
+    /// blocks so far, as the caller added them (one whole shared by every worker of a pass).
+    pub fn set_tls_keys(&mut self, keys: tls::KeyLogs) {
+        self.shared.tls_keys = keys;
     }
 
     /// Feeds one packet (in capture order); finished transactions are pushed to `out`.

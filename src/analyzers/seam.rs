@@ -164,7 +164,7 @@ pub struct Shared {
     pub(crate) dns: DnsTracker,
     /// TLS secrets: the `--keylog` files, then those of pcapng Decryption Secrets Blocks as
     /// the capture reaches them.
-    pub(crate) tls_keys: std::sync::Arc<super::tls::KeyLog>,
+    pub(crate) tls_keys: super::tls::KeyLogs,
 }
 
 /// What a probe sees: the first payload of the connection and its endpoints.

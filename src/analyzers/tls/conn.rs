@@ -439,7 +439,7 @@ impl TlsConn {
             return self.give_up("unsupported suite");
         };
         if self.secrets.is_none() {
-            self.secrets = shared.tls_keys.get(&hello.random).cloned();
+            self.secrets = shared.tls_keys.get(&hello.random);
         }
         let Some(secrets) = &self.secrets else {
             return self.give_up("no key");

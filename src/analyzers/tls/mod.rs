@@ -28,7 +28,7 @@ pub mod wire;
 
 use super::seam::{Claim, ConnInfo, Probe, Registration};
 pub use conn::TlsConn;
-pub use keylog::{KeyLog, KeyLogError};
+pub use keylog::{KeyLog, KeyLogError, KeyLogs};
 use std::net::IpAddr;
 use std::sync::Arc;
 use wire::RecordHeader;
