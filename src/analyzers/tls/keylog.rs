@@ -145,23 +145,18 @@ impl KeyLog {
             return;
         }
         for (random, secrets) in other.by_client_random {
-            let entry = self.by_client_random.entry(random).or_default();
-            let slots = [
-                (&mut entry.master, secrets.master),
-                (&mut entry.client_handshake, secrets.client_handshake),
-                (&mut entry.server_handshake, secrets.server_handshake),
-                (&mut entry.client_traffic_0, secrets.client_traffic_0),
-                (&mut entry.server_traffic_0, secrets.server_traffic_0),
-            ];
-            for (slot, secret) in slots {
-                if secret.is_some() {
-                    *slot = secret;
+            match self.by_client_random.entry(random) {
+                std::collections::hash_map::Entry::Occupied(mut known) => {
+                    KeyLog::overlay(known.get_mut(), &secrets)
+                }
+                std::collections::hash_map::Entry::Vacant(new) => {
+                    new.insert(secrets);
                 }
             }
         }
     }
 
-    /// The secrets of `random` as `later` leaves them: each of its secrets replaces this one's.
+    /// One connection's secrets with `later`'s: each of its secrets replaces the one before.
     fn overlay(into: &mut ConnectionSecrets, later: &ConnectionSecrets) {
         let slots = [
             (&mut into.master, &later.master),
@@ -192,13 +187,13 @@ impl KeyLog {
 /// The key logs of a pass, in the order it met them (the `--keylog` files, then each pcapng
 /// Decryption Secrets Block), as one read-only whole that every worker shares: a clone is a
 /// pointer. Each key log added makes a new whole that shares the old logs: the logs are kept
-/// in generations of falling size, and a new one is merged with the latest while that is no
-/// bigger, so adding costs O(log n) a secret (amortised) and a lookup O(log n) maps. Every
-/// worker merging each block into a map of its own had held a copy per worker (a 176 MB block
-/// of 1 M secrets: 0.9 GB with one worker, 4 GB with two, 16 GB with eight).
+/// in generations of falling size, and a new one is merged with the latest while that is at
+/// most twice as big, so adding costs O(log n) a secret (amortised) and a lookup O(log n)
+/// maps. Every worker merging each block into a map of its own had held a copy per worker
+/// (a 176 MB block of 1 M secrets: 0.9 GB with one worker, 4 GB with two, 16 GB with eight).
 #[derive(Clone, Default)]
 pub struct KeyLogs {
-    /// Oldest first; sizes fall (each less than half the one before it, but the first).
+    /// Oldest first; from the second on, each more than twice the size of the next.
     generations: std::sync::Arc<[std::sync::Arc<KeyLog>]>,
 }
 
@@ -219,11 +214,6 @@ impl KeyLogs {
 
     pub fn is_empty(&self) -> bool {
         self.generations.iter().all(|g| g.is_empty())
-    }
-
-    /// Connections with secrets (one counted once per generation holding it).
-    pub fn len(&self) -> usize {
-        self.generations.iter().map(|g| g.len()).sum()
     }
 
     /// The secrets of the connection whose ClientHello.random is `client_random`: for each
