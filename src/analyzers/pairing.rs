@@ -375,9 +375,6 @@ impl<K: Eq + Hash + Clone, T> PairingQueue<K, T> {
         let p = self.pop_slot()??;
         self.live -= 1;
         self.trim_front();
-        if self.live == 0 {
-            self.release_spare();
-        }
         Some(release(p, marks))
     }
 
@@ -431,9 +428,14 @@ impl<K: Eq + Hash + Clone, T> PairingQueue<K, T> {
 
     /// Drops the holes left at the front by exchanges removed out of order.
     #[inline]
+    /// Also where the last exchange leaves (in order or not): an empty queue gives back its
+    /// spare storage.
     fn trim_front(&mut self) {
         while matches!(self.waiting.front(), Some(None)) {
             self.pop_slot();
+        }
+        if self.live == 0 {
+            self.release_spare();
         }
     }
 }
@@ -522,9 +524,26 @@ mod tests {
             q.push_request(100, 100, (), &mut marks);
             q.by_key(&100).unwrap().done = true;
             assert_eq!(q.pop_front_done(&mut marks).unwrap().key, 100);
-            // One at a time: the slots stay.
+            // Emptied out of order (an eviction by key), the same.
+            for key in 101..201 {
+                q.push_request(key, i64::from(key), (), &mut marks);
+            }
+            for key in (101..201).rev() {
+                assert!(q.remove(&key, &mut marks).is_some());
+            }
+            assert!(q.is_empty());
+            assert!(
+                q.waiting.capacity() <= KEPT_EMPTY_SLOTS,
+                "{}",
+                q.waiting.capacity()
+            );
+            // One at a time: the slots taken by the first stay.
+            q.push_request(200, 200, (), &mut marks);
+            q.by_key(&200).unwrap().done = true;
+            q.pop_front_done(&mut marks).unwrap();
             let kept = q.waiting.capacity();
-            for key in 101..120 {
+            assert!(kept > 0);
+            for key in 201..220 {
                 q.push_request(key, i64::from(key), (), &mut marks);
                 q.by_key(&key).unwrap().done = true;
                 q.pop_front_done(&mut marks).unwrap();
