@@ -2,7 +2,8 @@
 # Time and peak memory of tracetail on hostile traces (issue 14): a SYN flood, requests never
 # answered, out-of-order floods, a header grown byte by byte, requests cut by gaps, DNS queries
 # never answered, IPv6 fragments that never complete, heads that never end, rows held behind a
-# response that never ends, HTTP/2 streams never answered (each with the default and a small
+# response that never ends, HTTP/2 streams never answered, bursts of pipelined requests
+# answered together (each with the default and a small
 # budget; some rows put all held state under one `--memory-budget`). The traces come from
 # `tracetail synth --hostile KIND`.
 #
@@ -11,7 +12,7 @@
 #
 # Writes a markdown table to stdout. Sizes are modest (each trace ≤ ~1 M packets; the machine
 # may be shared); BENCH_SCALE=N multiplies them. A run is cut after BENCH_TIMEOUT seconds
-# (default 300) and shown as such.
+# (default 300) and shown as such. BENCH_ONLY=REGEX runs only the traces whose name matches.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work=${BENCH_DIR:-target/bench}/hostile
@@ -49,11 +50,15 @@ held-back|held-back|$((40000 * scale))|5|http --json
 held-back|held-back|$((40000 * scale))|5|http --json --memory-budget 64M
 syn-flood|syn-flood|$((500000 * scale))|1|sessions --json --http2 --memory-budget 64M
 h2-streams|h2-streams|$((2000 * scale))|500|http --json
-h2-streams|h2-streams|$((2000 * scale))|500|http --json --memory-budget 64M"
+h2-streams|h2-streams|$((2000 * scale))|500|http --json --memory-budget 64M
+pipelined-burst|pipelined-burst|$((10000 * scale))|100|http --json
+pipelined-burst|pipelined-burst|$((10000 * scale))|100|http --json --memory-budget 64M
+pipelined-burst|pipelined-burst|$((10000 * scale))|100|http --json --memory-budget 64M --threads 8"
 
 echo "| trace | packets | command | binary | seconds | peak RSS (MiB) |"
 echo "|---|---:|---|---|---:|---:|"
 while IFS='|' read -r name kind count per command; do
+  [[ $name =~ ${BENCH_ONLY:-.} ]] || continue
   file="$work/$name.pcap"
   [ -f "$file" ] || "$gen" synth --hostile "$kind" --count "$count" --per "$per" -o "$file"
   packets=$("$gen" summary --json "$file" | python3 -c 'import json,sys; print(json.load(sys.stdin)["packets"])')

@@ -378,6 +378,18 @@ fn worker_count(threads: usize) -> usize {
 /// Batches a thread may run ahead of the next stage (memory stays bounded by the epoch size).
 const EPOCHS_IN_FLIGHT: usize = 2;
 
+/// Bytes of rows (and events) per row of `--max-held-rows` that the workers may hand over
+/// before the merger takes them: past it the dealer waits ([`EpochOuts::wait_for_room`]).
+/// Rows the merger holds for their time order count against `--max-held-rows` itself.
+const ROW_BYTES_IN_FLIGHT_PER_HELD_ROW: usize = 1024;
+
+fn max_row_bytes_in_flight(options: &PassOptions) -> usize {
+    options
+        .analyzer
+        .max_held_records
+        .saturating_mul(ROW_BYTES_IN_FLIGHT_PER_HELD_ROW)
+}
+
 /// File bytes behind the reader kept resident for workers reading payloads in place: the
 /// packets that can be in flight (epochs queued for and run by the shards, the one being
 /// filled, chunks between a split front's threads) with room to spare, at most 16 MiB
@@ -424,7 +436,7 @@ fn run_threaded<'o, 'f>(
     // Unbounded: the front waits for the merger (EPOCHS_IN_FLIGHT), which waits for every
     // shard's output of an epoch, so at most a few epochs wait here.
     let (to_merger, from_shards) = channel::<Vec<ShardOut>>();
-    let outs = EpochOuts::new(shards, to_merger);
+    let outs = EpochOuts::new(shards, to_merger, max_row_bytes_in_flight(options));
     let front = std::thread::scope(|scope| {
         let (pool, outs) = (&pool, &outs);
         let workers: Vec<_> = (0..worker_threads)
@@ -565,11 +577,15 @@ fn run_threaded<'o, 'f>(
             let Ok(shard_outs) = from_shards.recv() else {
                 break;
             };
-            if merger.epoch(epoch, shard_outs, sink).is_break() || last {
+            let bytes = shard_outs.iter().map(|out| out.bytes).sum();
+            let flow = merger.epoch(epoch, shard_outs, sink);
+            outs.took(bytes);
+            if flow.is_break() || last {
                 break;
             }
         }
         // Leaving early (the sink stopped the pass): the others see the channels close.
+        outs.hang_up();
         drop(from_shards);
         pool.close(merger.stopped);
         let front = front.join();
@@ -588,6 +604,11 @@ fn run_threaded<'o, 'f>(
 /// an epoch rather than once a shard).
 struct EpochOuts {
     gathering: std::sync::Mutex<Gathering>,
+    /// The merger took an epoch's outputs, or hung up.
+    taken: std::sync::Condvar,
+    /// Bytes of outputs the merger has not taken yet past which the dealer waits
+    /// ([`EpochOuts::wait_for_room`]).
+    max_bytes: usize,
 }
 
 struct Gathering {
@@ -599,17 +620,32 @@ struct Gathering {
     done: Vec<usize>,
     /// How many epochs went to the merger.
     sent: usize,
+    /// Memory of the outputs sent here that the merger has not taken yet
+    /// ([`ShardOut::bytes`]).
+    bytes: usize,
+    /// Epochs the merger took, and whether the last one's outputs held more than the limit.
+    taken: usize,
+    heavy: bool,
 }
 
 impl EpochOuts {
-    fn new(shards: usize, to_merger: std::sync::mpsc::Sender<Vec<ShardOut>>) -> Self {
+    fn new(
+        shards: usize,
+        to_merger: std::sync::mpsc::Sender<Vec<ShardOut>>,
+        max_bytes: usize,
+    ) -> Self {
         EpochOuts {
             gathering: std::sync::Mutex::new(Gathering {
                 to_merger: Some(to_merger),
                 epochs: std::collections::VecDeque::new(),
                 done: vec![0; shards],
                 sent: 0,
+                bytes: 0,
+                taken: 0,
+                heavy: false,
             }),
+            taken: std::sync::Condvar::new(),
+            max_bytes,
         }
     }
 
@@ -617,15 +653,55 @@ impl EpochOuts {
         self.gathering.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Drops the sender: the merger, waiting for an epoch's outputs, sees the channel close.
+    /// Drops the sender: the merger, waiting for an epoch's outputs, sees the channel close
+    /// (and the dealer, waiting for room, goes on).
     fn hang_up(&self) {
         self.lock().to_merger = None;
+        self.taken.notify_all();
+    }
+
+    /// The merger took an epoch's outputs, holding `bytes` ([`ShardOut::bytes`]).
+    fn took(&self, bytes: usize) {
+        let mut gathering = self.lock();
+        gathering.bytes = gathering.bytes.saturating_sub(bytes);
+        gathering.taken += 1;
+        gathering.heavy = bytes > self.max_bytes;
+        drop(gathering);
+        self.taken.notify_all();
+    }
+
+    /// Called by the dealer before it deals the epoch after the first `dealt`: waits while
+    /// the outputs the merger has not taken yet hold more than the limit, and after an epoch
+    /// whose outputs did, until the merger has taken every epoch dealt (or until it hangs
+    /// up). Epochs whose packets each finish many rows (pipelined requests answered
+    /// together, unanswered ones flushed) then go through one at a time, the next one read
+    /// meanwhile, so the rows between the threads are about one epoch's, not the several
+    /// that could be dealt ahead; other epochs never wait. It changes no output: epochs end
+    /// at the same packets.
+    fn wait_for_room(&self, dealt: usize) {
+        let mut gathering = self.lock();
+        while !self.has_room(&gathering, dealt) {
+            gathering = self
+                .taken
+                .wait(gathering)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Whether [`EpochOuts::wait_for_room`] would go on at once.
+    fn room_now(&self, dealt: usize) -> bool {
+        self.has_room(&self.lock(), dealt)
+    }
+
+    fn has_room(&self, g: &Gathering, dealt: usize) -> bool {
+        g.to_merger.is_none() || (g.bytes <= self.max_bytes && (!g.heavy || g.taken >= dealt))
     }
 
     /// Shard `index`'s next output (each shard's come in order); false if the merger hung up.
     fn send(&self, index: usize, out: ShardOut) -> bool {
         let mut gathering = self.lock();
         let g = &mut *gathering;
+        g.bytes += out.bytes;
         let shards = g.done.len();
         let at = g.done[index] - g.sent;
         g.done[index] += 1;
@@ -714,11 +790,22 @@ impl<'f> Dealing<'_, 'f> {
     /// Deals epoch after epoch to the shards and tells the merger each epoch's end, until the
     /// capture ends or the pass stopped (true then).
     fn deal_epochs<'o>(&self, source: &mut dyn EpochSource<'o, 'f>) -> bool {
+        let mut epochs_dealt = 0;
         loop {
             let more = source.fill();
             let deal = source.dealer();
             let (epoch, dealt) = deal.take_epoch(!more);
             let shards = dealt.batches.len();
+            if self.helps && !self.outs.room_now(epochs_dealt) {
+                // The front's thread runs what is queued rather than wait for others to.
+                while let Some(taken) = self.pool.try_take(0) {
+                    if !run_taken(self.options, self.pool, taken, self.file, self.outs) {
+                        return true;
+                    }
+                }
+            }
+            self.outs.wait_for_room(epochs_dealt);
+            epochs_dealt += 1;
             self.pool.deal(dealt.batches);
             for (shard, batch) in self.pool.take_spare() {
                 deal.recycle(shard, batch);
@@ -2301,6 +2388,8 @@ struct Shard {
     /// Capacity `out` and `row_bytes` start each epoch with (see [`Shard::take_out`]).
     out_capacity: usize,
     row_bytes_capacity: usize,
+    /// Bytes `out` holds outside `row_bytes` (rows of their own, events, records), this epoch.
+    out_heap_bytes: usize,
     rows: RowWriting,
 }
 
@@ -2376,7 +2465,21 @@ enum Made {
     Record(Box<Record>),
 }
 
+/// What an event or a record the merger keeps as a struct holds on the heap, roughly (an
+/// HTTP transaction: a 432-byte box and its strings), for [`ShardOut::bytes`].
+const EVENT_HEAP_BYTES: usize = 512;
+
 impl Made {
+    /// Bytes it holds beside its place in [`ShardOut::events`] and the epoch's row buffer.
+    #[inline(always)]
+    fn heap_bytes(&self) -> usize {
+        match self {
+            Made::Row(_) => 0,
+            Made::Own(row) => row.capacity(),
+            Made::Event(_) | Made::Record(_) => EVENT_HEAP_BYTES,
+        }
+    }
+
     /// As the merger holds it: a row where its worker wrote it, in `rows` (the merger copies
     /// out those still held when the epoch's release is done: see [`Merger::take`]).
     fn held(self, rows: &Arc<Vec<u8>>) -> Held {
@@ -2429,6 +2532,9 @@ struct ShardOut {
     figures: Vec<Http2Connection>,
     /// Every transaction this worker emits later starts at or after this time.
     low_watermark_ns: Option<i64>,
+    /// Memory this output holds (its buffers, rows and events), for the bound on what the
+    /// workers hand over before the merger takes it ([`EpochOuts::wait_for_room`]).
+    bytes: usize,
 }
 
 impl Shard {
@@ -2452,6 +2558,7 @@ impl Shard {
             row_bytes: Vec::new(),
             out_capacity: 0,
             row_bytes_capacity: 0,
+            out_heap_bytes: 0,
             rows: RowWriting::new(options.rows.clone()),
         }
     }
@@ -2576,7 +2683,12 @@ impl Shard {
             (self.row_bytes_capacity.max(self.row_bytes.len())).min(MAX_ROW_BYTES_CAPACITY);
         let capacity = self.out_capacity;
         let row_bytes = Vec::with_capacity(self.row_bytes_capacity);
+        let bytes = std::mem::take(&mut self.out_heap_bytes)
+            + self.row_bytes.capacity()
+            + self.out.capacity() * std::mem::size_of::<(OrderKey, Made)>()
+            + self.everywhere.capacity() * std::mem::size_of::<(OrderKey, Event)>();
         ShardOut {
+            bytes,
             events: std::mem::replace(&mut self.out, Vec::with_capacity(capacity)),
             rows: std::mem::replace(&mut self.row_bytes, row_bytes),
             everywhere: std::mem::take(&mut self.everywhere),
@@ -2606,9 +2718,11 @@ impl Shard {
             };
             self.emitted += 1;
             if everywhere {
+                self.out_heap_bytes += EVENT_HEAP_BYTES;
                 self.everywhere.push((key, event));
             } else {
                 let made = self.rows.made(event, &mut self.row_bytes);
+                self.out_heap_bytes += made.heap_bytes();
                 self.out.push((key, made));
             }
         }
@@ -2876,7 +2990,7 @@ mod tests {
         let options = PassOptions::default();
         let pool = ShardPool::new(vec![Shard::new(&options, 2), Shard::new(&options, 2)]);
         let (to_merger, from_shards) = std::sync::mpsc::channel();
-        let outs = EpochOuts::new(2, to_merger);
+        let outs = EpochOuts::new(2, to_merger, usize::MAX);
         std::thread::scope(|scope| {
             let failed = scope.spawn(|| {
                 let _guard = HangUpOnPanic {
@@ -2895,13 +3009,57 @@ mod tests {
         assert!(pool.take(&|| false).is_none(), "the pool stopped");
         // Without a panic the guard does nothing.
         let (to_merger, from_shards) = std::sync::mpsc::channel();
-        let outs = EpochOuts::new(1, to_merger);
+        let outs = EpochOuts::new(1, to_merger, usize::MAX);
         drop(HangUpOnPanic {
             pool: &ShardPool::new(vec![Shard::new(&options, 1)]),
             outs: &outs,
         });
         assert!(outs.send(0, Shard::new(&options, 1).take_out()));
         assert_eq!(from_shards.try_recv().map(|outs| outs.len()), Ok(1));
+    }
+
+    #[test]
+    fn after_a_heavy_epoch_the_dealer_waits_until_the_merger_took_every_epoch_dealt() {
+        let options = PassOptions::default();
+        let (to_merger, from_shards) = std::sync::mpsc::channel();
+        let outs = EpochOuts::new(1, to_merger, 100);
+        let out = |bytes| ShardOut {
+            bytes,
+            ..Shard::new(&options, 1).take_out()
+        };
+        // Light outputs: no waiting, whatever was dealt.
+        assert!(outs.send(0, out(60)));
+        assert!(outs.room_now(3));
+        assert!(outs.send(0, out(60)));
+        assert!(!outs.room_now(3), "120 bytes not taken, over 100");
+        outs.took(60);
+        assert!(outs.room_now(3), "a light epoch taken: 60 bytes left");
+        outs.took(60);
+        // A heavy epoch: once taken, room only when every epoch dealt was taken.
+        assert!(outs.send(0, out(150)));
+        assert!(!outs.room_now(3));
+        outs.took(150);
+        assert!(outs.room_now(3), "3 dealt, 3 taken");
+        assert!(!outs.room_now(4), "4 dealt, 3 taken after a heavy one");
+        std::thread::scope(|scope| {
+            let dealer = scope.spawn(|| outs.wait_for_room(4));
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            assert!(!dealer.is_finished(), "the dealer waits for the merger");
+            assert!(outs.send(0, out(10)));
+            outs.took(10);
+            dealer.join().unwrap();
+        });
+        assert!(
+            outs.room_now(9),
+            "a light epoch taken ends the waiting after a heavy one"
+        );
+        assert_eq!(from_shards.try_iter().count(), 4);
+        // A merger that hung up (the pass stopped) never keeps the dealer waiting.
+        assert!(outs.send(0, out(1000)));
+        assert!(!outs.room_now(9));
+        outs.hang_up();
+        assert!(outs.room_now(9));
+        outs.wait_for_room(9);
     }
 
     #[test]
@@ -2939,6 +3097,7 @@ mod tests {
             everywhere: Vec::new(),
             figures: Vec::new(),
             low_watermark_ns: Some(20),
+            bytes: 14,
         };
         let epoch = |now_ns, last| Epoch {
             flows: Vec::new(),

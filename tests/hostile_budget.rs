@@ -444,6 +444,51 @@ fn rows_held_behind_a_streaming_response_stay_within_their_budget() {
     }
 }
 
+/// A response segment that answers 100 pipelined requests finishes 100 rows: an epoch of
+/// such packets makes ~30 MB of rows. Workers that ran several epochs ahead of the merger
+/// held them all (4,000 connections, 8 workers: 203 MB against 39 MB on one thread); past
+/// the bytes `--max-held-rows` allows between the threads, epochs now go one at a time.
+#[test]
+fn rows_finished_in_bursts_wait_between_the_threads_one_epoch_at_a_time() {
+    let test = "rows_finished_in_bursts_wait_between_the_threads_one_epoch_at_a_time";
+    let Some(time) = gnu_time(test) else {
+        return;
+    };
+    const CONNECTIONS: usize = 4_000;
+    let burst = common::synth(
+        "hostile_budget",
+        "pipelined-burst.pcap",
+        &[
+            "--hostile",
+            "pipelined-burst",
+            "--count",
+            &CONNECTIONS.to_string(),
+            "--per",
+            "100",
+        ],
+    );
+    let files = [burst.as_path()];
+    let http = ["http", "--json", "--max-held-rows", "1000"];
+    let one = run_command(&time, &http, &files, &["--threads", "1"]);
+    assert_eq!(
+        String::from_utf8_lossy(&one.stdout).lines().count(),
+        CONNECTIONS * 100
+    );
+    let eight = run_command(&time, &http, &files, &["--threads", "8"]);
+    assert_eq!(eight.stdout, one.stdout, "8 workers: rows differ");
+    assert_eq!(
+        warning_lines(&eight.stderr),
+        warning_lines(&one.stderr),
+        "8 workers: warnings differ"
+    );
+    assert!(
+        eight.peak_rss_kib < one.peak_rss_kib + 100 * 1024,
+        "8 workers: {} KiB of peak RSS, 1 worker: {} KiB",
+        eight.peak_rss_kib,
+        one.peak_rss_kib
+    );
+}
+
 /// `sessions --json --http2` streams its rows as flows end (an HTTP/2 conversation's figures
 /// come just before its flow record): it held every row to the end to join them, so its
 /// memory grew with the capture (a 500k SYN flood under `--memory-budget 16M`: 143 MB). Now

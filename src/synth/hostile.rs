@@ -41,6 +41,10 @@ pub enum HostileKind {
     /// `count` cleartext HTTP/2 connections (prior knowledge) with `per` requests each, every
     /// one on a new stream that is never answered.
     H2Streams,
+    /// `count` HTTP connections, each sending `per` pipelined requests in one burst, then
+    /// receiving all their (empty) responses in another: each response segment finishes
+    /// `per` transactions, so an epoch of packets makes many rows.
+    PipelinedBurst,
 }
 
 /// Time between packets of a flood (1 µs).
@@ -199,6 +203,23 @@ pub fn write_hostile<W: Write>(kind: HostileKind, count: u64, per: u64, out: W) 
                 }
             }
         }
+        HostileKind::PipelinedBurst => {
+            let requests: Vec<u8> = (0..per)
+                .flat_map(|r| format!("GET /r{r} HTTP/1.1\r\nHost: h\r\n\r\n").into_bytes())
+                .collect();
+            let responses = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n".repeat(per as usize);
+            for i in 0..count {
+                let ends = client(i);
+                let seq = trace.handshake(&ends)?;
+                trace.burst(&ends, seq, 1, &requests)?;
+                trace.burst(
+                    &ends.reversed(),
+                    1,
+                    seq.wrapping_add(requests.len() as u32),
+                    &responses,
+                )?;
+            }
+        }
         HostileKind::Ipv6Fragments => {
             let data = vec![0x55; per.max(1).div_ceil(8) as usize * 8];
             for i in 0..count {
@@ -296,6 +317,16 @@ impl<W: Write> Trace<W> {
     }
 
     /// SYN, SYN-ACK, ACK (client ISN 1000, server ISN 0); returns the client's next seq.
+    /// `data` from `seq` in as few segments as one frame allows (a capture of offloaded
+    /// segments shows bursts this way).
+    fn burst(&mut self, ends: &Endpoints, seq: u32, ack: u32, data: &[u8]) -> io::Result<()> {
+        const MAX_SEGMENT: usize = 60_000;
+        for (at, piece) in (0..).step_by(MAX_SEGMENT).zip(data.chunks(MAX_SEGMENT)) {
+            self.tcp(ends, seq.wrapping_add(at), ack, tcp_flags::ACK, piece)?;
+        }
+        Ok(())
+    }
+
     fn handshake(&mut self, ends: &Endpoints) -> io::Result<u32> {
         self.tcp(ends, 1000, 0, tcp_flags::SYN, b"")?;
         self.tcp(
