@@ -206,6 +206,13 @@ pub struct FileReport {
     pub peak_open_flows: usize,
     /// Largest number of finished records held at once for their time order.
     pub peak_held_records: usize,
+    /// With several workers: the most memory their outputs held at once on the way to the
+    /// merger (rows, and events without rows), in bytes (0 on one thread, where rows go to
+    /// the sink as made).
+    pub peak_rows_in_flight_bytes: usize,
+    /// The limit past which the dealer waits for the merger (see
+    /// [`AnalyzerConfig::max_held_records`](crate::analyzers::AnalyzerConfig::max_held_records)).
+    pub max_rows_in_flight_bytes: usize,
     /// The sink stopped the pass before the end of the capture.
     pub stopped: bool,
 }
@@ -276,6 +283,7 @@ pub fn analyze<'a>(
     let rows = options.rows.clone().filter(|_| threaded);
     let mut merger = Merger::new(options.flows, rows, options.analyzer.max_held_records);
     let mut shards = Vec::new();
+    let mut peak_in_flight = 0;
     let mut reader = reader;
     // Workers read payloads where they lie in a mapped file rather than copies (and, with a
     // split front, the decoded packets where the decoding threads left them, which borrow
@@ -300,7 +308,7 @@ pub fn analyze<'a>(
         let dealt_to = Workers::Threads(shard_count(workers));
         let mut front = Front::new(reader, options, progress, dealt_to);
         front.deal.file = file.clone();
-        let (front, threaded_shards) = run_threaded(
+        let (front, threaded_shards, peak) = run_threaded(
             front,
             worker_threads,
             front_helps,
@@ -310,6 +318,7 @@ pub fn analyze<'a>(
             sink,
         );
         shards = threaded_shards;
+        peak_in_flight = peak;
         front
     } else {
         // One worker on this thread: the front hands it each packet as read, no copy.
@@ -337,6 +346,8 @@ pub fn analyze<'a>(
 
     report.stopped = merger.stopped;
     report.peak_held_records = merger.peak_held;
+    report.peak_rows_in_flight_bytes = peak_in_flight;
+    report.max_rows_in_flight_bytes = max_row_bytes_in_flight(options);
     let read = front.read;
     report.counts = read.counts;
     report.counts.finalize();
@@ -428,7 +439,7 @@ fn run_threaded<'o, 'f>(
     file: Option<&'f MappedBytes>,
     merger: &mut Merger,
     sink: &mut Sink<'_>,
-) -> (Front<'o, 'f>, Vec<Shard>) {
+) -> (Front<'o, 'f>, Vec<Shard>, usize) {
     use std::sync::mpsc::{channel, sync_channel};
     let options = front.options;
     let shards = front.deal.shards();
@@ -597,7 +608,8 @@ fn run_threaded<'o, 'f>(
     let shards = pool
         .into_shards()
         .expect("every shard is back once its threads ended");
-    (front, shards)
+    let peak = outs.lock().peak;
+    (front, shards, peak)
 }
 
 /// The shards' outputs, gathered by epoch: the merger gets each epoch's at once (woken once
@@ -623,9 +635,12 @@ struct Gathering {
     /// Memory of the outputs sent here that the merger has not taken yet
     /// ([`ShardOut::bytes`]).
     bytes: usize,
-    /// Epochs the merger took, and whether the last one's outputs held more than the limit.
+    /// Epochs the merger took, and whether the last one's outputs held more than the limit
+    /// (as if so before the first).
     taken: usize,
     heavy: bool,
+    /// The most `bytes` was.
+    peak: usize,
 }
 
 impl EpochOuts {
@@ -642,7 +657,10 @@ impl EpochOuts {
                 sent: 0,
                 bytes: 0,
                 taken: 0,
-                heavy: false,
+                // Until the first epoch is taken its weight is unknown: several heavy epochs
+                // would be dealt before any output showed it.
+                heavy: true,
+                peak: 0,
             }),
             taken: std::sync::Condvar::new(),
             max_bytes,
@@ -702,6 +720,7 @@ impl EpochOuts {
         let mut gathering = self.lock();
         let g = &mut *gathering;
         g.bytes += out.bytes;
+        g.peak = g.peak.max(g.bytes);
         let shards = g.done.len();
         let at = g.done[index] - g.sent;
         g.done[index] += 1;
@@ -3027,6 +3046,11 @@ mod tests {
             bytes,
             ..Shard::new(&options, 1).take_out()
         };
+        // The first epoch goes alone: its weight is not known yet.
+        assert!(outs.room_now(0));
+        assert!(!outs.room_now(1));
+        assert!(outs.send(0, out(0)));
+        outs.took(0);
         // Light outputs: no waiting, whatever was dealt.
         assert!(outs.send(0, out(60)));
         assert!(outs.room_now(3));
@@ -3039,10 +3063,10 @@ mod tests {
         assert!(outs.send(0, out(150)));
         assert!(!outs.room_now(3));
         outs.took(150);
-        assert!(outs.room_now(3), "3 dealt, 3 taken");
-        assert!(!outs.room_now(4), "4 dealt, 3 taken after a heavy one");
+        assert!(outs.room_now(4), "4 dealt, 4 taken");
+        assert!(!outs.room_now(5), "5 dealt, 4 taken after a heavy one");
         std::thread::scope(|scope| {
-            let dealer = scope.spawn(|| outs.wait_for_room(4));
+            let dealer = scope.spawn(|| outs.wait_for_room(5));
             std::thread::sleep(std::time::Duration::from_millis(20));
             assert!(!dealer.is_finished(), "the dealer waits for the merger");
             assert!(outs.send(0, out(10)));
@@ -3053,7 +3077,7 @@ mod tests {
             outs.room_now(9),
             "a light epoch taken ends the waiting after a heavy one"
         );
-        assert_eq!(from_shards.try_iter().count(), 4);
+        assert_eq!(from_shards.try_iter().count(), 5);
         // A merger that hung up (the pass stopped) never keeps the dealer waiting.
         assert!(outs.send(0, out(1000)));
         assert!(!outs.room_now(9));

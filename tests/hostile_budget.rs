@@ -468,7 +468,15 @@ fn rows_finished_in_bursts_wait_between_the_threads_one_epoch_at_a_time() {
         ],
     );
     let files = [burst.as_path()];
-    let http = ["http", "--json", "--max-held-rows", "1000"];
+    // A budget far above everything else, so that the note gives the peaks.
+    let http = [
+        "http",
+        "--json",
+        "--memory-budget",
+        "1T",
+        "--max-held-rows",
+        "1000",
+    ];
     let one = run_command(&time, &http, &files, &["--threads", "1"]);
     assert_eq!(
         String::from_utf8_lossy(&one.stdout).lines().count(),
@@ -486,6 +494,31 @@ fn rows_finished_in_bursts_wait_between_the_threads_one_epoch_at_a_time() {
         "8 workers: {} KiB of peak RSS, 1 worker: {} KiB",
         eight.peak_rss_kib,
         one.peak_rss_kib
+    );
+    // The note reports what was on its way: at most the limit (1,000 rows: ~1 MiB) and
+    // one epoch's rows (~30 MB here; three epochs, ~90 MB, before).
+    let what = "of rows on their way to be written";
+    assert!(!one.stderr.contains(what), "one thread hands over no rows");
+    let note = eight.stderr.lines().find(|l| l.starts_with("note:"));
+    let note = note.unwrap_or_else(|| panic!("no note: {}", eight.stderr));
+    let (before, after) = note.split_once(what).expect(what);
+    let mib = |text: &str| -> f64 {
+        let mut words = text.split_whitespace();
+        let number: f64 = words.next().and_then(|n| n.parse().ok()).expect("a size");
+        match words.next().map(|unit| unit.trim_end_matches([',', ')'])) {
+            Some("B") => number / 1048576.0,
+            Some("KiB") => number / 1024.0,
+            Some("MiB") => number,
+            Some("GiB") => number * 1024.0,
+            unit => panic!("unit {unit:?} in {text}"),
+        }
+    };
+    let peak = mib(before.rsplit(", ").next().expect("the peak"));
+    let limit = mib(after.trim_start().strip_prefix("(limit ").expect("limit"));
+    assert!((limit - 1000.0 / 1024.0).abs() < 0.01, "{note}");
+    assert!(
+        peak > limit && peak < limit + 48.0,
+        "{peak} MiB on their way to be written: {note}"
     );
 }
 

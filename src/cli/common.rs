@@ -597,10 +597,20 @@ fn budget_peaks(report: &FileReport, options: &PassOptions) -> Option<String> {
     let (bytes, _) = shares.as_ref()?;
     let limits = &options.analyzer;
     let held = &report.analyzer;
+    // Only a threaded pass hands rows between threads.
+    let in_flight = if report.peak_rows_in_flight_bytes > 0 {
+        format!(
+            ", {} of rows on their way to be written (limit {}, plus one epoch's)",
+            bytes_human(report.peak_rows_in_flight_bytes as u64),
+            bytes_human(report.max_rows_in_flight_bytes as u64)
+        )
+    } else {
+        String::new()
+    };
     Some(format!(
         "note: {}: under --memory-budget = {}, held at most {} flows (limit {}), {} of \
          out-of-order and buffered data (limit {}), {} pending HTTP requests (limit {}), {} finished rows \
-         waiting for their time order (limit {}, plus the rows of one epoch)",
+         waiting for their time order (limit {}, plus the rows of one epoch){in_flight}",
         report.file,
         bytes_human(*bytes),
         thousands(report.peak_open_flows as u64),
