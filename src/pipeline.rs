@@ -694,8 +694,9 @@ impl EpochOuts {
     /// up). Epochs whose packets each finish many rows (pipelined requests answered
     /// together, unanswered ones flushed) then go through one at a time, the next one read
     /// meanwhile, so the rows between the threads are about one epoch's, not the several
-    /// that could be dealt ahead; other epochs never wait. It changes no output: epochs end
-    /// at the same packets.
+    /// that could be dealt ahead (still several where light epochs turn heavy: those dealt
+    /// before the first heavy output shows); other epochs never wait. It changes no output:
+    /// epochs end at the same packets.
     fn wait_for_room(&self, dealt: usize) {
         let mut gathering = self.lock();
         while !self.has_room(&gathering, dealt) {

@@ -106,7 +106,8 @@ pub struct AnalyzerConfig {
     /// and a warning counts those written after a later one (`--max-held-rows`). A
     /// response streaming for the whole capture would otherwise hold every later row. A
     /// threaded pass also lets its workers hand over at most 1 KiB per record of it before
-    /// the merger takes them (beyond one epoch's): past it, epochs go one at a time.
+    /// the merger takes them (beyond one epoch's rows, up to four where rows turn heavy): past it,
+    /// epochs go one at a time.
     pub max_held_records: usize,
     /// Emit one [`http2::Http2Connection`] per HTTP/2 connection (`sessions --json --http2`,
     /// the report). A pass hands each one over just before its connection's flow record

@@ -695,7 +695,8 @@ pub struct AnalysisArgs {
     /// earliest are written anyway, with a warning counting rows out of order (1 to
     /// 100000000; default 200000, ~267 MiB, a share of --memory-budget). With several
     /// workers it also bounds the rows they hand over before they are written (1 KiB per
-    /// row of the limit, and one epoch's rows): past it, epochs go one at a time.
+    /// row of the limit, and one epoch's rows, up to four where rows turn heavy): past it, epochs
+    /// go one at a time.
     #[arg(long, value_name = "N", help_heading = "Analysis limits",
           value_parser = limits::int::<usize>(1, 100_000_000))]
     pub max_held_rows: Option<usize>,
