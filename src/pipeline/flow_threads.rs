@@ -176,7 +176,12 @@ impl Numbering {
 
     /// A record thread `thread` ended from `slot`, with the pass's flow id.
     pub fn record(&self, thread: usize, slot: usize, mut record: FlowRecord) -> FlowRecord {
-        record.flow_id = self.ids[thread].get(slot).copied().unwrap_or_default();
+        record.flow_id = self.id(thread, slot);
         record
+    }
+
+    /// The pass's flow id of the flow thread `thread` holds in `slot`.
+    pub fn id(&self, thread: usize, slot: usize) -> u64 {
+        self.ids[thread].get(slot).copied().unwrap_or_default()
     }
 }
