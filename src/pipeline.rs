@@ -3034,24 +3034,9 @@ mod tests {
 
     #[test]
     fn flows_swept_by_several_flow_threads_come_out_merged_in_flow_order() {
-        let record = |flow_id: u64| FlowRecord {
-            flow_id,
-            protocol: "tcp".into(),
-            client_ip: "10.0.0.1".parse().unwrap(),
-            client_port: 40000,
-            server_ip: "10.0.0.2".parse().unwrap(),
-            server_port: 80,
-            first_ns: 0,
-            last_ns: 0,
-            client_packets: 0,
-            client_bytes: 0,
-            client_payload_bytes: 0,
-            server_packets: 0,
-            server_bytes: 0,
-            server_payload_bytes: 0,
-            tcp_state: None,
-            syn_to_synack_ns: None,
-            synack_to_ack_ns: None,
+        let record = |flow_id: u64| {
+            let (client, server) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+            FlowRecord::opened(flow_id, "tcp".into(), (client, 40000), (server, 80), 0)
         };
         // Each thread's flows in its (the pass's) flow order, the slot beside each.
         let run =

@@ -45,6 +45,35 @@ pub struct FlowRecord {
 }
 
 impl FlowRecord {
+    /// A flow's record when its first packet, at `first_ns`, opened it: nothing counted yet.
+    pub(crate) fn opened(
+        flow_id: u64,
+        protocol: CompactString,
+        (client_ip, client_port): (IpAddr, u16),
+        (server_ip, server_port): (IpAddr, u16),
+        first_ns: i64,
+    ) -> Self {
+        FlowRecord {
+            flow_id,
+            protocol,
+            client_ip,
+            client_port,
+            server_ip,
+            server_port,
+            first_ns,
+            last_ns: first_ns,
+            client_packets: 0,
+            client_bytes: 0,
+            client_payload_bytes: 0,
+            server_packets: 0,
+            server_bytes: 0,
+            server_payload_bytes: 0,
+            tcp_state: None,
+            syn_to_synack_ns: None,
+            synack_to_ack_ns: None,
+        }
+    }
+
     pub fn duration_ns(&self) -> i64 {
         self.last_ns.saturating_sub(self.first_ns)
     }

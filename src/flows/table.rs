@@ -737,25 +737,13 @@ impl FlowTable {
             ((src, sport), (dst, dport))
         };
         FlowState {
-            record: FlowRecord {
-                flow_id: id,
-                protocol: protocol_name(protocol),
-                client_ip: cip,
-                client_port: cport,
-                server_ip: sip,
-                server_port: sport_,
-                first_ns: ts,
-                last_ns: ts,
-                client_packets: 0,
-                client_bytes: 0,
-                client_payload_bytes: 0,
-                server_packets: 0,
-                server_bytes: 0,
-                server_payload_bytes: 0,
-                tcp_state: None,
-                syn_to_synack_ns: None,
-                synack_to_ack_ns: None,
-            },
+            record: FlowRecord::opened(
+                id,
+                protocol_name(protocol),
+                (cip, cport),
+                (sip, sport_),
+                ts,
+            ),
             tcp: tcp_flags.map(|_| TcpState::default()),
             client_is_low,
             protocol,
