@@ -24,11 +24,16 @@ const SMALL_BUDGET: [&str; 6] = [
 ];
 
 fn synth_hostile(name: &str, kind: &str, count: u64) -> PathBuf {
-    let count = count.to_string();
+    synth_hostile_per(name, kind, count as usize, 64)
+}
+
+/// `synth --hostile KIND --count COUNT --per PER` into this test group's scratch file `name`.
+fn synth_hostile_per(name: &str, kind: &str, count: usize, per: usize) -> PathBuf {
+    let (count, per) = (count.to_string(), per.to_string());
     common::synth(
         "hostile_budget",
         name,
-        &["--hostile", kind, "--count", &count, "--per", "64"],
+        &["--hostile", kind, "--count", &count, "--per", &per],
     )
 }
 
@@ -342,18 +347,7 @@ fn rows_held_behind_a_streaming_response_stay_within_their_budget() {
     // 60k rows (~24 MB) wait behind the stream, well above the 16 MiB asked of the limit
     // below (8,000 connections' ~16 MB made the margin depend on how the rest was allocated).
     const CONNECTIONS: usize = 12_000;
-    let held = common::synth(
-        "hostile_budget",
-        "held-back.pcap",
-        &[
-            "--hostile",
-            "held-back",
-            "--count",
-            &CONNECTIONS.to_string(),
-            "--per",
-            "5",
-        ],
-    );
+    let held = synth_hostile_per("held-back.pcap", "held-back", CONNECTIONS, 5);
     let files = [held.as_path()];
     let http = ["http", "--json", "--threads", "1"];
     // A budget far above everything else, so that the note gives the peaks.
@@ -455,18 +449,7 @@ fn rows_finished_in_bursts_wait_between_the_threads_one_epoch_at_a_time() {
         return;
     };
     const CONNECTIONS: usize = 4_000;
-    let burst = common::synth(
-        "hostile_budget",
-        "pipelined-burst.pcap",
-        &[
-            "--hostile",
-            "pipelined-burst",
-            "--count",
-            &CONNECTIONS.to_string(),
-            "--per",
-            "100",
-        ],
-    );
+    let burst = synth_hostile_per("pipelined-burst.pcap", "pipelined-burst", CONNECTIONS, 100);
     let files = [burst.as_path()];
     // A budget far above everything else, so that the note gives the peaks.
     let http = [
