@@ -24,6 +24,17 @@ work=${BENCH_DIR:-target/bench}
 mkdir -p "$work"
 cargo build --release --quiet
 bin=target/release/tracetail
+# The profile-guided build beside it (scripts/build_pgo.sh, ~5 minutes; needs the toolchain's
+# llvm-profdata): its per-core throughput and its ratio to tshark are measured too.
+# BENCH_PGO=0 skips it.
+pgo=""
+if [ "${BENCH_PGO:-1}" = 1 ]; then
+  if scripts/build_pgo.sh > /dev/null 2> "$work/build_pgo.log"; then
+    pgo=target/pgo/release/tracetail
+  else
+    echo "profile-guided build skipped: $(head -2 "$work/build_pgo.log" | paste -sd' ')" >&2
+  fi
+fi
 
 file=${BENCH_FILE:-$work/synth-$size.pcap}
 if [ ! -f "$file" ]; then
@@ -94,32 +105,49 @@ fi
 small_packets=$("$bin" summary --json "$small" | python3 -c 'import json,sys; print(json.load(sys.stdin)["packets"])')
 echo
 echo "Per-core throughput (\`--threads 1\`, packets per CPU second; CPU = user + system; median"
-echo "of $rounds interleaved rounds):"
+echo "of $rounds interleaved rounds)${pgo:+, of \`cargo build --release\` and of the profile-guided build}:"
 echo
-echo "| command | this file | small-packet trace ($small_packets packets) |"
-echo "| --- | --- | --- |"
+# The binaries measured, a column pair each.
+labels=(release) bins=("$bin")
+[ -z "$pgo" ] || { labels+=(profile-guided); bins+=("$pgo"); }
+header="| command |" rule="| --- |"
+for label in "${labels[@]}"; do
+  suffix=""
+  [ ${#labels[@]} = 1 ] || suffix=", $label"
+  header+=" this file$suffix | small-packet trace ($small_packets packets)$suffix |"
+  rule+=" --- | --- |"
+done
+echo "$header"
+echo "$rule"
 for command in "http --json" "tcp --json" "latency" "summary"; do
-  cpus_big="" cpus_small=""
+  declare -A cpus=()
   for _ in $(seq "$rounds"); do
-    # shellcheck disable=SC2086 # the command is words on purpose
-    read -r _ cpu < <(timed "$bin" $command --threads 1 "$file")
-    cpus_big+="$cpu"$'\n'
-    # shellcheck disable=SC2086
-    read -r _ cpu < <(timed "$bin" $command --threads 1 "$small")
-    cpus_small+="$cpu"$'\n'
+    for i in "${!bins[@]}"; do
+      for trace in "$file" "$small"; do
+        # shellcheck disable=SC2086 # the command is words on purpose
+        read -r _ cpu < <(timed "${bins[$i]}" $command --threads 1 "$trace")
+        cpus["$i $trace"]+="$cpu"$'\n'
+      done
+    done
   done
-  read -r cpu_big _ < <(printf %s "$cpus_big" | median_lowest)
-  read -r cpu_small _ < <(printf %s "$cpus_small" | median_lowest)
-  python3 -c "
-big, small = $packets / max($cpu_big, 0.01), $small_packets / max($cpu_small, 0.01)
-print(f'| \`$command\` | {big / 1e6:.2f} M/s ({$cpu_big:.2f} s) | {small / 1e6:.2f} M/s ({$cpu_small:.2f} s) |')"
+  row="| \`$command\` |"
+  for i in "${!bins[@]}"; do
+    for trace in "$file" "$small"; do
+      read -r cpu _ < <(printf %s "${cpus["$i $trace"]}" | median_lowest)
+      n=$packets
+      [ "$trace" = "$file" ] || n=$small_packets
+      row+=$(python3 -c "print(f' {$n / max($cpu, 0.01) / 1e6:.2f} M/s ({$cpu:.2f} s) |')")
+    done
+  done
+  echo "$row"
+  unset cpus
 done
 
 echo
 echo "tshark on the same job as \`tracetail http --json\` (every HTTP transaction with its response"
 echo "time; scripts/bench_tshark.sh):"
 echo
-BENCH_BIN=$bin scripts/bench_tshark.sh "$file" "$small"
+BENCH_BIN=$bin BENCH_PGO_BIN=$pgo scripts/bench_tshark.sh "$file" "$small"
 
 # The rows of a scaling table: COMMAND --threads N FILE for each N of WORKERS, in interleaved
 # rounds; per N the median wall (the lowest beside it), packets/s, speed-up over the first N

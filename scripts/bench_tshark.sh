@@ -3,6 +3,7 @@
 # response time, as rows.
 #
 #   scripts/bench_tshark.sh FILE...        # BENCH_BIN=path/to/tracetail to pick the binary
+#   BENCH_PGO_BIN=target/pgo/release/tracetail scripts/bench_tshark.sh FILE...  # and a second one
 #
 # tracetail runs `http --json` (one JSON row per transaction: endpoints, method, URI, status,
 # four timestamps, bytes). tshark runs the closest it has: a display filter on responses with
@@ -40,8 +41,32 @@ rows_timed() {
   rm -f "$log"
 }
 
-echo "| trace | packets | rows (tracetail / tshark) | tracetail \`http --json\` wall (CPU), median of ${BENCH_TSHARK_ROUNDS:-${BENCH_ROUNDS:-5}} | tshark wall (CPU), one run | tshark / tracetail |"
-echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+rounds=${BENCH_TSHARK_ROUNDS:-${BENCH_ROUNDS:-5}}
+# BENCH_PGO_BIN: a profile-guided build (scripts/build_pgo.sh) timed the same way, in columns
+# of its own.
+pgo=${BENCH_PGO_BIN:-}
+if [ -n "$pgo" ]; then
+  echo "| trace | packets | rows (tracetail / tshark) | tracetail \`http --json\` wall (CPU), median of $rounds | tshark wall (CPU), one run | tshark / tracetail | profile-guided build wall (CPU), median of $rounds | tshark / profile-guided |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+else
+  echo "| trace | packets | rows (tracetail / tshark) | tracetail \`http --json\` wall (CPU), median of $rounds | tshark wall (CPU), one run | tshark / tracetail |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+fi
+# The median run by wall time of `BIN http --json FILE`, interleaved with the same of `PGO`
+# when given: "wall cpu rows" per binary, on one line.
+median_runs() { # bin pgo file
+  local bin=$1 pgo=$2 file=$3 b
+  local -a runs=("" "")
+  for _ in $(seq "$rounds"); do
+    runs[0]+=$(rows_timed "$bin" http --json "$file")$'\n'
+    [ -z "$pgo" ] || runs[1]+=$(rows_timed "$pgo" http --json "$file")$'\n'
+  done
+  for b in 0 1; do
+    [ -n "${runs[$b]}" ] || continue
+    printf %s "${runs[$b]}" | sort -n -k1 | awk '{line[NR] = $0} END {printf "%s ", line[int((NR + 1) / 2)]}'
+  done
+  echo
+}
 for file in "$@"; do
   bytes=$(stat -c %s "$file")
   input=$file
@@ -56,14 +81,17 @@ for file in "$@"; do
   cat "$input" > /dev/null
   packets=$(packets_of "$input")
   # The median run by wall time: "wall cpu rows".
-  read -r tt_wall tt_cpu tt_rows < <(
-    for _ in $(seq "${BENCH_TSHARK_ROUNDS:-${BENCH_ROUNDS:-5}}"); do rows_timed "$bin" http --json "$input"; done |
-      sort -n -k1 | awk '{line[NR] = $0} END {print line[int((NR + 1) / 2)]}')
+  read -r tt_wall tt_cpu tt_rows pg_wall pg_cpu pg_rows < <(median_runs "$bin" "$pgo" "$input")
   read -r ts_wall ts_cpu ts_rows < <(rows_timed tshark -n -r "$input" -Y http.response -T fields \
     -e frame.time_epoch -e tcp.stream -e ip.src -e ipv6.src -e tcp.srcport -e ip.dst \
     -e ipv6.dst -e tcp.dstport -e http.request_in -e http.response_for.uri \
     -e http.response.code -e http.time -e http.content_length)
+  [ -z "$pgo" ] || [ "$pg_rows" = "$tt_rows" ] || { echo "the two builds wrote $tt_rows and $pg_rows rows" >&2; exit 1; }
   python3 -c "
 tt_wall, tt_cpu, ts_wall, ts_cpu = max($tt_wall, 0.01), max($tt_cpu, 0.01), $ts_wall, $ts_cpu
-print(f'| $name | $packets | $tt_rows / $ts_rows | {tt_wall:.2f} s ({tt_cpu:.2f} s) | {ts_wall:.2f} s ({ts_cpu:.2f} s) | {ts_wall / tt_wall:.0f}x wall, {ts_cpu / tt_cpu:.0f}x CPU |')"
+row = f'| $name | $packets | $tt_rows / $ts_rows | {tt_wall:.2f} s ({tt_cpu:.2f} s) | {ts_wall:.2f} s ({ts_cpu:.2f} s) | {ts_wall / tt_wall:.0f}x wall, {ts_cpu / tt_cpu:.0f}x CPU |'
+if '$pgo':
+    pg_wall, pg_cpu = max(${pg_wall:-0}, 0.01), max(${pg_cpu:-0}, 0.01)
+    row += f' {pg_wall:.2f} s ({pg_cpu:.2f} s) | {ts_wall / pg_wall:.0f}x wall, {ts_cpu / pg_cpu:.0f}x CPU |'
+print(row)"
 done
