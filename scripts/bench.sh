@@ -12,6 +12,9 @@
 # and on the small-packet trace, with the ratio per trace; a trace over BENCH_TSHARK_HTTP_MAX
 # bytes (default 300 MB) is cut to its first packets for both tools unless BENCH_FULL=1.
 #
+# The profile-guided build (scripts/build_pgo.sh; BENCH_PGO=0 skips it) is measured beside the
+# release build in the per-core table and against tshark.
+#
 # Then, on the same file: per-core throughput (`--threads 1`), the scaling table for 1..cores
 # workers (wall and CPU time), the same on a real HTTPS + HTTP/2 capture whose analysis is
 # heavy (scripts/capture_tls_h2.sh, as root with nginx and curl), the simulated scaling (a
@@ -32,7 +35,7 @@ if [ "${BENCH_PGO:-1}" = 1 ]; then
   if scripts/build_pgo.sh > /dev/null 2> "$work/build_pgo.log"; then
     pgo=target/pgo/release/tracetail
   else
-    echo "profile-guided build skipped: $(head -2 "$work/build_pgo.log" | paste -sd' ')" >&2
+    echo "profile-guided build skipped: $(tail -3 "$work/build_pgo.log" | paste -sd' ')" >&2
   fi
 fi
 
