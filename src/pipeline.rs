@@ -33,7 +33,7 @@ use std::sync::Arc;
 
 mod flow_threads;
 mod pool;
-use flow_threads::{Ended, FlowWork, FromFlows, Numbering, SweepAt, ToFlows};
+use flow_threads::{Accounted, Ended, FlowWork, FromFlows, Numbering, SweepAt, ToFlows};
 use pool::{ShardPool, Taken};
 
 /// What one pass should compute.
@@ -1005,7 +1005,7 @@ struct FlowThreads<'f> {
     numbering: Numbering,
     /// Each thread's work on the chunk being dealt, taken in step order (updates up to
     /// `next_update`; the others taken out: a peeking iterator moved each item twice).
-    updates: Vec<Vec<(u32, FlowUpdate)>>,
+    updates: Vec<Vec<(u32, Accounted)>>,
     next_update: Vec<usize>,
     evictions: Vec<std::collections::VecDeque<(u32, usize, FlowRecord)>>,
     sweeps: Vec<std::collections::VecDeque<SweepAt>>,
@@ -1064,7 +1064,7 @@ impl<'f> FlowThreads<'f> {
     /// after numbering the flows evicted for room there (before the packet's own flow can
     /// take one of their slots).
     #[inline(always)]
-    fn update_at(&mut self, at: u32, part: u8) -> Option<FlowUpdate> {
+    fn update_at(&mut self, at: u32, part: u8) -> Option<Accounted> {
         let thread =
             usize::from(self.thread_of_part[usize::from(part) % crate::flows::table::MAX_PARTS]);
         let evictions = &mut self.evictions[thread];
@@ -1075,12 +1075,12 @@ impl<'f> FlowThreads<'f> {
             }
         }
         let next = &mut self.next_update[thread];
-        let &(when, update) = self.updates[thread].get(*next)?;
+        let &(when, (update, payload)) = self.updates[thread].get(*next)?;
         if when != at {
             return None;
         }
         *next += 1;
-        Some(self.numbering.number(thread, update))
+        Some((self.numbering.number(thread, update), payload))
     }
 
     /// The sweep point at step `at`: the flows open before it over all threads, the flows
@@ -2122,21 +2122,7 @@ impl<'f> Dealer<'_, 'f> {
         if !self.options.transactions {
             return;
         }
-        // Every packet the flow table accepted counts for the sweep schedule, as it would
-        // on a single analyzer fed every packet.
-        if self.sweeps.due(self.now_ns) {
-            let now_ns = self.now_ns;
-            let item = self.next_item();
-            match &mut self.workers {
-                Workers::Batches { batches, .. } => {
-                    for batch in batches {
-                        batch.items.push(Work::Sweep { item, now_ns });
-                    }
-                }
-                Workers::Inline(Some(shard)) => shard.sweep(item, now_ns),
-                Workers::Inline(None) | Workers::Threads(_) => {}
-            }
-        }
+        self.sweep_if_due();
         // Only TCP and UDP reach the analyzers (the flow table gave us IP endpoints).
         let (bytes, ports) = match &decoded.transport {
             Transport::Tcp(t) => (t.payload, (t.src_port, t.dst_port)),
@@ -2148,29 +2134,7 @@ impl<'f> Dealer<'_, 'f> {
                 return;
             }
             let new_connection = self.connection_counts(decoded, ports, &update);
-            let item = self.next_item();
-            self.epoch_bytes += bytes.len();
-            let Workers::Batches {
-                batches,
-                shard_of_lane,
-                ..
-            } = &mut self.workers
-            else {
-                return;
-            };
-            let batch = &mut batches[usize::from(shard_of_lane[update.lane])];
-            batch.packets += 1;
-            // A batch takes each chunk once, the first time it is dealt a packet of it.
-            if !batch.chunks.last().is_some_and(|c| Arc::ptr_eq(c, chunk)) {
-                batch.chunks.push(Arc::clone(chunk));
-            }
-            batch.items.push(Work::Chunked {
-                item,
-                flow_id: update.flow_id,
-                new_connection,
-                chunk: (batch.chunks.len() - 1) as u32,
-                step,
-            });
+            self.push_chunked(chunk, step, &update, new_connection, bytes.len());
             return;
         }
         let Some((src, dst)) = decoded.ip_endpoints() else {
@@ -2239,6 +2203,61 @@ impl<'f> Dealer<'_, 'f> {
         });
     }
 
+    /// Every packet the flow table accepted counts for the analyzers' sweep schedule, as it
+    /// would on a single analyzer fed every packet: when a sweep is due, every worker gets one.
+    #[inline(always)]
+    fn sweep_if_due(&mut self) {
+        if self.sweeps.due(self.now_ns) {
+            let now_ns = self.now_ns;
+            let item = self.next_item();
+            match &mut self.workers {
+                Workers::Batches { batches, .. } => {
+                    for batch in batches {
+                        batch.items.push(Work::Sweep { item, now_ns });
+                    }
+                }
+                Workers::Inline(Some(shard)) => shard.sweep(item, now_ns),
+                Workers::Inline(None) | Workers::Threads(_) => {}
+            }
+        }
+    }
+
+    /// Deals step `step` of a split front's `chunk` (a TCP or UDP packet with `bytes` of
+    /// payload) to its flow's shard: its number and flow, not a copy of its headers.
+    #[inline(always)]
+    fn push_chunked(
+        &mut self,
+        chunk: &Arc<Chunk<'f>>,
+        step: u32,
+        update: &FlowUpdate,
+        new_connection: Option<[u32; 2]>,
+        bytes: usize,
+    ) {
+        let item = self.next_item();
+        self.epoch_bytes += bytes;
+        let Workers::Batches {
+            batches,
+            shard_of_lane,
+            ..
+        } = &mut self.workers
+        else {
+            return;
+        };
+        let batch = &mut batches[usize::from(shard_of_lane[update.lane])];
+        batch.packets += 1;
+        // A batch takes each chunk once, the first time it is dealt a packet of it.
+        if !batch.chunks.last().is_some_and(|c| Arc::ptr_eq(c, chunk)) {
+            batch.chunks.push(Arc::clone(chunk));
+        }
+        batch.items.push(Work::Chunked {
+            item,
+            flow_id: update.flow_id,
+            new_connection,
+            chunk: (batch.chunks.len() - 1) as u32,
+            step,
+        });
+    }
+
     /// The endpoints' connection counts of a packet opening a TCP connection. Counted here,
     /// where every connection passes in capture order, so the generic analyzer's server rule
     /// is the same for every worker count; only when an observer (the generic analyzer) runs:
@@ -2278,20 +2297,34 @@ impl<'f> Dealer<'_, 'f> {
     /// [`Dealer::take`] for a packet the front's flow threads accounted: `update` numbered,
     /// the clock and IP reassembly done in capture order before (see [`SplitDealer`]).
     #[inline(always)]
-    fn take_accounted(&mut self, chunk: &Arc<Chunk<'f>>, at: usize, update: Option<FlowUpdate>) {
+    fn take_accounted(&mut self, chunk: &Arc<Chunk<'f>>, at: usize, update: Option<Accounted>) {
         let step = &chunk.steps[at];
         self.epoch_items += 1;
         if step.selected {
             self.now_ns = step.now_ns;
         }
-        let Some(update) = update else {
+        let Some((update, payload)) = update else {
             return;
         };
         match step.forward {
             Forward::None => {}
+            // What `deal` would work out of the packet's headers, the flow thread did
+            // (`payload`): the dealer reads the step only for a new connection's counts.
             Forward::Step => {
-                let here = Some((chunk, at as u32));
-                self.deal(&step.packet, &step.decoded, update, here);
+                if !self.options.transactions {
+                    return;
+                }
+                self.sweep_if_due();
+                let Some(bytes) = payload else {
+                    return;
+                };
+                let new_connection = match step.decoded.transport {
+                    Transport::Tcp(t) if update.is_new => {
+                        self.connection_counts(&step.decoded, (t.src_port, t.dst_port), &update)
+                    }
+                    _ => None,
+                };
+                self.push_chunked(chunk, at as u32, &update, new_connection, bytes as usize);
             }
             Forward::Datagram(i) => {
                 let datagram = &chunk.reassembled[i];

@@ -360,9 +360,10 @@ impl SweepSchedule {
 
     /// Whether a packet at `now_ns` triggers a sweep.
     pub fn due(&mut self, now_ns: i64) -> bool {
+        let period_ns = self.period_ns;
         let next = *self
             .next_ns
-            .get_or_insert(now_ns.saturating_add(self.period_ns));
+            .get_or_insert_with(|| now_ns.saturating_add(period_ns));
         if now_ns < next {
             return false;
         }

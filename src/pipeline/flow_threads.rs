@@ -13,6 +13,7 @@
 
 use super::{Chunk, Forward, PassOptions, CLOSED_LINGER_NS, EVICT_EVERY_PACKETS};
 use crate::capture::{LinkType, Packet};
+use crate::decode::Transport;
 use crate::flows::{FlowKeyed, FlowRecord, FlowTable, FlowUpdate};
 use std::sync::mpsc::{Receiver, SyncSender};
 use std::sync::Arc;
@@ -25,11 +26,16 @@ pub(super) enum ToFlows<'f> {
     Finish,
 }
 
+/// A packet the flow table accepted: its update (with the thread's flow numbers) and, when
+/// the step's own packet goes to a worker (TCP or UDP between IP endpoints), its payload's
+/// length, worked out here so that the dealer need not read the packet's headers.
+pub(super) type Accounted = (FlowUpdate, Option<u32>);
+
 /// One flow thread's part of a chunk, by index of the step in the chunk.
 #[derive(Default)]
 pub(super) struct FlowWork {
-    /// The packets of its flows: the update, with the thread's flow numbers.
-    pub updates: Vec<(u32, FlowUpdate)>,
+    /// The packets of its flows.
+    pub updates: Vec<(u32, Accounted)>,
     /// Flows evicted for room while accounting a packet: slot and record.
     pub evicted: Vec<(u32, usize, FlowRecord)>,
     /// At each sweep point: the flows open before it and those it ended.
@@ -69,6 +75,20 @@ pub(super) fn flow_input<'c>(
             Some((rebuilt_packet(&step.packet, datagram), keyed))
         }
     }
+}
+
+/// The payload length of a step's own packet when the dealer hands it to a worker: TCP or
+/// UDP between IP endpoints (a datagram its fragment completed is the dealer's to look at).
+fn dealt_payload(step: &super::Step<'_>) -> Option<u32> {
+    if !matches!(step.forward, Forward::Step) || !step.decoded.has_ip_endpoints() {
+        return None;
+    }
+    let payload = match &step.decoded.transport {
+        Transport::Tcp(t) => t.payload,
+        Transport::Udp(u) => u.payload,
+        _ => return None,
+    };
+    Some(payload.len() as u32)
 }
 
 /// A datagram rebuilt from fragments as a frame of its own: raw IP, dated by the fragment
@@ -111,7 +131,7 @@ pub(super) fn run_flow_thread(
                     if let Some((packet, keyed)) = mine.then(|| flow_input(&chunk, step)).flatten()
                     {
                         if let Some(update) = table.on_keyed(&packet, &keyed) {
-                            work.updates.push((at, update));
+                            work.updates.push((at, (update, dealt_payload(step))));
                         }
                         if table.evicted_waiting() > 0 {
                             let evicted = table.take_evicted();
