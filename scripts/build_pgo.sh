@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # A profile-guided build of tracetail: the compiler lays out and inlines the code by how a run
 # on real work used it. On small packets it runs ~12 % fewer instructions and misses the
-# instruction cache ~4x less often than `cargo build --release` (docs/performance-log.md);
-# `scripts/bench.sh` measures both builds.
+# instruction cache ~3x less often than `cargo build --release` (the README's performance
+# section); `scripts/bench.sh` measures both builds.
 #
 #   scripts/build_pgo.sh        # -> target/pgo/release/tracetail
 #

@@ -119,6 +119,8 @@ pub(super) fn run_flow_thread(
         .with_max_flows(options.analyzer.max_flows)
         .with_lanes();
     let want_flows = options.flows || options.transactions;
+    // Packets go to workers only when the pass has transactions.
+    let deals = options.transactions;
     let idle_ns = options.analyzer.idle_timeout_ns;
     while let Ok(message) = chunks.recv() {
         let answer = match message {
@@ -131,7 +133,8 @@ pub(super) fn run_flow_thread(
                     if let Some((packet, keyed)) = mine.then(|| flow_input(&chunk, step)).flatten()
                     {
                         if let Some(update) = table.on_keyed(&packet, &keyed) {
-                            work.updates.push((at, (update, dealt_payload(step))));
+                            let payload = deals.then(|| dealt_payload(step)).flatten();
+                            work.updates.push((at, (update, payload)));
                         }
                         if table.evicted_waiting() > 0 {
                             let evicted = table.take_evicted();
