@@ -40,19 +40,20 @@ train() { # binary, label (instrumented | final)
   [ -f "$small" ] || "$bin" synth -o "$small" --requests 30000 --body-scale 0.01 --seed 7 > /dev/null
   [ -f "$large" ] || "$bin" synth -o "$large" --requests 4000 --seed 8 > /dev/null
   local n=0 trace command threads
+  run() { # arguments of one run; its output's md5 is kept by number
+    n=$((n + 1))
+    "$bin" "$@" 2> /dev/null | md5sum > "$work/outputs/$label.$n"
+  }
   for trace in "$small" "$large" samples/demo.pcap.gz; do
     for command in "http --json" "http --csv" "tcp --json" "latency" "dns --json" "sessions --json" "summary --json"; do
       for threads in 1 2 4; do
-        n=$((n + 1))
         # shellcheck disable=SC2086 # the command is words on purpose
-        "$bin" $command --threads "$threads" "$trace" 2> /dev/null | md5sum > "$work/outputs/$label.$n"
+        run $command --threads "$threads" "$trace"
       done
     done
     # The split front as on a machine of 8 cores (reader, decoding and flow threads, dealer),
     # which a machine of two cores would not plan on its own.
-    n=$((n + 1))
-    TRACETAIL_BENCH_CORES=8 "$bin" http --json --threads 8 "$trace" 2> /dev/null |
-      md5sum > "$work/outputs/$label.$n"
+    TRACETAIL_BENCH_CORES=8 run http --json --threads 8 "$trace"
   done
 }
 
