@@ -948,6 +948,8 @@ struct Chunk<'f> {
     scapy_sessions: BTreeMap<String, u64>,
     /// Datagrams the chunk's fragments completed (see [`Forward::Datagram`]).
     reassembled: Vec<Reassembled>,
+    /// A step holds TLS secrets (rarely): the dealer looks for them only then.
+    has_secrets: bool,
 }
 
 /// Decoding threads of a split front: one for every four worker threads (at most 8). The
@@ -993,6 +995,17 @@ struct SplitDealer<'o, 'f> {
     flows: Option<FlowThreads<'f>>,
 }
 
+/// A flow thread's work on the chunk being dealt, as the dealer takes it in step order.
+#[derive(Default)]
+struct TakenWork {
+    /// Its packets' updates, taken up to `next` (read in place: a peeking iterator moved each
+    /// twice).
+    updates: Vec<(u32, Accounted)>,
+    next: usize,
+    evictions: std::collections::VecDeque<(u32, usize, FlowRecord)>,
+    sweeps: std::collections::VecDeque<SweepAt>,
+}
+
 /// Chunks the dealing thread keeps ahead with the flow threads.
 const FLOW_CHUNKS_AHEAD: usize = 2;
 
@@ -1003,12 +1016,8 @@ struct FlowThreads<'f> {
     /// Chunks sent to them, in capture order, not yet dealt.
     ahead: std::collections::VecDeque<Arc<Chunk<'f>>>,
     numbering: Numbering,
-    /// Each thread's work on the chunk being dealt, taken in step order (updates up to
-    /// `next_update`; the others taken out: a peeking iterator moved each item twice).
-    updates: Vec<Vec<(u32, Accounted)>>,
-    next_update: Vec<usize>,
-    evictions: Vec<std::collections::VecDeque<(u32, usize, FlowRecord)>>,
-    sweeps: Vec<std::collections::VecDeque<SweepAt>>,
+    /// Each thread's work on the chunk being dealt, taken in step order.
+    work: Vec<TakenWork>,
     /// Flows evicted for room since the last sweep point, numbered.
     evicted: Vec<FlowRecord>,
     /// The thread holding each part of the table (`part % threads`, looked up).
@@ -1026,10 +1035,7 @@ impl<'f> FlowThreads<'f> {
             from,
             ahead: std::collections::VecDeque::new(),
             numbering: Numbering::new(threads),
-            updates: vec![Vec::new(); threads],
-            next_update: vec![0; threads],
-            evictions: (0..threads).map(|_| Default::default()).collect(),
-            sweeps: (0..threads).map(|_| Default::default()).collect(),
+            work: (0..threads).map(|_| TakenWork::default()).collect(),
             evicted: Vec::new(),
             thread_of_part: std::array::from_fn(|part| (part % threads.max(1)) as u8),
         }
@@ -1052,10 +1058,12 @@ impl<'f> FlowThreads<'f> {
                 evicted,
                 sweeps,
             } = work;
-            self.updates[thread] = updates;
-            self.next_update[thread] = 0;
-            self.evictions[thread] = evicted.into();
-            self.sweeps[thread] = sweeps.into();
+            self.work[thread] = TakenWork {
+                updates,
+                next: 0,
+                evictions: evicted.into(),
+                sweeps: sweeps.into(),
+            };
         }
         Some(chunk)
     }
@@ -1067,20 +1075,29 @@ impl<'f> FlowThreads<'f> {
     fn update_at(&mut self, at: u32, part: u8) -> Option<Accounted> {
         let thread =
             usize::from(self.thread_of_part[usize::from(part) % crate::flows::table::MAX_PARTS]);
-        let evictions = &mut self.evictions[thread];
+        let work = self.work.get_mut(thread)?;
+        if work.evictions.front().is_some_and(|(when, ..)| *when == at) {
+            self.number_evictions(thread, at);
+        }
+        let work = &mut self.work[thread];
+        let (when, (update, payload)) = work.updates.get(work.next)?;
+        if *when != at {
+            return None;
+        }
+        work.next += 1;
+        Some((self.numbering.number(thread, *update), *payload))
+    }
+
+    /// The flows thread `thread` evicted for room at step `at`, numbered into `evicted`.
+    #[cold]
+    fn number_evictions(&mut self, thread: usize, at: u32) {
+        let evictions = &mut self.work[thread].evictions;
         while evictions.front().is_some_and(|(when, ..)| *when == at) {
             if let Some((_, slot, record)) = evictions.pop_front() {
                 self.evicted
                     .push(self.numbering.record(thread, slot, record));
             }
         }
-        let next = &mut self.next_update[thread];
-        let &(when, (update, payload)) = self.updates[thread].get(*next)?;
-        if when != at {
-            return None;
-        }
-        *next += 1;
-        Some((self.numbering.number(thread, update), payload))
     }
 
     /// The sweep point at step `at`: the flows open before it over all threads, the flows
@@ -1089,7 +1106,7 @@ impl<'f> FlowThreads<'f> {
         let mut open = 0;
         let mut runs = Vec::with_capacity(self.threads());
         for thread in 0..self.threads() {
-            let sweeps = &mut self.sweeps[thread];
+            let sweeps = &mut self.work[thread].sweeps;
             if sweeps.front().is_some_and(|(when, ..)| *when == at) {
                 let Some((_, before, mut ended)) = sweeps.pop_front() else {
                     continue;
@@ -1254,9 +1271,11 @@ impl<'f> SplitDealer<'_, 'f> {
         };
         // Taken out before the chunk is shared (rarely any). An `Option` per step, as in
         // Front::step (dropping an empty drain cost ~29 instructions).
-        for (i, step) in chunk.steps.iter_mut().enumerate() {
-            if let Some(secrets) = step.secrets.take() {
-                self.secrets.push_back((i, secrets));
+        if chunk.has_secrets {
+            for (i, step) in chunk.steps.iter_mut().enumerate() {
+                if let Some(secrets) = step.secrets.take() {
+                    self.secrets.push_back((i, secrets));
+                }
             }
         }
         self.chunk = Some(Arc::new(chunk));
@@ -1372,6 +1391,7 @@ fn read_ahead<'f>(
             .unwrap_or_else(|_| Vec::with_capacity(STEPS_PER_CHUNK));
         let mut filled = 0;
         let mut ended = false;
+        let mut has_secrets = false;
         while filled < STEPS_PER_CHUNK {
             let Some(packet) = read.next_packet(reader) else {
                 ended = true;
@@ -1388,6 +1408,7 @@ fn read_ahead<'f>(
                 data,
             };
             let secrets = read.take_secrets();
+            has_secrets |= secrets.is_some();
             read.packets += 1;
             read.first_ns.get_or_insert(packet.timestamp_ns);
             if filled == steps.len() {
@@ -1420,6 +1441,7 @@ fn read_ahead<'f>(
             counts: read.counts.clone(),
             scapy_sessions: BTreeMap::new(),
             reassembled: Vec::new(),
+            has_secrets,
         };
         if decode_here {
             decode_chunk(read.options, &mut chunk);
@@ -1482,18 +1504,15 @@ fn decode_chunk(options: &PassOptions, chunk: &mut Chunk<'_>) {
 /// What the front hands a worker, in capture order. `item` numbers the work of the whole
 /// pass (the same for every number of workers): it orders what the workers emit.
 enum Work {
-    /// A TCP or UDP packet.
+    /// A TCP or UDP packet whose headers the dealer copied (`Batch::copied[copied]`): items
+    /// stay 40 bytes, as the split front deals most packets as [`Work::Chunked`] (with the
+    /// headers inline every item took ~140 bytes to write, and to copy when a batch grew).
     Packet {
         item: u64,
-        timestamp_ns: i64,
         flow_id: u64,
         /// The packet opens a TCP connection: its endpoints' connection counts.
         new_connection: Option<[u32; 2]>,
-        /// Source and destination (of the innermost IP header).
-        endpoints: (IpAddr, IpAddr),
-        /// Without its payload, which is at `payload`.
-        transport: Transport<'static>,
-        payload: PayloadAt,
+        copied: u32,
     },
     /// A TCP or UDP packet of a chunk a split front decoded, read where the decoding thread
     /// left it (`Batch::chunks[chunk].steps[step]`): the dealer hands out only its number
@@ -1515,6 +1534,16 @@ enum Work {
     TlsSecrets(crate::analyzers::tls::KeyLogs),
 }
 
+/// The headers of a [`Work::Packet`], copied out of the packet.
+struct CopiedHeaders {
+    timestamp_ns: i64,
+    /// Source and destination (of the innermost IP header).
+    endpoints: (IpAddr, IpAddr),
+    /// Without its payload, which is at `payload`.
+    transport: Transport<'static>,
+    payload: PayloadAt,
+}
+
 /// Where a dealt packet's payload lies.
 enum PayloadAt {
     /// In the batch's arena (copied: the capture is read as a stream, or rebuilt from
@@ -1528,6 +1557,8 @@ enum PayloadAt {
 #[derive(Default)]
 struct Batch<'f> {
     items: Vec<Work>,
+    /// The headers [`Work::Packet`] items point to.
+    copied: Vec<CopiedHeaders>,
     /// How many of `items` are packets.
     packets: u64,
     arena: Vec<u8>,
@@ -1544,12 +1575,15 @@ impl Batch<'_> {
         2 * Front::EPOCH_ITEMS / shards.max(1)
     }
 
-    /// Room in this (empty) batch for `items` items and `bytes` payload bytes. Short of it,
-    /// it gets new buffers that big rather than growing the old (`reserve` would copy their
-    /// stale contents).
-    fn make_room(&mut self, items: usize, bytes: usize) {
+    /// Room in this (empty) batch for `items` items, `copied` copied headers and `bytes`
+    /// payload bytes. Short of it, it gets new buffers that big rather than growing the old
+    /// (`reserve` would copy their stale contents).
+    fn make_room(&mut self, items: usize, copied: usize, bytes: usize) {
         if self.items.capacity() < items {
             self.items = Vec::with_capacity(items);
+        }
+        if self.copied.capacity() < copied {
+            self.copied = Vec::with_capacity(copied);
         }
         if self.arena.capacity() < bytes {
             self.arena = Vec::with_capacity(bytes);
@@ -1558,6 +1592,7 @@ impl Batch<'_> {
 
     fn clear(&mut self) {
         self.items.clear();
+        self.copied.clear();
         self.packets = 0;
         self.arena.clear();
         self.chunks.clear();
@@ -1656,7 +1691,7 @@ impl<'f> Workers<'f> {
         // empty, they grew by doubling, copying their items each time.
         let batch = || {
             let mut batch = Batch::default();
-            batch.make_room(Batch::even_room(n), 0);
+            batch.make_room(Batch::even_room(n), Batch::even_room(n), 0);
             batch
         };
         Workers::Batches {
@@ -1960,19 +1995,26 @@ impl<'o, 'f> Dealer<'o, 'f> {
                 // this epoch, up to twice an even share: a shard's share varies from epoch
                 // to epoch (150 to 430 items of 4,096 over 16 shards on the small-packet
                 // trace), and room for only its own last share made most batches grow,
-                // copying their items (~140 bytes each; 7 % of the dealer's instructions).
+                // copying their items (7 % of the dealer's instructions when items were ~140
+                // bytes; 40 now). Copied headers follow the same rule.
                 // Payload bytes (copied only from streams) get room for the shard's own.
                 // An emptied batch keeps its room.
                 let room = |n: usize| n + n / 4;
-                let fullest = batches.iter().map(|b| b.items.len()).max().unwrap_or(0);
-                let shared = room(fullest).min(Batch::even_room(batches.len()));
+                let even = Batch::even_room(batches.len());
+                let fullest = |len: fn(&Batch) -> usize| {
+                    room(batches.iter().map(len).max().unwrap_or(0)).min(even)
+                };
+                let (items, copied) = (fullest(|b| b.items.len()), fullest(|b| b.copied.len()));
                 let fresh = spare
                     .iter_mut()
                     .zip(batches.iter())
                     .map(|(s, filled)| {
                         let mut batch = s.pop().unwrap_or_default();
-                        let items = shared.max(room(filled.items.len()));
-                        batch.make_room(items, filled.arena.len());
+                        batch.make_room(
+                            items.max(room(filled.items.len())),
+                            copied.max(room(filled.copied.len())),
+                            filled.arena.len(),
+                        );
                         batch
                     })
                     .collect();
@@ -2194,9 +2236,12 @@ impl<'f> Dealer<'_, 'f> {
         };
         batch.items.push(Work::Packet {
             item,
-            timestamp_ns: packet.timestamp_ns,
             flow_id: update.flow_id,
             new_connection,
+            copied: batch.copied.len() as u32,
+        });
+        batch.copied.push(CopiedHeaders {
+            timestamp_ns: packet.timestamp_ns,
             endpoints: (src, dst),
             transport,
             payload,
@@ -2345,11 +2390,14 @@ impl<'f> Dealer<'_, 'f> {
         mut swept: Vec<FlowRecord>,
     ) {
         self.peak_open_flows = self.peak_open_flows.max(open);
-        // `swept` comes merged in flow order (`merge_runs`), and a stable sort of a sorted run
-        // only compares: it stays as the guarantee. Flow ids are unique, so a stable sort
-        // orders as any sort would.
-        evicted.sort_by_key(|r| r.flow_id);
-        swept.sort_by_key(|r| r.flow_id);
+        // `swept` comes merged in flow order (`merge_runs`); sorted only if it is not, which
+        // stays as the guarantee (the standard sort moves short runs through scratch space
+        // even when they are sorted). Flow ids are unique, so any sort orders alike.
+        for records in [&mut evicted, &mut swept] {
+            if !records.is_sorted_by_key(|r| r.flow_id) {
+                records.sort_unstable_by_key(|r| r.flow_id);
+            }
+        }
         for record in evicted.into_iter().chain(swept) {
             self.flow_ended(record);
         }
@@ -2645,19 +2693,22 @@ impl Shard {
 
     /// Handles one epoch's batch (and, for the last, the end of the capture).
     fn process(&mut self, batch: &mut Batch<'_>, file: Option<&MappedBytes>) -> ShardOut {
-        // Items are read where they lie (moving each ~140-byte item out cost more); they are
+        // Items are read where they lie (moving each 40-byte item out cost more); they are
         // dropped together when `run_taken` clears the batch.
         for work in &mut batch.items {
             match work {
                 Work::Packet {
                     item,
-                    timestamp_ns,
                     flow_id,
                     new_connection,
-                    endpoints,
-                    transport,
-                    payload,
+                    copied,
                 } => {
+                    let CopiedHeaders {
+                        timestamp_ns,
+                        endpoints,
+                        transport,
+                        payload,
+                    } = &batch.copied[*copied as usize];
                     let bytes = match payload {
                         PayloadAt::Batch(range) => &batch.arena[range.clone()],
                         PayloadAt::File(range) => match file {
@@ -3061,8 +3112,10 @@ mod tests {
             "{sizes:?}"
         );
         // Each packet dealt to a worker is one of these, written by the front and read on
-        // another core: its IP endpoints travel, not both decoded network headers (~200 bytes).
-        assert!(std::mem::size_of::<Work>() <= 144);
+        // another core; the split front's dealer writes one a packet. The copied headers of
+        // a `Work::Packet` lie beside (its IP endpoints, not both decoded network headers).
+        let (work, copied) = (size_of::<Work>(), size_of::<CopiedHeaders>());
+        assert!(work <= 40 && copied <= 128, "{work} {copied}");
     }
 
     #[test]
