@@ -1125,25 +1125,32 @@ impl<'f> FlowThreads<'f> {
     /// evicted since the last sweep point, numbered.
     fn finish(&mut self) -> (usize, Vec<FlowRecord>) {
         let mut open = 0;
-        let mut remaining = std::mem::take(&mut self.evicted);
+        // Each thread's open flows come in flow order, as do the evicted ones once sorted
+        // (they are few): merged, not sorted together (sorting moved the ~200-byte records:
+        // 0.65 M instructions at the end of the first 100,000 small packets).
+        let mut evicted: Ended = std::mem::take(&mut self.evicted)
+            .into_iter()
+            .map(|record| (0, record))
+            .collect();
+        evicted.sort_unstable_by_key(|(_, record)| record.flow_id);
+        let mut runs = vec![evicted];
         for to in &self.to {
             let _ = to.send(ToFlows::Finish);
         }
         for thread in 0..self.threads() {
             if let Ok(FromFlows::Finished {
                 open: before,
-                ended,
+                mut ended,
             }) = self.from[thread].recv()
             {
                 open += before;
-                remaining.extend(
-                    ended
-                        .into_iter()
-                        .map(|(slot, record)| self.numbering.record(thread, slot, record)),
-                );
+                for (slot, record) in &mut ended {
+                    record.flow_id = self.numbering.id(thread, *slot);
+                }
+                runs.push(ended);
             }
         }
-        (open, remaining)
+        (open, merge_runs(runs))
     }
 }
 
@@ -2080,8 +2087,10 @@ impl<'f> Dealer<'_, 'f> {
         };
         self.peak_open_flows = self.peak_open_flows.max(open);
         // Open flows come in flow order; only flows evicted for room since the last sweep
-        // (rare) are out of it.
-        remaining.sort_by_key(|r| r.flow_id);
+        // (rare) can be out of it. (Flow ids are unique: any sort orders alike.)
+        if !remaining.is_sorted_by_key(|r| r.flow_id) {
+            remaining.sort_unstable_by_key(|r| r.flow_id);
+        }
         for record in remaining {
             self.flow_ended(record);
         }
