@@ -1350,7 +1350,7 @@ impl<'o, 'f> EpochSource<'o, 'f> for SplitDealer<'o, 'f> {
                     Forward::None => None,
                     _ => flows.update_at(at as u32, step.part),
                 };
-                self.deal.take_accounted(chunk, at, update);
+                self.deal.take_accounted(chunk, (at, step), update);
                 if want_flows && step.packets.is_multiple_of(EVICT_EVERY_PACKETS) {
                     let (open, evicted, swept) = flows.sweep_at(at as u32);
                     self.deal.sweep_accounted(open, evicted, swept);
@@ -2351,8 +2351,12 @@ impl<'f> Dealer<'_, 'f> {
     /// [`Dealer::take`] for a packet the front's flow threads accounted: `update` numbered,
     /// the clock and IP reassembly done in capture order before (see [`SplitDealer`]).
     #[inline(always)]
-    fn take_accounted(&mut self, chunk: &Arc<Chunk<'f>>, at: usize, update: Option<Accounted>) {
-        let step = &chunk.steps[at];
+    fn take_accounted(
+        &mut self,
+        chunk: &Arc<Chunk<'f>>,
+        (at, step): (usize, &Step<'f>),
+        update: Option<Accounted>,
+    ) {
         self.epoch_items += 1;
         if step.selected {
             self.now_ns = step.now_ns;
@@ -2372,11 +2376,15 @@ impl<'f> Dealer<'_, 'f> {
                 let Some(bytes) = payload else {
                     return;
                 };
-                let new_connection = match step.decoded.transport {
-                    Transport::Tcp(t) if update.is_new => {
-                        self.connection_counts(&step.decoded, (t.src_port, t.dst_port), &update)
-                    }
-                    _ => None,
+                // A new flow's first packet only: the decoded headers lie in other cache lines.
+                let new_connection = match update.is_new {
+                    true => match step.decoded.transport {
+                        Transport::Tcp(t) => {
+                            self.connection_counts(&step.decoded, (t.src_port, t.dst_port), &update)
+                        }
+                        _ => None,
+                    },
+                    false => None,
                 };
                 self.push_chunked(chunk, at as u32, &update, new_connection, bytes as usize);
             }
