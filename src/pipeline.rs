@@ -496,7 +496,7 @@ fn run_threaded<'o, 'f>(
                 } = front;
                 let (to_decoders, found) = sync_channel::<Chunk<'_>>(CHUNKS_IN_FLIGHT);
                 let (to_dealer, decoded) = sync_channel::<Chunk<'_>>(CHUNKS_IN_FLIGHT);
-                let (used_chunk, used_chunks) = channel::<Vec<Step<'_>>>();
+                let (used_chunk, used_chunks) = channel::<Spent<'_>>();
                 let in_order = InOrder {
                     counts: read.counts.clone(),
                     scapy_sessions: BTreeMap::new(),
@@ -940,6 +940,11 @@ type InChunk<'a, 'f> = (StepAt<'a, 'f>, Option<&'a FlowKeyed>);
 /// thread, numbered so that the dealer takes them in the order they were read.
 struct Chunk<'f> {
     seq: u64,
+    /// The packets the reading thread found, in order, until the decoding thread makes them
+    /// `steps` (the reader only finds packets: filling ~400-byte steps was half its work).
+    found: Vec<Packet<'f>>,
+    /// Packets read before this chunk's first.
+    packets_before: u64,
     steps: Vec<Step<'f>>,
     /// Time of the file's first packet (for `--start`/`--end`).
     first_ns: i64,
@@ -948,9 +953,13 @@ struct Chunk<'f> {
     scapy_sessions: BTreeMap<String, u64>,
     /// Datagrams the chunk's fragments completed (see [`Forward::Datagram`]).
     reassembled: Vec<Reassembled>,
-    /// A step holds TLS secrets (rarely): the dealer looks for them only then.
-    has_secrets: bool,
+    /// TLS secrets the capture held just before a packet, by index in the chunk (rarely
+    /// any).
+    secrets: Vec<(usize, Vec<crate::analyzers::tls::KeyLog>)>,
 }
+
+/// A chunk's buffers, back from the dealer to the reading thread to be filled again.
+type Spent<'f> = (Vec<Packet<'f>>, Vec<Step<'f>>);
 
 /// Decoding threads of a split front: one for every four worker threads (at most 8). The
 /// reader then only finds the packets in the file, and the dealer is the front's busiest
@@ -989,7 +998,7 @@ struct SplitDealer<'o, 'f> {
     /// Decoded chunks that came before their turn, and the number of the next one to take.
     early: BTreeMap<u64, Chunk<'f>>,
     next_seq: u64,
-    used_chunk: std::sync::mpsc::Sender<Vec<Step<'f>>>,
+    used_chunk: std::sync::mpsc::Sender<Spent<'f>>,
     in_order: InOrder,
     /// With flow threads: their ends.
     flows: Option<FlowThreads<'f>>,
@@ -1276,14 +1285,9 @@ impl<'f> SplitDealer<'_, 'f> {
         let Some(mut chunk) = chunk else {
             return false;
         };
-        // Taken out before the chunk is shared (rarely any). An `Option` per step, as in
-        // Front::step (dropping an empty drain cost ~29 instructions).
-        if chunk.has_secrets {
-            for (i, step) in chunk.steps.iter_mut().enumerate() {
-                if let Some(secrets) = step.secrets.take() {
-                    self.secrets.push_back((i, secrets));
-                }
-            }
+        // Taken out before the chunk is shared (rarely any).
+        if !chunk.secrets.is_empty() {
+            self.secrets.extend(std::mem::take(&mut chunk.secrets));
         }
         self.chunk = Some(Arc::new(chunk));
         self.next = 0;
@@ -1296,7 +1300,7 @@ impl<'f> SplitDealer<'_, 'f> {
         while self.lent.front().is_some_and(|c| Arc::strong_count(c) == 1) {
             if let Some(chunk) = self.lent.pop_front().and_then(Arc::into_inner) {
                 // The reading thread may have ended: its chunks are not needed then.
-                let _ = self.used_chunk.send(chunk.steps);
+                let _ = self.used_chunk.send((chunk.found, chunk.steps));
             }
         }
     }
@@ -1387,19 +1391,19 @@ fn read_ahead<'f>(
     file: &'f MappedBytes,
     decode_here: bool,
     to_next: &std::sync::mpsc::SyncSender<Chunk<'f>>,
-    used_chunks: &std::sync::mpsc::Receiver<Vec<Step<'f>>>,
+    used_chunks: &std::sync::mpsc::Receiver<Spent<'f>>,
 ) {
     let bytes = file.bytes();
     for seq in 0.. {
-        // A used chunk comes back whole: its steps are overwritten in place (pushing a step
-        // built on the stack copied ~470 bytes a packet).
-        let mut steps = used_chunks
+        // A used chunk comes back whole: its buffers are filled again.
+        let (mut found, steps) = used_chunks
             .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(STEPS_PER_CHUNK));
-        let mut filled = 0;
+            .unwrap_or_else(|_| (Vec::with_capacity(STEPS_PER_CHUNK), Vec::new()));
+        found.clear();
+        let packets_before = read.packets;
+        let mut secrets = Vec::new();
         let mut ended = false;
-        let mut has_secrets = false;
-        while filled < STEPS_PER_CHUNK {
+        while found.len() < STEPS_PER_CHUNK {
             let Some(packet) = read.next_packet(reader) else {
                 ended = true;
                 break;
@@ -1414,41 +1418,25 @@ fn read_ahead<'f>(
                 interface_id: packet.interface_id,
                 data,
             };
-            let secrets = read.take_secrets();
-            has_secrets |= secrets.is_some();
+            if let Some(keys) = read.take_secrets() {
+                secrets.push((found.len(), keys));
+            }
             read.packets += 1;
             read.first_ns.get_or_insert(packet.timestamp_ns);
-            if filled == steps.len() {
-                steps.push(Step {
-                    packet,
-                    decoded: Decoded::default(),
-                    selected: false,
-                    keyed: None,
-                    packets: read.packets,
-                    secrets,
-                    part: 0,
-                    now_ns: i64::MIN,
-                    forward: Forward::None,
-                });
-            } else {
-                let step = &mut steps[filled];
-                step.packet = packet;
-                step.packets = read.packets;
-                step.secrets = secrets;
-            }
-            filled += 1;
+            found.push(packet);
             read.tell_progress(reader, progress.as_deref_mut());
         }
-        steps.truncate(filled);
         let mut chunk = Chunk {
             seq,
+            found,
+            packets_before,
             steps,
             first_ns: read.first_ns.unwrap_or_default(),
             // Empty, with the pass's intervals: the chunk's packets are counted apart.
             counts: read.counts.clone(),
             scapy_sessions: BTreeMap::new(),
             reassembled: Vec::new(),
-            has_secrets,
+            secrets,
         };
         if decode_here {
             decode_chunk(read.options, &mut chunk);
@@ -1488,15 +1476,42 @@ fn decode_chunk(options: &PassOptions, chunk: &mut Chunk<'_>) {
     let first_ns = chunk.first_ns;
     let want_flows = options.flows || options.transactions;
     let parts = crate::flows::table::part_count(options.analyzer.max_flows);
-    for step in &mut chunk.steps {
+    let Chunk {
+        found,
+        packets_before,
+        steps,
+        counts,
+        scapy_sessions,
+        ..
+    } = chunk;
+    // Steps of a used chunk are overwritten in place (pushing a step built on the stack
+    // copies all of it).
+    steps.truncate(found.len());
+    for (i, packet) in found.drain(..).enumerate() {
+        let packets = *packets_before + i as u64 + 1;
+        if i == steps.len() {
+            steps.push(Step {
+                packet,
+                decoded: Decoded::default(),
+                selected: false,
+                keyed: None,
+                packets,
+                part: 0,
+                now_ns: i64::MIN,
+                forward: Forward::None,
+            });
+        }
+        let step = &mut steps[i];
+        step.packet = packet;
+        step.packets = packets;
         step.decoded.clear();
         step.selected = decode_select_count(
             options,
             first_ns,
             &step.packet,
             &mut step.decoded,
-            &mut chunk.counts,
-            &mut chunk.scapy_sessions,
+            counts,
+            scapy_sessions,
         );
         let keyed = step.selected && want_flows && step.decoded.fragment.is_none();
         step.keyed = if keyed {
@@ -1653,8 +1668,6 @@ struct Step<'a> {
     keyed: Option<FlowKeyed>,
     /// Packets read so far, this one included.
     packets: u64,
-    /// TLS secrets the capture held just before this packet (rarely any).
-    secrets: Option<Vec<crate::analyzers::tls::KeyLog>>,
     /// With flow threads: the part of the flow table `keyed` falls in (decoding thread)...
     part: u8,
     /// ...capture time after this packet, and what goes to the flow table (dealing thread,
