@@ -1396,9 +1396,10 @@ fn read_ahead<'f>(
     let bytes = file.bytes();
     for seq in 0.. {
         // A used chunk comes back whole: its buffers are filled again.
-        let (mut found, steps) = used_chunks
-            .try_recv()
-            .unwrap_or_else(|_| (Vec::with_capacity(STEPS_PER_CHUNK), Vec::new()));
+        let (mut found, steps) = used_chunks.try_recv().unwrap_or_else(|_| {
+            let room = STEPS_PER_CHUNK;
+            (Vec::with_capacity(room), Vec::with_capacity(room))
+        });
         found.clear();
         let packets_before = read.packets;
         let mut secrets = Vec::new();
@@ -1489,7 +1490,11 @@ fn decode_chunk(options: &PassOptions, chunk: &mut Chunk<'_>) {
     steps.truncate(found.len());
     for (i, packet) in found.drain(..).enumerate() {
         let packets = *packets_before + i as u64 + 1;
-        if i == steps.len() {
+        if let Some(step) = steps.get_mut(i) {
+            step.packet = packet;
+            step.packets = packets;
+            step.decoded.clear();
+        } else {
             steps.push(Step {
                 packet,
                 decoded: Decoded::default(),
@@ -1502,9 +1507,6 @@ fn decode_chunk(options: &PassOptions, chunk: &mut Chunk<'_>) {
             });
         }
         let step = &mut steps[i];
-        step.packet = packet;
-        step.packets = packets;
-        step.decoded.clear();
         step.selected = decode_select_count(
             options,
             first_ns,
