@@ -941,7 +941,7 @@ type InChunk<'a, 'f> = (StepAt<'a, 'f>, Option<&'a FlowKeyed>);
 struct Chunk<'f> {
     seq: u64,
     /// The packets the reading thread found, in order, until the decoding thread makes them
-    /// `steps` (the reader only finds packets: filling ~400-byte steps was half its work).
+    /// `steps` (filling the ~400-byte steps had cost the reader 11–23 % of its instructions).
     found: Vec<Packet<'f>>,
     /// Packets read before this chunk's first.
     packets_before: u64,
