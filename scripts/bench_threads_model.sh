@@ -10,12 +10,13 @@
 # also writes the rows), N workers, and the front: one thread that reads, decodes, counts,
 # assigns flows and deals packets, or from 3 workers on (a mapped file) several: the reader
 # (finds packets), decoding threads (decode, select, count chunks of packets; one per four
-# workers), as many flow threads (each the flow table's parts `part % threads == thread`)
-# and the dealer (clock, IP reassembly, numbering flows, dealing); with 2
+# workers), as many flow threads (each the flow table's parts `part % threads == thread`),
+# the sequencer (chunks back in order, counts, clock, IP reassembly) and the dealer
+# (numbering flows, dealing); with 2
 # workers on a machine of two cores the front's thread and one worker thread share the
 # analysis (8 shards, each epoch's batches taken by whichever thread is free; under callgrind
 # the split between them means nothing, so that row counts the two as one pair). They run
-# concurrently, so on C cores the pass takes at least the reader's, the dealer's, the busiest
+# concurrently, so on C cores the pass takes at least the reader's, the sequencer's, the dealer's, the busiest
 # flow thread's and the merger's instructions, at least the decoders' and the workers' instructions over their
 # number (each takes whichever chunk or shard's batch is next, so they share that work; how
 # callgrind, running one thread at a time, happened to hand it out says nothing), and at
@@ -67,6 +68,7 @@ total = sum(threads)
 hosted = False
 decoders = []
 flows = []
+sequencer = None
 if len(threads) == 1:
     # --threads 1: everything on the caller's thread.
     merger, workers, reader, dealer = threads[0], [], None, None
@@ -78,13 +80,16 @@ elif len(threads) == n + 1:
     merger, workers, reader, dealer = threads[0], threads[1:-1], threads[-1], None
     hosted = True
 else:
-    # A split front: the reader, its decoding threads, as many flow threads, then the dealer.
+    # A split front: the reader, its decoding threads (one per four workers, at most 8), as
+    # many flow threads and the sequencer (chunks in order, clock, IP reassembly), then the
+    # dealer; a command without flows has no flow threads and no sequencer.
     merger, workers = threads[0], threads[1:n + 1]
     reader, middle, dealer = threads[n + 1], threads[n + 2:-1], threads[-1]
-    decoders, flows = middle[:len(middle) // 2], middle[len(middle) // 2:]
-    if len(middle) % 2:
-        # No flow threads (a command without flows).
-        decoders, flows = middle, []
+    d = min(max((n + 3) // 4, 1), 8)
+    if len(middle) == 2 * d + 1:
+        decoders, flows, sequencer = middle[:d], middle[d:2 * d], middle[2 * d]
+    else:
+        decoders, flows, sequencer = middle, [], None
 def speedup(cores):
     if hosted:
         # The pair (front, worker thread) shares its work, on at most two cores.
@@ -93,7 +98,7 @@ def speedup(cores):
     # the analysis: what one of them does under callgrind, which runs one thread at a time,
     # is how callgrind scheduled them, not how a machine would.
     # Each flow thread holds its own parts of the flow table: they do not share.
-    fixed = max(t for t in (reader, dealer, merger, *flows) if t is not None)
+    fixed = max(t for t in (reader, sequencer, dealer, merger, *flows) if t is not None)
     pooled = sum(workers) / len(workers) if workers else 0
     # Decoding threads likewise take whichever chunk is next.
     decoding = sum(decoders) / len(decoders) if decoders else 0
@@ -107,12 +112,15 @@ if hosted:
     each = f"shared with the front's thread; {each}"
 decoding = " / ".join(f"{d / 1e6:.0f}" for d in decoders) + " M" if decoders else "(reader's thread)"
 flowing = " / ".join(f"{d / 1e6:.0f}" for d in flows) + " M" if flows else "(dealer's thread)"
-print(f"| {n} | {m(total)} | {m(reader)} | {decoding} | {flowing} | {m(dealer) if dealer else '(same thread)'} | {each} | {m(merger)} | "
+dealing = m(dealer) if dealer else "(same thread)"
+if sequencer is not None:
+    dealing += f" (sequencer {m(sequencer)})"
+print(f"| {n} | {m(total)} | {m(reader)} | {decoding} | {flowing} | {dealing} | {each} | {m(merger)} | "
       f"{speedup(2):.2f}x | {speedup(4):.2f}x | {speedup(16):.2f}x | {speedup(64):.2f}x |")
 PY
 done
 echo
-echo "(bound = one thread's instructions / max(reader, dealer, merger, each flow thread, the decoders' share,"
+echo "(bound = one thread's instructions / max(reader, sequencer, dealer, merger, each flow thread, the decoders' share,"
 echo "the workers' share, total / cores); a share is those threads' instructions over their number: they take"
 echo "whichever chunk or shard's batch is next, and under callgrind, which runs one thread at a time, how"
 echo "the work fell to each (in brackets) is chance. 1 worker runs everything on one thread; with 2"

@@ -475,114 +475,133 @@ fn run_threaded<'o, 'f>(
             file,
             helps: front_helps,
         };
-        let front = match file
-            .filter(|_| !front_helps && worker_threads >= SPLIT_FRONT_FROM_WORKERS)
-        {
-            // Reading and dealing on one thread.
-            None => FrontThreads::One(scope.spawn(move || {
-                pool.close(dealing.deal_epochs(&mut front));
-                front
-            })),
-            // Finding packets on one thread, decoding and counting them on others, in
-            // chunks, dealing them in order on one more; with decoding threads, the flow
-            // table's parts on as many flow threads between them and the dealer.
-            Some(file) => {
-                let Front {
-                    mut reader,
-                    options,
-                    mut progress,
-                    mut read,
-                    deal,
-                } = front;
-                let (to_decoders, found) = sync_channel::<Chunk<'_>>(CHUNKS_IN_FLIGHT);
-                let (to_dealer, decoded) = sync_channel::<Chunk<'_>>(CHUNKS_IN_FLIGHT);
-                let (used_chunk, used_chunks) = channel::<Spent<'_>>();
-                let in_order = InOrder {
-                    counts: read.counts.clone(),
-                    scapy_sessions: BTreeMap::new(),
-                    clock: std::mem::take(&mut read.clock),
-                    now_ns: read.now_ns,
-                };
-                // Without decoding threads the reader decodes and feeds the dealer.
-                let decode_here = decoders == 0;
-                let to_next = if decode_here {
-                    to_dealer.clone()
-                } else {
-                    to_decoders
-                };
-                let reading = scope.spawn(move || {
-                    let progress_now = progress.as_deref_mut();
-                    read_ahead(
-                        &mut reader,
-                        &mut read,
-                        progress_now,
-                        file,
-                        decode_here,
-                        &to_next,
-                        &used_chunks,
-                    );
-                    (reader, read, progress)
-                });
-                let found = Arc::new(std::sync::Mutex::new(found));
-                let decoding = (0..decoders)
-                    .map(|_| {
-                        let (found, to_dealer) = (Arc::clone(&found), to_dealer.clone());
-                        scope.spawn(move || decode_chunks(options, &found, &to_dealer))
-                    })
-                    .collect();
-                drop(to_dealer);
-                // With decoding threads, as many flow threads: the flow table's parts
-                // split over them (see flow_threads).
-                let flow_threads = if options.flows || options.transactions {
-                    decoders
-                } else {
-                    0
-                };
-                let mut flow_ends = (Vec::new(), Vec::new());
-                let flowing = (0..flow_threads)
-                    .map(|thread| {
-                        let (to, chunks) = sync_channel(FLOW_CHUNKS_AHEAD + 1);
-                        let (answer, answers) = sync_channel(FLOW_CHUNKS_AHEAD + 1);
-                        flow_ends.0.push(to);
-                        flow_ends.1.push(answers);
-                        scope.spawn(move || {
-                            flow_threads::run_flow_thread(
-                                thread,
-                                flow_threads,
-                                options,
-                                &chunks,
-                                &answer,
-                            )
-                        })
-                    })
-                    .collect();
-                let flows = (flow_threads > 0).then(|| FlowThreads::new(flow_ends.0, flow_ends.1));
-                let dealing = scope.spawn(move || {
-                    let mut source = SplitDealer {
+        let front =
+            match file.filter(|_| !front_helps && worker_threads >= SPLIT_FRONT_FROM_WORKERS) {
+                // Reading and dealing on one thread.
+                None => FrontThreads::One(scope.spawn(move || {
+                    pool.close(dealing.deal_epochs(&mut front));
+                    front
+                })),
+                // Finding packets on one thread, decoding and counting them on others, in
+                // chunks, dealing them in order on one more; with decoding threads, the flow
+                // table's parts on as many flow threads between them and the dealer.
+                Some(file) => {
+                    let Front {
+                        mut reader,
+                        options,
+                        mut progress,
+                        mut read,
                         deal,
-                        chunk: None,
-                        next: 0,
-                        secrets: Default::default(),
-                        lent: Default::default(),
+                    } = front;
+                    let (to_decoders, found) = sync_channel::<Chunk<'_>>(CHUNKS_IN_FLIGHT);
+                    let (to_dealer, decoded) = sync_channel::<Chunk<'_>>(CHUNKS_IN_FLIGHT);
+                    let (used_chunk, used_chunks) = channel::<Spent<'_>>();
+                    let in_order = InOrder {
+                        counts: read.counts.clone(),
+                        scapy_sessions: BTreeMap::new(),
+                        clock: std::mem::take(&mut read.clock),
+                        now_ns: read.now_ns,
+                    };
+                    // Without decoding threads the reader decodes and feeds the dealer.
+                    let decode_here = decoders == 0;
+                    let to_next = if decode_here {
+                        to_dealer.clone()
+                    } else {
+                        to_decoders
+                    };
+                    let reading = scope.spawn(move || {
+                        let progress_now = progress.as_deref_mut();
+                        read_ahead(
+                            &mut reader,
+                            &mut read,
+                            progress_now,
+                            file,
+                            decode_here,
+                            &to_next,
+                            &used_chunks,
+                        );
+                        (reader, read, progress)
+                    });
+                    let found = Arc::new(std::sync::Mutex::new(found));
+                    let decoding = (0..decoders)
+                        .map(|_| {
+                            let (found, to_dealer) = (Arc::clone(&found), to_dealer.clone());
+                            scope.spawn(move || decode_chunks(options, &found, &to_dealer))
+                        })
+                        .collect();
+                    drop(to_dealer);
+                    // With decoding threads, as many flow threads: the flow table's parts
+                    // split over them (see flow_threads).
+                    let flow_threads = if options.flows || options.transactions {
+                        decoders
+                    } else {
+                        0
+                    };
+                    let mut flow_ends = (Vec::new(), Vec::new());
+                    let flowing = (0..flow_threads)
+                        .map(|thread| {
+                            let (to, chunks) = sync_channel(FLOW_CHUNKS_AHEAD + 1);
+                            let (answer, answers) = sync_channel(FLOW_CHUNKS_AHEAD + 1);
+                            flow_ends.0.push(to);
+                            flow_ends.1.push(answers);
+                            scope.spawn(move || {
+                                flow_threads::run_flow_thread(
+                                    thread,
+                                    flow_threads,
+                                    options,
+                                    &chunks,
+                                    &answer,
+                                )
+                            })
+                        })
+                        .collect();
+                    let mut deal = deal;
+                    let mut sequencer = Some(Sequencer {
+                        options,
                         chunks: decoded,
                         early: BTreeMap::new(),
                         next_seq: 0,
-                        used_chunk,
                         in_order,
-                        flows,
+                    });
+                    // With flow threads, chunks are put in order, counted, timed and their IP
+                    // fragments reassembled on a thread of their own, which hands them to the
+                    // flow threads and the dealer; without, the dealer does it.
+                    let (flows, sequencing) = if flow_threads > 0 {
+                        let (to_dealer, prepared) = sync_channel(FLOW_CHUNKS_AHEAD);
+                        let to_flows = flow_ends.0.clone();
+                        let defrag = std::mem::replace(&mut deal.defrag, Defragmenter::new(1, 0));
+                        let sequencer = sequencer.take().expect("made above");
+                        let sequencing =
+                            scope.spawn(move || sequencer.run(defrag, &to_flows, &to_dealer));
+                        let flows = FlowThreads::new(flow_ends.0, flow_ends.1, prepared);
+                        (Some(flows), Some(sequencing))
+                    } else {
+                        (None, None)
                     };
-                    pool.close(dealing.deal_epochs(&mut source));
-                    (source.deal, source.in_order)
-                });
-                FrontThreads::Split {
-                    reading,
-                    decoding,
-                    dealing,
-                    flowing,
-                    options,
+                    let dealing = scope.spawn(move || {
+                        let mut source = SplitDealer {
+                            deal,
+                            chunk: None,
+                            next: 0,
+                            secrets: Default::default(),
+                            lent: Default::default(),
+                            sequencer,
+                            used_chunk,
+                            flows,
+                        };
+                        pool.close(dealing.deal_epochs(&mut source));
+                        (source.deal, source.sequencer.map(|s| s.in_order))
+                    });
+                    FrontThreads::Split {
+                        reading,
+                        decoding,
+                        sequencing,
+                        dealing,
+                        flowing,
+                        options,
+                    }
                 }
-            }
-        };
+            };
         for epoch in epochs {
             let last = epoch.last;
             let Ok(shard_outs) = from_shards.recv() else {
@@ -864,7 +883,11 @@ enum FrontThreads<'s, 'o, 'f> {
     Split {
         reading: std::thread::ScopedJoinHandle<'s, SplitReading<'o>>,
         decoding: Vec<std::thread::ScopedJoinHandle<'s, ()>>,
-        dealing: std::thread::ScopedJoinHandle<'s, (Dealer<'o, 'f>, InOrder)>,
+        /// With flow threads: the thread putting chunks in order, giving back the pass's
+        /// counts and clock, and its defragmenter.
+        sequencing: Option<std::thread::ScopedJoinHandle<'s, (InOrder, Defragmenter)>>,
+        /// The dealer, and the counts and clock when it put the chunks in order itself.
+        dealing: std::thread::ScopedJoinHandle<'s, (Dealer<'o, 'f>, Option<InOrder>)>,
         /// The flow threads, each giving back its table.
         flowing: Vec<std::thread::ScopedJoinHandle<'s, FlowTable>>,
         options: &'o PassOptions,
@@ -883,12 +906,23 @@ impl<'o, 'f> FrontThreads<'_, 'o, 'f> {
             FrontThreads::Split {
                 reading,
                 decoding,
+                sequencing,
                 dealing,
                 flowing,
                 options,
             } => {
                 let (mut deal, in_order) =
                     dealing.join().expect("the dealing thread does not panic");
+                let in_order = match sequencing {
+                    Some(sequencing) => {
+                        let (in_order, defrag) = sequencing
+                            .join()
+                            .expect("the sequencing thread does not panic");
+                        deal.defrag = defrag;
+                        in_order
+                    }
+                    None => in_order.expect("the dealer put the chunks in order"),
+                };
                 for flows in flowing {
                     let table = flows.join().expect("the flow threads do not panic");
                     deal.flows.evictions += table.evictions;
@@ -994,14 +1028,25 @@ struct SplitDealer<'o, 'f> {
     /// Chunks dealt, in order, until the workers are done with them; then their steps go back
     /// to the reading thread to be filled again.
     lent: std::collections::VecDeque<Arc<Chunk<'f>>>,
+    /// Without flow threads: the chunks from the decoding threads, put in order here.
+    sequencer: Option<Sequencer<'o, 'f>>,
+    used_chunk: std::sync::mpsc::Sender<Spent<'f>>,
+    /// With flow threads: their ends.
+    flows: Option<FlowThreads<'f>>,
+}
+
+/// Puts the chunks the decoding threads finish (in any order) back in capture order and
+/// adds their counts to the pass's; with flow threads, on a thread of its own, it also runs
+/// the clock and IP reassembly over each chunk and hands it to the flow threads and the
+/// dealer (that work, ~50 instructions a packet, was the dealer's, the busiest thread of a
+/// split front).
+struct Sequencer<'o, 'f> {
+    options: &'o PassOptions,
     chunks: std::sync::mpsc::Receiver<Chunk<'f>>,
     /// Decoded chunks that came before their turn, and the number of the next one to take.
     early: BTreeMap<u64, Chunk<'f>>,
     next_seq: u64,
-    used_chunk: std::sync::mpsc::Sender<Spent<'f>>,
     in_order: InOrder,
-    /// With flow threads: their ends.
-    flows: Option<FlowThreads<'f>>,
 }
 
 /// A flow thread's work on the chunk being dealt, as the dealer takes it in step order.
@@ -1022,8 +1067,8 @@ const FLOW_CHUNKS_AHEAD: usize = 2;
 struct FlowThreads<'f> {
     to: Vec<std::sync::mpsc::SyncSender<ToFlows<'f>>>,
     from: Vec<std::sync::mpsc::Receiver<FromFlows>>,
-    /// Chunks sent to them, in capture order, not yet dealt.
-    ahead: std::collections::VecDeque<Arc<Chunk<'f>>>,
+    /// The chunks the sequencer sent them, in capture order, for the dealer.
+    prepared: std::sync::mpsc::Receiver<Arc<Chunk<'f>>>,
     numbering: Numbering,
     /// Each thread's work on the chunk being dealt, taken in step order.
     work: Vec<TakenWork>,
@@ -1037,12 +1082,13 @@ impl<'f> FlowThreads<'f> {
     fn new(
         to: Vec<std::sync::mpsc::SyncSender<ToFlows<'f>>>,
         from: Vec<std::sync::mpsc::Receiver<FromFlows>>,
+        prepared: std::sync::mpsc::Receiver<Arc<Chunk<'f>>>,
     ) -> Self {
         let threads = to.len();
         FlowThreads {
             to,
             from,
-            ahead: std::collections::VecDeque::new(),
+            prepared,
             numbering: Numbering::new(threads),
             work: (0..threads).map(|_| TakenWork::default()).collect(),
             evicted: Vec::new(),
@@ -1054,10 +1100,10 @@ impl<'f> FlowThreads<'f> {
         self.to.len()
     }
 
-    /// Each thread's work on the oldest chunk sent, and that chunk (`None` when none is
-    /// ahead, or a flow thread is gone).
+    /// The next chunk the sequencer sent, and each thread's work on it (`None` at the end of
+    /// the capture, or when a flow thread is gone).
     fn take_oldest(&mut self) -> Option<Arc<Chunk<'f>>> {
-        let chunk = self.ahead.pop_front()?;
+        let chunk = self.prepared.recv().ok()?;
         for thread in 0..self.threads() {
             let Ok(FromFlows::Chunk(work)) = self.from[thread].recv() else {
                 return None;
@@ -1188,14 +1234,36 @@ fn merge_runs(runs: Vec<Ended>) -> Vec<FlowRecord> {
     }
 }
 
-impl<'f> SplitDealer<'_, 'f> {
+impl<'f> Sequencer<'_, 'f> {
+    /// With flow threads: takes the chunks in order, prepares them and hands each to the
+    /// flow threads, then to the dealer, until the decoding threads or the dealer end; gives
+    /// back the pass's counts and clock and the defragmenter.
+    fn run(
+        mut self,
+        mut defrag: Defragmenter,
+        to_flows: &[std::sync::mpsc::SyncSender<ToFlows<'f>>],
+        to_dealer: &std::sync::mpsc::SyncSender<Arc<Chunk<'f>>>,
+    ) -> (InOrder, Defragmenter) {
+        while let Some(mut chunk) = self.next_chunk() {
+            self.prepare(&mut chunk, &mut defrag);
+            let chunk = Arc::new(chunk);
+            for to in to_flows {
+                // A flow thread gone (it panicked): the dealer misses its answer.
+                let _ = to.send(ToFlows::Chunk(Arc::clone(&chunk)));
+            }
+            if to_dealer.send(chunk).is_err() {
+                break;
+            }
+        }
+        (self.in_order, defrag)
+    }
+
     /// The clock and IP reassembly over a chunk in capture order, before the flow threads
     /// see it: each step's time and what it hands the flow table ([`Step::forward`]).
-    fn prepare(&mut self, chunk: &mut Chunk<'f>) {
-        let want_flows = self.deal.options.flows || self.deal.options.transactions;
-        let parts = crate::flows::table::part_count(self.deal.options.analyzer.max_flows);
+    fn prepare(&mut self, chunk: &mut Chunk<'f>, defrag: &mut Defragmenter) {
+        let want_flows = self.options.flows || self.options.transactions;
+        let parts = crate::flows::table::part_count(self.options.analyzer.max_flows);
         let in_order = &mut self.in_order;
-        let defrag = &mut self.deal.defrag;
         for step in &mut chunk.steps {
             if step.selected {
                 // A lone packet dated far ahead does not move the clock (see CaptureClock).
@@ -1232,28 +1300,35 @@ impl<'f> SplitDealer<'_, 'f> {
         }
     }
 
-    /// With flow threads: keeps chunks ahead with them, and takes the oldest back with
-    /// their work on it; `None` at the end of the capture (every flow ended, its records
-    /// left with the dealer for [`Dealer::finish`]).
-    fn next_accounted_chunk(&mut self) -> Option<Chunk<'f>> {
-        loop {
-            let ahead = self.flows.as_ref().map_or(0, |f| f.ahead.len());
-            if ahead >= FLOW_CHUNKS_AHEAD {
-                break;
-            }
-            let Some(mut chunk) = self.next_chunk() else {
-                break;
-            };
-            self.take_counts(&mut chunk);
-            self.prepare(&mut chunk);
-            let flows = self.flows.as_mut()?;
-            let chunk = Arc::new(chunk);
-            for to in &flows.to {
-                // A flow thread gone (it panicked): its answer is missed below.
-                let _ = to.send(ToFlows::Chunk(Arc::clone(&chunk)));
-            }
-            flows.ahead.push_back(chunk);
+    /// Adds a chunk's counts to the pass's, in capture order.
+    fn take_counts(&mut self, chunk: &mut Chunk<'f>) {
+        let in_order = &mut self.in_order;
+        in_order.counts.append(std::mem::take(&mut chunk.counts));
+        for (key, n) in std::mem::take(&mut chunk.scapy_sessions) {
+            *in_order.scapy_sessions.entry(key).or_default() += n;
         }
+    }
+
+    /// The next chunk in capture order, its counts taken; `None` once every decoding thread
+    /// ended.
+    fn next_chunk(&mut self) -> Option<Chunk<'f>> {
+        loop {
+            if let Some(mut chunk) = self.early.remove(&self.next_seq) {
+                self.next_seq += 1;
+                self.take_counts(&mut chunk);
+                return Some(chunk);
+            }
+            let chunk = self.chunks.recv().ok()?;
+            self.early.insert(chunk.seq, chunk);
+        }
+    }
+}
+
+impl<'f> SplitDealer<'_, 'f> {
+    /// With flow threads: the next chunk the sequencer prepared, with their work on it;
+    /// `None` at the end of the capture (every flow ended, its records left with the dealer
+    /// for [`Dealer::finish`]).
+    fn next_accounted_chunk(&mut self) -> Option<Chunk<'f>> {
         let flows = self.flows.as_mut()?;
         match flows.take_oldest() {
             Some(chunk) => Some(
@@ -1274,13 +1349,9 @@ impl<'f> SplitDealer<'_, 'f> {
             self.lent.push_back(dealt);
         }
         self.give_back_returned();
-        let chunk = if self.flows.is_some() {
-            self.next_accounted_chunk()
-        } else {
-            self.next_chunk().map(|mut chunk| {
-                self.take_counts(&mut chunk);
-                chunk
-            })
+        let chunk = match self.sequencer.as_mut() {
+            Some(sequencer) => sequencer.next_chunk(),
+            None => self.next_accounted_chunk(),
         };
         let Some(mut chunk) = chunk else {
             return false;
@@ -1302,27 +1373,6 @@ impl<'f> SplitDealer<'_, 'f> {
                 // The reading thread may have ended: its chunks are not needed then.
                 let _ = self.used_chunk.send((chunk.found, chunk.steps));
             }
-        }
-    }
-
-    /// Adds a chunk's counts to the pass's, in capture order.
-    fn take_counts(&mut self, chunk: &mut Chunk<'f>) {
-        let in_order = &mut self.in_order;
-        in_order.counts.append(std::mem::take(&mut chunk.counts));
-        for (key, n) in std::mem::take(&mut chunk.scapy_sessions) {
-            *in_order.scapy_sessions.entry(key).or_default() += n;
-        }
-    }
-
-    /// The next chunk in capture order; `None` once every decoding thread ended.
-    fn next_chunk(&mut self) -> Option<Chunk<'f>> {
-        loop {
-            if let Some(chunk) = self.early.remove(&self.next_seq) {
-                self.next_seq += 1;
-                return Some(chunk);
-            }
-            let chunk = self.chunks.recv().ok()?;
-            self.early.insert(chunk.seq, chunk);
         }
     }
 }
@@ -1361,16 +1411,19 @@ impl<'o, 'f> EpochSource<'o, 'f> for SplitDealer<'o, 'f> {
                 }
                 continue;
             }
+            let Some(in_order) = self.sequencer.as_mut().map(|s| &mut s.in_order) else {
+                return false;
+            };
             if step.selected {
                 // A lone packet dated far ahead does not move the clock (see CaptureClock).
-                self.in_order.now_ns = self.in_order.clock.observe(step.packet.timestamp_ns);
+                in_order.now_ns = in_order.clock.observe(step.packet.timestamp_ns);
             }
             let (packet, decoded) = (&step.packet, &step.decoded);
             self.deal.take(
                 packet,
                 decoded,
                 step.selected,
-                self.in_order.now_ns,
+                in_order.now_ns,
                 step.packets,
                 Some(((chunk, at as u32), step.keyed.as_ref())),
             );
