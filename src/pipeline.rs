@@ -1008,7 +1008,8 @@ fn decoder_count(worker_threads: usize, cores: usize) -> usize {
     }
 }
 
-/// What the dealing thread of a split front keeps in capture order for the reading stage.
+/// What a split front keeps in capture order for the reading stage (on the sequencer, or the
+/// dealer without flow threads).
 struct InOrder {
     counts: ProtocolCounts,
     scapy_sessions: BTreeMap<String, u64>,
@@ -1060,7 +1061,7 @@ struct TakenWork {
     sweeps: std::collections::VecDeque<SweepAt>,
 }
 
-/// Chunks the dealing thread keeps ahead with the flow threads.
+/// Chunks the sequencer may hand the dealer ahead of it (the flow threads hold one more).
 const FLOW_CHUNKS_AHEAD: usize = 2;
 
 /// The dealing thread's ends of the flow threads (see [`flow_threads`]).
@@ -1399,7 +1400,7 @@ impl<'o, 'f> EpochSource<'o, 'f> for SplitDealer<'o, 'f> {
             }
             if let Some(flows) = self.flows.as_mut() {
                 // The flow threads accounted the packet; the clock and IP reassembly ran
-                // before (SplitDealer::prepare).
+                // before (Sequencer::prepare).
                 let update = match step.forward {
                     Forward::None => None,
                     _ => flows.update_at(at as u32, step.part),
@@ -1725,7 +1726,7 @@ struct Step<'a> {
     packets: u64,
     /// With flow threads: the part of the flow table `keyed` falls in (decoding thread)...
     part: u8,
-    /// ...capture time after this packet, and what goes to the flow table (dealing thread,
+    /// ...capture time after this packet, and what goes to the flow table (the sequencer,
     /// before the flow threads see the chunk).
     now_ns: i64,
     forward: Forward,
@@ -2417,7 +2418,7 @@ impl<'f> Dealer<'_, 'f> {
     }
 
     /// [`Dealer::take`] for a packet the front's flow threads accounted: `update` numbered,
-    /// the clock and IP reassembly done in capture order before (see [`SplitDealer`]).
+    /// the clock and IP reassembly done in capture order before (see [`Sequencer`]).
     #[inline(always)]
     fn take_accounted(
         &mut self,
