@@ -569,6 +569,9 @@ fn run_threaded<'o, 'f>(
                     let (flows, sequencing) = if flow_threads > 0 {
                         let (to_dealer, prepared) = sync_channel(FLOW_CHUNKS_AHEAD);
                         let to_flows = flow_ends.0.clone();
+                        // The sequencer reassembles; the dealer's stand-in stays unused (only
+                        // `Dealer::take`, for a front without flow threads, reassembles) and
+                        // the real one comes back when the threads are joined.
                         let defrag = std::mem::replace(&mut deal.defrag, Defragmenter::new(1, 0));
                         let sequencer = sequencer.take().expect("made above");
                         let sequencing =
