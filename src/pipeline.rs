@@ -491,7 +491,7 @@ fn run_threaded<'o, 'f>(
                         options,
                         mut progress,
                         mut read,
-                        deal,
+                        mut deal,
                     } = front;
                     let (to_decoders, found) = sync_channel::<Chunk<'_>>(CHUNKS_IN_FLIGHT);
                     let (to_dealer, decoded) = sync_channel::<Chunk<'_>>(CHUNKS_IN_FLIGHT);
@@ -555,31 +555,29 @@ fn run_threaded<'o, 'f>(
                             })
                         })
                         .collect();
-                    let mut deal = deal;
-                    let mut sequencer = Some(Sequencer {
+                    let sequencer = Sequencer {
                         options,
                         chunks: decoded,
                         early: BTreeMap::new(),
                         next_seq: 0,
                         in_order,
-                    });
+                    };
                     // With flow threads, chunks are put in order, counted, timed and their IP
                     // fragments reassembled on a thread of their own, which hands them to the
                     // flow threads and the dealer; without, the dealer does it.
-                    let (flows, sequencing) = if flow_threads > 0 {
+                    let (flows, sequencing, sequencer) = if flow_threads > 0 {
                         let (to_dealer, prepared) = sync_channel(FLOW_CHUNKS_AHEAD);
                         let to_flows = flow_ends.0.clone();
                         // The sequencer reassembles; the dealer's stand-in stays unused (only
                         // `Dealer::take`, for a front without flow threads, reassembles) and
                         // the real one comes back when the threads are joined.
                         let defrag = std::mem::replace(&mut deal.defrag, Defragmenter::new(1, 0));
-                        let sequencer = sequencer.take().expect("made above");
                         let sequencing =
                             scope.spawn(move || sequencer.run(defrag, &to_flows, &to_dealer));
                         let flows = FlowThreads::new(flow_ends.0, flow_ends.1, prepared);
-                        (Some(flows), Some(sequencing))
+                        (Some(flows), Some(sequencing), None)
                     } else {
-                        (None, None)
+                        (None, None, Some(sequencer))
                     };
                     let dealing = scope.spawn(move || {
                         let mut source = SplitDealer {
@@ -1134,11 +1132,11 @@ impl<'f> FlowThreads<'f> {
     fn update_at(&mut self, at: u32, part: u8) -> Option<Accounted> {
         let thread =
             usize::from(self.thread_of_part[usize::from(part) % crate::flows::table::MAX_PARTS]);
-        let work = self.work.get_mut(thread)?;
+        let mut work = self.work.get_mut(thread)?;
         if work.evictions.front().is_some_and(|(when, ..)| *when == at) {
             self.number_evictions(thread, at);
+            work = &mut self.work[thread];
         }
-        let work = &mut self.work[thread];
         let (when, (update, payload)) = work.updates.get(work.next)?;
         if *when != at {
             return None;
