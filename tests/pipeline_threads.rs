@@ -550,3 +550,40 @@ fn simultaneous_unanswered_rows_keep_one_order_for_every_worker_count() {
     assert_eq!(unanswered("http "), 96);
     assert_eq!(unanswered("dns "), 160);
 }
+
+#[test]
+fn skipping_the_counts_leaves_every_record_as_it_was() {
+    let path = synth(
+        "skip-counts.pcap",
+        &["--requests", "800", "--seed", "11", "--dns-prob", "0.3"],
+    );
+    for threads in [1, 2, 3] {
+        let pass = |skip_counts: bool| {
+            let options = PassOptions {
+                transactions: true,
+                skip_counts,
+                threads,
+                cores: (threads >= 3).then_some(threads),
+                ..Default::default()
+            };
+            let mut records = Vec::new();
+            let report = analyze_file(&path, &options, &mut |record| {
+                records.push(text_of(&record));
+            })
+            .unwrap();
+            (records, report)
+        };
+        let (counted, counted_report) = pass(false);
+        let (skipped, skipped_report) = pass(true);
+        assert!(counted.len() > 800, "{threads} workers: {}", counted.len());
+        assert_eq!(counted, skipped, "{threads} workers");
+        assert_eq!(
+            format!("{:?}", counted_report.analyzer),
+            format!("{:?}", skipped_report.analyzer),
+            "{threads} workers"
+        );
+        assert!(counted_report.counts.packets > 0);
+        assert_eq!(skipped_report.counts.packets, 0, "{threads} workers");
+        assert_eq!(skipped_report.counts.tcp, 0, "{threads} workers");
+    }
+}

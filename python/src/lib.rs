@@ -278,6 +278,8 @@ fn read_keylog(keylog: &[PathBuf]) -> PyResult<Arc<KeyLog>> {
 fn transaction_options(keys: &Arc<KeyLog>) -> PassOptions {
     let mut options = PassOptions {
         transactions: true,
+        // Tables read the records and warnings only.
+        skip_counts: true,
         ..Default::default()
     };
     options.analyzer.tls.keys = keys.clone();
@@ -304,6 +306,7 @@ fn tls_options(keys: &Arc<KeyLog>) -> PassOptions {
 fn flow_options() -> PassOptions {
     PassOptions {
         flows: true,
+        skip_counts: true,
         ..Default::default()
     }
 }

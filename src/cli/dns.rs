@@ -126,6 +126,8 @@ fn text_line(t: &DnsTransaction, style: &mut common::TimeStyle, line: &mut Vec<u
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let options = PassOptions {
         transactions: true,
+        // Only the records are read: the protocol counts are not.
+        skip_counts: true,
         select: args.inputs.selection(),
         analyzer: args.analysis.config()?,
         ..Default::default()

@@ -192,6 +192,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     analyzer.dns_over_udp = false;
     let options = PassOptions {
         transactions: true,
+        // Only the records are read: the protocol counts are not.
+        skip_counts: true,
         select: args.inputs.selection(),
         analyzer,
         ..Default::default()

@@ -40,6 +40,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     }
     let mut options = PassOptions {
         flows: true,
+        // Only the records are read: the protocol counts are not.
+        skip_counts: true,
         select: args.inputs.selection(),
         // --max-flows, --memory-budget, --idle-timeout...: the flow table's limits.
         analyzer: args.analysis.config()?,
@@ -362,6 +364,7 @@ impl<W: Write> Table<W> {
 fn run_scapy(args: Args) -> anyhow::Result<ExitCode> {
     let options = PassOptions {
         scapy_keys: true,
+        skip_counts: true,
         select: args.inputs.selection(),
         ..Default::default()
     };

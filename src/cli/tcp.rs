@@ -106,6 +106,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     // `inputs.pass` applies `--threads`.
     let options = args.inputs.pass(PassOptions {
         transactions: true,
+        // Only the records are read: the protocol counts are not.
+        skip_counts: true,
         select: args.inputs.selection(),
         analyzer,
         ..Default::default()

@@ -67,6 +67,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     analyzer.dns_over_udp = false;
     let options = PassOptions {
         transactions: true,
+        // Only the records are read: the protocol counts are not.
+        skip_counts: true,
         analyzer,
         ..Default::default()
     };
