@@ -200,7 +200,12 @@ fn idle_workers_map_pages_ahead_of_the_reader() {
 #[cfg(target_os = "linux")]
 #[test]
 fn idle_workers_hand_back_the_pages_the_reader_is_done_with() {
-    let path = common::synth("mapped", "ahead.pcap", &["--bytes", "24M", "--seed", "5"]);
+    // A file of its own: tests run at once, and writing one truncates it under the other.
+    let path = common::synth(
+        "mapped",
+        "hand-back.pcap",
+        &["--bytes", "24M", "--seed", "5"],
+    );
     let mut reader = CaptureReader::open(&path).unwrap();
     let bytes = reader.share_mapped(1, 1 << 20).expect("a mapped file");
     let address = bytes.bytes().as_ptr() as usize;

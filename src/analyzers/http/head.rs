@@ -34,7 +34,7 @@ pub(crate) enum HeadResult {
 fn head_from_headers(len: usize, headers: &[httparse::Header<'_>], head: &mut Head) {
     head.len = len;
     for h in headers {
-        note_header(head, h.name.as_bytes(), h.value);
+        note_header::<false>(head, h.name.as_bytes(), h.value);
     }
 }
 
@@ -55,17 +55,23 @@ fn is_name<const N: usize>(name: &[u8], lower: &[u8; N]) -> bool {
 }
 
 /// Records the header `name: value` if it is one tracetail keeps (`name` of token bytes,
-/// `value` as httparse gives it: leading and trailing blanks removed).
+/// `value` as httparse gives it: leading and trailing blanks removed). `PRINTABLE`: the value
+/// is known to be printable ASCII without spaces at either end (the plain reader's).
 #[inline(always)]
-pub(super) fn note_header(head: &mut Head, name: &[u8], value: &[u8]) {
+pub(super) fn note_header<const PRINTABLE: bool>(head: &mut Head, name: &[u8], value: &[u8]) {
     // The length picks the one name a header can be: most headers are compared with none.
     match name.len() {
         // The first Host counts.
         4 if is_name(name, b"host") && head.host.is_none() => {
-            // Valid UTF-8 (the usual case) is checked faster than the lossy path does.
-            let host = match std::str::from_utf8(value) {
-                Ok(text) => CompactString::from(text.trim()),
-                Err(_) => CompactString::from(String::from_utf8_lossy(value).trim()),
+            // Valid UTF-8 (the usual case) is checked faster than the lossy path does; the
+            // plain reader's values need neither the check nor trimming.
+            let host = if PRINTABLE {
+                CompactString::from(super::plain::ascii_text(value))
+            } else {
+                match std::str::from_utf8(value) {
+                    Ok(text) => CompactString::from(text.trim()),
+                    Err(_) => CompactString::from(String::from_utf8_lossy(value).trim()),
+                }
             };
             head.host = Some(host);
         }

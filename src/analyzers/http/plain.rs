@@ -201,6 +201,14 @@ mod wide {
     }
 }
 
+/// Bytes [`printable_run`] accepted, as text without a UTF-8 check.
+#[inline(always)]
+pub(super) fn ascii_text(printable: &[u8]) -> &str {
+    debug_assert!(printable.is_ascii());
+    // SAFETY: callers pass printable ASCII (what `printable_run` measured), which is UTF-8.
+    unsafe { std::str::from_utf8_unchecked(printable) }
+}
+
 /// `bytes` without leading and trailing spaces (`trim_ascii` on printable ASCII, whose only
 /// blank is the space, with one comparison a byte).
 #[inline]
@@ -240,8 +248,7 @@ fn request_line(buf: &[u8], head: &mut Head) -> Result<usize, NotPlain> {
         b"POST" => CompactString::const_new("POST"),
         other => CompactString::from(std::str::from_utf8(other).map_err(|_| Other)?),
     };
-    let target = std::str::from_utf8(&buf[target_start..target_end]).map_err(|_| Other)?;
-    head.uri = CompactString::from(target);
+    head.uri = CompactString::from(ascii_text(&buf[target_start..target_end]));
     Ok(version_start + 10)
 }
 
@@ -264,6 +271,7 @@ fn status_line(buf: &[u8], head: &mut Head) -> Result<usize, NotPlain> {
 
 /// A head of the usual shape, read as httparse would read it: complete, or `Incomplete` when
 /// the bytes end inside one, or `Other` for anything else (httparse then decides).
+#[inline(always)]
 pub(super) fn read_plain_head(buf: &[u8], request: bool) -> Result<Head, NotPlain> {
     let mut head = Head::default();
     let mut at = if request {
@@ -299,7 +307,7 @@ pub(super) fn read_plain_head(buf: &[u8], request: bool) -> Result<Head, NotPlai
         }
         // Printable ASCII: the only blank to trim is the space, as httparse trims.
         let value = trim_spaces(&line[name_len + 1..end]);
-        note_header(&mut head, &line[..name_len], value);
+        note_header::<true>(&mut head, &line[..name_len], value);
         at += end + 2;
     }
     // More headers than httparse's first slots.
