@@ -81,12 +81,18 @@ if command -v tshark > /dev/null; then
   measure "tshark -q -z io,phs" tshark -n -q -r "$file" -z io,phs
 fi
 
-# Seconds of wall and CPU (user + system) time of one run: "wall cpu".
+# Seconds of wall and CPU (user + system) time of one run: "wall cpu". Read from the child's
+# rusage to the microsecond (GNU time prints hundredths: `summary` of the small-packet trace
+# takes ~0.06 s of CPU, where a hundredth is 17 %).
 timed() {
-  local log; log=$(mktemp)
-  /usr/bin/time -f "%e %U %S" "$@" > /dev/null 2> "$log"
-  tail -1 "$log" | awk '{printf "%s %.2f\n", $1, $2 + $3}'
-  rm -f "$log"
+  python3 - "$@" <<'PY'
+import os, subprocess, sys, time
+start = time.perf_counter()
+child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+_, _, usage = os.wait4(child.pid, 0)
+wall = time.perf_counter() - start
+print(f"{wall:.3f} {usage.ru_utime + usage.ru_stime:.3f}")
+PY
 }
 
 # The median of a list of numbers (one per line on stdin), then the lowest.
@@ -108,7 +114,8 @@ fi
 small_packets=$("$bin" summary --json "$small" | python3 -c 'import json,sys; print(json.load(sys.stdin)["packets"])')
 echo
 echo "Per-core throughput (\`--threads 1\`, packets per CPU second; CPU = user + system; median"
-echo "of $rounds interleaved rounds)${pgo:+, of \`cargo build --release\` and of the profile-guided build}:"
+echo "of $rounds interleaved rounds, the best round beside it: this VM's phases slow a run by up to"
+echo "~2x, never speed it up)${pgo:+, of \`cargo build --release\` and of the profile-guided build}:"
 echo
 # The binaries measured, a column pair each.
 labels=(release) bins=("$bin")
@@ -122,6 +129,8 @@ for label in "${labels[@]}"; do
 done
 echo "$header"
 echo "$rule"
+# Each command's median CPU time per binary and trace, for the share of the header walk below.
+declare -A median_cpu=()
 for command in "http --json" "tcp --json" "latency" "summary"; do
   declare -A cpus=()
   for _ in $(seq "$rounds"); do
@@ -136,14 +145,28 @@ for command in "http --json" "tcp --json" "latency" "summary"; do
   row="| \`$command\` |"
   for i in "${!bins[@]}"; do
     for trace in "$file" "$small"; do
-      read -r cpu _ < <(printf %s "${cpus["$i $trace"]}" | median_lowest)
+      read -r cpu best < <(printf %s "${cpus["$i $trace"]}" | median_lowest)
+      median_cpu["$command $i $trace"]=$cpu
       n=$packets
       [ "$trace" = "$file" ] || n=$small_packets
-      row+=$(python3 -c "print(f' {$n / max($cpu, 0.01) / 1e6:.2f} M/s ({$cpu:.2f} s) |')")
+      row+=$(python3 -c "print(f' {$n / max($cpu, 0.001) / 1e6:.2f} M/s ({$cpu:.3f} s; best {$n / max($best, 0.001) / 1e6:.2f} M/s) |')")
     done
   done
   echo "$row"
   unset cpus
+done
+# The issue's yardstick that the VM's phase moves least: a command's per-core rate as a share
+# of `summary`'s (the header walk), both medians of the same interleaved rounds.
+echo
+for i in "${!bins[@]}"; do
+  for trace in "$file" "$small"; do
+    name="this file"
+    [ "$trace" = "$file" ] || name="the small-packet trace"
+    python3 -c "
+http, tcp, lat, walk = ${median_cpu["http --json $i $trace"]}, ${median_cpu["tcp --json $i $trace"]}, ${median_cpu["latency $i $trace"]}, ${median_cpu["summary $i $trace"]}
+share = lambda cpu: f'{100 * walk / max(cpu, 0.001):.0f} %'
+print(f'- ${labels[$i]}, $name: \`http --json\` at {share(http)} of \`summary\`\'s rate, \`tcp --json\` {share(tcp)}, \`latency\` {share(lat)}.')"
+  done
 done
 
 echo
