@@ -485,7 +485,7 @@ impl Analyzers {
 
 /// Most emptied connection boxes an analyzer keeps for reuse (~100 KiB): connections end
 /// in bursts (at each sweep), and a box freed then and allocated again later missed the
-/// allocator's per-thread cache both times (`http --json` 315.3 -> 314.3 M instructions on
+/// allocator's per-thread cache both times (`http --json` 315.3 -> 314.5 M instructions on
 /// the first 100,000 small packets; 32 boxes bought almost nothing, 512 0.2 % more).
 const SPARE_CONNS: usize = 256;
 
@@ -1108,8 +1108,12 @@ impl TransactionAnalyzer {
         }
         conn.analyzers.each(|a| a.flush(&mut ctx));
         if self.spare_conns.len() < SPARE_CONNS {
-            // What the analyzers hold goes now; the box waits for the next connection.
+            // What the connection holds goes now (its analyzers; the flushed streams' empty
+            // maps keep a node each), not while the box waits for the next connection.
             conn.analyzers = Analyzers::Ignored;
+            conn.streams
+                .iter_mut()
+                .for_each(StreamReassembler::drop_pending);
             self.spare_conns.push(conn);
         }
     }

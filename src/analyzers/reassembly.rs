@@ -279,7 +279,8 @@ impl StreamReassembler {
         }
     }
 
-    fn drop_pending(&mut self) {
+    /// Drops what is held out of order (and the maps' own nodes).
+    pub(crate) fn drop_pending(&mut self) {
         self.pending.clear();
         self.pending_arrivals.clear();
         self.buffered_cost = 0;
