@@ -96,6 +96,24 @@ const MAP_AHEAD_BYTES: usize = 4 << 20;
 /// What one call of [`MappedBytes::map_ahead`] maps (64 pages of 4 KiB).
 const MAP_AHEAD_STEP: usize = 256 << 10;
 
+/// How far ahead of the reader the file's bytes are prefetched: a few packets of any size
+/// (the bench trace's blocks: 10.2 ms at 2 KiB, 9.5 at 4, 9.1 at 8, 10.2 at 16).
+const PREFETCH_AHEAD: usize = 4 << 10;
+
+const CACHE_LINE: usize = 64;
+
+/// Asks for the cache line at `at` (a hint: never faults, whatever the address).
+#[inline(always)]
+fn prefetch(at: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is a hint that reads nothing architecturally and cannot fault.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(at.cast())
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = at;
+}
+
 /// A handle on a mapped capture file's bytes that keeps them mapped (and their truncation
 /// survivable) for as long as it lives, on any thread.
 #[derive(Clone)]
@@ -191,6 +209,8 @@ pub(super) struct MappedFile {
     zeroed_seen: usize,
     /// The file shrank while it was read and the last warning does not say so yet.
     shrink_untold: bool,
+    /// Bytes before this offset were prefetched ([`MappedFile::prefetch_ahead`]).
+    prefetched_to: usize,
 }
 
 impl MappedFile {
@@ -219,7 +239,26 @@ impl MappedFile {
             readable,
             zeroed_seen: usize::MAX,
             shrink_untold: false,
+            prefetched_to: 0,
         })
+    }
+
+    /// Asks the CPU for the bytes [`PREFETCH_AHEAD`] past `at` (the reader's position),
+    /// every cache line from where the last call stopped. The reader's walk is a chain of
+    /// dependent loads (each record's length says where the next one starts), so each miss
+    /// cost a whole memory latency: on the 1 GB bench trace's ~880-byte packets the walk of
+    /// the blocks alone took 35 ms for 350k packets, 10 ms with the lines ahead requested.
+    #[inline(always)]
+    fn prefetch_ahead(&mut self, at: usize) {
+        let map = &self.shared.map;
+        let to = at.saturating_add(PREFETCH_AHEAD).min(map.len());
+        // After a jump (a large block skipped), only the distance ahead.
+        let mut line = self.prefetched_to.max(at) & !(CACHE_LINE - 1);
+        while line < to {
+            prefetch(map.as_ptr().wrapping_add(line));
+            line += CACHE_LINE;
+        }
+        self.prefetched_to = self.prefetched_to.max(line);
     }
 
     /// The file's bytes.
@@ -314,7 +353,8 @@ impl CaptureReader {
     pub(super) fn next_mapped_frame(&mut self) -> Result<Option<Frame>, CaptureError> {
         let step_start = self.start;
         let frame = self.next_frame()?;
-        if let (Some(parsed), Buffer::Mapped(mapped)) = (&frame, &self.buf) {
+        if let (Some(parsed), Buffer::Mapped(mapped)) = (&frame, &mut self.buf) {
+            mapped.prefetch_ahead(self.start);
             if mapped.record_is_intact(self.start, self.end) {
                 if parsed.data_at >= mapped.check_at {
                     self.release_mapped(parsed.data_at);
@@ -647,5 +687,37 @@ mod sigbus {
     }
     pub fn page_size() -> usize {
         4096
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The prefetch mark runs [`PREFETCH_AHEAD`] ahead of the reader, in whole lines, never
+    /// back, never past the file's last line, and after a jump only the distance ahead.
+    #[test]
+    fn prefetching_keeps_a_fixed_distance_ahead_of_the_reader() {
+        let path = std::env::temp_dir().join(format!("tracetail-prefetch-{}", std::process::id()));
+        std::fs::write(&path, vec![0u8; 3 << 20]).expect("a temporary file");
+        let file = std::fs::File::open(&path).expect("opened");
+        let mut mapped = MappedFile::open(&file).expect("mapped");
+        std::fs::remove_file(&path).expect("removed");
+        mapped.prefetch_ahead(0);
+        assert_eq!(mapped.prefetched_to, PREFETCH_AHEAD);
+        mapped.prefetch_ahead(100);
+        assert_eq!(
+            mapped.prefetched_to,
+            (100 + PREFETCH_AHEAD).next_multiple_of(CACHE_LINE)
+        );
+        mapped.prefetch_ahead(50);
+        assert_eq!(
+            mapped.prefetched_to,
+            (100 + PREFETCH_AHEAD).next_multiple_of(CACHE_LINE)
+        );
+        mapped.prefetch_ahead(1 << 20);
+        assert_eq!(mapped.prefetched_to, (1 << 20) + PREFETCH_AHEAD);
+        mapped.prefetch_ahead((3 << 20) - 10);
+        assert_eq!(mapped.prefetched_to, 3 << 20);
     }
 }
