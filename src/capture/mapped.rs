@@ -19,6 +19,10 @@
 //! at the last whole record) and adds that the file shrank. Zeros are only ever a suffix of
 //! what was there, so a pcapng block whose trailing length matched was read whole.
 //!
+//! The reader prefetches every cache line a few packets ahead of itself
+//! ([`MappedFile::prefetch_ahead`]): each record's length says where the next starts, so
+//! without it every first touch of a line waited a whole memory latency.
+//!
 //! Analysis workers read payloads in place through [`MappedBytes`] (which keeps the mapping
 //! and its handler registration alive), some epochs behind the reader.
 //!
