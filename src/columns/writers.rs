@@ -3,8 +3,9 @@
 //! allocating: the hot path of `tracetail http --json` on big captures.
 //!
 //! A cell (the text before a value and the value) that fits in a few dozen bytes (numbers,
-//! booleans, nulls, IPv4 addresses) is assembled on the stack in a [`Cell`] and appended
-//! with one copy; strings, lists and IPv6 addresses are appended as they are written. The
+//! booleans, nulls, IPv4 addresses, in JSON short strings with nothing to escape) is
+//! assembled on the stack in a [`Cell`] and appended with one copy; other strings, lists and
+//! IPv6 addresses are appended as they are written. The
 //! capture's name is escaped or quoted once per file ([`JsonRows::capture`],
 //! [`CsvRows::capture`]). Each of these halved the instructions per row (see the commits).
 //! Row types whose text columns are in table order (HTTP, DNS, TCP exchanges, TLS) are
@@ -452,8 +453,8 @@ struct Json<'c> {
 }
 
 impl Format for Json<'_> {
-    /// Numbers, booleans, nulls and quoted IPv4 addresses; strings, lists and IPv6 addresses
-    /// are written straight into the line.
+    /// Numbers, booleans, nulls, quoted IPv4 addresses and short strings with nothing to
+    /// escape; other strings, lists and IPv6 addresses are written straight into the line.
     #[inline(always)]
     fn put_short(cell: &mut Cell, value: &Value<'_>) -> bool {
         match *value {
@@ -464,6 +465,13 @@ impl Format for Json<'_> {
             Value::Ip(IpAddr::V4(ip)) => {
                 cell.put(b"\"");
                 cell.put_ipv4(ip);
+                cell.put(b"\"");
+            }
+            // A short string with nothing to escape (a method, a version, most hosts): in the
+            // cell like a number, one copy with its key.
+            Value::Str(s) if s.len() <= SHORT_STR && first_json_escape(s.as_bytes()).is_none() => {
+                cell.put(b"\"");
+                cell.put(s.as_bytes());
                 cell.put(b"\"");
             }
             _ => return false,
@@ -600,16 +608,25 @@ fn first_special(
     Some(from + at)
 }
 
+/// The longest string a JSON [`Cell`] takes after its key, with its quotes.
+const SHORT_STR: usize = CELL - KEY_MAX - 2;
+
+/// The first byte of `bytes` that JSON escapes (a control character, `"`, `\\`).
+#[inline(always)]
+fn first_json_escape(bytes: &[u8]) -> Option<usize> {
+    let word_needs_escape =
+        |w: u64| has_byte_below(w, 0x20) || has_byte(w, b'"') || has_byte(w, b'\\');
+    let needs_escape = |b: u8| b < 0x20 || b == b'"' || b == b'\\';
+    first_special(bytes, word_needs_escape, needs_escape)
+}
+
 /// A JSON string with serde_json's escapes: `\"`, `\\`, the short forms of control
 /// characters that have one, `\u00xx` for the others; everything else as it is.
 pub fn push_json_str(buf: &mut Vec<u8>, s: &str) {
     buf.push(b'"');
     let bytes = s.as_bytes();
-    let word_needs_escape =
-        |w: u64| has_byte_below(w, 0x20) || has_byte(w, b'"') || has_byte(w, b'\\');
-    let needs_escape = |b: u8| b < 0x20 || b == b'"' || b == b'\\';
     // Most strings have nothing to escape: one scan, one copy.
-    let Some(first) = first_special(bytes, word_needs_escape, needs_escape) else {
+    let Some(first) = first_json_escape(bytes) else {
         buf.extend_from_slice(bytes);
         buf.push(b'"');
         return;
@@ -902,6 +919,46 @@ mod tests {
                 serde_json::to_string(&s).unwrap(),
                 "{s:?}"
             );
+        }
+    }
+
+    /// A string cell, short ones formatted in the [`Cell`] with their key and long or escaped
+    /// ones appended after it, is the key and serde_json's string, under the shortest and the
+    /// longest key, for strings around the longest a cell takes.
+    #[test]
+    fn json_string_cells_are_serde_json_strings() {
+        let column = crate::columns::col(
+            "x",
+            crate::columns::ColumnType::Utf8,
+            false,
+            "",
+            |s: &String| s.as_str().into(),
+        );
+        let mut strings = tricky_strings();
+        for len in SHORT_STR - 2..SHORT_STR + 3 {
+            for special in ["a", "\"", "\u{1}", "é"] {
+                for at in [0, len / 2, len] {
+                    let mut s = "y".repeat(len);
+                    s.insert_str(at, special);
+                    strings.push(s);
+                }
+            }
+        }
+        for key in [
+            ",\"x\":".to_string(),
+            format!(",\"{}\":", "k".repeat(KEY_MAX - 4)),
+        ] {
+            let key = Key::new(&column, key.as_bytes(), b"null");
+            for s in &strings {
+                let mut ours = Vec::new();
+                push_cell(&mut ours, &key, Value::Str(s), &mut Json { capture: b"" });
+                let expected = format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&key.cell[..key.len]),
+                    serde_json::to_string(s).unwrap()
+                );
+                assert_eq!(String::from_utf8(ours).unwrap(), expected, "{s:?}");
+            }
         }
     }
 
