@@ -5,9 +5,8 @@
 //! A cell (the text before a value and the value) that fits in a few dozen bytes (numbers,
 //! booleans, nulls, IPv4 addresses, in JSON short strings with nothing to escape) is
 //! assembled on the stack in a [`Cell`] and appended with one copy; other strings, lists and
-//! IPv6 addresses are appended as they are written. The
-//! capture's name is escaped or quoted once per file ([`JsonRows::capture`],
-//! [`CsvRows::capture`]). Each of these halved the instructions per row (see the commits).
+//! IPv6 addresses are appended as they are written. The capture's name is escaped or quoted
+//! once per file ([`JsonRows::capture`], [`CsvRows::capture`]). Each of these halved the instructions per row (see the commits).
 //! Row types whose text columns are in table order (HTTP, DNS, TCP exchanges, TLS) are
 //! written by [`unrolled`] writers, which call each getter directly; the others loop over the
 //! getters' pointers.
