@@ -18,7 +18,7 @@
 mod common;
 
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -72,11 +72,13 @@ fn epoch_ns(text: &str) -> i64 {
 /// The four times of each stream as tshark's decoded frames give them, by (client port,
 /// stream id): first HEADERS from the client, END_STREAM from the client, first HEADERS from
 /// the server (nginx sends no 1xx), END_STREAM from the server. Only streams with all four.
+/// `client_ports` are the clients' ports with the dissector their connection needs.
 fn tshark_stream_times(
     pcap: &Path,
     keylog: &Path,
     server_ports: &[u64],
     prior_knowledge_port: u64,
+    client_ports: &BTreeSet<(u64, &str)>,
 ) -> BTreeMap<(u64, u64), [i64; 4]> {
     let mut cmd = Command::new("tshark");
     cmd.args(["-n", "-r"])
@@ -85,6 +87,12 @@ fn tshark_stream_times(
         .arg(format!("tls.keylog_file:{}", keylog.display()));
     // h2c with prior knowledge is not recognised by port; TLS (ALPN) and Upgrade are.
     cmd.args(["-d", &format!("tcp.port=={prior_knowledge_port},http2")]);
+    // tshark tries a connection's lower port first: a client's ephemeral port that some
+    // protocol registered wins over the server's (48898 is ADS/AMS, and CI once drew it for
+    // the TLS client: tshark read that connection as AMS and decoded none of its 47 streams).
+    for (port, dissector) in client_ports {
+        cmd.args(["-d", &format!("tcp.port=={port},{dissector}")]);
+    }
     cmd.args(["-Y", "http2", "-T", "fields", "-E", "separator=|"]);
     for f in [
         "frame.time_epoch",
@@ -282,7 +290,17 @@ fn http2_on_loopback_matches_clients_and_tshark() {
         .map(|p| p.as_u64().unwrap())
         .collect();
     let h2c_port = ports["h2c"].as_u64().unwrap();
-    let tshark = tshark_stream_times(&pcap, &keylog, &server_ports, h2c_port);
+    let tls_port = ports["tls"].as_u64().unwrap();
+    let dissector_of = |server_port: u64| match server_port {
+        p if p == tls_port => "tls",
+        p if p == h2c_port => "http2",
+        _ => "http",
+    };
+    let client_ports: BTreeSet<(u64, &str)> = rows
+        .iter()
+        .map(|r| (u(r, "client_port"), dissector_of(u(r, "server_port"))))
+        .collect();
+    let tshark = tshark_stream_times(&pcap, &keylog, &server_ports, h2c_port, &client_ports);
     let mut compared = 0;
     let mut first_times_differ = Vec::new();
     for r in &rows {
