@@ -205,3 +205,99 @@ fn http_rejects_what_is_not_http() {
     assert_eq!(analyzer.stats().tcp_other_connections, 1);
     assert_eq!(analyzer.open_connections(), 0);
 }
+
+const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+const RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi";
+
+/// One TCP connection's packets, sent one at a time (1 ms apart) to an analyzer as flow 1.
+struct Connection {
+    client: tracetail::synth::packet::Endpoints,
+    builder: PacketBuilder,
+    seq: [u32; 2],
+    t: i64,
+}
+
+impl Connection {
+    fn new(port: u16) -> Self {
+        Connection {
+            client: common::client_endpoints(port),
+            builder: PacketBuilder::new(),
+            seq: [1000, 5000],
+            t: 1_000_000_000,
+        }
+    }
+
+    /// Sends a segment with `flags` from the client or the server (its sequence number
+    /// follows what that side sent before, unless a test moves `seq` back).
+    fn send(
+        &mut self,
+        analyzer: &mut TransactionAnalyzer,
+        from_client: bool,
+        flags: u8,
+        payload: &[u8],
+        events: &mut Vec<Event>,
+    ) {
+        let me = usize::from(!from_client);
+        let ends = if from_client {
+            self.client
+        } else {
+            self.client.reversed()
+        };
+        let fields = TcpFields {
+            seq: self.seq[me],
+            ack: self.seq[1 - me],
+            flags,
+            window: 65535,
+        };
+        let frame = self
+            .builder
+            .tcp(&ends, fields, |p| p.extend_from_slice(payload))
+            .to_vec();
+        let syn_or_fin = flags & 0x03 != 0;
+        self.seq[me] = self.seq[me].wrapping_add(payload.len() as u32 + u32::from(syn_or_fin));
+        analyzer.on_packet(self.t, 1, &decode(LinkType::ETHERNET, &frame), events);
+        self.t += 1_000_000;
+    }
+
+    /// Handshake, one request and its response, FIN from each side.
+    fn exchange(&mut self, analyzer: &mut TransactionAnalyzer, events: &mut Vec<Event>) {
+        self.send(analyzer, true, 0x02, b"", events);
+        self.send(analyzer, false, 0x12, b"", events);
+        self.send(analyzer, true, 0x10, b"", events);
+        self.send(analyzer, true, 0x18, REQUEST, events);
+        self.send(analyzer, false, 0x18, RESPONSE, events);
+        self.send(analyzer, true, 0x11, b"", events);
+        self.send(analyzer, false, 0x11, b"", events);
+    }
+}
+
+#[test]
+fn a_connection_is_analysed_to_its_end_when_both_sides_have_closed() {
+    let mut analyzer = TransactionAnalyzer::new(AnalyzerConfig::default());
+    let mut events = Vec::new();
+    let mut conn = Connection::new(80);
+    conn.exchange(&mut analyzer, &mut events);
+    // The second FIN ends the connection: its state is gone without waiting for the flow
+    // table to let go of the flow, and its transaction is out.
+    assert_eq!(analyzer.open_connections(), 0);
+    assert_eq!(events.len(), 1, "{events:?}");
+    // The last ACK and a retransmitted response after that change nothing.
+    conn.send(&mut analyzer, true, 0x10, b"", &mut events);
+    conn.seq[1] -= RESPONSE.len() as u32 + 1;
+    conn.send(&mut analyzer, false, 0x18, RESPONSE, &mut events);
+    assert_eq!(analyzer.open_connections(), 0);
+    assert_eq!(analyzer.stats().tcp_connections, 1);
+    assert_eq!(analyzer.stats().http_orphan_responses, 0);
+    assert_eq!(events.len(), 1);
+    // A new SYN on the same flow (its ports reused) starts the connection over.
+    conn.seq = [9000, 20000];
+    conn.exchange(&mut analyzer, &mut events);
+    assert_eq!(analyzer.stats().tcp_connections, 2);
+    assert_eq!(analyzer.stats().http_transactions, 2);
+    assert_eq!(events.len(), 2);
+    // The flow's end (the flow table letting go of it) finds nothing left to do.
+    analyzer.on_flow_end(1, &mut events);
+    analyzer.finish(&mut events);
+    assert_eq!(events.len(), 2);
+    assert_eq!(analyzer.stats().http_orphan_responses, 0);
+}
