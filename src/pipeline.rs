@@ -220,9 +220,9 @@ pub struct FileReport {
     pub stopped: bool,
 }
 
-/// How long (capture time) a closed TCP flow is kept for stray packets (its reassembly state
-/// lives as long), and how often the table is swept: both bound the memory of closed
-/// connections on busy traces.
+/// How long (capture time) a closed TCP flow is kept for stray packets (its analyzers have
+/// ended already, when both directions did), and how often the table is swept: both bound the
+/// memory of closed connections on busy traces.
 const CLOSED_LINGER_NS: i64 = 2_000_000_000;
 const EVICT_EVERY_PACKETS: u64 = 1 << 13;
 

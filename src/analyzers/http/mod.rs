@@ -335,7 +335,8 @@ pub(crate) struct HttpConn {
     /// ACK (as an offset of the other direction) of the packet being processed, per sender.
     peer_ack: [Option<u64>; 2],
     /// Set by a `101` to `Upgrade: h2c`: the analyzer hands the connection to HTTP/2.
-    h2c: Option<H2cUpgrade>,
+    /// Boxed: inline, the request in it made every connection's state twice as large.
+    h2c: Option<Box<H2cUpgrade>>,
 }
 
 impl HttpConn {
@@ -357,7 +358,7 @@ impl HttpConn {
     }
 
     /// The connection switched to HTTP/2 (`Upgrade: h2c` answered by `101`).
-    pub(crate) fn take_h2c(&mut self) -> Option<H2cUpgrade> {
+    pub(crate) fn take_h2c(&mut self) -> Option<Box<H2cUpgrade>> {
         self.h2c.take()
     }
 
@@ -907,11 +908,11 @@ impl HttpConn {
         let success = (200..300).contains(&status);
         if let Some(p) = upgraded.and_then(|depth| self.txs.remove(&depth, ctx.marks)) {
             // The request becomes HTTP/2 stream 1: HTTP/2 reports it, with its response.
-            self.h2c = Some(H2cUpgrade {
+            self.h2c = Some(Box::new(H2cUpgrade {
                 request: *p.item.tx,
                 request_done: p.item.request_done,
                 rest: Vec::new(),
-            });
+            }));
         }
         if status == 101 || (connect_request && success) {
             self.complete_msg(dir, ctx);
