@@ -211,24 +211,19 @@ const RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi";
 
 /// One TCP connection's packets, sent one at a time (1 ms apart) to an analyzer as flow 1.
 struct Connection {
-    client: tracetail::synth::packet::Endpoints,
-    builder: PacketBuilder,
-    seq: [u32; 2],
+    tcp: common::TcpConversation,
     t: i64,
 }
 
 impl Connection {
     fn new(port: u16) -> Self {
         Connection {
-            client: common::client_endpoints(port),
-            builder: PacketBuilder::new(),
-            seq: [1000, 5000],
+            tcp: common::TcpConversation::new(port),
             t: 1_000_000_000,
         }
     }
 
-    /// Sends a segment with `flags` from the client or the server (its sequence number
-    /// follows what that side sent before, unless a test moves `seq` back).
+    /// Sends a segment with `flags` from the client or the server, 1 ms after the last.
     fn send(
         &mut self,
         analyzer: &mut TransactionAnalyzer,
@@ -237,25 +232,9 @@ impl Connection {
         payload: &[u8],
         events: &mut Vec<Event>,
     ) {
-        let me = usize::from(!from_client);
-        let ends = if from_client {
-            self.client
-        } else {
-            self.client.reversed()
-        };
-        let fields = TcpFields {
-            seq: self.seq[me],
-            ack: self.seq[1 - me],
-            flags,
-            window: 65535,
-        };
-        let frame = self
-            .builder
-            .tcp(&ends, fields, |p| p.extend_from_slice(payload))
-            .to_vec();
-        let syn_or_fin = flags & 0x03 != 0;
-        self.seq[me] = self.seq[me].wrapping_add(payload.len() as u32 + u32::from(syn_or_fin));
-        analyzer.on_packet(self.t, 1, &decode(LinkType::ETHERNET, &frame), events);
+        let t = self.t;
+        self.tcp
+            .send(analyzer, !from_client, flags, payload, t, events);
         self.t += 1_000_000;
     }
 
@@ -283,14 +262,15 @@ fn a_connection_is_analysed_to_its_end_when_both_sides_have_closed() {
     assert_eq!(events.len(), 1, "{events:?}");
     // The last ACK and a retransmitted response after that change nothing.
     conn.send(&mut analyzer, true, 0x10, b"", &mut events);
-    conn.seq[1] -= RESPONSE.len() as u32 + 1;
+    conn.tcp.rewind(true, RESPONSE.len() as u32 + 1);
     conn.send(&mut analyzer, false, 0x18, RESPONSE, &mut events);
     assert_eq!(analyzer.open_connections(), 0);
     assert_eq!(analyzer.stats().tcp_connections, 1);
     assert_eq!(analyzer.stats().http_orphan_responses, 0);
     assert_eq!(events.len(), 1);
     // A new SYN on the same flow (its ports reused) starts the connection over.
-    conn.seq = [9000, 20000];
+    conn.tcp.skip(false, 8000);
+    conn.tcp.skip(true, 11000);
     conn.exchange(&mut analyzer, &mut events);
     assert_eq!(analyzer.stats().tcp_connections, 2);
     assert_eq!(analyzer.stats().http_transactions, 2);

@@ -245,4 +245,10 @@ impl TcpConversation {
         let me = usize::from(from_server);
         self.seq[me] = self.seq[me].wrapping_add(n);
     }
+
+    /// Moves one side's sequence number `n` bytes back, to send a retransmission.
+    pub fn rewind(&mut self, from_server: bool, n: u32) {
+        let me = usize::from(from_server);
+        self.seq[me] = self.seq[me].wrapping_sub(n);
+    }
 }
