@@ -335,7 +335,7 @@ pub(crate) struct HttpConn {
     /// ACK (as an offset of the other direction) of the packet being processed, per sender.
     peer_ack: [Option<u64>; 2],
     /// Set by a `101` to `Upgrade: h2c`: the analyzer hands the connection to HTTP/2.
-    /// Boxed: inline, the request in it made every connection's state twice as large.
+    /// Boxed: inline, its request (432 bytes) nearly doubled every connection's state.
     h2c: Option<Box<H2cUpgrade>>,
 }
 
