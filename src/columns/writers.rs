@@ -688,11 +688,12 @@ pub fn push_json_str(buf: &mut Vec<u8>, s: &str) {
     buf.push(b'"');
     let bytes = s.as_bytes();
     // Most strings have nothing to escape: one scan, one copy.
-    let Some(first) = first_json_escape(bytes) else {
+    if json_plain(bytes) {
         buf.extend_from_slice(bytes);
         buf.push(b'"');
         return;
-    };
+    }
+    let first = first_json_escape(bytes).unwrap_or(bytes.len());
     let mut plain_from = 0;
     for (i, &b) in bytes.iter().enumerate().skip(first) {
         let escape: &[u8] = match b {
