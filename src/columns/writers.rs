@@ -487,7 +487,7 @@ impl Format for Json<'_> {
             }
             // A short string with nothing to escape (a method, a version, most hosts): in the
             // cell like a number, one copy with its key.
-            Value::Str(s) if s.len() <= SHORT_STR && json_plain(s.as_bytes()) => {
+            Value::Str(s) if s.len() <= SHORT_STR && first_json_escape(s.as_bytes()).is_none() => {
                 cell.put(b"\"");
                 cell.put(s.as_bytes());
                 cell.put(b"\"");
@@ -629,32 +629,29 @@ fn first_special(
 /// The longest string a JSON [`Cell`] takes after its key, with its quotes.
 const SHORT_STR: usize = CELL - KEY_MAX - 2;
 
-/// The first byte of `bytes` that JSON escapes (a control character, `"`, `\\`).
+/// The first byte of `bytes` that JSON escapes (a control character, `"`, `\\`): sixteen
+/// bytes at a time with SSE2 from sixteen on (the last sixteen overlapping the ones before),
+/// about a third of the instructions of eight at a time on a row's strings (hosts, URIs).
 #[inline(always)]
 fn first_json_escape(bytes: &[u8]) -> Option<usize> {
-    let word_needs_escape =
-        |w: u64| has_byte_below(w, 0x20) || has_byte(w, b'"') || has_byte(w, b'\\');
-    let needs_escape = |b: u8| b < 0x20 || b == b'"' || b == b'\\';
-    first_special(bytes, word_needs_escape, needs_escape)
-}
-
-/// Whether JSON escapes no byte of `bytes` (see [`first_json_escape`]): sixteen bytes at a
-/// time with SSE2 from sixteen on (the last sixteen overlapping the ones before), about a
-/// third of the instructions of eight at a time on the short strings of a row (hosts, URIs).
-#[inline(always)]
-fn json_plain(bytes: &[u8]) -> bool {
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
     if let Some(last) = bytes.len().checked_sub(16) {
         let mut at = 0;
         while at < last {
-            if sse2::json_escapes(&bytes[at..at + 16]) != 0 {
-                return false;
+            let escapes = sse2::json_escapes(&bytes[at..at + 16]);
+            if escapes != 0 {
+                return Some(at + escapes.trailing_zeros() as usize);
             }
             at += 16;
         }
-        return sse2::json_escapes(&bytes[last..]) == 0;
+        // The bytes before `at` were looked at already.
+        let escapes = sse2::json_escapes(&bytes[last..]) >> (at - last);
+        return (escapes != 0).then(|| at + escapes.trailing_zeros() as usize);
     }
-    first_json_escape(bytes).is_none()
+    let word_needs_escape =
+        |w: u64| has_byte_below(w, 0x20) || has_byte(w, b'"') || has_byte(w, b'\\');
+    let needs_escape = |b: u8| b < 0x20 || b == b'"' || b == b'\\';
+    first_special(bytes, word_needs_escape, needs_escape)
 }
 
 /// Sixteen bytes classified at once with SSE2 (always there on x86-64).
@@ -688,12 +685,11 @@ pub fn push_json_str(buf: &mut Vec<u8>, s: &str) {
     buf.push(b'"');
     let bytes = s.as_bytes();
     // Most strings have nothing to escape: one scan, one copy.
-    if json_plain(bytes) {
+    let Some(first) = first_json_escape(bytes) else {
         buf.extend_from_slice(bytes);
         buf.push(b'"');
         return;
-    }
-    let first = first_json_escape(bytes).unwrap_or(bytes.len());
+    };
     let mut plain_from = 0;
     for (i, &b) in bytes.iter().enumerate().skip(first) {
         let escape: &[u8] = match b {
