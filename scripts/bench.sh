@@ -19,14 +19,19 @@
 # workers (wall and CPU time), the same on a real HTTPS + HTTP/2 capture whose analysis is
 # heavy (scripts/capture_tls_h2.sh, as root with nginx and curl), the simulated scaling (a
 # per-worker cost that uses no core), and a model of larger machines from the instructions
-# of each thread (scripts/bench_threads_model.sh, on cuts of both traces).
+# of each thread (scripts/bench_threads_model.sh, on cuts of both traces), and where one
+# thread's instructions go by command and by stage (scripts/bench_budget.sh, same cuts).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size=${1:-1G}
 work=${BENCH_DIR:-target/bench}
 mkdir -p "$work"
 cargo build --release --quiet
+cargo build --release --quiet --example http_floor
 bin=target/release/tracetail
+# The floor under any analysis that writes `http --json`'s rows from this reader and decoder
+# (examples/http_floor.rs: no reassembly, no ordering; not an analyzer): timed beside `summary`.
+floor=target/release/examples/http_floor
 # The profile-guided build beside it (scripts/build_pgo.sh, ~5 minutes; needs the toolchain's
 # llvm-profdata): its per-core throughput and its ratio to tshark are measured too.
 # BENCH_PGO=0 skips it.
@@ -141,7 +146,19 @@ for command in "http --json" "tcp --json" "latency" "summary"; do
         cpus["$i $trace"]+="$cpu"$'\n'
       done
     done
+    if [ "$command" = summary ]; then
+      for trace in "$file" "$small"; do
+        read -r _ cpu < <(timed "$floor" "$trace")
+        cpus["floor $trace"]+="$cpu"$'\n'
+      done
+    fi
   done
+  if [ "$command" = summary ]; then
+    for trace in "$file" "$small"; do
+      read -r cpu _ < <(printf %s "${cpus["floor $trace"]}" | median_lowest)
+      median_cpu["floor $trace"]=$cpu
+    done
+  fi
   row="| \`$command\` |"
   for i in "${!bins[@]}"; do
     for trace in "$file" "$small"; do
@@ -167,6 +184,15 @@ http, tcp, lat, walk = ${median_cpu["http --json $i $trace"]}, ${median_cpu["tcp
 share = lambda cpu: f'{100 * walk / max(cpu, 0.001):.0f} %'
 print(f'- ${labels[$i]}, $name: \`http --json\` at {share(http)} of \`summary\`\'s rate, \`tcp --json\` {share(tcp)}, \`latency\` {share(lat)}.')"
   done
+done
+for trace in "$file" "$small"; do
+  name="this file"
+  [ "$trace" = "$file" ] || name="the small-packet trace"
+  n=$packets
+  [ "$trace" = "$file" ] || n=$small_packets
+  python3 -c "
+floor, walk = ${median_cpu["floor $trace"]}, ${median_cpu["summary 0 $trace"]}
+print(f'- the floor (examples/http_floor.rs, release), $name: {$n / max(floor, 0.001) / 1e6:.2f} M/s, at {100 * walk / max(floor, 0.001):.0f} % of \`summary\`\'s rate.')"
 done
 
 echo
@@ -269,6 +295,11 @@ if [ "${BENCH_MODEL:-1}" = 1 ] && command -v valgrind > /dev/null && command -v 
     [ -f "$cut" ] || editcap -r "$trace" "$cut" 1-40000
     echo
     BENCH_BIN=$bin scripts/bench_threads_model.sh "$cut"
+  done
+  # Where one thread's instructions go, by command and by stage (scripts/bench_budget.sh).
+  for trace in "$file" "$small"; do
+    echo
+    BENCH_BIN=$bin scripts/bench_budget.sh "$work/$(basename "$trace" .pcap)-first-40000.pcap"
   done
 fi
 
