@@ -26,9 +26,9 @@ type Endpoint = (IpAddr, u16);
 struct Request {
     first_ns: i64,
     bytes: u64,
-    method: Vec<u8>,
-    uri: Vec<u8>,
-    host: Vec<u8>,
+    method: compact_str::CompactString,
+    uri: compact_str::CompactString,
+    host: compact_str::CompactString,
 }
 
 struct Response {
@@ -124,8 +124,32 @@ fn main() -> io::Result<()> {
 
 /// The head of a message that arrives whole in `payload`, without its blank line.
 fn head(payload: &[u8]) -> Option<&[u8]> {
-    let end = payload.windows(4).position(|w| w == b"\r\n\r\n")?;
-    Some(&payload[..end])
+    let mut from = 0;
+    while let Some(at) = newline(&payload[from..]) {
+        let end = from + at;
+        if end >= 3 && &payload[end - 3..=end] == b"\r\n\r\n" {
+            return Some(&payload[..end - 3]);
+        }
+        from = end + 1;
+    }
+    None
+}
+
+/// The first `\n` in `bytes`, eight bytes at a time.
+fn newline(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let mut chunks = bytes.chunks_exact(8);
+    for (i, chunk) in chunks.by_ref().enumerate() {
+        let word = u64::from_le_bytes(chunk.try_into().ok()?) ^ (ONES * u64::from(b'\n'));
+        let found = word.wrapping_sub(ONES) & !word & (ONES << 7);
+        if found != 0 {
+            return Some(i * 8 + found.trailing_zeros() as usize / 8);
+        }
+    }
+    let rest = chunks.remainder();
+    rest.iter()
+        .position(|&b| b == b'\n')
+        .map(|at| bytes.len() - rest.len() + at)
 }
 
 /// The value of header `name` (lowercase) in `head`.
@@ -146,10 +170,14 @@ fn request(payload: &[u8], first_ns: i64) -> Option<Request> {
     Some(Request {
         first_ns,
         bytes: payload.len() as u64,
-        method: words.next()?.to_vec(),
-        uri: words.next()?.to_vec(),
-        host: header(head, b"host").unwrap_or_default().to_vec(),
+        method: text(words.next()?),
+        uri: text(words.next()?),
+        host: text(header(head, b"host").unwrap_or_default()),
     })
+}
+
+fn text(bytes: &[u8]) -> compact_str::CompactString {
+    compact_str::CompactString::from_utf8_lossy(bytes)
 }
 
 fn response(payload: &[u8], first_ns: i64, request: impl FnOnce() -> Request) -> Option<Response> {
@@ -195,7 +223,7 @@ fn write_row(row: &mut Vec<u8>, connection: &Connection, response: &Response) {
         (b"\",\"uri\":\"", &request.uri),
     ] {
         row.extend_from_slice(key);
-        row.extend_from_slice(text);
+        row.extend_from_slice(text.as_bytes());
     }
     number(
         row,
