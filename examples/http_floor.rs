@@ -124,32 +124,8 @@ fn main() -> io::Result<()> {
 
 /// The head of a message that arrives whole in `payload`, without its blank line.
 fn head(payload: &[u8]) -> Option<&[u8]> {
-    let mut from = 0;
-    while let Some(at) = newline(&payload[from..]) {
-        let end = from + at;
-        if end >= 3 && &payload[end - 3..=end] == b"\r\n\r\n" {
-            return Some(&payload[..end - 3]);
-        }
-        from = end + 1;
-    }
-    None
-}
-
-/// The first `\n` in `bytes`, eight bytes at a time.
-fn newline(bytes: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    let mut chunks = bytes.chunks_exact(8);
-    for (i, chunk) in chunks.by_ref().enumerate() {
-        let word = u64::from_le_bytes(chunk.try_into().ok()?) ^ (ONES * u64::from(b'\n'));
-        let found = word.wrapping_sub(ONES) & !word & (ONES << 7);
-        if found != 0 {
-            return Some(i * 8 + found.trailing_zeros() as usize / 8);
-        }
-    }
-    let rest = chunks.remainder();
-    rest.iter()
-        .position(|&b| b == b'\n')
-        .map(|at| bytes.len() - rest.len() + at)
+    let end = payload.windows(4).position(|w| w == b"\r\n\r\n")?;
+    Some(&payload[..end])
 }
 
 /// The value of header `name` (lowercase) in `head`.

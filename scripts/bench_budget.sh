@@ -31,17 +31,14 @@ work=$(mktemp -d)
 trap "rm -rf \"$work\"" EXIT
 
 packets=$("$bin" summary --json "$file" | python3 -c 'import json,sys; print(json.load(sys.stdin)["packets"])')
-transactions=$("$bin" http --json --threads 1 "$file" | wc -l)
-floor_rows=$("$floor" "$file" | wc -l)
-
-# Runs one command under callgrind; its profile is $work/<name>.cg.
+# Runs one command under callgrind; its profile is $work/<name>.cg, its output $work/<name>.out.
 profile() { # name, command... (of tracetail; `floor`: the floor)
   local name=$1
   shift
   local run=("$bin" "$@" --threads 1 "$file")
   [ "$name" != floor ] || run=("$floor" "$file")
   valgrind --tool=callgrind --callgrind-out-file="$work/$name.cg" \
-    "${run[@]}" > /dev/null 2> "$work/$name.log" ||
+    "${run[@]}" > "$work/$name.out" 2> "$work/$name.log" ||
     { echo "callgrind failed on $*: $(tail -3 "$work/$name.log")" >&2; exit 1; }
 }
 profile summary summary
@@ -50,6 +47,8 @@ profile tcp tcp --json
 profile latency latency
 profile http http --json
 profile floor
+transactions=$(wc -l < "$work/http.out")
+floor_rows=$(wc -l < "$work/floor.out")
 callgrind_annotate --inclusive=yes --threshold=100 --auto=no "$work/http.cg" > "$work/http.txt" 2> /dev/null
 
 python3 - "$work" "$file" "$packets" "$transactions" "$floor_rows" <<'PY'
